@@ -1,0 +1,32 @@
+"""Long the symbols whose close sits lowest in their range, short the highest (mean reversion)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LowRangeParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    factor: str = Field("example_range_position_24", description="feature column to rank")
+    n: int = Field(2, ge=1, description="symbols long and short")
+
+
+class LowRangeStrategy:
+    name = "example_low_range"
+    summary = "long the n lowest range positions, short the n highest, equal weight"
+    engine = "cross_sectional"
+    Params: ClassVar[type[BaseModel]] = LowRangeParams
+
+    def target_weights(self, panel: pd.DataFrame, params: BaseModel) -> pd.Series:
+        p = LowRangeParams.model_validate(params.model_dump())
+        score = panel[p.factor]
+        rank = score.groupby(level="ts").rank(method="first")
+        count = score.groupby(level="ts").transform("count")
+        weights = pd.Series(0.0, index=panel.index)
+        weights[rank <= p.n] = 0.5 / p.n
+        weights[rank > count - p.n] = -0.5 / p.n
+        return weights.where(count >= 2 * p.n, 0.0)

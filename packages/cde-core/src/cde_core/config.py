@@ -1,0 +1,279 @@
+"""Configuration: pydantic models, layered defaults < YAML file < ``CDE_*`` environment < overrides.
+
+Every layer is a nested dict; the merged dict is validated once into :class:`CdeConfig`. The
+origin of each leaf is kept so ``cde config show`` can say where every value came from.
+
+Environment variables: ``CDE_<SECTION>__<FIELD>`` (``CDE_SERVER__PORT=9000``), ``CDE_DATA_ROOT``,
+plus the short aliases in :data:`ENV_ALIASES`. Values are parsed as YAML scalars/lists, so
+``CDE_SERVER__API_KEYS='[a, b]'`` works.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from platformdirs import user_data_dir
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from cde_core.errors import ConfigError
+
+CONFIG_FILE_ENV = "CDE_CONFIG"
+DEFAULT_CONFIG_FILE = "cde.yaml"
+
+#: short environment names users expect, mapped to their dotted config key
+ENV_ALIASES: dict[str, str] = {
+    "CDE_DATA_ROOT": "data_root",
+    "CDE_TASK_STORE": "server.task_store",
+    "CDE_EXECUTOR": "executor.name",
+    "CDE_DASK_SCHEDULER": "executor.dask_scheduler",
+    "CDE_API_KEYS": "server.api_keys",
+    "CDE_LOG_LEVEL": "logging.level",
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class DownloadConfig(_Section):
+    """Where archives come from and how hard to try. Base URLs are configuration so tests and the
+    offline demo point the real download code at a local archive server."""
+
+    binance_archive_url: str = Field("https://data.binance.vision", description="Binance public archive base URL")
+    okx_archive_url: str = Field("https://static.okx.com", description="OKX public archive base URL")
+    binance_api_url: str = Field("https://api.binance.com", description="Binance REST base URL (asset pool)")
+    okx_api_url: str = Field("https://www.okx.com", description="OKX REST base URL (asset pool)")
+    concurrency: int = Field(4, ge=1, le=64, description="files downloaded at once")
+    timeout_s: float = Field(30.0, gt=0, description="connect/read timeout per request, seconds")
+    retries: int = Field(5, ge=0, le=20, description="retries on timeouts, 429 and 5xx")
+    backoff_s: float = Field(0.5, ge=0, description="first back-off delay; doubles per retry, with jitter")
+
+
+class ExecutorConfig(_Section):
+    """Which registered executor runs heavy batches."""
+
+    name: str = Field("local", description="registered executor name: local or dask")
+    kind: Literal["thread", "process"] = Field("thread", description="local executor pool kind")
+    max_workers: int | None = Field(None, ge=1, description="pool size; default: number of CPUs")
+    dask_scheduler: str | None = Field(None, description="tcp://host:port; none starts a LocalCluster")
+
+
+class ServerConfig(_Section):
+    """REST API and task manager."""
+
+    host: str = Field("127.0.0.1", description="bind address")
+    port: int = Field(8000, ge=1, le=65535, description="bind port")
+    api_keys: list[SecretStr] = Field(default_factory=list, description="if set, X-API-Key is required")
+    cors_origins: list[str] = Field(default_factory=list, description="allowed CORS origins")
+    max_request_bytes: int = Field(1_000_000, ge=1024, description="largest accepted request body")
+    task_store: str = Field("memory", description="memory, or redis://host:port/db")
+    task_ttl_s: int = Field(7 * 24 * 3600, ge=60, description="how long finished tasks are kept")
+    task_timeout_s: float | None = Field(None, gt=0, description="default per-task timeout")
+
+
+class LoggingConfig(_Section):
+    level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = "WARNING"
+    json_lines: bool = Field(False, description="log as JSON lines (for log shippers)")
+    levels: dict[str, str] = Field(default_factory=dict, description="per-module levels, e.g. cde_bars: DEBUG")
+
+
+def default_data_root() -> Path:
+    return Path(user_data_dir("cde", appauthor=False)) / "lake"
+
+
+class CdeConfig(_Section):
+    """The effective configuration."""
+
+    data_root: Path = Field(default_factory=default_data_root, description="root folder of the lake")
+    download: DownloadConfig = Field(default_factory=DownloadConfig)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+
+class LoadedConfig(BaseModel):
+    """A validated config plus the origin of every explicitly set value (dotted key → origin)."""
+
+    config: CdeConfig
+    origins: dict[str, str]
+    file: Path | None = None
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"'{part}' is not a section", where=dotted)
+    node[parts[-1]] = value
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value and key != "levels":
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if name in ENV_ALIASES:
+            dotted = ENV_ALIASES[name]
+        elif name.startswith("CDE_") and "__" in name:
+            dotted = name.removeprefix("CDE_").lower().replace("__", ".")
+        else:
+            continue
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else raw
+        except yaml.YAMLError:
+            value = raw
+        _set_dotted(layer, dotted, value)
+    return layer
+
+
+def _file_layer(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file is not valid YAML: {str(exc).splitlines()[0]}", where=str(path),
+                          hint="fix the syntax or regenerate it with `cde config init`") from exc
+    if not isinstance(data, dict):
+        raise ConfigError("config file must hold a mapping of sections", where=str(path))
+    return data
+
+
+def _merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in layer.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "levels":
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def find_config_file(explicit: Path | None = None, environ: dict[str, str] | None = None) -> Path | None:
+    """The config file in force: explicit path, then ``$CDE_CONFIG``, then ``./cde.yaml``."""
+    env = os.environ if environ is None else environ
+    if explicit is not None:
+        if not explicit.exists():
+            raise ConfigError("config file not found", where=str(explicit), hint="create it with `cde config init`")
+        return explicit
+    if env.get(CONFIG_FILE_ENV):
+        path = Path(env[CONFIG_FILE_ENV])
+        if not path.exists():
+            raise ConfigError("config file named by CDE_CONFIG not found", where=str(path))
+        return path
+    local = Path(DEFAULT_CONFIG_FILE)
+    return local if local.exists() else None
+
+
+def load_config(
+    file: Path | None = None,
+    *,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+    use_file: bool = True,
+) -> LoadedConfig:
+    """Build the effective config. ``overrides`` use dotted keys (``{"server.port": 9000}``)."""
+    env = dict(os.environ if environ is None else environ)
+    path = find_config_file(file, env) if use_file else None
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if path is not None:
+        layers.append((f"file {path}", _file_layer(path)))
+    layers.append(("environment", _env_layer(env)))
+    override_tree: dict[str, Any] = {}
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(override_tree, dotted, value)
+    layers.append(("command line", override_tree))
+
+    merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for origin, layer in layers:
+        merged = _merge(merged, layer)
+        origins.update({key: origin for key in _flatten(layer)})
+    try:
+        config = CdeConfig.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"bad config value for '{key}': {first['msg']}",
+                          where=origins.get(key, "defaults"),
+                          hint="see `cde config show` and the template from `cde config init`") from None
+    return LoadedConfig(config=config, origins=origins, file=path)
+
+
+def describe(loaded: LoadedConfig) -> list[tuple[str, str, str]]:
+    """Rows of (dotted key, value, origin) for every leaf of the effective config."""
+    dumped = loaded.config.model_dump(mode="json")
+    rows = []
+    for key, value in _flatten(dumped).items():
+        shown = "********" if key == "server.api_keys" and value else value
+        rows.append((key, yaml.safe_dump(shown, default_flow_style=True).strip().removesuffix("..."). strip(),
+                     loaded.origins.get(key, "default")))
+    return rows
+
+
+def template() -> str:
+    """A commented YAML template of every setting with its default (what `cde config init` writes)."""
+    lines = ["# cde configuration. Precedence: defaults < this file < CDE_* environment < command-line flags.",
+             "# Environment: CDE_<SECTION>__<FIELD>, e.g. CDE_SERVER__PORT=9000; aliases: "
+             + ", ".join(ENV_ALIASES), ""]
+    default = CdeConfig()
+    lines.append(f"# root folder of the lake\ndata_root: {default.data_root}\n")
+    for section_name, section_field in CdeConfig.model_fields.items():
+        if section_name == "data_root":
+            continue
+        section = getattr(default, section_name)
+        doc = (type(section).__doc__ or "").strip().splitlines()
+        if doc:
+            lines.append(f"# {doc[0]}")
+        lines.append(f"{section_name}:")
+        for name, field in type(section).model_fields.items():
+            value = getattr(section, name)
+            if isinstance(value, list):
+                value = []
+            if field.description:
+                lines.append(f"  # {field.description}")
+            lines.append(f"  {name}: {yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+_active: LoadedConfig | None = None
+_active_file: Path | None = None
+
+
+def use_config_file(path: Path | None) -> None:
+    """Set the file the process-wide config loads from (the CLI's ``--config``)."""
+    global _active, _active_file
+    _active_file, _active = path, None
+
+
+def get_loaded_config() -> LoadedConfig:
+    """The process-wide effective config with origins, loaded on first use."""
+    global _active
+    if _active is None:
+        _active = load_config(_active_file)
+    return _active
+
+
+def get_config() -> CdeConfig:
+    """The process-wide effective config, loaded on first use."""
+    return get_loaded_config().config
+
+
+def set_config(loaded: LoadedConfig | None) -> None:
+    """Replace the process-wide config (tests, the server's startup, `cde demo`)."""
+    global _active
+    _active = loaded

@@ -1,0 +1,93 @@
+"""One exception hierarchy for every cde package.
+
+A `CdeError` carries the three things a user needs to act on a failure: what went wrong, where
+(a file, a URL, a config key, a plugin), and what to do next. The CLI prints `str(error)` as one
+line; the API turns it into a JSON problem body with `http_status`.
+"""
+
+from __future__ import annotations
+
+
+class CdeError(Exception):
+    """Base of every error cde raises on purpose."""
+
+    http_status: int = 400
+    title: str = "cde error"
+
+    def __init__(self, what: str, *, where: str | None = None, hint: str | None = None) -> None:
+        self.what = what
+        self.where = where
+        self.hint = hint
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        parts = [self.what]
+        if self.where:
+            parts[0] = f"{self.what} ({self.where})"
+        if self.hint:
+            parts.append(self.hint)
+        return ": ".join(parts) if len(parts) == 1 else f"{parts[0]} — {parts[1]}"
+
+    def problem(self) -> dict[str, object]:
+        """RFC 9457 problem body."""
+        body: dict[str, object] = {"type": "about:blank", "title": self.title, "status": self.http_status,
+                                   "detail": self.what}
+        if self.where:
+            body["instance"] = self.where
+        if self.hint:
+            body["hint"] = self.hint
+        return body
+
+
+class ConfigError(CdeError):
+    """A configuration value is missing, malformed or out of range."""
+
+    title = "configuration error"
+
+
+class PluginError(CdeError):
+    """A plugin failed to load, registered something invalid, or clashes with another plugin."""
+
+    title = "plugin error"
+    http_status = 500
+
+
+class DataError(CdeError):
+    """Input data does not match what cde expects (schema, ordering, content)."""
+
+    title = "data error"
+    http_status = 422
+
+
+class SchemaError(DataError):
+    """A table does not satisfy a canonical Arrow schema."""
+
+    title = "schema error"
+
+
+class ChecksumError(DataError):
+    """A downloaded file's sha256 does not match the published checksum."""
+
+    title = "checksum mismatch"
+    http_status = 502
+
+
+class NotFoundError(CdeError):
+    """A named thing (plugin, run, symbol, partition, task) does not exist."""
+
+    title = "not found"
+    http_status = 404
+
+
+class RemoteError(CdeError):
+    """A remote service failed or kept failing after retries."""
+
+    title = "remote error"
+    http_status = 502
+
+
+class CancelledError(CdeError):
+    """The work was cancelled by the user."""
+
+    title = "cancelled"
+    http_status = 409

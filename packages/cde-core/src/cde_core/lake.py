@@ -1,0 +1,136 @@
+"""The Parquet lake: partition layout, atomic partition writes with provenance, dataset reads.
+
+Layout (ARCHITECTURE.md)::
+
+    <root>/trades/exchange=binance/market=spot/symbol=BTCUSDT/date=2024-01-01/part-0.parquet
+    <root>/bars/spec=<bar-spec-id>/exchange=…/market=…/symbol=…/date=…/part-0.parquet
+    <root>/features/spec=<feature-set-id>/exchange=…/market=…/symbol=…/part-0.parquet
+    <root>/runs/<run-id>/
+
+A partition is one Parquet file. Its provenance (source URL, checksum, rows, first/last trade id,
+min/max ts …) is stored in the file's own key-value metadata under ``cde.provenance``, so the file
+and its provenance appear together in a single atomic rename: a partition either exists complete
+with provenance or not at all.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from pydantic import BaseModel, Field
+
+from cde_core.atomic import atomic_path
+from cde_core.errors import DataError, NotFoundError
+
+PROVENANCE_KEY = b"cde.provenance"
+PART_FILE = "part-0.parquet"
+_SAFE_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
+
+
+class Provenance(BaseModel):
+    """Where a partition came from and what it holds; stored inside the partition file."""
+
+    source: str = Field(description="source URL or producing step")
+    checksum: str | None = Field(default=None, description="sha256 of the source file, when known")
+    rows: int
+    first_trade_id: int | None = None
+    last_trade_id: int | None = None
+    min_ts: str | None = None
+    max_ts: str | None = None
+    created_by: str = "cde"
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+def safe_value(value: str, *, what: str) -> str:
+    """Reject partition values that could escape the lake (``..``, ``/``) or break hive parsing."""
+    if not _SAFE_VALUE.match(value) or ".." in value:
+        raise DataError(f"invalid {what} '{value}'", hint="use letters, digits, '.', '_' or '-' only")
+    return value
+
+
+class Lake:
+    """A lake rooted at a local folder."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).expanduser()
+
+    # -- paths ---------------------------------------------------------------------------------
+    def trades_dir(self, exchange: str, market: str, symbol: str, day: date) -> Path:
+        return (self.root / "trades" / f"exchange={safe_value(exchange, what='exchange')}"
+                / f"market={safe_value(market, what='market')}"
+                / f"symbol={safe_value(symbol, what='symbol')}" / f"date={day.isoformat()}")
+
+    def bars_dir(self, spec: str, exchange: str, market: str, symbol: str) -> Path:
+        return (self.root / "bars" / f"spec={safe_value(spec, what='bar spec')}"
+                / f"exchange={safe_value(exchange, what='exchange')}"
+                / f"market={safe_value(market, what='market')}"
+                / f"symbol={safe_value(symbol, what='symbol')}")
+
+    def features_dir(self, spec: str) -> Path:
+        return self.root / "features" / f"spec={safe_value(spec, what='feature set')}"
+
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs_dir() / safe_value(run_id, what="run id")
+
+    # -- writes --------------------------------------------------------------------------------
+    def write_partition(self, folder: Path, table: pa.Table, provenance: Provenance,
+                        *, name: str = PART_FILE) -> Path:
+        """Write ``table`` as ``folder/name`` atomically (zstd), with provenance in its metadata."""
+        meta = dict(table.schema.metadata or {})
+        meta[PROVENANCE_KEY] = provenance.model_dump_json().encode()
+        table = table.replace_schema_metadata(meta)
+        target = folder / name
+        with atomic_path(target) as tmp:
+            pq.write_table(table, tmp, compression="zstd", row_group_size=1 << 20)
+        return target
+
+    # -- reads ---------------------------------------------------------------------------------
+    @staticmethod
+    def read_provenance(path: Path) -> Provenance | None:
+        """Provenance of a partition file, or None if the file is missing or has none."""
+        if path.is_dir():
+            path = path / PART_FILE
+        if not path.exists():
+            return None
+        try:
+            meta = pq.read_schema(path).metadata or {}
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError(f"unreadable partition file: {exc}", where=str(path),
+                            hint="delete it and re-run the step that wrote it") from exc
+        raw = meta.get(PROVENANCE_KEY)
+        return Provenance.model_validate_json(raw) if raw else None
+
+    def dataset(self, kind: str, *, subpath: str | None = None) -> ds.Dataset:
+        """The whole ``kind`` tree (trades, bars/spec=…, features/spec=…) as one hive dataset."""
+        base = self.root / kind if subpath is None else self.root / kind / subpath
+        if not base.exists():
+            raise NotFoundError(f"nothing in the lake under {base}", hint="download or build it first")
+        return ds.dataset(base, format="parquet", partitioning="hive")
+
+    def trades_files(self, exchange: str, market: str, symbol: str,
+                     start: date | None = None, end: date | None = None) -> list[Path]:
+        """Existing trade partition files of one symbol, in date order, within [start, end]."""
+        base = self.trades_dir(exchange, market, symbol, date(2000, 1, 1)).parent
+        files: list[Path] = []
+        for folder in sorted(base.glob("date=*")):
+            day = date.fromisoformat(folder.name.removeprefix("date="))
+            if (start and day < start) or (end and day > end):
+                continue
+            part = folder / PART_FILE
+            if part.exists():
+                files.append(part)
+        return files
+
+    def symbols(self, exchange: str, market: str) -> list[str]:
+        base = self.root / "trades" / f"exchange={exchange}" / f"market={market}"
+        return sorted(p.name.removeprefix("symbol=") for p in base.glob("symbol=*")) if base.exists() else []
+

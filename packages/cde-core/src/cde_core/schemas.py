@@ -1,0 +1,86 @@
+"""Canonical Arrow schemas (ARCHITECTURE.md "Data") and their validation.
+
+Every exchange adapter produces exactly :data:`TRADES_SCHEMA`; every bar builder produces at least
+:data:`BARS_SCHEMA` (extra columns allowed after the canonical ones).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cde_core.errors import SchemaError
+
+TS_TYPE = pa.timestamp("us", tz="UTC")
+
+TRADES_SCHEMA = pa.schema(
+    [
+        pa.field("ts", TS_TYPE, nullable=False),
+        pa.field("trade_id", pa.int64(), nullable=False),
+        pa.field("price", pa.float64(), nullable=False),
+        pa.field("qty", pa.float64(), nullable=False),
+        pa.field("quote_qty", pa.float64(), nullable=False),
+        pa.field("is_buyer_maker", pa.bool_(), nullable=False),
+    ]
+)
+
+BARS_SCHEMA = pa.schema(
+    [
+        pa.field("ts", TS_TYPE, nullable=False),
+        pa.field("ts_close", TS_TYPE, nullable=False),
+        pa.field("open", pa.float64(), nullable=False),
+        pa.field("high", pa.float64(), nullable=False),
+        pa.field("low", pa.float64(), nullable=False),
+        pa.field("close", pa.float64(), nullable=False),
+        pa.field("volume", pa.float64(), nullable=False),
+        pa.field("quote_volume", pa.float64(), nullable=False),
+        pa.field("vwap", pa.float64(), nullable=False),
+        pa.field("n_trades", pa.int64(), nullable=False),
+        pa.field("buy_volume", pa.float64(), nullable=False),
+        pa.field("buy_quote_volume", pa.float64(), nullable=False),
+        pa.field("first_trade_id", pa.int64(), nullable=False),
+        pa.field("last_trade_id", pa.int64(), nullable=False),
+    ]
+)
+
+
+def validate_table(table: pa.Table, schema: pa.Schema, *, where: str, exact: bool = True) -> pa.Table:
+    """Check ``table`` against ``schema``; raise :class:`SchemaError` naming the first bad column.
+
+    ``exact`` requires no extra columns and the canonical column order; otherwise the canonical
+    columns must come first and extra columns may follow. Non-nullable fields may hold no nulls.
+    Returns the table unchanged so the call can wrap a write.
+    """
+    names = table.column_names
+    for i, expected in enumerate(schema):
+        if expected.name not in names:
+            raise SchemaError(f"missing column '{expected.name}'", where=where,
+                              hint=f"expected columns: {', '.join(schema.names)}")
+        if i >= len(names) or names[i] != expected.name:
+            raise SchemaError(f"column '{expected.name}' is at position {names.index(expected.name)}, "
+                              f"expected {i}", where=where, hint="select columns in schema order")
+        actual = table.schema.field(expected.name).type
+        if actual != expected.type:
+            raise SchemaError(f"column '{expected.name}' has type {actual}, expected {expected.type}",
+                              where=where, hint="cast it before writing")
+        if not expected.nullable:
+            nulls = table.column(expected.name).null_count
+            if nulls:
+                raise SchemaError(f"column '{expected.name}' has {nulls} null value(s)", where=where,
+                                  hint="drop or fill them at the source")
+    if exact and len(names) != len(schema):
+        extra = [n for n in names if n not in schema.names]
+        raise SchemaError(f"unexpected column(s) {', '.join(extra)}", where=where,
+                          hint=f"expected exactly: {', '.join(schema.names)}")
+    return table
+
+
+def is_sorted(array: pa.Array | pa.ChunkedArray) -> bool:
+    """True when the values never decrease (used for ts / trade id ordering checks)."""
+    if len(array) < 2:
+        return True
+    combined = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    diffs = pc.subtract(combined.slice(1), combined.slice(0, len(combined) - 1))
+    if pa.types.is_timestamp(combined.type):
+        diffs = diffs.cast(pa.int64())
+    return bool(pc.all(pc.greater_equal(diffs, 0)).as_py())

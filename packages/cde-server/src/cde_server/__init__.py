@@ -1,0 +1,1 @@
+"""cde-server: the `cde` CLI shell, REST API and task manager."""

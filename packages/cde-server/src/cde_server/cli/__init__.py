@@ -1,0 +1,1 @@
+"""The `cde` command line."""
