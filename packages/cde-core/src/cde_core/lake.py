@@ -72,8 +72,11 @@ class Lake:
                 / f"market={safe_value(market, what='market')}"
                 / f"symbol={safe_value(symbol, what='symbol')}")
 
-    def features_dir(self, spec: str) -> Path:
-        return self.root / "features" / f"spec={safe_value(spec, what='feature set')}"
+    def features_dir(self, spec: str, exchange: str, market: str, symbol: str) -> Path:
+        return (self.root / "features" / f"spec={safe_value(spec, what='feature set')}"
+                / f"exchange={safe_value(exchange, what='exchange')}"
+                / f"market={safe_value(market, what='market')}"
+                / f"symbol={safe_value(symbol, what='symbol')}")
 
     def runs_dir(self) -> Path:
         return self.root / "runs"
