@@ -106,6 +106,9 @@ class Lake:
             return None
         try:
             meta = pq.read_schema(path).metadata or {}
+            if PROVENANCE_KEY not in meta:
+                # streaming writers (ParquetWriter.add_key_value_metadata) store it in the footer only
+                meta = pq.read_metadata(path).metadata or {}
         except (pa.ArrowInvalid, OSError) as exc:
             raise DataError(f"unreadable partition file: {exc}", where=str(path),
                             hint="delete it and re-run the step that wrote it") from exc
