@@ -1,0 +1,75 @@
+"""Developer sessions. `tests`, `lint`, `typecheck`, `e2e` run in the workspace venv (uv); `bench` and
+`minimal` build their own venvs so benchmark-only libraries never leak into the test environment."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.default_venv_backend = "uv"
+ROOT = Path(__file__).parent
+PACKAGES = sorted(str(p) for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").exists())
+EXAMPLES = sorted(str(p) for p in (ROOT / "examples").iterdir() if (p / "pyproject.toml").exists())
+
+
+def _sync(session: nox.Session) -> None:
+    session.run("uv", "sync", "--all-packages", "--frozen", external=True)
+
+
+@nox.session(venv_backend="none")
+def tests(session: nox.Session) -> None:
+    """The whole test suite (what CI runs)."""
+    _sync(session)
+    session.run("uv", "run", "--frozen", "pytest", *session.posargs, external=True)
+
+
+@nox.session(venv_backend="none")
+def e2e(session: nox.Session) -> None:
+    """Only the end-to-end flows (the demo on a small market, the CLI in subprocesses)."""
+    _sync(session)
+    session.run("uv", "run", "--frozen", "pytest", "tests", "-m", "e2e", *session.posargs, external=True)
+
+
+@nox.session(venv_backend="none")
+def lint(session: nox.Session) -> None:
+    _sync(session)
+    session.run("uv", "run", "--frozen", "ruff", "check", "packages", "examples", "tests", "benchmarks",
+                "noxfile.py", external=True)
+
+
+@nox.session(venv_backend="none")
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the kernel, the part every plugin builds on."""
+    _sync(session)
+    session.run("uv", "run", "--frozen", "mypy", "packages/cde-core/src/cde_core", external=True)
+
+
+def _bench_requirements(path: Path) -> list[str]:
+    """The module-level BENCH_REQUIREMENTS list of a benchmark file, read without importing it."""
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "BENCH_REQUIREMENTS" for t in node.targets):
+            return list(ast.literal_eval(node.value))
+    return []
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Benchmarks with their baselines (pandas, polars, DuckDB, vectorbt) in a venv of their own.
+    `nox -s bench -- bars` runs only benchmarks/bench_bars.py."""
+    files = sorted((ROOT / "benchmarks").glob("bench_*.py"))
+    if session.posargs:
+        files = [f for f in files if f.stem.removeprefix("bench_") in session.posargs]
+    requirements = sorted({r for f in files for r in _bench_requirements(f)} | {"psutil"})
+    session.install(*[arg for p in PACKAGES + EXAMPLES for arg in ("-e", p)], *requirements)
+    for file in files:
+        session.run("python", str(file))
+
+
+@nox.session(python="3.11")
+def minimal(session: nox.Session) -> None:
+    """Install only what you need: cde-core + cde-server alone run `cde plugins`."""
+    session.install(str(ROOT / "packages/cde-core"), str(ROOT / "packages/cde-server"))
+    session.run("cde", "plugins", "--json")

@@ -1,0 +1,70 @@
+"""Configuration layering: defaults < YAML < environment < overrides, with origins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cde_core.config import CdeConfig, describe, load_config, template
+from cde_core.errors import ConfigError
+
+
+def write_yaml(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_each_layer_overrides_the_one_below_and_records_its_origin(tmp_path: Path) -> None:
+    file = write_yaml(tmp_path / "cde.yaml", {"server": {"port": 1111, "host": "0.0.0.0"},
+                                              "download": {"retries": 2}})
+    env = {"CDE_SERVER__PORT": "2222", "CDE_DOWNLOAD__CONCURRENCY": "7"}
+    loaded = load_config(file, environ=env, overrides={"download.concurrency": 9})
+    cfg = loaded.config
+    assert cfg.server.host == "0.0.0.0" and loaded.origins["server.host"] == f"file {file}"
+    assert cfg.server.port == 2222 and loaded.origins["server.port"] == "environment"
+    assert cfg.download.concurrency == 9 and loaded.origins["download.concurrency"] == "command line"
+    assert cfg.download.retries == 2
+    assert cfg.download.timeout_s == CdeConfig().download.timeout_s
+    rows = {key: origin for key, _, origin in describe(loaded)}
+    assert rows["download.timeout_s"] == "default" and rows["server.port"] == "environment"
+
+
+def test_aliases_and_yaml_typed_environment_values(tmp_path: Path) -> None:
+    env = {"CDE_TASK_STORE": "redis://127.0.0.1:6379/0", "CDE_DATA_ROOT": str(tmp_path),
+           "CDE_SERVER__API_KEYS": "[k1, k2]", "CDE_EXECUTOR": "dask"}
+    cfg = load_config(environ=env, use_file=False).config
+    assert cfg.server.task_store == "redis://127.0.0.1:6379/0"
+    assert cfg.data_root == tmp_path
+    assert [k.get_secret_value() for k in cfg.server.api_keys] == ["k1", "k2"]
+    assert cfg.executor.name == "dask"
+
+
+def test_bad_value_names_key_and_origin(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(environ={"CDE_SERVER__PORT": "not-a-port"}, use_file=False)
+    message = str(info.value)
+    assert "server.port" in message and "environment" in message and "\n" not in message
+
+
+def test_unknown_key_is_rejected(tmp_path: Path) -> None:
+    file = write_yaml(tmp_path / "c.yaml", {"server": {"prot": 1}})
+    with pytest.raises(ConfigError, match=r"server\.prot"):
+        load_config(file, environ={})
+
+
+def test_invalid_yaml_gives_one_line_with_the_file(tmp_path: Path) -> None:
+    file = tmp_path / "c.yaml"
+    file.write_text("server: [unclosed\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(file, environ={})
+    assert str(file) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_template_round_trips_to_the_defaults(tmp_path: Path) -> None:
+    file = tmp_path / "cde.yaml"
+    file.write_text(template())
+    loaded = load_config(file, environ={})
+    assert loaded.config == CdeConfig()
+    assert all(line.startswith(("#", " ", "")) for line in template().splitlines())
