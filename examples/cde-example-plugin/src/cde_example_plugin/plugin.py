@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from cde_core import hookimpl
-from cde_example_plugin.range_factor import RangePositionFactor
 from cde_example_plugin.low_range_strategy import LowRangeStrategy
+from cde_example_plugin.range_factor import RangePositionFactor
 
 
 @hookimpl

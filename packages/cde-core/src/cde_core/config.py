@@ -213,14 +213,18 @@ def load_config(
     return LoadedConfig(config=config, origins=origins, file=path)
 
 
+def _inline_yaml(value: Any) -> str:
+    """A value as one line of YAML (what a user would type in cde.yaml)."""
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
 def describe(loaded: LoadedConfig) -> list[tuple[str, str, str]]:
     """Rows of (dotted key, value, origin) for every leaf of the effective config."""
     dumped = loaded.config.model_dump(mode="json")
     rows = []
     for key, value in _flatten(dumped).items():
         shown = "********" if key == "server.api_keys" and value else value
-        rows.append((key, yaml.safe_dump(shown, default_flow_style=True).strip().removesuffix("..."). strip(),
-                     loaded.origins.get(key, "default")))
+        rows.append((key, _inline_yaml(shown), loaded.origins.get(key, "default")))
     return rows
 
 
@@ -231,7 +235,7 @@ def template() -> str:
              + ", ".join(ENV_ALIASES), ""]
     default = CdeConfig()
     lines.append(f"# root folder of the lake\ndata_root: {default.data_root}\n")
-    for section_name, section_field in CdeConfig.model_fields.items():
+    for section_name in CdeConfig.model_fields:
         if section_name == "data_root":
             continue
         section = getattr(default, section_name)
@@ -245,7 +249,7 @@ def template() -> str:
                 value = []
             if field.description:
                 lines.append(f"  # {field.description}")
-            lines.append(f"  {name}: {yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}")
+            lines.append(f"  {name}: {_inline_yaml(value)}")
         lines.append("")
     return "\n".join(lines)
 

@@ -118,7 +118,10 @@ def register_engines(register: Callable[[Any], None]) -> None:
     """Offer backtest engines (``cross_sectional``, ``time_series`` …).
 
     Call ``register(engine)`` for each engine; it satisfies
-    :class:`cde_core.contracts.engine.Engine`.
+    :class:`cde_core.contracts.engine.Engine`. A strategy names the engine that runs it, so an
+    engine from one plugin can run strategies from another.
+
+    Used by ``cde backtest run`` and the backtest API.
     """
 
 

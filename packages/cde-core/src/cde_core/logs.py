@@ -24,6 +24,6 @@ def setup_logging(config: LoggingConfig | None = None, *, debug: bool = False, f
         levels: dict[str | None, str | int | bool] = {"": default_level}
         levels.update({module: level.upper() for module, level in config.levels.items()})
         logger.remove()
-        logger.add(sys.stderr, level="TRACE", serialize=config.json_lines, filter=levels,  # type: ignore[arg-type]
+        logger.add(sys.stderr, level="TRACE", serialize=config.json_lines, filter=levels,
                    backtrace=debug, diagnose=debug)
         _configured = True

@@ -35,8 +35,9 @@ def config_show(as_json: Annotated[bool, typer.Option("--json", help="print JSON
     loaded = get_loaded_config()
     rows = describe(loaded)
     if as_json:
-        typer.echo(json.dumps({"file": str(loaded.file) if loaded.file else None,
-                               "values": [{"key": k, "value": v, "origin": o} for k, v, o in rows]}, indent=2))
+        values = [{"key": k, "value": v, "origin": o} for k, v, o in rows]
+        file = str(loaded.file) if loaded.file else None
+        typer.echo(json.dumps({"file": file, "values": values}, indent=2))
         return
     table = Table(title=f"effective config (file: {loaded.file or 'none'})")
     for column in ("key", "value", "origin"):

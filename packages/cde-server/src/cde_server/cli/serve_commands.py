@@ -1,0 +1,71 @@
+"""`cde serve` and `cde dev`: run the REST API under uvicorn.
+
+The app is built by a factory in the server process (``--factory``), so ``--reload`` and workers
+rebuild it from the same config; a ``--config`` file and the dev overrides travel to those
+processes through the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cde_core.config import CONFIG_FILE_ENV, get_config, get_loaded_config
+
+FACTORY = "cde_server.api.app:app_from_environment"
+
+
+def _source_dirs() -> list[str]:
+    """Source folders of the installed cde packages (what `cde dev` watches for reloads)."""
+    import importlib
+
+    folders = []
+    for module in ("cde_core", "cde_server", "cde_exchanges", "cde_bars", "cde_features", "cde_backtest"):
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            continue
+        if spec is not None and spec.origin:
+            folders.append(str(Path(spec.origin).parent))
+    return folders
+
+
+def _run(host: str, port: int, *, reload: bool, workers: int, log_level: str) -> None:
+    import uvicorn
+
+    loaded = get_loaded_config()
+    if loaded.file is not None:  # reload/worker processes load the same file
+        os.environ[CONFIG_FILE_ENV] = str(loaded.file.resolve())
+    typer.echo(f"cde API on http://{host}:{port} (docs at /docs, task store: {get_config().server.task_store})",
+               err=True)
+    uvicorn.run(FACTORY, factory=True, host=host, port=port, reload=reload,
+                reload_dirs=_source_dirs() if reload else None, workers=None if reload else workers,
+                log_level=log_level, proxy_headers=True)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address (default: server.host)")] = None,
+    port: Annotated[int | None, typer.Option(help="bind port (default: server.port)", min=1, max=65535)] = None,
+    reload: Annotated[bool, typer.Option("--reload", help="restart on code changes (development)")] = False,
+    workers: Annotated[int, typer.Option(help="worker processes (use a Redis task store with more "
+                                         "than one)", min=1)] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Run the REST API (uvicorn); configuration from cde.yaml / CDE_* environment."""
+    server = get_config().server
+    _run(host or server.host, port or server.port, reload=reload, workers=workers, log_level=log_level)
+
+
+def dev(
+    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="bind port (default: server.port)", min=1, max=65535)] = None,
+) -> None:
+    """Run the API for development: auto-reload and an in-memory task store."""
+    os.environ["CDE_TASK_STORE"] = "memory"  # environment beats the file; reload processes inherit it
+    from cde_core.config import use_config_file
+
+    use_config_file(get_loaded_config().file)  # reload the config with the override in place
+    _run(host, port or get_config().server.port, reload=True, workers=1, log_level="info")

@@ -1,0 +1,101 @@
+"""`cde tasks ls|show|cancel`: watch and cancel tasks on a running server over HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cde_core.tasks import FINISHED, TaskInfo
+from cde_server.cli.api_client import ApiClient
+
+tasks_app = typer.Typer(help="list, show and cancel tasks of a running server", no_args_is_help=True)
+
+UrlOption = Annotated[str | None, typer.Option("--url", help="server URL (default: from server.host/port)",
+                                               envvar="CDE_URL")]
+KeyOption = Annotated[str | None, typer.Option("--api-key", help="X-API-Key (default: $CDE_API_KEY or the "
+                                               "first server.api_keys)", envvar="CDE_API_KEY")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def _print_task(task: TaskInfo) -> None:
+    console = Console()
+    console.print(f"[bold]{task.id}[/]  {task.kind}  [bold]{task.status}[/]  {task.progress:.0%}  {task.message}")
+    console.print(f"created {task.created_at:%Y-%m-%d %H:%M:%S}  started {task.started_at or '-'}  "
+                  f"finished {task.finished_at or '-'}")
+    if task.error:
+        console.print(f"[red]error:[/] {task.error}", markup=True, highlight=False)
+    if task.result is not None:
+        console.print_json(json.dumps(task.result))
+
+
+@tasks_app.command("ls")
+def tasks_ls(
+    url: UrlOption = None,
+    api_key: KeyOption = None,
+    status: Annotated[str | None, typer.Option(help="queued, running, succeeded, failed or cancelled")] = None,
+    kind: Annotated[str | None, typer.Option(help="only this kind")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List tasks, newest first."""
+    params: dict[str, str | int] = {"limit": limit}
+    if status:
+        params["status"] = status
+    if kind:
+        params["kind"] = kind
+    client = ApiClient(url, api_key=api_key)
+    tasks = [TaskInfo.model_validate(t) for t in client.request("GET", "/tasks", params=params)]
+    if as_json:
+        typer.echo(json.dumps([t.model_dump(mode="json") for t in tasks], indent=2))
+        return
+    table = Table(title=f"tasks on {client.url}")
+    for column in ("id", "kind", "status", "progress", "message", "created"):
+        table.add_column(column, overflow="fold")
+    for t in tasks:
+        table.add_row(t.id, t.kind, t.status, f"{t.progress:.0%}", t.error or t.message,
+                      f"{t.created_at:%Y-%m-%d %H:%M:%S}")
+    Console().print(table)
+
+
+@tasks_app.command("show")
+def tasks_show(
+    task_id: Annotated[str, typer.Argument(help="task id")],
+    url: UrlOption = None,
+    api_key: KeyOption = None,
+    wait: Annotated[bool, typer.Option("--wait", help="poll until the task finishes; exit 1 unless it "
+                                       "succeeded")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Show one task (status, progress, result or error)."""
+    client = ApiClient(url, api_key=api_key)
+    task = TaskInfo.model_validate(client.request("GET", f"/tasks/{task_id}"))
+    while wait and task.status not in FINISHED:
+        time.sleep(0.5)
+        task = TaskInfo.model_validate(client.request("GET", f"/tasks/{task_id}"))
+    if as_json:
+        typer.echo(task.model_dump_json(indent=2))
+    else:
+        _print_task(task)
+    if wait and task.status != "succeeded":
+        raise typer.Exit(1)
+
+
+@tasks_app.command("cancel")
+def tasks_cancel(
+    task_id: Annotated[str, typer.Argument(help="task id")],
+    url: UrlOption = None,
+    api_key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Cancel a task: queued ones at once, running ones at their next cancel check."""
+    client = ApiClient(url, api_key=api_key)
+    task = TaskInfo.model_validate(client.request("POST", f"/tasks/{task_id}/cancel"))
+    if as_json:
+        typer.echo(task.model_dump_json(indent=2))
+    else:
+        typer.echo(f"{task.id}: {task.status}" + (" (cancel requested)" if task.cancel_requested else ""))
