@@ -1,4 +1,5 @@
-"""cde-server's own plugin module: server commands and routes arrive through the public hooks.
+"""cde-server's own plugin module: server commands arrive through the same public hook as any
+plugin's (`serve`, `dev`, `tasks`).
 
 The shell commands (`plugins`, `config`) are part of the CLI itself so they work even when plugin
 loading is restricted with CDE_LOAD_PLUGINS.
@@ -13,4 +14,9 @@ from cde_core import hookimpl
 
 @hookimpl
 def register_commands(app: Any) -> None:
-    """Server commands (`serve`, `dev`, `tasks`) are added here as they are built."""
+    from cde_server.cli.serve_commands import dev, serve
+    from cde_server.cli.tasks_commands import tasks_app
+
+    app.command("serve")(serve)
+    app.command("dev")(dev)
+    app.add_typer(tasks_app, name="tasks")

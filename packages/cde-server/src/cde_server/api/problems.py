@@ -1,0 +1,88 @@
+"""Every error leaves the API as an RFC 9457 problem body (``application/problem+json``).
+
+CdeError subclasses carry their own status and body (``CdeError.problem()``); request validation
+errors become 422 with the failing locations; Starlette's own errors (unknown path, wrong method)
+keep their status and headers; anything unexpected is a 500 that names no internals — the
+traceback goes to the log, not to the client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from loguru import logger
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cde_core.errors import CdeError
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int] = Field(description="where in the request: path, query, header or body, then the field")
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field("about:blank", description="problem type URI")
+    title: str = Field(description="short summary of the problem type")
+    status: int = Field(description="HTTP status code")
+    detail: str | None = Field(None, description="what went wrong, for a human")
+    instance: str | None = Field(None, description="where: the thing the problem is about")
+    hint: str | None = Field(None, description="what to do next")
+    errors: list[ValidationIssue] | None = Field(None, description="request validation failures (422 only)")
+
+
+def problem_response(status: int, title: str, detail: str | None = None, *,
+                     headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail is not None:
+        body["detail"] = detail
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+async def _cde_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CdeError)
+    if exc.http_status >= 500:
+        logger.opt(exception=exc).error("{} {} failed", request.method, request.url.path)
+    return JSONResponse(exc.problem(), status_code=exc.http_status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # the offending input is not echoed back: it may be large or hold secrets
+    issues = [{"loc": [str(p) if not isinstance(p, int) else p for p in err.get("loc", ())],
+               "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))} for err in exc.errors()]
+    first = issues[0] if issues else None
+    detail = f"{'.'.join(map(str, first['loc']))}: {first['msg']}" if first else "invalid request"
+    return problem_response(422, "invalid request", detail, errors=issues)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    title = {404: "not found", 405: "method not allowed"}.get(exc.status_code, "http error")
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    return problem_response(exc.status_code, title, detail, headers=dict(exc.headers or {}))
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    logger.opt(exception=exc).error("unhandled error on {} {}", request.method, request.url.path)
+    return problem_response(500, "internal error", "the server failed to handle the request; "
+                            "the details are in the server log")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(CdeError, _cde_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unhandled)

@@ -1,0 +1,45 @@
+"""Optional API keys: when ``server.api_keys`` is set, every request but the public paths needs
+``X-API-Key`` with one of them (401 otherwise).
+
+Enforced as ASGI middleware rather than a router dependency so routes that plugins add through
+``register_routes`` are covered too, without their authors having to remember it.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from cde_server.api.problems import problem_response
+
+API_KEY_HEADER = "X-API-Key"
+#: health for load balancers; the schema and docs so clients can discover the API (they hold no data)
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+
+
+class ApiKeyMiddleware:
+    def __init__(self, app: ASGIApp, keys: Iterable[str]) -> None:
+        self.app = app
+        self.keys = [k.encode() for k in keys if k]
+
+    def _accepts(self, presented: bytes | None) -> bool:
+        if presented is None:
+            return False
+        # compare against every key without short-circuit so timing says nothing about which matched
+        return sum(hmac.compare_digest(presented, key) for key in self.keys) > 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.keys or scope["method"] == "OPTIONS" \
+                or scope["path"] in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        presented = dict(scope["headers"]).get(API_KEY_HEADER.lower().encode())
+        if not self._accepts(presented):
+            what = "missing" if presented is None else "invalid"
+            response = problem_response(401, "unauthorized", f"{what} API key",
+                                        hint=f"send a configured key in the {API_KEY_HEADER} header")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -1,0 +1,324 @@
+"""The task manager: runs submitted work in bounded pools and keeps its state in a TaskStore.
+
+One manager per server process. It satisfies :class:`cde_core.tasks.TaskSubmitter` and is what
+``app.state.tasks`` holds. A maintenance thread ticks a few times a second to flush throttled
+progress, enforce timeouts, forward cancel requests made through another instance, refresh this
+instance's heartbeat, and recover tasks orphaned by dead instances (so none stays running forever).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from loguru import logger
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
+
+from cde_core.errors import CancelledError, CdeError, NotFoundError
+from cde_core.progress import CancelToken
+from cde_core.tasks import TaskContext, TaskFunction, TaskHandler, TaskInfo, TaskPool, TaskStatus
+from cde_server.tasks.liveness import instance_is_dead
+from cde_server.tasks.process_runner import run_in_process
+from cde_server.tasks.store import InstanceRecord, TaskStore
+
+
+class TaskConflictError(CdeError):
+    """The task is in a state that does not allow the request (e.g. cancelling a finished task)."""
+
+    title = "conflict"
+    http_status = 409
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@dataclass
+class _Local:
+    """What this instance knows about a task it runs (never persisted)."""
+
+    task_id: str
+    run: TaskFunction
+    pool: TaskPool
+    timeout_s: float | None
+    token: CancelToken = field(default_factory=CancelToken)
+    deadline: float | None = None
+    latest: tuple[float, str] | None = None
+    dirty: bool = False
+    last_write: float = 0.0
+    timed_out: bool = False
+    shutdown: bool = False
+
+
+class TaskManager:
+    """Bounded thread/process pools + a store; see the module docstring."""
+
+    def __init__(self, store: TaskStore, *, max_workers: int = 4, process_workers: int = 2,
+                 default_timeout_s: float | None = None, heartbeat_s: float = 5.0,
+                 instance_ttl_s: float = 30.0, tick_s: float = 0.2, progress_interval_s: float = 0.1,
+                 kill_grace_s: float = 10.0) -> None:
+        self.store = store
+        self.instance_id = uuid.uuid4().hex[:12]
+        self.default_timeout_s = default_timeout_s
+        self.heartbeat_s = heartbeat_s
+        self.instance_ttl_s = max(instance_ttl_s, 2 * heartbeat_s)
+        self.tick_s = tick_s
+        self.progress_interval_s = progress_interval_s
+        self.kill_grace_s = kill_grace_s
+        self._threads = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="cde-task")
+        self._processes = ThreadPoolExecutor(max_workers=process_workers, thread_name_prefix="cde-task-proc")
+        self._handlers: dict[str, tuple[TaskHandler, TaskPool]] = {}
+        self._local: dict[str, _Local] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._maintenance: threading.Thread | None = None
+        self._record = InstanceRecord(self.instance_id, socket.gethostname(), os.getpid())
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> TaskManager:
+        """Announce this instance, recover orphans, start the maintenance thread (idempotent)."""
+        if self._maintenance is not None:
+            return self
+        self.store.heartbeat(self._record, self.instance_ttl_s)
+        self.recover_orphans()
+        self._maintenance = threading.Thread(target=self._maintain, name="cde-task-maintenance", daemon=True)
+        self._maintenance.start()
+        return self
+
+    def close(self, *, wait_s: float = 5.0) -> None:
+        """Ask running work to stop, wait a little, then hand the rest over (see ``_abandon``)."""
+        self._stop.set()
+        with self._lock:
+            local = list(self._local.values())
+        for entry in local:
+            entry.shutdown = True
+            entry.token.cancel()
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._local:
+                    break
+            time.sleep(0.05)
+        self._abandon()
+        self._threads.shutdown(wait=False, cancel_futures=True)
+        self._processes.shutdown(wait=False, cancel_futures=True)
+        if self._maintenance is not None:
+            self._maintenance.join(timeout=2)
+        self.store.drop_instance(self.instance_id)
+
+    def _abandon(self) -> None:
+        """On shutdown: tasks this instance still owns are failed, or left queued for re-run when
+        idempotent with a handler (the next instance adopts them once this one's heartbeat is gone)."""
+        for orphan in self.store.unfinished():
+            if orphan.owner != self.instance_id:
+                continue
+            self._recover_one(orphan.info, orphan.owner, reason="server shut down while the task was "
+                              f"{orphan.info.status}", rerun_here=False)
+
+    # -- TaskSubmitter -------------------------------------------------------------------------
+    def register_handler(self, kind: str, handler: TaskHandler, *, pool: TaskPool = "thread") -> None:
+        self._handlers[kind] = (handler, pool)
+
+    def submit(self, kind: str, params: BaseModel | dict[str, Any], run: TaskFunction, *,
+               idempotent: bool = False, timeout_s: float | None = None,
+               pool: TaskPool = "thread") -> TaskInfo:
+        if self._stop.is_set():
+            raise TaskConflictError("the server is shutting down", hint="retry against a running server")
+        raw = params.model_dump(mode="json") if isinstance(params, BaseModel) else to_jsonable_python(params)
+        timeout = timeout_s if timeout_s is not None else self.default_timeout_s
+        info = TaskInfo(id=uuid.uuid4().hex, kind=kind, params=raw, idempotent=idempotent, timeout_s=timeout,
+                        created_at=datetime.now(UTC))
+        self.store.create(info, owner=self.instance_id)
+        self._enqueue(_Local(info.id, run, pool, timeout))
+        return info
+
+    def get(self, task_id: str) -> TaskInfo:
+        info = self.store.get(task_id)
+        if info is None:
+            raise NotFoundError(f"no task '{task_id}'", hint="finished tasks are kept for server.task_ttl_s")
+        return info
+
+    def list(self, *, status: TaskStatus | None = None, kind: str | None = None,
+             limit: int = 100) -> list[TaskInfo]:
+        return self.store.list(status=status, kind=kind, limit=limit)
+
+    def cancel(self, task_id: str) -> TaskInfo:
+        before = self.get(task_id)
+        if before.finished:
+            raise TaskConflictError(f"task '{task_id}' already {before.status}")
+        info = self.store.request_cancel(task_id, finished_at=_now())
+        if info is None:
+            raise NotFoundError(f"no task '{task_id}'")
+        with self._lock:
+            entry = self._local.get(task_id)
+        if entry is not None:
+            entry.token.cancel()
+        return info
+
+    # -- running -------------------------------------------------------------------------------
+    def _enqueue(self, entry: _Local) -> None:
+        with self._lock:
+            self._local[entry.task_id] = entry
+        pool = self._processes if entry.pool == "process" else self._threads
+        pool.submit(self._execute, entry)
+
+    def _execute(self, entry: _Local) -> None:
+        try:
+            self._execute_claimed(entry)
+        except Exception:  # the store failed: never let a worker die silently
+            logger.exception("task {} could not be run", entry.task_id)
+        finally:
+            with self._lock:
+                self._local.pop(entry.task_id, None)
+
+    def _execute_claimed(self, entry: _Local) -> None:
+        if self._stop.is_set():  # shutting down: leave it queued for _abandon
+            return
+        claimed = self.store.transition(entry.task_id, "running", expect={"queued"},
+                                        expect_owner=self.instance_id, started_at=_now(), message="started")
+        if claimed is None:  # cancelled or failed while queued
+            return
+        if entry.timeout_s is not None:
+            entry.deadline = time.monotonic() + entry.timeout_s
+        progress = self._progress_callback(entry)
+        status: TaskStatus = "succeeded"
+        changes: dict[str, Any] = {}
+        try:
+            if entry.pool == "process":
+                result = run_in_process(entry.run, entry.task_id, progress, entry.token,
+                                        kill_grace_s=self.kill_grace_s)
+            else:
+                result = entry.run(TaskContext(task_id=entry.task_id, progress=progress, cancel=entry.token))
+            changes = {"result": _jsonable(result), "progress": 1.0}
+        except CancelledError as exc:
+            status, changes = "cancelled", {"error": str(exc)}
+        except Exception as exc:
+            if entry.token.cancelled and not entry.timed_out:
+                status, changes = "cancelled", {"error": f"cancelled ({_describe(exc)})"}
+            else:
+                status, changes = "failed", {"error": _describe(exc)}
+                if not isinstance(exc, CdeError):
+                    logger.opt(exception=exc).error("task {} ({}) failed", entry.task_id, claimed.kind)
+        if entry.shutdown and status != "succeeded":
+            return  # stopped by shutdown, not by a user: _abandon fails or re-queues it
+        message = entry.latest[1] if entry.latest else ("done" if status == "succeeded" else "")
+        self.store.transition(entry.task_id, status, expect={"running"}, finished_at=_now(), message=message,
+                              **changes)
+
+    def _progress_callback(self, entry: _Local) -> Any:
+        def progress(fraction: float, message: str) -> None:
+            if fraction != fraction:  # NaN
+                return
+            entry.latest = (min(max(float(fraction), 0.0), 1.0), str(message)[:500])
+            entry.dirty = True
+            if time.monotonic() - entry.last_write >= self.progress_interval_s:
+                self._flush_progress(entry)
+
+        return progress
+
+    def _flush_progress(self, entry: _Local) -> None:
+        """Write the latest progress; called by the work (throttled) and by the tick (catch-up), so a
+        task that goes quiet after a dropped update still shows its latest progress."""
+        if entry.dirty and entry.latest is not None:
+            entry.dirty = False
+            entry.last_write = time.monotonic()
+            self.store.set_progress(entry.task_id, *entry.latest)
+
+    # -- maintenance ---------------------------------------------------------------------------
+    def _maintain(self) -> None:
+        last_beat = time.monotonic()
+        while not self._stop.wait(self.tick_s):
+            try:
+                self._tick()
+                if time.monotonic() - last_beat >= self.heartbeat_s:
+                    last_beat = time.monotonic()
+                    self.store.heartbeat(self._record, self.instance_ttl_s)
+                    self.recover_orphans()
+            except Exception:  # a Redis blip must not end maintenance for good
+                logger.exception("task maintenance failed; retrying")
+
+    def _tick(self) -> None:
+        with self._lock:
+            local = list(self._local.values())
+        now = time.monotonic()
+        for entry in local:
+            if entry.dirty and now - entry.last_write >= self.progress_interval_s:
+                self._flush_progress(entry)
+            if entry.deadline is not None and now >= entry.deadline and not entry.timed_out:
+                entry.timed_out = True
+                entry.token.cancel()
+                self.store.transition(entry.task_id, "failed", expect={"running"}, finished_at=_now(),
+                                      error=f"timed out after {entry.timeout_s:g} s")
+        running = [e.task_id for e in local if not e.token.cancelled]
+        for task_id in self.store.cancel_requested(running):
+            with self._lock:
+                entry = self._local.get(task_id)
+            if entry is not None:
+                entry.token.cancel()
+
+    def recover_orphans(self) -> int:
+        """Fail (or re-queue) unfinished tasks whose owner is dead; returns how many were handled."""
+        handled = 0
+        verdicts: dict[str, bool] = {}
+        for orphan in self.store.unfinished():
+            if orphan.owner == self.instance_id:
+                continue
+            if orphan.owner not in verdicts:
+                verdicts[orphan.owner] = instance_is_dead(self.store, orphan.owner, self._record)
+            if verdicts[orphan.owner]:
+                handled += self._recover_one(orphan.info, orphan.owner, reason="server restarted while the "
+                                             f"task was {orphan.info.status}", rerun_here=True)
+        return handled
+
+    def _recover_one(self, info: TaskInfo, owner: str, *, reason: str, rerun_here: bool) -> int:
+        handler = self._handlers.get(info.kind)
+        if info.idempotent and handler is not None:
+            if not rerun_here:  # shutting down: leave it queued under our (soon dead) id
+                moved = self.store.transition(info.id, "queued", expect={"queued", "running"},
+                                              expect_owner=owner, message=f"{reason}; will be re-run")
+                return int(moved is not None)
+            moved = self.store.transition(info.id, "queued", expect={"queued", "running"}, expect_owner=owner,
+                                          owner=self.instance_id, progress=0.0, started_at=None,
+                                          cancel_requested=False, message=f"re-queued: {reason}")
+            if moved is not None:
+                run_handler, pool = handler
+                # a partial of a module-level handler stays picklable for pool="process"
+                self._enqueue(_Local(info.id, functools.partial(run_handler, dict(info.params)), pool,
+                                     info.timeout_s))
+                logger.info("re-queued idempotent task {} ({})", info.id, info.kind)
+            return int(moved is not None)
+        failed = self.store.transition(info.id, "failed", expect={"queued", "running"}, expect_owner=owner,
+                                       finished_at=_now(), error=reason)
+        if failed is not None:
+            logger.warning("task {} ({}) marked failed: {}", info.id, info.kind, reason)
+        return int(failed is not None)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, CdeError):
+        return str(exc)
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def _jsonable(result: Any) -> Any:
+    """Results are persisted as JSON; anything else is a bug in the task, reported as its failure."""
+    try:
+        if isinstance(result, BaseModel):
+            result = result.model_dump(mode="json")
+        value = to_jsonable_python(result)
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise CdeError(f"task result is not JSON-serialisable: {exc}",
+                       hint="return a small reference (a run id, a path in the lake)") from exc
+    return value
