@@ -1,0 +1,1 @@
+"""cde-backtest: signals, strategies, engines, metrics and reports for Crypto Data Engine."""

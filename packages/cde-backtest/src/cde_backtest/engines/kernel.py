@@ -1,0 +1,250 @@
+"""The Numba simulation kernel shared by both engines: one pass over the bars, cash accounting.
+
+Per bar ``t`` the order of events is fixed (docs/backtest.md, "Execution timing"):
+
+1. orders decided on bar ``t-1`` fill at ``open[t]`` (next-open execution), sized on the equity
+   valued at the open prices: ``target_qty = weight × equity / open`` (all orders of a rebalance
+   are sized on the same pre-trade equity; fees and slippage are paid in cash on top);
+2. stop-loss / take-profit checks against ``high``/``low`` (gap through the level → fill at open;
+   both levels inside one bar → the stop is assumed hit first, the conservative choice);
+3. positions are marked to ``close[t]``; funding ``-qty × close × rate`` is paid or received;
+4. the drawdown stop is checked on the close NAV;
+5. a decision on bar ``t`` either fills at ``close[t]`` (close execution) or waits for ``open[t+1]``.
+
+P&L is attributed exactly: each asset is marked from its previous mark to every fill price and to
+the close, so per bar ``ΔNAV = Σ position P&L − fees − slippage + funding`` holds to rounding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+REASON_REBALANCE = 0
+REASON_STOP_LOSS = 1
+REASON_TAKE_PROFIT = 2
+REASON_RISK_STOP = 3
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _flex(a: np.ndarray, t: int, i: int) -> float:
+    return a[t if a.shape[0] > 1 else 0, i if a.shape[1] > 1 else 0]
+
+
+@njit(cache=True, nogil=True)
+def _fill(t, i, dq, price, reason, q, mark, entry, state, fee_rate, slip_rate, impact, quote_volume,
+          asset_pnl, asset_cost, tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip, tr_reason):
+    """Trade ``dq`` units of asset ``i`` at ``price``; updates cash (state[0]) and bar sums."""
+    # mark the held position to the fill price first, so P&L is attributed exactly
+    pnl = q[i] * (price - mark[i])
+    asset_pnl[i] += pnl
+    state[2] += pnl
+    mark[i] = price
+    notional = abs(dq) * price
+    fee = notional * _flex(fee_rate, t, i)
+    slip = notional * _flex(slip_rate, t, i)
+    if impact > 0.0:
+        qv = _flex(quote_volume, t, i)
+        if qv > 0.0:
+            slip += impact * notional * np.sqrt(notional / qv)
+    state[0] -= dq * price + fee + slip
+    state[3] += fee
+    state[4] += slip
+    state[5] += notional
+    asset_cost[i] += fee + slip
+    old = q[i]
+    new = old + dq
+    if new == 0.0:
+        entry[i] = np.nan
+    elif old == 0.0 or (old > 0.0) != (new > 0.0):
+        entry[i] = price
+    elif abs(new) > abs(old):
+        entry[i] = (old * entry[i] + dq * price) / new
+    q[i] = new
+    n = int(state[6])
+    tr_t[n] = t
+    tr_i[n] = i
+    tr_q[n] = dq
+    tr_p[n] = price
+    tr_fee[n] = fee
+    tr_slip[n] = slip
+    tr_reason[n] = reason
+    state[6] = n + 1
+
+
+@njit(cache=True, nogil=True)
+def simulate_kernel(open_, high, low, close, targets, decide, fee_rate, slip_rate, impact, quote_volume,
+                    funding, initial_cash, exec_at_close, max_drawdown, stop_loss, take_profit,
+                    min_trade_value, capacity):
+    """Simulate trading ``targets`` (weights; NaN = leave that asset alone) on ``decide`` bars.
+
+    Prices must be forward-filled except before an asset's first bar (NaN there: no fills).
+    Returns per-bar arrays, end-of-bar quantities, per-asset P&L/costs/funding and the trade log.
+    """
+    n_bars, n_assets = close.shape
+    nav = np.empty(n_bars)
+    cash_out = np.empty(n_bars)
+    pnl_out = np.zeros(n_bars)
+    fees_out = np.zeros(n_bars)
+    slip_out = np.zeros(n_bars)
+    fund_out = np.zeros(n_bars)
+    traded_out = np.zeros(n_bars)
+    gross_out = np.zeros(n_bars)
+    net_out = np.zeros(n_bars)
+    qty_out = np.empty((n_bars, n_assets))
+    q = np.zeros(n_assets)
+    mark = np.full(n_assets, np.nan)
+    entry = np.full(n_assets, np.nan)
+    asset_pnl = np.zeros(n_assets)
+    asset_cost = np.zeros(n_assets)
+    asset_fund = np.zeros(n_assets)
+    tr_t = np.empty(capacity, np.int64)
+    tr_i = np.empty(capacity, np.int64)
+    tr_q = np.empty(capacity)
+    tr_p = np.empty(capacity)
+    tr_fee = np.empty(capacity)
+    tr_slip = np.empty(capacity)
+    tr_reason = np.empty(capacity, np.int8)
+    # state: cash, unused, bar pnl, bar fees, bar slippage, bar traded notional, n trades
+    state = np.zeros(7)
+    state[0] = initial_cash
+    use_stops = stop_loss > 0.0 or take_profit > 0.0
+    has_funding = funding.shape[0] > 1 or funding[0, 0] != 0.0
+    pending_row = -1
+    liquidate = False
+    halted = False
+    peak = initial_cash
+
+    for t in range(n_bars):
+        state[2] = 0.0
+        state[3] = 0.0
+        state[4] = 0.0
+        state[5] = 0.0
+        # 1. fills at the open of orders decided on the previous bar
+        if pending_row >= 0 or liquidate:
+            equity = state[0]
+            for i in range(n_assets):
+                if q[i] != 0.0:
+                    p = open_[t, i]
+                    equity += q[i] * (p if not np.isnan(p) else mark[i])
+            for i in range(n_assets):
+                w = 0.0 if liquidate else targets[pending_row, i]
+                p = open_[t, i]
+                if np.isnan(w) or np.isnan(p):
+                    continue
+                dq = w * equity / p - q[i]
+                if dq == 0.0 or abs(dq) * p < min_trade_value:
+                    continue
+                _fill(t, i, dq, p, REASON_RISK_STOP if liquidate else REASON_REBALANCE, q, mark, entry,
+                      state, fee_rate, slip_rate, impact, quote_volume, asset_pnl, asset_cost,
+                      tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip, tr_reason)
+            pending_row = -1
+            liquidate = False
+        # 2. stop-loss / take-profit against this bar's range
+        if use_stops:
+            for i in range(n_assets):
+                if q[i] == 0.0 or np.isnan(entry[i]) or np.isnan(open_[t, i]):
+                    continue
+                o = open_[t, i]
+                price = np.nan
+                reason = REASON_STOP_LOSS
+                if q[i] > 0.0:
+                    sl = entry[i] * (1.0 - stop_loss)
+                    tp = entry[i] * (1.0 + take_profit)
+                    if stop_loss > 0.0 and o <= sl:
+                        price = o
+                    elif take_profit > 0.0 and o >= tp:
+                        price, reason = o, REASON_TAKE_PROFIT
+                    elif stop_loss > 0.0 and low[t, i] <= sl:
+                        price = sl
+                    elif take_profit > 0.0 and high[t, i] >= tp:
+                        price, reason = tp, REASON_TAKE_PROFIT
+                else:
+                    sl = entry[i] * (1.0 + stop_loss)
+                    tp = entry[i] * (1.0 - take_profit)
+                    if stop_loss > 0.0 and o >= sl:
+                        price = o
+                    elif take_profit > 0.0 and o <= tp:
+                        price, reason = o, REASON_TAKE_PROFIT
+                    elif stop_loss > 0.0 and high[t, i] >= sl:
+                        price = sl
+                    elif take_profit > 0.0 and low[t, i] <= tp:
+                        price, reason = tp, REASON_TAKE_PROFIT
+                if not np.isnan(price):
+                    _fill(t, i, -q[i], price, reason, q, mark, entry, state, fee_rate, slip_rate, impact,
+                          quote_volume, asset_pnl, asset_cost, tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip,
+                          tr_reason)
+        # 3. mark to the close, pay funding
+        value = 0.0
+        for i in range(n_assets):
+            c = close[t, i]
+            if not np.isnan(c):
+                if q[i] != 0.0:
+                    pnl = q[i] * (c - mark[i])
+                    asset_pnl[i] += pnl
+                    state[2] += pnl
+                mark[i] = c
+            if q[i] != 0.0:
+                if has_funding:
+                    rate = _flex(funding, t, i)
+                    if rate != 0.0:
+                        pay = -q[i] * mark[i] * rate
+                        state[0] += pay
+                        fund_out[t] += pay
+                        asset_fund[i] += pay
+                value += q[i] * mark[i]
+        nav_t = state[0] + value
+        # 4. drawdown stop on the close NAV
+        if max_drawdown > 0.0 and not halted:
+            if nav_t > peak:
+                peak = nav_t
+            if nav_t <= peak * (1.0 - max_drawdown):
+                halted = True
+                liquidate = True
+        # 5. decision on this bar
+        row = -1
+        if halted:
+            row = -2 if liquidate else -1
+        elif decide[t]:
+            row = t
+        if row != -1:
+            if exec_at_close:
+                for i in range(n_assets):
+                    w = 0.0 if row == -2 else targets[row, i]
+                    p = close[t, i]
+                    if np.isnan(w) or np.isnan(p):
+                        continue
+                    dq = w * nav_t / p - q[i]
+                    if dq == 0.0 or abs(dq) * p < min_trade_value:
+                        continue
+                    _fill(t, i, dq, p, REASON_RISK_STOP if row == -2 else REASON_REBALANCE, q, mark, entry,
+                          state, fee_rate, slip_rate, impact, quote_volume, asset_pnl, asset_cost,
+                          tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip, tr_reason)
+                liquidate = False
+                value = 0.0
+                for i in range(n_assets):
+                    if q[i] != 0.0:
+                        value += q[i] * mark[i]
+                nav_t = state[0] + value
+            elif row >= 0:
+                pending_row = row
+        gross = 0.0
+        net = 0.0
+        for i in range(n_assets):
+            qty_out[t, i] = q[i]
+            if q[i] != 0.0:
+                v = q[i] * mark[i]
+                gross += abs(v)
+                net += v
+        nav[t] = nav_t
+        cash_out[t] = state[0]
+        pnl_out[t] = state[2]
+        fees_out[t] = state[3]
+        slip_out[t] = state[4]
+        traded_out[t] = state[5]
+        gross_out[t] = gross / nav_t if nav_t != 0.0 else 0.0
+        net_out[t] = net / nav_t if nav_t != 0.0 else 0.0
+    n = int(state[6])
+    return (nav, cash_out, pnl_out, fees_out, slip_out, fund_out, traded_out, gross_out, net_out, qty_out,
+            asset_pnl, asset_cost, asset_fund,
+            tr_t[:n], tr_i[:n], tr_q[:n], tr_p[:n], tr_fee[:n], tr_slip[:n], tr_reason[:n])

@@ -1,0 +1,111 @@
+"""Performance metrics of a NAV path (definitions in docs/backtest.md, "Metrics").
+
+All per-bar statistics use simple returns ``r_t = NAV_t / NAV_{t-1} − 1`` with ``NAV_{-1}`` = the
+initial cash, and annualise with ``periods_per_year`` inferred from the median bar spacing over a
+365-day crypto year. The risk-free rate is zero.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+SECONDS_PER_YEAR = 365.0 * 24 * 3600
+
+
+class Metrics(BaseModel):
+    """Summary statistics of one run (what ``metrics.json`` holds)."""
+
+    total_return: float = Field(description="NAV_end / initial cash − 1")
+    cagr: float = Field(description="(NAV_end / initial)^(1/years) − 1")
+    annual_volatility: float = Field(description="std(r, ddof=1) × sqrt(periods per year)")
+    sharpe: float = Field(description="mean(r) / std(r, ddof=1) × sqrt(periods per year)")
+    sortino: float = Field(description="mean(r) / sqrt(mean(min(r, 0)²)) × sqrt(periods per year)")
+    calmar: float = Field(description="CAGR / max drawdown")
+    max_drawdown: float = Field(description="largest fall from a running NAV peak, as a positive fraction")
+    max_drawdown_duration_days: float = Field(description="longest time spent below a previous peak, days")
+    turnover: float = Field(description="annualised Σ traded notional / NAV before the bar")
+    avg_gross_exposure: float = Field(description="mean Σ|position value| / NAV")
+    avg_net_exposure: float = Field(description="mean Σ position value / NAV")
+    hit_rate: float = Field(description="share of bars with a non-zero return that were positive")
+    profit_factor: float = Field(description="Σ positive bar P&L / |Σ negative bar P&L|")
+    total_fees: float = Field(description="fees paid, cash")
+    total_slippage: float = Field(description="slippage paid, cash")
+    total_funding: float = Field(description="funding received (+) or paid (−), cash")
+    n_trades: int = Field(description="fills in the trade log")
+    periods_per_year: float = Field(description="bars per year used to annualise")
+    years: float = Field(description="length of the run in years (bars / periods per year)")
+
+
+def periods_per_year(ts_ns: np.ndarray) -> float:
+    """Bars per 365-day year from the median spacing of the bar timestamps."""
+    if len(ts_ns) < 2:
+        return 365.0
+    step = float(np.median(np.diff(np.asarray(ts_ns, dtype=np.int64)))) / 1e9
+    return SECONDS_PER_YEAR / step if step > 0 else 365.0
+
+
+def _safe_div(a: float, b: float) -> float:
+    if b == 0.0 or not math.isfinite(b):
+        return math.inf if a > 0 else (0.0 if a == 0 else -math.inf)
+    return a / b
+
+
+def drawdown(nav: np.ndarray) -> np.ndarray:
+    """NAV / running peak − 1 (≤ 0)."""
+    return nav / np.maximum.accumulate(nav) - 1.0
+
+
+def max_drawdown_duration(nav: np.ndarray, ts_ns: np.ndarray, initial: float) -> float:
+    """Longest time (days) from a NAV peak until NAV first gets back to it, or until the end.
+
+    ``nav[k]`` is valued at bar *k*'s close (``ts[k]`` + one bar) and the initial cash at ``ts[0]``.
+    """
+    if len(nav) == 0:
+        return 0.0
+    ts = np.asarray(ts_ns, dtype=np.int64)
+    step = int(np.median(np.diff(ts))) if len(ts) > 1 else 0
+    times = np.concatenate([[ts[0]], ts + step])
+    ext = np.concatenate([[initial], nav])
+    peaks = np.flatnonzero(ext >= np.maximum.accumulate(ext))
+    spans = np.diff(times[peaks])
+    longest = max(int(spans.max()) if len(spans) else 0, int(times[-1] - times[peaks[-1]]))
+    return longest / 86_400e9
+
+
+def compute_metrics(nav: np.ndarray, ts_ns: np.ndarray, *, initial_cash: float, traded: np.ndarray,
+                    gross: np.ndarray, net: np.ndarray, fees: float = 0.0, slippage: float = 0.0,
+                    funding: float = 0.0, n_trades: int = 0) -> Metrics:
+    """Every metric of :class:`Metrics` from the per-bar arrays of a simulation."""
+    nav = np.asarray(nav, dtype=np.float64)
+    ppy = periods_per_year(ts_ns)
+    prev = np.concatenate([[initial_cash], nav[:-1]])
+    r = nav / prev - 1.0
+    years = len(nav) / ppy
+    total = float(nav[-1] / initial_cash - 1.0) if len(nav) else 0.0
+    growth = nav[-1] / initial_cash if len(nav) else 1.0
+    cagr = float(growth ** (1.0 / years) - 1.0) if years > 0 and growth > 0 else -1.0
+    std = float(np.std(r, ddof=1)) if len(r) > 1 else 0.0
+    mean = float(np.mean(r)) if len(r) else 0.0
+    downside = float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2))) if len(r) else 0.0
+    mdd = float(-np.min(np.minimum(drawdown(np.concatenate([[initial_cash], nav])), 0.0)))
+    bar_pnl = np.diff(np.concatenate([[initial_cash], nav]))
+    nonzero = r[r != 0.0]
+    gains = float(bar_pnl[bar_pnl > 0].sum())
+    losses = float(-bar_pnl[bar_pnl < 0].sum())
+    return Metrics(
+        total_return=total, cagr=cagr, annual_volatility=std * math.sqrt(ppy),
+        sharpe=_safe_div(mean, std) * math.sqrt(ppy) if std > 0 else 0.0,
+        sortino=_safe_div(mean, downside) * math.sqrt(ppy) if downside > 0 else (math.inf if mean > 0 else 0.0),
+        calmar=_safe_div(cagr, mdd) if mdd > 0 else (math.inf if cagr > 0 else 0.0),
+        max_drawdown=mdd, max_drawdown_duration_days=max_drawdown_duration(nav, ts_ns, initial_cash),
+        turnover=float(np.sum(traded / prev) / years) if years > 0 else 0.0,
+        avg_gross_exposure=float(np.mean(gross)) if len(gross) else 0.0,
+        avg_net_exposure=float(np.mean(net)) if len(net) else 0.0,
+        hit_rate=float(np.mean(nonzero > 0)) if len(nonzero) else 0.0,
+        profit_factor=_safe_div(gains, losses) if losses > 0 else (math.inf if gains > 0 else 0.0),
+        total_fees=float(fees), total_slippage=float(slippage), total_funding=float(funding),
+        n_trades=int(n_trades), periods_per_year=ppy, years=years,
+    )

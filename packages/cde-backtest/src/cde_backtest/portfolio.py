@@ -1,0 +1,129 @@
+"""Portfolio simulation: prepares the arrays, runs the kernel, wraps its output.
+
+This is the one entry point both engines (and the benchmark) call, so every engine shares the same
+accounting: cash, quantities, marks, fees, slippage, funding and the trade log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from cde_backtest.costs import CostModel
+from cde_backtest.market import MarketArrays, forward_fill
+from cde_backtest.risk import RiskManager
+from cde_backtest.trade_log import trade_log_frame
+
+Execution = Literal["next_open", "close"]
+
+
+@dataclass
+class Simulation:
+    """Raw result arrays of one simulation (time × asset), plus helpers to view them as frames."""
+
+    market: MarketArrays
+    initial_cash: float
+    nav: np.ndarray
+    cash: np.ndarray
+    pnl: np.ndarray
+    fees: np.ndarray
+    slippage: np.ndarray
+    funding: np.ndarray
+    traded: np.ndarray
+    gross: np.ndarray
+    net: np.ndarray
+    qty: np.ndarray
+    asset_pnl: np.ndarray
+    asset_cost: np.ndarray
+    asset_funding: np.ndarray
+    trade_arrays: tuple[np.ndarray, ...]
+    marks: np.ndarray
+    _trades: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def index(self) -> pd.DatetimeIndex:
+        return self.market.index
+
+    def nav_frame(self) -> pd.DataFrame:
+        """Per-bar NAV and its decomposition (what ``nav.parquet`` holds)."""
+        prev = np.concatenate([[self.initial_cash], self.nav[:-1]])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            returns = self.nav / prev - 1.0
+            turnover = self.traded / prev
+        return pd.DataFrame({"nav": self.nav, "returns": returns, "cash": self.cash, "pnl": self.pnl,
+                             "fees": self.fees, "slippage": self.slippage, "funding": self.funding,
+                             "traded": self.traded, "turnover": turnover, "gross": self.gross,
+                             "net": self.net}, index=self.index)
+
+    def positions_frame(self) -> pd.DataFrame:
+        """End-of-bar quantities, wide (ts × symbol)."""
+        return pd.DataFrame(self.qty, index=self.index, columns=pd.Index(self.market.symbols, name="symbol"))
+
+    def weights_frame(self) -> pd.DataFrame:
+        """End-of-bar weights (value / NAV), wide."""
+        with np.errstate(invalid="ignore"):
+            values = np.where(self.qty != 0.0, self.qty * self.marks, 0.0)
+        return pd.DataFrame(values / self.nav[:, None], index=self.index,
+                            columns=pd.Index(self.market.symbols, name="symbol"))
+
+    def trades(self) -> pd.DataFrame:
+        if self._trades is None:
+            self._trades = trade_log_frame(self.trade_arrays, self.index, self.market.symbols)
+        return self._trades
+
+    def contributions(self) -> pd.DataFrame:
+        """Per-asset P&L: price P&L, costs, funding and their sum (Σ total = final NAV − initial)."""
+        return pd.DataFrame({"pnl": self.asset_pnl, "costs": self.asset_cost, "funding": self.asset_funding,
+                             "total": self.asset_pnl - self.asset_cost + self.asset_funding},
+                            index=pd.Index(self.market.symbols, name="symbol"))
+
+
+def _capacity(targets: np.ndarray, decide: np.ndarray, n_assets: int, stops: bool) -> int:
+    orders = int(np.count_nonzero(~np.isnan(targets[decide]))) + n_assets
+    return (2 * orders if stops else orders) + n_assets + 1
+
+
+def simulate(
+    market: MarketArrays,
+    targets: np.ndarray,
+    decide: np.ndarray,
+    *,
+    costs: CostModel,
+    risk: RiskManager | None = None,
+    execution: Execution = "next_open",
+    initial_cash: float = 1_000_000.0,
+    stop_loss: float | None = None,
+    take_profit: float | None = None,
+    min_trade_value: float = 0.0,
+) -> Simulation:
+    """Trade ``targets`` (T × N weights; NaN = keep that position) on the ``decide`` bars."""
+    from cde_backtest.engines.kernel import simulate_kernel
+
+    targets = np.asarray(targets, dtype=np.float64)
+    decide = np.asarray(decide, dtype=np.bool_)
+    if risk is not None:
+        targets = risk.apply(targets, decide)
+    open_ = forward_fill(market.open)
+    close = forward_fill(market.close)
+    # a missing bar has no range: use the carried price so stops never fire on invented prices
+    high = np.where(np.isnan(market.high), close, market.high)
+    low = np.where(np.isnan(market.low), close, market.low)
+    # an asset with no bar at t cannot trade at t: keep its open NaN there
+    open_ = np.where(np.isnan(market.open), np.nan, open_)
+    rates = costs.rates(market)
+    funding = market.funding if market.funding is not None else np.zeros((1, 1))
+    qv = np.nan_to_num(market.quote_volume) if rates.impact > 0 else np.zeros((1, 1))
+    stops = bool(stop_loss) or bool(take_profit)
+    out = simulate_kernel(open_, high, low, close, targets, decide, rates.fee_rate, rates.slip_rate,
+                          float(rates.impact), qv, funding, float(initial_cash), execution == "close",
+                          float((risk.max_drawdown if risk is not None else None) or 0.0),
+                          float(stop_loss or 0.0), float(take_profit or 0.0), float(min_trade_value),
+                          _capacity(targets, decide, market.shape[1], stops))
+    (nav, cash, pnl, fees, slip, fund, traded, gross, net, qty, a_pnl, a_cost, a_fund) = out[:13]
+    return Simulation(market=market, initial_cash=float(initial_cash), nav=nav, cash=cash, pnl=pnl, fees=fees,
+                      slippage=slip, funding=fund, traded=traded, gross=gross, net=net, qty=qty,
+                      asset_pnl=a_pnl, asset_cost=a_cost, asset_funding=a_fund, trade_arrays=out[13:],
+                      marks=close)

@@ -1,0 +1,79 @@
+"""Every metric against values computed by hand on tiny NAV paths."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from cde_backtest.metrics import compute_metrics, drawdown, max_drawdown_duration, periods_per_year
+
+DAY = 86_400 * 10**9
+
+
+def _metrics(nav, *, step=DAY, initial=100.0, traded=None, gross=None, net=None, **kw):
+    nav = np.asarray(nav, dtype=float)
+    ts = np.arange(len(nav), dtype=np.int64) * step
+    n = len(nav)
+    return compute_metrics(nav, ts, initial_cash=initial,
+                           traded=np.zeros(n) if traded is None else np.asarray(traded, float),
+                           gross=np.ones(n) if gross is None else np.asarray(gross, float),
+                           net=np.zeros(n) if net is None else np.asarray(net, float), **kw)
+
+
+def test_backtest_periods_per_year():
+    assert periods_per_year(np.arange(10) * DAY) == pytest.approx(365.0)
+    assert periods_per_year(np.arange(10) * (DAY // 24)) == pytest.approx(8760.0)
+
+
+def test_backtest_metrics_hand_computed():
+    # daily NAV 100 → 110 → 99 → 108.9 → 119.79: returns +10 %, −10 %, +10 %, +10 %
+    nav = [110.0, 99.0, 108.9, 119.79]
+    m = _metrics(nav, traded=[50, 0, 0, 110], gross=[1, 1, 0.5, 0.5], net=[0.2, 0.2, 0, 0],
+                 fees=1.5, slippage=0.5, funding=-0.25, n_trades=3)
+    r = np.array([0.1, -0.1, 0.1, 0.1])
+    assert m.total_return == pytest.approx(0.1979)
+    years = 4 / 365
+    assert m.years == pytest.approx(years)
+    assert m.cagr == pytest.approx(1.1979 ** (1 / years) - 1)
+    std = math.sqrt(((r - 0.05) ** 2).sum() / 3)  # = 0.1
+    assert std == pytest.approx(0.1)
+    assert m.annual_volatility == pytest.approx(0.1 * math.sqrt(365))
+    assert m.sharpe == pytest.approx(0.05 / 0.1 * math.sqrt(365))
+    downside = math.sqrt(0.01 / 4)  # only the −10 % bar is below 0
+    assert m.sortino == pytest.approx(0.05 / downside * math.sqrt(365))
+    assert m.max_drawdown == pytest.approx(0.1)  # 110 → 99
+    assert m.calmar == pytest.approx(m.cagr / 0.1)
+    # peak 110 at the close of day 0 (t = 1 day); 108.9 is still below it, 119.79 at the close of
+    # day 3 (t = 4 days) is the recovery
+    assert m.max_drawdown_duration_days == pytest.approx(3.0)
+    # turnover: 50/100 + 110/108.9 over 4/365 years
+    assert m.turnover == pytest.approx((0.5 + 110 / 108.9) / years)
+    assert m.avg_gross_exposure == pytest.approx(0.75)
+    assert m.avg_net_exposure == pytest.approx(0.1)
+    assert m.hit_rate == pytest.approx(0.75)
+    # bar P&L: +10, −11, +9.9, +10.89
+    assert m.profit_factor == pytest.approx((10 + 9.9 + 10.89) / 11)
+    assert (m.total_fees, m.total_slippage, m.total_funding, m.n_trades) == (1.5, 0.5, -0.25, 3)
+
+
+def test_backtest_metrics_drawdown_never_recovered():
+    nav = [100.0, 120.0, 90.0, 96.0, 100.0]
+    m = _metrics(nav)
+    assert m.max_drawdown == pytest.approx(0.25)  # 120 → 90
+    # peak at close of day 1 (t = 2 days); never recovered until the end (t = 5 days)
+    assert m.max_drawdown_duration_days == pytest.approx(3.0)
+    np.testing.assert_allclose(drawdown(np.array(nav)), [0, 0, -0.25, -0.2, -1 / 6])
+    assert m.hit_rate == pytest.approx(3 / 4)  # first bar has r = 0 and does not count
+
+
+def test_backtest_metrics_flat_and_losing_edge_cases():
+    flat = _metrics([100.0, 100.0, 100.0])
+    assert (flat.total_return, flat.sharpe, flat.sortino, flat.max_drawdown, flat.profit_factor) == (0, 0, 0, 0, 0)
+    assert flat.max_drawdown_duration_days == pytest.approx(1.0)  # consecutive equal peaks: one bar
+    losing = _metrics([90.0, 81.0])
+    assert losing.max_drawdown == pytest.approx(0.19)
+    assert losing.profit_factor == 0.0
+    assert losing.sortino == pytest.approx(-0.1 / 0.1 * math.sqrt(365))
+    assert max_drawdown_duration(np.array([90.0, 81.0]), np.array([0, DAY]), 100.0) == pytest.approx(2.0)
