@@ -1,0 +1,228 @@
+"""Fetch one archive file over HTTP: stream to a temporary file, verify, rename into the cache.
+
+Retries (exponential back-off with jitter, at most ``DownloadConfig.retries`` times) on timeouts,
+broken connections, truncated bodies, 429 (waiting at least the server's ``Retry-After``), 5xx and a
+sha256 that does not match the published ``.CHECKSUM``. A 404 means "no data that day": it is
+recorded, not raised. Any other 4xx fails at once. Nothing unverified is ever left under the final
+name, so a killed process leaves at most a hidden temporary file, removed on the next run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import random
+import threading
+import time
+import zipfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Protocol
+
+import httpx
+
+from cde_core.atomic import fsync_dir, temp_path_for
+from cde_core.config import DownloadConfig
+from cde_core.errors import ChecksumError, DataError, RemoteError
+from cde_exchanges.archive_cache import ArchiveCache
+from cde_exchanges.archive_files import ArchiveFile
+from cde_exchanges.download_models import FileOutcome
+
+CHUNK = 1 << 20
+MAX_RETRY_AFTER_S = 300.0
+
+
+class TransferMonitor(Protocol):
+    """Receives byte-level progress (the CLI draws it; the API ignores it)."""
+
+    def expect_bytes(self, n: int) -> None: ...
+    def advance_bytes(self, n: int) -> None: ...
+    def file_done(self, outcome: FileOutcome) -> None: ...
+
+
+class NullMonitor:
+    def expect_bytes(self, n: int) -> None:
+        return None
+
+    def advance_bytes(self, n: int) -> None:
+        return None
+
+    def file_done(self, outcome: FileOutcome) -> None:
+        return None
+
+
+class _Retry(Exception):
+    """A transient failure; ``wait`` is the server-imposed minimum delay (Retry-After)."""
+
+    def __init__(self, reason: str, wait: float = 0.0) -> None:
+        super().__init__(reason)
+        self.wait = wait
+
+
+class _Missing(Exception):
+    pass
+
+
+def parse_retry_after(value: str | None) -> float:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); 0 when absent/bad."""
+    if not value:
+        return 0.0
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER_S)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 0.0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return min(max((when - datetime.now(UTC)).total_seconds(), 0.0), MAX_RETRY_AFTER_S)
+
+
+def parse_checksum(text: str, *, where: str) -> str:
+    """The hex digest of a ``sha256sum`` line ``<64 hex><two spaces><name>``."""
+    digest = text.strip().split(maxsplit=1)[0].lower() if text.strip() else ""
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise DataError("unreadable .CHECKSUM file", where=where, hint="expected '<sha256 hex>  <file name>'")
+    return digest
+
+
+class ArchiveFetcher:
+    """Thread-safe: one shared httpx client, used by ``concurrency`` worker threads."""
+
+    def __init__(self, base_url: str, config: DownloadConfig, cache: ArchiveCache,
+                 monitor: TransferMonitor | None = None, *, sleep: Callable[[float], None] = time.sleep,
+                 recheck_missing: bool = False) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.config = config
+        self.cache = cache
+        self.monitor = monitor or NullMonitor()
+        self.sleep = sleep
+        self.recheck_missing = recheck_missing
+        timeout = httpx.Timeout(config.timeout_s)
+        limits = httpx.Limits(max_connections=config.concurrency * 2, max_keepalive_connections=config.concurrency)
+        self.client = httpx.Client(timeout=timeout, limits=limits, follow_redirects=True)
+        self._rng = random.Random()
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def url(self, rel_path: str) -> str:
+        return f"{self.base_url}/{rel_path}"
+
+    # -- public --------------------------------------------------------------------------------
+    def fetch(self, file: ArchiveFile) -> FileOutcome:
+        url = self.url(file.rel_path)
+        cached = self.cache.verified(file)
+        if cached is not None:
+            outcome = FileOutcome(url=url, status="cached", sha256=cached)
+        elif not self.recheck_missing and self.cache.known_missing(file):
+            outcome = FileOutcome(url=url, status="missing")
+        else:
+            outcome = self._download(file, url)
+        self.monitor.file_done(outcome)
+        return outcome
+
+    # -- internals -----------------------------------------------------------------------------
+    def _download(self, file: ArchiveFile, url: str) -> FileOutcome:
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                expected = self._expected_checksum(file)
+                sha, size = self._stream_to_cache(file, url, expected)
+                return FileOutcome(url=url, status="downloaded", bytes=size, sha256=sha, attempts=attempts)
+            except _Missing:
+                self.cache.mark_missing(file, url)
+                return FileOutcome(url=url, status="missing", attempts=attempts)
+            except (_Retry, ChecksumError) as exc:
+                if attempts > self.config.retries:
+                    error = exc if isinstance(exc, ChecksumError) else RemoteError(
+                        f"gave up after {attempts} attempts: {exc}", where=url,
+                        hint="try again later or raise download.retries / download.timeout_s")
+                    return FileOutcome(url=url, status="failed", attempts=attempts, error=str(error))
+                self.sleep(self._backoff(attempts, getattr(exc, "wait", 0.0)))
+            except (RemoteError, DataError) as exc:
+                return FileOutcome(url=url, status="failed", attempts=attempts, error=str(exc))
+
+    def _backoff(self, attempt: int, floor: float) -> float:
+        with self._lock:
+            jitter = 0.5 + self._rng.random()
+        return max(floor, self.config.backoff_s * 2 ** (attempt - 1) * jitter)
+
+    def _get_small(self, url: str) -> str:
+        try:
+            response = self.client.get(url)
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            raise _Retry(f"{type(exc).__name__} on {url}") from exc
+        self._check_status(response, url)
+        return response.text
+
+    def _check_status(self, response: httpx.Response, url: str) -> None:
+        status = response.status_code
+        if status == 404:
+            raise _Missing()
+        if status == 429:
+            raise _Retry("HTTP 429 Too Many Requests", parse_retry_after(response.headers.get("Retry-After")))
+        if status >= 500:
+            raise _Retry(f"HTTP {status}", parse_retry_after(response.headers.get("Retry-After")))
+        if status >= 400:
+            raise RemoteError(f"HTTP {status}", where=url, hint="check the symbol, market and date")
+
+    def _expected_checksum(self, file: ArchiveFile) -> str | None:
+        if file.checksum_rel_path is None:
+            return None
+        url = self.url(file.checksum_rel_path)
+        return parse_checksum(self._get_small(url), where=url)
+
+    def _stream_to_cache(self, file: ArchiveFile, url: str, expected: str | None) -> tuple[str, int]:
+        target = self.cache.zip_path(file)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_path_for(target)
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with self.client.stream("GET", url) as response:
+                self._check_status(response, url)
+                declared = int(response.headers.get("Content-Length", "0") or 0)
+                if declared:
+                    self.monitor.expect_bytes(declared)
+                with open(tmp, "wb") as fh:
+                    for chunk in response.iter_bytes(CHUNK):
+                        fh.write(chunk)
+                        digest.update(chunk)
+                        size += len(chunk)
+                        self.monitor.advance_bytes(len(chunk))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            if declared and size != declared:
+                raise _Retry(f"truncated body: {size} of {declared} bytes")
+            sha = digest.hexdigest()
+            if expected is not None and sha != expected:
+                raise ChecksumError(f"sha256 {sha[:12]}… does not match the published {expected[:12]}…",
+                                    where=url, hint="the file may have been replaced; retry later")
+            if expected is None:
+                _check_zip(tmp, url)
+            os.replace(tmp, target)
+            fsync_dir(target.parent)
+            self.cache.mark_verified(file, sha)
+            return sha, size
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            raise _Retry(f"{type(exc).__name__} on {url}") from exc
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
+def _check_zip(path: os.PathLike[str], url: str) -> None:
+    """Without a published checksum, the zip's own CRC-32 is the integrity check."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise _Retry(f"corrupt zip ({exc})") from exc
+    if bad is not None:
+        raise _Retry(f"corrupt zip member {bad}")

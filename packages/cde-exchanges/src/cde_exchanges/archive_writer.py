@@ -1,0 +1,186 @@
+"""Write canonical trades in each exchange's exact archive format: zip holding the CSV, plus the
+``.CHECKSUM`` line Binance publishes (``sha256sum`` output: ``<64 hex><two spaces><zip name>``).
+
+Used by the local archive server (tests, offline demo) and ``cde exchanges make-archive``. The formats
+are the ones :mod:`cde_exchanges.csv_formats` reads (sources cited there). :func:`conform` returns a
+table exactly as it will read back from a given format (ms precision where the format is in ms,
+COIN-M notionals in whole contracts, OKX swap sizes in contracts with 8 decimals); generated data
+passed through it round-trips bit for bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+from cde_core.atomic import atomic_write_bytes
+from cde_core.errors import DataError
+from cde_core.schemas import TRADES_SCHEMA, validate_table
+from cde_exchanges.archive_files import ArchiveFile
+
+OkxHeader = Literal["english", "english_source", "bilingual"]
+BINANCE_SPOT_MICROS_FROM = date(2025, 1, 1)
+BINANCE_FUTURES_HEADER_FROM = date(2022, 8, 11)
+OKX_HEADERS: dict[str, list[str]] = {
+    "english": ["instrument_name", "trade_id", "side", "price", "size", "created_time"],
+    "english_source": ["instrument_name", "trade_id", "side", "price", "size", "created_time", "source"],
+    # the bilingual variant has no instrument column
+    "bilingual": ["trade_id/交易id", "side/交易方向", "size/数量", "price/价格", "created_time/成交时间"],
+}
+
+
+@dataclass(frozen=True)
+class ArchiveVariant:
+    """Which exact format to write. None picks what the exchange used on that date."""
+
+    header: bool | None = None
+    ts_unit: Literal["ms", "us"] | None = None
+    okx_header: OkxHeader = "english"
+    contract_size: float | None = None  # Binance COIN-M contract size (USD) or OKX ctVal
+    inverse: bool = False  # OKX -USD-SWAP
+
+    def resolved_header(self, file: ArchiveFile) -> bool:
+        if self.header is not None:
+            return self.header
+        if file.exchange == "okx":
+            return True
+        return file.market != "spot" and file.first_day >= BINANCE_FUTURES_HEADER_FROM
+
+    def resolved_unit(self, file: ArchiveFile) -> str:
+        if self.ts_unit is not None:
+            return self.ts_unit
+        spot_micros = file.exchange == "binance" and file.market == "spot"
+        return "us" if spot_micros and file.first_day >= BINANCE_SPOT_MICROS_FROM else "ms"
+
+
+def _epoch(ts: pa.ChunkedArray | pa.Array, unit: str) -> pa.Array:
+    values = pc.cast(ts, pa.int64())
+    return pc.divide(values, 1000) if unit == "ms" else values  # floor for the non-negative epochs
+
+
+def _decimals(values: np.ndarray, places: int = 8) -> np.ndarray:
+    """Round to ``places`` decimals such that the printed value parses back to the same double."""
+    scale = 10.0 ** places
+    return np.rint(values * scale) / scale
+
+
+def conform(trades: pa.Table, file: ArchiveFile, variant: ArchiveVariant) -> pa.Table:
+    """``trades`` as they read back from ``file``'s format (see module docstring)."""
+    unit = variant.resolved_unit(file)
+    ts = trades.column("ts")
+    if unit == "ms":
+        ts = pc.cast(pc.multiply(pc.divide(pc.cast(ts, pa.int64()), 1000), 1000), pa.timestamp("us", tz="UTC"))
+    price = trades.column("price").to_numpy()
+    qty = trades.column("qty").to_numpy()
+    quote = trades.column("quote_qty").to_numpy()
+    size = variant.contract_size
+    if file.exchange == "binance" and file.market == "cm":
+        assert size is not None, "COIN-M needs a contract size"
+        contracts = np.maximum(np.rint(quote / size), 1.0)
+        quote = contracts * size
+        if file.kind == "aggTrades":
+            qty = quote / price
+    elif file.kind == "aggTrades" or file.exchange == "okx":
+        if file.exchange == "okx" and size is not None:
+            if variant.inverse:
+                quote = _decimals(quote / size) * size
+                qty = quote / price
+            else:
+                qty = _decimals(qty / size) * size
+                quote = price * qty
+        else:
+            quote = price * qty
+    table = pa.table({"ts": ts, "trade_id": trades.column("trade_id"), "price": price, "qty": qty,
+                      "quote_qty": quote, "is_buyer_maker": trades.column("is_buyer_maker")})
+    return table.cast(TRADES_SCHEMA)
+
+
+def csv_bytes(trades: pa.Table, file: ArchiveFile, variant: ArchiveVariant) -> bytes:
+    """The CSV content of ``file`` holding ``trades`` (canonical, conformed or not)."""
+    validate_table(trades, TRADES_SCHEMA, where="archive writer")
+    t = conform(trades, file, variant)
+    unit = variant.resolved_unit(file)
+    header = variant.resolved_header(file)
+    epoch = _epoch(t.column("ts"), unit)
+    ids = t.column("trade_id")
+    maker = t.column("is_buyer_maker")
+    if file.exchange == "okx":
+        return _okx_csv(t, file, variant, epoch)
+    if file.market == "spot":
+        maker = pc.if_else(maker, "True", "False")  # spot files write Python-style booleans
+        best = pa.array(["True"] * len(t))
+    qty_out = t.column("qty")
+    if file.market == "cm":
+        qty_out = pc.divide(t.column("quote_qty"), variant.contract_size)  # contracts
+    if file.kind == "aggTrades":
+        names = ["agg_trade_id", "price", "quantity", "first_trade_id", "last_trade_id", "transact_time",
+                 "is_buyer_maker"]
+        cols = [ids, t.column("price"), qty_out, ids, ids, epoch, maker]
+    else:
+        third = "base_qty" if file.market == "cm" else "quote_qty"
+        names = ["id", "price", "qty", third, "time", "is_buyer_maker"]
+        fourth = t.column("qty") if file.market == "cm" else t.column("quote_qty")
+        cols = [ids, t.column("price"), qty_out, fourth, epoch, maker]
+    if file.market == "spot":
+        names.append("is_best_match")
+        cols.append(best)
+    if file.market == "cm":
+        cols[2] = pc.cast(cols[2], pa.int64())
+    return _write(pa.table(cols, names=names), header)
+
+
+def _okx_csv(t: pa.Table, file: ArchiveFile, variant: ArchiveVariant, epoch: pa.Array) -> bytes:
+    size = t.column("qty")
+    if variant.contract_size is not None:
+        base = t.column("quote_qty") if variant.inverse else t.column("qty")
+        size = pa.array(_decimals(base.to_numpy() / variant.contract_size))
+    side = pc.if_else(t.column("is_buyer_maker"), "sell", "buy")
+    by_name = {"instrument_name": pa.array([file.symbol] * len(t)), "trade_id": t.column("trade_id"),
+               "side": side, "price": t.column("price"), "size": size, "created_time": epoch,
+               "source": pa.array(["0"] * len(t))}
+    header = OKX_HEADERS[variant.okx_header]
+    cols = [by_name[h.split("/", 1)[0]] for h in header]
+    body = _write(pa.table(cols, names=[f"c{i}" for i in range(len(cols))]), False)
+    return (",".join(header) + "\n").encode() + body
+
+
+def _write(table: pa.Table, header: bool) -> bytes:
+    sink = io.BytesIO()
+    pcsv.write_csv(table, sink, pcsv.WriteOptions(include_header=header, quoting_style="none"))
+    return sink.getvalue()
+
+
+def zip_bytes(csv: bytes, member: str) -> bytes:
+    sink = io.BytesIO()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        archive.writestr(member, csv)
+    return sink.getvalue()
+
+
+def checksum_line(data: bytes, zip_name: str) -> str:
+    """``sha256sum`` output as Binance publishes it in ``NAME.zip.CHECKSUM``."""
+    return f"{hashlib.sha256(data).hexdigest()}  {zip_name}\n"
+
+
+def write_archive_file(root: Path, file: ArchiveFile, trades: pa.Table,
+                       variant: ArchiveVariant | None = None) -> Path:
+    """Write ``file`` (zip + CHECKSUM when the exchange publishes one) under ``root``; returns the zip."""
+    variant = variant or ArchiveVariant()
+    if file.market in ("cm",) and variant.contract_size is None:
+        raise DataError("COIN-M archives need a contract size", where=file.name)
+    data = zip_bytes(csv_bytes(trades, file, variant), file.name.removesuffix(".zip") + ".csv")
+    target = root / file.rel_path
+    atomic_write_bytes(target, data)
+    if file.checksum_rel_path is not None:
+        atomic_write_bytes(root / file.checksum_rel_path, checksum_line(data, file.name).encode())
+    return target

@@ -1,0 +1,187 @@
+"""``cde download``, ``cde lake ls|verify`` and ``cde exchanges make-archive``: thin shells over the
+services (the REST router calls the same functions with the same models)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cde_core.errors import DataError
+
+
+def _symbols(raw: str) -> list[str]:
+    symbols = [s.strip() for s in raw.split(",") if s.strip()]
+    if not symbols:
+        raise DataError("no symbols given", where="--symbols", hint="e.g. --symbols BTCUSDT,ETHUSDT")
+    return symbols
+
+
+def _params(raw: str | None) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"--params is not JSON: {exc.msg}", where="--params",
+                        hint='e.g. --params \'{"ct_val": {"BTC-USDT-SWAP": 0.01}}\'') from None
+    if not isinstance(value, dict):
+        raise DataError("--params must be a JSON object", where="--params")
+    return value
+
+
+def download_command(
+    exchange: Annotated[str, typer.Option(help="binance or okx")],
+    market: Annotated[str, typer.Option(help="binance: spot, um, cm; okx: spot, swap")],
+    symbols: Annotated[str, typer.Option(help="comma-separated exchange symbols, e.g. BTCUSDT,ETHUSDT")],
+    start: Annotated[str, typer.Option(help="first day (UTC), YYYY-MM-DD")],
+    end: Annotated[str, typer.Option(help="last day (UTC), inclusive, YYYY-MM-DD")],
+    kind: Annotated[str, typer.Option(help="trades or aggTrades")] = "trades",
+    params: Annotated[str | None, typer.Option(help="adapter parameters as JSON")] = None,
+    force: Annotated[bool, typer.Option("--force", help="rewrite days already in the lake")] = False,
+    recheck_missing: Annotated[bool, typer.Option("--recheck-missing",
+                                                  help="ask again for files recently found missing")] = False,
+    keep_archives: Annotated[bool, typer.Option("--keep-archives", help="keep the verified zips")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Download public tick archives into the lake (verified, resumable)."""
+    from cde_core.config import get_config
+    from cde_core.plugins import get_plugins
+    from cde_exchanges.download_models import DownloadRequest
+    from cde_exchanges.download_progress import RichTransferMonitor
+    from cde_exchanges.download_service import run_download
+
+    request = DownloadRequest(exchange=exchange, market=market, kind=kind,  # type: ignore[arg-type]
+                              symbols=_symbols(symbols), start=_day(start, "--start"), end=_day(end, "--end"),
+                              params=_params(params), force=force, recheck_missing=recheck_missing,
+                              keep_archives=keep_archives)
+    adapter = get_plugins().exchanges.get(exchange)
+    with RichTransferMonitor(enabled=sys.stderr.isatty() and not as_json) as monitor:
+        report = run_download(request, adapter=adapter, config=get_config(), monitor=monitor)
+    summary = report.summary()
+    if as_json:
+        typer.echo(json.dumps({"summary": summary, "report": report.model_dump(mode="json")}, indent=2))
+    else:
+        files, days = summary["files"], summary["days"]
+        typer.echo(f"files: {files['downloaded']} downloaded, {files['cached']} cached, {files['missing']} "
+                   f"missing, {files['failed']} failed ({summary['bytes']:,} bytes)")
+        typer.echo(f"days: {days['written']} downloaded, {days['skipped']} skipped, {days['missing']} missing, "
+                   f"{days['failed']} failed ({summary['rows']:,} trades)")
+        for line in summary["issues"]:
+            typer.echo(f"validation: {line}")
+        for line in summary["errors"]:
+            typer.echo(f"error: {line}", err=True)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _day(raw: str, option: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise DataError(f"'{raw}' is not a date", where=option, hint="use YYYY-MM-DD") from None
+
+
+lake_app = typer.Typer(help="inspect and verify the trades lake", no_args_is_help=True)
+
+
+@lake_app.command("ls")
+def lake_ls(
+    exchange: Annotated[str | None, typer.Option(help="only this exchange")] = None,
+    market: Annotated[str | None, typer.Option(help="only this market")] = None,
+    symbol: Annotated[str | None, typer.Option(help="only this symbol")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Inventory of the trades lake: symbols, date ranges, rows, missing days and id gaps."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from cde_core.config import get_config
+    from cde_core.lake import Lake
+    from cde_exchanges.lake_inventory import inventory
+
+    items = inventory(Lake(get_config().data_root), exchange=exchange, market=market, symbol=symbol)
+    if as_json:
+        typer.echo(json.dumps([i.model_dump(mode="json") for i in items], indent=2))
+        return
+    table = Table(title=f"trades lake ({get_config().data_root})")
+    for column in ("exchange", "market", "symbol", "from", "to", "days", "rows", "missing days", "id gaps"):
+        table.add_column(column)
+    for i in items:
+        table.add_row(i.exchange, i.market, i.symbol, str(i.first_date), str(i.last_date), str(i.days),
+                      f"{i.rows:,}", str(len(i.missing_days)), str(i.id_gaps + i.boundary_gaps))
+    Console().print(table)
+
+
+@lake_app.command("verify")
+def lake_verify(
+    exchange: Annotated[str | None, typer.Option(help="only this exchange")] = None,
+    market: Annotated[str | None, typer.Option(help="only this market")] = None,
+    symbol: Annotated[str | None, typer.Option(help="only this symbol")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Re-check every trades partition against its provenance (schema, rows, ids, day)."""
+    from cde_core.config import get_config
+    from cde_core.lake import Lake
+    from cde_exchanges.lake_inventory import verify
+
+    checks = verify(Lake(get_config().data_root), exchange=exchange, market=market, symbol=symbol)
+    bad = [c for c in checks if not c.ok]
+    if as_json:
+        typer.echo(json.dumps({"checked": len(checks), "bad": [c.model_dump() for c in bad]}, indent=2))
+    else:
+        for c in bad:
+            typer.echo(f"BAD {c.path}: {c.problem}")
+        typer.echo(f"{len(checks)} partitions checked, {len(bad)} bad")
+    if bad:
+        raise typer.Exit(1)
+
+
+exchanges_app = typer.Typer(help="exchange archive tools", no_args_is_help=True)
+
+
+@exchanges_app.command("make-archive")
+def make_archive_command(
+    root: Annotated[Path, typer.Option(help="directory to write the archive tree into")],
+    symbols: Annotated[str, typer.Option(help="comma-separated exchange symbols")],
+    start: Annotated[str, typer.Option(help="first day, YYYY-MM-DD")],
+    end: Annotated[str, typer.Option(help="last day, YYYY-MM-DD")],
+    exchange: Annotated[str, typer.Option(help="binance or okx")] = "binance",
+    market: Annotated[str, typer.Option(help="market")] = "spot",
+    kind: Annotated[str, typer.Option(help="trades or aggTrades")] = "trades",
+    monthly: Annotated[bool, typer.Option("--monthly", help="also write monthly files for whole months")] = False,
+    trades_per_day: Annotated[int, typer.Option(help="mean trades per symbol-day")] = 20_000,
+    seed: Annotated[int, typer.Option(help="random seed")] = 7,
+) -> None:
+    """Write a synthetic archive (exact formats, zip + CHECKSUM) for the local archive server."""
+    from cde_core.plugins import get_plugins
+    from cde_exchanges.archive_maker import make_archive
+
+    adapter = get_plugins().exchanges.get(exchange)
+    written = make_archive(root, adapter, market, kind, _symbols(symbols), _day(start, "--start"),
+                           _day(end, "--end"), monthly=monthly, trades_per_day=trades_per_day, seed=seed)
+    typer.echo(f"wrote {len(written)} archive files under {root}")
+
+
+@exchanges_app.command("serve-archive")
+def serve_archive_command(
+    root: Annotated[Path, typer.Option(help="archive directory to serve")],
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0 = any free port)")] = 0,
+) -> None:
+    """Serve an archive directory on 127.0.0.1 (point download.*_archive_url at the printed URL)."""
+    from cde_exchanges.archive_server import ArchiveServer
+
+    server = ArchiveServer(root, port=port)
+    typer.echo(server.url, err=False)
+    sys.stdout.flush()
+    server.serve_forever()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("download")(download_command)
+    app.add_typer(lake_app, name="lake")
+    app.add_typer(exchanges_app, name="exchanges")

@@ -1,0 +1,164 @@
+"""The exact CSV layouts inside the exchanges' archive zips, and how to stream them with pyarrow.
+
+Sources (see also /work/shared/EXCHANGE_FORMATS.md):
+
+- Binance: github.com/binance/binance-public-data README ("Trades", "AggTrades" tables for SPOT, USD-M
+  and COIN-M) and issues #177 / #278 (futures files carry a header row from 2022-08-11 on, older ones
+  none), #386 / #387 (spot timestamps in microseconds from 2025-01-01). Binance columns are positional
+  and stable, so they are read by position whatever the header text says.
+- OKX: no official spec; third-party parsers show a header row ``instrument_name,trade_id,side,price,
+  size,created_time`` (sometimes with ``source``) or bilingual names such as ``trade_id/交易id``.
+  Columns are therefore mapped by the English name before any ``/``, never by position.
+
+A header is detected from the first row (a first field that is not an integer), never from the date.
+Timestamps are detected by magnitude: ms ≈ 1.7e12, µs ≈ 1.7e15.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+from cde_core.errors import DataError
+
+#: timestamps at or above this are microseconds (µs ≈ 1.7e15 today, ms ≈ 1.7e12)
+MICROS_THRESHOLD = 10**14
+TRUE_VALUES = ["true", "True", "TRUE"]
+FALSE_VALUES = ["false", "False", "FALSE"]
+BLOCK_SIZE = 8 << 20
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """Positional column names and the types we read them with (only ``used`` columns are parsed)."""
+
+    name: str
+    columns: tuple[str, ...]
+    types: dict[str, pa.DataType]
+
+    @property
+    def used(self) -> list[str]:
+        return list(self.types)
+
+
+_I64, _F64, _BOOL = pa.int64(), pa.float64(), pa.bool_()
+
+# Binance spot trades: id, price, qty, quoteQty, time, isBuyerMaker, isBestMatch (no header)
+BINANCE_SPOT_TRADES = CsvLayout("binance-spot-trades",
+                                ("id", "price", "qty", "quote_qty", "time", "is_buyer_maker",
+                                 "is_best_match"),
+                                {"id": _I64, "price": _F64, "qty": _F64, "quote_qty": _F64, "time": _I64,
+                                 "is_buyer_maker": _BOOL})
+# USD-M trades: id,price,qty,quote_qty,time,is_buyer_maker (header from 2022-08-11)
+BINANCE_UM_TRADES = CsvLayout("binance-um-trades",
+                              ("id", "price", "qty", "quote_qty", "time", "is_buyer_maker"),
+                              {"id": _I64, "price": _F64, "qty": _F64, "quote_qty": _F64, "time": _I64,
+                               "is_buyer_maker": _BOOL})
+# COIN-M trades: id, price, qty (contracts), baseQty, time, isBuyerMaker
+BINANCE_CM_TRADES = CsvLayout("binance-cm-trades",
+                              ("id", "price", "qty", "base_qty", "time", "is_buyer_maker"),
+                              {"id": _I64, "price": _F64, "qty": _F64, "base_qty": _F64, "time": _I64,
+                               "is_buyer_maker": _BOOL})
+# spot aggTrades: aggTradeId, price, quantity, firstTradeId, lastTradeId, timestamp, isBuyerMaker, isBestMatch
+BINANCE_SPOT_AGG = CsvLayout("binance-spot-aggTrades",
+                             ("agg_id", "price", "qty", "first_id", "last_id", "time", "is_buyer_maker",
+                              "is_best_match"),
+                             {"agg_id": _I64, "price": _F64, "qty": _F64, "time": _I64,
+                              "is_buyer_maker": _BOOL})
+# futures aggTrades: agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker
+BINANCE_FUTURES_AGG = CsvLayout("binance-futures-aggTrades",
+                                ("agg_id", "price", "qty", "first_id", "last_id", "time", "is_buyer_maker"),
+                                {"agg_id": _I64, "price": _F64, "qty": _F64, "time": _I64,
+                                 "is_buyer_maker": _BOOL})
+# klines (all markets): open_time … ignore; header in futures files from ~2022-05 (issue #246)
+BINANCE_KLINES = CsvLayout("binance-klines",
+                           ("open_time", "open", "high", "low", "close", "volume", "close_time",
+                            "quote_volume", "count", "taker_buy_volume", "taker_buy_quote_volume", "ignore"),
+                           {"open_time": _I64, "open": _F64, "high": _F64, "low": _F64, "close": _F64,
+                            "volume": _F64, "close_time": _I64, "quote_volume": _F64, "count": _I64,
+                            "taker_buy_volume": _F64, "taker_buy_quote_volume": _F64})
+
+#: OKX trades columns we need, by their English header name
+OKX_TRADE_TYPES: dict[str, pa.DataType] = {"trade_id": _I64, "side": pa.string(), "price": _F64,
+                                           "size": _F64, "created_time": _I64}
+
+
+def first_line(raw: bytes) -> str:
+    """The first line of a CSV (BOM stripped), used for header detection."""
+    text = raw.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    return text.lstrip("\ufeff").rstrip("\r")
+
+
+def has_header(line: str) -> bool:
+    """A first row whose first field is not an integer is a header (files of both kinds exist)."""
+    field = line.split(",", 1)[0].strip().strip('"')
+    return not field.lstrip("-").isdigit()
+
+
+def okx_header_names(line: str) -> list[str]:
+    """Normalised OKX header names: the English part before any '/', stripped and lower-cased."""
+    return [part.split("/", 1)[0].strip().strip('"').lower() for part in line.split(",")]
+
+
+def stream_positional(source: IO[bytes], layout: CsvLayout, *, header: bool) -> Iterator[pa.RecordBatch]:
+    """Stream a headerless-or-headed positional CSV as typed record batches (only used columns)."""
+    return _stream(source, list(layout.columns), layout.types, skip_rows=1 if header else 0)
+
+
+def stream_named(source: IO[bytes], names: list[str], types: dict[str, pa.DataType],
+                 *, where: str) -> Iterator[pa.RecordBatch]:
+    """Stream a CSV whose header ``names`` (already normalised) are matched to ``types`` by name."""
+    missing = [n for n in types if n not in names]
+    if missing:
+        raise DataError(f"CSV header lacks column(s) {', '.join(missing)}", where=where,
+                        hint=f"header seen: {', '.join(names)}")
+    # duplicate or empty names would confuse include_columns: rename the ones we do not use
+    unique = [n if n in types else f"_unused_{i}" for i, n in enumerate(names)]
+    return _stream(source, unique, types, skip_rows=1)
+
+
+def _stream(source: IO[bytes], names: list[str], types: dict[str, pa.DataType],
+            *, skip_rows: int) -> Iterator[pa.RecordBatch]:
+    reader = pcsv.open_csv(
+        pa.PythonFile(source, mode="r") if not isinstance(source, pa.NativeFile) else source,
+        read_options=pcsv.ReadOptions(column_names=names, skip_rows=skip_rows, block_size=BLOCK_SIZE,
+                                      use_threads=True),
+        parse_options=pcsv.ParseOptions(newlines_in_values=False),
+        convert_options=pcsv.ConvertOptions(column_types=types, include_columns=list(types),
+                                            true_values=TRUE_VALUES, false_values=FALSE_VALUES,
+                                            strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )
+    yield from reader
+
+
+def epoch_to_ts(values: pa.Array, unit: str) -> pa.Array:
+    """int64 epoch values in ``unit`` ("ms" or "us") → timestamp[us, UTC]."""
+    if unit == "ms":
+        values = pc.multiply_checked(values, 1000)
+    return values.cast(pa.timestamp("us", tz="UTC"))
+
+
+def detect_unit(values: pa.Array, *, where: str) -> str:
+    """"us" when the timestamps are microseconds, "ms" when milliseconds (by magnitude)."""
+    if len(values) == 0:
+        return "ms"
+    top = pc.max(values).as_py()
+    low = pc.min(values).as_py()
+    unit = "us" if top >= MICROS_THRESHOLD else "ms"
+    if (low >= MICROS_THRESHOLD) != (unit == "us"):
+        raise DataError("timestamps mix milliseconds and microseconds", where=where,
+                        hint="report the file; it cannot be read unambiguously")
+    return unit
+
+
+def require_complete(raw: pa.RecordBatch, where: str) -> None:
+    """Empty fields parse as nulls; a trade with a missing field is a malformed file, not a trade."""
+    for name, column in zip(raw.schema.names, raw.columns, strict=True):
+        if column.null_count:
+            raise DataError(f"{column.null_count} empty value(s) in column '{name}'", where=where,
+                            hint="the file is malformed or truncated; delete it and download again")

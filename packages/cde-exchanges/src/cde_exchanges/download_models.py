@@ -1,0 +1,86 @@
+"""The request and report of a download, shared by ``cde download`` and ``POST /download``."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from cde_core.contracts.exchange import ArchiveRequest
+
+FileStatus = Literal["downloaded", "cached", "missing", "failed"]
+DayStatus = Literal["written", "skipped", "missing", "failed"]
+
+
+class DownloadRequest(ArchiveRequest):
+    """An :class:`ArchiveRequest` plus how to run it."""
+
+    params: dict[str, Any] = Field(default_factory=dict, description="adapter parameters (see its Params)")
+    force: bool = Field(False, description="rewrite days already in the lake")
+    recheck_missing: bool = Field(False, description="ask again for files recorded as missing (404) "
+                                                     "less than a day ago")
+    keep_archives: bool = Field(False, description="keep the verified zips in <data_root>/.cache/archives")
+
+
+class FileOutcome(BaseModel):
+    url: str
+    status: FileStatus
+    bytes: int = 0
+    sha256: str | None = None
+    attempts: int = 0
+    error: str | None = None
+
+
+class DayOutcome(BaseModel):
+    symbol: str
+    date: date
+    status: DayStatus
+    rows: int = 0
+    error: str | None = None
+    validation: dict[str, Any] = Field(default_factory=dict)
+
+
+class DownloadReport(BaseModel):
+    """What happened: per file and per symbol-day, with totals for the summary line."""
+
+    exchange: str
+    market: str
+    kind: str
+    files: list[FileOutcome] = Field(default_factory=list)
+    days: list[DayOutcome] = Field(default_factory=list)
+
+    def count_days(self, status: DayStatus) -> int:
+        return sum(1 for d in self.days if d.status == status)
+
+    def count_files(self, status: FileStatus) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.status == "failed" for d in self.days)
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.bytes for f in self.files if f.status == "downloaded")
+
+    def issues(self) -> list[str]:
+        """Validation findings worth a human's attention, one line each."""
+        lines = []
+        for day in self.days:
+            v = day.validation
+            parts = [f"{k}={v[k]}" for k in ("gaps", "missing_ids", "duplicates", "non_monotonic_ids",
+                                             "non_monotonic_ts") if v.get(k)]
+            if parts:
+                lines.append(f"{day.symbol} {day.date}: " + ", ".join(parts))
+        return lines
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "files": {s: self.count_files(s) for s in ("downloaded", "cached", "missing", "failed")},
+            "days": {s: self.count_days(s) for s in ("written", "skipped", "missing", "failed")},
+            "bytes": self.bytes,
+            "rows": sum(d.rows for d in self.days if d.status == "written"),
+            "issues": self.issues(),
+            "errors": sorted({e for e in [*(f.error for f in self.files), *(d.error for d in self.days)] if e}),
+        }

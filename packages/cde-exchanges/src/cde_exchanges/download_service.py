@@ -1,0 +1,158 @@
+"""The download service behind ``cde download`` and ``POST /download``.
+
+plan (skip days already in the lake) → fetch files concurrently (verified, into the cache; monthly
+files fall back to daily ones) → extract each symbol's files into day partitions through the
+configured executor → report. Resumable at every step: committed partitions are skipped, verified
+zips are reused, temporary files of a killed run are removed first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from cde_core.config import CdeConfig, get_config
+from cde_core.contracts.executor import Job
+from cde_core.errors import DataError
+from cde_core.executors import create_executor
+from cde_core.lake import Lake
+from cde_core.progress import CancelToken, ProgressCallback, no_progress, scaled
+from cde_exchanges.archive_cache import ArchiveCache
+from cde_exchanges.archive_exchange import ArchiveExchange
+from cde_exchanges.archive_fetcher import ArchiveFetcher, TransferMonitor
+from cde_exchanges.archive_files import ArchiveFile
+from cde_exchanges.download_models import DayOutcome, DownloadReport, DownloadRequest, FileOutcome
+from cde_exchanges.download_plan import daily_files, plan_files, wanted_days
+from cde_exchanges.trade_extractor import SourceZip, SymbolExtraction, extract_symbol
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def run_download(request: DownloadRequest, *, adapter: ArchiveExchange, config: CdeConfig | None = None,
+                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+                 monitor: TransferMonitor | None = None, today: date | None = None,
+                 **_: Any) -> DownloadReport:
+    config = config or get_config()
+    progress = progress or no_progress
+    today = today or _today()
+    adapter.check(request.market, request.kind)
+    if request.start > request.end:
+        raise DataError(f"start {request.start} is after end {request.end}", where="download request",
+                        hint="swap them")
+    params = adapter.params(request.params)
+    lake = Lake(config.data_root)
+    cache = ArchiveCache(config.data_root)
+    cache.clean_partial()
+    with contextlib.suppress(FileNotFoundError):
+        from cde_core.atomic import remove_stale_temps
+
+        remove_stale_temps(lake.root / "trades" / f"exchange={adapter.name}" / f"market={request.market}")
+    report = DownloadReport(exchange=adapter.name, market=request.market, kind=request.kind)
+
+    todo: dict[str, list[date]] = {}
+    for symbol in request.symbols:
+        days, have = wanted_days(lake, adapter.name, request.market, symbol, request.start, request.end,
+                                 force=request.force)
+        report.days.extend(DayOutcome(symbol=symbol, date=d, status="skipped") for d in have)
+        if days:
+            todo[symbol] = days
+
+    fetcher = ArchiveFetcher(adapter.base_url(config.download), config.download, cache, monitor,
+                             recheck_missing=request.recheck_missing)
+    try:
+        fetched = _fetch_all(fetcher, adapter, request, todo, today, report, scaled(progress, 0.0, 0.7), cancel)
+    finally:
+        fetcher.close()
+
+    jobs = []
+    for symbol, days in todo.items():
+        sources = tuple(sorted(fetched.get(symbol, []), key=lambda s: (s.file.first_day, s.file.period)))
+        prev_id, prev_ts = _previous_day_tail(lake, adapter.name, request.market, symbol, days[0])
+        job = SymbolExtraction(adapter, params, lake.root, request.market, request.kind, symbol, sources,
+                               frozenset(days), prev_id, prev_ts)
+        jobs.append(Job(key=f"{adapter.name}/{request.market}/{symbol}", fn=extract_symbol, args=(job,)))
+    if jobs:
+        executor = create_executor(config.executor)
+        try:
+            results = executor.run(jobs, progress=scaled(progress, 0.7, 1.0), cancel=cancel)
+        finally:
+            executor.close()
+        for outcomes in results:
+            report.days.extend(outcomes)
+    if not request.keep_archives:
+        _drop_extracted(cache, fetched, report)
+    report.days.sort(key=lambda d: (d.symbol, d.date))
+    progress(1.0, "done")
+    return report
+
+
+def _fetch_all(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: DownloadRequest,
+               todo: dict[str, list[date]], today: date, report: DownloadReport,
+               progress: ProgressCallback, cancel: CancelToken | None) -> dict[str, list[SourceZip]]:
+    """Fetch every planned file (then the daily fallbacks of missing monthly files)."""
+    fetched: dict[str, list[SourceZip]] = {}
+    round_files: list[tuple[str, ArchiveFile]] = [
+        (symbol, f) for symbol, days in todo.items()
+        for f, _ in plan_files(adapter, request.market, request.kind, symbol, days, today)]
+    total = max(len(round_files), 1)
+    done = 0
+    with ThreadPoolExecutor(max_workers=fetcher.config.concurrency, thread_name_prefix="cde-fetch") as pool:
+        while round_files:
+            if cancel is not None:
+                cancel.raise_if_cancelled("download")
+            outcomes = list(pool.map(lambda item: fetcher.fetch(item[1]), round_files))
+            fallback: list[tuple[str, ArchiveFile]] = []
+            for (symbol, file), outcome in zip(round_files, outcomes, strict=True):
+                done += 1
+                progress(done / total, file.name)
+                if outcome.status == "missing" and file.period == "monthly":
+                    month_days = [d for d in todo[symbol] if file.first_day <= d <= file.last_day]
+                    extra = daily_files(adapter, request.market, request.kind, symbol, month_days, today)
+                    fallback.extend((symbol, f) for f in extra)
+                    total += len(extra)
+                    outcome = outcome.model_copy(update={"error": None})
+                report.files.append(outcome)
+                if outcome.status in ("downloaded", "cached"):
+                    fetched.setdefault(symbol, []).append(
+                        SourceZip(file, fetcher.cache.zip_path(file), outcome.url, outcome.sha256))
+                elif outcome.status == "failed":
+                    _fail_days(report, symbol, todo, file, outcome)
+            round_files = fallback
+    return fetched
+
+
+def _fail_days(report: DownloadReport, symbol: str, todo: dict[str, list[date]], file: ArchiveFile,
+               outcome: FileOutcome) -> None:
+    """A file that failed for good takes its days out of this run (they stay absent, not half-done)."""
+    days = [d for d in todo.get(symbol, []) if file.first_day <= d <= file.last_day]
+    if not days:
+        return
+    todo[symbol] = [d for d in todo[symbol] if d not in days]
+    if not todo[symbol]:
+        del todo[symbol]
+    report.days.extend(DayOutcome(symbol=symbol, date=d, status="failed", error=outcome.error) for d in days)
+
+
+def _previous_day_tail(lake: Lake, exchange: str, market: str, symbol: str,
+                       first: date) -> tuple[int | None, int | None]:
+    """Last trade id / ts of the day before ``first`` (from its provenance), to check the boundary."""
+    prov = lake.read_provenance(lake.trades_dir(exchange, market, symbol, first - timedelta(days=1)))
+    if prov is None or prov.last_trade_id is None or prov.max_ts is None:
+        return None, None
+    ts = datetime.fromisoformat(prov.max_ts.replace("Z", "+00:00"))
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return prov.last_trade_id, (ts - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+def _drop_extracted(cache: ArchiveCache, fetched: dict[str, list[SourceZip]], report: DownloadReport) -> None:
+    failed = {(d.symbol) for d in report.days if d.status == "failed"}
+    for symbol, sources in fetched.items():
+        if symbol in failed:
+            continue  # keep the verified zips so a re-run does not download them again
+        for source in sources:
+            cache.forget(source.file)
