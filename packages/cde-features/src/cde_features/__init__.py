@@ -1,0 +1,1 @@
+"""cde-features: factor library, unified feature calculator and factor analysis."""

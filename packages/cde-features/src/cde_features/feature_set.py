@@ -1,0 +1,238 @@
+"""Feature sets: ordered lists of (factor, params) and how a selection resolves against the registry.
+
+The ``default`` set is the curated list below plus every *other* registered factor (third-party
+plugins included) that works with its default parameters, so installing a factor plugin extends the
+default output. Parameterised factors expand to deterministic column names (``ret_log_24``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cde_core.errors import ConfigError, NotFoundError
+from cde_core.plugins import PluginHost, get_plugins
+
+
+class FactorSpec(BaseModel):
+    """One factor with its parameters (a parameterised factor appears once per parameter set)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    factor: str = Field(description="registered factor name")
+    params: dict[str, Any] = Field(default_factory=dict, description="parameters (defaults if omitted)")
+
+
+class FeatureSet(BaseModel):
+    """A named, ordered list of factor specs; ``include_registered`` appends every other registered
+    factor with its default parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]*$", description="feature set name")
+    factors: list[FactorSpec] = Field(default_factory=list)
+    include_registered: bool = False
+
+
+def _windows(factor: str, windows: Iterable[int]) -> list[FactorSpec]:
+    return [FactorSpec(factor=factor, params={"window": w}) for w in windows]
+
+
+def _default_specs() -> list[FactorSpec]:
+    specs: list[FactorSpec] = []
+    specs += _windows("ret_simple", (1, 4, 24, 168, 672))
+    specs += _windows("ret_log", (1, 4, 12, 24, 72, 168, 336, 672))
+    specs += _windows("vol_cc", (24, 72, 168))
+    for name in ("vol_parkinson", "vol_gk", "vol_rs", "vol_yz"):
+        specs += _windows(name, (24, 168))
+    specs += _windows("atr", (14,)) + _windows("natr", (14,))
+    specs += _windows("roc", (12, 48)) + _windows("rsi", (14, 24, 168))
+    specs += [FactorSpec(factor="macd"), FactorSpec(factor="ppo"), FactorSpec(factor="stoch")]
+    specs += _windows("willr", (14, 56)) + _windows("ma_ratio", (12, 24, 72, 168, 336))
+    specs += _windows("ema_ratio", (24, 168))
+    specs += [FactorSpec(factor="ma_cross", params={"fast": 24, "slow": 168}),
+              FactorSpec(factor="ma_cross", params={"fast": 72, "slow": 336})]
+    specs += _windows("adx", (14,)) + _windows("cci", (20,)) + _windows("aroon", (25,))
+    specs += _windows("dist_high", (168,)) + _windows("dist_low", (168,)) + _windows("trend_slope", (24, 168))
+    specs += _windows("volume_z", (24, 168)) + _windows("trades_z", (168,))
+    specs += _windows("volume_ratio", (24, 168)) + _windows("trade_size_ratio", (168,))
+    specs += _windows("obv", (24, 168)) + [FactorSpec(factor="vwap_dev_bar")]
+    specs += _windows("vwap_dev", (24, 168)) + _windows("taker_buy_ratio", (1, 24, 168))
+    specs += _windows("ofi_z", (24, 168)) + _windows("amihud", (24, 168)) + _windows("kyle_lambda", (168,))
+    specs += _windows("mfi", (14,)) + _windows("cmf", (20,)) + _windows("corr_ret_volume", (24, 168))
+    for name in ("roll_spread", "corwin_schultz", "abdi_ranaldo", "ret_autocorr"):
+        specs += _windows(name, (24, 168))
+    specs += _windows("var_ratio", (168,))
+    specs += [FactorSpec(factor=n) for n in ("hl_range", "clv", "body_ratio", "upper_shadow", "lower_shadow")]
+    specs += _windows("skew", (24, 168)) + _windows("kurt", (24, 168))
+    specs += _windows("max_ret", (24,)) + _windows("min_ret", (24,))
+    specs += _windows("downside_vol", (168,)) + _windows("upside_vol", (168,)) + _windows("ret_z", (168,))
+    from cde_features.alphas import ALPHAS
+
+    specs += [FactorSpec(factor=f"alpha_{a.number:03d}") for a in ALPHAS]
+    for source in ("ret_log_24", "ret_log_168", "ret_log_672", "vol_yz_168", "rsi_14", "volume_z_24",
+                   "amihud_168", "kyle_lambda_168"):
+        specs.append(FactorSpec(factor="cs_rank", params={"source": source}))
+    for source in ("ret_log_24", "ret_log_168", "ret_log_672", "vol_cc_168"):
+        specs.append(FactorSpec(factor="cs_zscore", params={"source": source}))
+    for source in ("ret_log_24", "ret_log_168"):
+        specs.append(FactorSpec(factor="cs_demean", params={"source": source}))
+    return specs
+
+
+def default_feature_set() -> FeatureSet:
+    """The ``default`` set (160+ built-in columns, plus registered third-party factors)."""
+    return FeatureSet(name="default", factors=_default_specs(), include_registered=True)
+
+
+FEATURE_SETS = {"default": default_feature_set}
+
+
+def get_feature_set(name: str | FeatureSet) -> FeatureSet:
+    if isinstance(name, FeatureSet):
+        return name
+    try:
+        return FEATURE_SETS[name]()
+    except KeyError:
+        raise NotFoundError(f"no feature set named '{name}'",
+                            hint=f"available: {', '.join(FEATURE_SETS)}") from None
+
+
+@dataclass(frozen=True)
+class ResolvedFactor:
+    """A factor with validated params, its output columns and warm-up, ready to compute."""
+
+    factor: Any
+    params: BaseModel
+    columns: tuple[str, ...]
+    lookback: int
+    plugin: str
+    distribution: str
+
+    @property
+    def name(self) -> str:
+        return str(self.factor.name)
+
+    @property
+    def group(self) -> str:
+        return str(getattr(self.factor, "group", ""))
+
+    @property
+    def cross_sectional(self) -> bool:
+        return bool(getattr(self.factor, "cross_sectional", False))
+
+    def spec(self) -> FactorSpec:
+        return FactorSpec(factor=self.name, params=self.params.model_dump(mode="json"))
+
+
+def _resolve_one(host: PluginHost, spec: FactorSpec) -> ResolvedFactor:
+    entry = host.factors.entry(spec.factor)
+    factor = entry.obj
+    try:
+        params = factor.Params.model_validate(spec.params)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"bad params for factor '{spec.factor}': {first['msg']}",
+                          where=".".join(str(p) for p in first["loc"]) or spec.factor,
+                          hint=f"see `cde features list` for {spec.factor}'s parameters") from None
+    return ResolvedFactor(factor, params, tuple(factor.columns(params)), int(factor.lookback(params)),
+                          entry.plugin, entry.distribution)
+
+
+def resolve(feature_set: str | FeatureSet = "default", *, select: Sequence[str] | None = None,
+            params: Mapping[str, Mapping[str, Any]] | None = None,
+            host: PluginHost | None = None) -> list[ResolvedFactor]:
+    """Resolve a feature set against the registry, keep the ``select``-ed factors, apply ``params``.
+
+    ``select`` items match a factor name, a group, or a glob over factor names and column names
+    (``ret_*``, ``*_168``); a registered factor outside the set can be selected by name (default
+    params). ``params`` maps a factor name to parameter overrides for all its entries. Duplicate
+    columns are dropped (first wins); a cross-sectional transform whose source is missing is an error.
+    """
+    host = host or get_plugins()
+    fs = get_feature_set(feature_set)
+    specs = list(fs.factors)
+    listed = {s.factor for s in specs}
+    extra = [FactorSpec(factor=n) for n in host.factors.names() if n not in listed]
+    if fs.include_registered:
+        specs += [s for s in extra if _defaults_ok(host, s.factor)]
+    elif select:
+        specs += extra
+    overrides = dict(params or {})
+    for name in overrides:
+        if name not in host.factors:
+            host.factors.entry(name)  # raises NotFoundError with the available names
+    resolved: list[ResolvedFactor] = []
+    for spec in specs:
+        if spec.factor in overrides:
+            spec = FactorSpec(factor=spec.factor, params={**spec.params, **overrides[spec.factor]})
+        resolved.append(_resolve_one(host, spec))
+    if select:
+        resolved = _apply_selection(resolved, select)
+    return _dedupe(resolved)
+
+
+def _defaults_ok(host: PluginHost, name: str) -> bool:
+    try:
+        host.factors.get(name).Params()
+    except Exception:
+        return False
+    return True
+
+
+def _apply_selection(resolved: list[ResolvedFactor], select: Sequence[str]) -> list[ResolvedFactor]:
+    chosen: list[ResolvedFactor] = []
+    for item in select:
+        hits = [r for r in resolved if r.name == item or r.group == item
+                or fnmatch.fnmatchcase(r.name, item) or any(fnmatch.fnmatchcase(c, item) for c in r.columns)]
+        if not hits:
+            raise NotFoundError(f"no factor, group or column matches '{item}'",
+                                hint="see `cde features list`")
+        chosen += [h for h in hits if h not in chosen]
+    order = {id(r): i for i, r in enumerate(resolved)}
+    return sorted(chosen, key=lambda r: order[id(r)])
+
+
+def _dedupe(resolved: list[ResolvedFactor]) -> list[ResolvedFactor]:
+    seen: set[str] = set()
+    out: list[ResolvedFactor] = []
+    for r in resolved:
+        if all(c in seen for c in r.columns):
+            continue
+        clash = [c for c in r.columns if c in seen]
+        if clash:
+            raise ConfigError(f"factor '{r.name}' would produce column(s) {', '.join(clash)} twice",
+                              hint="remove one of the clashing entries")
+        seen.update(r.columns)
+        out.append(r)
+    produced: set[str] = set()
+    for r in out:
+        if r.cross_sectional and hasattr(r.factor, "grid_inputs"):
+            for col in r.factor.grid_inputs(r.params):
+                if col not in produced and col not in _BAR_COLUMNS:
+                    raise ConfigError(f"factor '{r.name}' needs column '{col}', which no earlier factor "
+                                      "produces", hint=f"select the factor producing '{col}' as well")
+        produced.update(r.columns)
+    return out
+
+
+_BAR_COLUMNS = frozenset({"open", "high", "low", "close", "volume", "quote_volume", "vwap", "n_trades",
+                          "buy_volume", "buy_quote_volume"})
+
+
+def feature_set_id(feature_set: str | FeatureSet, resolved: Sequence[ResolvedFactor],
+                   host: PluginHost | None = None) -> str:
+    """``<set name>`` when the resolution equals the named set's own, else ``<name>-<hash8>``."""
+    fs = get_feature_set(feature_set)
+    canonical = [r.spec().model_dump(mode="json") for r in resolved]
+    reference = [r.spec().model_dump(mode="json") for r in resolve(fs, host=host)]
+    if canonical == reference:
+        return fs.name
+    digest = hashlib.sha1(json.dumps(canonical, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{fs.name}-{digest}"

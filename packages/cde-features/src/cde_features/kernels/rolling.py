@@ -1,0 +1,288 @@
+"""Rolling-window kernels over one float64 series.
+
+Conventions shared by every kernel: ``out[i]`` uses ``x[i - w + 1 .. i]`` only (never later values);
+the first ``w - 1`` outputs are NaN; a window that contains a NaN yields NaN. Sums and moments are
+updated in O(1) per step (Welford add/remove), order statistics scan the window (windows are short).
+Moment definitions follow pandas (sample variance ``ddof=1``; bias-corrected skewness G1 and excess
+kurtosis G2, Joanes & Gill 1998), so pandas is a usable oracle.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_JIT = {"nogil": True, "cache": True}
+
+
+@njit(**_JIT)
+def rolling_sum(x: np.ndarray, w: int) -> np.ndarray:
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    total = 0.0
+    nans = 0
+    for i in range(n):
+        v = x[i]
+        if np.isnan(v):
+            nans += 1
+        else:
+            total += v
+        if i >= w:
+            old = x[i - w]
+            if np.isnan(old):
+                nans -= 1
+            else:
+                total -= old
+        if i >= w - 1 and nans == 0:
+            if i % w == 0:  # re-sum now and then so add/subtract rounding cannot drift
+                total = 0.0
+                for j in range(i - w + 1, i + 1):
+                    total += x[j]
+            out[i] = total
+    return out
+
+
+@njit(**_JIT)
+def rolling_mean(x: np.ndarray, w: int) -> np.ndarray:
+    return rolling_sum(x, w) / w
+
+
+@njit(**_JIT)
+def rolling_cov(x: np.ndarray, y: np.ndarray, w: int, ddof: int) -> np.ndarray:
+    """Sample covariance (``ddof``) of x and y over w bars (Welford co-moment add/remove)."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    cnt = 0
+    mx = 0.0
+    my = 0.0
+    cxy = 0.0
+    nans = 0
+    for i in range(n):
+        a = x[i]
+        b = y[i]
+        if np.isnan(a) or np.isnan(b):
+            nans += 1
+        else:
+            cnt += 1
+            dx = a - mx
+            mx += dx / cnt
+            my += (b - my) / cnt
+            cxy += dx * (b - my)
+        if i >= w:
+            a = x[i - w]
+            b = y[i - w]
+            if np.isnan(a) or np.isnan(b):
+                nans -= 1
+            else:
+                cnt -= 1
+                if cnt == 0:
+                    mx = 0.0
+                    my = 0.0
+                    cxy = 0.0
+                else:
+                    mx_new = mx - (a - mx) / cnt
+                    cxy -= (a - mx_new) * (b - my)
+                    my -= (b - my) / cnt
+                    mx = mx_new
+        if i >= w - 1 and nans == 0 and cnt > ddof:
+            out[i] = cxy / (cnt - ddof)
+    return out
+
+
+@njit(**_JIT)
+def rolling_var(x: np.ndarray, w: int, ddof: int) -> np.ndarray:
+    out = rolling_cov(x, x, w, ddof)
+    for i in range(out.shape[0]):
+        if out[i] < 0.0:
+            out[i] = 0.0
+    return out
+
+
+@njit(**_JIT)
+def rolling_std(x: np.ndarray, w: int, ddof: int) -> np.ndarray:
+    return np.sqrt(rolling_var(x, w, ddof))
+
+
+@njit(**_JIT)
+def rolling_corr(x: np.ndarray, y: np.ndarray, w: int) -> np.ndarray:
+    """Pearson correlation over w bars; NaN when either side is (numerically) constant."""
+    cov = rolling_cov(x, y, w, 1)
+    vx = rolling_var(x, w, 1)
+    vy = rolling_var(y, w, 1)
+    out = np.full(x.shape[0], np.nan)
+    for i in range(x.shape[0]):
+        den = np.sqrt(vx[i] * vy[i])
+        if den > 1e-14 * (abs(cov[i]) + 1e-300) and den > 0.0:
+            r = cov[i] / den
+            out[i] = min(1.0, max(-1.0, r))
+    return out
+
+
+@njit(**_JIT)
+def rolling_min(x: np.ndarray, w: int) -> np.ndarray:
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    for i in range(w - 1, n):
+        best = x[i]
+        for j in range(i - w + 1, i + 1):
+            v = x[j]
+            if np.isnan(v):
+                best = np.nan
+                break
+            if v < best:
+                best = v
+        out[i] = best
+    return out
+
+
+@njit(**_JIT)
+def rolling_max(x: np.ndarray, w: int) -> np.ndarray:
+    return -rolling_min(-x, w)
+
+
+@njit(**_JIT)
+def rolling_argmax(x: np.ndarray, w: int) -> np.ndarray:
+    """Position of the window maximum, 0 = oldest bar, w - 1 = current bar (first on ties)."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    for i in range(w - 1, n):
+        best = -np.inf
+        pos = -1
+        for k in range(w):
+            v = x[i - w + 1 + k]
+            if np.isnan(v):
+                pos = -1
+                break
+            if pos < 0 or v > best:
+                best = v
+                pos = k
+        if pos >= 0:
+            out[i] = pos
+    return out
+
+
+@njit(**_JIT)
+def rolling_argmin(x: np.ndarray, w: int) -> np.ndarray:
+    return rolling_argmax(-x, w)
+
+
+@njit(**_JIT)
+def rolling_rank(x: np.ndarray, w: int) -> np.ndarray:
+    """Percentile rank of the current value within its window: average rank of ties / w, in (0, 1]."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    for i in range(w - 1, n):
+        cur = x[i]
+        if np.isnan(cur):
+            continue
+        below = 0
+        equal = 0
+        ok = True
+        for j in range(i - w + 1, i + 1):
+            v = x[j]
+            if np.isnan(v):
+                ok = False
+                break
+            if v < cur:
+                below += 1
+            elif v == cur:
+                equal += 1
+        if ok:
+            out[i] = (below + (equal + 1) / 2.0) / w
+    return out
+
+
+@njit(**_JIT)
+def decay_linear(x: np.ndarray, w: int) -> np.ndarray:
+    """Linearly decaying weighted mean: weights w, w-1, …, 1 from the current bar back (sum 1)."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    norm = w * (w + 1) / 2.0
+    for i in range(w - 1, n):
+        acc = 0.0
+        for k in range(w):
+            acc += (w - k) * x[i - k]
+        out[i] = acc / norm
+    return out
+
+
+@njit(**_JIT)
+def _moments(x: np.ndarray, lo: int, hi: int) -> tuple[float, float, float, float, int]:
+    cnt = hi - lo
+    mean = 0.0
+    for j in range(lo, hi):
+        mean += x[j]
+    mean /= cnt
+    m2 = 0.0
+    m3 = 0.0
+    m4 = 0.0
+    for j in range(lo, hi):
+        d = x[j] - mean
+        d2 = d * d
+        m2 += d2
+        m3 += d2 * d
+        m4 += d2 * d2
+    return mean, m2, m3, m4, cnt
+
+
+@njit(**_JIT)
+def rolling_skew(x: np.ndarray, w: int) -> np.ndarray:
+    """Adjusted Fisher–Pearson sample skewness G1 (pandas ``Rolling.skew``)."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    for i in range(w - 1, n):
+        _, m2, m3, _, cnt = _moments(x, i - w + 1, i + 1)
+        if np.isnan(m2) or cnt < 3:
+            continue
+        m2 /= cnt
+        m3 /= cnt
+        if m2 <= 1e-14 * 1e-14:
+            continue
+        g1 = m3 / m2 ** 1.5
+        out[i] = np.sqrt(cnt * (cnt - 1.0)) / (cnt - 2.0) * g1
+    return out
+
+
+@njit(**_JIT)
+def rolling_kurt(x: np.ndarray, w: int) -> np.ndarray:
+    """Bias-corrected sample excess kurtosis G2 (pandas ``Rolling.kurt``)."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    for i in range(w - 1, n):
+        _, m2, _, m4, cnt = _moments(x, i - w + 1, i + 1)
+        if np.isnan(m2) or cnt < 4:
+            continue
+        m2 /= cnt
+        m4 /= cnt
+        if m2 <= 1e-14 * 1e-14:
+            continue
+        g2 = m4 / (m2 * m2) - 3.0
+        out[i] = (cnt - 1.0) / ((cnt - 2.0) * (cnt - 3.0)) * ((cnt + 1.0) * g2 + 6.0)
+    return out
+
+
+@njit(**_JIT)
+def shift(x: np.ndarray, k: int) -> np.ndarray:
+    """``x`` delayed by k bars (k ≥ 0): ``out[i] = x[i - k]``."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    for i in range(k, n):
+        out[i] = x[i - k]
+    return out
+
+
+@njit(**_JIT)
+def rolling_ols_slope(y: np.ndarray, w: int) -> np.ndarray:
+    """Least-squares slope of y against 0..w-1 over each window (per bar)."""
+    n = y.shape[0]
+    out = np.full(n, np.nan)
+    xm = (w - 1) / 2.0
+    sxx = 0.0
+    for k in range(w):
+        sxx += (k - xm) * (k - xm)
+    for i in range(w - 1, n):
+        acc = 0.0
+        for k in range(w):
+            acc += (k - xm) * y[i - w + 1 + k]
+        out[i] = acc / sxx
+    return out
