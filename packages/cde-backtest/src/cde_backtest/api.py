@@ -1,0 +1,106 @@
+"""REST routes under ``/backtest`` (FastAPI is imported only here).
+
+Runs execute as tasks through ``app.state.tasks`` (:class:`cde_core.tasks.TaskSubmitter`); the
+routes only parse, submit and read run folders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from cde_backtest.models import BacktestRequest, RunSummary
+from cde_core.tasks import TaskContext, TaskInfo
+
+
+def _lake(request: Request):  # type: ignore[no-untyped-def]
+    from cde_core.config import get_config
+    from cde_core.lake import Lake
+
+    root = getattr(request.app.state, "lake_root", None)
+    return Lake(root or get_config().data_root)
+
+
+def _components(kind: str) -> list[dict[str, Any]]:
+    from cde_core.plugins import get_plugins
+
+    return [{"name": e.name, "summary": e.summary, "distribution": e.distribution,
+             "engine": getattr(e.obj, "engine", None), "params_schema": e.obj.Params.model_json_schema()}
+            for e in get_plugins().registry(kind).entries()]
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/backtest", tags=["backtest"])
+
+    @router.post("/runs", response_model=TaskInfo, status_code=202)
+    def submit(body: BacktestRequest, request: Request) -> TaskInfo:
+        """Validate names and parameters now (4xx on mistakes), then run as a task."""
+        from cde_backtest.service import resolve, run_backtest
+
+        resolve(body)
+        lake = _lake(request)
+
+        def run(ctx: TaskContext) -> dict[str, Any]:
+            return run_backtest(body, lake, progress=ctx.progress, cancel=ctx.cancel).model_dump(mode="json")
+
+        return request.app.state.tasks.submit("backtest", body, run)
+
+    @router.get("/tasks/{task_id}", response_model=TaskInfo)
+    def status(task_id: str, request: Request) -> TaskInfo:
+        return request.app.state.tasks.get(task_id)
+
+    @router.get("/runs", response_model=list[RunSummary])
+    def list_runs(request: Request) -> list[RunSummary]:
+        from cde_backtest.run_store import RunStore
+
+        return RunStore(_lake(request)).list()
+
+    @router.get("/runs/{run_id}")
+    def result(run_id: str, request: Request) -> dict[str, Any]:
+        from cde_backtest.run_store import RunStore, _json_safe
+
+        store = RunStore(_lake(request))
+        return {"run_id": run_id, "config": store.config(run_id),
+                "metrics": _json_safe(store.metrics(run_id).model_dump())}
+
+    @router.delete("/runs/{run_id}", status_code=204)
+    def delete(run_id: str, request: Request) -> None:
+        from cde_backtest.run_store import RunStore
+
+        RunStore(_lake(request)).delete(run_id)
+
+    @router.get("/runs/{run_id}/report", response_class=HTMLResponse)
+    def report(run_id: str, request: Request) -> HTMLResponse:
+        from cde_backtest.run_store import RunStore
+
+        path = RunStore(_lake(request)).path(run_id) / "report.html"
+        return HTMLResponse(path.read_text())
+
+    @router.get("/runs/{run_id}/nav")
+    def nav(run_id: str, request: Request) -> dict[str, Any]:
+        """NAV, benchmark and drawdown series for charts."""
+        import pyarrow.parquet as pq
+
+        from cde_backtest.run_store import RunStore
+
+        frame = pq.read_table(RunStore(_lake(request)).path(run_id) / "nav.parquet",
+                              columns=["ts", "nav", "benchmark"]).to_pandas()
+        drawdown = frame["nav"] / frame["nav"].cummax() - 1.0
+        return {"ts": frame["ts"].map(lambda t: t.isoformat()).tolist(), "nav": frame["nav"].tolist(),
+                "benchmark": frame["benchmark"].tolist(), "drawdown": drawdown.tolist()}
+
+    @router.get("/strategies")
+    def strategies() -> list[dict[str, Any]]:
+        return _components("strategies")
+
+    @router.get("/signals")
+    def signals() -> list[dict[str, Any]]:
+        return _components("signals")
+
+    @router.get("/engines")
+    def engines() -> list[dict[str, Any]]:
+        return _components("engines")
+
+    return router

@@ -1,0 +1,94 @@
+"""Read bars and features from the lake into one (ts, symbol) panel (pyarrow datasets, hive)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from cde_core.errors import DataError, NotFoundError
+from cde_core.lake import Lake, safe_value
+
+BAR_COLUMNS = ("open", "high", "low", "close", "volume", "quote_volume")
+PARTITION_KEYS = ("spec", "exchange", "market", "symbol", "date", "month", "year")
+
+
+def _filter(exchange: str, market: str, symbols: list[str] | None, start: datetime | None,
+            end: datetime | None, ts_type: pa.DataType) -> ds.Expression:
+    expr = (ds.field("exchange") == exchange) & (ds.field("market") == market)
+    if symbols:
+        expr &= ds.field("symbol").isin(symbols)
+    if start is not None:
+        expr &= ds.field("ts") >= pa.scalar(pd.Timestamp(start, tz="UTC") if pd.Timestamp(start).tzinfo is None
+                                            else pd.Timestamp(start), type=ts_type)
+    if end is not None:
+        expr &= ds.field("ts") < pa.scalar(pd.Timestamp(end, tz="UTC") if pd.Timestamp(end).tzinfo is None
+                                           else pd.Timestamp(end), type=ts_type)
+    return expr
+
+
+def _read(lake: Lake, kind: str, spec: str, what: str, exchange: str, market: str, symbols: list[str] | None,
+          start: datetime | None, end: datetime | None, columns: list[str] | None) -> pd.DataFrame:
+    base = lake.root / kind / f"spec={safe_value(spec, what=what)}"
+    if not base.exists():
+        raise NotFoundError(f"no {what} '{spec}' in the lake", where=str(base),
+                            hint=f"build it first, or list {lake.root / kind}")
+    dataset = ds.dataset(base, format="parquet", partitioning="hive")
+    names = dataset.schema.names
+    if "ts" not in names or "symbol" not in names:
+        raise DataError(f"{what} dataset lacks ts/symbol", where=str(base))
+    wanted = [c for c in names if c not in PARTITION_KEYS or c == "symbol"] if columns is None else \
+        ["ts", "symbol", *[c for c in columns if c in names and c not in ("ts", "symbol")]]
+    table = dataset.to_table(columns=wanted, filter=_filter(exchange, market, symbols, start, end,
+                                                            dataset.schema.field("ts").type))
+    frame = table.to_pandas()
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True).dt.as_unit("ns")
+    frame["symbol"] = frame["symbol"].astype(str)
+    frame = frame.drop_duplicates(["ts", "symbol"], keep="last")
+    return frame.set_index(["ts", "symbol"]).sort_index()
+
+
+def load_panel(lake: Lake, *, bars: str, features: str | None, exchange: str, market: str,
+               symbols: list[str] | None = None, start: datetime | None = None,
+               end: datetime | None = None) -> pd.DataFrame:
+    """Bars (+ features, left-joined on (ts, symbol)) as one sorted panel."""
+    panel = _read(lake, "bars", bars, "bars spec", exchange, market, symbols, start, end,
+                  [*BAR_COLUMNS, "funding_rate"])
+    if panel.empty:
+        raise NotFoundError("no bars match the request", where=f"bars/spec={bars}",
+                            hint=f"check exchange={exchange}, market={market}, symbols and dates")
+    missing = [c for c in BAR_COLUMNS if c not in panel.columns]
+    if missing:
+        raise DataError(f"bars lack column(s) {', '.join(missing)}", where=f"bars/spec={bars}")
+    if features:
+        feats = _read(lake, "features", features, "feature set", exchange, market, symbols, start, end, None)
+        feats = feats.drop(columns=[c for c in feats.columns if c in panel.columns])
+        panel = panel.join(feats, how="left")
+    return panel.astype({c: np.float64 for c in BAR_COLUMNS})
+
+
+def universe_column(panel: pd.DataFrame, universe: dict[str, list[str]] | pd.DataFrame) -> pd.Series:
+    """Point-in-time membership per (ts, symbol): a bar belongs to the universe of the latest date ≤ its
+    day. ``universe`` is {date: [symbols]} or a frame with ``date`` (or ``ts``) and ``symbol`` rows."""
+    if isinstance(universe, pd.DataFrame):
+        key = "date" if "date" in universe.columns else "ts"
+        pairs = pd.DataFrame({"date": pd.to_datetime(universe[key], utc=True).dt.floor("D"),
+                              "symbol": universe["symbol"].astype(str)})
+    else:
+        pairs = pd.DataFrame([(pd.Timestamp(d, tz="UTC"), s) for d, syms in universe.items() for s in syms],
+                             columns=["date", "symbol"])
+    pairs["member"] = True
+    table = pairs.pivot_table(index="date", columns="symbol", values="member", aggfunc="any").sort_index()
+    table = table.astype("boolean").fillna(False)
+    ts = panel.index.get_level_values("ts")
+    days = ts.floor("D")
+    table = table.reindex(table.index.union(days.unique())).ffill().fillna(False)
+    symbols = panel.index.get_level_values("symbol")
+    values = np.zeros(len(panel), dtype=bool)
+    for symbol in table.columns:
+        hit = symbols == symbol
+        values[hit] = table[symbol].reindex(days[hit]).to_numpy(dtype=bool)
+    return pd.Series(values, index=panel.index, name="in_universe")

@@ -1,0 +1,62 @@
+"""Request and result models at the backtest boundary (CLI, REST API, demo all use these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cde_backtest.metrics import Metrics
+
+
+class BacktestRequest(BaseModel):
+    """Everything that defines one backtest; saved verbatim as the run's ``config.yaml``.
+
+    ``params`` are validated against the strategy's ``Params`` model and ``engine`` against the
+    ``Params`` of the engine the strategy names, so typos fail before any data is read.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: str = Field(description="registered strategy name, e.g. momentum_ls")
+    params: dict[str, Any] = Field(default_factory=dict, description="strategy parameters")
+    engine: dict[str, Any] = Field(default_factory=dict, description="engine parameters (rebalance, costs, "
+                                   "risk, execution, initial_cash …)")
+    bars: str = Field(description="bars spec id in the lake (bars/spec=<id>)")
+    features: str | None = Field(None, description="feature set id in the lake (features/spec=<id>)")
+    exchange: str = Field("binance", description="exchange partition")
+    market: str = Field("spot", description="market partition, e.g. spot or um")
+    symbols: list[str] | None = Field(None, description="symbols to load (None: every symbol in the lake)")
+    start: datetime | None = Field(None, description="first bar (inclusive, UTC)")
+    end: datetime | None = Field(None, description="last bar (exclusive, UTC)")
+    universe: dict[str, list[str]] | None = Field(
+        None, description="point-in-time universe: ISO date → member symbols (valid until the next date)")
+    benchmark: str | None = Field(None, description="benchmark symbol (None: equal-weight buy and hold)")
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_\-]*$", description="label added to the run id")
+
+
+class RunResult(BaseModel):
+    """What a finished backtest returns (and the task result over the API)."""
+
+    run_id: str
+    run_dir: str
+    report: str
+    strategy: str
+    engine: str
+    symbols: list[str]
+    start: datetime | None
+    end: datetime | None
+    n_bars: int
+    metrics: Metrics
+
+
+class RunSummary(BaseModel):
+    """One line of ``cde backtest ls``."""
+
+    run_id: str
+    strategy: str
+    created: datetime | None
+    total_return: float | None
+    sharpe: float | None
+    max_drawdown: float | None

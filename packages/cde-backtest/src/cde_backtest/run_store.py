@@ -1,0 +1,158 @@
+"""Run folders in the lake: ``<root>/runs/<run-id>/`` with config.yaml, nav.parquet,
+positions.parquet, trades.parquet, contributions.parquet, metrics.json and report.html.
+
+A run is assembled in a hidden sibling folder (each file written atomically) and renamed into place
+at the end, so a run folder either exists complete or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from cde_backtest.metrics import Metrics
+from cde_backtest.models import RunSummary
+from cde_core.atomic import atomic_path, atomic_write_bytes, fsync_dir
+from cde_core.errors import NotFoundError
+from cde_core.lake import Lake
+
+RUN_FILES = ("config.yaml", "nav.parquet", "positions.parquet", "trades.parquet", "contributions.parquet",
+             "metrics.json", "report.html")
+
+
+def new_run_id(strategy: str, label: str | None = None) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    parts = [stamp, strategy.replace("_", "-"), *([label] if label else []), uuid.uuid4().hex[:6]]
+    return "-".join(parts)
+
+
+def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    return value
+
+
+def metrics_from_json(data: dict[str, Any]) -> Metrics:
+    fixed = {k: (float(v) if isinstance(v, str) and v in ("inf", "-inf") else v) for k, v in data.items()}
+    return Metrics.model_validate({k: (math.nan if v is None else v) for k, v in fixed.items()})
+
+
+@dataclass
+class StoredRun:
+    """A run read back from its folder."""
+
+    run_id: str
+    path: Path
+    config: dict[str, Any]
+    metrics: Metrics
+    nav: pd.DataFrame
+    positions: pd.DataFrame
+    trades: pd.DataFrame
+    contributions: pd.DataFrame
+
+    @property
+    def report(self) -> Path:
+        return self.path / "report.html"
+
+
+class RunStore:
+    """Save, list, load and delete runs under ``lake.runs_dir()``."""
+
+    def __init__(self, lake: Lake) -> None:
+        self.lake = lake
+
+    def save(self, run_id: str, *, config: dict[str, Any], metrics: Metrics, nav: pd.DataFrame,
+             positions: pd.DataFrame, trades: pd.DataFrame, contributions: pd.DataFrame,
+             report_html: str) -> Path:
+        """Write every file into a hidden staging folder, then rename it to the run folder."""
+        final = self.lake.run_dir(run_id)
+        staging = final.with_name(f".{run_id}.tmp-{uuid.uuid4().hex[:6]}")
+        staging.mkdir(parents=True)
+        try:
+            atomic_write_bytes(staging / "config.yaml",
+                               yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode())
+            _write_parquet(staging / "nav.parquet", nav.reset_index())
+            _write_parquet(staging / "positions.parquet", positions)
+            _write_parquet(staging / "trades.parquet", trades)
+            _write_parquet(staging / "contributions.parquet", contributions.reset_index())
+            atomic_write_bytes(staging / "report.html", report_html.encode())
+            atomic_write_bytes(staging / "metrics.json",
+                               json.dumps(_json_safe(metrics.model_dump()), indent=2).encode())
+            staging.rename(final)
+            fsync_dir(final.parent)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return final
+
+    def path(self, run_id: str) -> Path:
+        folder = self.lake.run_dir(run_id)
+        if not (folder / "metrics.json").exists():
+            raise NotFoundError(f"no run '{run_id}'", where=str(self.lake.runs_dir()),
+                                hint="list runs with `cde backtest ls`")
+        return folder
+
+    def load(self, run_id: str) -> StoredRun:
+        folder = self.path(run_id)
+        nav = pq.read_table(folder / "nav.parquet").to_pandas().set_index("ts")
+        contributions = pq.read_table(folder / "contributions.parquet").to_pandas().set_index("symbol")
+        return StoredRun(run_id=run_id, path=folder, config=self.config(run_id), metrics=self.metrics(run_id),
+                         nav=nav, positions=pq.read_table(folder / "positions.parquet").to_pandas(),
+                         trades=pq.read_table(folder / "trades.parquet").to_pandas(),
+                         contributions=contributions)
+
+    def config(self, run_id: str) -> dict[str, Any]:
+        return yaml.safe_load((self.path(run_id) / "config.yaml").read_text()) or {}
+
+    def metrics(self, run_id: str) -> Metrics:
+        return metrics_from_json(json.loads((self.path(run_id) / "metrics.json").read_text()))
+
+    def list(self) -> list[RunSummary]:
+        runs_dir = self.lake.runs_dir()
+        out: list[RunSummary] = []
+        if not runs_dir.exists():
+            return out
+        for folder in sorted(runs_dir.iterdir()):
+            if folder.name.startswith(".") or not (folder / "metrics.json").exists():
+                continue
+            with contextlib.suppress(Exception):  # a foreign folder must not break the listing
+                config = yaml.safe_load((folder / "config.yaml").read_text()) or {}
+                metrics = json.loads((folder / "metrics.json").read_text())
+                created = config.get("created")
+                out.append(RunSummary(run_id=folder.name, strategy=config.get("request", {}).get("strategy", "?"),
+                                      created=created, total_return=metrics.get("total_return"),
+                                      sharpe=_num(metrics.get("sharpe")),
+                                      max_drawdown=metrics.get("max_drawdown")))
+        return out
+
+    def delete(self, run_id: str) -> None:
+        folder = self.path(run_id)
+        trash = folder.with_name(f".{run_id}.deleted-{uuid.uuid4().hex[:6]}")
+        folder.rename(trash)  # disappear atomically, then clean up
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, str):
+        return float(value)
+    return value

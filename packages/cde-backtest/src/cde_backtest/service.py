@@ -1,0 +1,126 @@
+"""The backtest service: the one function the CLI, the REST API and the demo call.
+
+request → load the panel from the lake → strategy weights → engine → run folder (+ report).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ValidationError
+
+from cde_backtest.models import BacktestRequest, RunResult
+from cde_core.errors import CancelledError, ConfigError
+from cde_core.lake import Lake
+from cde_core.plugins import get_plugins
+from cde_core.progress import CancelToken, ProgressCallback, no_progress
+
+
+def _validate(model: type[BaseModel], data: dict[str, Any], where: str) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "(root)"
+        raise ConfigError(f"bad {where} parameter '{key}': {first['msg']}", where=where,
+                          hint="see `cde backtest strategies` / `cde backtest engines` for the schema") from None
+
+
+def resolve(request: BacktestRequest) -> tuple[Any, BaseModel, Any, BaseModel]:
+    """Look up the strategy and its engine and validate both parameter sets (before reading data)."""
+    plugins = get_plugins()
+    strategy = plugins.strategies.get(request.strategy)
+    engine = plugins.engines.get(strategy.engine)
+    return (strategy, _validate(strategy.Params, request.params, f"strategy {strategy.name}"),
+            engine, _validate(engine.Params, request.engine, f"engine {engine.name}"))
+
+
+def _version(dist: str) -> str:
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
+                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+                 run_id: str | None = None) -> RunResult:
+    """Run ``request`` on an already-loaded panel (tests, notebooks) and store the run folder."""
+    from cde_backtest.report import benchmark_nav, build_report
+    from cde_backtest.run_store import RunStore, new_run_id
+
+    report = progress or no_progress
+    strategy, strategy_params, engine, engine_params = resolve(request)
+
+    def check(step: str) -> None:
+        if cancel is not None and cancel.cancelled:
+            raise CancelledError("backtest cancelled", where=step)
+
+    report(0.3, "strategy weights")
+    weights = strategy.target_weights(panel, strategy_params)
+    check("strategy")
+    report(0.5, f"engine {engine.name}")
+    result = engine.run(panel, weights, engine_params)
+    check("engine")
+    report(0.7, "report")
+    sim = result.simulation
+    nav = result.nav
+    close = pd.DataFrame(sim.marks, index=sim.index, columns=sim.market.symbols)
+    nav["benchmark"] = benchmark_nav(close, sim.initial_cash, request.benchmark).to_numpy()
+    run_id = run_id or new_run_id(request.strategy, request.name)
+    start, end = sim.index[0].to_pydatetime(), sim.index[-1].to_pydatetime()
+    html = build_report(title=f"{request.strategy} — {run_id}", nav=nav, contributions=result.contributions,
+                        metrics=result.metrics, initial_cash=sim.initial_cash,
+                        subtitle=f"{request.exchange}/{request.market} bars={request.bars} "
+                                 f"features={request.features} {len(sim.market.symbols)} symbols, "
+                                 f"{start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC, engine {engine.name}")
+    check("report")
+    report(0.85, "saving run")
+    positions = result.positions.stack().rename("qty").reset_index()
+    weights_long = result.weights.stack().rename("weight").reset_index()
+    positions["weight"] = weights_long["weight"].to_numpy()
+    positions = positions[positions["qty"] != 0.0].reset_index(drop=True)
+    positions["symbol"] = positions["symbol"].astype(str)
+    trades = result.trades.copy()
+    trades["symbol"] = trades["symbol"].astype(str)
+    trades["reason"] = trades["reason"].astype(str)
+    config = {
+        "run_id": run_id,
+        "created": datetime.now(UTC).isoformat(),
+        "request": request.model_dump(mode="json"),
+        "resolved": {"strategy_params": strategy_params.model_dump(mode="json"),
+                     "engine": engine.name, "engine_params": engine_params.model_dump(mode="json")},
+        "data": {"symbols": list(sim.market.symbols), "bars": len(sim.index),
+                 "start": start.isoformat(), "end": end.isoformat()},
+        "versions": {d: _version(d) for d in ("cde-core", "cde-backtest")},
+    }
+    folder = RunStore(lake).save(run_id, config=config, metrics=result.metrics, nav=nav, positions=positions,
+                                 trades=trades, contributions=result.contributions, report_html=html)
+    report(1.0, "done")
+    return RunResult(run_id=run_id, run_dir=str(folder), report=str(folder / "report.html"),
+                     strategy=request.strategy, engine=engine.name, symbols=list(sim.market.symbols),
+                     start=start, end=end, n_bars=len(sim.index), metrics=result.metrics)
+
+
+def run_backtest(request: BacktestRequest, lake: Lake, progress: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None, *, universe: pd.DataFrame | None = None) -> RunResult:
+    """Load bars (+ features) from the lake, run the strategy on its engine, save the run folder.
+
+    ``universe`` (rows of date/ts and symbol, e.g. a point-in-time universe table) or
+    ``request.universe`` restricts trading to members at each bar.
+    """
+    from cde_backtest.data import load_panel, universe_column
+
+    report = progress or no_progress
+    resolve(request)  # fail on bad names / params before touching data
+    report(0.02, "loading bars")
+    panel = load_panel(lake, bars=request.bars, features=request.features, exchange=request.exchange,
+                       market=request.market, symbols=request.symbols, start=request.start, end=request.end)
+    if universe is not None or request.universe:
+        panel["in_universe"] = universe_column(panel, universe if universe is not None else request.universe)
+    if cancel is not None and cancel.cancelled:
+        raise CancelledError("backtest cancelled", where="loading")
+    return run_on_panel(request, panel, lake, progress=report, cancel=cancel)

@@ -1,0 +1,1 @@
+"""Built-in signal generators (factor, rule, ensemble), registered by :mod:`cde_backtest.plugin`."""

@@ -1,0 +1,106 @@
+"""Parameter sweeps: one backtest per grid combination, run as executor jobs (local or Dask), then a
+summary table and a heat map of one metric over the first two grid keys."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from cde_backtest.request_file import build_request
+from cde_core.atomic import atomic_path, atomic_write_bytes
+from cde_core.lake import Lake
+from cde_core.progress import CancelToken, ProgressCallback
+
+
+class SweepRequest(BaseModel):
+    """``base``: a BacktestRequest mapping; ``grid``: dotted key → list of values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base: dict[str, Any] = Field(description="the request every combination starts from")
+    grid: dict[str, list[Any]] = Field(min_length=1, description="dotted key → values, e.g. params.n_long: [2, 3]")
+    metric: str = Field("sharpe", description="metric shown in the heat map")
+
+
+class SweepRow(BaseModel):
+    values: dict[str, Any]
+    run_id: str
+    total_return: float
+    sharpe: float
+    max_drawdown: float
+    metric: float
+
+
+class SweepResult(BaseModel):
+    sweep_id: str
+    rows: list[SweepRow]
+    summary: str
+    heatmap: str
+
+
+def sweep_job(request_data: dict[str, Any], lake_root: str) -> dict[str, Any]:
+    """One combination (module level and plain arguments, so any executor can pickle it)."""
+    from cde_backtest.models import BacktestRequest
+    from cde_backtest.service import run_backtest
+
+    result = run_backtest(BacktestRequest.model_validate(request_data), Lake(lake_root))
+    return {"run_id": result.run_id, **result.metrics.model_dump()}
+
+
+def run_sweep(request: SweepRequest, lake: Lake, *, progress: ProgressCallback | None = None,
+              cancel: CancelToken | None = None) -> SweepResult:
+    from cde_core.config import get_config
+    from cde_core.contracts.executor import Job
+    from cde_core.executors import create_executor
+
+    keys = list(request.grid)
+    combos = list(itertools.product(*(request.grid[k] for k in keys)))
+    jobs = []
+    for combo in combos:
+        values = dict(zip(keys, combo, strict=True))
+        req = build_request(request.base, values, where="sweep grid")  # validate every combination up front
+        jobs.append(Job(key=",".join(f"{k}={v}" for k, v in values.items()), fn=sweep_job,
+                        args=(req.model_dump(mode="json"), str(lake.root))))
+    executor = create_executor(get_config().executor)
+    try:
+        outputs = executor.run(jobs, progress=progress, cancel=cancel)
+    finally:
+        executor.close()
+    rows = [SweepRow(values=dict(zip(keys, combo, strict=True)), run_id=out["run_id"],
+                     total_return=out["total_return"], sharpe=out["sharpe"], max_drawdown=out["max_drawdown"],
+                     metric=out[request.metric]) for combo, out in zip(combos, outputs, strict=True)]
+    sweep_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    folder = lake.root / "sweeps" / sweep_id
+    frame = pd.DataFrame([{**{k: str(v) for k, v in r.values.items()}, "run_id": r.run_id,
+                           "total_return": r.total_return, "sharpe": r.sharpe, "max_drawdown": r.max_drawdown,
+                           request.metric: r.metric} for r in rows])
+    summary = folder / "summary.parquet"
+    with atomic_path(summary) as tmp:
+        frame.to_parquet(tmp, index=False)
+    heatmap = folder / "heatmap.html"
+    atomic_write_bytes(heatmap, _heatmap_html(frame, keys, request.metric).encode())
+    return SweepResult(sweep_id=sweep_id, rows=rows, summary=str(summary), heatmap=str(heatmap))
+
+
+def _heatmap_html(frame: pd.DataFrame, keys: list[str], metric: str) -> str:
+    import plotly.graph_objects as go
+
+    if len(keys) >= 2:
+        table = frame.pivot_table(index=keys[0], columns=keys[1], values=metric, aggfunc="mean")
+        fig = go.Figure(go.Heatmap(z=table.to_numpy(), x=[str(c) for c in table.columns],
+                                   y=[str(i) for i in table.index], colorscale="RdYlGn",
+                                   texttemplate="%{z:.3f}"))
+        fig.update_layout(xaxis_title=keys[1], yaxis_title=keys[0])
+    else:
+        fig = go.Figure(go.Bar(x=frame[keys[0]].astype(str), y=frame[metric]))
+        fig.update_layout(xaxis_title=keys[0])
+    fig.update_layout(title=f"{metric} by {' × '.join(keys[:2])}", template="plotly_white")
+    return fig.to_html(full_html=True, include_plotlyjs=True)
+
+
+__all__ = ["SweepRequest", "SweepResult", "run_sweep", "sweep_job"]
