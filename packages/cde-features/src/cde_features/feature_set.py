@@ -62,7 +62,7 @@ def _default_specs() -> list[FactorSpec]:
     specs += _windows("dist_high", (168,)) + _windows("dist_low", (168,)) + _windows("trend_slope", (24, 168))
     specs += _windows("volume_z", (24, 168)) + _windows("trades_z", (168,))
     specs += _windows("volume_ratio", (24, 168)) + _windows("trade_size_ratio", (168,))
-    specs += _windows("obv", (24, 168)) + [FactorSpec(factor="vwap_dev_bar")]
+    specs += [*_windows("obv", (24, 168)), FactorSpec(factor="vwap_dev_bar")]
     specs += _windows("vwap_dev", (24, 168)) + _windows("taker_buy_ratio", (1, 24, 168))
     specs += _windows("ofi_z", (24, 168)) + _windows("amihud", (24, 168)) + _windows("kyle_lambda", (168,))
     specs += _windows("mfi", (14,)) + _windows("cmf", (20,)) + _windows("corr_ret_volume", (24, 168))

@@ -1,0 +1,83 @@
+"""Analyse feature columns against forward returns: the results behind ``cde features analyze``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from cde_core.errors import DataError
+from cde_features.analysis.metrics import (
+    forward_returns,
+    information_coefficients,
+    quantile_mean_returns,
+    quantile_turnover,
+    rank_autocorrelation,
+    summarize_ic,
+)
+
+
+@dataclass
+class ColumnAnalysis:
+    """Everything measured for one feature column."""
+
+    column: str
+    ic: dict[int, pd.DataFrame]                 # horizon → per-timestamp ic / rank_ic
+    ic_summary: dict[int, dict[str, float]]     # horizon → summary of the IC series
+    rank_ic_summary: dict[int, dict[str, float]]
+    quantile_returns: dict[int, pd.Series]      # horizon → mean forward return by quantile
+    turnover_top: float
+    turnover_bottom: float
+    autocorrelation: float
+
+
+@dataclass
+class FactorAnalysis:
+    horizons: list[int]
+    quantiles: int
+    columns: list[ColumnAnalysis] = field(default_factory=list)
+
+    def table(self) -> pd.DataFrame:
+        """One row per (column, horizon): IC / rank IC stats, top-minus-bottom spread, turnover."""
+        rows = []
+        for col in self.columns:
+            for h in self.horizons:
+                ic, ric = col.ic_summary[h], col.rank_ic_summary[h]
+                q = col.quantile_returns[h]
+                rows.append({"column": col.column, "horizon": h, "ic_mean": ic["mean"], "rank_ic_mean": ric["mean"],
+                             "rank_ic_ir": ric["ir"], "rank_ic_t": ric["t"], "hit_rate": ric["hit_rate"],
+                             "top_minus_bottom": q.iloc[-1] - q.iloc[0] if len(q) else float("nan"),
+                             "turnover_top": col.turnover_top, "autocorr": col.autocorrelation})
+        return pd.DataFrame(rows)
+
+
+def analyze_factors(features: pd.DataFrame, close: pd.Series, *, columns: list[str] | None = None,
+                    horizons: tuple[int, ...] | list[int] = (1, 24, 168), quantiles: int = 5) -> FactorAnalysis:
+    """Analyse ``columns`` of a feature panel (index ``(ts, symbol)``) against forward returns of
+    ``close`` (same index) at each horizon (in bars)."""
+    horizons = sorted({int(h) for h in horizons})
+    if not horizons or horizons[0] < 1:
+        raise DataError("horizons must be positive numbers of bars", hint="e.g. --horizons 1,24,168")
+    if quantiles < 2:
+        raise DataError("at least 2 quantiles are needed", hint="e.g. --quantiles 5")
+    columns = list(columns or features.columns)
+    missing = [c for c in columns if c not in features.columns]
+    if missing:
+        raise DataError(f"no feature column(s) {', '.join(missing)}", hint="see the computed columns")
+    close = close.reindex(features.index)
+    fwd = forward_returns(close, horizons)
+    fwd_wide = {h: fwd[f"fwd_{h}"].unstack(1) for h in horizons}
+    result = FactorAnalysis(horizons=horizons, quantiles=quantiles)
+    for column in columns:
+        wide = features[column].unstack(1)
+        ics = {h: information_coefficients(wide, fwd_wide[h]) for h in horizons}
+        result.columns.append(ColumnAnalysis(
+            column=column, ic=ics,
+            ic_summary={h: summarize_ic(ics[h]["ic"]) for h in horizons},
+            rank_ic_summary={h: summarize_ic(ics[h]["rank_ic"]) for h in horizons},
+            quantile_returns={h: quantile_mean_returns(wide, fwd_wide[h], quantiles) for h in horizons},
+            turnover_top=quantile_turnover(wide, quantiles, quantiles),
+            turnover_bottom=quantile_turnover(wide, quantiles, 1),
+            autocorrelation=rank_autocorrelation(wide, 1),
+        ))
+    return result

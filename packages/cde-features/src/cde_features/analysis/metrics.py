@@ -1,0 +1,112 @@
+"""Per-timestamp factor statistics on wide (time × symbol) frames.
+
+Definitions (as in alphalens; Grinold & Kahn 2000 for IC):
+
+* forward return ``fwd_h[t] = close[t + h] / close[t] − 1`` per symbol (bars, not days);
+* IC[t] = Pearson correlation across symbols of the factor at t and ``fwd_h[t]``; rank IC[t] the
+  Spearman correlation (Pearson of cross-sectional ranks); NaN with fewer than 3 symbols;
+* quantiles: at each t the symbols with both values are split by factor rank into q equal groups
+  (``ceil(rank_pct · q)``); quantile return = mean ``fwd_h`` of its members, averaged over t;
+* turnover of a quantile = share of its members at t that were not in it at t − 1;
+* rank autocorrelation = Pearson correlation across symbols of the factor ranks at t and t − lag.
+
+Forward returns with h > 1 overlap, so t-statistics over-state significance (no Newey–West here).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+MIN_NAMES = 3
+
+
+def forward_returns(close: pd.Series, horizons: list[int]) -> pd.DataFrame:
+    """Forward simple returns per symbol for each horizon (columns ``fwd_<h>``), same index as close."""
+    wide = close.unstack("symbol") if "symbol" in (close.index.names or []) else close.unstack(1)
+    out = {}
+    for h in horizons:
+        fwd = wide.shift(-h) / wide - 1.0
+        out[f"fwd_{h}"] = fwd.stack(future_stack=True).reindex(close.index)
+    return pd.DataFrame(out, index=close.index)
+
+
+def _row_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    mask = np.isfinite(a) & np.isfinite(b)
+    n = mask.sum(axis=1)
+    a0 = np.where(mask, a, 0.0)
+    b0 = np.where(mask, b, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ma = a0.sum(axis=1) / n
+        mb = b0.sum(axis=1) / n
+        da = np.where(mask, a - ma[:, None], 0.0)
+        db = np.where(mask, b - mb[:, None], 0.0)
+        cov = (da * db).sum(axis=1)
+        den = np.sqrt((da * da).sum(axis=1) * (db * db).sum(axis=1))
+        r = cov / den
+    r[(n < MIN_NAMES) | ~np.isfinite(r)] = np.nan
+    return r
+
+
+def _joint_ranks(a: pd.DataFrame, b: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    mask = a.notna() & b.notna()
+    return (a.where(mask).rank(axis=1).to_numpy(dtype=np.float64),
+            b.where(mask).rank(axis=1).to_numpy(dtype=np.float64))
+
+
+def information_coefficients(factor: pd.DataFrame, fwd: pd.DataFrame) -> pd.DataFrame:
+    """IC and rank IC per timestamp (index = factor's time index)."""
+    fwd = fwd.reindex_like(factor)
+    ic = _row_pearson(factor.to_numpy(dtype=np.float64), fwd.to_numpy(dtype=np.float64))
+    ra, rb = _joint_ranks(factor, fwd)
+    return pd.DataFrame({"ic": ic, "rank_ic": _row_pearson(ra, rb)}, index=factor.index)
+
+
+def quantile_labels(factor: pd.DataFrame, fwd: pd.DataFrame, quantiles: int) -> pd.DataFrame:
+    mask = factor.notna() & fwd.reindex_like(factor).notna()
+    pct = factor.where(mask).rank(axis=1, pct=True, method="first")
+    labels = np.ceil(pct * quantiles).clip(1, quantiles)
+    count = mask.sum(axis=1)
+    return labels.where(count >= quantiles, axis=0)
+
+
+def quantile_mean_returns(factor: pd.DataFrame, fwd: pd.DataFrame, quantiles: int) -> pd.Series:
+    """Mean forward return of each quantile (1 = lowest factor values), averaged over time."""
+    labels = quantile_labels(factor, fwd, quantiles)
+    fwd = fwd.reindex_like(factor)
+    means = {}
+    for q in range(1, quantiles + 1):
+        per_t = fwd.where(labels == q).mean(axis=1)
+        means[q] = per_t.mean()
+    return pd.Series(means, name="mean_fwd_return")
+
+
+def quantile_turnover(factor: pd.DataFrame, quantiles: int, quantile: int) -> float:
+    """Mean share of a quantile's members at t that were not members at t − 1."""
+    labels = quantile_labels(factor, factor, quantiles)
+    member = (labels == quantile).to_numpy()
+    prev = np.vstack([np.zeros((1, member.shape[1]), dtype=bool), member[:-1]])
+    size = member.sum(axis=1)
+    prev_size = prev.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        turnover = 1.0 - (member & prev).sum(axis=1) / size
+    turnover = turnover[(size > 0) & (prev_size > 0)]
+    return float(np.mean(turnover)) if len(turnover) else float("nan")
+
+
+def rank_autocorrelation(factor: pd.DataFrame, lag: int = 1) -> float:
+    """Mean cross-sectional correlation of factor ranks at t and t − lag."""
+    ranks = factor.rank(axis=1)
+    r = _row_pearson(ranks.to_numpy(dtype=np.float64), ranks.shift(lag).to_numpy(dtype=np.float64))
+    return float(np.nanmean(r)) if np.isfinite(r).any() else float("nan")
+
+
+def summarize_ic(series: pd.Series) -> dict[str, float]:
+    """Mean, std, information ratio (mean / std), t-statistic and hit rate of an IC series."""
+    s = series.dropna()
+    n = len(s)
+    mean = float(s.mean()) if n else float("nan")
+    std = float(s.std(ddof=1)) if n > 1 else float("nan")
+    ir = mean / std if n > 1 and std > 0 else float("nan")
+    return {"mean": mean, "std": std, "ir": ir, "t": ir * np.sqrt(n) if n > 1 else float("nan"),
+            "hit_rate": float((s > 0).mean()) if n else float("nan"), "n": float(n)}

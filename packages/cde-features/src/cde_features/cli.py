@@ -1,0 +1,131 @@
+"""``cde features list | compute | analyze``."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+features_app = typer.Typer(help="Factor library: list factors, compute feature sets, analyse factors.",
+                           no_args_is_help=True)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [part.strip() for v in values or [] for part in v.split(",") if part.strip()]
+
+
+def _day(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+Symbols = Annotated[list[str] | None, typer.Option("--symbols", "-s", help="symbols (repeat or comma-separate)")]
+Start = Annotated[str | None, typer.Option("--start", help="first day YYYY-MM-DD (UTC)")]
+End = Annotated[str | None, typer.Option("--end", help="last day YYYY-MM-DD (UTC), inclusive")]
+Exchange = Annotated[str, typer.Option("--exchange", help="exchange partition")]
+Market = Annotated[str, typer.Option("--market", help="market partition")]
+
+
+@features_app.command("list")
+def list_command(
+    group: Annotated[str | None, typer.Option("--group", "-g", help="only this group")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    columns: Annotated[bool, typer.Option("--columns", help="list the default set's columns instead")] = False,
+) -> None:
+    """List registered factors: name, group, inputs, lookback, summary and providing plugin."""
+    from cde_core.plugins import get_plugins
+
+    if columns:
+        from cde_features.calculator import UnifiedFeatureCalculator
+
+        cols = UnifiedFeatureCalculator().columns
+        typer.echo(json.dumps(cols, indent=2) if as_json else "\n".join(cols))
+        return
+    rows = []
+    for entry in get_plugins().factors:
+        factor = entry.obj
+        if group and getattr(factor, "group", "") != group:
+            continue
+        try:
+            lookback = int(factor.lookback(factor.Params()))
+            cols = factor.columns(factor.Params())
+        except Exception:  # a factor whose params have no defaults
+            lookback, cols = -1, []
+        rows.append({"name": entry.name, "group": getattr(factor, "group", ""),
+                     "inputs": list(getattr(factor, "inputs", ())), "lookback": lookback,
+                     "columns": cols, "cross_sectional": bool(getattr(factor, "cross_sectional", False)),
+                     "summary": entry.summary, "plugin": entry.plugin, "distribution": entry.distribution})
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"cde factors ({len(rows)})")
+    for name in ("name", "group", "inputs", "lookback", "summary", "plugin"):
+        table.add_column(name, overflow="fold")
+    for r in rows:
+        table.add_row(r["name"], r["group"], ",".join(r["inputs"]), str(r["lookback"]), r["summary"],
+                      f"{r['plugin']} ({r['distribution']})")
+    Console(width=200).print(table)
+
+
+@features_app.command("compute")
+def compute_command(
+    bars: Annotated[str, typer.Option("--bars", help="bars spec id in the lake")],
+    feature_set: Annotated[str, typer.Option("--set", help="feature set")] = "default",
+    factors: Annotated[list[str] | None, typer.Option("--factors", "-f", help="names, groups or globs")] = None,
+    symbols: Symbols = None, start: Start = None, end: End = None,
+    exchange: Exchange = "binance", market: Market = "spot",
+    out_spec: Annotated[str | None, typer.Option("--out-spec", help="features spec id to write")] = None,
+) -> None:
+    """Compute a feature set from the bars lake and write it to the features lake."""
+    from cde_core.console import progress_bar
+    from cde_features.service import ComputeRequest, compute_to_lake
+
+    request = ComputeRequest(bars=bars, feature_set=feature_set, factors=_split(factors), symbols=_split(symbols),
+                             start=_day(start), end=_day(end), exchange=exchange, market=market,
+                             out_spec=out_spec)
+    with progress_bar("features") as progress:
+        result = compute_to_lake(request, progress=progress)
+    typer.echo(f"wrote {result.rows} rows × {len(result.columns)} columns for {len(result.symbols)} symbol(s) "
+               f"to features/spec={result.spec}")
+
+
+@features_app.command("analyze")
+def analyze_command(
+    bars: Annotated[str, typer.Option("--bars", help="bars spec id (forward returns come from its closes)")],
+    features: Annotated[str | None, typer.Option("--features", help="features spec to read (default: "
+                                                 "compute from the bars)")] = None,
+    columns: Annotated[list[str] | None, typer.Option("--columns", "-c", help="columns or globs")] = None,
+    horizons: Annotated[str, typer.Option("--horizons", help="forward horizons in bars")] = "1,24,168",
+    quantiles: Annotated[int, typer.Option("--quantiles", "-q", help="number of quantiles")] = 5,
+    symbols: Symbols = None, start: Start = None, end: End = None,
+    exchange: Exchange = "binance", market: Market = "spot",
+    report: Annotated[Path, typer.Option("--report", help="HTML report path")] = Path("factor_report.html"),
+) -> None:
+    """IC / rank IC, IC decay, quantile returns, turnover and autocorrelation; prints a table and writes
+    a self-contained HTML report."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from cde_core.console import progress_bar
+    from cde_features.service import AnalyzeRequest, analyze_request
+
+    request = AnalyzeRequest(bars=bars, features=features, columns=_split(columns),
+                             horizons=[int(h) for h in _split([horizons])], quantiles=quantiles,
+                             symbols=_split(symbols), start=_day(start), end=_day(end), exchange=exchange,
+                             market=market, report=str(report))
+    with progress_bar("analyze") as progress:
+        result = analyze_request(request, progress=progress)
+    frame = result.table()
+    table = Table(title="factor analysis")
+    for name in frame.columns:
+        table.add_column(str(name), justify="left" if name == "column" else "right")
+    for row in frame.itertuples(index=False):
+        table.add_row(*[v if isinstance(v, str) else (str(v) if isinstance(v, int) else f"{v:.4f}")
+                        for v in row])
+    Console(width=200).print(table)
+    typer.echo(f"report: {report}")

@@ -1,0 +1,114 @@
+"""Bars in, features out: the lake side of the feature stage.
+
+Bars are read from ``<root>/bars/spec=<spec>/exchange=…/market=…/symbol=…/<sub-partitions>/*.parquet``
+(any sub-partitioning, read recursively as a hive dataset). Features are written one file per symbol:
+``<root>/features/spec=<feature spec>/exchange=…/market=…/symbol=…/part-0.parquet`` holding ``ts``
+(``timestamp[us, tz=UTC]``, the bar's ``ts``) and one float64 column per feature, sorted by ts, with
+provenance (feature set, factors and params, bars spec, rows, min/max ts) in the file metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from cde_core.config import get_config
+from cde_core.contracts.executor import Job
+from cde_core.errors import NotFoundError
+from cde_core.executors import create_executor
+from cde_core.lake import Lake, Provenance
+from cde_core.progress import ProgressCallback
+from cde_core.schemas import BARS_SCHEMA, TS_TYPE
+
+
+def utc_start(day: date | None) -> datetime | None:
+    return None if day is None else datetime.combine(day, time(), tzinfo=UTC)
+
+
+def bars_symbols(lake: Lake, spec: str, exchange: str, market: str) -> list[str]:
+    base = lake.bars_dir(spec, exchange, market, "X").parent
+    return sorted(p.name.removeprefix("symbol=") for p in base.glob("symbol=*")) if base.exists() else []
+
+
+def read_symbol_bars(lake: Lake, spec: str, exchange: str, market: str, symbol: str,
+                     end: date | None = None) -> pd.DataFrame:
+    """One symbol's bars (all history up to the end of day ``end``), indexed by ``ts``."""
+    folder = lake.bars_dir(spec, exchange, market, symbol)
+    if not folder.exists():
+        raise NotFoundError(f"no bars for {symbol}", where=str(folder),
+                            hint="build them with `cde aggregate` or check --bars/--exchange/--market")
+    dataset = ds.dataset(folder, format="parquet", partitioning="hive")
+    filt = None
+    if end is not None:
+        filt = ds.field("ts") < pa.scalar(utc_start(end + timedelta(days=1)), type=TS_TYPE)
+    names = [n for n in BARS_SCHEMA.names if n in dataset.schema.names]
+    table = dataset.to_table(columns=names, filter=filt)
+    frame = table.to_pandas().sort_values("ts", kind="stable")
+    return frame.set_index("ts")
+
+
+def read_bars_panel(lake: Lake, spec: str, exchange: str, market: str, symbols: Sequence[str] | None = None,
+                    end: date | None = None) -> pd.DataFrame:
+    """Bars of many symbols as a panel indexed by ``(ts, symbol)``, sorted by ts then symbol."""
+    names = list(symbols) if symbols else bars_symbols(lake, spec, exchange, market)
+    if not names:
+        raise NotFoundError(f"no bars under spec={spec}/exchange={exchange}/market={market}",
+                            where=str(lake.root / "bars"), hint="build bars first (`cde aggregate`)")
+    frames = [read_symbol_bars(lake, spec, exchange, market, s, end).assign(symbol=s) for s in names]
+    panel = pd.concat(frames).set_index("symbol", append=True).sort_index()
+    return panel
+
+
+def _write_symbol(lake_root: str, spec: str, exchange: str, market: str, symbol: str, ts: np.ndarray,
+                  columns: list[str], values: np.ndarray, provenance: dict[str, Any]) -> str:
+    lake = Lake(lake_root)
+    arrays = [pa.array(ts, type=TS_TYPE)] + [pa.array(values[i]) for i in range(len(columns))]
+    table = pa.Table.from_arrays(arrays, names=["ts", *columns])
+    info = dict(provenance)
+    if len(ts):
+        info["min_ts"] = str(table.column("ts")[0].as_py())
+        info["max_ts"] = str(table.column("ts")[-1].as_py())
+    prov = Provenance(rows=table.num_rows, **info)
+    path = lake.write_partition(lake.features_dir(spec, exchange, market, symbol), table, prov)
+    return str(path)
+
+
+def write_features(features: pd.DataFrame, lake: Lake, *, spec: str, exchange: str, market: str,
+                   source: str, extra: dict[str, Any] | None = None,
+                   progress: ProgressCallback | None = None) -> list[Path]:
+    """Write a feature panel (index ``(ts, symbol)``) as one atomic partition per symbol."""
+    sym_codes, symbols = pd.factorize(features.index.get_level_values(1), sort=True)
+    ts_all = features.index.get_level_values(0).tz_convert("UTC").tz_localize(None).values
+    order = np.argsort(sym_codes, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(sym_codes, minlength=len(symbols)))])
+    matrix = features.to_numpy(dtype=np.float64).T
+    columns = [str(c) for c in features.columns]
+    provenance = {"source": source, "created_by": "cde-features", "extra": dict(extra or {})}
+    jobs = []
+    for k, symbol in enumerate(symbols):
+        pos = order[bounds[k]:bounds[k + 1]]
+        jobs.append(Job(f"write {symbol}", _write_symbol,
+                        (str(lake.root), spec, exchange, market, str(symbol), ts_all[pos], columns,
+                         np.ascontiguousarray(matrix[:, pos]), provenance)))
+    executor = create_executor(get_config().executor)
+    return [Path(p) for p in executor.run(jobs, progress=progress)]
+
+
+def read_features(lake: Lake, spec: str, exchange: str, market: str,
+                  columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """A features lake spec as a panel indexed by ``(ts, symbol)`` (symbol from the hive partition)."""
+    base = lake.root / "features" / f"spec={spec}" / f"exchange={exchange}" / f"market={market}"
+    if not base.exists():
+        raise NotFoundError(f"no features under {base}", hint="compute them with `cde features compute`")
+    dataset = ds.dataset(base, format="parquet", partitioning="hive")
+    wanted = None if columns is None else ["ts", "symbol", *[c for c in columns if c not in ("ts", "symbol")]]
+    frame = dataset.to_table(columns=wanted).to_pandas()
+    frame["symbol"] = frame["symbol"].astype(str)
+    return frame.set_index(["ts", "symbol"]).sort_index()

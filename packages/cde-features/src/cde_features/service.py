@@ -1,0 +1,131 @@
+"""Service functions behind ``cde features compute|analyze`` and the ``/features`` API (same models)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from cde_core.config import get_config
+from cde_core.errors import DataError
+from cde_core.lake import Lake
+from cde_core.progress import CancelToken, ProgressCallback, scaled
+from cde_features.lake_io import read_bars_panel, read_features, utc_start, write_features
+
+
+class BarsSource(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bars: str = Field(description="bars spec id in the lake (bars/spec=<id>)")
+    exchange: str = Field("binance", description="exchange partition")
+    market: str = Field("spot", description="market partition")
+    symbols: list[str] = Field(default_factory=list, description="symbols; empty = every symbol with bars")
+    start: date | None = Field(None, description="first day of output, inclusive (UTC)")
+    end: date | None = Field(None, description="last day of output, inclusive (UTC)")
+
+
+class ComputeRequest(BarsSource):
+    feature_set: str = Field("default", description="feature set name")
+    factors: list[str] = Field(default_factory=list, description="factor names, groups or globs; empty = all")
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict, description="param overrides per factor")
+    out_spec: str | None = Field(None, description="features spec id; default <feature-set-id>__<bars>")
+
+
+class ComputeResult(BaseModel):
+    spec: str
+    feature_set_id: str
+    columns: list[str]
+    symbols: list[str]
+    rows: int
+    files: list[str]
+
+
+class AnalyzeRequest(BarsSource):
+    features: str | None = Field(None, description="features spec to read; none = compute from the bars")
+    columns: list[str] = Field(default_factory=list, description="columns or globs to analyse")
+    horizons: list[int] = Field(default_factory=lambda: [1, 24, 168], description="forward horizons (bars)")
+    quantiles: int = Field(5, ge=2, le=20, description="number of quantiles")
+    report: str | None = Field(None, description="write the HTML report here")
+
+
+def _window(frame: pd.DataFrame, start: date | None, end: date | None) -> pd.DataFrame:
+    ts = frame.index.get_level_values(0)
+    keep = pd.Series(True, index=frame.index)
+    if start is not None:
+        keep &= ts >= pd.Timestamp(utc_start(start))
+    if end is not None:
+        keep &= ts < pd.Timestamp(utc_start(end + timedelta(days=1)))
+    return frame[keep.to_numpy()]
+
+
+def compute_to_lake(request: ComputeRequest, *, lake: Lake | None = None, progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None) -> ComputeResult:
+    """Read bars (all history up to ``end``, so warm-up uses earlier bars), compute the feature set,
+    keep rows in [start, end] and write one features partition per symbol."""
+    from cde_features.calculator import UnifiedFeatureCalculator
+
+    report = progress or (lambda f, m: None)
+    lake = lake or Lake(get_config().data_root)
+    calc = UnifiedFeatureCalculator(request.feature_set, select=request.factors or None,
+                                    params=request.params or None)
+    report(0.0, "reading bars")
+    panel = read_bars_panel(lake, request.bars, request.exchange, request.market, request.symbols or None,
+                            end=request.end)
+    features = _window(calc.compute(panel, progress=scaled(report, 0.05, 0.8), cancel=cancel),
+                       request.start, request.end)
+    if features.empty:
+        raise DataError("no bars in the requested date range", where=f"bars/spec={request.bars}",
+                        hint="check --start/--end against the bars in the lake")
+    spec = request.out_spec or f"{calc.id}__{request.bars}"
+    extra = {"feature_set": calc.id, "bars_spec": request.bars,
+             "factors": [r.spec().model_dump(mode="json") for r in calc.factors],
+             "start": str(request.start) if request.start else None,
+             "end": str(request.end) if request.end else None}
+    files = write_features(features, lake, spec=spec, exchange=request.exchange, market=request.market,
+                           source=f"bars/spec={request.bars}", extra=extra, progress=scaled(report, 0.8, 1.0))
+    symbols = sorted({str(s) for s in features.index.get_level_values(1)})
+    return ComputeResult(spec=spec, feature_set_id=calc.id, columns=calc.columns, symbols=symbols,
+                         rows=len(features), files=[str(f) for f in files])
+
+
+def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None,
+                    progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> Any:
+    """Run a factor analysis; returns the :class:`~cde_features.analysis.analyzer.FactorAnalysis`."""
+    import fnmatch
+
+    from cde_features.analysis.analyzer import analyze_factors
+    from cde_features.calculator import UnifiedFeatureCalculator
+
+    report = progress or (lambda f, m: None)
+    lake = lake or Lake(get_config().data_root)
+    panel = read_bars_panel(lake, request.bars, request.exchange, request.market, request.symbols or None,
+                            end=request.end)
+    if request.features:
+        features = read_features(lake, request.features, request.exchange, request.market)
+        if request.symbols:
+            features = features[features.index.get_level_values(1).isin(request.symbols)]
+    else:
+        calc = UnifiedFeatureCalculator(select=request.columns or None)
+        features = calc.compute(panel, progress=scaled(report, 0.0, 0.7), cancel=cancel)
+    features = _window(features, request.start, request.end)
+    columns = [c for c in features.columns
+               if not request.columns or any(fnmatch.fnmatchcase(c, g) for g in request.columns)]
+    if not columns:
+        raise DataError("no feature column matches", hint="see `cde features list` for names")
+    close = panel["close"].reindex(features.index)
+    report(0.7, "analysing")
+    result = analyze_factors(features, close, columns=columns, horizons=request.horizons,
+                             quantiles=request.quantiles)
+    if request.report:
+        from cde_features.analysis.report import render_html
+
+        path = Path(request.report)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        from cde_core.atomic import atomic_write_bytes
+
+        atomic_write_bytes(path, render_html(result, note=f"bars spec {request.bars}").encode())
+    report(1.0, "done")
+    return result
