@@ -180,16 +180,16 @@ def reference_backtest(panel: pd.DataFrame, weights: pd.Series, *, decide_ts: se
             "funding": np.array(fund_l), "trades": trades}
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def panel_factory():
     return make_panel
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def weights_factory():
     return random_weights
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def reference():
     return reference_backtest

@@ -65,8 +65,8 @@ def run_command(
     console = Console()
     console.print(_metrics_table(result.metrics, f"{result.strategy} on {len(result.symbols)} symbols, "
                                                  f"{result.n_bars} bars ({result.engine})"))
-    console.print(f"run: {result.run_id}")
-    console.print(f"report: {result.report}")
+    typer.echo(f"run: {result.run_id}")
+    typer.echo(f"report: {result.report}")
 
 
 @backtest_app.command("ls")
@@ -111,7 +111,7 @@ def show_command(run_id: Annotated[str, typer.Argument(help="run id (see `cde ba
     console = Console()
     console.print(yaml.safe_dump(config.get("request", {}), sort_keys=False).rstrip())
     console.print(_metrics_table(metrics, run_id))
-    console.print(f"report: {folder / 'report.html'}")
+    typer.echo(f"report: {folder / 'report.html'}")
 
 
 @backtest_app.command("delete")

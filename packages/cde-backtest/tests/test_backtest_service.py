@@ -1,0 +1,239 @@
+"""The service end to end on a synthetic lake: load, run, save, reload; CLI and REST on top of it."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+import yaml
+
+from cde_backtest.models import BacktestRequest
+from cde_backtest.run_store import RUN_FILES, RunStore
+from cde_backtest.service import run_backtest
+from cde_core.errors import ConfigError, NotFoundError
+from cde_core.lake import Lake, Provenance
+from cde_core.schemas import BARS_SCHEMA
+
+N_SYMBOLS = 6
+
+
+def _write_lake(root, make_panel) -> tuple[Lake, pd.DataFrame]:
+    lake = Lake(root)
+    panel = make_panel(24 * 40, N_SYMBOLS, seed=11, funding=False, late_listing=False)
+    for symbol, bars in panel.groupby(level="symbol"):
+        frame = bars.reset_index()
+        ts = frame["ts"]
+        table = pa.table({
+            "ts": pa.array(ts, BARS_SCHEMA.field("ts").type),
+            "ts_close": pa.array(ts + pd.Timedelta(minutes=59), BARS_SCHEMA.field("ts").type),
+            **{c: pa.array(frame[c], pa.float64()) for c in ("open", "high", "low", "close", "volume",
+                                                            "quote_volume")},
+            "vwap": pa.array(frame["close"], pa.float64()),
+            "n_trades": pa.array(np.full(len(frame), 10), pa.int64()),
+            "buy_volume": pa.array(frame["volume"] / 2, pa.float64()),
+            "buy_quote_volume": pa.array(frame["quote_volume"] / 2, pa.float64()),
+            "first_trade_id": pa.array(np.arange(len(frame)), pa.int64()),
+            "last_trade_id": pa.array(np.arange(len(frame)), pa.int64()),
+        }, schema=BARS_SCHEMA)
+        for month, idx in frame.groupby(frame["ts"].dt.strftime("%Y-%m")).groups.items():
+            folder = lake.bars_dir("time-1h", "binance", "um", symbol) / f"month={month}"
+            lake.write_partition(folder, table.take(np.asarray(idx)), Provenance(source="test", rows=len(idx)))
+        feats = pa.table({"ts": pa.array(ts, BARS_SCHEMA.field("ts").type),
+                          "ret_log_72": pa.array(np.log(frame["close"] / frame["close"].shift(72)), pa.float64())})
+        lake.write_partition(lake.features_dir("fs1", "binance", "um", symbol), feats,
+                             Provenance(source="test", rows=len(frame)))
+    return lake, panel
+
+
+@pytest.fixture(scope="module")
+def lake_and_panel(tmp_path_factory, panel_factory):
+    return _write_lake(tmp_path_factory.mktemp("lake"), panel_factory)
+
+
+def _request(**extra) -> BacktestRequest:
+    data = {"strategy": "momentum_ls", "bars": "time-1h", "features": "fs1", "exchange": "binance",
+            "market": "um", "params": {"factor": "ret_log_72", "n_long": 2, "n_short": 2, "universe_size": 5,
+                                       "volume_window": 48},
+            "engine": {"rebalance": {"every": "day"}, "costs": {"taker_bp": 5}}}
+    data.update(extra)
+    return BacktestRequest.model_validate(data)
+
+
+def test_backtest_service_runs_and_reloads(lake_and_panel):
+    lake, panel = lake_and_panel
+    seen = []
+    result = run_backtest(_request(start=datetime(2024, 1, 3), end=datetime(2024, 2, 5)), lake,
+                          progress=lambda f, m: seen.append(f))
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+    folder = lake.run_dir(result.run_id)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(RUN_FILES)
+    assert result.start == pd.Timestamp("2024-01-03", tz="UTC").to_pydatetime()
+    assert result.end < pd.Timestamp("2024-02-05", tz="UTC").to_pydatetime()
+    stored = RunStore(lake).load(result.run_id)
+    assert stored.metrics == result.metrics
+    assert stored.config["request"]["strategy"] == "momentum_ls"
+    assert stored.config["resolved"]["engine"] == "cross_sectional"
+    assert stored.config["resolved"]["engine_params"]["costs"]["taker_bp"] == 5
+    assert len(stored.trades) == result.metrics.n_trades > 0
+    assert set(stored.trades["reason"]) == {"rebalance"}
+    # weekly... daily rebalance, 2 long / 2 short of the 5 most liquid: at most 4 positions held
+    held = stored.positions.groupby("ts")["symbol"].count()
+    assert held.max() <= 4
+    assert stored.nav["nav"].iloc[-1] == pytest.approx(
+        stored.contributions["total"].sum() + 1_000_000.0, rel=1e-9)
+    assert stored.report.read_text().count("<h2>") >= 7
+    # the config is a complete request: re-running it gives the same NAV
+    again = run_backtest(BacktestRequest.model_validate(stored.config["request"]), lake)
+    np.testing.assert_allclose(RunStore(lake).load(again.run_id).nav["nav"], stored.nav["nav"], rtol=1e-12)
+
+
+def test_backtest_service_universe_restricts_trading(lake_and_panel):
+    lake, _ = lake_and_panel
+    members = ["S00USDT", "S01USDT", "S02USDT", "S03USDT"]
+    universe = pd.DataFrame({"date": ["2024-01-01"] * 4, "symbol": members})
+    params = {"factor": "ret_log_72", "n_long": 1, "n_short": 1}
+    result = run_backtest(_request(params=params), lake, universe=universe)
+    traded = set(RunStore(lake).load(result.run_id).trades["symbol"])
+    assert traded <= set(members) and traded
+    other = run_backtest(_request(params=params, universe={"2024-01-01": members[:2], "2024-01-20": members}), lake)
+    trades = RunStore(lake).load(other.run_id).trades
+    assert set(trades.loc[trades["ts"] < "2024-01-20", "symbol"]) <= set(members[:2])
+
+
+def test_backtest_service_errors_are_actionable(lake_and_panel):
+    lake, _ = lake_and_panel
+    with pytest.raises(NotFoundError, match="strategies"):
+        run_backtest(_request(strategy="nope"), lake)
+    with pytest.raises(ConfigError, match="n_long"):
+        run_backtest(_request(params={"n_long": -1}), lake)
+    with pytest.raises(ConfigError, match="rebalance"):
+        run_backtest(_request(engine={"rebalance": {"every": "fortnight"}}), lake)
+    with pytest.raises(NotFoundError, match="bars spec"):
+        run_backtest(_request(bars="missing"), lake)
+    with pytest.raises(NotFoundError, match="no bars match"):
+        run_backtest(_request(symbols=["XXXUSDT"]), lake)
+    with pytest.raises(NotFoundError):
+        RunStore(lake).load("no-such-run")
+
+
+def test_backtest_run_store_delete_and_list(lake_and_panel):
+    lake, _ = lake_and_panel
+    result = run_backtest(_request(name="todelete"), lake)
+    store = RunStore(lake)
+    assert result.run_id in {r.run_id for r in store.list()}
+    store.delete(result.run_id)
+    assert result.run_id not in {r.run_id for r in store.list()}
+    assert not any(p.name.startswith(".") for p in lake.runs_dir().iterdir())
+
+
+def test_backtest_cli_run_ls_show(lake_and_panel, tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from cde_backtest.cli import backtest_app
+
+    lake, _ = lake_and_panel
+    app = typer.Typer()
+    app.add_typer(backtest_app, name="backtest")
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(_request().model_dump(mode="json", exclude={"strategy"})))
+    runner = CliRunner()
+    out = runner.invoke(app, ["backtest", "run", "--strategy", "momentum_ls", "--config", str(config),
+                              "--lake", str(lake.root), "--set", "params.n_long=1", "--json"])
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.output)
+    assert RunStore(lake).config(result["run_id"])["request"]["params"]["n_long"] == 1
+    listed = runner.invoke(app, ["backtest", "ls", "--lake", str(lake.root), "--json"])
+    assert result["run_id"] in {r["run_id"] for r in json.loads(listed.output)}
+    shown = runner.invoke(app, ["backtest", "show", result["run_id"], "--lake", str(lake.root)])
+    assert shown.exit_code == 0 and "sharpe" in shown.output and "report.html" in shown.output
+    table = runner.invoke(app, ["backtest", "run", "--config", str(config), "--strategy", "momentum_ls",
+                                "--lake", str(lake.root)])
+    assert table.exit_code == 0 and "total_return" in table.output and "report:" in table.output
+    schemas = runner.invoke(app, ["backtest", "strategies", "--json"])
+    names = {s["name"]: s for s in json.loads(schemas.output)}
+    assert {"momentum_ls", "mean_reversion_xs", "trend_following"} <= set(names)
+    assert "n_long" in names["momentum_ls"]["params_schema"]["properties"]
+    bad = runner.invoke(app, ["backtest", "run", "--config", str(config), "--lake", str(lake.root)])
+    assert bad.exit_code != 0 and isinstance(bad.exception, ConfigError)
+
+
+def test_backtest_sweep_through_executor(lake_and_panel, tmp_path):
+    from cde_backtest.sweep import SweepRequest, run_sweep
+
+    lake, _ = lake_and_panel
+    base = _request().model_dump(mode="json")
+    result = run_sweep(SweepRequest(base=base, grid={"params.n_long": [1, 2], "engine.rebalance.every":
+                                                     ["day", "week"]}), lake)
+    assert len(result.rows) == 4
+    assert len({r.run_id for r in result.rows}) == 4
+    assert {(r.values["params.n_long"], r.values["engine.rebalance.every"]) for r in result.rows} == {
+        (1, "day"), (1, "week"), (2, "day"), (2, "week")}
+    for row in result.rows:
+        assert RunStore(lake).metrics(row.run_id).sharpe == pytest.approx(row.sharpe)
+    assert "plotly" in open(result.heatmap).read()
+
+
+class _InlineTasks:
+    """A TaskSubmitter that runs the task at once (the server's manager is another package)."""
+
+    def __init__(self) -> None:
+        self.tasks = {}
+
+    def submit(self, kind, params, run, *, idempotent=False, timeout_s=None):
+        from cde_core.progress import CancelToken
+        from cde_core.tasks import TaskContext, TaskInfo
+
+        info = TaskInfo(id=f"t{len(self.tasks)}", kind=kind, params=params.model_dump(mode="json"),
+                        created_at=datetime.now())
+        ctx = TaskContext(task_id=info.id, progress=lambda f, m: None, cancel=CancelToken())
+        info.result, info.status = run(ctx), "succeeded"
+        self.tasks[info.id] = info
+        return info
+
+    def get(self, task_id):
+        return self.tasks[task_id]
+
+
+def test_backtest_api_routes(lake_and_panel):
+    fastapi = pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    from fastapi.testclient import TestClient
+
+    from cde_backtest.api import build_router
+    from cde_core.errors import CdeError
+
+    lake, _ = lake_and_panel
+    app = fastapi.FastAPI()
+    app.state.tasks = _InlineTasks()
+    app.state.lake_root = lake.root
+
+    @app.exception_handler(CdeError)
+    def _problem(request, exc):
+        return fastapi.responses.JSONResponse(exc.problem(), status_code=exc.http_status)
+
+    app.include_router(build_router())
+    client = TestClient(app)
+    submitted = client.post("/backtest/runs", json=_request().model_dump(mode="json"))
+    assert submitted.status_code == 202, submitted.text
+    task = client.get(f"/backtest/tasks/{submitted.json()['id']}").json()
+    assert task["status"] == "succeeded"
+    run_id = task["result"]["run_id"]
+    assert run_id in {r["run_id"] for r in client.get("/backtest/runs").json()}
+    detail = client.get(f"/backtest/runs/{run_id}").json()
+    assert detail["metrics"]["n_trades"] > 0
+    nav = client.get(f"/backtest/runs/{run_id}/nav").json()
+    assert len(nav["ts"]) == len(nav["nav"]) == len(nav["drawdown"]) > 0 and max(nav["drawdown"]) <= 0
+    report = client.get(f"/backtest/runs/{run_id}/report")
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert {s["name"] for s in client.get("/backtest/engines").json()} >= {"cross_sectional", "time_series"}
+    signals = {s["name"]: s for s in client.get("/backtest/signals").json()}
+    assert "long_when" in signals["rule"]["params_schema"]["properties"]
+    assert client.post("/backtest/runs", json={**_request().model_dump(mode="json"),
+                                               "strategy": "nope"}).status_code == 404
+    assert client.delete(f"/backtest/runs/{run_id}").status_code == 204
+    assert client.get(f"/backtest/runs/{run_id}").status_code == 404
