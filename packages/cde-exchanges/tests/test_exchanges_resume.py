@@ -36,11 +36,11 @@ from cde_exchanges.download_service import run_download
 root, url = sys.argv[1], sys.argv[2]
 config = CdeConfig(data_root=root, download=DownloadConfig(binance_archive_url=url, concurrency=2, timeout_s=20,
                    retries=2, backoff_s=0.01), executor=ExecutorConfig(max_workers=1))
-request = DownloadRequest(exchange="binance", market="spot", symbols=%s, start=date(2024, 6, 10),
+request = DownloadRequest(exchange="binance", market="spot", symbols=["BTCUSDT", "ETHUSDT"], start=date(2024, 6, 10),
                           end=date(2024, 6, 13))
 report = run_download(request, adapter=BinanceArchive(), config=config, today=date(2024, 6, 20))
 print(json.dumps(report.summary()["days"]))
-""" % SYMBOLS
+"""
 
 
 def lake_snapshot(root: Path) -> dict[str, tuple[object, dict]]:
