@@ -1,0 +1,121 @@
+"""`cde universe top|pit`: the asset pool on the command line (thin: parse, call the service, print).
+
+Imported on every ``cde`` invocation, so the services (pandas, pyarrow, ccxt) load inside commands.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+universe_app = typer.Typer(name="universe", no_args_is_help=True,
+                           help="Asset pool: top-N pairs by quote volume, live or point-in-time from the lake.")
+
+
+class RebalanceChoice(StrEnum):
+    daily = "daily"
+    weekly = "weekly"
+    monthly = "monthly"
+
+
+@universe_app.command("top")
+def top_command(
+    exchange: Annotated[str, typer.Option(help="binance or okx")] = "binance",
+    market: Annotated[str, typer.Option(help="market (the live pool serves spot)")] = "spot",
+    quote: Annotated[str, typer.Option(help="quote asset")] = "USDT",
+    n: Annotated[int, typer.Option("--n", "-n", min=1, help="how many pairs")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    show_excluded: Annotated[bool, typer.Option("--show-excluded", help="also list excluded pairs")] = False,
+) -> None:
+    """Today's top-N pairs by 24h quote volume (live, via ccxt).
+
+    Stablecoin and fiat bases, leveraged tokens and inactive pairs are excluded (docs/universe.md).
+    """
+    from cde_exchanges.universe.live import LiveTopRequest, live_top_pairs
+
+    result = live_top_pairs(LiveTopRequest(exchange=exchange, market=market, quote=quote, n=n))
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{result.exchange} {result.market} top {len(result.pairs)} by 24h quote volume "
+                        f"({result.quote})")
+    for column in ("rank", "symbol", "base", "quote volume"):
+        table.add_column(column, justify="right" if column in ("rank", "quote volume") else "left")
+    for pair in result.pairs:
+        table.add_row(str(pair.rank), pair.symbol, pair.base, f"{pair.quote_volume:,.0f}")
+    console = Console()
+    console.print(table)
+    if show_excluded:
+        for item in result.excluded:
+            console.print(f"excluded {item.symbol}: {item.reason}")
+    else:
+        console.print(f"{len(result.excluded)} pair(s) excluded (--show-excluded lists them)")
+
+
+@universe_app.command("pit")
+def pit_command(
+    start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="first as-of date, YYYY-MM-DD")],
+    end: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="last as-of date, YYYY-MM-DD")],
+    exchange: Annotated[str, typer.Option(help="exchange in the lake")] = "binance",
+    market: Annotated[str, typer.Option(help="market in the lake")] = "spot",
+    n: Annotated[int, typer.Option("--n", "-n", min=1, help="universe size")] = 20,
+    lookback_days: Annotated[int, typer.Option(min=1, help="trailing quote-volume window, days")] = 7,
+    rebalance: Annotated[RebalanceChoice, typer.Option(help="as-of schedule")] = RebalanceChoice.daily,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON records")] = False,
+    out: Annotated[Path | None, typer.Option(help="also write the universe to this Parquet file",
+                                             dir_okay=False)] = None,
+    data_root: Annotated[Path | None, typer.Option(help="lake root (default: config data_root)")] = None,
+) -> None:
+    """Point-in-time universe from the lake: top-N by trailing quote volume as of each date.
+
+    Each date uses only lake days before it: no look-ahead, no survivorship bias.
+    """
+    from cde_core.config import get_config
+    from cde_core.lake import Lake
+    from cde_exchanges.universe.point_in_time import PointInTimeRequest, point_in_time_universe
+
+    request = PointInTimeRequest(exchange=exchange, market=market, n=n, start=start.date(), end=end.date(),
+                                 lookback_days=lookback_days, rebalance=rebalance.value)
+    lake = Lake(data_root or get_config().data_root)
+    universe = point_in_time_universe(lake, request.exchange, request.market, request.n, request.start,
+                                      request.end, request.lookback_days, request.rebalance)
+    if out is not None:
+        _write_parquet(universe, out)
+    if as_json:
+        records = universe.assign(date=universe["date"].map(lambda d: d.isoformat()))
+        typer.echo(json.dumps(records.to_dict(orient="records"), indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{exchange} {market} point-in-time top {n} (trailing {lookback_days} d quote volume)")
+    table.add_column("as of")
+    table.add_column("members, largest first", overflow="fold")
+    for day, group in universe.groupby("date", sort=True):
+        table.add_row(day.isoformat(), " ".join(group.sort_values("rank")["symbol"]))
+    Console().print(table)
+    if out is not None:
+        Console(stderr=True).print(f"wrote {len(universe)} rows to {out}")
+
+
+def _write_parquet(universe: object, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cde_core.atomic import atomic_write_with
+
+    table = pa.Table.from_pandas(universe, preserve_index=False)  # type: ignore[arg-type]
+    atomic_write_with(path, lambda tmp: pq.write_table(table, tmp))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``universe`` group to the root ``cde`` application."""
+    app.add_typer(universe_app, name="universe")
