@@ -17,6 +17,10 @@ from typing import Any
 import numpy as np
 
 
+#: ranks treat values equal to this many digits (relative to the cross-section's largest) as ties
+RANK_DIGITS = 9.0
+
+
 class GridOps:
     """Operators on float64 grids shaped (time, symbol); every time-series operator is causal."""
 
@@ -43,7 +47,10 @@ class GridOps:
 
     # -- cross-sectional -------------------------------------------------------------------------
     def rank(self, x: np.ndarray) -> np.ndarray:
-        return self._cs.cs_rank(np.asarray(x, dtype=np.float64))
+        """Cross-sectional rank; values equal to ``RANK_DIGITS`` digits of the row's largest
+        magnitude tie (so floating-point noise cannot reorder mathematically equal values)."""
+        grid = np.ascontiguousarray(x, dtype=np.float64)
+        return self._cs.cs_rank(self._cs.snap_rows(grid, RANK_DIGITS))
 
     def scale(self, x: np.ndarray) -> np.ndarray:
         return self._cs.cs_scale(np.asarray(x, dtype=np.float64))

@@ -230,7 +230,11 @@ class PandasOps:
     """The 101-alpha operators on wide pandas frames (time × symbol)."""
 
     def rank(self, x: pd.DataFrame) -> pd.DataFrame:
-        return x.rank(axis=1, pct=True)
+        from cde_features.alpha_ops import RANK_DIGITS
+
+        q = x.abs().max(axis=1) * 10.0 ** (-RANK_DIGITS)
+        snapped = (x.div(q, axis=0)).round().mul(q, axis=0).where(q > 0, x, axis=0)
+        return snapped.rank(axis=1, pct=True)
 
     def scale(self, x: pd.DataFrame) -> pd.DataFrame:
         return x.div(x.abs().sum(axis=1).where(lambda s: s > 0), axis=0)

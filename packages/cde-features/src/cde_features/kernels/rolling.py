@@ -48,9 +48,23 @@ def rolling_mean(x: np.ndarray, w: int) -> np.ndarray:
 
 
 @njit(**_JIT)
-def rolling_cov(x: np.ndarray, y: np.ndarray, w: int, ddof: int) -> np.ndarray:
-    """Sample covariance (``ddof``) of x and y over w bars (Welford co-moment add/remove)."""
+def constant_run(x: np.ndarray) -> np.ndarray:
+    """``run[i]`` = how many bars up to i hold exactly ``x[i]`` in a row (1 = differs from the previous)."""
     n = x.shape[0]
+    run = np.ones(n, dtype=np.int64)
+    for i in range(1, n):
+        if x[i] == x[i - 1]:
+            run[i] = run[i - 1] + 1
+    return run
+
+
+@njit(**_JIT)
+def rolling_cov(x: np.ndarray, y: np.ndarray, w: int, ddof: int) -> np.ndarray:
+    """Sample covariance (``ddof``) of x and y over w bars (Welford co-moment add/remove); exactly 0
+    when either side is constant over the window (add/remove rounding would leave ~1e-17 there)."""
+    n = x.shape[0]
+    run_x = constant_run(x)
+    run_y = constant_run(y)
     out = np.full(n, np.nan)
     cnt = 0
     mx = 0.0
@@ -85,7 +99,7 @@ def rolling_cov(x: np.ndarray, y: np.ndarray, w: int, ddof: int) -> np.ndarray:
                     my -= (b - my) / cnt
                     mx = mx_new
         if i >= w - 1 and nans == 0 and cnt > ddof:
-            out[i] = cxy / (cnt - ddof)
+            out[i] = 0.0 if (run_x[i] >= w or run_y[i] >= w) else cxy / (cnt - ddof)
     return out
 
 
@@ -111,6 +125,8 @@ def rolling_corr(x: np.ndarray, y: np.ndarray, w: int) -> np.ndarray:
     vy = rolling_var(y, w, 1)
     out = np.full(x.shape[0], np.nan)
     for i in range(x.shape[0]):
+        if vx[i] == 0.0 or vy[i] == 0.0:
+            continue
         den = np.sqrt(vx[i] * vy[i])
         if den > 1e-14 * (abs(cov[i]) + 1e-300) and den > 0.0:
             r = cov[i] / den
