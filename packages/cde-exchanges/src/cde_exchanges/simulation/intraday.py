@@ -33,13 +33,15 @@ def hourly_profile(spec: MarketSpec) -> np.ndarray:
     """Expected share of a day's trades in each UTC hour (24 values summing to 1)."""
     hours = np.arange(24) + 0.5
     shape = 1.0 + spec.seasonality_amplitude * np.cos(2 * np.pi * (hours - spec.peak_hour_utc) / 24)
-    return shape / shape.sum()
+    profile: np.ndarray = shape / shape.sum()
+    return profile
 
 
 def _bucket_intensity(spec: MarketSpec, gen: np.random.Generator) -> np.ndarray:
     mid_hours = (np.arange(BUCKETS_PER_DAY) + 0.5) * BUCKET_SECONDS / 3600
     seasonal = 1.0 + spec.seasonality_amplitude * np.cos(2 * np.pi * (mid_hours - spec.peak_hour_utc) / 24)
-    return seasonal * gen.gamma(BURST_SHAPE, 1.0 / BURST_SHAPE, size=BUCKETS_PER_DAY)
+    intensity: np.ndarray = seasonal * gen.gamma(BURST_SHAPE, 1.0 / BURST_SHAPE, size=BUCKETS_PER_DAY)
+    return intensity
 
 
 def trade_times_us(spec: MarketSpec, gen: np.random.Generator, n: int, day: date) -> np.ndarray:
@@ -51,7 +53,8 @@ def trade_times_us(spec: MarketSpec, gen: np.random.Generator, n: int, day: date
     uniforms = spacings[:-1] / spacings[-1]
     seconds = np.interp(uniforms, cdf, np.arange(BUCKETS_PER_DAY + 1) * float(BUCKET_SECONDS))
     day_start_us = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1_000_000
-    return day_start_us + (seconds * 1e6).astype(np.int64)
+    times: np.ndarray = day_start_us + (seconds * 1e6).astype(np.int64)
+    return times
 
 
 def mid_log_path(gen: np.random.Generator, n: int, log_open: float, log_close: float,

@@ -9,9 +9,12 @@ import json
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 universe_app = typer.Typer(name="universe", no_args_is_help=True,
                            help="Asset pool: top-N pairs by quote volume, live or point-in-time from the lake.")
@@ -100,19 +103,19 @@ def pit_command(
     table.add_column("as of")
     table.add_column("members, largest first", overflow="fold")
     for day, group in universe.groupby("date", sort=True):
-        table.add_row(day.isoformat(), " ".join(group.sort_values("rank")["symbol"]))
+        table.add_row(str(day), " ".join(group.sort_values("rank")["symbol"]))
     Console().print(table)
     if out is not None:
         Console(stderr=True).print(f"wrote {len(universe)} rows to {out}")
 
 
-def _write_parquet(universe: object, path: Path) -> None:
+def _write_parquet(universe: pd.DataFrame, path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from cde_core.atomic import atomic_write_with
 
-    table = pa.Table.from_pandas(universe, preserve_index=False)  # type: ignore[arg-type]
+    table = pa.Table.from_pandas(universe, preserve_index=False)
     atomic_write_with(path, lambda tmp: pq.write_table(table, tmp))
 
 

@@ -87,7 +87,7 @@ def live_top_pairs(request: LiveTopRequest, config: DownloadConfig | None = None
         if reason is not None:
             excluded.append(ExcludedPair(symbol=market["id"], reason=reason))
             continue
-        candidates.append((-float(volume), market["id"], market))
+        candidates.append((-float(volume or 0.0), market["id"], market))
     candidates.sort(key=lambda c: (c[0], c[1]))
     pairs = [RankedPair(rank=i + 1, symbol=sym, base=m["base"], quote=m["quote"], quote_volume=-neg)
              for i, (neg, sym, m) in enumerate(candidates[: request.n])]
