@@ -1,0 +1,153 @@
+"""Calculator selection and output, the features lake, factor analysis and the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from cde_core.errors import ConfigError, NotFoundError
+from cde_core.lake import Lake
+from cde_core.local_executor import LocalExecutor, LocalExecutorParams
+from cde_core.schemas import BARS_SCHEMA
+from cde_features.analysis.analyzer import analyze_factors
+from cde_features.analysis.report import render_html
+from cde_features.calculator import UnifiedFeatureCalculator, compute_features
+from cde_features.lake_io import read_features, write_features
+from cde_features.synthetic import synthetic_bars, synthetic_panel
+
+EXEC = LocalExecutor(LocalExecutorParams(max_workers=1))
+
+
+def test_default_set_has_100_plus_columns_and_the_momentum_returns() -> None:
+    calc = UnifiedFeatureCalculator()
+    assert len(calc.columns) >= 100
+    assert len(set(calc.columns)) == len(calc.columns)
+    for col in ("ret_log_24", "ret_log_168", "ret_log_672", "vol_parkinson_168", "rsi_14", "alpha_001",
+                "ret_log_24_csrank", "example_range_position_24"):
+        assert col in calc.columns
+    assert calc.id == "default"
+    groups = {r.group for r in calc.factors}
+    assert {"returns", "volatility", "momentum", "volume_flow", "microstructure", "distribution", "alphas",
+            "cross_sectional", "example"} <= groups
+
+
+def test_selection_by_name_group_and_glob() -> None:
+    assert UnifiedFeatureCalculator(select=["rsi"]).columns == ["rsi_14", "rsi_24", "rsi_168"]
+    vol = UnifiedFeatureCalculator(select=["volatility"]).columns
+    assert "vol_yz_168" in vol and "rsi_14" not in vol
+    glob = UnifiedFeatureCalculator(select=["*_672"]).columns
+    assert set(glob) == {"ret_simple_672", "ret_log_672"}
+    calc = UnifiedFeatureCalculator(select=["rsi"], params={"rsi": {"window": 21}})
+    assert calc.columns == ["rsi_21"] and calc.id.startswith("default-")
+    with pytest.raises(NotFoundError):
+        UnifiedFeatureCalculator(select=["no_such_factor"])
+    with pytest.raises(ConfigError):
+        UnifiedFeatureCalculator(select=["ret_log_24_csrank"])  # its source is not selected
+
+
+def test_third_party_factor_in_computed_output() -> None:
+    panel = synthetic_panel(3, 120, seed=1)
+    out = compute_features(panel, factors=["example_range_position", "ret_log"], executor=EXEC)
+    col = out["example_range_position_24"]
+    assert col.notna().sum() > 0 and col.dropna().between(0, 1).all()
+    bars = panel.xs("SYM001USDT", level=1)
+    expected = ((bars.close - bars.low.rolling(24).min())
+                / (bars.high.rolling(24).max() - bars.low.rolling(24).min())).to_numpy()
+    np.testing.assert_allclose(out.xs("SYM001USDT", level=1)["example_range_position_24"], expected)
+
+
+def test_unsorted_panel_and_missing_columns() -> None:
+    panel = synthetic_panel(2, 50, seed=2)
+    shuffled = panel.sample(frac=1.0, random_state=0)
+    out = compute_features(shuffled, factors=["ret_log"], executor=EXEC)
+    assert out.index.equals(panel.index)
+    from cde_core.errors import DataError
+
+    with pytest.raises(DataError):
+        compute_features(panel.drop(columns=["close"]), factors=["ret_log"], executor=EXEC)
+
+
+def test_features_lake_roundtrip(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    panel = synthetic_panel(3, 80, seed=4)
+    features = compute_features(panel, factors=["returns"], executor=EXEC)
+    files = write_features(features, lake, spec="test", exchange="binance", market="spot", source="unit",
+                           extra={"feature_set": "x"})
+    assert len(files) == 3 and all(f.name == "part-0.parquet" for f in files)
+    schema = pq.read_schema(files[0])
+    assert schema.field("ts").type == pa.timestamp("us", tz="UTC")
+    assert schema.names[0] == "ts" and "symbol" not in schema.names
+    prov = Lake.read_provenance(files[0])
+    assert prov is not None and prov.rows == 80 and prov.extra["feature_set"] == "x"
+    back = read_features(lake, "test", "binance", "spot")
+    pd.testing.assert_frame_equal(back[features.columns], features, check_names=False, check_index_type=False)
+
+
+def test_analysis_finds_a_perfect_factor() -> None:
+    panel = synthetic_panel(8, 300, seed=5)
+    close = panel["close"]
+    fwd = close.groupby(level=1).shift(-1) / close - 1
+    features = pd.DataFrame({"oracle": fwd, "noise": np.random.default_rng(0).normal(size=len(panel))},
+                            index=panel.index)
+    result = analyze_factors(features, close, horizons=[1, 5], quantiles=4)
+    table = result.table().set_index(["column", "horizon"])
+    assert table.loc[("oracle", 1), "ic_mean"] == pytest.approx(1.0)
+    assert table.loc[("oracle", 1), "rank_ic_mean"] == pytest.approx(1.0)
+    assert abs(table.loc[("noise", 1), "rank_ic_mean"]) < 0.1
+    q = result.columns[0].quantile_returns[1]
+    assert list(q.index) == [1, 2, 3, 4] and q.is_monotonic_increasing
+    assert 0.0 <= result.columns[0].turnover_top <= 1.0
+    html = render_html(result)
+    assert "<svg" in html and "oracle" in html and "<script" not in html
+
+
+def _bars_lake(root: Path, symbols: list[str], n: int) -> None:
+    lake = Lake(root)
+    for i, symbol in enumerate(symbols):
+        frame = synthetic_bars(n, seed=i).reset_index()
+        frame["day"] = frame["ts"].dt.strftime("%Y-%m-%d")
+        for day, part in frame.groupby("day"):
+            table = pa.Table.from_pandas(part.drop(columns="day"), schema=BARS_SCHEMA, preserve_index=False)
+            folder = lake.bars_dir("time-1h", "binance", "spot", symbol) / f"date={day}"
+            folder.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, folder / "part-0.parquet")
+
+
+def _cde(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CDE_")}
+    env["CDE_DATA_ROOT"] = str(tmp_path / "lake")
+    return subprocess.run([sys.executable, "-m", "cde_server.cli.main", *args], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=600, check=False)
+
+
+def test_cli_list_compute_analyze(tmp_path: Path) -> None:
+    listed = _cde(tmp_path, "features", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert '"example_range_position"' in listed.stdout and '"cde-example-plugin"' in listed.stdout
+
+    _bars_lake(tmp_path / "lake", ["AAAUSDT", "BBBUSDT", "CCCUSDT"], 24 * 40)
+    done = _cde(tmp_path, "features", "compute", "--bars", "time-1h", "--symbols", "AAAUSDT,BBBUSDT,CCCUSDT",
+                "--start", "2024-01-10", "--end", "2024-02-05")
+    assert done.returncode == 0, done.stderr
+    spec_dir = tmp_path / "lake" / "features" / "spec=default__time-1h" / "exchange=binance" / "market=spot"
+    part = pq.read_table(spec_dir / "symbol=AAAUSDT" / "part-0.parquet")
+    assert part.num_rows == 27 * 24 and "ret_log_168" in part.column_names
+    assert "example_range_position_24" in part.column_names
+    assert str(part.column("ts")[0].as_py()).startswith("2024-01-10 00:00:00")
+
+    report = tmp_path / "r.html"
+    analyzed = _cde(tmp_path, "features", "analyze", "--bars", "time-1h", "--features", "default__time-1h",
+                    "--columns", "ret_log_24,rsi_14", "--horizons", "1,24", "--report", str(report))
+    assert analyzed.returncode == 0, analyzed.stderr
+    assert "ret_log_24" in analyzed.stdout and report.read_text().startswith("<!DOCTYPE html>")
+
+    missing = _cde(tmp_path, "features", "compute", "--bars", "nope")
+    assert missing.returncode != 0 and "no bars" in (missing.stderr + missing.stdout)
