@@ -38,7 +38,7 @@ def create_task_manager(config: CdeConfig) -> TaskManager:
 def create_app(config: CdeConfig | None = None, *, task_manager: TaskManager | None = None) -> FastAPI:
     """Build the API for ``config`` (default: the process-wide config); starts the task manager."""
     config = config or get_config()
-    manager = (task_manager or create_task_manager(config)).start()
+    manager = task_manager or create_task_manager(config)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,6 +53,8 @@ def create_app(config: CdeConfig | None = None, *, task_manager: TaskManager | N
     for router in (health.router, plugins.router, components.router, tasks.router):
         app.include_router(router)
     get_plugins().call_hook("register_routes", app=app)
+    # started after the plugins ran, so handlers they registered can re-queue orphaned tasks
+    manager.start()
 
     keys = [k.get_secret_value() for k in config.server.api_keys]
     # added innermost first: the guard and size limit run before auth, CORS wraps everything so even

@@ -12,10 +12,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cde_server.api.problems import problem_response
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodySizeLimitMiddleware:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -40,25 +36,28 @@ class BodySizeLimitMiddleware:
                 return
         received = 0
         started = False
+        refused = False
 
         async def counted_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
             message = await receive()
-            if message["type"] == "http.request":
+            if message["type"] == "http.request" and not refused:
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    # answer 413 ourselves and tell the app the client left: raising here would be
+                    # turned into a 400 by FastAPI's body parsing
+                    if not started:
+                        refused = True
+                        await self._too_large()(scope, receive, send)  # type: ignore[operator]
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracked_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return  # the 413 is already sent; whatever the app answers now is dropped
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, counted_receive, tracked_send)
-        except _TooLarge:
-            if started:
-                raise
-            await self._too_large()(scope, receive, send)  # type: ignore[operator]
+        await self.app(scope, counted_receive, tracked_send)

@@ -1,7 +1,7 @@
 """Redis task store: tasks survive the server process and are shared by several instances.
 
-Layout under a key prefix (default ``cde:``; ``?prefix=`` in the URL changes it, which is how tests
-isolate themselves):
+Layout under a key prefix (default ``cde:``; ``?prefix=name`` in the URL makes it ``name:``, which is
+how tests and several deployments sharing one Redis keep apart):
 
 - ``<p>task:<id>``      hash of the TaskInfo fields (+ ``owner``); finished tasks expire after ``ttl_s``
 - ``<p>tasks``          sorted set of task ids by creation time (for listing; pruned lazily)
@@ -67,7 +67,9 @@ def split_prefix(url: str) -> tuple[str, str]:
     """Take our own ``prefix`` query parameter out of a redis URL (redis-py rejects unknown ones)."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    prefix = next((v for k, v in query if k == "prefix"), "cde:")
+    prefix = next((v for k, v in query if k == "prefix"), "cde")
+    # the colon is added here: a trailing ':' in CDE_TASK_STORE would read as a YAML mapping
+    prefix = prefix if prefix.endswith(":") else f"{prefix}:"
     rest = urlencode([(k, v) for k, v in query if k != "prefix"])
     return urlunsplit(parts._replace(query=rest)), prefix
 

@@ -1,0 +1,47 @@
+"""Names that become paths in the lake (run ids, file names): validated in the schema and again on use.
+
+A route that turns a request value into a file path declares it with :data:`RunIdPath` /
+:data:`FileNamePath` (the OpenAPI schema then carries the pattern, and FastAPI answers 422 before
+the route runs) and builds the path with :func:`run_file_path`, which re-checks every part with
+:func:`cde_core.lake.safe_value` and refuses a result that resolves outside the run folder (a
+symlink planted in the lake included). :class:`~cde_server.api.path_guard.PathTraversalGuard` is a
+third fence in front of every route.
+
+Plugin packages must not import cde_server (ARCHITECTURE.md): they copy the pattern below (it is
+``safe_value``'s rule written as a JSON-schema regex without look-arounds) and use
+``Lake.run_dir(run_id)`` / ``safe_value(name, what=...)`` from cde_core — see docs/server.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path as FsPath
+from typing import Annotated
+
+from fastapi import Path
+
+from cde_core.errors import DataError, NotFoundError
+from cde_core.lake import Lake, safe_value
+
+#: starts with a letter or digit; letters, digits, '.', '_', '-'; never two dots in a row
+SAFE_NAME_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-])*\.?$"
+
+RunIdPath = Annotated[str, Path(description="run id", pattern=SAFE_NAME_PATTERN, max_length=200)]
+FileNamePath = Annotated[str, Path(description="file name inside the run folder", pattern=SAFE_NAME_PATTERN,
+                                   max_length=200)]
+
+
+def inside(root: FsPath, candidate: FsPath) -> FsPath:
+    """``candidate`` resolved, if it stays under ``root`` (resolved too); DataError otherwise."""
+    resolved_root = root.resolve()
+    resolved = candidate.resolve()
+    if resolved != resolved_root and resolved_root not in resolved.parents:
+        raise DataError("path leaves the lake", where=candidate.name, hint="use a plain name inside the run")
+    return resolved
+
+
+def run_file_path(lake: Lake, run_id: str, name: str) -> FsPath:
+    """The path of file ``name`` in run ``run_id``; 422 on unsafe names, 404 if the run is missing."""
+    folder = lake.run_dir(run_id)
+    if not folder.is_dir():
+        raise NotFoundError(f"no run '{run_id}'", hint="list runs with GET /runs")
+    return inside(folder, folder / safe_value(name, what="file name"))
