@@ -12,6 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cde_core.errors import ConfigError, NotFoundError
@@ -19,7 +21,7 @@ from cde_core.lake import Lake, Provenance
 from cde_core.schemas import TRADES_SCHEMA
 from cde_exchanges.simulation import MarketSpec, simulate_day
 from cde_exchanges.universe.daily_volume import daily_quote_volumes
-from cde_exchanges.universe.point_in_time import point_in_time_universe, rebalance_dates
+from cde_exchanges.universe.point_in_time import point_in_time_universe, rank_by_trailing_volume, rebalance_dates
 
 EX, MKT = "binance", "spot"
 D0 = date(2024, 1, 1)
@@ -197,3 +199,27 @@ def test_cli_pit_json_and_parquet_out(lake: Lake, tmp_path: Path) -> None:
     assert written.to_pandas()["symbol"].tolist() == expected["symbol"].tolist()
     table = CliRunner().invoke(app, args)
     assert table.exit_code == 0 and "2024-01-08" in table.output and "CCCUSDT AAAUSDT" in table.output
+
+
+@settings(max_examples=150, deadline=None)
+@given(cells=st.dictionaries(st.tuples(st.integers(0, 15), st.sampled_from(["A", "B", "C", "D"])),
+                             st.integers(0, 4), max_size=40),
+       as_of_offsets=st.lists(st.integers(0, 20), min_size=1, max_size=6, unique=True),
+       n=st.integers(1, 4), lookback=st.integers(1, 6))
+def test_ranking_property_against_a_loop(cells: dict[tuple[int, str], int], as_of_offsets: list[int], n: int,
+                                         lookback: int) -> None:
+    """Random sparse daily volumes with many ties and zero-volume days vs a plain Python loop."""
+    daily = pd.DataFrame([(D0 + timedelta(days=d), s, float(v)) for (d, s), v in cells.items()],
+                         columns=["date", "symbol", "quote_volume"])
+    as_of = sorted(D0 + timedelta(days=o) for o in as_of_offsets)
+    got = rank_by_trailing_volume(daily, as_of, n, lookback)
+    rows = []
+    for day in as_of:
+        window = {s: 0.0 for (d, s) in cells if day - timedelta(days=lookback) <= D0 + timedelta(days=d) < day}
+        for (d, s), v in cells.items():
+            if s in window and day - timedelta(days=lookback) <= D0 + timedelta(days=d) < day:
+                window[s] += v
+        ranked = sorted(window.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+        rows += [(day, s, r, v) for r, (s, v) in enumerate(ranked, start=1)]
+    expected = pd.DataFrame(rows, columns=["date", "symbol", "rank", "trailing_quote_volume"])
+    assert list(got.itertuples(index=False, name=None)) == list(expected.itertuples(index=False, name=None))
