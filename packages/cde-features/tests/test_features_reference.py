@@ -22,7 +22,7 @@ def both() -> tuple[pd.DataFrame, pd.DataFrame, UnifiedFeatureCalculator]:
 
 
 def test_every_builtin_column_has_a_reference(both) -> None:
-    ours, ref, calc = both
+    _ours, ref, calc = both
     builtin = [c for r in calc.factors if r.distribution == "cde-features" for c in r.columns]
     assert sorted(ref.columns) == sorted(builtin)
 

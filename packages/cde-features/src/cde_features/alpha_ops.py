@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-
 #: ranks treat values equal to this many digits (relative to the cross-section's largest) as ties
 RANK_DIGITS = 9.0
 
