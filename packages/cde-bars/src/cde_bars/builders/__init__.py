@@ -1,0 +1,1 @@
+"""Registered bar builders, one module per family."""

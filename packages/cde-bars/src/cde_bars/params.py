@@ -1,0 +1,102 @@
+"""Pydantic parameter models of the builders: the single source of validation, CLI help and the
+REST JSON schema."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_INTERVAL = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+DAY_SECONDS = 86_400
+
+
+def interval_seconds(text: str) -> int:
+    """``"90s"``, ``"15m"``, ``"1h"``, ``"1d"`` → seconds (raises ValueError otherwise)."""
+    match = _INTERVAL.match(text)
+    if not match:
+        raise ValueError(f"interval '{text}' is not <number><s|m|h|d>, e.g. 1s, 15m, 1h, 1d")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def interval_label(seconds: int) -> str:
+    """Canonical short label of an interval (the largest unit that divides it): 3600 → ``1h``."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TimeBarParams(_Params):
+    """One bar per UTC-epoch-aligned interval."""
+
+    interval: str = Field("1h", description="bar length from 1s to 1d, e.g. 1s, 5m, 1h, 4h, 1d; "
+                          "intervals are aligned to the UTC epoch")
+    fill: bool = Field(False, description="emit empty intervals as zero-volume bars at the previous close "
+                       "(default: omit them)")
+
+    @field_validator("interval")
+    @classmethod
+    def _check_interval(cls, value: str) -> str:
+        seconds = interval_seconds(value)
+        if not 1 <= seconds <= DAY_SECONDS:
+            raise ValueError(f"interval '{value}' is outside 1s..1d")
+        return interval_label(seconds)
+
+    @property
+    def interval_us(self) -> int:
+        return interval_seconds(self.interval) * 1_000_000
+
+
+class ThresholdBarParams(_Params):
+    """Close a bar when its running measure (trades, base volume or quote volume) reaches the
+    threshold; the threshold is fixed, or dynamic when ``bars_per_day`` is set."""
+
+    threshold: float = Field(gt=0, description="measure per bar (trades / base units / quote units); with "
+                             "bars_per_day, the threshold used until one UTC day has been seen")
+    bars_per_day: float | None = Field(None, gt=0, description="dynamic threshold: at each UTC day change, "
+                                       "threshold = mean daily measure of the past window_days / bars_per_day")
+    window_days: int = Field(7, ge=1, le=366, description="trailing days of the dynamic threshold "
+                             "(days without trades count as zero)")
+
+
+class InformationBarParams(_Params):
+    """EWMA expectations of López de Prado's information-driven bars (AFML ch. 2.3.2)."""
+
+    expected_ticks_init: float = Field(1000.0, gt=0, description="E[T] (trades per bar) before the first "
+                                       "bar closes")
+    expected_ticks_min: float = Field(100.0, gt=0, description="lower bound of E[T]: bars cannot collapse "
+                                      "to single trades")
+    expected_ticks_max: float = Field(10000.0, gt=0, description="upper bound of E[T]: the threshold "
+                                      "cannot run away so bars never close")
+    ewma_bars: int = Field(20, ge=1, description="EWMA span in bars (alpha = 2 / (span + 1)) of E[T] and "
+                           "the per-trade expectations")
+    side: Literal["taker", "tick_rule"] = Field("taker", description="trade sign: taker side "
+                                                "(is_buyer_maker) or the tick rule on prices")
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> InformationBarParams:
+        if not self.expected_ticks_min <= self.expected_ticks_init <= self.expected_ticks_max:
+            raise ValueError("need expected_ticks_min <= expected_ticks_init <= expected_ticks_max")
+        return self
+
+    @property
+    def alpha(self) -> float:
+        return 2.0 / (self.ewma_bars + 1.0)
+
+
+class ImbalanceBarParams(InformationBarParams):
+    """Imbalance bars: close when |Σ b·v| reaches E[T] · |E[b·v]|."""
+
+    imbalance_floor: float = Field(0.1, ge=0, le=1, description="lower bound of |E[b·v]| as a fraction of "
+                                   "E[|v|]: a balanced market cannot shrink the threshold to zero")
+
+
+class RunBarParams(InformationBarParams):
+    """Run bars: close when max(Σ buy v, Σ sell v) reaches E[T] · max(E[buy v], E[sell v])."""

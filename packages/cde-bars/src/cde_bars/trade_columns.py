@@ -1,0 +1,79 @@
+"""Canonical trades (Arrow) → the numpy arrays the kernels read, zero-copy where Arrow allows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+from numba import njit
+
+from cde_core.errors import DataError, SchemaError
+from cde_core.schemas import TRADES_SCHEMA, TS_TYPE
+
+
+@dataclass(frozen=True)
+class TradeColumns:
+    """One batch of trades as contiguous numpy arrays (ts in µs since the epoch, maker as 0/1)."""
+
+    ts: np.ndarray
+    trade_id: np.ndarray
+    price: np.ndarray
+    qty: np.ndarray
+    quote: np.ndarray
+    maker: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.price.shape[0])
+
+
+def _column(batch: pa.RecordBatch, name: str, where: str) -> pa.Array:
+    index = batch.schema.get_field_index(name)
+    if index < 0:
+        raise SchemaError(f"trades lack column '{name}'", where=where,
+                          hint=f"expected columns: {', '.join(TRADES_SCHEMA.names)}")
+    array = batch.column(index)
+    if array.null_count:
+        raise SchemaError(f"column '{name}' has {array.null_count} null value(s)", where=where,
+                          hint="drop or fill them before building bars")
+    expected = TRADES_SCHEMA.field(name).type
+    if array.type != expected:
+        try:
+            array = array.cast(TS_TYPE if name == "ts" else expected)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise SchemaError(f"column '{name}' has type {array.type}, expected {expected}", where=where,
+                              hint="cast it first") from exc
+    return array
+
+
+def trade_columns(batch: pa.RecordBatch, *, where: str = "trades") -> TradeColumns:
+    """Arrays of one record batch (single chunk, so numeric columns are zero-copy views)."""
+    ts = _column(batch, "ts", where).to_numpy(zero_copy_only=False).view(np.int64)
+    maker = _column(batch, "is_buyer_maker", where).to_numpy(zero_copy_only=False).view(np.uint8)
+    return TradeColumns(
+        ts=ts,
+        trade_id=_column(batch, "trade_id", where).to_numpy(zero_copy_only=False),
+        price=_column(batch, "price", where).to_numpy(zero_copy_only=False),
+        qty=_column(batch, "qty", where).to_numpy(zero_copy_only=False),
+        quote=_column(batch, "quote_qty", where).to_numpy(zero_copy_only=False),
+        maker=maker,
+    )
+
+
+@njit(cache=True, nogil=True)
+def first_out_of_order(ts: np.ndarray, previous: int) -> int:
+    """Index of the first timestamp earlier than its predecessor (``previous`` before index 0), or -1."""
+    last = previous
+    for i in range(ts.shape[0]):
+        if ts[i] < last:
+            return i
+        last = ts[i]
+    return -1
+
+
+def check_order(columns: TradeColumns, previous_ts: int | None, *, where: str) -> None:
+    """Bars need trades in time order, within a batch and across batches of one stream."""
+    bad = first_out_of_order(columns.ts, np.iinfo(np.int64).min if previous_ts is None else previous_ts)
+    if bad >= 0:
+        raise DataError(f"trades are not in time order at row {bad} (trade id {columns.trade_id[bad]})",
+                        where=where, hint="sort the trades by ts (and trade id) before building bars")
