@@ -9,6 +9,7 @@ skipped, so no trade ever happens at an invented price.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -35,9 +36,10 @@ class MarketArrays:
     def shape(self) -> tuple[int, int]:
         return self.close.shape
 
-    @property
+    @cached_property
     def index(self) -> pd.DatetimeIndex:
-        return pd.DatetimeIndex(pd.to_datetime(self.ts, utc=True), name="ts")
+        return pd.DatetimeIndex(np.asarray(self.ts, dtype=np.int64).view("datetime64[ns]"),
+                                name="ts").tz_localize("UTC")
 
 
 def check_panel(panel: pd.DataFrame, required: tuple[str, ...], *, where: str) -> None:

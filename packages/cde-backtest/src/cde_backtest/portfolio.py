@@ -35,13 +35,31 @@ class Simulation:
     traded: np.ndarray
     gross: np.ndarray
     net: np.ndarray
-    qty: np.ndarray
     asset_pnl: np.ndarray
     asset_cost: np.ndarray
     asset_funding: np.ndarray
     trade_arrays: tuple[np.ndarray, ...]
-    marks: np.ndarray
     _trades: pd.DataFrame | None = field(default=None, repr=False)
+    _qty: np.ndarray | None = field(default=None, repr=False)
+    _marks: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def qty(self) -> np.ndarray:
+        """End-of-bar quantities (T, N), rebuilt from the position after each fill (exact)."""
+        if self._qty is None:
+            t, i, after = self.trade_arrays[0], self.trade_arrays[1], self.trade_arrays[7]
+            dense = np.full(self.market.shape, np.nan)
+            dense[t, i] = after  # fills are in time order: the last fill of a bar wins
+            dense[0] = np.where(np.isnan(dense[0]), 0.0, dense[0])
+            self._qty = forward_fill(dense)
+        return self._qty
+
+    @property
+    def marks(self) -> np.ndarray:
+        """Valuation prices: the last known close of each asset (NaN before its first bar)."""
+        if self._marks is None:
+            self._marks = forward_fill(self.market.close)
+        return self._marks
 
     @property
     def index(self) -> pd.DatetimeIndex:
@@ -81,14 +99,14 @@ class Simulation:
                             index=pd.Index(self.market.symbols, name="symbol"))
 
 
-def _capacity(targets: np.ndarray, decide: np.ndarray, n_assets: int, stops: bool) -> int:
-    orders = int(np.count_nonzero(~np.isnan(targets[decide]))) + n_assets
+def _capacity(rows: np.ndarray, n_assets: int, stops: bool) -> int:
+    orders = int(np.count_nonzero(~np.isnan(rows))) + n_assets
     return (2 * orders if stops else orders) + n_assets + 1
 
 
 def simulate(
     market: MarketArrays,
-    targets: np.ndarray,
+    rows: np.ndarray,
     decide: np.ndarray,
     *,
     costs: CostModel,
@@ -99,31 +117,28 @@ def simulate(
     take_profit: float | None = None,
     min_trade_value: float = 0.0,
 ) -> Simulation:
-    """Trade ``targets`` (T × N weights; NaN = keep that position) on the ``decide`` bars."""
+    """Trade target weights ``rows`` (one row per True in ``decide``, in order; NaN = keep that
+    position) on the decision bars of ``market``."""
     from cde_backtest.engines.kernel import simulate_kernel
 
-    targets = np.asarray(targets, dtype=np.float64)
     decide = np.asarray(decide, dtype=np.bool_)
+    rows = np.ascontiguousarray(rows, dtype=np.float64).reshape(-1, market.shape[1])
+    if len(rows) != int(decide.sum()):
+        raise ValueError(f"{len(rows)} target rows for {int(decide.sum())} decision bars")
     if risk is not None:
-        targets = risk.apply(targets, decide)
-    open_ = forward_fill(market.open)
-    close = forward_fill(market.close)
-    # a missing bar has no range: use the carried price so stops never fire on invented prices
-    high = np.where(np.isnan(market.high), close, market.high)
-    low = np.where(np.isnan(market.low), close, market.low)
-    # an asset with no bar at t cannot trade at t: keep its open NaN there
-    open_ = np.where(np.isnan(market.open), np.nan, open_)
+        rows = np.ascontiguousarray(risk.apply(rows), dtype=np.float64)
+    row_of = np.where(decide, np.cumsum(decide) - 1, -1).astype(np.int64)
     rates = costs.rates(market)
     funding = market.funding if market.funding is not None else np.zeros((1, 1))
-    qv = np.nan_to_num(market.quote_volume) if rates.impact > 0 else np.zeros((1, 1))
+    qv = market.quote_volume if rates.impact > 0 else np.zeros((1, 1))
     stops = bool(stop_loss) or bool(take_profit)
-    out = simulate_kernel(open_, high, low, close, targets, decide, rates.fee_rate, rates.slip_rate,
-                          float(rates.impact), qv, funding, float(initial_cash), execution == "close",
+    out = simulate_kernel(market.open, market.high, market.low, market.close, rows, row_of, rates.fee_rate,
+                          rates.slip_rate, float(rates.impact), qv, funding, float(initial_cash),
+                          execution == "close",
                           float((risk.max_drawdown if risk is not None else None) or 0.0),
                           float(stop_loss or 0.0), float(take_profit or 0.0), float(min_trade_value),
-                          _capacity(targets, decide, market.shape[1], stops))
-    (nav, cash, pnl, fees, slip, fund, traded, gross, net, qty, a_pnl, a_cost, a_fund) = out[:13]
+                          _capacity(rows, market.shape[1], stops))
+    (nav, cash, pnl, fees, slip, fund, traded, gross, net, a_pnl, a_cost, a_fund) = out[:12]
     return Simulation(market=market, initial_cash=float(initial_cash), nav=nav, cash=cash, pnl=pnl, fees=fees,
-                      slippage=slip, funding=fund, traded=traded, gross=gross, net=net, qty=qty,
-                      asset_pnl=a_pnl, asset_cost=a_cost, asset_funding=a_fund, trade_arrays=out[13:],
-                      marks=close)
+                      slippage=slip, funding=fund, traded=traded, gross=gross, net=net,
+                      asset_pnl=a_pnl, asset_cost=a_cost, asset_funding=a_fund, trade_arrays=out[12:])

@@ -5,7 +5,7 @@ asset, then the whole row is scaled down so that gross and |net| exposure stay w
 The drawdown stop is path dependent, so it runs inside the simulation kernel: when NAV at a bar's
 close falls ``max_drawdown`` below its running peak, every position is closed at the next fill
 (reason ``risk_stop``) and the strategy stays flat for the rest of the run.
-Plug in another manager by passing any object with ``apply(targets, decide)`` to the engine.
+Plug in another manager by passing any object with ``apply(rows)`` and ``max_drawdown`` to the engine.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ class RiskManager(Protocol):
 
     max_drawdown: float | None
 
-    def apply(self, targets: np.ndarray, decide: np.ndarray) -> np.ndarray: ...
+    def apply(self, rows: np.ndarray) -> np.ndarray:
+        """Target weight rows of the decision bars (NaN = no order) → adjusted rows."""
+        ...
 
 
 class LimitsRiskManager:
@@ -44,9 +46,8 @@ class LimitsRiskManager:
         self.params = params
         self.max_drawdown = params.max_drawdown
 
-    def apply(self, targets: np.ndarray, decide: np.ndarray) -> np.ndarray:
+    def apply(self, rows: np.ndarray) -> np.ndarray:
         p = self.params
-        rows = targets[decide]
         if not p.allow_short:
             rows = np.where(rows < 0, 0.0, rows)
         if p.max_weight is not None:
@@ -59,6 +60,4 @@ class LimitsRiskManager:
         if p.max_net is not None:
             net = np.abs(filled.sum(axis=1)) * scale
             scale = scale * np.where(net > p.max_net, p.max_net / np.maximum(net, 1e-300), 1.0)
-        out = targets.copy()
-        out[decide] = rows * scale[:, None]
-        return out
+        return rows * scale[:, None]

@@ -17,7 +17,7 @@ TRADE_COLUMNS = ["ts", "symbol", "side", "qty", "price", "notional", "fee", "sli
 
 def trade_log_frame(arrays: tuple[np.ndarray, ...], index: pd.DatetimeIndex, symbols: list[str]) -> pd.DataFrame:
     """Build the trade log from the kernel's record arrays."""
-    t, i, dq, price, fee, slip, reason = arrays
+    t, i, dq, price, fee, slip, reason = arrays[:7]
     return pd.DataFrame({
         "ts": index[t],
         "symbol": pd.Categorical.from_codes(i, categories=symbols) if len(symbols) else pd.Categorical([]),

@@ -30,16 +30,14 @@ class CrossSectionalParams(EngineParams):
 
 def cross_sectional_targets(weights: np.ndarray, decide: np.ndarray, universe: np.ndarray | None,
                             normalize_gross: float | None = None) -> np.ndarray:
-    """Decision rows of weights with NaN → 0 and non-members → 0; other rows NaN (no order)."""
-    targets = np.full(weights.shape, np.nan)
+    """The target rows of the decision bars: weights with NaN → 0 and non-members → 0."""
     rows = np.nan_to_num(weights[decide], nan=0.0)
     if universe is not None:
         rows = np.where(universe[decide], rows, 0.0)
     if normalize_gross is not None:
         gross = np.abs(rows).sum(axis=1, keepdims=True)
         rows = np.where(gross > 0, rows * normalize_gross / np.where(gross > 0, gross, 1.0), 0.0)
-    targets[decide] = rows
-    return targets
+    return rows
 
 
 class CrossSectionalEngine:

@@ -33,7 +33,7 @@ def _flex(a: np.ndarray, t: int, i: int) -> float:
 
 @njit(cache=True, nogil=True)
 def _fill(t, i, dq, price, reason, q, mark, entry, state, fee_rate, slip_rate, impact, quote_volume,
-          asset_pnl, asset_cost, tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip, tr_reason):
+          asset_pnl, asset_cost, tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip, tr_reason, tr_after):
     """Trade ``dq`` units of asset ``i`` at ``price``; updates cash (state[0]) and bar sums."""
     # mark the held position to the fill price first, so P&L is attributed exactly
     pnl = q[i] * (price - mark[i])
@@ -69,17 +69,20 @@ def _fill(t, i, dq, price, reason, q, mark, entry, state, fee_rate, slip_rate, i
     tr_fee[n] = fee
     tr_slip[n] = slip
     tr_reason[n] = reason
+    tr_after[n] = new
     state[6] = n + 1
 
 
 @njit(cache=True, nogil=True)
-def simulate_kernel(open_, high, low, close, targets, decide, fee_rate, slip_rate, impact, quote_volume,
+def simulate_kernel(open_, high, low, close, rows, row_of, fee_rate, slip_rate, impact, quote_volume,
                     funding, initial_cash, exec_at_close, max_drawdown, stop_loss, take_profit,
                     min_trade_value, capacity):
-    """Simulate trading ``targets`` (weights; NaN = leave that asset alone) on ``decide`` bars.
+    """Simulate trading target weights: on bar t with ``row_of[t] = k >= 0`` the targets are
+    ``rows[k]`` (NaN = leave that asset alone).
 
-    Prices must be forward-filled except before an asset's first bar (NaN there: no fills).
-    Returns per-bar arrays, end-of-bar quantities, per-asset P&L/costs/funding and the trade log.
+    Prices may be NaN where an asset has no bar: it cannot trade there, is valued at its last mark,
+    and its stops are not checked. Returns per-bar arrays, per-asset P&L/costs/funding and the trade
+    log (with the position after each fill, from which end-of-bar positions are rebuilt exactly).
     """
     n_bars, n_assets = close.shape
     nav = np.empty(n_bars)
@@ -91,7 +94,6 @@ def simulate_kernel(open_, high, low, close, targets, decide, fee_rate, slip_rat
     traded_out = np.zeros(n_bars)
     gross_out = np.zeros(n_bars)
     net_out = np.zeros(n_bars)
-    qty_out = np.empty((n_bars, n_assets))
     q = np.zeros(n_assets)
     mark = np.full(n_assets, np.nan)
     entry = np.full(n_assets, np.nan)
@@ -105,6 +107,7 @@ def simulate_kernel(open_, high, low, close, targets, decide, fee_rate, slip_rat
     tr_fee = np.empty(capacity)
     tr_slip = np.empty(capacity)
     tr_reason = np.empty(capacity, np.int8)
+    tr_after = np.empty(capacity)
     # state: cash, unused, bar pnl, bar fees, bar slippage, bar traded notional, n trades
     state = np.zeros(7)
     state[0] = initial_cash
@@ -128,7 +131,7 @@ def simulate_kernel(open_, high, low, close, targets, decide, fee_rate, slip_rat
                     p = open_[t, i]
                     equity += q[i] * (p if not np.isnan(p) else mark[i])
             for i in range(n_assets):
-                w = 0.0 if liquidate else targets[pending_row, i]
+                w = 0.0 if liquidate else rows[pending_row, i]
                 p = open_[t, i]
                 if np.isnan(w) or np.isnan(p):
                     continue
@@ -137,7 +140,7 @@ def simulate_kernel(open_, high, low, close, targets, decide, fee_rate, slip_rat
                     continue
                 _fill(t, i, dq, p, REASON_RISK_STOP if liquidate else REASON_REBALANCE, q, mark, entry,
                       state, fee_rate, slip_rate, impact, quote_volume, asset_pnl, asset_cost,
-                      tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip, tr_reason)
+                      tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip, tr_reason, tr_after)
             pending_row = -1
             liquidate = False
         # 2. stop-loss / take-profit against this bar's range
@@ -173,26 +176,31 @@ def simulate_kernel(open_, high, low, close, targets, decide, fee_rate, slip_rat
                 if not np.isnan(price):
                     _fill(t, i, -q[i], price, reason, q, mark, entry, state, fee_rate, slip_rate, impact,
                           quote_volume, asset_pnl, asset_cost, tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip,
-                          tr_reason)
-        # 3. mark to the close, pay funding
+                          tr_reason, tr_after)
+        # 3. mark to the close, pay funding (gross / net exposure accumulate on the way)
         value = 0.0
+        gross = 0.0
         for i in range(n_assets):
             c = close[t, i]
-            if not np.isnan(c):
-                if q[i] != 0.0:
-                    pnl = q[i] * (c - mark[i])
+            qi = q[i]
+            if qi != 0.0:
+                if c == c:  # not NaN
+                    pnl = qi * (c - mark[i])
                     asset_pnl[i] += pnl
                     state[2] += pnl
-                mark[i] = c
-            if q[i] != 0.0:
+                    mark[i] = c
                 if has_funding:
                     rate = _flex(funding, t, i)
                     if rate != 0.0:
-                        pay = -q[i] * mark[i] * rate
+                        pay = -qi * mark[i] * rate
                         state[0] += pay
                         fund_out[t] += pay
                         asset_fund[i] += pay
-                value += q[i] * mark[i]
+                v = qi * mark[i]
+                value += v
+                gross += abs(v)
+            elif c == c:
+                mark[i] = c
         nav_t = state[0] + value
         # 4. drawdown stop on the close NAV
         if max_drawdown > 0.0 and not halted:
@@ -205,12 +213,12 @@ def simulate_kernel(open_, high, low, close, targets, decide, fee_rate, slip_rat
         row = -1
         if halted:
             row = -2 if liquidate else -1
-        elif decide[t]:
-            row = t
+        elif row_of[t] >= 0:
+            row = row_of[t]
         if row != -1:
             if exec_at_close:
                 for i in range(n_assets):
-                    w = 0.0 if row == -2 else targets[row, i]
+                    w = 0.0 if row == -2 else rows[row, i]
                     p = close[t, i]
                     if np.isnan(w) or np.isnan(p):
                         continue
@@ -219,23 +227,18 @@ def simulate_kernel(open_, high, low, close, targets, decide, fee_rate, slip_rat
                         continue
                     _fill(t, i, dq, p, REASON_RISK_STOP if row == -2 else REASON_REBALANCE, q, mark, entry,
                           state, fee_rate, slip_rate, impact, quote_volume, asset_pnl, asset_cost,
-                          tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip, tr_reason)
+                          tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip, tr_reason, tr_after)
                 liquidate = False
                 value = 0.0
+                gross = 0.0
                 for i in range(n_assets):
                     if q[i] != 0.0:
-                        value += q[i] * mark[i]
+                        v = q[i] * mark[i]
+                        value += v
+                        gross += abs(v)
                 nav_t = state[0] + value
             elif row >= 0:
                 pending_row = row
-        gross = 0.0
-        net = 0.0
-        for i in range(n_assets):
-            qty_out[t, i] = q[i]
-            if q[i] != 0.0:
-                v = q[i] * mark[i]
-                gross += abs(v)
-                net += v
         nav[t] = nav_t
         cash_out[t] = state[0]
         pnl_out[t] = state[2]
@@ -243,8 +246,8 @@ def simulate_kernel(open_, high, low, close, targets, decide, fee_rate, slip_rat
         slip_out[t] = state[4]
         traded_out[t] = state[5]
         gross_out[t] = gross / nav_t if nav_t != 0.0 else 0.0
-        net_out[t] = net / nav_t if nav_t != 0.0 else 0.0
+        net_out[t] = value / nav_t if nav_t != 0.0 else 0.0
     n = int(state[6])
-    return (nav, cash_out, pnl_out, fees_out, slip_out, fund_out, traded_out, gross_out, net_out, qty_out,
+    return (nav, cash_out, pnl_out, fees_out, slip_out, fund_out, traded_out, gross_out, net_out,
             asset_pnl, asset_cost, asset_fund,
-            tr_t[:n], tr_i[:n], tr_q[:n], tr_p[:n], tr_fee[:n], tr_slip[:n], tr_reason[:n])
+            tr_t[:n], tr_i[:n], tr_q[:n], tr_p[:n], tr_fee[:n], tr_slip[:n], tr_reason[:n], tr_after[:n])

@@ -64,16 +64,14 @@ def size_signals(signal: np.ndarray, close: np.ndarray, p: TimeSeriesParams, ppy
 
 def time_series_targets(signal: np.ndarray, weights: np.ndarray, decide: np.ndarray,
                         trade_on: str) -> np.ndarray:
-    """Decision rows of weights; with ``signal_change`` only where the signal differs from the previous
-    decision row (first decision: wherever it is non-zero)."""
-    targets = np.full(weights.shape, np.nan)
+    """Target rows of the decision bars; with ``signal_change`` NaN (no order) except where the signal
+    differs from the previous decision row (first decision: wherever it is non-zero)."""
     rows = weights[decide]
     if trade_on == "signal_change":
         sig = np.nan_to_num(signal[decide], nan=0.0)
         prev = np.vstack([np.zeros((1, sig.shape[1])), sig[:-1]])
         rows = np.where(sig != prev, rows, np.nan)
-    targets[decide] = rows
-    return targets
+    return rows
 
 
 class TimeSeriesEngine:
