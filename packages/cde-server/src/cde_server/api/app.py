@@ -24,6 +24,7 @@ from cde_server.api.problems import install_problem_handlers
 from cde_server.api.routers import components, health, plugins, tasks
 from cde_server.api.security import API_KEY_HEADER, ApiKeyMiddleware
 from cde_server.tasks import TaskManager, open_task_store
+from cde_server.tasks.redis_store import RedisTaskStore, wait_for_redis
 
 DESCRIPTION = """REST API of the Crypto Data Engine. Long work runs as tasks: a POST answers 202 with a
 task; poll `GET /tasks/{id}` for progress and the result. Errors are RFC 9457 problem bodies."""
@@ -32,6 +33,8 @@ task; poll `GET /tasks/{id}` for progress and the result. Errors are RFC 9457 pr
 def create_task_manager(config: CdeConfig) -> TaskManager:
     """The manager for ``config.server`` (store from ``server.task_store``)."""
     store = open_task_store(config.server.task_store, ttl_s=config.server.task_ttl_s)
+    if isinstance(store, RedisTaskStore):  # compose may start the API a moment before Redis answers
+        wait_for_redis(store, timeout_s=30)
     return TaskManager(store, default_timeout_s=config.server.task_timeout_s)
 
 
