@@ -1,7 +1,7 @@
 """Acceptance: schemathesis against the live OpenAPI schema finds no 5xx and no schema violations.
 
 A bounded run (few examples per operation, every check, all phases incl. stateful) so the suite
-stays fast; the long run is `nox -s api_fuzz` (see docs/server.md). One run with API keys and the
+stays fast; the long run is described in docs/server.md (a nox session is proposed). One run with API keys and the
 Redis store (so auth checks such as ``ignored_auth`` run), one open on the memory store.
 """
 
