@@ -1,0 +1,98 @@
+"""Aggregate the trades lake into the bars lake: one executor job per symbol.
+
+The service behind ``cde aggregate`` and ``POST /bars/aggregate``; notebooks call it directly::
+
+    from cde_bars import AggregateRequest, aggregate_lake
+    report = aggregate_lake(AggregateRequest(bar="time", params={"interval": "1h"}, exchange="binance",
+                                             market="spot", symbols=["BTCUSDT"], start=..., end=...))
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from cde_bars.requests import AggregateReport, AggregateRequest, SymbolReport
+from cde_core.config import get_config
+from cde_core.contracts.executor import Executor, Job
+from cde_core.errors import ConfigError
+from cde_core.lake import Lake, safe_value
+from cde_core.progress import CancelToken, ProgressCallback
+
+__all__ = ["AggregateReport", "AggregateRequest", "SymbolReport", "aggregate_lake", "resolve_spec"]
+
+
+def resolve_spec(bar: str, params: dict[str, Any]) -> tuple[Any, BaseModel, str]:
+    """(builder, validated params, spec id) for a bar name and raw parameters."""
+    from cde_bars.symbol_job import resolve_builder
+
+    builder = resolve_builder(bar)
+    try:
+        validated = builder.Params.model_validate(params)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "params"
+        fields = ", ".join(builder.Params.model_fields)
+        raise ConfigError(f"bad parameter '{key}' for {bar} bars: {first['msg']}", where=f"bar {bar}",
+                          hint=f"parameters of {bar}: {fields}") from None
+    return builder, validated, str(builder.spec_id(validated))
+
+
+class _SymbolFractions:
+    """Turns per-symbol day progress (from worker threads) into one overall fraction."""
+
+    def __init__(self, symbols: list[str], progress: ProgressCallback) -> None:
+        self.fractions = dict.fromkeys(symbols, 0.0)
+        self.progress = progress
+        self.lock = threading.Lock()
+
+    def __call__(self, symbol: str, fraction: float) -> None:
+        with self.lock:
+            self.fractions[symbol] = fraction
+            overall = sum(self.fractions.values()) / len(self.fractions)
+        self.progress(min(overall, 0.999), symbol)
+
+
+def _in_process(executor: Executor) -> bool:
+    params = getattr(executor, "params", None)
+    return getattr(executor, "name", "") == "local" and getattr(params, "kind", "") == "thread"
+
+
+def aggregate_lake(request: AggregateRequest, lake: Lake | None = None, executor: Executor | None = None,
+                   progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+                   ) -> AggregateReport:
+    """Build (or resume, or skip when up to date) the bars of ``request`` for every symbol.
+
+    Jobs run per symbol on ``executor`` (default: the configured one); each streams its day files
+    in ``request.batch_rows`` batches and writes month partitions atomically. Returns what was done.
+    """
+    from cde_bars.symbol_job import aggregate_symbol
+    from cde_core.executors import create_executor
+
+    started = time.perf_counter()
+    lake = lake or Lake(get_config().data_root)
+    builder, params, spec = resolve_spec(request.bar, request.params)
+    for symbol in request.symbols:
+        safe_value(symbol, what="symbol")
+    own_executor = executor is None
+    executor = executor or create_executor(get_config().executor)
+    day_progress = _SymbolFractions(request.symbols, progress) if progress and _in_process(executor) else None
+    jobs = [Job(key=symbol, fn=aggregate_symbol,
+                args=(str(lake.root), request.bar, params.model_dump(mode="json"), request.exchange,
+                      request.market, symbol, request.start, request.end, request.flush, request.batch_rows),
+                kwargs={"progress": day_progress} if day_progress else {})
+            for symbol in request.symbols]
+    try:
+        results = executor.run(jobs, progress=progress, cancel=cancel)
+    finally:
+        if own_executor:
+            executor.close()
+    if progress is not None:
+        progress(1.0, "done")
+    return AggregateReport(spec_id=spec, bar=builder.name, params=params.model_dump(mode="json"),
+                           exchange=request.exchange, market=request.market,
+                           symbols=[SymbolReport.model_validate(r) for r in results],
+                           seconds=time.perf_counter() - started)

@@ -1,0 +1,67 @@
+"""Request and report models of lake aggregation: what the CLI, the REST API and notebooks pass."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SymbolStatus = Literal["built", "resumed", "up-to-date", "no-data"]
+
+
+class AggregateRequest(BaseModel):
+    """Build bars of one spec for symbols × days of the trades lake."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bar: str = Field(description="registered bar builder: time, tick, volume, dollar, tick_imbalance, …")
+    params: dict[str, Any] = Field(default_factory=dict, description="the builder's parameters, e.g. "
+                                   "{\"interval\": \"1h\"} or {\"threshold\": 1e7}")
+    exchange: str = Field(description="exchange partition of the trades lake, e.g. binance")
+    market: str = Field(description="market partition, e.g. spot")
+    symbols: list[str] = Field(min_length=1, description="symbols to aggregate, e.g. BTCUSDT")
+    start: date = Field(description="first trades day, inclusive (UTC)")
+    end: date = Field(description="last trades day, inclusive (UTC)")
+    flush: bool = Field(False, description="also write the unfinished last bar (time bars: the last "
+                        "interval is written anyway once the range covers its end)")
+    batch_rows: int = Field(1 << 20, ge=1024, le=1 << 24, description="trades per streamed batch "
+                            "(bounds memory)")
+
+    @model_validator(mode="after")
+    def _check_range(self) -> AggregateRequest:
+        if self.end < self.start:
+            raise ValueError("end is before start")
+        return self
+
+
+class SymbolReport(BaseModel):
+    """What aggregating one symbol did."""
+
+    symbol: str
+    status: SymbolStatus
+    days: int = 0
+    trades: int = Field(0, description="trades read in this run (0 when up to date)")
+    bars: int = Field(0, description="bars written in this run")
+    months: list[str] = Field(default_factory=list, description="month partitions written")
+    resumed_from: str | None = Field(None, description="last complete month kept from an earlier run")
+
+
+class AggregateReport(BaseModel):
+    """Result of :func:`cde_bars.aggregate.aggregate_lake`."""
+
+    spec_id: str
+    bar: str
+    params: dict[str, Any]
+    exchange: str
+    market: str
+    symbols: list[SymbolReport]
+    seconds: float
+
+    @property
+    def trades(self) -> int:
+        return sum(s.trades for s in self.symbols)
+
+    @property
+    def bars(self) -> int:
+        return sum(s.bars for s in self.symbols)
