@@ -100,8 +100,9 @@ def _timed(fn, *args, repeat=1):
 def first_call() -> None:
     """Child process: time imports, then the first cde call (Numba cache warm, nothing else)."""
     start = time.perf_counter()
-    import cde_backtest.portfolio  # noqa: F401
     import pandas  # noqa: F401
+
+    import cde_backtest.portfolio  # noqa: F401
 
     imported = time.perf_counter() - start
     market = make_market()
@@ -131,13 +132,10 @@ def main() -> None:
     rows = [("cde (Numba, fees + trade log + metrics)", f"{fresh['first_call_s'] * 1e3:.0f} ms",
              f"{cde_warm * 1e3:.1f} ms", f"{cde_trades:,}", f"{cde_nav[-1]:,.2f}", "")]
     try:
-        import vectorbt  # noqa: F401
+        import vectorbt
     except ImportError:
         vbt_line = None
     else:
-        start = time.perf_counter()
-        import vectorbt  # noqa: F401, F811
-
         (vbt_nav, vbt_orders), vbt_first = _timed(run_vectorbt, market, decide, weights)
         (vbt_nav, vbt_orders), vbt_times = _timed(run_vectorbt, market, decide, weights, repeat=3)
         vbt_warm = statistics.median(vbt_times)
@@ -146,7 +144,6 @@ def main() -> None:
         rows.append((f"vectorbt {vectorbt.__version__} from_orders(targetpercent)", f"{vbt_first[0] * 1e3:.0f} ms",
                      f"{vbt_warm * 1e3:.1f} ms", f"{vbt_orders:,}", f"{vbt_nav[-1]:,.2f}",
                      f"max rel. NAV diff {rel:.1e}"))
-        del start
 
     print(f"\n{N_ASSETS} assets × {N_BARS:,} hourly bars, weekly momentum L/S top/bottom {TOP} by "
           f"{LOOKBACK}-bar return, {FEE_BP:g} bp fees, ${CASH:,.0f}; median of {args.repeat} warm runs\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -64,7 +65,7 @@ def _request(**extra) -> BacktestRequest:
 
 
 def test_backtest_service_runs_and_reloads(lake_and_panel):
-    lake, panel = lake_and_panel
+    lake, _ = lake_and_panel
     seen = []
     result = run_backtest(_request(start=datetime(2024, 1, 3), end=datetime(2024, 2, 5)), lake,
                           progress=lambda f, m: seen.append(f))
@@ -175,7 +176,7 @@ def test_backtest_sweep_through_executor(lake_and_panel, tmp_path):
         (1, "day"), (1, "week"), (2, "day"), (2, "week")}
     for row in result.rows:
         assert RunStore(lake).metrics(row.run_id).sharpe == pytest.approx(row.sharpe)
-    assert "plotly" in open(result.heatmap).read()
+    assert "plotly" in Path(result.heatmap).read_text()
 
 
 class _InlineTasks:

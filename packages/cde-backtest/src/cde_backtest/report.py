@@ -53,9 +53,10 @@ def metrics_table_html(metrics: Metrics) -> str:
 
 
 def monthly_returns(nav: pd.Series, initial_cash: float) -> pd.DataFrame:
-    """Year × month table of monthly returns (month-end NAV over previous month-end NAV)."""
+    """Year × month table of monthly returns: last NAV of the month over the last NAV before the month
+    (a month without bars is NaN)."""
     month_end = nav.resample("ME").last()
-    prev = month_end.shift(1)
+    prev = month_end.ffill().shift(1)
     prev.iloc[0] = initial_cash
     rets = month_end / prev - 1.0
     table = pd.DataFrame({"year": rets.index.year, "month": rets.index.month, "ret": rets.to_numpy()})

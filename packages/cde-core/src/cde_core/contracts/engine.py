@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+import pandas as pd
 from pydantic import BaseModel
 
 
 @runtime_checkable
 class Engine(Protocol):
-    """``run(panel, weights, params)`` simulates trading the target weights on the bars panel and
-    returns a result object (NAV, positions, trade log, metrics). Orders decided on bar *t* fill no
-    earlier than bar *t+1*'s open unless ``params`` explicitly asks for close-of-signal fills."""
+    """``run(panel, weights, params)`` simulates trading a strategy's output (see
+    :class:`cde_core.contracts.strategy.Strategy`) on the bars panel (``(ts, symbol)`` index with at
+    least open, high, low, close, quote_volume; optional ``funding_rate`` and ``in_universe``) and
+    returns a result object with ``nav``, ``positions``, ``weights``, ``trades`` (DataFrames) and
+    ``metrics`` (a pydantic model). Orders decided on bar *t* fill no earlier than bar *t+1*'s open
+    unless ``params`` explicitly asks for close-of-signal fills."""
 
     name: str
     summary: str
     Params: ClassVar[type[BaseModel]]
 
-    def run(self, panel: Any, weights: Any, params: BaseModel) -> Any: ...
+    def run(self, panel: pd.DataFrame, weights: pd.Series, params: BaseModel) -> Any: ...

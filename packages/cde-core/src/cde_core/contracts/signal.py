@@ -10,8 +10,11 @@ from pydantic import BaseModel
 
 @runtime_checkable
 class SignalGenerator(Protocol):
-    """``generate(features, params)`` takes a panel indexed by ``(ts, symbol)`` and returns a
-    Series (same index) of scores or target weights. The value at ``ts`` may use rows up to ``ts``."""
+    """``generate(features, params)`` takes a panel indexed by ``(ts, symbol)`` (sorted; bars and
+    feature columns) and returns a float Series on the same index: scores (e.g. cross-sectional ranks
+    in [-1, 1]), per-asset signals in [-1, 1], or target weights — the generator's summary says which.
+    NaN means "no opinion". The value at ``ts`` may use rows up to and including ``ts`` only.
+    Generators may combine other registered generators by name (ensembles)."""
 
     name: str
     summary: str
