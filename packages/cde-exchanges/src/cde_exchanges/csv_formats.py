@@ -30,7 +30,8 @@ from cde_core.errors import DataError
 MICROS_THRESHOLD = 10**14
 TRUE_VALUES = ["true", "True", "TRUE"]
 FALSE_VALUES = ["false", "False", "FALSE"]
-BLOCK_SIZE = 8 << 20
+BLOCK_SIZE = 2 << 20  # larger blocks raise peak RSS (~+20 MB per MiB) without being faster
+USE_THREADS = True
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def _stream(source: IO[bytes], names: list[str], types: dict[str, pa.DataType],
     reader = pcsv.open_csv(
         pa.PythonFile(source, mode="r") if not isinstance(source, pa.NativeFile) else source,
         read_options=pcsv.ReadOptions(column_names=names, skip_rows=skip_rows, block_size=BLOCK_SIZE,
-                                      use_threads=True),
+                                      use_threads=USE_THREADS),
         parse_options=pcsv.ParseOptions(newlines_in_values=False),
         convert_options=pcsv.ConvertOptions(column_types=types, include_columns=list(types),
                                             true_values=TRUE_VALUES, false_values=FALSE_VALUES,

@@ -27,7 +27,9 @@ class TradePartitionWriter:
         self.target = folder / PART_FILE
         folder.mkdir(parents=True, exist_ok=True)
         self.tmp = temp_path_for(self.target)
-        self._writer = pq.ParquetWriter(self.tmp, TRADES_SCHEMA, compression="zstd")
+        # dictionary pages only where values repeat (prices, sizes, sides): ids and times never do
+        self._writer = pq.ParquetWriter(self.tmp, TRADES_SCHEMA, compression="zstd",
+                                        use_dictionary=["price", "qty", "is_buyer_maker"])
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
         self.rows = 0
