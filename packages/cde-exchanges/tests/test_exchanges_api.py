@@ -1,0 +1,62 @@
+"""The REST router: POST /download runs the same service as a task; GET /lake lists the inventory."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from cde_core.config import CdeConfig, LoadedConfig, set_config
+from cde_core.progress import CancelToken
+from cde_core.tasks import TaskContext, TaskFunction, TaskInfo
+from cde_exchanges.archive_server import ArchiveServer
+from cde_exchanges.archive_writer import ArchiveVariant, write_archive_file
+from cde_exchanges.binance import BinanceArchive
+from cde_exchanges.synthetic_trades import random_trades
+
+
+class InlineTasks:
+    """A TaskSubmitter that runs the task at once (the server's manager runs it in the background)."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, TaskInfo] = {}
+
+    def submit(self, kind: str, params: BaseModel, run: TaskFunction, *, idempotent: bool = False,
+               timeout_s: float | None = None) -> TaskInfo:
+        ctx = TaskContext(task_id="t1", progress=lambda f, m: None, cancel=CancelToken())
+        result: Any = run(ctx)
+        info = TaskInfo(id="t1", kind=kind, params=params.model_dump(mode="json"), status="succeeded",
+                        progress=1.0, result=result, created_at=datetime.now(UTC))
+        self.tasks[info.id] = info
+        return info
+
+    def get(self, task_id: str) -> TaskInfo:
+        return self.tasks[task_id]
+
+
+def test_download_and_lake_routes(archive_root: Path, server: ArchiveServer, config: CdeConfig) -> None:
+    fastapi = pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from cde_exchanges import plugin
+
+    day = date(2024, 6, 10)
+    write_archive_file(archive_root, BinanceArchive().daily_file("spot", "trades", "BTCUSDT", day),
+                       random_trades(day, 120), ArchiveVariant())
+    app = fastapi.FastAPI()
+    app.state.tasks = InlineTasks()
+    plugin.register_routes(app)
+    set_config(LoadedConfig(config=config, origins={}))
+    try:
+        client = TestClient(app)
+        answer = client.post("/download", json={"exchange": "binance", "market": "spot", "symbols": ["BTCUSDT"],
+                                                "start": "2024-06-10", "end": "2024-06-10"})
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["result"]["summary"]["days"]["written"] == 1
+        lake = client.get("/lake", params={"exchange": "binance"}).json()
+        assert [(i["symbol"], i["rows"], i["days"]) for i in lake] == [("BTCUSDT", 120, 1)]
+    finally:
+        set_config(None)
