@@ -17,7 +17,8 @@ from cde_core.local_executor import LocalExecutor, LocalExecutorParams
 
 DAYS = [date(2024, 1, 30), date(2024, 1, 31), date(2024, 2, 1), date(2024, 2, 2), date(2024, 3, 5)]
 SPECS = [("dollar", {"threshold": 20_000.0}), ("time", {"interval": "1h"}),
-         ("volume_run", {"expected_ticks_init": 200.0, "expected_ticks_min": 50.0, "expected_ticks_max": 800.0}),
+         ("volume_run", {"expected_ticks_init": 200.0, "expected_ticks_min": 50.0,
+                         "expected_ticks_max": 800.0}),
          ("tick", {"threshold": 500.0, "bars_per_day": 7.0, "window_days": 2})]
 
 
@@ -56,7 +57,8 @@ def test_lake_bars_equal_one_in_memory_pass(lake: Lake, bar: str, params: dict) 
         if bar == "time":  # the range covers the last interval's end, so it is written
             want = reference(table, bar, params, flush=True)
         pd.testing.assert_frame_equal(got[want.columns], want)
-    months = sorted(p.name for p in lake.bars_dir(report.spec_id, "binance", "spot", "BTCUSDT").glob("month=*"))
+    symbol_dir = lake.bars_dir(report.spec_id, "binance", "spot", "BTCUSDT")
+    months = sorted(p.name for p in symbol_dir.glob("month=*"))
     assert months == ["month=2024-01", "month=2024-02", "month=2024-03"]
 
 
@@ -74,8 +76,8 @@ def test_rerun_is_a_no_op_and_extension_resumes(lake: Lake) -> None:
     btc = extended.symbols[0]
     assert btc.status == "resumed" and btc.resumed_from == "2024-01"
     assert btc.trades < trades.num_rows  # did not re-read January
-    pd.testing.assert_frame_equal(stored(lake, first.spec_id, "BTCUSDT")[reference(trades, bar, params, False).columns],
-                                  reference(trades, bar, params, flush=False))
+    want = reference(trades, bar, params, flush=False)
+    pd.testing.assert_frame_equal(stored(lake, first.spec_id, "BTCUSDT")[want.columns], want)
 
 
 def test_interrupted_run_resumes_to_the_same_bars(lake: Lake) -> None:
@@ -92,8 +94,8 @@ def test_interrupted_run_resumes_to_the_same_bars(lake: Lake) -> None:
     (symbol_dir / MANIFEST).unlink()
     resumed = aggregate_lake(request(bar, params), lake=lake, executor=executor())
     assert resumed.symbols[0].status == "resumed"
-    pd.testing.assert_frame_equal(stored(lake, report.spec_id, "BTCUSDT")[reference(trades, bar, params, False).columns],
-                                  reference(trades, bar, params, flush=False))
+    want = reference(trades, bar, params, flush=False)
+    pd.testing.assert_frame_equal(stored(lake, report.spec_id, "BTCUSDT")[want.columns], want)
 
 
 def test_read_bars_panel_aligns_time_bars_on_interval_start(lake: Lake) -> None:

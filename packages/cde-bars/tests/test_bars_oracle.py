@@ -32,7 +32,8 @@ def expect(closed: list, rest: list, want: tuple[list, dict | None]) -> None:
 @EXAMPLES
 @given(trades=trade_streams(), measure=st.sampled_from(["tick", "volume", "dollar"]),
        threshold=st.sampled_from([1.0, 2.0, 3.0, 5.0]), scale=st.sampled_from([1.0, 100.0]))
-def test_fixed_threshold_bars_match_oracle(trades: list, measure: str, threshold: float, scale: float) -> None:
+def test_fixed_threshold_bars_match_oracle(trades: list, measure: str, threshold: float,
+                                           scale: float) -> None:
     if measure == "dollar":
         threshold *= scale
     closed, rest = built(measure, trades, {"threshold": threshold})

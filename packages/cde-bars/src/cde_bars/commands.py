@@ -82,7 +82,8 @@ def builders_command(as_json: Annotated[bool, typer.Option("--json", help="JSON 
     for entry in get_plugins().bar_builders:
         schema = entry.obj.Params.model_json_schema()
         rows.append({"name": entry.name, "summary": entry.summary, "distribution": entry.distribution,
-                     "params": {k: v.get("description", "") for k, v in schema.get("properties", {}).items()}})
+                     "params": {k: v.get("description", "")
+                                for k, v in schema.get("properties", {}).items()}})
     if as_json:
         typer.echo(json.dumps(rows, indent=1))
         return

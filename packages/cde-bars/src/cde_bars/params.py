@@ -61,7 +61,8 @@ class ThresholdBarParams(_Params):
     threshold: float = Field(gt=0, description="measure per bar (trades / base units / quote units); with "
                              "bars_per_day, the threshold used until one UTC day has been seen")
     bars_per_day: float | None = Field(None, gt=0, description="dynamic threshold: at each UTC day change, "
-                                       "threshold = mean daily measure of the past window_days / bars_per_day")
+                                       "threshold = mean daily measure of the past window_days / "
+                                       "bars_per_day")
     window_days: int = Field(7, ge=1, le=366, description="trailing days of the dynamic threshold "
                              "(days without trades count as zero)")
 

@@ -16,7 +16,8 @@ from cde_core.lake import Lake
 
 
 def read_bars(lake: Lake, spec_id: str, exchange: str, market: str, symbols: Sequence[str] | str,
-              start: date | None = None, end: date | None = None, *, index: str | None = None) -> pd.DataFrame:
+              start: date | None = None, end: date | None = None, *,
+              index: str | None = None) -> pd.DataFrame:
     """Bars of ``spec_id`` for ``symbols`` whose first trade falls in ``[start, end]`` (UTC days).
 
     Returns a DataFrame indexed by ``(ts, symbol)``, sorted. The ``ts`` level is the column named by

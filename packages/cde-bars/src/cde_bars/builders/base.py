@@ -110,7 +110,15 @@ class KernelBarBuilder:
     @staticmethod
     def _carry(state: BarState, cols: TradeColumns, start: int, next_index: int) -> None:
         """Record the open bar's first trade when it began in this call, and the last trade seen."""
-        from cde_bars.kernels.layout import F_CLOSE, F_OPEN, I_COUNT, I_LAST_ID, I_LAST_TS, I_OPEN_ID, I_OPEN_TS
+        from cde_bars.kernels.layout import (
+            F_CLOSE,
+            F_OPEN,
+            I_COUNT,
+            I_LAST_ID,
+            I_LAST_TS,
+            I_OPEN_ID,
+            I_OPEN_TS,
+        )
 
         if next_index <= start:
             return

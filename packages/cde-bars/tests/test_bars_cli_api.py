@@ -1,0 +1,76 @@
+"""The plugin is wired: builders registered through the entry point, `cde aggregate`, the REST routes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from cde_bars_lake import write_trades_lake
+
+from cde_core.config import load_config, set_config
+from cde_core.lake import Lake
+from cde_core.plugins import get_plugins
+
+
+def test_every_builder_is_registered_through_the_entry_point() -> None:
+    names = get_plugins().bar_builders.names()
+    assert {"time", "tick", "volume", "dollar", "tick_imbalance", "volume_imbalance", "dollar_imbalance",
+            "tick_run", "volume_run", "dollar_run"} <= set(names)
+    assert get_plugins().bar_builders.entry("dollar").distribution == "cde-bars"
+
+
+def test_plugin_import_does_not_load_numba() -> None:
+    import subprocess
+
+    code = ("import sys; from cde_core.plugins import get_plugins; get_plugins().bar_builders; "
+            "print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.fixture()
+def lake_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    lake = Lake(tmp_path / "lake")
+    write_trades_lake(lake, "BTCUSDT", [date(2024, 1, 1), date(2024, 1, 2)], n=2000)
+    monkeypatch.setenv("CDE_DATA_ROOT", str(lake.root))
+    monkeypatch.setenv("CDE_CONFIG", "")
+    monkeypatch.chdir(tmp_path)  # no stray ./cde.yaml
+    set_config(load_config(use_file=False))
+    yield lake
+    set_config(None)
+
+
+def test_cli_aggregate_writes_the_bars_lake(lake_config: Lake) -> None:
+    cli = pytest.importorskip("cde_server.cli.main")
+    args = ["aggregate", "--bar", "dollar", "--threshold", "1e4", "--exchange", "binance", "--market", "spot",
+            "--symbols", "BTCUSDT", "--start", "2024-01-01", "--end", "2024-01-02", "--json"]
+    assert cli.run(args, debug=False) == 0
+    spec_dir = lake_config.root / "bars" / "spec=dollar-10000"
+    assert list(spec_dir.glob("exchange=binance/market=spot/symbol=BTCUSDT/month=2024-01/part-0.parquet"))
+    bad = ["aggregate", "--bar", "dollar", "--exchange", "binance", "--market", "spot",
+           "--symbols", "BTCUSDT",
+           "--start", "2024-01-01", "--end", "2024-01-02"]
+    assert cli.run(bad, debug=False) == 1  # missing threshold: one clear error line, exit 1
+
+
+def test_rest_routes_list_builders_and_reject_bad_params(lake_config: Lake) -> None:
+    fastapi = pytest.importorskip("fastapi")
+    testclient = pytest.importorskip("fastapi.testclient")
+    from cde_bars.api import add_routes
+
+    app = fastapi.FastAPI()
+    add_routes(app)
+    client = testclient.TestClient(app, raise_server_exceptions=False)
+    builders = client.get("/bars/builders").json()
+    assert "dollar_run" in {b["name"] for b in builders}
+    body = {"bar": "dollar", "params": {"threshold": 0}, "exchange": "binance", "market": "spot",
+            "symbols": ["BTCUSDT"], "start": "2024-01-01", "end": "2024-01-02"}
+    assert client.post("/bars/aggregate", json=body).status_code >= 400
+    from cde_bars import AggregateRequest, aggregate_lake
+
+    report = aggregate_lake(AggregateRequest(**{**body, "params": {"threshold": 1e4}}))
+    rows = client.get(f"/bars/{report.spec_id}/binance/spot/BTCUSDT", params={"limit": 3}).json()
+    assert len(rows) == 3 and json.dumps(rows)

@@ -1,0 +1,103 @@
+"""Invariants of every builder: chunking invariance, conservation, OHLC, order, no overlap."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from cde_bars_streams import trade_streams, trades_table
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cde_bars.catalog import builder_by_name
+from cde_core.errors import DataError
+
+SPECS: list[tuple[str, dict[str, Any]]] = [
+    ("time", {"interval": "1m"}), ("time", {"interval": "1h", "fill": True}),
+    ("tick", {"threshold": 3}), ("volume", {"threshold": 2.0}), ("dollar", {"threshold": 250.0}),
+    ("dollar", {"threshold": 300.0, "bars_per_day": 2.0, "window_days": 2}),
+    ("tick_imbalance", {"expected_ticks_init": 4, "expected_ticks_min": 2, "expected_ticks_max": 12}),
+    ("volume_imbalance", {"expected_ticks_init": 4, "expected_ticks_min": 1, "expected_ticks_max": 9,
+                          "side": "tick_rule"}),
+    ("dollar_imbalance", {"expected_ticks_init": 6, "expected_ticks_min": 2, "expected_ticks_max": 20}),
+    ("tick_run", {"expected_ticks_init": 4, "expected_ticks_min": 2, "expected_ticks_max": 12}),
+    ("volume_run", {"expected_ticks_init": 4, "expected_ticks_min": 2, "expected_ticks_max": 12,
+                    "side": "tick_rule"}),
+    ("dollar_run", {"expected_ticks_init": 5, "expected_ticks_min": 1, "expected_ticks_max": 10}),
+]
+IDS = [f"{name}-{i}" for i, (name, _) in enumerate(SPECS)]
+EXAMPLES = settings(max_examples=40, deadline=None)
+
+
+def build(name: str, params: dict[str, Any], batches: list[pa.Table]) -> pa.Table:
+    builder = builder_by_name(name)
+    state = builder.new_state(params)
+    parts = [builder.update(state, batch) for batch in batches]
+    parts.append(builder.flush(state))
+    return pa.concat_tables(parts)
+
+
+def split(table: pa.Table, cuts: list[int]) -> list[pa.Table]:
+    edges = [0, *sorted(c % (table.num_rows + 1) for c in cuts), table.num_rows]
+    return [table.slice(a, b - a) for a, b in itertools.pairwise(edges)]
+
+
+@pytest.mark.parametrize(("name", "params"), SPECS, ids=IDS)
+@EXAMPLES
+@given(trades=trade_streams(max_size=100), cuts=st.lists(st.integers(0, 1000), max_size=8))
+def test_any_chunking_gives_the_same_bars(name: str, params: dict[str, Any], trades: list,
+                                          cuts: list[int]) -> None:
+    table = trades_table(trades)
+    whole = build(name, params, [table])
+    assert build(name, params, split(table, cuts)).equals(whole)
+
+
+@pytest.mark.parametrize(("name", "params"), SPECS, ids=IDS)
+@EXAMPLES
+@given(trades=trade_streams(max_size=100))
+def test_bars_conserve_trades_and_follow_prices(name: str, params: dict[str, Any], trades: list) -> None:
+    table = trades_table(trades)
+    bars = build(name, params, [table]).to_pandas()
+    ts = table["ts"].cast(pa.int64()).to_numpy()
+    ids = table["trade_id"].to_numpy()
+    price = table["price"].to_numpy()
+    qty = table["qty"].to_numpy()
+    quote = table["quote_qty"].to_numpy()
+    buy = ~table["is_buyer_maker"].to_numpy(zero_copy_only=False)
+    assert bars["n_trades"].sum() == len(trades)
+    assert np.isclose(bars["volume"].sum(), qty.sum(), rtol=1e-12)
+    assert np.isclose(bars["quote_volume"].sum(), quote.sum(), rtol=1e-12)
+    assert np.isclose(bars["buy_volume"].sum(), qty[buy].sum(), rtol=1e-12)
+    assert np.isclose(bars["buy_quote_volume"].sum(), quote[buy].sum(), rtol=1e-12)
+    real = bars[bars["n_trades"] > 0]
+    # consecutive bars partition the trade sequence: each starts right after the previous ends
+    first = np.searchsorted(ids, real["first_trade_id"].to_numpy())
+    last = np.searchsorted(ids, real["last_trade_id"].to_numpy())
+    assert first[0] == 0 and last[-1] == len(trades) - 1
+    assert (first[1:] == last[:-1] + 1).all()
+    assert (last - first + 1 == real["n_trades"].to_numpy()).all()
+    for row, a, b in zip(real.itertuples(), first, last, strict=True):
+        assert row.open == price[a] and row.close == price[b]
+        assert row.high == price[a:b + 1].max() and row.low == price[a:b + 1].min()
+        assert row.ts.value // 1000 == ts[a] and row.ts_close.value // 1000 == ts[b]
+        tolerance = 1e-9 * row.high
+        assert row.low - tolerance <= row.vwap <= row.high + tolerance
+    stamps = bars["ts"].to_numpy()
+    closes = bars["ts_close"].to_numpy()
+    assert (stamps <= closes).all() and (closes[:-1] <= stamps[1:]).all()
+
+
+def test_out_of_order_trades_are_rejected_naming_the_row() -> None:
+    from cde_bars_oracle import Trade
+
+    trades = [Trade(10, 1, 1.0, 1.0, 1.0, False), Trade(5, 2, 1.0, 1.0, 1.0, False)]
+    builder = builder_by_name("tick")
+    with pytest.raises(DataError, match="row 1"):
+        builder.update(builder.new_state({"threshold": 5}), trades_table(trades))
+    state = builder.new_state({"threshold": 5})
+    builder.update(state, trades_table(trades[:1]))
+    with pytest.raises(DataError, match="row 0"):  # across batches too
+        builder.update(state, trades_table(trades[1:]))
