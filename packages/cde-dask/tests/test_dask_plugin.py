@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -56,6 +57,15 @@ def test_no_scheduler_starts_a_loopback_local_cluster_that_close_stops() -> None
     finally:
         executor.close()
     assert cluster.status.name == "closed"
+
+
+def test_an_executor_dropped_without_close_releases_its_client(cluster: Any) -> None:
+    executor = DaskExecutor(DaskExecutorParams(scheduler=cluster.scheduler_address))
+    assert executor.run([Job("a", add, (1, 1))]) == [2]
+    client = executor.client
+    del executor
+    gc.collect()
+    assert client.status == "closed"
 
 
 def test_an_unreachable_scheduler_is_a_clear_remote_error() -> None:

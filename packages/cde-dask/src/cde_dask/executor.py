@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+import weakref
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,9 @@ class DaskExecutor:
     """Runs jobs on a Dask cluster; results in job order, exactly as the ``local`` executor returns them.
 
     The client (and a LocalCluster when no scheduler is configured) is created on the first ``run``
-    and kept until :meth:`close`, so several stages of one command share one cluster. At most
+    and kept until :meth:`close`, so several runs of one step share one cluster. A caller that drops
+    the executor without closing it does not leak worker processes: they are released when the
+    executor is garbage-collected (or at interpreter exit). At most
     ``max_in_flight`` jobs are submitted at a time: the job list may be huge (every symbol-month of
     years of ticks) and the scheduler and the client should hold only a window of it.
     """
@@ -32,6 +35,7 @@ class DaskExecutor:
     def __init__(self, params: DaskExecutorParams | None = None) -> None:
         self.params = params or DaskExecutorParams()
         self._connection: ClusterConnection | None = None
+        self._release: weakref.finalize[Any, Any] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -43,6 +47,7 @@ class DaskExecutor:
         with self._lock:
             if self._connection is None:
                 self._connection = connect(self.params)
+                self._release = weakref.finalize(self, self._connection.close)
             return self._connection
 
     def run(self, jobs: Sequence[Job], *, progress: ProgressCallback | None = None,
@@ -75,9 +80,9 @@ class DaskExecutor:
     def close(self) -> None:
         """Disconnect, and stop the LocalCluster if this executor started it."""
         with self._lock:
-            connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
+            release, self._release, self._connection = self._release, None, None
+        if release is not None:
+            release()
 
     def __enter__(self) -> DaskExecutor:
         return self
