@@ -14,12 +14,12 @@ SECRET = "TOP-SECRET-do-not-serve"
 
 
 @pytest.fixture(scope="module")
-def server(start_server: Any, server_env: dict[str, str], lake_root: Path) -> Any:
+def server(start_server: Any, server_env: dict[str, str], lake_root: Path, redis_url: str) -> Any:
     (lake_root / "runs" / "r1").mkdir(parents=True)
     (lake_root / "runs" / "r1" / "config.yaml").write_text("run: ok\n")
     (lake_root.parent / "secret.txt").write_text(SECRET)
     (lake_root / "runs" / "r1" / "escape.txt").symlink_to(lake_root.parent / "secret.txt")
-    return start_server({**server_env, "CDE_API_KEYS": f"[{', '.join(KEYS)}]",
+    return start_server({**server_env, "CDE_API_KEYS": f"[{', '.join(KEYS)}]", "CDE_TASK_STORE": redis_url,
                          "CDE_SERVER__MAX_REQUEST_BYTES": "2048", "CDE_SERVER__CORS_ORIGINS": f"[{ORIGIN}]"})
 
 
@@ -109,3 +109,8 @@ def test_server_path_traversal_is_refused_and_nothing_read(server: Any) -> None:
     status, body = raw_get(server, "/test/reads")
     assert status == 200
     assert body.count("config.yaml") == 1 and "secret" not in body and "escape" not in body
+
+
+def test_server_openapi_fuzz_with_api_keys_on_redis(server: Any, schemathesis_run: Any) -> None:
+    """schemathesis with a key (its ``ignored_auth`` check also sends none): no 5xx, no violation."""
+    schemathesis_run(server, "--header", f"X-API-Key: {KEYS[0]}")

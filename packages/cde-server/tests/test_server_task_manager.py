@@ -86,7 +86,7 @@ def test_server_progress_writes_are_throttled_and_the_last_one_lands(managers: l
 
 
 def test_server_quiet_task_still_shows_its_latest_progress(managers: list[TaskManager]) -> None:
-    manager = TaskManager(MemoryTaskStore(), progress_interval_s=10.0, tick_s=0.05).start()
+    manager = TaskManager(MemoryTaskStore(), progress_interval_s=0.5, tick_s=0.05).start()
     managers.append(manager)
     release = []
 
