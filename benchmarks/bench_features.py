@@ -43,28 +43,33 @@ def main() -> None:
     results = {}
     for workers in (2, 1):
         calc = UnifiedFeatureCalculator(executor=LocalExecutor(LocalExecutorParams(max_workers=workers)))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = calc.compute(panel)
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
         results[workers] = out
-        rows.append((f"numba calculator, {workers} thread(s)", elapsed, out.shape[1]))
+        rows.append((f"numba calculator, {workers} thread(s)", elapsed, cpu, out.shape[1]))
 
     builtin = [r for r in calc.factors if r.distribution == "cde-features"]
     specs = [(r.name, {**r.params.model_dump(), "_lookback": r.lookback}) for r in builtin]
     baseline = None
     if not args.skip_baseline:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         ref = reference_features(panel, specs)
-        baseline = time.perf_counter() - t0
-        rows.append(("pandas baseline (same factors)", baseline, ref.shape[1]))
+        baseline, baseline_cpu = time.perf_counter() - t0, time.process_time() - c0
+        rows.append(("pandas baseline (same factors)", baseline, baseline_cpu, ref.shape[1]))
         ours = results[2][ref.columns]
         close = np.isclose(ours.to_numpy(), ref.to_numpy(), rtol=1e-6, atol=1e-9, equal_nan=True).mean()
     print(f"\nfeatures benchmark: {args.symbols} symbols x {args.bars} bars = {len(panel):,} rows; "
           f"{platform.python_version()}, {os.cpu_count()} CPU(s); kernel load/compile warm-up {warmup:.2f} s")
-    print(f"{'implementation':<36}{'columns':>8}{'seconds':>10}{'rows/s':>14}{'vs pandas':>11}")
-    for name, seconds, ncols in rows:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average at the end: {load:.1f} (other processes share the CPUs when it exceeds the CPU count)")
+    print(f"{'implementation':<36}{'columns':>8}{'wall s':>9}{'cpu s':>9}{'rows/s':>12}{'wall vs pandas':>16}"
+          f"{'cpu vs pandas':>15}")
+    for name, seconds, cpu, ncols in rows:
         ratio = f"{baseline / seconds:.1f}x" if baseline else "-"
-        print(f"{name:<36}{ncols:>8}{seconds:>10.2f}{len(panel) / seconds:>14,.0f}{ratio:>11}")
+        cpu_ratio = f"{baseline_cpu / cpu:.1f}x" if baseline else "-"
+        print(f"{name:<36}{ncols:>8}{seconds:>9.2f}{cpu:>9.2f}{len(panel) / seconds:>12,.0f}{ratio:>16}"
+              f"{cpu_ratio:>15}")
     if baseline is not None:
         print(f"cells equal to the baseline (rtol 1e-6): {close:.6%}")
 

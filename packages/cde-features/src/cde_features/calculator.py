@@ -133,6 +133,7 @@ class UnifiedFeatureCalculator:
         for k in range(len(bounds) - 1):
             seq[order[bounds[k]:bounds[k + 1]]] = np.arange(bounds[k + 1] - bounds[k])
         grids: dict[str, np.ndarray] = {}
+        finished = {c for r in self.factors if not r.cross_sectional for c in r.columns}
 
         def grid_of(col: str) -> np.ndarray:
             if col not in grids:
@@ -142,26 +143,53 @@ class UnifiedFeatureCalculator:
                 grids[col] = grid
             return grids[col]
 
-        for i, r in enumerate(factors):
+        executor = self._executor or create_executor(get_config().executor)
+        pending = list(factors)
+        done = 0
+        while pending:
             if cancel is not None:
                 cancel.raise_if_cancelled("features")
-            if hasattr(r.factor, "compute_grid"):
-                needed = r.factor.grid_inputs(r.params)
-                outputs = r.factor.compute_grid({c: grid_of(c) for c in needed}, r.params)
-                values = [g[ts_codes, sym_codes] for g in outputs]
-            else:
-                frame = panel.copy()
-                for c in col_of:
-                    frame[c] = out[col_of[c]]
-                result = r.factor.compute(frame, r.params)
-                values = [result[c].to_numpy(dtype=np.float64) for c in r.columns]
-            mask = seq < r.lookback
-            for c, v in zip(r.columns, values, strict=True):
-                v = np.where(np.isfinite(v), v, np.nan)
-                v[mask] = np.nan
-                out[col_of[c]] = v
-                grids.pop(c, None)
-            report(0.85 + 0.15 * (i + 1) / len(factors), r.name)
+            # a wave: every factor whose inputs are bar columns or columns computed in earlier waves
+            ready = [r for r in pending if _panel_inputs(r) <= (set(panel.columns) | finished)]
+            if not ready:
+                missing = sorted(_panel_inputs(pending[0]) - set(panel.columns) - finished)
+                raise DataError(f"factor {pending[0].name} needs column(s) {', '.join(missing)}")
+            pending = [r for r in pending if r not in ready]
+            fast = [r for r in ready if hasattr(r.factor, "compute_grid")]
+            jobs = [Job(r.name, _panel_job, (r.factor, r.params.model_dump(),
+                                             {c: grid_of(c) for c in r.factor.grid_inputs(r.params)}))
+                    for r in fast]
+            results = executor.run(jobs, cancel=cancel) if jobs else []
+            outputs = dict(zip([id(r) for r in fast], results, strict=True))
+            for r in ready:
+                if id(r) in outputs:
+                    values = [g[ts_codes, sym_codes] for g in outputs[id(r)]]
+                else:  # a third-party panel factor: the protocol's DataFrame interface
+                    frame = panel.copy()
+                    for c in col_of:
+                        frame[c] = out[col_of[c]]
+                    result = r.factor.compute(frame, r.params)
+                    values = [result[c].to_numpy(dtype=np.float64) for c in r.columns]
+                mask = seq < r.lookback
+                for c, v in zip(r.columns, values, strict=True):
+                    v = np.where(np.isfinite(v), v, np.nan)
+                    v[mask] = np.nan
+                    out[col_of[c]] = v
+                    grids.pop(c, None)
+                finished.update(r.columns)
+                done += 1
+                report(0.85 + 0.15 * done / len(factors), r.name)
+
+
+def _panel_inputs(r: ResolvedFactor) -> set[str]:
+    if hasattr(r.factor, "grid_inputs"):
+        return set(r.factor.grid_inputs(r.params))
+    return set(getattr(r.factor, "inputs", ()))
+
+
+def _panel_job(factor: Any, raw_params: dict[str, Any], grids: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """One panel factor on its input grids (runs inside executor jobs; kernels release the GIL)."""
+    return list(factor.compute_grid(grids, factor.Params.model_validate(raw_params)))
 
 
 def _checked_panel(panel: pd.DataFrame, inputs: Sequence[str]) -> pd.DataFrame:

@@ -136,18 +136,27 @@ def rolling_corr(x: np.ndarray, y: np.ndarray, w: int) -> np.ndarray:
 
 @njit(**_JIT)
 def rolling_min(x: np.ndarray, w: int) -> np.ndarray:
+    """Window minimum in O(n) with a monotonic deque of indices (NaN if the window holds a NaN)."""
     n = x.shape[0]
     out = np.full(n, np.nan)
-    for i in range(w - 1, n):
-        best = x[i]
-        for j in range(i - w + 1, i + 1):
-            v = x[j]
-            if np.isnan(v):
-                best = np.nan
-                break
-            if v < best:
-                best = v
-        out[i] = best
+    dq = np.empty(n, dtype=np.int64)
+    head = 0
+    tail = 0
+    last_nan = -1
+    for i in range(n):
+        v = x[i]
+        if np.isnan(v):
+            last_nan = i
+            head = tail = 0
+        else:
+            while tail > head and x[dq[tail - 1]] >= v:
+                tail -= 1
+            dq[tail] = i
+            tail += 1
+            while dq[head] <= i - w:
+                head += 1
+        if i >= w - 1 and last_nan <= i - w:
+            out[i] = x[dq[head]]
     return out
 
 
