@@ -8,6 +8,7 @@ cde-server's own routers come first, then every healthy plugin's ``register_rout
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from importlib.metadata import version
 
@@ -34,7 +35,7 @@ def create_task_manager(config: CdeConfig) -> TaskManager:
     """The manager for ``config.server`` (store from ``server.task_store``)."""
     store = open_task_store(config.server.task_store, ttl_s=config.server.task_ttl_s)
     if isinstance(store, RedisTaskStore):  # compose may start the API a moment before Redis answers
-        wait_for_redis(store, timeout_s=30)
+        wait_for_redis(store, timeout_s=float(os.environ.get("CDE_REDIS_WAIT_S", "30")))
     return TaskManager(store, default_timeout_s=config.server.task_timeout_s)
 
 

@@ -19,11 +19,14 @@ FACTORY = "cde_server.api.app:app_from_environment"
 
 
 def _source_dirs() -> list[str]:
-    """Source folders of the installed cde packages (what `cde dev` watches for reloads)."""
-    import importlib
+    """Source folders of cde-core and every package with a `cde` plugin (what `cde dev` watches)."""
+    import importlib.metadata as md
+    import importlib.util
 
+    modules = {"cde_core", "cde_server"} | {ep.value.split(".")[0].split(":")[0]
+                                            for ep in md.entry_points(group="cde")}
     folders = []
-    for module in ("cde_core", "cde_server", "cde_exchanges", "cde_bars", "cde_features", "cde_backtest"):
+    for module in sorted(modules):
         try:
             spec = importlib.util.find_spec(module)
         except (ImportError, ValueError):
@@ -39,8 +42,8 @@ def _run(host: str, port: int, *, reload: bool, workers: int, log_level: str) ->
     loaded = get_loaded_config()
     if loaded.file is not None:  # reload/worker processes load the same file
         os.environ[CONFIG_FILE_ENV] = str(loaded.file.resolve())
-    typer.echo(f"cde API on http://{host}:{port} (docs at /docs, task store: {get_config().server.task_store})",
-               err=True)
+    store = get_config().server.task_store.split("://")[0]  # never echo a URL that may hold a password
+    typer.echo(f"cde API on http://{host}:{port} (docs at /docs, task store: {store})", err=True)
     uvicorn.run(FACTORY, factory=True, host=host, port=port, reload=reload,
                 reload_dirs=_source_dirs() if reload else None, workers=None if reload else workers,
                 log_level=log_level, proxy_headers=True)

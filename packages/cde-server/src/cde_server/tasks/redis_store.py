@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 
-from cde_core.errors import ConfigError
+from cde_core.errors import ConfigError, RemoteError
 from cde_core.tasks import FINISHED, TaskInfo, TaskStatus
 from cde_server.tasks.codec import decode, encode, encode_changes
 from cde_server.tasks.store import InstanceRecord, Orphan
@@ -225,7 +225,15 @@ def wait_for_redis(store: RedisTaskStore, timeout_s: float) -> None:
         try:
             store.ping()
             return
-        except redis.RedisError:
+        except redis.RedisError as exc:
             if time.monotonic() > deadline:
-                raise
+                raise RemoteError(f"the Redis task store does not answer: {type(exc).__name__}",
+                                  where=f"{store.prefix}* on {_safe_location(store)}",
+                                  hint="start Redis or fix server.task_store (CDE_TASK_STORE)") from exc
             time.sleep(0.5)
+
+
+def _safe_location(store: RedisTaskStore) -> str:
+    """host:port/db of the store, never its password."""
+    kwargs = store.redis.connection_pool.connection_kwargs
+    return f"{kwargs.get('host', kwargs.get('path', '?'))}:{kwargs.get('port', '')}/{kwargs.get('db', 0)}"
