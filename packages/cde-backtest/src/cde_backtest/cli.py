@@ -84,7 +84,8 @@ def ls_command(lake_root: LakeOption = None,
         typer.echo(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
         return
     table = Table(title=f"{len(runs)} backtest run(s)")
-    for column in ("run id", "strategy", "total return", "sharpe", "max drawdown"):
+    table.add_column("run id", no_wrap=True)
+    for column in ("strategy", "total return", "sharpe", "max drawdown"):
         table.add_column(column)
     for r in runs:
         table.add_row(r.run_id, r.strategy, _fmt("total_return", r.total_return or 0.0),
