@@ -49,7 +49,7 @@ def _column(batch: pa.RecordBatch, name: str, where: str) -> pa.Array:
 def trade_columns(batch: pa.RecordBatch, *, where: str = "trades") -> TradeColumns:
     """Arrays of one record batch (single chunk, so numeric columns are zero-copy views)."""
     ts = _column(batch, "ts", where).to_numpy(zero_copy_only=False).view(np.int64)
-    maker = _column(batch, "is_buyer_maker", where).to_numpy(zero_copy_only=False).view(np.uint8)
+    maker = bool_bytes(_column(batch, "is_buyer_maker", where))
     return TradeColumns(
         ts=ts,
         trade_id=_column(batch, "trade_id", where).to_numpy(zero_copy_only=False),
@@ -60,15 +60,38 @@ def trade_columns(batch: pa.RecordBatch, *, where: str = "trades") -> TradeColum
     )
 
 
+def bool_bytes(array: pa.Array) -> np.ndarray:
+    """A boolean Arrow array as 0/1 bytes, unpacked from its bitmap with numpy (several times faster
+    than ``to_numpy``, which goes through Python-level bool conversion rules)."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    bitmap = array.buffers()[1]
+    if bitmap is None:  # pragma: no cover - arrays of length 0
+        return np.zeros(len(array), dtype=np.uint8)
+    bits = np.unpackbits(np.frombuffer(bitmap, dtype=np.uint8), bitorder="little")
+    return bits[array.offset:array.offset + len(array)]
+
+
 @njit(cache=True, nogil=True)
 def first_out_of_order(ts: np.ndarray, previous: int) -> int:
-    """Index of the first timestamp earlier than its predecessor (``previous`` before index 0), or -1."""
+    """Index of the first timestamp earlier than its predecessor (``previous`` before index 0), or -1.
+
+    The common case (all in order) runs as a branch-free reduction that LLVM vectorises; only a
+    stream with a violation pays for the search."""
+    n = ts.shape[0]
+    if n == 0:
+        return -1
+    disorder = ts[0] < previous
+    for i in range(1, n):
+        disorder |= ts[i] < ts[i - 1]
+    if not disorder:
+        return -1
     last = previous
-    for i in range(ts.shape[0]):
+    for i in range(n):
         if ts[i] < last:
             return i
         last = ts[i]
-    return -1
+    return -1  # pragma: no cover - unreachable
 
 
 def check_order(columns: TradeColumns, previous_ts: int | None, *, where: str) -> None:

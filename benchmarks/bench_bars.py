@@ -1,0 +1,422 @@
+"""Benchmark: cde bar kernels against the memory-read floor and the usual tools, in one run.
+
+On the same synthetic trades (default 20 M, ~30 days) it measures, single-threaded unless noted:
+  * the memory-read floor: the faster of numpy sums and a Numba loop summing ts, price and qty once;
+  * every cde kernel (time 1m, tick, volume, dollar, tick/volume/dollar imbalance and run), numpy
+    arrays in → bar arrays out, and the full builder (Arrow batch in → Arrow bars out) for time and
+    dollar bars; time and dollar bars on 2 cores (two symbols in two threads, as the executor runs them);
+  * baselines: pandas resample (1m OHLCV) and cumsum-groupby dollar bars, polars group_by_dynamic
+    (its default thread pool), DuckDB integer-floor GROUP BY, and a pure-Python loop over lists on a
+    slice (how mlfinlab-style code works);
+  * end to end from a zstd Parquet trades lake: pyarrow's decode rate on one core, and
+    ``aggregate_lake`` (dollar bars) with 1 and 2 workers, with the child process's peak RSS.
+Prints trades/s and ratios to the floor. ``--lake-trades 200000000`` also writes a lake of that
+size and reports the out-of-core aggregation's time and peak RSS.
+
+    uv run python benchmarks/bench_bars.py [--trades 20000000] [--lake-trades 0] [--lake-dir DIR]
+"""
+
+from __future__ import annotations
+
+BENCH_REQUIREMENTS = ["polars", "duckdb"]  # bench-only: `uv pip install polars duckdb`, never package deps
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from datetime import date, timedelta  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+START_US = 1_704_067_200_000_000  # 2024-01-01
+DAY_US = 86_400_000_000
+SPAN_DAYS = 30
+MINUTE_US = 60_000_000
+
+
+# -- data --------------------------------------------------------------------------------------
+def synthetic_trades(n: int, seed: int = 7, start_us: int = START_US, days: float = SPAN_DAYS) -> dict:
+    """Trades with realistic shapes: Poisson arrivals, random-walk price near 40 000, exponential
+    sizes, random taker side."""
+    rng = np.random.default_rng(seed)
+    gaps = rng.exponential(days * DAY_US / n, n).astype(np.int64)
+    ts = start_us + np.cumsum(gaps)
+    price = np.round(40_000.0 * np.exp(np.cumsum(rng.normal(0.0, 2e-5, n))), 2)
+    qty = np.round(rng.exponential(0.01, n), 5) + 1e-5
+    return {"ts": ts, "trade_id": np.arange(n, dtype=np.int64), "price": price, "qty": qty,
+            "quote": price * qty, "maker": (rng.random(n) < 0.5)}
+
+
+def arrow_batch(t: dict):
+    import pyarrow as pa
+
+    from cde_core.schemas import TRADES_SCHEMA
+
+    return pa.record_batch([pa.array(t["ts"]).cast(TRADES_SCHEMA.field("ts").type), pa.array(t["trade_id"]),
+                            pa.array(t["price"]), pa.array(t["qty"]), pa.array(t["quote"]),
+                            pa.array(t["maker"])], schema=TRADES_SCHEMA)
+
+
+# -- timing ------------------------------------------------------------------------------------
+def best_of(fn: Callable[[], Any], repeat: int = 3) -> float:
+    fn()  # warm-up: JIT / cache load, page faults
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def floor_numba():
+    from numba import njit
+
+    @njit(cache=True, nogil=True)
+    def read_once(ts, price, qty):
+        a = 0
+        b = 0.0
+        c = 0.0
+        for i in range(price.shape[0]):
+            a += ts[i]
+            b += price[i]
+            c += qty[i]
+        return a, b, c
+
+    return read_once
+
+
+# -- cde ---------------------------------------------------------------------------------------
+def kernel_runner(name: str, params: dict, t: dict) -> Callable[[], int]:
+    """Run one cde kernel over numpy arrays with preallocated output (what the builder does per batch,
+    minus the Arrow conversion): returns a closure that builds all bars from a fresh state."""
+    from cde_bars.catalog import builder_by_name
+    from cde_bars.trade_columns import TradeColumns
+
+    builder = builder_by_name(name)
+    cols = TradeColumns(t["ts"], t["trade_id"], t["price"], t["qty"], t["quote"], t["maker"].view(np.uint8))
+    capacity = max(1024, len(cols) // 100)
+
+    def run() -> int:
+        state = builder.new_state(params)
+        out_f = np.empty((6, capacity))
+        ends = np.empty(capacity, dtype=np.int64)
+        counts = np.empty(capacity, dtype=np.int64)
+        periods = np.zeros(capacity, dtype=np.int64)
+        start, bars = 0, 0
+        while start < len(cols):
+            k, start = builder._run(state, cols, out_f, ends, counts, periods, start)
+            bars += k
+        return bars
+
+    return run
+
+
+def builder_runner(name: str, params: dict, batch) -> Callable[[], int]:
+    from cde_bars.catalog import builder_by_name
+
+    builder = builder_by_name(name)
+
+    def run() -> int:
+        state = builder.new_state(params)
+        return builder.update(state, batch).num_rows
+
+    return run
+
+
+def two_symbols_in_threads(name: str, params: dict, halves: list[dict]) -> Callable[[], int]:
+    runners = [kernel_runner(name, params, h) for h in halves]
+
+    def run() -> int:
+        with ThreadPoolExecutor(2) as pool:
+            return sum(pool.map(lambda r: r(), runners))
+
+    return run
+
+
+# -- baselines ---------------------------------------------------------------------------------
+def pandas_resample(t: dict) -> Callable[[], int]:
+    import pandas as pd
+
+    frame = pd.DataFrame({"price": t["price"], "qty": t["qty"], "quote": t["quote"]},
+                         index=pd.to_datetime(t["ts"], unit="us", utc=True))
+
+    def run() -> int:
+        r = frame.resample("1min")
+        bars = pd.concat([r["price"].ohlc(), r["qty"].sum(), r["quote"].sum(), r["price"].count()], axis=1)
+        return len(bars.dropna())
+
+    return run
+
+
+def pandas_cumsum_groupby(t: dict, threshold: float) -> Callable[[], int]:
+    import pandas as pd
+
+    frame = pd.DataFrame({"price": t["price"], "qty": t["qty"], "quote": t["quote"]})
+
+    def run() -> int:
+        group = (frame["quote"].cumsum() // threshold).to_numpy()
+        g = frame.groupby(group, sort=False)
+        bars = g.agg(open=("price", "first"), high=("price", "max"), low=("price", "min"),
+                     close=("price", "last"), volume=("qty", "sum"), quote=("quote", "sum"))
+        return len(bars)
+
+    return run
+
+
+def polars_dynamic(t: dict) -> Callable[[], int]:
+    import polars as pl
+
+    frame = pl.DataFrame({"ts": t["ts"], "price": t["price"], "qty": t["qty"], "quote": t["quote"]})
+    frame = frame.with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC"))).set_sorted("ts")
+
+    def run() -> int:
+        bars = frame.group_by_dynamic("ts", every="1m").agg(
+            pl.col("price").first().alias("open"), pl.col("price").max().alias("high"),
+            pl.col("price").min().alias("low"), pl.col("price").last().alias("close"),
+            pl.col("qty").sum(), pl.col("quote").sum(), pl.len().alias("n"))
+        return bars.height
+
+    return run
+
+
+def duckdb_floor_groupby(t: dict) -> Callable[[], int]:
+    import duckdb
+    import pyarrow as pa
+
+    table = pa.table({"ts": t["ts"], "price": t["price"], "qty": t["qty"], "quote": t["quote"]})
+    con = duckdb.connect()
+    con.register("trades", table)
+    query = (f"SELECT ts // {MINUTE_US} AS k, arg_min(price, ts) AS open, max(price) AS high, "
+             "min(price) AS low, arg_max(price, ts) AS close, sum(qty) AS volume, sum(quote) AS quote, "
+             "count(*) AS n FROM trades GROUP BY k")
+
+    def run() -> int:
+        return len(con.execute(query).fetchnumpy()["k"])
+
+    return run
+
+
+def python_loop_dollar(t: dict, threshold: float, n: int) -> Callable[[], int]:
+    ts, price, qty, quote = (t[k][:n].tolist() for k in ("ts", "price", "qty", "quote"))
+    maker = t["maker"][:n].tolist()
+
+    def run() -> int:
+        bars = []
+        o = h = lo = v = q = b = 0.0
+        count = 0
+        first_ts = 0
+        for i in range(len(price)):
+            p = price[i]
+            if count == 0:
+                o = h = lo = p
+                v = q = b = 0.0
+                first_ts = ts[i]
+            h = max(h, p)
+            lo = min(lo, p)
+            v += qty[i]
+            q += quote[i]
+            if not maker[i]:
+                b += qty[i]
+            count += 1
+            if q >= threshold:
+                bars.append((first_ts, ts[i], o, h, lo, p, v, q, b, count))
+                count = 0
+        return len(bars)
+
+    return run
+
+
+# -- lake --------------------------------------------------------------------------------------
+def write_lake(root: Path, total: int, symbols: list[str], per_day: int) -> tuple[date, date]:
+    """A trades lake of ``total`` trades: ``per_day`` trades per symbol-day, written by the core's
+    atomic partition writer (zstd), generated day by day so memory stays small."""
+    from cde_core.lake import Lake, Provenance
+
+    lake = Lake(root)
+    days = max(1, total // (per_day * len(symbols)))
+    first = date(2024, 1, 1)
+    for s, symbol in enumerate(symbols):
+        next_id = 1
+        for d in range(days):
+            day = first + timedelta(days=d)
+            t = synthetic_trades(per_day, seed=s * 100_000 + d, start_us=START_US + d * DAY_US, days=0.999)
+            t["trade_id"] = t["trade_id"] + next_id
+            next_id += per_day
+            lake.write_partition(lake.trades_dir("binance", "spot", symbol, day), arrow_batch_table(t),
+                                 Provenance(source="bench", rows=per_day,
+                                            first_trade_id=int(t["trade_id"][0]),
+                                            last_trade_id=int(t["trade_id"][-1])))
+    return first, first + timedelta(days=days - 1)
+
+
+def arrow_batch_table(t: dict):
+    import pyarrow as pa
+
+    return pa.Table.from_batches([arrow_batch(t)])
+
+
+def decode_rate(root: Path) -> float:
+    import pyarrow.parquet as pq
+
+    files = sorted(root.rglob("part-0.parquet"))
+    t0 = time.perf_counter()
+    rows = sum(pq.read_table(f, columns=["ts", "price", "qty"], use_threads=False).num_rows for f in files)
+    return rows / (time.perf_counter() - t0)
+
+
+def aggregate_in_child(root: Path, symbols: list[str], first: date, last: date, workers: int,
+                       threshold: float) -> dict:
+    """Run ``aggregate_lake`` in a fresh process so its peak RSS is its own."""
+    spec = {"root": str(root), "symbols": symbols, "start": first.isoformat(), "end": last.isoformat(),
+            "workers": workers, "threshold": threshold}
+    out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True,
+                         text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def child(spec_json: str) -> None:
+    import shutil
+
+    from cde_bars import AggregateRequest, aggregate_lake
+    from cde_core.lake import Lake
+    from cde_core.local_executor import LocalExecutor, LocalExecutorParams
+
+    spec = json.loads(spec_json)
+    lake = Lake(spec["root"])
+    shutil.rmtree(lake.root / "bars", ignore_errors=True)
+    request = AggregateRequest(bar="dollar", params={"threshold": spec["threshold"]}, exchange="binance",
+                               market="spot", symbols=spec["symbols"], start=spec["start"], end=spec["end"])
+    # load the cached kernels before timing (a first call on a tiny batch)
+    from cde_bars.catalog import builder_by_name
+
+    builder = builder_by_name("dollar")
+    builder.update(builder.new_state({"threshold": 1.0}), arrow_batch(synthetic_trades(10)))
+    executor = LocalExecutor(LocalExecutorParams(kind="thread", max_workers=spec["workers"]))
+    t0 = time.perf_counter()
+    report = aggregate_lake(request, lake=lake, executor=executor)
+    seconds = time.perf_counter() - t0
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": seconds, "trades": report.trades, "bars": report.bars,
+                      "peak_rss_mb": peak_kib / 1024}))
+
+
+# -- report ------------------------------------------------------------------------------------
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trades", type=int, default=20_000_000)
+    parser.add_argument("--python-slice", type=int, default=1_000_000)
+    parser.add_argument("--lake-trades", type=int, default=0,
+                        help="also aggregate a lake of this many trades")
+    parser.add_argument("--lake-dir", type=Path, default=None, help="where to write the big lake")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+
+    n = args.trades
+    print(f"# cde bars benchmark: {n:,} trades, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    t = synthetic_trades(n)
+    dollar_threshold = float(t["quote"].sum() / SPAN_DAYS / 50)  # ~50 bars a day
+    volume_threshold = float(t["qty"].mean() * 1000)
+    rows: list[tuple[str, str, float]] = []  # (what, cores, trades/s)
+
+    def measure(what: str, cores: str, fn: Callable[[], Any], count: int = n, repeat: int = 3) -> None:
+        seconds = best_of(fn, repeat)
+        rows.append((what, cores, count / seconds))
+        print(f"  {what:<52} {count / seconds / 1e6:9.1f} M trades/s", flush=True)
+
+    read_once = floor_numba()
+    numba_floor = best_of(lambda: read_once(t["ts"], t["price"], t["qty"]))
+    numpy_floor = best_of(lambda: (t["ts"].sum(), t["price"].sum(), t["qty"].sum()))
+    floor = n / min(numba_floor, numpy_floor)
+    rows.append(("floor: Numba loop summing ts, price, qty", "1", n / numba_floor))
+    rows.append(("floor: numpy sums of ts, price, qty", "1", n / numpy_floor))
+    print(f"  floor {floor / 1e6:.0f} M trades/s", flush=True)
+
+    info = {"expected_ticks_init": 1000, "expected_ticks_min": 100, "expected_ticks_max": 10000}
+    kernels = [("time", {"interval": "1m"}), ("tick", {"threshold": 1000}),
+               ("volume", {"threshold": volume_threshold}), ("dollar", {"threshold": dollar_threshold}),
+               ("dollar", {"threshold": dollar_threshold, "bars_per_day": 50}),
+               *[(f"{m}_{kind}", info) for kind in ("imbalance", "run")
+                 for m in ("tick", "volume", "dollar")]]
+    for name, params in kernels:
+        label = name + (" (dynamic threshold)" if "bars_per_day" in params else "")
+        measure(f"cde kernel: {label}", "1", kernel_runner(name, params, t))
+    batch = arrow_batch(t)
+    measure("cde builder.update, Arrow in/out: time 1m", "1",
+            builder_runner("time", {"interval": "1m"}, batch))
+    measure("cde builder.update, Arrow in/out: dollar", "1",
+            builder_runner("dollar", {"threshold": dollar_threshold}, batch))
+    halves = [{k: v[: n // 2] for k, v in t.items()}, {k: v[n // 2:] for k, v in t.items()}]
+    measure("cde kernel: time 1m, 2 symbols in 2 threads", "2",
+            two_symbols_in_threads("time", {"interval": "1m"}, halves))
+    measure("cde kernel: dollar, 2 symbols in 2 threads", "2",
+            two_symbols_in_threads("dollar", {"threshold": dollar_threshold}, halves))
+
+    measure("polars group_by_dynamic 1m", "2", polars_dynamic(t))
+    measure("DuckDB integer-floor GROUP BY 1m", "2", duckdb_floor_groupby(t))
+    measure("pandas resample 1m OHLCV", "1", pandas_resample(t), repeat=1)
+    measure("pandas cumsum-groupby dollar bars", "1", pandas_cumsum_groupby(t, dollar_threshold), repeat=1)
+    py_n = min(args.python_slice, n)
+    measure(f"pure Python loop over lists, dollar ({py_n:,} slice)", "1",
+            python_loop_dollar(t, dollar_threshold, py_n), count=py_n, repeat=1)
+
+    with tempfile.TemporaryDirectory(prefix="cde-bench-lake-") as tmp:
+        root = Path(tmp)
+        symbols = ["BTCUSDT", "ETHUSDT"]
+        first, last = write_lake(root, n, symbols, per_day=1_000_000)
+        lake_trades = (((last - first).days + 1) * 1_000_000) * len(symbols)
+        rows.append(("pyarrow decode ts/price/qty, zstd Parquet", "1", decode_rate(root / "trades")))
+        for workers in (1, 2):
+            result = aggregate_in_child(root, symbols, first, last, workers, dollar_threshold)
+            label = f"end to end: aggregate_lake dollar, {workers} worker(s), peak RSS " \
+                    f"{result['peak_rss_mb']:.0f} MB"
+            rows.append((label, str(workers), lake_trades / result["seconds"]))
+            print(f"  {rows[-1][0]}: {rows[-1][2] / 1e6:.1f} M trades/s", flush=True)
+
+    print_table(rows, floor)
+    python_rate = next(r[2] for r in rows if r[0].startswith("pure Python"))
+    dollar_rate = next(r[2] for r in rows if r[0] == "cde kernel: dollar")
+    polars_rate = next(r[2] for r in rows if r[0].startswith("polars"))
+    time2 = next(r[2] for r in rows if r[0].startswith("cde kernel: time 1m, 2"))
+    print(f"\ncde dollar kernel / pure Python: {dollar_rate / python_rate:.0f}x; "
+          f"cde time bars 2 threads / polars: {time2 / polars_rate:.1f}x")
+
+    if args.lake_trades:
+        big_lake(args.lake_trades, args.lake_dir, dollar_threshold)
+
+
+def big_lake(total: int, where: Path | None, threshold: float) -> None:
+    symbols = [f"SYM{i:02d}USDT" for i in range(4)]
+    with tempfile.TemporaryDirectory(prefix="cde-bench-biglake-", dir=where) as tmp:
+        root = Path(tmp)
+        t0 = time.perf_counter()
+        first, last = write_lake(root, total, symbols, per_day=2_000_000)
+        written = ((last - first).days + 1) * 2_000_000 * len(symbols)
+        print(f"\n# out of core: wrote {written:,} trades ({len(symbols)} symbols × "
+              f"{(last - first).days + 1} days) in {time.perf_counter() - t0:.0f}s")
+        for workers in (2,):
+            result = aggregate_in_child(root, symbols, first, last, workers, threshold * 4)
+            print(f"| aggregate_lake dollar, {workers} workers | {written:,} trades | "
+                  f"{result['seconds']:.1f} s | {written / result['seconds'] / 1e6:.1f} M trades/s | "
+                  f"peak RSS {result['peak_rss_mb']:.0f} MB |")
+
+
+def print_table(rows: list[tuple[str, str, float]], floor: float) -> None:
+    print("\n| what | cores | M trades/s | × floor |")
+    print("|---|---|---:|---:|")
+    for what, cores, rate in rows:
+        print(f"| {what} | {cores} | {rate / 1e6:,.1f} | {rate / floor:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
