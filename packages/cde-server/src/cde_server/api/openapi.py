@@ -15,7 +15,9 @@ from fastapi.openapi.utils import get_openapi
 from cde_server.api.problems import PROBLEM_MEDIA_TYPE, Problem, ValidationIssue
 from cde_server.api.security import API_KEY_HEADER, PUBLIC_PATHS
 
-_COMMON = {400: "bad path (traversal attempt)", 401: "missing or invalid API key",
+#: what any operation may answer: the middleware's 400/401/413, validation's 422, a NotFoundError
+#: from a registry or lake lookup (404), the catch-all 500
+_COMMON = {400: "bad path (traversal attempt)", 401: "missing or invalid API key", 404: "not found",
            413: "request too large", 422: "invalid request", 500: "internal error"}
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 

@@ -8,6 +8,7 @@ traceback goes to the log, not to the client.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -68,11 +69,37 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(422, "invalid request", detail, errors=issues)
 
 
+def allowed_methods(request: Request) -> str | None:
+    """Every documented method of the request's path, from the OpenAPI document.
+
+    Starlette's 405 names only the methods of the first route that matched the path, which is
+    wrong when GET and POST on one path are separate routes (clients and schemathesis read Allow).
+    """
+    templates: list[tuple[re.Pattern[str], set[str]]] | None = getattr(request.app.state, "allow_index", None)
+    if templates is None:
+        templates = []
+        for path, item in request.app.openapi().get("paths", {}).items():
+            pattern = re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$")
+            methods = {m.upper() for m in item if m in _HTTP_METHODS}
+            if "GET" in methods:
+                methods.add("HEAD")
+            templates.append((pattern, methods))
+        request.app.state.allow_index = templates
+    found = set().union(*(methods for pattern, methods in templates if pattern.match(request.url.path)))
+    return ", ".join(sorted(found)) if found else None
+
+
+_HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     title = {404: "not found", 405: "method not allowed"}.get(exc.status_code, "http error")
     detail = exc.detail if isinstance(exc.detail, str) else None
-    return problem_response(exc.status_code, title, detail, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
+    return problem_response(exc.status_code, title, detail, headers=headers)
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
