@@ -206,7 +206,7 @@ def test_server_redis_throughput(redis_store: TaskStore, managers: list[TaskMana
     n = 300
     started = time.perf_counter()
     ids = [manager.submit("noop", {"i": i}, lambda ctx: ctx.task_id).id for i in range(n)]
-    wait_until(lambda: all(t.status == "succeeded" for t in manager.list(limit=n)), "all tasks")
+    wait_until(lambda: all(t.status == "succeeded" for t in manager.list_tasks(limit=n)), "all tasks")
     elapsed = time.perf_counter() - started
-    assert {t.result for t in manager.list(limit=n)} == set(ids)
+    assert {t.result for t in manager.list_tasks(limit=n)} == set(ids)
     print(f"redis store: {n} tasks submitted and finished in {elapsed:.2f} s = {n / elapsed:.0f} tasks/s")

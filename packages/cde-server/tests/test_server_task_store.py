@@ -41,7 +41,7 @@ def test_server_store_round_trips_a_task(store: TaskStore) -> None:
     store.create(info, owner="me")
     assert store.get(info.id) == info
     assert store.get("missing") is None
-    assert [t.id for t in store.list()] == [info.id]
+    assert [t.id for t in store.list_tasks()] == [info.id]
 
 
 def test_server_store_transition_is_compare_and_set(store: TaskStore) -> None:
@@ -104,9 +104,9 @@ def test_server_store_lists_orphans_with_owner_and_filters(store: TaskStore) -> 
     store.create(c, owner="x")
     store.transition(c.id, "cancelled", expect={"queued"})
     assert sorted((o.info.id, o.owner) for o in store.unfinished()) == sorted([(a.id, "x"), (b.id, "y")])
-    assert {t.id for t in store.list(status="queued")} == {a.id, b.id}
-    assert [t.id for t in store.list(limit=1)] == [c.id]  # newest first
-    assert store.list(kind="other") == []
+    assert {t.id for t in store.list_tasks(status="queued")} == {a.id, b.id}
+    assert [t.id for t in store.list_tasks(limit=1)] == [c.id]  # newest first
+    assert store.list_tasks(kind="other") == []
 
 
 def test_server_store_instances_heartbeat_and_expire(store: TaskStore) -> None:
@@ -131,7 +131,7 @@ def test_server_redis_store_expires_finished_tasks(redis_url: str) -> None:
         assert 0 < store.redis.ttl(key) <= 120
         assert not store.redis.sismember(f"{store.prefix}active", info.id)
         store.redis.delete(key)  # as if the TTL had run out: the index entry is pruned on listing
-        assert store.list() == []
+        assert store.list_tasks() == []
         assert store.redis.zcard(f"{store.prefix}tasks") == 0
     finally:
         store.wipe()

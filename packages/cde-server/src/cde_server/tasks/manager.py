@@ -148,9 +148,9 @@ class TaskManager:
             raise NotFoundError(f"no task '{task_id}'", hint="finished tasks are kept for server.task_ttl_s")
         return info
 
-    def list(self, *, status: TaskStatus | None = None, kind: str | None = None,
+    def list_tasks(self, *, status: TaskStatus | None = None, kind: str | None = None,
              limit: int = 100) -> list[TaskInfo]:
-        return self.store.list(status=status, kind=kind, limit=limit)
+        return self.store.list_tasks(status=status, kind=kind, limit=limit)
 
     def cancel(self, task_id: str) -> TaskInfo:
         before = self.get(task_id)
@@ -262,9 +262,9 @@ class TaskManager:
         running = [e.task_id for e in local if not e.token.cancelled]
         for task_id in self.store.cancel_requested(running):
             with self._lock:
-                entry = self._local.get(task_id)
-            if entry is not None:
-                entry.token.cancel()
+                flagged = self._local.get(task_id)
+            if flagged is not None:
+                flagged.token.cancel()
 
     def recover_orphans(self) -> int:
         """Fail (or re-queue) unfinished tasks whose owner is dead; returns how many were handled."""

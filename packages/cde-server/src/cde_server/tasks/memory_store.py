@@ -44,7 +44,7 @@ class MemoryTaskStore:
             self._purge()
             return self._tasks.get(task_id)
 
-    def list(self, *, status: TaskStatus | None = None, kind: str | None = None,
+    def list_tasks(self, *, status: TaskStatus | None = None, kind: str | None = None,
              limit: int = 100) -> list[TaskInfo]:
         with self._lock:
             self._purge()

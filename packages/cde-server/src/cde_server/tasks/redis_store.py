@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Collection, Iterable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
@@ -114,21 +114,21 @@ class RedisTaskStore:
 
     def create(self, info: TaskInfo, *, owner: str) -> None:
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(self._key(info.id), mapping=encode(info, owner=owner))
+        pipe.hset(self._key(info.id), mapping=cast(Any, encode(info, owner=owner)))
         pipe.zadd(self._index, {info.id: info.created_at.timestamp()})
         pipe.sadd(self._active, info.id)
         pipe.execute()
 
     def get(self, task_id: str) -> TaskInfo | None:
-        fields = self.redis.hgetall(self._key(task_id))
+        fields = cast(dict[str, str], self.redis.hgetall(self._key(task_id)))
         return decode(fields) if fields else None
 
-    def list(self, *, status: TaskStatus | None = None, kind: str | None = None,
+    def list_tasks(self, *, status: TaskStatus | None = None, kind: str | None = None,
              limit: int = 100) -> list[TaskInfo]:
         found: list[TaskInfo] = []
         start, page = 0, max(limit, 100)
         while len(found) < limit:
-            ids = self.redis.zrevrange(self._index, start, start + page - 1)
+            ids = cast(list[str], self.redis.zrevrange(self._index, start, start + page - 1))
             if not ids:
                 break
             pipe = self.redis.pipeline(transaction=False)
@@ -139,7 +139,7 @@ class RedisTaskStore:
                 if not fields:
                     expired.append(task_id)
                     continue
-                info = decode(fields)
+                info = decode(cast(dict[str, str], fields))
                 if (status is None or info.status == status) and (kind is None or info.kind == kind):
                     found.append(info)
             if expired:  # finished tasks whose hash expired: drop them from the index
@@ -156,8 +156,8 @@ class RedisTaskStore:
             fields["owner"] = owner
         flat = [item for pair in fields.items() for item in pair]
         ttl = self.ttl_s if to in FINISHED else 0
-        done = self._transition(keys=[self._key(task_id), self._active],
-                                args=[f",{','.join(expect)},", to, expect_owner or "", ttl, task_id, *flat])
+        args: list[str | int] = [f",{','.join(expect)},", to, expect_owner or "", ttl, task_id, *flat]
+        done = self._transition(keys=[self._key(task_id), self._active], args=args)
         return self.get(task_id) if done else None
 
     def set_progress(self, task_id: str, progress: float, message: str) -> bool:
@@ -165,7 +165,8 @@ class RedisTaskStore:
         return bool(self._progress(keys=[self._key(task_id)], args=args))
 
     def request_cancel(self, task_id: str, *, finished_at: str) -> TaskInfo | None:
-        args = [json.dumps("cancelled before it started"), json.dumps(finished_at), self.ttl_s, task_id]
+        args: list[str | int] = [json.dumps("cancelled before it started"), json.dumps(finished_at), self.ttl_s,
+                                 task_id]
         self._cancel(keys=[self._key(task_id), self._active], args=args)
         return self.get(task_id)
 
@@ -180,8 +181,8 @@ class RedisTaskStore:
 
     def unfinished(self) -> list[Orphan]:
         orphans = []
-        for task_id in self.redis.smembers(self._active):
-            fields = self.redis.hgetall(self._key(task_id))
+        for task_id in cast(set[str], self.redis.smembers(self._active)):
+            fields = cast(dict[str, str], self.redis.hgetall(self._key(task_id)))
             if not fields:
                 self.redis.srem(self._active, task_id)
                 continue

@@ -46,7 +46,7 @@ class TaskStore(Protocol):
 
     def get(self, task_id: str) -> TaskInfo | None: ...
 
-    def list(self, *, status: TaskStatus | None = None, kind: str | None = None,
+    def list_tasks(self, *, status: TaskStatus | None = None, kind: str | None = None,
              limit: int = 100) -> list[TaskInfo]:
         """Newest first."""
         ...

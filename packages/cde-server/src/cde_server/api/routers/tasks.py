@@ -26,7 +26,8 @@ def list_tasks(
     limit: Annotated[int, Query(ge=1, le=1000, description="at most this many, newest first")] = 100,
 ) -> list[TaskInfo]:
     """Tasks, newest first (finished ones are kept for ``server.task_ttl_s``)."""
-    return request.app.state.tasks.list(status=status, kind=kind, limit=limit)
+    tasks: list[TaskInfo] = request.app.state.tasks.list_tasks(status=status, kind=kind, limit=limit)
+    return tasks
 
 
 @router.get("/{task_id}", response_model=TaskInfo, responses=problem_responses(404))
