@@ -210,3 +210,24 @@ def test_server_redis_throughput(redis_store: TaskStore, managers: list[TaskMana
     elapsed = time.perf_counter() - started
     assert {t.result for t in manager.list_tasks(limit=n)} == set(ids)
     print(f"redis store: {n} tasks submitted and finished in {elapsed:.2f} s = {n / elapsed:.0f} tasks/s")
+
+
+class FlakyStore(MemoryTaskStore):
+    """Fails the first writes of a finished state, like Redis restarting under the server."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def transition(self, task_id: str, to: Any, **kwargs: Any) -> TaskInfo | None:
+        if to in FINISHED and self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("store unavailable")
+        return super().transition(task_id, to, **kwargs)
+
+
+def test_server_final_state_survives_a_store_outage(managers: list[TaskManager]) -> None:
+    manager = TaskManager(FlakyStore(failures=2)).start()
+    managers.append(manager)
+    info = finished(manager, manager.submit("k", {}, lambda ctx: 42).id)
+    assert info.status == "succeeded" and info.result == 42

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from cde_core.config import CONFIG_FILE_ENV, get_config, get_loaded_config
+from cde_core.errors import ConfigError
 
 FACTORY = "cde_server.api.app:app_from_environment"
 
@@ -59,6 +60,10 @@ def serve(
 ) -> None:
     """Run the REST API (uvicorn); configuration from cde.yaml / CDE_* environment."""
     server = get_config().server
+    if workers > 1 and server.task_store == "memory":
+        raise ConfigError("several workers need a shared task store: each worker's in-memory store is "
+                          "its own", where="server.task_store",
+                          hint="set CDE_TASK_STORE=redis://host:6379/0, or run one worker")
     _run(host or server.host, port or server.port, reload=reload, workers=workers, log_level=log_level)
 
 

@@ -212,8 +212,22 @@ class TaskManager:
         if entry.shutdown and status != "succeeded":
             return  # stopped by shutdown, not by a user: _abandon fails or re-queues it
         message = entry.latest[1] if entry.latest else ("done" if status == "succeeded" else "")
-        self.store.transition(entry.task_id, status, expect={"running"}, finished_at=_now(), message=message,
-                              **changes)
+        self._finish(entry.task_id, status, message=message, **changes)
+
+    def _finish(self, task_id: str, status: TaskStatus, **changes: Any) -> None:
+        """The final write, retried through a store outage: a task whose outcome is lost to a Redis
+        blip would otherwise show ``running`` for as long as this (live) instance keeps its heartbeat."""
+        delay = 0.5
+        for attempt in range(7):
+            try:
+                self.store.transition(task_id, status, expect={"running"}, finished_at=_now(), **changes)
+                return
+            except Exception:
+                if attempt == 6 or self._stop.is_set():
+                    raise
+                logger.warning("could not record the end of task {}; retrying in {:g} s", task_id, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 8.0)
 
     def _progress_callback(self, entry: _Local) -> Any:
         def progress(fraction: float, message: str) -> None:
