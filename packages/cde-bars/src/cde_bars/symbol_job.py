@@ -100,11 +100,13 @@ class SymbolAggregation:
     def _stream(self, state: Any, first_index: int, skip_through: str | None) -> int:
         trades = 0
         columns = TRADES_SCHEMA.names
+        # one core per job: parallelism comes from the executor running symbols side by side
         for index in range(first_index, len(self.files)):
             self.snapshots[index] = state.copy() if isinstance(state, BarState) else None
             try:
                 parquet = pq.ParquetFile(self.files[index])
-                for batch in parquet.iter_batches(batch_size=self.batch_rows, columns=columns):
+                for batch in parquet.iter_batches(batch_size=self.batch_rows, columns=columns,
+                                                 use_threads=False):
                     trades += batch.num_rows
                     self._collect(self.builder.update(state, batch), index, skip_through)
             except (pa.ArrowInvalid, OSError) as exc:

@@ -12,10 +12,17 @@ from pydantic import BaseModel
 class BarBuilder(Protocol):
     """Streaming bar construction with state that carries across batches.
 
-    ``new_state(params)`` starts a stream; ``update(state, trades)`` consumes a batch of trades
-    (canonical schema, in order) and returns the bars that closed in it; ``flush(state)`` returns the
-    unfinished last bar (possibly empty). Any split of the same trades into batches yields the same
-    bars. ``spec_id(params)`` is a stable, filesystem-safe id used as the bars lake partition.
+    ``new_state(params)`` starts a stream (``params``: the builder's ``Params`` model or a dict it
+    validates); ``update(state, trades)`` consumes a batch of trades (canonical schema, a
+    ``pa.Table`` or ``pa.RecordBatch``, in time order within and across batches) and returns the bars
+    that closed in it; ``flush(state)`` returns the unfinished last bar (possibly empty) and starts
+    the next bar afresh. Any split of the same trades into batches yields the same bars; the trade
+    that makes a bar's running measure reach its threshold belongs to that bar. Output follows
+    :data:`cde_core.schemas.BARS_SCHEMA` (extra columns after the canonical ones). ``spec_id(params)``
+    is a stable, filesystem-safe id used as the bars lake partition (``bars/spec=<id>/…``).
+
+    A state that is a ``cde_bars.state.BarState``-like object (``copy()``, ``to_json()``) lets lake
+    aggregation resume mid-range; any other state still works, rebuilding from the start.
     """
 
     name: str
