@@ -101,3 +101,42 @@ def test_out_of_order_trades_are_rejected_naming_the_row() -> None:
     builder.update(state, trades_table(trades[:1]))
     with pytest.raises(DataError, match="row 0"):  # across batches too
         builder.update(state, trades_table(trades[1:]))
+
+
+@pytest.mark.parametrize(("name", "params"), SPECS, ids=IDS)
+@settings(max_examples=25, deadline=None)
+@given(trades=trade_streams(min_size=2, max_size=100), cut=st.integers(1, 99))
+def test_no_look_ahead_closed_bars_of_a_prefix_are_final(name: str, params: dict[str, Any], trades: list,
+                                                         cut: int) -> None:
+    """Bars closed by a prefix of the stream never change when later trades arrive (dynamic
+    thresholds and EWMA expectations use the past only)."""
+    table = trades_table(trades)
+    builder = builder_by_name(name)
+    state = builder.new_state(params)
+    early = builder.update(state, table.slice(0, cut % table.num_rows or 1))
+    full_state = builder.new_state(params)
+    full = builder.update(full_state, table)
+    assert full.slice(0, early.num_rows).equals(early)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), run=st.booleans(), floor=st.sampled_from([0.0, 0.05, 0.3]))
+def test_information_bars_neither_collapse_nor_stall_on_balanced_flow(seed: int, run: bool,
+                                                                      floor: float) -> None:
+    """Random 50/50 order flow is the case where unbounded EWMA expectations blow up: bars must
+    stay within [1, expected_ticks_max] trades and keep closing."""
+    rng = np.random.default_rng(seed)
+    n = 20_000
+    table = pa.table({"ts": pa.array(np.arange(n, dtype=np.int64) * 1000).cast(pa.timestamp("us", "UTC")),
+                      "trade_id": np.arange(n), "price": 100 + np.cumsum(rng.normal(0, 0.01, n)),
+                      "qty": rng.exponential(1.0, n), "quote_qty": rng.exponential(100.0, n),
+                      "is_buyer_maker": rng.random(n) < 0.5})
+    params: dict[str, Any] = {"expected_ticks_init": 50, "expected_ticks_min": 10, "expected_ticks_max": 400}
+    if not run:
+        params["imbalance_floor"] = floor
+    builder = builder_by_name("volume_run" if run else "volume_imbalance")
+    bars = builder.update(builder.new_state(params), table).to_pandas()
+    assert len(bars) >= n // 400
+    assert bars["n_trades"].max() <= 400
+    if run or floor > 0:
+        assert bars["n_trades"].median() > 1
