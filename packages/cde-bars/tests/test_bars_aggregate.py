@@ -121,3 +121,28 @@ def test_bad_request_errors_are_actionable(lake: Lake) -> None:
         read_bars(lake, "dollar-1", "binance", "spot", ["BTCUSDT"])
     report = aggregate_lake(request("dollar", {"threshold": 1e4}), lake=lake, executor=executor())
     assert [s.status for s in report.symbols] == ["no-data", "no-data"]
+
+
+def test_cancelled_run_leaves_complete_months_and_resumes(lake: Lake) -> None:
+    from cde_core.errors import CancelledError
+    from cde_core.progress import CancelToken
+
+    bar, params = SPECS[0]
+    trades = write_trades_lake(lake, "BTCUSDT", DAYS, seed=8)
+    token = CancelToken()
+    calls: list[float] = []
+
+    def progress(fraction: float, message: str) -> None:
+        calls.append(fraction)
+        if fraction >= 0.2:  # after a few days: stop
+            token.cancel()
+
+    one = AggregateRequest(bar=bar, params=params, exchange="binance", market="spot", symbols=["BTCUSDT"],
+                           start=DAYS[0], end=DAYS[-1], batch_rows=1024)
+    with pytest.raises(CancelledError):
+        aggregate_lake(one, lake=lake, executor=executor(), progress=progress, cancel=token)
+    assert calls and max(calls) < 1.0
+    report = aggregate_lake(one, lake=lake, executor=executor())
+    assert report.symbols[0].status in {"resumed", "built"}
+    want = reference(trades, bar, params, flush=False)
+    pd.testing.assert_frame_equal(stored(lake, report.spec_id, "BTCUSDT")[want.columns], want)

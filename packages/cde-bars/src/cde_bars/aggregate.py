@@ -79,11 +79,16 @@ def aggregate_lake(request: AggregateRequest, lake: Lake | None = None, executor
         safe_value(symbol, what="symbol")
     own_executor = executor is None
     executor = executor or create_executor(get_config().executor)
-    day_progress = _SymbolFractions(request.symbols, progress) if progress and _in_process(executor) else None
+    in_process: dict[str, Any] = {}
+    if _in_process(executor):  # callbacks and tokens cannot travel to processes or Dask workers
+        if progress is not None:
+            in_process["progress"] = _SymbolFractions(request.symbols, progress)
+        if cancel is not None:
+            in_process["cancel"] = cancel
     jobs = [Job(key=symbol, fn=aggregate_symbol,
                 args=(str(lake.root), request.bar, params.model_dump(mode="json"), request.exchange,
                       request.market, symbol, request.start, request.end, request.flush, request.batch_rows),
-                kwargs={"progress": day_progress} if day_progress else {})
+                kwargs=in_process)
             for symbol in request.symbols]
     try:
         results = executor.run(jobs, progress=progress, cancel=cancel)

@@ -31,6 +31,7 @@ from cde_bars.requests import SymbolReport
 from cde_bars.state import BarState
 from cde_core.errors import DataError
 from cde_core.lake import Lake, Provenance
+from cde_core.progress import CancelToken
 from cde_core.schemas import BARS_SCHEMA, TRADES_SCHEMA, validate_table
 
 DAY_US = 86_400_000_000
@@ -46,10 +47,14 @@ def resolve_builder(name: str) -> Any:
 
 def aggregate_symbol(root: str, bar: str, params: dict[str, Any], exchange: str, market: str, symbol: str,
                      start: date, end: date, flush: bool = False, batch_rows: int = 1 << 20,
-                     progress: SymbolProgress | None = None) -> SymbolReport:
-    """Aggregate one symbol's trades in ``[start, end]`` into its bars partitions; see module doc."""
+                     progress: SymbolProgress | None = None, cancel: CancelToken | None = None
+                     ) -> SymbolReport:
+    """Aggregate one symbol's trades in ``[start, end]`` into its bars partitions; see module doc.
+
+    ``progress`` and ``cancel`` are only passed in-process (thread pools): cancelling stops between
+    day files, after which a re-run resumes from the last complete month."""
     job = SymbolAggregation(Lake(root), resolve_builder(bar), params, exchange, market, symbol, flush,
-                            batch_rows, progress)
+                            batch_rows, progress, cancel)
     return job.run(start, end)
 
 
@@ -57,12 +62,13 @@ class SymbolAggregation:
     """The state of one symbol's run: pending bars per month, day snapshots, what was written."""
 
     def __init__(self, lake: Lake, builder: Any, params: dict[str, Any], exchange: str, market: str,
-                 symbol: str, flush: bool, batch_rows: int, progress: SymbolProgress | None) -> None:
+                 symbol: str, flush: bool, batch_rows: int, progress: SymbolProgress | None,
+                 cancel: CancelToken | None = None) -> None:
         self.lake, self.builder = lake, builder
         self.params = builder.Params.model_validate(params)
         self.spec = builder.spec_id(self.params)
         self.exchange, self.market, self.symbol = exchange, market, symbol
-        self.flush, self.batch_rows, self.progress = flush, batch_rows, progress
+        self.flush, self.batch_rows, self.progress, self.cancel = flush, batch_rows, progress, cancel
         self.symbol_dir = lake.bars_dir(self.spec, exchange, market, symbol)
         self.where = f"bars {self.spec} {exchange}/{market}/{symbol}"
         self.pending: dict[str, list[pa.Table]] = {}
@@ -102,6 +108,8 @@ class SymbolAggregation:
         columns = TRADES_SCHEMA.names
         # one core per job: parallelism comes from the executor running symbols side by side
         for index in range(first_index, len(self.files)):
+            if self.cancel is not None:
+                self.cancel.raise_if_cancelled(self.where)
             self.snapshots[index] = state.copy() if isinstance(state, BarState) else None
             try:
                 parquet = pq.ParquetFile(self.files[index])
