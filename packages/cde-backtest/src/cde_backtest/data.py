@@ -11,23 +11,27 @@ import pyarrow.dataset as ds
 
 from cde_core.errors import DataError, NotFoundError
 from cde_core.lake import Lake, safe_value
+from cde_core.schemas import bar_clock_column
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "quote_volume")
 PARTITION_KEYS = ("spec", "exchange", "market", "symbol", "date", "month", "year")
 
 
 def _filter(exchange: str, market: str, symbols: list[str] | None, start: datetime | None,
-            end: datetime | None, ts_type: pa.DataType) -> ds.Expression:
+            end: datetime | None, clock: str, ts_type: pa.DataType) -> ds.Expression:
     expr = (ds.field("exchange") == exchange) & (ds.field("market") == market)
     if symbols:
         expr &= ds.field("symbol").isin(symbols)
     if start is not None:
-        expr &= ds.field("ts") >= pa.scalar(pd.Timestamp(start, tz="UTC") if pd.Timestamp(start).tzinfo is None
-                                            else pd.Timestamp(start), type=ts_type)
+        expr &= ds.field(clock) >= pa.scalar(_utc(start), type=ts_type)
     if end is not None:
-        expr &= ds.field("ts") < pa.scalar(pd.Timestamp(end, tz="UTC") if pd.Timestamp(end).tzinfo is None
-                                           else pd.Timestamp(end), type=ts_type)
+        expr &= ds.field(clock) < pa.scalar(_utc(end), type=ts_type)
     return expr
+
+
+def _utc(moment: datetime) -> pd.Timestamp:
+    stamp = pd.Timestamp(moment)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
 
 
 def _read(lake: Lake, kind: str, spec: str, what: str, exchange: str, market: str, symbols: list[str] | None,
@@ -40,11 +44,15 @@ def _read(lake: Lake, kind: str, spec: str, what: str, exchange: str, market: st
     names = dataset.schema.names
     if "ts" not in names or "symbol" not in names:
         raise DataError(f"{what} dataset lacks ts/symbol", where=str(base))
-    wanted = [c for c in names if c not in PARTITION_KEYS or c == "symbol"] if columns is None else \
-        ["ts", "symbol", *[c for c in columns if c in names and c not in ("ts", "symbol")]]
-    table = dataset.to_table(columns=wanted, filter=_filter(exchange, market, symbols, start, end,
-                                                            dataset.schema.field("ts").type))
-    frame = table.to_pandas()
+    # time bars are labelled by their interval start so that symbols share one clock
+    clock = bar_clock_column(names) if kind == "bars" else "ts"
+    skip = {"ts", "symbol", clock}
+    wanted = [c for c in names if c not in PARTITION_KEYS and c not in skip] if columns is None else \
+        [c for c in columns if c in names and c not in skip]
+    table = dataset.to_table(columns=[clock, "symbol", *wanted],
+                             filter=_filter(exchange, market, symbols, start, end, clock,
+                                            dataset.schema.field(clock).type))
+    frame = table.to_pandas().rename(columns={clock: "ts"})
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True).dt.as_unit("ns")
     frame["symbol"] = frame["symbol"].astype(str)
     frame = frame.drop_duplicates(["ts", "symbol"], keep="last")
@@ -54,7 +62,8 @@ def _read(lake: Lake, kind: str, spec: str, what: str, exchange: str, market: st
 def load_panel(lake: Lake, *, bars: str, features: str | None, exchange: str, market: str,
                symbols: list[str] | None = None, start: datetime | None = None,
                end: datetime | None = None) -> pd.DataFrame:
-    """Bars (+ features, left-joined on (ts, symbol)) as one sorted panel."""
+    """Bars (+ features, left-joined on (ts, symbol)) as one sorted panel; ``ts`` is the bar clock
+    (:func:`cde_core.schemas.bar_clock_column`)."""
     panel = _read(lake, "bars", bars, "bars spec", exchange, market, symbols, start, end,
                   [*BAR_COLUMNS, "funding_rate"])
     if panel.empty:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor as PoolExecutor, Future, ProcessPoolExecutor, \
-    ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import Executor as PoolExecutor
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field

@@ -44,6 +44,20 @@ BARS_SCHEMA = pa.schema(
 )
 
 
+#: Extra column of time bars: the UTC start of the bar's interval. Bars of different symbols share it, so
+#: it is the clock of cross-sectional panels (``ts`` is the first trade and differs between symbols).
+PERIOD_START = "period_start"
+
+
+def bar_clock_column(names: list[str] | tuple[str, ...]) -> str:
+    """The column that labels bars in a panel: the interval start of time bars, else the first trade.
+
+    A panel row labelled ``t`` holds the bar that starts at ``t``; its values are known at the bar's
+    close (``ts_close``), so consumers must act on it no earlier than the next bar.
+    """
+    return PERIOD_START if PERIOD_START in names else "ts"
+
+
 def validate_table(table: pa.Table, schema: pa.Schema, *, where: str, exact: bool = True) -> pa.Table:
     """Check ``table`` against ``schema``; raise :class:`SchemaError` naming the first bad column.
 

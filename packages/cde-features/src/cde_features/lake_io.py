@@ -25,7 +25,7 @@ from cde_core.errors import NotFoundError
 from cde_core.executors import create_executor
 from cde_core.lake import Lake, Provenance
 from cde_core.progress import ProgressCallback
-from cde_core.schemas import BARS_SCHEMA, TS_TYPE
+from cde_core.schemas import BARS_SCHEMA, TS_TYPE, bar_clock_column
 
 
 def utc_start(day: date | None) -> datetime | None:
@@ -39,18 +39,22 @@ def bars_symbols(lake: Lake, spec: str, exchange: str, market: str) -> list[str]
 
 def read_symbol_bars(lake: Lake, spec: str, exchange: str, market: str, symbol: str,
                      end: date | None = None) -> pd.DataFrame:
-    """One symbol's bars (all history up to the end of day ``end``), indexed by ``ts``."""
+    """One symbol's bars (all history up to the end of day ``end``), indexed by ``ts`` = the bar clock
+    (:func:`cde_core.schemas.bar_clock_column`: the interval start of time bars, so symbols align)."""
     folder = lake.bars_dir(spec, exchange, market, symbol)
     if not folder.exists():
         raise NotFoundError(f"no bars for {symbol}", where=str(folder),
                             hint="build them with `cde aggregate` or check --bars/--exchange/--market")
     dataset = ds.dataset(folder, format="parquet", partitioning="hive")
+    clock = bar_clock_column(dataset.schema.names)
     filt = None
     if end is not None:
-        filt = ds.field("ts") < pa.scalar(utc_start(end + timedelta(days=1)), type=TS_TYPE)
+        filt = ds.field(clock) < pa.scalar(utc_start(end + timedelta(days=1)), type=TS_TYPE)
     names = [n for n in BARS_SCHEMA.names if n in dataset.schema.names]
+    if clock != "ts":
+        names = [clock, *(n for n in names if n != "ts")]
     table = dataset.to_table(columns=names, filter=filt)
-    frame = table.to_pandas().sort_values("ts", kind="stable")
+    frame = table.to_pandas().rename(columns={clock: "ts"}).sort_values("ts", kind="stable")
     return frame.set_index("ts")
 
 
