@@ -129,7 +129,7 @@ def test_monthly_preferred_daily_for_current_month_and_fallback(archive_root: Pa
     from cde_exchanges.archive_maker import make_archive
 
     make_archive(archive_root, BINANCE, "spot", "trades", ["BTCUSDT"], date(2024, 4, 1), date(2024, 6, 12),
-                 monthly=True, trades_per_day=50,
+                 layout="both", trades_per_day=50,
                  day_trades=lambda s, d: random_trades(d, 50, first_id=(d - date(2024, 1, 1)).days * 50))
     # drop May's monthly file so May falls back to daily files
     (archive_root / BINANCE.monthly_file("spot", "trades", "BTCUSDT", 2024, 5).rel_path).unlink()

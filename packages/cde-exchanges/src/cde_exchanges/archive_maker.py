@@ -1,21 +1,40 @@
 """Generate a synthetic archive directory: for each symbol-day, trades from the market simulator
 (:mod:`cde_exchanges.simulation`, when installed) or the small random generator, written in the
-exact format of the adapter's market and kind (daily files, plus monthly files for whole months)."""
+exact format of the adapter's market and kind.
+
+``layout`` chooses the files: ``daily`` (one per day), ``monthly`` (a monthly file for every whole
+month, daily files for the partial months at either end: what the downloader prefers, and half the
+bytes of ``both``), or ``both``. Generation is resumable — a file whose zip and ``.CHECKSUM`` (written
+last) both exist is kept — and runs one job per symbol through the configured executor.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 import pyarrow as pa
+from pydantic import BaseModel
 
+from cde_core.contracts.executor import Executor, Job
+from cde_core.progress import ProgressCallback
 from cde_exchanges.archive_exchange import ArchiveExchange
+from cde_exchanges.archive_files import ArchiveFile
 from cde_exchanges.archive_writer import ArchiveVariant, write_archive_file
 from cde_exchanges.download_plan import days_between
 from cde_exchanges.synthetic_trades import random_trades
 
 DayTrades = Callable[[str, date], pa.Table]
+ArchiveLayout = Literal["daily", "monthly", "both"]
+
+
+class ArchiveReport(BaseModel):
+    """What one ``make_archive`` call did."""
+
+    written: int = 0
+    kept: int = 0
 
 
 def default_day_trades(symbols: list[str], start: date, end: date, trades_per_day: int, seed: int) -> DayTrades:
@@ -50,22 +69,87 @@ def variant_for(adapter: ArchiveExchange, market: str, symbol: str) -> ArchiveVa
     return ArchiveVariant()
 
 
+def _complete(root: Path, file: ArchiveFile) -> bool:
+    if not (root / file.rel_path).exists():
+        return False
+    return file.checksum_rel_path is None or (root / file.checksum_rel_path).exists()
+
+
+def _planned_files(adapter: ArchiveExchange, market: str, kind: str, symbol: str, start: date, end: date,
+                   layout: ArchiveLayout) -> list[tuple[ArchiveFile, list[date]]]:
+    """Each file to write with the days it holds, in day order."""
+    days = days_between(start, end)
+    months: dict[tuple[int, int], list[date]] = {}
+    for day in days:
+        months.setdefault((day.year, day.month), []).append(day)
+    plan: list[tuple[ArchiveFile, list[date]]] = []
+    for (year, month), month_days in months.items():
+        monthly = adapter.monthly_file(market, kind, symbol, year, month) if layout != "daily" else None
+        whole = monthly is not None and monthly.first_day >= start and monthly.last_day <= end
+        if layout != "monthly" or not whole:
+            plan += [(adapter.daily_file(market, kind, symbol, day), [day]) for day in month_days]
+        if whole and monthly is not None:
+            plan.append((monthly, month_days))
+    return plan
+
+
+def write_symbol_archive(root: Path, adapter: ArchiveExchange, market: str, kind: str, symbol: str,
+                         start: date, end: date, layout: ArchiveLayout, day_trades: DayTrades) -> ArchiveReport:
+    """All files of one symbol; days are generated once even when daily and monthly files share them."""
+    variant = variant_for(adapter, market, symbol)
+    report = ArchiveReport()
+    cache: dict[date, pa.Table] = {}
+    for file, days in _planned_files(adapter, market, kind, symbol, start, end, layout):
+        if _complete(root, file):
+            report.kept += 1
+            continue
+        tables = [cache[d] if d in cache else day_trades(symbol, d) for d in days]
+        if len(days) == 1 and layout == "both":
+            cache[days[0]] = tables[0]
+        write_archive_file(root, file, pa.concat_tables(tables) if len(tables) > 1 else tables[0], variant)
+        report.written += 1
+        if len(days) > 1:
+            cache.clear()
+    return report
+
+
+def _simulated_symbol_job(root: Path, exchange: str, market: str, kind: str, symbol: str, symbols: list[str],
+                          start: date, end: date, layout: ArchiveLayout, trades_per_day: int,
+                          seed: int) -> ArchiveReport:
+    from cde_core.plugins import get_plugins
+
+    adapter = get_plugins().exchanges.get(exchange)
+    day_trades = default_day_trades(symbols, start, end, trades_per_day, seed)
+    return write_symbol_archive(root, adapter, market, kind, symbol, start, end, layout, day_trades)
+
+
 def make_archive(root: Path, adapter: ArchiveExchange, market: str, kind: str, symbols: list[str],
-                 start: date, end: date, *, monthly: bool = False, trades_per_day: int = 20_000, seed: int = 7,
-                 day_trades: DayTrades | None = None) -> list[Path]:
+                 start: date, end: date, *, layout: ArchiveLayout = "daily", trades_per_day: int = 20_000,
+                 seed: int = 7, day_trades: DayTrades | None = None, executor: Executor | None = None,
+                 progress: ProgressCallback | None = None) -> ArchiveReport:
+    """Write the archive tree of ``symbols`` × days under ``root``; resumable.
+
+    With ``day_trades`` (tests) symbols are written inline; otherwise one picklable job per symbol
+    runs through ``executor`` (the configured one when None).
+    """
     adapter.check(market, kind)
-    day_trades = day_trades or default_day_trades(symbols, start, end, trades_per_day, seed)
-    written: list[Path] = []
-    for symbol in symbols:
-        variant = variant_for(adapter, market, symbol)
-        by_month: dict[tuple[int, int], list[pa.Table]] = {}
-        for day in days_between(start, end):
-            trades = day_trades(symbol, day)
-            written.append(write_archive_file(root, adapter.daily_file(market, kind, symbol, day), trades, variant))
-            by_month.setdefault((day.year, day.month), []).append(trades)
-        if monthly:
-            for (year, month), tables in by_month.items():
-                file = adapter.monthly_file(market, kind, symbol, year, month)
-                if file is not None and file.first_day >= start and file.last_day <= end:
-                    written.append(write_archive_file(root, file, pa.concat_tables(tables), variant))
-    return written
+    total = ArchiveReport()
+    if day_trades is not None:
+        reports = [write_symbol_archive(root, adapter, market, kind, s, start, end, layout, day_trades)
+                   for s in symbols]
+    else:
+        from cde_core.config import get_config
+        from cde_core.executors import create_executor
+
+        runner = executor or create_executor(get_config().executor)
+        jobs = [Job(symbol, _simulated_symbol_job, (root, adapter.name, market, kind, symbol, symbols, start, end,
+                                                    layout, trades_per_day, seed)) for symbol in symbols]
+        try:
+            reports = runner.run(jobs, progress=progress)
+        finally:
+            if executor is None:
+                runner.close()
+    for report in reports:
+        total.written += report.written
+        total.kept += report.kept
+    return total

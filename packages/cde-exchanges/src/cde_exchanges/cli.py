@@ -153,18 +153,26 @@ def make_archive_command(
     exchange: Annotated[str, typer.Option(help="binance or okx")] = "binance",
     market: Annotated[str, typer.Option(help="market")] = "spot",
     kind: Annotated[str, typer.Option(help="trades or aggTrades")] = "trades",
-    monthly: Annotated[bool, typer.Option("--monthly", help="also write monthly files for whole months")] = False,
+    layout: Annotated[str, typer.Option(help="daily, monthly (whole months monthly, the rest daily) or both")]
+    = "daily",
     trades_per_day: Annotated[int, typer.Option(help="mean trades per symbol-day")] = 20_000,
     seed: Annotated[int, typer.Option(help="random seed")] = 7,
 ) -> None:
-    """Write a synthetic archive (exact formats, zip + CHECKSUM) for the local archive server."""
+    """Write a synthetic archive (exact formats, zip + CHECKSUM) for the local archive server; files
+    already complete are kept, so an interrupted run resumes."""
+    from cde_core.console import progress_bar
+    from cde_core.errors import ConfigError
     from cde_core.plugins import get_plugins
     from cde_exchanges.archive_maker import make_archive
 
+    if layout not in ("daily", "monthly", "both"):
+        raise ConfigError(f"unknown --layout '{layout}'", hint="use daily, monthly or both")
     adapter = get_plugins().exchanges.get(exchange)
-    written = make_archive(root, adapter, market, kind, _symbols(symbols), _day(start, "--start"),
-                           _day(end, "--end"), monthly=monthly, trades_per_day=trades_per_day, seed=seed)
-    typer.echo(f"wrote {len(written)} archive files under {root}")
+    with progress_bar("generating archive") as progress:
+        report = make_archive(root, adapter, market, kind, _symbols(symbols), _day(start, "--start"),
+                              _day(end, "--end"), layout=layout,  # type: ignore[arg-type]
+                              trades_per_day=trades_per_day, seed=seed, progress=progress)
+    typer.echo(f"archive under {root}: {report.written} files written, {report.kept} already complete")
 
 
 @exchanges_app.command("serve-archive")
