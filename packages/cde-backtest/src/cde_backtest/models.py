@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cde_backtest.metrics import Metrics
 
@@ -29,11 +29,22 @@ class BacktestRequest(BaseModel):
     market: str = Field("spot", description="market partition, e.g. spot or um")
     symbols: list[str] | None = Field(None, description="symbols to load (None: every symbol in the lake)")
     start: datetime | None = Field(None, description="first bar (inclusive, UTC)")
-    end: datetime | None = Field(None, description="last bar (exclusive, UTC)")
+    end: datetime | None = Field(None, description="end, UTC: a timestamp is an exclusive bound; a plain date "
+                                 "(YYYY-MM-DD) includes that whole day, as in every other cde command")
     universe: dict[str, list[str]] | None = Field(
         None, description="point-in-time universe: ISO date → member symbols (valid until the next date)")
     benchmark: str | None = Field(None, description="benchmark symbol (None: equal-weight buy and hold)")
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9_\-]*$", description="label added to the run id")
+
+    @field_validator("end", mode="before")
+    @classmethod
+    def _whole_last_day(cls, value: Any) -> Any:
+        """``end: 2024-03-31`` means through March 31, like `cde download --end` and `cde aggregate --end`."""
+        if isinstance(value, str) and len(value) == 10:
+            value = date.fromisoformat(value)
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return datetime.combine(value + timedelta(days=1), time(0), tzinfo=timezone.utc)
+        return value
 
 
 class RunResult(BaseModel):

@@ -120,7 +120,8 @@ def run_backtest(request: BacktestRequest, lake: Lake, progress: ProgressCallbac
     panel = load_panel(lake, bars=request.bars, features=request.features, exchange=request.exchange,
                        market=request.market, symbols=request.symbols, start=request.start, end=request.end)
     if universe is not None or request.universe:
-        panel["in_universe"] = universe_column(panel, universe if universe is not None else request.universe)
+        membership = universe_column(panel, universe if universe is not None else request.universe)
+        panel = panel.assign(in_universe=membership)  # one new block, not an insert into ~170 columns
     if cancel is not None and cancel.cancelled:
         raise CancelledError("backtest cancelled", where="loading")
     return run_on_panel(request, panel, lake, progress=report, cancel=cancel)

@@ -1,5 +1,5 @@
 """cde-server's own plugin module: server commands arrive through the same public hook as any
-plugin's (`serve`, `dev`, `tasks`).
+plugin's (`demo`, `serve`, `dev`, `tasks`).
 
 The shell commands (`plugins`, `config`) are part of the CLI itself so they work even when plugin
 loading is restricted with CDE_LOAD_PLUGINS.
@@ -16,7 +16,9 @@ from cde_core import hookimpl
 def register_commands(app: Any) -> None:
     from cde_server.cli.serve_commands import dev, serve
     from cde_server.cli.tasks_commands import tasks_app
+    from cde_server.demo.command import demo
 
+    app.command("demo")(demo)
     app.command("serve")(serve)
     app.command("dev")(dev)
     app.add_typer(tasks_app, name="tasks")

@@ -1,0 +1,54 @@
+"""What the demo runs on: a generated market in Binance's spot archive format (or the real one)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import BaseModel, ConfigDict, Field
+
+#: liquid Binance spot pairs; the generated market gives them quote volumes spread over decades
+DEMO_SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "DOGEUSDT", "ADAUSDT", "AVAXUSDT",
+                "LINKUSDT", "DOTUSDT", "LTCUSDT", "TRXUSDT")
+
+
+def default_demo_root() -> Path:
+    return Path(user_data_dir("cde", appauthor=False)) / "demo"
+
+
+class DemoSettings(BaseModel):
+    """Sizes are chosen so the whole demo stays well under three minutes on two cores."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data_root: Path = Field(default_factory=default_demo_root, description="everything the demo writes")
+    source: Literal["synthetic", "binance"] = Field("synthetic", description="generated market or the real archive")
+    symbols: int = Field(len(DEMO_SYMBOLS), ge=4, le=len(DEMO_SYMBOLS), description="how many symbols")
+    start: date = date(2024, 1, 1)
+    days: int = Field(91, ge=8, le=366, description="days of trades")
+    trades_per_day: int = Field(5_000, ge=100, description="mean trades per symbol-day (synthetic)")
+    seed: int = 7
+    universe_size: int = Field(8, ge=2, description="point-in-time top-N by trailing quote volume")
+    momentum_factor: str = Field("ret_log_672", description="feature ranked by momentum_ls (4 weeks of 1 h bars)")
+
+    @property
+    def end(self) -> date:
+        return self.start + timedelta(days=self.days - 1)
+
+    @property
+    def symbol_list(self) -> list[str]:
+        return list(DEMO_SYMBOLS[: self.symbols])
+
+    @property
+    def lake(self) -> Path:
+        return self.data_root / "lake"
+
+    @property
+    def archive(self) -> Path:
+        return self.data_root / "archive"
+
+    @property
+    def work(self) -> Path:
+        return self.data_root / "work"
