@@ -253,7 +253,9 @@ def write_lake(root: Path, total: int, symbols: list[str], per_day: int) -> tupl
         next_id = 1
         for d in range(days):
             day = first + timedelta(days=d)
-            t = synthetic_trades(per_day, seed=s * 100_000 + d, start_us=START_US + d * DAY_US, days=0.999)
+            day_start = START_US + d * DAY_US
+            t = synthetic_trades(per_day, seed=s * 100_000 + d, start_us=day_start, days=0.99)
+            t["ts"] = np.minimum(t["ts"], day_start + DAY_US - 1)  # every trade inside its day file
             t["trade_id"] = t["trade_id"] + next_id
             next_id += per_day
             lake.write_partition(lake.trades_dir("binance", "spot", symbol, day), arrow_batch_table(t),
@@ -285,7 +287,9 @@ def aggregate_in_child(root: Path, symbols: list[str], first: date, last: date, 
     spec = {"root": str(root), "symbols": symbols, "start": first.isoformat(), "end": last.isoformat(),
             "workers": workers, "threshold": threshold}
     out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True,
-                         text=True, check=True)
+                         text=True)
+    if out.returncode:
+        raise RuntimeError(f"aggregation child failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -331,10 +335,14 @@ def main() -> None:
     parser.add_argument("--lake-trades", type=int, default=0,
                         help="also aggregate a lake of this many trades")
     parser.add_argument("--lake-dir", type=Path, default=None, help="where to write the big lake")
+    parser.add_argument("--only-lake", action="store_true", help="skip the in-memory part (with --lake-trades)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child)
+        return
+    if args.only_lake:
+        big_lake(args.lake_trades or 200_000_000, args.lake_dir, 19_000_000.0)
         return
 
     n = args.trades

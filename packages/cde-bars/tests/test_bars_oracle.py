@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from cde_bars.catalog import builder_by_name
 
-EXAMPLES = settings(max_examples=60, deadline=None)
+EXAMPLES = settings(max_examples=50, deadline=None)
 
 
 def built(name: str, trades: list[oracle.Trade], params: dict[str, Any]) -> tuple[list, list]:

@@ -29,7 +29,7 @@ SPECS: list[tuple[str, dict[str, Any]]] = [
     ("dollar_run", {"expected_ticks_init": 5, "expected_ticks_min": 1, "expected_ticks_max": 10}),
 ]
 IDS = [f"{name}-{i}" for i, (name, _) in enumerate(SPECS)]
-EXAMPLES = settings(max_examples=40, deadline=None)
+EXAMPLES = settings(max_examples=25, deadline=None)
 
 
 def build(name: str, params: dict[str, Any], batches: list[pa.Table]) -> pa.Table:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+
+from cde_core.json_types import JsonDate, JsonInt
 
 SymbolStatus = Literal["built", "resumed", "up-to-date", "no-data"]
 
 
 class AggregateRequest(BaseModel):
-    """Build bars of one spec for symbols × days of the trades lake."""
+    """Build bars of one spec for symbols × days of the trades lake.
+
+    Also the body of ``POST /bars/aggregate``: fields accept exactly the JSON types the schema names.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -21,12 +25,12 @@ class AggregateRequest(BaseModel):
     exchange: str = Field(description="exchange partition of the trades lake, e.g. binance")
     market: str = Field(description="market partition, e.g. spot")
     symbols: list[str] = Field(min_length=1, description="symbols to aggregate, e.g. BTCUSDT")
-    start: date = Field(description="first trades day, inclusive (UTC)")
-    end: date = Field(description="last trades day, inclusive (UTC)")
-    flush: bool = Field(False, description="also write the unfinished last bar (time bars: the last "
-                        "interval is written anyway once the range covers its end)")
-    batch_rows: int = Field(1 << 20, ge=1024, le=1 << 24, description="trades per streamed batch "
-                            "(bounds memory)")
+    start: JsonDate = Field(description="first trades day, inclusive (UTC)")
+    end: JsonDate = Field(description="last trades day, inclusive (UTC)")
+    flush: StrictBool = Field(False, description="also write the unfinished last bar (time bars: the last "
+                              "interval is written anyway once the range covers its end)")
+    batch_rows: JsonInt = Field(1 << 20, ge=1024, le=1 << 24, description="trades per streamed batch "
+                                "(bounds memory)")
 
     @model_validator(mode="after")
     def _check_range(self) -> AggregateRequest:
