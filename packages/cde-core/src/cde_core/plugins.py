@@ -59,7 +59,7 @@ class PluginInfo:
 
 
 BUILTIN_DISTRIBUTIONS = frozenset(
-    {"cde-core", "cde-exchanges", "cde-bars", "cde-features", "cde-backtest", "cde-server"}
+    {"cde-core", "cde-exchanges", "cde-bars", "cde-features", "cde-backtest", "cde-server", "cde-dask"}
 )
 
 

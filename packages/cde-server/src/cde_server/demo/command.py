@@ -31,7 +31,8 @@ def prepare_root(settings: DemoSettings, *, clean: bool) -> None:
 
 
 def demo(
-    data_root: Annotated[Path, typer.Option(help="where the demo's archive, lake and runs go")] = default_demo_root(),
+    data_root: Annotated[Path | None, typer.Option(help="where the demo's archive, lake and runs go "
+                                                   "[default: <user data dir>/cde/demo]")] = None,
     clean: Annotated[bool, typer.Option("--clean", help="delete the earlier demo data and start over")] = False,
     source: Annotated[str, typer.Option(help="synthetic (offline, generated market) or binance (real archive, "
                                         "needs internet)")] = "synthetic",
@@ -48,7 +49,8 @@ def demo(
     from cde_server.demo.pipeline import run_pipeline
 
     try:
-        settings = DemoSettings(data_root=data_root.expanduser(), source=source, symbols=symbols,  # type: ignore[arg-type]
+        settings = DemoSettings(data_root=(data_root or default_demo_root()).expanduser(),
+                                source=source, symbols=symbols,  # type: ignore[arg-type]
                                 days=days, start=date.fromisoformat(start), trades_per_day=trades_per_day, seed=seed)
     except (ValidationError, ValueError) as exc:
         first = exc.errors()[0] if isinstance(exc, ValidationError) else {"loc": ("start",), "msg": str(exc)}
