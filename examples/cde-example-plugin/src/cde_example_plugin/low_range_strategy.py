@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:  # pandas loads only when the object is used, not when `cde` starts
+    import pandas as pd
 
 
 class LowRangeParams(BaseModel):
@@ -22,6 +24,8 @@ class LowRangeStrategy:
     Params: ClassVar[type[BaseModel]] = LowRangeParams
 
     def target_weights(self, panel: pd.DataFrame, params: BaseModel) -> pd.Series:
+        import pandas as pd
+
         p = LowRangeParams.model_validate(params.model_dump())
         score = panel[p.factor]
         rank = score.groupby(level="ts").rank(method="first")

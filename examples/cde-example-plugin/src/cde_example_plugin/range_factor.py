@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:  # pandas loads only when the object is used, not when `cde` starts
+    import pandas as pd
 
 
 class RangePositionParams(BaseModel):
@@ -31,6 +33,8 @@ class RangePositionFactor:
         return [f"example_range_position_{RangePositionParams.model_validate(params.model_dump()).window}"]
 
     def compute(self, bars: pd.DataFrame, params: BaseModel) -> pd.DataFrame:
+        import pandas as pd
+
         window = RangePositionParams.model_validate(params.model_dump()).window
         low = bars["low"].rolling(window, min_periods=window).min()
         high = bars["high"].rolling(window, min_periods=window).max()

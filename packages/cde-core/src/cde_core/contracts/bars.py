@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-import pyarrow as pa
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 @runtime_checkable

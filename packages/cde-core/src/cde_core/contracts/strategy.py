@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
-import pandas as pd
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @runtime_checkable
