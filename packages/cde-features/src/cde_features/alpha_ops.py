@@ -48,8 +48,7 @@ class GridOps:
     def rank(self, x: np.ndarray) -> np.ndarray:
         """Cross-sectional rank; values equal to ``RANK_DIGITS`` digits of the row's largest
         magnitude tie (so floating-point noise cannot reorder mathematically equal values)."""
-        grid = np.ascontiguousarray(x, dtype=np.float64)
-        return self._cs.cs_rank(self._cs.snap_rows(grid, RANK_DIGITS))
+        return self._cs.cs_rank_snapped(x, RANK_DIGITS)
 
     def scale(self, x: np.ndarray) -> np.ndarray:
         return self._cs.cs_scale(np.asarray(x, dtype=np.float64))

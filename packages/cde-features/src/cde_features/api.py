@@ -27,8 +27,9 @@ def compute(body: ComputeRequest, request: Request) -> Any:
     """Compute a feature set into the features lake (a task)."""
     from cde_features.service import compute_to_lake
 
+    lake = request.app.state.lake
     def run(ctx: TaskContext) -> Any:
-        return compute_to_lake(body, progress=ctx.progress, cancel=ctx.cancel).model_dump()
+        return compute_to_lake(body, lake=lake, progress=ctx.progress, cancel=ctx.cancel).model_dump()
 
     return request.app.state.tasks.submit("features.compute", body, run)
 
@@ -38,8 +39,9 @@ def analyze(body: AnalyzeRequest, request: Request) -> Any:
     """Factor analysis (a task); the result holds the summary table rows."""
     from cde_features.service import analyze_request
 
+    lake = request.app.state.lake
     def run(ctx: TaskContext) -> Any:
-        result = analyze_request(body, progress=ctx.progress, cancel=ctx.cancel)
+        result = analyze_request(body, lake=lake, progress=ctx.progress, cancel=ctx.cancel)
         return result.table().to_dict(orient="records")
 
     return request.app.state.tasks.submit("features.analyze", body, run)

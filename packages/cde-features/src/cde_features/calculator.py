@@ -8,7 +8,7 @@ and no row is dropped or filled.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,31 +25,66 @@ from cde_features.feature_set import FeatureSet, ResolvedFactor, feature_set_id,
 #: (factor, params as a dict, lookback, number of columns) — picklable for process / Dask executors
 TaskSpec = tuple[Any, dict[str, Any], int, int]
 
+#: symbols per time-series job: enough jobs to balance the workers, few enough to amortise the
+#: per-job overhead; a job computes factor by factor across its symbols, so neighbouring symbols'
+#: values land in the same cache lines of the output while they are hot
+SYMBOLS_PER_JOB = 8
 
-def _symbol_features(specs: Sequence[TaskSpec], data: Mapping[str, np.ndarray], ts: np.ndarray) -> np.ndarray:
-    """All time-series factors of one symbol → array (columns, bars). Runs inside executor jobs."""
-    n = len(ts)
-    total = sum(s[3] for s in specs)
-    out = np.empty((total, n))
+#: one symbol's inputs and its bars' timestamps (naive UTC)
+SymbolInputs = tuple[Mapping[str, np.ndarray], np.ndarray]
+
+
+def _batch_values(specs: Sequence[TaskSpec], batch: Sequence[SymbolInputs]) -> Iterator[tuple[int, int, np.ndarray]]:
+    """``(symbol in batch, column, values)`` for every time-series factor column of a few symbols,
+    factor by factor (each symbol's shared intermediates are cached across its factors)."""
+    from cde_features.factor_base import SymbolArrays
+
+    arrays = [SymbolArrays(data) for data, _ts in batch]
+    frames: list[pd.DataFrame | None] = [None] * len(batch)
     row = 0
-    frame: pd.DataFrame | None = None
-    for factor, raw_params, lookback, width in specs:
+    for factor, raw_params, _lookback, width in specs:
         params = factor.Params.model_validate(raw_params)
-        if hasattr(factor, "compute_arrays"):
-            values = factor.compute_arrays(data, params)
-        else:  # a third-party factor: the protocol's DataFrame interface
-            if frame is None:
-                frame = pd.DataFrame(dict(data), index=pd.DatetimeIndex(ts, name="ts").tz_localize("UTC"))
-            result = factor.compute(frame, params)
-            values = [result[c].to_numpy(dtype=np.float64) for c in factor.columns(params)]
-        if len(values) != width:
-            raise DataError(f"factor {factor.name} returned {len(values)} columns, expected {width}")
-        for v in values:
-            out[row] = v
-            row += 1
-        out[row - width:row, :min(lookback, n)] = np.nan
-    out[~np.isfinite(out)] = np.nan
+        for b, (data, ts) in enumerate(batch):
+            if hasattr(factor, "compute_arrays"):
+                values = factor.compute_arrays(arrays[b], params)
+            else:  # a third-party factor: the protocol's DataFrame interface
+                frame = frames[b]
+                if frame is None:
+                    index = pd.DatetimeIndex(ts, name="ts").tz_localize("UTC")
+                    frame = frames[b] = pd.DataFrame(dict(data), index=index)
+                result = factor.compute(frame, params)
+                values = [result[c].to_numpy(dtype=np.float64) for c in factor.columns(params)]
+            if len(values) != width:
+                raise DataError(f"factor {factor.name} returned {len(values)} columns, expected {width}")
+            for j, v in enumerate(values):
+                v = np.ascontiguousarray(v, dtype=np.float64)
+                if v.shape != (len(ts),):
+                    raise DataError(f"factor {factor.name} returned {v.shape[0]} values, expected {len(ts)}")
+                yield b, row + j, v
+        row += width
+
+
+def _series_block(specs: Sequence[TaskSpec], batch: Sequence[SymbolInputs]) -> np.ndarray:
+    """A job: the time-series factors of a few symbols → one raw block (columns, Σ bars), the symbols'
+    bars one after the other; warm-up cells and ±inf are masked when the block is scattered."""
+    sizes = [len(ts) for _data, ts in batch]
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    out = np.empty((sum(s[3] for s in specs), int(offsets[-1])))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for b, row, v in _batch_values(specs, batch):
+            out[row, offsets[b]:offsets[b + 1]] = v
     return out
+
+
+def _series_into(specs: Sequence[TaskSpec], batch: Sequence[SymbolInputs], out: np.ndarray, rows: np.ndarray,
+                 lookbacks: np.ndarray, positions: Sequence[np.ndarray]) -> None:
+    """A job for in-process (thread) executors: the same values written straight into the output
+    matrix (``positions[b]``: the rows of symbol b), masked on the way; symbols are disjoint cells."""
+    from cde_features.kernels.layout import put_values
+
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for b, row, v in _batch_values(specs, batch):
+            put_values(out, rows[row], positions[b], v, lookbacks[row])
 
 
 class UnifiedFeatureCalculator:
@@ -87,72 +122,107 @@ class UnifiedFeatureCalculator:
 
     # -- compute ---------------------------------------------------------------------------------
     def compute(self, panel: pd.DataFrame, *, progress: ProgressCallback | None = None,
-                cancel: CancelToken | None = None) -> pd.DataFrame:
+                cancel: CancelToken | None = None, executor: Executor | None = None) -> pd.DataFrame:
+        """The feature matrix of ``panel``, indexed like it (sorted by ``(ts, symbol)``).
+
+        Jobs run on ``executor``, else on the calculator's own, else on one created from the config
+        for this call (and closed before returning)."""
         panel = _checked_panel(panel, self.inputs)
-        report = progress or (lambda fraction, message: None)
-        ts_level = panel.index.get_level_values(0)
-        sym_codes, symbols = pd.factorize(panel.index.get_level_values(1), sort=True)
-        order = np.argsort(sym_codes, kind="stable")
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(sym_codes, minlength=len(symbols)))])
+        owned = None
+        if executor is None:
+            executor = self._executor
+        if executor is None:
+            executor = owned = create_executor(get_config().executor)
+        try:
+            out = self._compute(panel, executor, progress or (lambda fraction, message: None), cancel)
+        finally:
+            if owned is not None:
+                owned.close()
+        return pd.DataFrame(out.T, index=panel.index, columns=pd.Index(self.columns), copy=False)
+
+    def _compute(self, panel: pd.DataFrame, executor: Executor, report: ProgressCallback,
+                 cancel: CancelToken | None) -> np.ndarray:
+        layout = _Layout(panel)
         columns = self.columns
-        out = np.full((len(columns), len(panel)), np.nan)
         col_of = {c: i for i, c in enumerate(columns)}
+        # every cell is written below (series blocks cover each symbol's rows, panel factors the grid)
+        out = np.empty((len(columns), len(panel)))
 
         series_factors = [r for r in self.factors if not r.cross_sectional]
         panel_factors = [r for r in self.factors if r.cross_sectional]
-        specs = [(r.factor, r.params.model_dump(), r.lookback, len(r.columns)) for r in series_factors]
-        rows = [col_of[c] for r in series_factors for c in r.columns]
-        if specs:
-            inputs = sorted({c for r in series_factors for c in getattr(r.factor, "inputs", ())})
-            arrays = {c: panel[c].to_numpy(dtype=np.float64) for c in inputs}
-            ts_values = np.asarray(ts_level.tz_convert("UTC").tz_localize(None).values)
-            jobs = []
-            for k, symbol in enumerate(symbols):
-                pos = order[bounds[k]:bounds[k + 1]]
-                data = {c: np.ascontiguousarray(a[pos]) for c, a in arrays.items()}
-                jobs.append(Job(str(symbol), _symbol_features, (specs, data, ts_values[pos])))
-            executor = self._executor or create_executor(get_config().executor)
+        if series_factors:
             share = 0.85 if panel_factors else 1.0
-            results = executor.run(jobs, progress=scaled(report, 0.0, share), cancel=cancel)
-            row_idx = np.asarray(rows)
-            for k, result in enumerate(results):
-                pos = order[bounds[k]:bounds[k + 1]]
-                out[np.ix_(row_idx, pos)] = result
+            self._compute_series(panel, layout, series_factors, out, col_of, executor,
+                                 scaled(report, 0.0, share), cancel)
         if panel_factors:
-            self._compute_panel(panel, panel_factors, out, col_of, sym_codes, order, bounds, report, cancel)
+            self._compute_panel(panel, layout, panel_factors, out, col_of, executor, report, cancel)
         report(1.0, "done")
-        return pd.DataFrame(out.T, index=panel.index, columns=pd.Index(columns), copy=False)
+        return out
 
-    def _compute_panel(self, panel: pd.DataFrame, factors: list[ResolvedFactor], out: np.ndarray,
-                       col_of: dict[str, int], sym_codes: np.ndarray, order: np.ndarray, bounds: np.ndarray,
+    def _compute_series(self, panel: pd.DataFrame, layout: _Layout, factors: list[ResolvedFactor],
+                        out: np.ndarray, col_of: dict[str, int], executor: Executor,
+                        report: ProgressCallback, cancel: CancelToken | None) -> None:
+        from cde_features.kernels.layout import scatter_block
+
+        specs = [(r.factor, r.params.model_dump(), r.lookback, len(r.columns)) for r in factors]
+        rows = np.asarray([col_of[c] for r in factors for c in r.columns], dtype=np.int64)
+        lookbacks = np.asarray([r.lookback for r in factors for _c in r.columns], dtype=np.int64)
+        inputs = sorted({c for r in factors for c in getattr(r.factor, "inputs", ())})
+        arrays = {c: panel[c].to_numpy(dtype=np.float64) for c in inputs}
+        ts_values = layout.ts_naive()
+        batches = [range(k, min(k + SYMBOLS_PER_JOB, layout.n_symbols))
+                   for k in range(0, layout.n_symbols, SYMBOLS_PER_JOB)]
+        in_process = _shares_memory(executor)
+        jobs = []
+        for batch in batches:
+            items = []
+            for k in batch:
+                pos = layout.rows_of(k)
+                items.append(({c: a[pos] for c, a in arrays.items()}, ts_values[pos]))
+            symbols = layout.symbols[batch.start:batch.stop]
+            key = f"{symbols[0]}..{symbols[-1]}"
+            if in_process:
+                positions = [layout.rows_of(k) for k in batch]
+                jobs.append(Job(key, _series_into, (specs, items, out, rows, lookbacks, positions)))
+            else:
+                jobs.append(Job(key, _series_block, (specs, items)))
+        results = executor.run(jobs, progress=report, cancel=cancel)
+        if in_process:
+            return
+        for batch, block in zip(batches, results, strict=True):
+            pos = np.concatenate([layout.rows_of(k) for k in batch])
+            seq = np.concatenate([np.arange(layout.size_of(k)) for k in batch])
+            if block.shape != (len(rows), len(pos)):
+                raise DataError(f"a time-series job returned a block of shape {block.shape}, "
+                                f"expected {(len(rows), len(pos))}")
+            scatter_block(out, rows, lookbacks, block, pos, seq, np.argsort(pos, kind="stable"))
+
+    def _compute_panel(self, panel: pd.DataFrame, layout: _Layout, factors: list[ResolvedFactor],
+                       out: np.ndarray, col_of: dict[str, int], executor: Executor,
                        report: ProgressCallback, cancel: CancelToken | None) -> None:
-        ts_codes, _ = pd.factorize(panel.index.get_level_values(0), sort=True)
-        shape = (int(ts_codes.max()) + 1 if len(ts_codes) else 0, len(bounds) - 1)
-        # position of each row within its symbol's own history: the warm-up mask of panel factors
-        seq = np.empty(len(panel), dtype=np.int64)
-        for k in range(len(bounds) - 1):
-            seq[order[bounds[k]:bounds[k + 1]]] = np.arange(bounds[k + 1] - bounds[k])
-        grids: dict[str, np.ndarray] = {}
+        from cde_features.kernels.layout import finish_grid
+
         finished = {c for r in self.factors if not r.cross_sectional for c in r.columns}
+        bar_columns = set(panel.columns)
+        grids: dict[str, np.ndarray] = {}
 
         def grid_of(col: str) -> np.ndarray:
+            if col in col_of and layout.complete:  # a feature column: a view of its row of out
+                return layout.to_grid(out[col_of[col]])
             if col not in grids:
                 values = out[col_of[col]] if col in col_of else panel[col].to_numpy(dtype=np.float64)
-                grid = np.full(shape, np.nan)
-                grid[ts_codes, sym_codes] = values
-                grids[col] = grid
+                grids[col] = layout.to_grid(values)
             return grids[col]
 
-        executor = self._executor or create_executor(get_config().executor)
         pending = list(factors)
         done = 0
         while pending:
             if cancel is not None:
                 cancel.raise_if_cancelled("features")
             # a wave: every factor whose inputs are bar columns or columns computed in earlier waves
-            ready = [r for r in pending if _panel_inputs(r) <= (set(panel.columns) | finished)]
+            ready = [r for r in pending if _panel_inputs(r) <= (bar_columns | finished)]
             if not ready:
-                missing = sorted(_panel_inputs(pending[0]) - set(panel.columns) - finished)
+                missing = sorted(_panel_inputs(pending[0]) - bar_columns - finished)
                 raise DataError(f"factor {pending[0].name} needs column(s) {', '.join(missing)}")
             pending = [r for r in pending if r not in ready]
             fast = [r for r in ready if hasattr(r.factor, "compute_grid")]
@@ -163,22 +233,92 @@ class UnifiedFeatureCalculator:
             outputs = dict(zip([id(r) for r in fast], results, strict=True))
             for r in ready:
                 if id(r) in outputs:
-                    values = [g[ts_codes, sym_codes] for g in outputs[id(r)]]
+                    values = outputs[id(r)]
+                    for c, grid in zip(r.columns, values, strict=True):
+                        grids.pop(c, None)
+                        if layout.complete:
+                            finish_grid(layout.to_grid(out[col_of[c]]), np.asarray(grid, dtype=np.float64),
+                                        r.lookback)
+                        else:
+                            out[col_of[c]] = layout.masked(layout.from_grid(grid), r.lookback)
                 else:  # a third-party panel factor: the protocol's DataFrame interface
                     frame = panel.copy()
                     for c in col_of:
                         frame[c] = out[col_of[c]]
                     result = r.factor.compute(frame, r.params)
-                    values = [result[c].to_numpy(dtype=np.float64) for c in r.columns]
-                mask = seq < r.lookback
-                for c, v in zip(r.columns, values, strict=True):
-                    v = np.where(np.isfinite(v), v, np.nan)
-                    v[mask] = np.nan
-                    out[col_of[c]] = v
-                    grids.pop(c, None)
+                    for c in r.columns:
+                        grids.pop(c, None)
+                        out[col_of[c]] = layout.masked(result[c].to_numpy(dtype=np.float64), r.lookback)
                 finished.update(r.columns)
                 done += 1
                 report(0.85 + 0.15 * done / len(factors), r.name)
+
+
+class _Layout:
+    """Where each symbol's rows are in a panel sorted by ``(ts, symbol)``, and the (time × symbol) grid.
+
+    A *complete* panel (every symbol has a bar at every timestamp — time bars without gaps) is its own
+    grid: row ``t · n_symbols + k`` is cell ``(t, k)``, so a column reshapes to the grid without copies.
+    """
+
+    def __init__(self, panel: pd.DataFrame) -> None:
+        index = panel.index
+        self.index = index
+        self.n_rows = len(panel)
+        self.ts_codes, ts_uniques = pd.factorize(index.get_level_values(0), sort=True)
+        self.sym_codes, self.symbols = pd.factorize(index.get_level_values(1), sort=True)
+        self.n_times, self.n_symbols = len(ts_uniques), len(self.symbols)
+        self.complete = self.n_rows == self.n_times * self.n_symbols  # sorted and without duplicates
+        if not self.complete:
+            self.order = np.argsort(self.sym_codes, kind="stable")
+            counts = np.bincount(self.sym_codes, minlength=self.n_symbols)
+            self.bounds = np.concatenate([[0], np.cumsum(counts)])
+            self._seq: np.ndarray | None = None
+
+    def size_of(self, k: int) -> int:
+        return self.n_times if self.complete else int(self.bounds[k + 1] - self.bounds[k])
+
+    def rows_of(self, k: int) -> np.ndarray:
+        """Row positions of symbol k, oldest first."""
+        if self.complete:
+            return np.arange(k, self.n_rows, self.n_symbols)
+        return self.order[self.bounds[k]:self.bounds[k + 1]]
+
+    def ts_naive(self) -> np.ndarray:
+        return np.asarray(self.index.get_level_values(0).tz_convert("UTC").tz_localize(None).values)
+
+    def to_grid(self, values: np.ndarray) -> np.ndarray:
+        if self.complete:
+            return values.reshape(self.n_times, self.n_symbols)
+        grid = np.full((self.n_times, self.n_symbols), np.nan)
+        grid[self.ts_codes, self.sym_codes] = values
+        return grid
+
+    def from_grid(self, grid: np.ndarray) -> np.ndarray:
+        grid = np.asarray(grid, dtype=np.float64)
+        return grid.reshape(-1) if self.complete else grid[self.ts_codes, self.sym_codes]
+
+    def masked(self, values: np.ndarray, lookback: int) -> np.ndarray:
+        """Values with ±inf and the rows inside each symbol's first ``lookback`` bars set to NaN."""
+        v = np.where(np.isfinite(values), values, np.nan)
+        if lookback > 0:
+            if self.complete:
+                v[:lookback * self.n_symbols] = np.nan
+            else:
+                if self._seq is None:
+                    seq = np.empty(self.n_rows, dtype=np.int64)
+                    for k in range(self.n_symbols):
+                        seq[self.rows_of(k)] = np.arange(self.size_of(k))
+                    self._seq = seq
+                v[self._seq < lookback] = np.nan
+        return v
+
+
+def _shares_memory(executor: Executor) -> bool:
+    """Whether jobs run in this process (a thread pool), so they can write into the output directly."""
+    from cde_core.local_executor import LocalExecutor
+
+    return isinstance(executor, LocalExecutor) and executor.params.kind == "thread"
 
 
 def _panel_inputs(r: ResolvedFactor) -> set[str]:

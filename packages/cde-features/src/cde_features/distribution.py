@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cde_features.factor_base import Arrays, WindowFactor, window_params
-from cde_features.returns import log_returns
+from cde_features.returns import log_returns_of
 
 
 class _ReturnWindowFactor(WindowFactor):
@@ -26,7 +26,7 @@ class ReturnSkew(_ReturnWindowFactor):
     def calc(self, data: Arrays, window: int) -> np.ndarray:
         from cde_features.kernels.rolling import rolling_skew
 
-        return rolling_skew(log_returns(data["close"]), window)
+        return rolling_skew(log_returns_of(data), window)
 
 
 class ReturnKurtosis(_ReturnWindowFactor):
@@ -39,7 +39,7 @@ class ReturnKurtosis(_ReturnWindowFactor):
     def calc(self, data: Arrays, window: int) -> np.ndarray:
         from cde_features.kernels.rolling import rolling_kurt
 
-        return rolling_kurt(log_returns(data["close"]), window)
+        return rolling_kurt(log_returns_of(data), window)
 
 
 class MaxReturn(_ReturnWindowFactor):
@@ -52,7 +52,7 @@ class MaxReturn(_ReturnWindowFactor):
     def calc(self, data: Arrays, window: int) -> np.ndarray:
         from cde_features.kernels.rolling import rolling_max
 
-        return rolling_max(log_returns(data["close"]), window)
+        return rolling_max(log_returns_of(data), window)
 
 
 class MinReturn(_ReturnWindowFactor):
@@ -65,7 +65,7 @@ class MinReturn(_ReturnWindowFactor):
     def calc(self, data: Arrays, window: int) -> np.ndarray:
         from cde_features.kernels.rolling import rolling_min
 
-        return rolling_min(log_returns(data["close"]), window)
+        return rolling_min(log_returns_of(data), window)
 
 
 class DownsideVolatility(_ReturnWindowFactor):
@@ -78,7 +78,7 @@ class DownsideVolatility(_ReturnWindowFactor):
     def calc(self, data: Arrays, window: int) -> np.ndarray:
         from cde_features.kernels.rolling import rolling_mean
 
-        r = np.minimum(log_returns(data["close"]), 0.0)
+        r = np.minimum(log_returns_of(data), 0.0)
         return np.sqrt(rolling_mean(r * r, window))
 
 
@@ -92,7 +92,7 @@ class UpsideVolatility(_ReturnWindowFactor):
     def calc(self, data: Arrays, window: int) -> np.ndarray:
         from cde_features.kernels.rolling import rolling_mean
 
-        r = np.maximum(log_returns(data["close"]), 0.0)
+        r = np.maximum(log_returns_of(data), 0.0)
         return np.sqrt(rolling_mean(r * r, window))
 
 
@@ -106,6 +106,6 @@ class ReturnZScore(_ReturnWindowFactor):
     def calc(self, data: Arrays, window: int) -> np.ndarray:
         from cde_features.kernels.rolling import rolling_std
 
-        r = log_returns(data["close"])
+        r = log_returns_of(data)
         sd = rolling_std(r, window, 1)
         return r / np.where(sd > 0, sd, np.nan)

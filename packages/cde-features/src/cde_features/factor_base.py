@@ -12,7 +12,7 @@ Built-ins add a fast path the calculator uses instead of the DataFrame-based ``c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,6 +23,27 @@ from cde_core.contracts.base import NoParams
 from cde_core.errors import DataError
 
 Arrays = Mapping[str, np.ndarray]
+
+
+class SymbolArrays(dict[str, np.ndarray]):
+    """One symbol's input arrays, plus a cache of intermediates several factors share (one-bar log
+    returns, true range, ...), so the calculator computes each of them once per symbol. Cached
+    arrays are shared: treat them as read-only."""
+
+    def __init__(self, data: Mapping[str, np.ndarray]) -> None:
+        super().__init__(data)
+        self.cache: dict[Any, np.ndarray] = {}
+
+
+def shared(data: Arrays, key: Any, make: Callable[[], np.ndarray]) -> np.ndarray:
+    """``make()``, computed once per symbol when ``data`` is a :class:`SymbolArrays`."""
+    cache = getattr(data, "cache", None)
+    if cache is None:
+        return make()
+    value = cache.get(key)
+    if value is None:
+        value = cache[key] = make()
+    return value
 
 
 def window_params(default: int, description: str = "bars in the rolling window", *,

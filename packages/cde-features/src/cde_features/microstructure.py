@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from cde_features.factor_base import Arrays, BarFactor, WindowFactor, window_params
-from cde_features.returns import lagged, log_returns
+from cde_features.returns import lagged, log_returns_of
 
 
 class RollSpread(WindowFactor):
@@ -26,7 +26,7 @@ class RollSpread(WindowFactor):
     def calc(self, data: Arrays, window: int) -> np.ndarray:
         from cde_features.kernels.rolling import rolling_cov
 
-        r = log_returns(data["close"])
+        r = log_returns_of(data)
         cov = rolling_cov(r, lagged(r, 1), window, 1)
         return np.where(np.isnan(cov), np.nan, 2.0 * np.sqrt(np.maximum(-cov, 0.0)))
 
@@ -99,7 +99,7 @@ class ReturnAutocorrelation(WindowFactor):
     def calc(self, data: Arrays, window: int) -> np.ndarray:
         from cde_features.kernels.rolling import rolling_corr
 
-        r = log_returns(data["close"])
+        r = log_returns_of(data)
         return rolling_corr(r, lagged(r, 1), window)
 
 
@@ -122,7 +122,7 @@ class VarianceRatio(WindowFactor):
 
         c = data["close"]
         rq = np.log(c / lagged(c, self.q))
-        v1 = rolling_var(log_returns(c), window, 1)
+        v1 = rolling_var(log_returns_of(data), window, 1)
         return rolling_var(rq, window, 1) / (self.q * np.where(v1 > 0, v1, np.nan))
 
 

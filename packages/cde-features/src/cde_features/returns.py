@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cde_features.factor_base import Arrays, WindowFactor, window_params
+from cde_features.factor_base import Arrays, WindowFactor, shared, window_params
 
 
 def _lagged(x: np.ndarray, k: int) -> np.ndarray:
@@ -52,6 +52,11 @@ class LogReturn(WindowFactor):
 def log_returns(close: np.ndarray) -> np.ndarray:
     """One-bar log returns, NaN on the first bar."""
     return np.log(close / _lagged(close, 1))
+
+
+def log_returns_of(data: Arrays) -> np.ndarray:
+    """One-bar log returns of ``data["close"]`` (shared between the factors of a symbol; read-only)."""
+    return shared(data, "log_returns", lambda: log_returns(data["close"]))
 
 
 lagged = _lagged

@@ -11,20 +11,24 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cde_core.config import get_config
 from cde_core.errors import DataError
+from cde_core.json_types import JsonDate, JsonInt
 from cde_core.lake import Lake
 from cde_core.progress import CancelToken, ProgressCallback, scaled
 from cde_features.lake_io import read_bars_panel, read_features, utc_start, write_features
 
 
 class BarsSource(BaseModel):
+    """Which bars to read; the base of the ``/features`` request bodies, so its fields (and those of
+    the subclasses) accept exactly the JSON types the schema names: no ``0`` for a date."""
+
     model_config = ConfigDict(extra="forbid")
 
     bars: str = Field(description="bars spec id in the lake (bars/spec=<id>)")
     exchange: str = Field("binance", description="exchange partition")
     market: str = Field("spot", description="market partition")
     symbols: list[str] = Field(default_factory=list, description="symbols; empty = every symbol with bars")
-    start: date | None = Field(None, description="first day of output, inclusive (UTC)")
-    end: date | None = Field(None, description="last day of output, inclusive (UTC)")
+    start: JsonDate | None = Field(None, description="first day of output, inclusive (UTC)")
+    end: JsonDate | None = Field(None, description="last day of output, inclusive (UTC)")
 
 
 class ComputeRequest(BarsSource):
@@ -46,8 +50,8 @@ class ComputeResult(BaseModel):
 class AnalyzeRequest(BarsSource):
     features: str | None = Field(None, description="features spec to read; none = compute from the bars")
     columns: list[str] = Field(default_factory=list, description="columns or globs to analyse")
-    horizons: list[int] = Field(default_factory=lambda: [1, 24, 168], description="forward horizons (bars)")
-    quantiles: int = Field(5, ge=2, le=20, description="number of quantiles")
+    horizons: list[JsonInt] = Field(default_factory=lambda: [1, 24, 168], description="forward horizons (bars)")
+    quantiles: JsonInt = Field(5, ge=2, le=20, description="number of quantiles")
     report: str | None = Field(None, description="write the HTML report here")
 
 

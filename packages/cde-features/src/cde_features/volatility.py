@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from cde_features.factor_base import Arrays, WindowFactor, window_params
-from cde_features.returns import lagged, log_returns
+from cde_features.returns import lagged, log_returns_of
 
 
 def _mean(x: np.ndarray, window: int) -> np.ndarray:
@@ -35,7 +35,7 @@ class CloseToCloseVol(WindowFactor):
     def calc(self, data: Arrays, window: int) -> np.ndarray:
         from cde_features.kernels.rolling import rolling_std
 
-        return rolling_std(log_returns(data["close"]), window, 1)
+        return rolling_std(log_returns_of(data), window, 1)
 
 
 class ParkinsonVol(WindowFactor):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cde_features.factor_base import Arrays, BarFactor, WindowFactor, window_params
-from cde_features.returns import lagged, log_returns
+from cde_features.returns import lagged, log_returns_of
 
 #: Amihud and Kyle measures are scaled to "per million quote units" so values are O(1).
 PER_MILLION = 1e6
@@ -172,7 +172,7 @@ class AmihudIlliquidity(WindowFactor):
         from cde_features.kernels.rolling import rolling_mean
 
         qv = data["quote_volume"]
-        ratio = np.abs(log_returns(data["close"])) / np.where(qv > 0, qv, np.nan)
+        ratio = np.abs(log_returns_of(data)) / np.where(qv > 0, qv, np.nan)
         return PER_MILLION * rolling_mean(ratio, window)
 
 
@@ -193,7 +193,7 @@ class KyleLambda(WindowFactor):
         from cde_features.kernels.rolling import rolling_cov, rolling_var
 
         signed = 2.0 * data["buy_quote_volume"] - data["quote_volume"]
-        ret = log_returns(data["close"])
+        ret = log_returns_of(data)
         var = rolling_var(signed, window, 1)
         return PER_MILLION * rolling_cov(ret, signed, window, 1) / np.where(var > 0, var, np.nan)
 
@@ -256,4 +256,4 @@ class VolumeReturnCorrelation(WindowFactor):
     def calc(self, data: Arrays, window: int) -> np.ndarray:
         from cde_features.kernels.rolling import rolling_corr
 
-        return rolling_corr(log_returns(data["close"]), np.log1p(data["volume"]), window)
+        return rolling_corr(log_returns_of(data), np.log1p(data["volume"]), window)
