@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import types
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -151,3 +154,83 @@ def test_cli_list_compute_analyze(tmp_path: Path) -> None:
 
     missing = _cde(tmp_path, "features", "compute", "--bars", "nope")
     assert missing.returncode != 0 and "no bars" in (missing.stderr + missing.stdout)
+
+
+class _CountingExecutorType:
+    """A throwaway executor kind (registered programmatically) that counts what it creates and closes."""
+
+    name = "counting-test"
+    summary = "counts create/close"
+
+    def __init__(self) -> None:
+        from cde_core.contracts.base import NoParams
+
+        self.Params = NoParams
+        self.created: list[Any] = []
+        self.closed: list[Any] = []
+
+    def create(self, params: Any) -> Any:
+        owner = self
+
+        class _Counting:
+            name = "counting-test"
+
+            def __init__(self) -> None:
+                self.inner = LocalExecutor(LocalExecutorParams(max_workers=2))
+
+            def run(self, jobs: Any, **kwargs: Any) -> list[Any]:
+                assert self not in owner.closed, "run after close"
+                return self.inner.run(jobs, **kwargs)
+
+            def close(self) -> None:
+                owner.closed.append(self)
+
+        executor = _Counting()
+        self.created.append(executor)
+        return executor
+
+
+@pytest.fixture
+def counting_executor(tmp_path: Path) -> Iterator[_CountingExecutorType]:
+    from cde_core import hookimpl
+    from cde_core.config import CdeConfig, ExecutorConfig, LoadedConfig, set_config
+    from cde_core.plugins import get_plugins
+
+    kind = _CountingExecutorType()
+
+    @hookimpl
+    def register_executors(register: Any) -> None:
+        register(kind)
+
+    host = get_plugins()
+    name = host.register(types.SimpleNamespace(register_executors=register_executors), name="counting-test")
+    set_config(LoadedConfig(config=CdeConfig(data_root=tmp_path / "lake",
+                                             executor=ExecutorConfig(name="counting-test")), origins={}))
+    try:
+        yield kind
+    finally:
+        set_config(None)
+        host.unregister(name)
+
+
+def test_compute_to_lake_creates_one_executor_and_closes_it(tmp_path: Path, counting_executor) -> None:
+    from cde_features.service import ComputeRequest, compute_to_lake
+
+    _bars_lake(tmp_path / "lake", ["AAAUSDT", "BBBUSDT"], 24 * 12)
+    result = compute_to_lake(ComputeRequest(bars="time-1h", symbols=["AAAUSDT", "BBBUSDT"],
+                                            factors=["returns", "rsi", "alpha_001"]))
+    assert len(result.files) == 2
+    assert len(counting_executor.created) == 1
+    assert counting_executor.closed == counting_executor.created
+
+    # a calculator without an executor of its own creates one per compute call and closes it
+    panel = synthetic_panel(3, 200, seed=6)
+    computed = UnifiedFeatureCalculator(select=["returns", "alpha_001"]).compute(panel)
+    assert len(counting_executor.created) == 2 and counting_executor.closed == counting_executor.created
+    # (the executor is not a local thread pool, so results travel back as blocks: same values)
+    inline = UnifiedFeatureCalculator(select=["returns", "alpha_001"], executor=EXEC).compute(panel)
+    pd.testing.assert_frame_equal(computed, inline)
+    files = write_features(computed, Lake(tmp_path / "lake2"), spec="t", exchange="binance", market="spot",
+                           source="unit")
+    assert len(files) == 3
+    assert len(counting_executor.created) == 3 and counting_executor.closed == counting_executor.created

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from cde_core.config import get_config
-from cde_core.contracts.executor import Job
+from cde_core.contracts.executor import Executor, Job
 from cde_core.errors import NotFoundError
 from cde_core.executors import create_executor
 from cde_core.lake import Lake, Provenance
@@ -86,8 +86,9 @@ def _write_symbol(lake_root: str, spec: str, exchange: str, market: str, symbol:
 
 def write_features(features: pd.DataFrame, lake: Lake, *, spec: str, exchange: str, market: str,
                    source: str, extra: dict[str, Any] | None = None,
-                   progress: ProgressCallback | None = None) -> list[Path]:
-    """Write a feature panel (index ``(ts, symbol)``) as one atomic partition per symbol."""
+                   progress: ProgressCallback | None = None, executor: Executor | None = None) -> list[Path]:
+    """Write a feature panel (index ``(ts, symbol)``) as one atomic partition per symbol, as jobs on
+    ``executor`` (else on one created from the config for this call and closed afterwards)."""
     sym_codes, symbols = pd.factorize(features.index.get_level_values(1), sort=True)
     ts_all = features.index.get_level_values(0).tz_convert("UTC").tz_localize(None).values
     order = np.argsort(sym_codes, kind="stable")
@@ -101,8 +102,13 @@ def write_features(features: pd.DataFrame, lake: Lake, *, spec: str, exchange: s
         jobs.append(Job(f"write {symbol}", _write_symbol,
                         (str(lake.root), spec, exchange, market, str(symbol), ts_all[pos], columns,
                          np.ascontiguousarray(matrix[:, pos]), provenance)))
-    executor = create_executor(get_config().executor)
-    return [Path(p) for p in executor.run(jobs, progress=progress)]
+    if executor is not None:
+        return [Path(p) for p in executor.run(jobs, progress=progress)]
+    owned = create_executor(get_config().executor)
+    try:
+        return [Path(p) for p in owned.run(jobs, progress=progress)]
+    finally:
+        owned.close()
 
 
 def read_features(lake: Lake, spec: str, exchange: str, market: str,

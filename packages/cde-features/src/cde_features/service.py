@@ -78,18 +78,25 @@ def compute_to_lake(request: ComputeRequest, *, lake: Lake | None = None, progre
     report(0.0, "reading bars")
     panel = read_bars_panel(lake, request.bars, request.exchange, request.market, request.symbols or None,
                             end=request.end)
-    features = _window(calc.compute(panel, progress=scaled(report, 0.05, 0.8), cancel=cancel),
-                       request.start, request.end)
-    if features.empty:
-        raise DataError("no bars in the requested date range", where=f"bars/spec={request.bars}",
-                        hint="check --start/--end against the bars in the lake")
-    spec = request.out_spec or f"{calc.id}__{request.bars}"
-    extra = {"feature_set": calc.id, "bars_spec": request.bars,
-             "factors": [r.spec().model_dump(mode="json") for r in calc.factors],
-             "start": str(request.start) if request.start else None,
-             "end": str(request.end) if request.end else None}
-    files = write_features(features, lake, spec=spec, exchange=request.exchange, market=request.market,
-                           source=f"bars/spec={request.bars}", extra=extra, progress=scaled(report, 0.8, 1.0))
+    from cde_core.executors import create_executor
+
+    executor = create_executor(get_config().executor)  # one for computing and writing, closed here
+    try:
+        features = _window(calc.compute(panel, progress=scaled(report, 0.05, 0.8), cancel=cancel,
+                                        executor=executor), request.start, request.end)
+        if features.empty:
+            raise DataError("no bars in the requested date range", where=f"bars/spec={request.bars}",
+                            hint="check --start/--end against the bars in the lake")
+        spec = request.out_spec or f"{calc.id}__{request.bars}"
+        extra = {"feature_set": calc.id, "bars_spec": request.bars,
+                 "factors": [r.spec().model_dump(mode="json") for r in calc.factors],
+                 "start": str(request.start) if request.start else None,
+                 "end": str(request.end) if request.end else None}
+        files = write_features(features, lake, spec=spec, exchange=request.exchange, market=request.market,
+                               source=f"bars/spec={request.bars}", extra=extra,
+                               progress=scaled(report, 0.8, 1.0), executor=executor)
+    finally:
+        executor.close()
     symbols = sorted({str(s) for s in features.index.get_level_values(1)})
     return ComputeResult(spec=spec, feature_set_id=calc.id, columns=calc.columns, symbols=symbols,
                          rows=len(features), files=[str(f) for f in files])
