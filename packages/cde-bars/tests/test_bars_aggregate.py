@@ -146,3 +146,15 @@ def test_cancelled_run_leaves_complete_months_and_resumes(lake: Lake) -> None:
     assert report.symbols[0].status in {"resumed", "built"}
     want = reference(trades, bar, params, flush=False)
     pd.testing.assert_frame_equal(stored(lake, report.spec_id, "BTCUSDT")[want.columns], want)
+
+
+def test_bars_lake_reads_as_one_hive_dataset(lake: Lake) -> None:
+    import pyarrow.dataset as ds
+
+    write_trades_lake(lake, "BTCUSDT", DAYS[:3], seed=9)
+    write_trades_lake(lake, "ETHUSDT", DAYS[:3], seed=10)
+    report = aggregate_lake(request("time", {"interval": "1h"}, end=DAYS[2]), lake=lake, executor=executor())
+    dataset = lake.dataset("bars", subpath=f"spec={report.spec_id}")
+    table = dataset.to_table(filter=ds.field("symbol") == "ETHUSDT")
+    assert table.num_rows == 72
+    assert {"exchange", "market", "symbol", "month", "period_start"} <= set(table.column_names)

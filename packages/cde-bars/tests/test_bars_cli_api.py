@@ -56,13 +56,25 @@ def test_cli_aggregate_writes_the_bars_lake(lake_config: Lake) -> None:
     assert cli.run(bad, debug=False) == 1  # missing threshold: one clear error line, exit 1
 
 
+class _Handlers:
+    """The part of a TaskSubmitter ``add_routes`` uses (this test submits no task)."""
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, object] = {}
+
+    def register_handler(self, kind: str, handler: object, *, pool: str = "thread") -> None:
+        self.kinds[kind] = handler
+
+
 def test_rest_routes_list_builders_and_reject_bad_params(lake_config: Lake) -> None:
     fastapi = pytest.importorskip("fastapi")
     testclient = pytest.importorskip("fastapi.testclient")
     from cde_bars.api import add_routes
 
     app = fastapi.FastAPI()
+    app.state.tasks, app.state.lake = _Handlers(), lake_config
     add_routes(app)
+    assert "bars.aggregate" in app.state.tasks.kinds  # re-run after a restart: aggregation resumes
     client = testclient.TestClient(app, raise_server_exceptions=False)
     builders = client.get("/bars/builders").json()
     assert "dollar_run" in {b["name"] for b in builders}

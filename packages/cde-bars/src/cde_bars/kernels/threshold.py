@@ -58,6 +58,13 @@ def next_dynamic_threshold(ring, si, finished_total, gap_days, bars_per_day, cur
 
 
 @njit(cache=True, nogil=True)
+def tick_count_limit(threshold):
+    """``count >= threshold`` as an integer comparison (count >= ceil(threshold)): no int→float
+    conversion per trade."""
+    return np.int64(min(np.ceil(threshold), 4.0e18))
+
+
+@njit(cache=True, nogil=True)
 def threshold_bars(ts, price, qty, quote, maker, measure, dynamic, bars_per_day,
                    sf, si, ring, out_f, ends, counts, start):
     """Consume trades ``start..`` into bars; returns (bars written, next trade index).
@@ -77,6 +84,7 @@ def threshold_bars(ts, price, qty, quote, maker, measure, dynamic, bars_per_day,
     buy = sf[F_BUY]
     buy_quote = sf[F_BUY_QUOTE]
     threshold = sf[F_THRESHOLD]
+    tick_limit = tick_count_limit(threshold)
     day_total = sf[F_DAY_TOTAL]
     day_end = (si[I_DAY] + 1) * DAY_US if si[I_DAY] >= 0 else np.iinfo(np.int64).min
     k = 0
@@ -91,6 +99,7 @@ def threshold_bars(ts, price, qty, quote, maker, measure, dynamic, bars_per_day,
                 if si[I_DAY] >= 0:
                     threshold = next_dynamic_threshold(ring, si, day_total, day - si[I_DAY] - 1,
                                                        bars_per_day, threshold)
+                    tick_limit = tick_count_limit(threshold)
                 si[I_DAY] = day
                 day_end = (day + 1) * DAY_US
                 day_total = 0.0
@@ -109,7 +118,7 @@ def threshold_bars(ts, price, qty, quote, maker, measure, dynamic, bars_per_day,
         buy_quote += qq * weight
         count += 1
         if measure == MEASURE_TICKS:
-            reached = count >= threshold
+            reached = count >= tick_limit
         elif measure == MEASURE_VOLUME:
             reached = volume >= threshold
         else:
