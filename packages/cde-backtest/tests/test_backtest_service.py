@@ -211,7 +211,7 @@ def test_backtest_api_routes(lake_and_panel):
     lake, _ = lake_and_panel
     app = fastapi.FastAPI()
     app.state.tasks = _InlineTasks()
-    app.state.lake_root = lake.root
+    app.state.lake = lake
 
     @app.exception_handler(CdeError)
     def _problem(request, exc):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from cde_core.config import CdeConfig, LoadedConfig, set_config
+from cde_core.lake import Lake
 from cde_core.progress import CancelToken
 from cde_core.tasks import TaskContext, TaskFunction, TaskInfo
 from cde_exchanges.archive_server import ArchiveServer
@@ -23,6 +25,10 @@ class InlineTasks:
 
     def __init__(self) -> None:
         self.tasks: dict[str, TaskInfo] = {}
+        self.handlers: dict[str, Callable[[dict[str, Any], TaskContext], Any]] = {}
+
+    def register_handler(self, kind: str, handler: Callable[[dict[str, Any], TaskContext], Any]) -> None:
+        self.handlers[kind] = handler
 
     def submit(self, kind: str, params: BaseModel, run: TaskFunction, *, idempotent: bool = False,
                timeout_s: float | None = None) -> TaskInfo:
@@ -47,7 +53,8 @@ def test_download_and_lake_routes(archive_root: Path, server: ArchiveServer, con
     write_archive_file(archive_root, BinanceArchive().daily_file("spot", "trades", "BTCUSDT", day),
                        random_trades(day, 120), ArchiveVariant())
     app = fastapi.FastAPI()
-    app.state.tasks = InlineTasks()
+    tasks = InlineTasks()
+    app.state.tasks, app.state.config, app.state.lake = tasks, config, Lake(config.data_root)
     plugin.register_routes(app)
     set_config(LoadedConfig(config=config, origins={}))
     try:
@@ -58,5 +65,9 @@ def test_download_and_lake_routes(archive_root: Path, server: ArchiveServer, con
         assert answer.json()["result"]["summary"]["days"]["written"] == 1
         lake = client.get("/lake", params={"exchange": "binance"}).json()
         assert [(i["symbol"], i["rows"], i["days"]) for i in lake] == [("BTCUSDT", 120, 1)]
+        # the handler a restarted server re-runs an interrupted download with: same params, resumes
+        ctx = TaskContext(task_id="t1", progress=lambda f, m: None, cancel=CancelToken())
+        again = tasks.handlers["download"](tasks.tasks["t1"].params, ctx)
+        assert again["summary"]["days"]["skipped"] == 1
     finally:
         set_config(None)

@@ -6,21 +6,24 @@ routes only parse, submit and read run folders.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 
 from cde_backtest.models import BacktestRequest, RunSummary
+from cde_core.lake import SAFE_VALUE_PATTERN, Lake
 from cde_core.tasks import TaskContext, TaskInfo
 
+# ids carry safe_value's rule in the schema, so every id it calls valid is one Lake.run_dir accepts
+RunIdPath = Annotated[str, Path(description="run id", pattern=SAFE_VALUE_PATTERN, max_length=200)]
+TaskIdPath = Annotated[str, Path(description="task id", pattern=SAFE_VALUE_PATTERN, max_length=64)]
 
-def _lake(request: Request):  # type: ignore[no-untyped-def]
-    from cde_core.config import get_config
-    from cde_core.lake import Lake
 
-    root = getattr(request.app.state, "lake_root", None)
-    return Lake(root or get_config().data_root)
+def _lake(request: Request) -> Lake:
+    """The app's lake (``app.state.lake``, set by the app factory from its config)."""
+    lake: Lake = request.app.state.lake
+    return lake
 
 
 def _components(kind: str) -> list[dict[str, Any]]:
@@ -48,7 +51,7 @@ def build_router() -> APIRouter:
         return request.app.state.tasks.submit("backtest", body, run)
 
     @router.get("/tasks/{task_id}", response_model=TaskInfo)
-    def status(task_id: str, request: Request) -> TaskInfo:
+    def status(task_id: TaskIdPath, request: Request) -> TaskInfo:
         return request.app.state.tasks.get(task_id)
 
     @router.get("/runs", response_model=list[RunSummary])
@@ -58,7 +61,7 @@ def build_router() -> APIRouter:
         return RunStore(_lake(request)).list()
 
     @router.get("/runs/{run_id}")
-    def result(run_id: str, request: Request) -> dict[str, Any]:
+    def result(run_id: RunIdPath, request: Request) -> dict[str, Any]:
         from cde_backtest.run_store import RunStore, _json_safe
 
         store = RunStore(_lake(request))
@@ -66,20 +69,20 @@ def build_router() -> APIRouter:
                 "metrics": _json_safe(store.metrics(run_id).model_dump())}
 
     @router.delete("/runs/{run_id}", status_code=204)
-    def delete(run_id: str, request: Request) -> None:
+    def delete(run_id: RunIdPath, request: Request) -> None:
         from cde_backtest.run_store import RunStore
 
         RunStore(_lake(request)).delete(run_id)
 
     @router.get("/runs/{run_id}/report", response_class=HTMLResponse)
-    def report(run_id: str, request: Request) -> HTMLResponse:
+    def report(run_id: RunIdPath, request: Request) -> HTMLResponse:
         from cde_backtest.run_store import RunStore
 
         path = RunStore(_lake(request)).path(run_id) / "report.html"
         return HTMLResponse(path.read_text())
 
     @router.get("/runs/{run_id}/nav")
-    def nav(run_id: str, request: Request) -> dict[str, Any]:
+    def nav(run_id: RunIdPath, request: Request) -> dict[str, Any]:
         """NAV, benchmark and drawdown series for charts."""
         import pyarrow.parquet as pq
 

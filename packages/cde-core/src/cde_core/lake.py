@@ -30,7 +30,14 @@ from cde_core.errors import DataError, NotFoundError
 
 PROVENANCE_KEY = b"cde.provenance"
 PART_FILE = "part-0.parquet"
-_SAFE_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
+# \Z, not $: Python's $ also matches before a trailing newline, so "run\n" would pass
+_SAFE_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*\Z")
+#: :func:`safe_value`'s rule as one JSON-schema regex, for API path and query parameters: the OpenAPI
+#: schema then says exactly which names a route accepts (FastAPI answers 422 before the route runs,
+#: and fuzzers generate only names the code takes). Starts with a letter or digit; letters, digits,
+#: '.', '_', '-'; never two dots in a row. No look-arounds, so pydantic's Rust regex (what FastAPI
+#: validates with) and JSON Schema's ECMA regex both read it, with ``$`` as the end of the text.
+SAFE_VALUE_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-])*\.?$"
 
 
 class Provenance(BaseModel):

@@ -3,42 +3,59 @@ services as the CLI. fastapi is imported only here."""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 
+from cde_core.config import CdeConfig
+from cde_core.lake import SAFE_VALUE_PATTERN
 from cde_core.tasks import TaskContext, TaskInfo
 from cde_exchanges.download_models import DownloadRequest
 
+DOWNLOAD_TASK = "download"
+
 router = APIRouter(tags=["exchanges"])
+
+#: a lake partition value; the schema carries safe_value's rule so only names the lake takes are valid
+PartitionQuery = Annotated[str | None, Query(pattern=SAFE_VALUE_PATTERN, max_length=200)]
+
+
+def download_task(config: CdeConfig, params: dict[str, Any], context: TaskContext) -> dict[str, Any]:
+    """Run one download from its stored JSON params: what ``POST /download`` submits and what a
+    restarted server re-runs (a download resumes: days already in the lake are skipped)."""
+    from cde_core.plugins import get_plugins
+    from cde_exchanges.download_service import run_download
+
+    body = DownloadRequest.model_validate(params)
+    adapter = get_plugins().exchanges.get(body.exchange)
+    report = run_download(body, adapter=adapter, config=config, progress=context.progress, cancel=context.cancel)
+    return {"summary": report.summary(), "report": report.model_dump(mode="json")}
+
+
+def register_routes(app: FastAPI) -> None:
+    """Mount the routes and register the download handler, so the task manager can re-queue an
+    interrupted download (submitted ``idempotent=True``) after a restart instead of failing it."""
+    app.state.tasks.register_handler(DOWNLOAD_TASK, functools.partial(download_task, app.state.config))
+    app.include_router(router)
 
 
 @router.post("/download", status_code=202)
 def start_download(body: DownloadRequest, request: Request) -> TaskInfo:
     """Start a download task; poll the task for progress and the report."""
-    from cde_core.config import get_config
     from cde_core.plugins import get_plugins
-    from cde_exchanges.download_service import run_download
 
-    adapter = get_plugins().exchanges.get(body.exchange)
-    adapter.check(body.market, body.kind)
-
-    def run(context: TaskContext) -> dict[str, Any]:
-        report = run_download(body, adapter=adapter, config=get_config(), progress=context.progress,
-                              cancel=context.cancel)
-        return {"summary": report.summary(), "report": report.model_dump(mode="json")}
-
-    info: TaskInfo = request.app.state.tasks.submit("download", body, run, idempotent=True)
+    get_plugins().exchanges.get(body.exchange).check(body.market, body.kind)  # 4xx now, not a failed task
+    run = functools.partial(download_task, request.app.state.config, body.model_dump(mode="json"))
+    info: TaskInfo = request.app.state.tasks.submit(DOWNLOAD_TASK, body, run, idempotent=True)
     return info
 
 
 @router.get("/lake")
-def lake_inventory(exchange: str | None = None, market: str | None = None,
-                   symbol: str | None = None) -> list[dict[str, Any]]:
+def lake_inventory(request: Request, exchange: PartitionQuery = None, market: PartitionQuery = None,
+                   symbol: PartitionQuery = None) -> list[dict[str, Any]]:
     """What the trades lake holds per symbol."""
-    from cde_core.config import get_config
-    from cde_core.lake import Lake
     from cde_exchanges.lake_inventory import inventory
 
-    items = inventory(Lake(get_config().data_root), exchange=exchange, market=market, symbol=symbol)
+    items = inventory(request.app.state.lake, exchange=exchange, market=market, symbol=symbol)
     return [i.model_dump(mode="json") for i in items]

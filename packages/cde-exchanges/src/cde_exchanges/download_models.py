@@ -5,22 +5,29 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from cde_core.contracts.exchange import ArchiveRequest
+from cde_core.json_types import JsonDate
 
 FileStatus = Literal["downloaded", "cached", "missing", "failed"]
 DayStatus = Literal["written", "skipped", "missing", "failed"]
 
 
 class DownloadRequest(ArchiveRequest):
-    """An :class:`ArchiveRequest` plus how to run it."""
+    """An :class:`ArchiveRequest` plus how to run it.
 
+    It is also the body of ``POST /download``, so its fields accept exactly the JSON types the schema
+    names (the dates and flags are re-declared strict; pydantic's lax mode takes ``0`` for both).
+    """
+
+    start: JsonDate = Field(description="first day, inclusive (UTC)")
+    end: JsonDate = Field(description="last day, inclusive (UTC)")
     params: dict[str, Any] = Field(default_factory=dict, description="adapter parameters (see its Params)")
-    force: bool = Field(False, description="rewrite days already in the lake")
-    recheck_missing: bool = Field(False, description="ask again for files recorded as missing (404) "
-                                                     "less than a day ago")
-    keep_archives: bool = Field(False, description="keep the verified zips in <data_root>/.cache/archives")
+    force: StrictBool = Field(False, description="rewrite days already in the lake")
+    recheck_missing: StrictBool = Field(False, description="ask again for files recorded as missing (404) "
+                                                           "less than a day ago")
+    keep_archives: StrictBool = Field(False, description="keep the verified zips in <data_root>/.cache/archives")
 
 
 class FileOutcome(BaseModel):

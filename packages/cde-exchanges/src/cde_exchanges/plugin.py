@@ -36,6 +36,6 @@ def register_commands(app: Any) -> None:
 
 @hookimpl
 def register_routes(app: Any) -> None:
-    from cde_exchanges.api import router
+    from cde_exchanges.api import register_routes as add_routes
 
-    app.include_router(router)
+    add_routes(app)

@@ -7,9 +7,9 @@ the route runs) and builds the path with :func:`run_file_path`, which re-checks 
 symlink planted in the lake included). :class:`~cde_server.api.path_guard.PathTraversalGuard` is a
 third fence in front of every route.
 
-Plugin packages must not import cde_server (ARCHITECTURE.md): they copy the pattern below (it is
-``safe_value``'s rule written as a JSON-schema regex without look-arounds) and use
-``Lake.run_dir(run_id)`` / ``safe_value(name, what=...)`` from cde_core — see docs/server.md.
+Plugin packages must not import cde_server (ARCHITECTURE.md): they declare their parameters with
+the same :data:`cde_core.lake.SAFE_VALUE_PATTERN` (``safe_value``'s rule as a JSON-schema regex) and
+use ``Lake.run_dir(run_id)`` / ``safe_value(name, what=...)`` from cde_core — see docs/server.md.
 """
 
 from __future__ import annotations
@@ -20,13 +20,10 @@ from typing import Annotated
 from fastapi import Path
 
 from cde_core.errors import DataError, NotFoundError
-from cde_core.lake import Lake, safe_value
+from cde_core.lake import SAFE_VALUE_PATTERN, Lake, safe_value
 
-#: starts with a letter or digit; letters, digits, '.', '_', '-'; never two dots in a row
-SAFE_NAME_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-])*\.?$"
-
-RunIdPath = Annotated[str, Path(description="run id", pattern=SAFE_NAME_PATTERN, max_length=200)]
-FileNamePath = Annotated[str, Path(description="file name inside the run folder", pattern=SAFE_NAME_PATTERN,
+RunIdPath = Annotated[str, Path(description="run id", pattern=SAFE_VALUE_PATTERN, max_length=200)]
+FileNamePath = Annotated[str, Path(description="file name inside the run folder", pattern=SAFE_VALUE_PATTERN,
                                    max_length=200)]
 
 

@@ -10,19 +10,23 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
+from cde_core.lake import SAFE_VALUE_PATTERN
 from cde_core.tasks import TaskInfo, TaskStatus
 from cde_server.api.responses import problem_responses
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
-TaskIdPath = Annotated[str, Path(description="task id", pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+# the one name rule of the API (task ids are uuid hex, kinds dotted names like "bars.aggregate"), so the
+# schema admits nothing the path guard or the store would refuse
+TaskIdPath = Annotated[str, Path(description="task id", pattern=SAFE_VALUE_PATTERN, max_length=64)]
 
 
 @router.get("", response_model=list[TaskInfo])
 def list_tasks(
     request: Request,
     status: Annotated[TaskStatus | None, Query(description="only tasks in this state")] = None,
-    kind: Annotated[str | None, Query(description="only tasks of this kind", max_length=100)] = None,
+    kind: Annotated[str | None, Query(description="only tasks of this kind", pattern=SAFE_VALUE_PATTERN,
+                                      max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="at most this many, newest first")] = 100,
 ) -> list[TaskInfo]:
     """Tasks, newest first (finished ones are kept for ``server.task_ttl_s``)."""
