@@ -11,7 +11,6 @@ comparisons such as ``adv20 < volume`` in Alpha#7 dimensionally consistent).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,25 +23,10 @@ class GridOps:
     """Operators on float64 grids shaped (time, symbol); every time-series operator is causal."""
 
     def __init__(self) -> None:
-        from cde_features.kernels import cross_section, rolling
+        from cde_features.kernels import cross_section, grid
 
-        self._rolling = rolling
+        self._grid = grid
         self._cs = cross_section
-
-    # -- helpers -------------------------------------------------------------------------------
-    @staticmethod
-    def _columns(fn: Callable[..., np.ndarray], x: np.ndarray, *args: Any) -> np.ndarray:
-        out = np.empty(x.shape)
-        for j in range(x.shape[1]):
-            out[:, j] = fn(np.ascontiguousarray(x[:, j]), *args)
-        return out
-
-    @staticmethod
-    def _pairs(fn: Callable[..., np.ndarray], x: np.ndarray, y: np.ndarray, *args: Any) -> np.ndarray:
-        out = np.empty(x.shape)
-        for j in range(x.shape[1]):
-            out[:, j] = fn(np.ascontiguousarray(x[:, j]), np.ascontiguousarray(y[:, j]), *args)
-        return out
 
     # -- cross-sectional -------------------------------------------------------------------------
     def rank(self, x: np.ndarray) -> np.ndarray:
@@ -56,7 +40,7 @@ class GridOps:
     # -- element-wise ----------------------------------------------------------------------------
     @staticmethod
     def where(cond: np.ndarray, a: Any, b: Any) -> np.ndarray:
-        return np.where(cond, a, b).astype(np.float64)
+        return np.asarray(np.where(cond, a, b), dtype=np.float64)
 
     @staticmethod
     def signedpower(x: np.ndarray, a: float) -> np.ndarray:
@@ -75,34 +59,39 @@ class GridOps:
         return close / self.delay(close, 1) - 1.0
 
     def ts_sum(self, x: np.ndarray, d: int) -> np.ndarray:
-        return self._columns(self._rolling.rolling_sum, x, d)
+        return self._grid.ts_sum(_f64(x), d)
 
     def sma(self, x: np.ndarray, d: int) -> np.ndarray:
-        return self._columns(self._rolling.rolling_mean, x, d)
+        return self._grid.ts_mean(_f64(x), d)
 
     def stddev(self, x: np.ndarray, d: int) -> np.ndarray:
-        return self._columns(self._rolling.rolling_std, x, d, 1)
+        return self._grid.ts_std(_f64(x), d, 1)
 
     def correlation(self, x: np.ndarray, y: np.ndarray, d: int) -> np.ndarray:
-        return self._pairs(self._rolling.rolling_corr, x, y, d)
+        return self._grid.ts_corr(_f64(x), _f64(y), d)
 
     def covariance(self, x: np.ndarray, y: np.ndarray, d: int) -> np.ndarray:
-        return self._pairs(self._rolling.rolling_cov, x, y, d, 1)
+        return self._grid.ts_cov(_f64(x), _f64(y), d, 1)
 
     def ts_min(self, x: np.ndarray, d: int) -> np.ndarray:
-        return self._columns(self._rolling.rolling_min, x, d)
+        return self._grid.ts_min(_f64(x), d)
 
     def ts_max(self, x: np.ndarray, d: int) -> np.ndarray:
-        return self._columns(self._rolling.rolling_max, x, d)
+        return self._grid.ts_max(_f64(x), d)
 
     def ts_argmax(self, x: np.ndarray, d: int) -> np.ndarray:
-        return self._columns(self._rolling.rolling_argmax, x, d)
+        return self._grid.ts_argmax(_f64(x), d)
 
     def ts_argmin(self, x: np.ndarray, d: int) -> np.ndarray:
-        return self._columns(self._rolling.rolling_argmin, x, d)
+        return self._grid.ts_argmin(_f64(x), d)
 
     def ts_rank(self, x: np.ndarray, d: int) -> np.ndarray:
-        return self._columns(self._rolling.rolling_rank, x, d)
+        return self._grid.ts_rank(_f64(x), d)
 
     def decay_linear(self, x: np.ndarray, d: int) -> np.ndarray:
-        return self._columns(self._rolling.decay_linear, x, d)
+        return self._grid.decay_linear(_f64(x), d)
+
+
+def _f64(x: np.ndarray) -> np.ndarray:
+    """A C-contiguous float64 grid (no copy when it already is one), so each kernel compiles once."""
+    return np.ascontiguousarray(x, dtype=np.float64)

@@ -10,6 +10,7 @@ pandas operators as the benchmark baseline and test oracle). Operator convention
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,11 @@ class AlphaData:
         self.o = o
         self.open, self.high, self.low = grids["open"], grids["high"], grids["low"]
         self.close, self.volume, self.vwap = grids["close"], grids["volume"], grids["vwap"]
-        self.returns = o.returns(self.close)
+
+    @functools.cached_property
+    def returns(self) -> Any:
+        """One-bar simple returns (computed on first use: most formulas do not need them)."""
+        return self.o.returns(self.close)
 
     def adv(self, d: int) -> Any:
         return self.o.sma(self.volume, d)

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from cde_features.factor_base import Arrays, WindowFactor, window_params
+from cde_features.factor_base import Arrays, WindowFactor, shared, window_params
 from cde_features.returns import log_returns_of
+
+
+def _skew_kurt(data: Arrays, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rolling skewness and kurtosis of returns, from one pass (shared by the two factors)."""
+    from cde_features.kernels.rolling import rolling_skew_kurt
+
+    return shared(data, ("skew_kurt", window), lambda: rolling_skew_kurt(log_returns_of(data), window))
 
 
 class _ReturnWindowFactor(WindowFactor):
@@ -24,9 +31,7 @@ class ReturnSkew(_ReturnWindowFactor):
     Params = window_params(24, minimum=3)
 
     def calc(self, data: Arrays, window: int) -> np.ndarray:
-        from cde_features.kernels.rolling import rolling_skew
-
-        return rolling_skew(log_returns_of(data), window)
+        return _skew_kurt(data, window)[0]
 
 
 class ReturnKurtosis(_ReturnWindowFactor):
@@ -37,9 +42,7 @@ class ReturnKurtosis(_ReturnWindowFactor):
     Params = window_params(24, minimum=4)
 
     def calc(self, data: Arrays, window: int) -> np.ndarray:
-        from cde_features.kernels.rolling import rolling_kurt
-
-        return rolling_kurt(log_returns_of(data), window)
+        return _skew_kurt(data, window)[1]
 
 
 class MaxReturn(_ReturnWindowFactor):

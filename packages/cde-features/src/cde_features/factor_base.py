@@ -13,7 +13,7 @@ Built-ins add a fast path the calculator uses instead of the DataFrame-based ``c
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from cde_core.contracts.base import NoParams
 from cde_core.errors import DataError
 
 Arrays = Mapping[str, np.ndarray]
+T = TypeVar("T")
 
 
 class SymbolArrays(dict[str, np.ndarray]):
@@ -32,10 +33,10 @@ class SymbolArrays(dict[str, np.ndarray]):
 
     def __init__(self, data: Mapping[str, np.ndarray]) -> None:
         super().__init__(data)
-        self.cache: dict[Any, np.ndarray] = {}
+        self.cache: dict[Any, Any] = {}
 
 
-def shared(data: Arrays, key: Any, make: Callable[[], np.ndarray]) -> np.ndarray:
+def shared(data: Arrays, key: Any, make: Callable[[], T]) -> T:
     """``make()``, computed once per symbol when ``data`` is a :class:`SymbolArrays`."""
     cache = getattr(data, "cache", None)
     if cache is None:

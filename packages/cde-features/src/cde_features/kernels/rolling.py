@@ -118,18 +118,103 @@ def rolling_std(x: np.ndarray, w: int, ddof: int) -> np.ndarray:
 
 
 @njit(**_JIT)
+def _co_add(cnt: int, mx: float, my: float, c: float, a: float, b: float) -> tuple[int, float, float, float]:
+    """Welford co-moment update adding (a, b) — the arithmetic of :func:`rolling_cov`."""
+    cnt += 1
+    dx = a - mx
+    mx += dx / cnt
+    my += (b - my) / cnt
+    c += dx * (b - my)
+    return cnt, mx, my, c
+
+
+@njit(**_JIT)
+def _co_remove(cnt: int, mx: float, my: float, c: float, a: float, b: float) -> tuple[int, float, float, float]:
+    """Welford co-moment update removing (a, b) — the arithmetic of :func:`rolling_cov`."""
+    cnt -= 1
+    if cnt == 0:
+        return 0, 0.0, 0.0, 0.0
+    mx_new = mx - (a - mx) / cnt
+    c -= (a - mx_new) * (b - my)
+    my -= (b - my) / cnt
+    return cnt, mx_new, my, c
+
+
+@njit(**_JIT)
 def rolling_corr(x: np.ndarray, y: np.ndarray, w: int) -> np.ndarray:
-    """Pearson correlation over w bars; NaN when either side is (numerically) constant."""
-    cov = rolling_cov(x, y, w, 1)
-    vx = rolling_var(x, w, 1)
-    vy = rolling_var(y, w, 1)
-    out = np.full(x.shape[0], np.nan)
-    for i in range(x.shape[0]):
-        if vx[i] == 0.0 or vy[i] == 0.0:
+    """Pearson correlation over w bars; NaN when either side is (numerically) constant.
+
+    One pass computing ``rolling_cov(x, y, w, 1)``, ``rolling_var(x, w, 1)`` and
+    ``rolling_var(y, w, 1)`` side by side (each with its own NaN count, same arithmetic)."""
+    n = x.shape[0]
+    run_x = constant_run(x)
+    run_y = constant_run(y)
+    out = np.full(n, np.nan)
+    cnt = 0
+    mx = 0.0
+    my = 0.0
+    cxy = 0.0
+    nans = 0
+    cnt_x = 0
+    mx_x = 0.0
+    my_x = 0.0
+    cxx = 0.0
+    nans_x = 0
+    cnt_y = 0
+    mx_y = 0.0
+    my_y = 0.0
+    cyy = 0.0
+    nans_y = 0
+    for i in range(n):
+        a = x[i]
+        b = y[i]
+        if np.isnan(a) or np.isnan(b):
+            nans += 1
+        else:
+            cnt, mx, my, cxy = _co_add(cnt, mx, my, cxy, a, b)
+        if np.isnan(a):
+            nans_x += 1
+        else:
+            cnt_x, mx_x, my_x, cxx = _co_add(cnt_x, mx_x, my_x, cxx, a, a)
+        if np.isnan(b):
+            nans_y += 1
+        else:
+            cnt_y, mx_y, my_y, cyy = _co_add(cnt_y, mx_y, my_y, cyy, b, b)
+        if i >= w:
+            a = x[i - w]
+            b = y[i - w]
+            if np.isnan(a) or np.isnan(b):
+                nans -= 1
+            else:
+                cnt, mx, my, cxy = _co_remove(cnt, mx, my, cxy, a, b)
+            if np.isnan(a):
+                nans_x -= 1
+            else:
+                cnt_x, mx_x, my_x, cxx = _co_remove(cnt_x, mx_x, my_x, cxx, a, a)
+            if np.isnan(b):
+                nans_y -= 1
+            else:
+                cnt_y, mx_y, my_y, cyy = _co_remove(cnt_y, mx_y, my_y, cyy, b, b)
+        if i < w - 1:
             continue
-        den = np.sqrt(vx[i] * vy[i])
-        if den > 1e-14 * (abs(cov[i]) + 1e-300) and den > 0.0:
-            r = cov[i] / den
+        cov = np.nan
+        if nans == 0 and cnt > 1:
+            cov = 0.0 if (run_x[i] >= w or run_y[i] >= w) else cxy / (cnt - 1)
+        vx = np.nan
+        if nans_x == 0 and cnt_x > 1:
+            vx = 0.0 if run_x[i] >= w else cxx / (cnt_x - 1)
+            if vx < 0.0:
+                vx = 0.0
+        vy = np.nan
+        if nans_y == 0 and cnt_y > 1:
+            vy = 0.0 if run_y[i] >= w else cyy / (cnt_y - 1)
+            if vy < 0.0:
+                vy = 0.0
+        if vx == 0.0 or vy == 0.0:
+            continue
+        den = np.sqrt(vx * vy)
+        if den > 1e-14 * (abs(cov) + 1e-300) and den > 0.0:
+            r = cov / den
             out[i] = min(1.0, max(-1.0, r))
     return out
 
@@ -196,24 +281,20 @@ def rolling_rank(x: np.ndarray, w: int) -> np.ndarray:
     """Percentile rank of the current value within its window: average rank of ties / w, in (0, 1]."""
     n = x.shape[0]
     out = np.full(n, np.nan)
-    for i in range(w - 1, n):
+    last_nan = -1
+    for i in range(n):
         cur = x[i]
         if np.isnan(cur):
+            last_nan = i
+        if i < w - 1 or last_nan > i - w:  # a NaN in the window (or the window not full yet)
             continue
         below = 0
         equal = 0
-        ok = True
-        for j in range(i - w + 1, i + 1):
+        for j in range(i - w + 1, i + 1):  # branch-free counts, so the loop vectorises
             v = x[j]
-            if np.isnan(v):
-                ok = False
-                break
-            if v < cur:
-                below += 1
-            elif v == cur:
-                equal += 1
-        if ok:
-            out[i] = (below + (equal + 1) / 2.0) / w
+            below += 1 if v < cur else 0
+            equal += 1 if v == cur else 0
+        out[i] = (below + (equal + 1) / 2.0) / w
     return out
 
 
@@ -251,39 +332,38 @@ def _moments(x: np.ndarray, lo: int, hi: int) -> tuple[float, float, float, floa
 
 
 @njit(**_JIT)
-def rolling_skew(x: np.ndarray, w: int) -> np.ndarray:
-    """Adjusted Fisher–Pearson sample skewness G1 (pandas ``Rolling.skew``)."""
+def rolling_skew_kurt(x: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Adjusted Fisher–Pearson sample skewness G1 and bias-corrected excess kurtosis G2 (pandas
+    ``Rolling.skew`` / ``Rolling.kurt``) from one pass over each window."""
     n = x.shape[0]
-    out = np.full(n, np.nan)
+    skew = np.full(n, np.nan)
+    kurt = np.full(n, np.nan)
     for i in range(w - 1, n):
-        _, m2, m3, _, cnt = _moments(x, i - w + 1, i + 1)
-        if np.isnan(m2) or cnt < 3:
+        _, m2, m3, m4, cnt = _moments(x, i - w + 1, i + 1)
+        if np.isnan(m2):
             continue
         m2 /= cnt
-        m3 /= cnt
         if m2 <= 1e-14 * 1e-14:
             continue
-        g1 = m3 / m2 ** 1.5
-        out[i] = np.sqrt(cnt * (cnt - 1.0)) / (cnt - 2.0) * g1
-    return out
+        if cnt >= 3:
+            g1 = (m3 / cnt) / m2 ** 1.5
+            skew[i] = np.sqrt(cnt * (cnt - 1.0)) / (cnt - 2.0) * g1
+        if cnt >= 4:
+            g2 = (m4 / cnt) / (m2 * m2) - 3.0
+            kurt[i] = (cnt - 1.0) / ((cnt - 2.0) * (cnt - 3.0)) * ((cnt + 1.0) * g2 + 6.0)
+    return skew, kurt
+
+
+@njit(**_JIT)
+def rolling_skew(x: np.ndarray, w: int) -> np.ndarray:
+    """Adjusted Fisher–Pearson sample skewness G1 (pandas ``Rolling.skew``)."""
+    return rolling_skew_kurt(x, w)[0]
 
 
 @njit(**_JIT)
 def rolling_kurt(x: np.ndarray, w: int) -> np.ndarray:
     """Bias-corrected sample excess kurtosis G2 (pandas ``Rolling.kurt``)."""
-    n = x.shape[0]
-    out = np.full(n, np.nan)
-    for i in range(w - 1, n):
-        _, m2, _, m4, cnt = _moments(x, i - w + 1, i + 1)
-        if np.isnan(m2) or cnt < 4:
-            continue
-        m2 /= cnt
-        m4 /= cnt
-        if m2 <= 1e-14 * 1e-14:
-            continue
-        g2 = m4 / (m2 * m2) - 3.0
-        out[i] = (cnt - 1.0) / ((cnt - 2.0) * (cnt - 3.0)) * ((cnt + 1.0) * g2 + 6.0)
-    return out
+    return rolling_skew_kurt(x, w)[1]
 
 
 @njit(**_JIT)
