@@ -54,3 +54,9 @@ def test_ids_outside_the_pattern_are_refused_before_the_route_runs(client: TestC
         answer = client.get(path)
         assert answer.status_code == 422 and answer.json()["errors"][0]["loc"][0] == "path", path
     assert client.get("/lake", params={"exchange": "a..b"}).status_code in (400, 422)
+
+
+def test_an_api_client_cannot_choose_where_the_server_writes_a_report(client: TestClient, tmp_path: Path) -> None:
+    target = tmp_path / "written-by-client.html"
+    answer = client.post("/features/analyze", json={"bars": "time-1h", "report": str(target)})
+    assert answer.status_code == 422 and not target.exists()

@@ -117,9 +117,9 @@ def analyze_command(
     request = AnalyzeRequest(bars=bars, features=features, columns=_split(columns),
                              horizons=[int(h) for h in _split([horizons])], quantiles=quantiles,
                              symbols=_split(symbols), start=_day(start), end=_day(end), exchange=exchange,
-                             market=market, report=str(report))
+                             market=market)
     with progress_bar("analyze") as progress:
-        result = analyze_request(request, progress=progress)
+        result = analyze_request(request, report_path=report, progress=progress)
     frame = result.table()
     table = Table(title="factor analysis")
     for name in frame.columns:

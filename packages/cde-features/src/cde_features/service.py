@@ -52,7 +52,6 @@ class AnalyzeRequest(BarsSource):
     columns: list[str] = Field(default_factory=list, description="columns or globs to analyse")
     horizons: list[JsonInt] = Field(default_factory=lambda: [1, 24, 168], description="forward horizons (bars)")
     quantiles: JsonInt = Field(5, ge=2, le=20, description="number of quantiles")
-    report: str | None = Field(None, description="write the HTML report here")
 
 
 def _window(frame: pd.DataFrame, start: date | None, end: date | None) -> pd.DataFrame:
@@ -102,9 +101,12 @@ def compute_to_lake(request: ComputeRequest, *, lake: Lake | None = None, progre
                          rows=len(features), files=[str(f) for f in files])
 
 
-def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None,
+def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None, report_path: Path | None = None,
                     progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> Any:
-    """Run a factor analysis; returns the :class:`~cde_features.analysis.analyzer.FactorAnalysis`."""
+    """Run a factor analysis; returns the :class:`~cde_features.analysis.analyzer.FactorAnalysis`.
+
+    ``report_path`` (the CLI's ``--report``) is deliberately not part of the request model: a path from
+    an API body would let a client write files anywhere the server can."""
     import fnmatch
 
     from cde_features.analysis.analyzer import analyze_factors
@@ -130,13 +132,10 @@ def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None,
     report(0.7, "analysing")
     result = analyze_factors(features, close, columns=columns, horizons=request.horizons,
                              quantiles=request.quantiles)
-    if request.report:
+    if report_path is not None:
+        from cde_core.atomic import atomic_write_bytes
         from cde_features.analysis.report import render_html
 
-        path = Path(request.report)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        from cde_core.atomic import atomic_write_bytes
-
-        atomic_write_bytes(path, render_html(result, note=f"bars spec {request.bars}").encode())
+        atomic_write_bytes(report_path, render_html(result, note=f"bars spec {request.bars}").encode())
     report(1.0, "done")
     return result
