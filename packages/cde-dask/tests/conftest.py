@@ -12,6 +12,7 @@ from typing import Any
 
 import cloudpickle
 import pytest
+
 from cde_dask import DaskExecutor, DaskExecutorParams
 from cde_dask.cluster_connection import LOOPBACK_CLUSTER_OPTIONS
 

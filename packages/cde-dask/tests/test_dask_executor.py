@@ -13,7 +13,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from cde_dask import DaskExecutor, DaskExecutorParams
 
 from cde_core.contracts.executor import Job
 from cde_core.errors import CancelledError
@@ -21,6 +20,7 @@ from cde_core.lake import Lake, Provenance
 from cde_core.local_executor import LocalExecutor, LocalExecutorParams
 from cde_core.progress import CancelToken
 from cde_core.schemas import TRADES_SCHEMA
+from cde_dask import DaskExecutor, DaskExecutorParams
 
 HANG_GUARD_S = 60.0
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import psutil
 import pytest
-from cde_dask import DaskExecutor, DaskExecutorParams
 
 from cde_core.config import ExecutorConfig, load_config
 from cde_core.contracts.executor import Executor, Job
 from cde_core.errors import RemoteError
 from cde_core.executors import create_executor
+from cde_dask import DaskExecutor, DaskExecutorParams
 
 
 def add(a: int, b: int) -> int:

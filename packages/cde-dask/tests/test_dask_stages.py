@@ -19,12 +19,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from cde_dask import DaskExecutor
 
 from cde_core.config import CdeConfig, ExecutorConfig, LoadedConfig, get_loaded_config, set_config
 from cde_core.lake import Lake, Provenance
 from cde_core.local_executor import LocalExecutor, LocalExecutorParams
 from cde_core.schemas import TRADES_SCHEMA
+from cde_dask import DaskExecutor
 
 SYMBOLS = ["AAAUSDT", "BBBUSDT", "CCCUSDT"]
 DAYS = [date(2024, 1, 30) + timedelta(days=d) for d in range(4)]  # crosses a month boundary

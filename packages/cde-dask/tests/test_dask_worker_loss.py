@@ -12,11 +12,10 @@ import threading
 import time
 from pathlib import Path
 
-from cde_dask import DaskExecutor
-
 from cde_core.atomic import atomic_write_bytes
 from cde_core.contracts.executor import Job
 from cde_core.local_executor import LocalExecutor, LocalExecutorParams
+from cde_dask import DaskExecutor
 
 HANG_GUARD_S = 60.0
 
