@@ -22,13 +22,17 @@ def test_every_builder_is_registered_through_the_entry_point() -> None:
     assert get_plugins().bar_builders.entry("dollar").distribution == "cde-bars"
 
 
-def test_plugin_import_does_not_load_numba() -> None:
+def test_registering_builders_loads_no_heavy_module() -> None:
+    """The plugin module runs on every `cde` call: Numba, numpy and pyarrow load on first use."""
+    import os
     import subprocess
 
-    code = ("import sys; from cde_core.plugins import get_plugins; get_plugins().bar_builders; "
-            "print('numba' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    code = ("import sys; from cde_core.plugins import get_plugins; "
+            "assert get_plugins().bar_builders.names(); "
+            "print(sorted(m for m in ('numba', 'numpy', 'pyarrow') if m in sys.modules))")
+    env = {**os.environ, "CDE_LOAD_PLUGINS": "bars"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "[]"
 
 
 @pytest.fixture()

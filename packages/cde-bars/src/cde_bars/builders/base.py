@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-import pyarrow as pa
 from pydantic import BaseModel
 
 from cde_core.errors import DataError
-from cde_core.schemas import BARS_SCHEMA
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy / pyarrow load on first use: registering builders stays cheap
+    import numpy as np
+    import pyarrow as pa
+
     from cde_bars.state import BarState
     from cde_bars.trade_columns import TradeColumns
 
@@ -30,7 +30,12 @@ class KernelBarBuilder:
     name: ClassVar[str]
     summary: ClassVar[str]
     Params: ClassVar[type[BaseModel]]
-    schema: ClassVar[pa.Schema] = BARS_SCHEMA
+
+    def output_schema(self) -> pa.Schema:
+        """Schema of the bars this builder returns (the canonical bars schema, plus extras)."""
+        from cde_core.schemas import BARS_SCHEMA
+
+        return BARS_SCHEMA
 
     # -- protocol ------------------------------------------------------------------------------
     def spec_id(self, params: BaseModel) -> str:
@@ -47,6 +52,8 @@ class KernelBarBuilder:
 
     def update(self, state: BarState, trades: pa.Table | pa.RecordBatch) -> pa.Table:
         """Consume trades (canonical schema, time order); return the bars that closed."""
+        import pyarrow as pa
+
         batches = trades.to_batches() if isinstance(trades, pa.Table) else [trades]
         parts = []
         for batch in batches:
@@ -74,6 +81,8 @@ class KernelBarBuilder:
 
     # -- internals -----------------------------------------------------------------------------
     def _update_batch(self, state: BarState, batch: pa.RecordBatch) -> list[dict[str, np.ndarray]]:
+        import numpy as np
+
         from cde_bars.assemble import assemble_bars
         from cde_bars.kernels.layout import F_CLOSE, I_COUNT, I_LAST_ID, I_LAST_TS
         from cde_bars.trade_columns import check_order, trade_columns
@@ -136,4 +145,4 @@ class KernelBarBuilder:
     def _table(self, parts: list[dict[str, np.ndarray]]) -> pa.Table:
         from cde_bars.assemble import to_table
 
-        return to_table(parts, self.schema)
+        return to_table(parts, self.output_schema())

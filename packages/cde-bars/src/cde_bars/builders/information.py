@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
 from pydantic import BaseModel
 
 from cde_bars.builders.base import KernelBarBuilder
@@ -12,6 +11,8 @@ from cde_bars.params import ImbalanceBarParams, InformationBarParams, RunBarPara
 from cde_bars.spec_ids import number_label, params_digest
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from cde_bars.state import BarState
     from cde_bars.trade_columns import TradeColumns
 

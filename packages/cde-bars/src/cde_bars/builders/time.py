@@ -4,22 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
-import pyarrow as pa
 from pydantic import BaseModel
 
 from cde_bars.builders.base import KernelBarBuilder
 from cde_bars.params import TimeBarParams
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
     from cde_bars.state import BarState
     from cde_bars.trade_columns import TradeColumns
-
-
-def _time_schema() -> pa.Schema:
-    from cde_bars.assemble import TIME_BARS_SCHEMA
-
-    return TIME_BARS_SCHEMA
 
 
 class TimeBarBuilder(KernelBarBuilder):
@@ -29,9 +24,10 @@ class TimeBarBuilder(KernelBarBuilder):
     summary = "one bar per UTC-aligned interval (1s..1d); empty intervals omitted or forward-filled"
     Params: ClassVar[type[BaseModel]] = TimeBarParams
 
-    @property  # type: ignore[misc]
-    def schema(self) -> pa.Schema:  # type: ignore[override]
-        return _time_schema()
+    def output_schema(self) -> pa.Schema:
+        from cde_bars.assemble import TIME_BARS_SCHEMA
+
+        return TIME_BARS_SCHEMA
 
     def spec_id(self, params: BaseModel) -> str:
         p = TimeBarParams.model_validate(params.model_dump())
