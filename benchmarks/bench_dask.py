@@ -31,12 +31,12 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
-from cde_dask import DaskExecutor, DaskExecutorParams  # noqa: E402
 
 from cde_core.contracts.executor import Executor, Job  # noqa: E402
 from cde_core.lake import Lake, Provenance  # noqa: E402
 from cde_core.local_executor import LocalExecutor, LocalExecutorParams  # noqa: E402
 from cde_core.schemas import TRADES_SCHEMA  # noqa: E402
+from cde_dask import DaskExecutor, DaskExecutorParams  # noqa: E402
 
 WORKERS = 2
 

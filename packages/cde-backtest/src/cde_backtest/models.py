@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -43,7 +43,7 @@ class BacktestRequest(BaseModel):
         if isinstance(value, str) and len(value) == 10:
             value = date.fromisoformat(value)
         if isinstance(value, date) and not isinstance(value, datetime):
-            return datetime.combine(value + timedelta(days=1), time(0), tzinfo=timezone.utc)
+            return datetime.combine(value + timedelta(days=1), time(0), tzinfo=UTC)
         return value
 
 
