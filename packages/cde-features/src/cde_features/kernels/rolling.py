@@ -332,25 +332,82 @@ def _moments(x: np.ndarray, lo: int, hi: int) -> tuple[float, float, float, floa
 
 
 @njit(**_JIT)
+def _skew_kurt_at(skew: np.ndarray, kurt: np.ndarray, i: int, m2: float, m3: float, m4: float,
+                  cnt: int) -> None:
+    if np.isnan(m2):
+        return
+    m2 /= cnt
+    if m2 <= 1e-14 * 1e-14:
+        return
+    if cnt >= 3:
+        g1 = (m3 / cnt) / m2 ** 1.5
+        skew[i] = np.sqrt(cnt * (cnt - 1.0)) / (cnt - 2.0) * g1
+    if cnt >= 4:
+        g2 = (m4 / cnt) / (m2 * m2) - 3.0
+        kurt[i] = (cnt - 1.0) / ((cnt - 2.0) * (cnt - 3.0)) * ((cnt + 1.0) * g2 + 6.0)
+
+
+@njit(**_JIT)
 def rolling_skew_kurt(x: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
     """Adjusted Fisher–Pearson sample skewness G1 and bias-corrected excess kurtosis G2 (pandas
-    ``Rolling.skew`` / ``Rolling.kurt``) from one pass over each window."""
+    ``Rolling.skew`` / ``Rolling.kurt``) from one pass over each window.
+
+    Four neighbouring windows are summed side by side: each window's sums are accumulated in the same
+    order as :func:`_moments` (so values are identical), but the four independent dependency chains
+    overlap in the CPU instead of waiting on one another."""
     n = x.shape[0]
     skew = np.full(n, np.nan)
     kurt = np.full(n, np.nan)
-    for i in range(w - 1, n):
+    i = w - 1
+    while i + 3 < n:
+        lo = i - w + 1
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        s3 = 0.0
+        for j in range(lo, i + 1):
+            s0 += x[j]
+            s1 += x[j + 1]
+            s2 += x[j + 2]
+            s3 += x[j + 3]
+        mean0 = s0 / w
+        mean1 = s1 / w
+        mean2 = s2 / w
+        mean3 = s3 / w
+        a2 = a3 = a4 = 0.0
+        b2 = b3 = b4 = 0.0
+        c2 = c3 = c4 = 0.0
+        e2 = e3 = e4 = 0.0
+        for j in range(lo, i + 1):
+            d = x[j] - mean0
+            d2 = d * d
+            a2 += d2
+            a3 += d2 * d
+            a4 += d2 * d2
+            d = x[j + 1] - mean1
+            d2 = d * d
+            b2 += d2
+            b3 += d2 * d
+            b4 += d2 * d2
+            d = x[j + 2] - mean2
+            d2 = d * d
+            c2 += d2
+            c3 += d2 * d
+            c4 += d2 * d2
+            d = x[j + 3] - mean3
+            d2 = d * d
+            e2 += d2
+            e3 += d2 * d
+            e4 += d2 * d2
+        _skew_kurt_at(skew, kurt, i, a2, a3, a4, w)
+        _skew_kurt_at(skew, kurt, i + 1, b2, b3, b4, w)
+        _skew_kurt_at(skew, kurt, i + 2, c2, c3, c4, w)
+        _skew_kurt_at(skew, kurt, i + 3, e2, e3, e4, w)
+        i += 4
+    while i < n:
         _, m2, m3, m4, cnt = _moments(x, i - w + 1, i + 1)
-        if np.isnan(m2):
-            continue
-        m2 /= cnt
-        if m2 <= 1e-14 * 1e-14:
-            continue
-        if cnt >= 3:
-            g1 = (m3 / cnt) / m2 ** 1.5
-            skew[i] = np.sqrt(cnt * (cnt - 1.0)) / (cnt - 2.0) * g1
-        if cnt >= 4:
-            g2 = (m4 / cnt) / (m2 * m2) - 3.0
-            kurt[i] = (cnt - 1.0) / ((cnt - 2.0) * (cnt - 3.0)) * ((cnt + 1.0) * g2 + 6.0)
+        _skew_kurt_at(skew, kurt, i, m2, m3, m4, cnt)
+        i += 1
     return skew, kurt
 
 
@@ -378,16 +435,36 @@ def shift(x: np.ndarray, k: int) -> np.ndarray:
 
 @njit(**_JIT)
 def rolling_ols_slope(y: np.ndarray, w: int) -> np.ndarray:
-    """Least-squares slope of y against 0..w-1 over each window (per bar)."""
+    """Least-squares slope of y against 0..w-1 over each window (per bar); four neighbouring windows
+    are accumulated side by side (each in the same order, so values do not depend on it)."""
     n = y.shape[0]
     out = np.full(n, np.nan)
     xm = (w - 1) / 2.0
     sxx = 0.0
     for k in range(w):
         sxx += (k - xm) * (k - xm)
-    for i in range(w - 1, n):
+    i = w - 1
+    while i + 3 < n:
+        lo = i - w + 1
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        for k in range(w):
+            c = k - xm
+            a0 += c * y[lo + k]
+            a1 += c * y[lo + k + 1]
+            a2 += c * y[lo + k + 2]
+            a3 += c * y[lo + k + 3]
+        out[i] = a0 / sxx
+        out[i + 1] = a1 / sxx
+        out[i + 2] = a2 / sxx
+        out[i + 3] = a3 / sxx
+        i += 4
+    while i < n:
         acc = 0.0
         for k in range(w):
             acc += (k - xm) * y[i - w + 1 + k]
         out[i] = acc / sxx
+        i += 1
     return out
