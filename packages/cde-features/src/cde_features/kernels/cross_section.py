@@ -132,7 +132,8 @@ def snap_rows(grid: np.ndarray, digits: float) -> np.ndarray:
     return out
 
 
-#: snapped ranks encode a value's grid step k and its column c in one sortable int64: (k + _K0) · cols + c
+#: snapped ranks encode a value's grid step k and its column c in one sortable int64:
+#: ((k + _K0) << bits) | c with 2^bits ≥ cols
 _K0 = 1 << 40
 _NAN_KEY = np.iinfo(np.int64).max
 _MIN_NORMAL = 2.2250738585072014e-308
@@ -167,8 +168,8 @@ def _rank_row_slow(values: np.ndarray, out_row: np.ndarray) -> None:
 
 
 @njit(**_JIT)
-def _snap_keys(grid: np.ndarray, digits: float) -> tuple:
-    """Sort keys of :func:`snap_rows` values: ``(k + _K0) · cols + c`` with k the value's step on the
+def _snap_keys(grid: np.ndarray, digits: float, bits: int) -> tuple:
+    """Sort keys of :func:`snap_rows` values: ``((k + _K0) << bits) | c`` with k the value's step on the
     row's snapping grid (NaN → ``_NAN_KEY``); the count of values per row; rows to rank the slow way
     (−1 = all NaN because the row holds ±inf, 1 = the grid step is not a normal float)."""
     rows, cols = grid.shape
@@ -199,7 +200,7 @@ def _snap_keys(grid: np.ndarray, digits: float) -> tuple:
             if abs(k) >= _K0:
                 special[r] = 1
                 break
-            keys[r, c] = (np.int64(k) + _K0) * cols + c
+            keys[r, c] = ((np.int64(k) + _K0) << bits) | c
             m += 1
         counts[r] = m
     return keys, counts, special
@@ -207,8 +208,9 @@ def _snap_keys(grid: np.ndarray, digits: float) -> tuple:
 
 @njit(**_JIT)
 def _ranks_from_sorted_keys(sorted_keys: np.ndarray, counts: np.ndarray, special: np.ndarray,
-                            grid: np.ndarray, digits: float) -> np.ndarray:
+                            grid: np.ndarray, digits: float, bits: int) -> np.ndarray:
     rows, cols = sorted_keys.shape
+    mask = (np.int64(1) << bits) - 1
     out = np.empty((rows, cols))
     for r in range(rows):
         if special[r] != 0:
@@ -222,13 +224,13 @@ def _ranks_from_sorted_keys(sorted_keys: np.ndarray, counts: np.ndarray, special
             out[r, c] = np.nan
         k = 0
         while k < m:
-            step = sorted_keys[r, k] // cols
+            step = sorted_keys[r, k] >> bits
             j = k
-            while j + 1 < m and sorted_keys[r, j + 1] // cols == step:
+            while j + 1 < m and sorted_keys[r, j + 1] >> bits == step:
                 j += 1
             avg = (k + j) / 2.0 + 1.0
             for t in range(k, j + 1):
-                out[r, sorted_keys[r, t] % cols] = avg / m
+                out[r, sorted_keys[r, t] & mask] = avg / m
             k = j + 1
     return out
 
@@ -243,6 +245,7 @@ def cs_rank_snapped(grid: np.ndarray, digits: float) -> np.ndarray:
         return np.full((rows, cols), np.nan)
     if cols >= 1 << 20:
         return cs_rank(snap_rows(grid, digits))
-    keys, counts, special = _snap_keys(grid, digits)
+    bits = max(1, (cols - 1).bit_length())
+    keys, counts, special = _snap_keys(grid, digits, bits)
     keys.sort(axis=1)
-    return _ranks_from_sorted_keys(keys, counts, special, grid, digits)
+    return _ranks_from_sorted_keys(keys, counts, special, grid, digits, bits)
