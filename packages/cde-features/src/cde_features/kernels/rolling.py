@@ -104,11 +104,51 @@ def rolling_cov(x: np.ndarray, y: np.ndarray, w: int, ddof: int) -> np.ndarray:
 
 
 @njit(**_JIT)
+def _var_add(cnt: int, m: float, c: float, a: float) -> tuple[int, float, float]:
+    """:func:`_co_add` with b = a: the two running means are the same number, so one is kept."""
+    cnt += 1
+    d = a - m
+    m += d / cnt
+    c += d * (a - m)
+    return cnt, m, c
+
+
+@njit(**_JIT)
+def _var_remove(cnt: int, m: float, c: float, a: float) -> tuple[int, float, float]:
+    """:func:`_co_remove` with b = a (same values, one mean)."""
+    cnt -= 1
+    if cnt == 0:
+        return 0, 0.0, 0.0
+    m_new = m - (a - m) / cnt
+    c -= (a - m_new) * (a - m)
+    return cnt, m_new, c
+
+
+@njit(**_JIT)
 def rolling_var(x: np.ndarray, w: int, ddof: int) -> np.ndarray:
-    out = rolling_cov(x, x, w, ddof)
-    for i in range(out.shape[0]):
-        if out[i] < 0.0:
-            out[i] = 0.0
+    """``rolling_cov(x, x, w, ddof)`` clipped at 0 (same arithmetic, one running mean)."""
+    n = x.shape[0]
+    run = constant_run(x)
+    out = np.full(n, np.nan)
+    cnt = 0
+    m = 0.0
+    c = 0.0
+    nans = 0
+    for i in range(n):
+        a = x[i]
+        if np.isnan(a):
+            nans += 1
+        else:
+            cnt, m, c = _var_add(cnt, m, c, a)
+        if i >= w:
+            a = x[i - w]
+            if np.isnan(a):
+                nans -= 1
+            else:
+                cnt, m, c = _var_remove(cnt, m, c, a)
+        if i >= w - 1 and nans == 0 and cnt > ddof:
+            v = 0.0 if run[i] >= w else c / (cnt - ddof)
+            out[i] = 0.0 if v < 0.0 else v
     return out
 
 
@@ -157,12 +197,10 @@ def rolling_corr(x: np.ndarray, y: np.ndarray, w: int) -> np.ndarray:
     nans = 0
     cnt_x = 0
     mx_x = 0.0
-    my_x = 0.0
     cxx = 0.0
     nans_x = 0
     cnt_y = 0
     mx_y = 0.0
-    my_y = 0.0
     cyy = 0.0
     nans_y = 0
     for i in range(n):
@@ -175,11 +213,11 @@ def rolling_corr(x: np.ndarray, y: np.ndarray, w: int) -> np.ndarray:
         if np.isnan(a):
             nans_x += 1
         else:
-            cnt_x, mx_x, my_x, cxx = _co_add(cnt_x, mx_x, my_x, cxx, a, a)
+            cnt_x, mx_x, cxx = _var_add(cnt_x, mx_x, cxx, a)
         if np.isnan(b):
             nans_y += 1
         else:
-            cnt_y, mx_y, my_y, cyy = _co_add(cnt_y, mx_y, my_y, cyy, b, b)
+            cnt_y, mx_y, cyy = _var_add(cnt_y, mx_y, cyy, b)
         if i >= w:
             a = x[i - w]
             b = y[i - w]
@@ -190,11 +228,11 @@ def rolling_corr(x: np.ndarray, y: np.ndarray, w: int) -> np.ndarray:
             if np.isnan(a):
                 nans_x -= 1
             else:
-                cnt_x, mx_x, my_x, cxx = _co_remove(cnt_x, mx_x, my_x, cxx, a, a)
+                cnt_x, mx_x, cxx = _var_remove(cnt_x, mx_x, cxx, a)
             if np.isnan(b):
                 nans_y -= 1
             else:
-                cnt_y, mx_y, my_y, cyy = _co_remove(cnt_y, mx_y, my_y, cyy, b, b)
+                cnt_y, mx_y, cyy = _var_remove(cnt_y, mx_y, cyy, b)
         if i < w - 1:
             continue
         cov = np.nan
