@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from cde_features.factor_base import Arrays, BarFactor, WindowFactor, window_params
+from cde_features.factor_base import Arrays, BarFactor, WindowFactor, shared, window_params
 from cde_features.returns import lagged, log_returns_of
 
 
@@ -49,6 +49,11 @@ class CorwinSchultzSpread(WindowFactor):
     def calc(self, data: Arrays, window: int) -> np.ndarray:
         from cde_features.kernels.rolling import rolling_mean
 
+        return rolling_mean(shared(data, "corwin_schultz", lambda: self.bar_spread(data)), window)
+
+    @staticmethod
+    def bar_spread(data: Arrays) -> np.ndarray:
+        """The two-bar spread estimate at each bar (negatives → 0), before averaging."""
         h, lo = data["high"], data["low"]
         hl = np.log(h / lo) ** 2
         beta = hl + lagged(hl, 1)
@@ -57,7 +62,7 @@ class CorwinSchultzSpread(WindowFactor):
         k = 3.0 - 2.0 * math.sqrt(2.0)
         alpha = (np.sqrt(2.0 * beta) - np.sqrt(beta)) / k - np.sqrt(gamma / k)
         spread = 2.0 * (np.exp(alpha) - 1.0) / (1.0 + np.exp(alpha))
-        return rolling_mean(np.where(np.isnan(spread), np.nan, np.maximum(spread, 0.0)), window)
+        return np.where(np.isnan(spread), np.nan, np.maximum(spread, 0.0))
 
 
 class AbdiRanaldoSpread(WindowFactor):

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from cde_features.factor_base import Arrays, WindowFactor, window_params
+from cde_features.factor_base import Arrays, WindowFactor, shared, window_params
 from cde_features.returns import lagged, log_returns_of
 
 
@@ -73,6 +73,12 @@ def rogers_satchell_term(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.nda
     return np.log(h / c) * np.log(h / o) + np.log(lo / c) * np.log(lo / o)
 
 
+def _rs_term(data: Arrays) -> np.ndarray:
+    """The Rogers–Satchell term of each bar (shared by the RS and Yang–Zhang factors of a symbol)."""
+    return shared(data, "rogers_satchell", lambda: rogers_satchell_term(data["open"], data["high"],
+                                                                         data["low"], data["close"]))
+
+
 class RogersSatchellVol(WindowFactor):
     """Rogers & Satchell (1991): ``σ² = mean(ln(H/C) ln(H/O) + ln(L/C) ln(L/O))`` (drift-free)."""
 
@@ -83,8 +89,7 @@ class RogersSatchellVol(WindowFactor):
     Params = window_params(24)
 
     def calc(self, data: Arrays, window: int) -> np.ndarray:
-        term = rogers_satchell_term(data["open"], data["high"], data["low"], data["close"])
-        return np.sqrt(np.maximum(_mean(term, window), 0.0))
+        return np.sqrt(np.maximum(_mean(_rs_term(data), window), 0.0))
 
 
 class YangZhangVol(WindowFactor):
@@ -104,11 +109,11 @@ class YangZhangVol(WindowFactor):
     def calc(self, data: Arrays, window: int) -> np.ndarray:
         from cde_features.kernels.rolling import rolling_var
 
-        o, h, lo, c = data["open"], data["high"], data["low"], data["close"]
-        overnight = np.log(o / lagged(c, 1))
-        open_close = np.log(c / o)
+        o, c = data["open"], data["close"]
+        overnight = shared(data, "log_overnight", lambda: np.log(o / lagged(c, 1)))
+        open_close = shared(data, "log_close_open", lambda: np.log(c / o))
         k = 0.34 / (1.34 + (window + 1.0) / (window - 1.0))
-        rs = _mean(rogers_satchell_term(o, h, lo, c), window)
+        rs = _mean(_rs_term(data), window)
         var = rolling_var(overnight, window, 1) + k * rolling_var(open_close, window, 1) + (1.0 - k) * rs
         return np.sqrt(np.maximum(var, 0.0))
 

@@ -289,29 +289,42 @@ def rolling_max(x: np.ndarray, w: int) -> np.ndarray:
 
 
 @njit(**_JIT)
-def rolling_argmax(x: np.ndarray, w: int) -> np.ndarray:
-    """Position of the window maximum, 0 = oldest bar, w - 1 = current bar (first on ties)."""
+def _rolling_arg_extreme(x: np.ndarray, w: int, sign: float) -> np.ndarray:
+    """Position (0 = oldest bar) of the first maximum of ``sign · x`` in each window, in O(n) with a
+    monotonic deque that keeps earlier equal values in front (NaN if the window holds a NaN)."""
     n = x.shape[0]
     out = np.full(n, np.nan)
-    for i in range(w - 1, n):
-        best = -np.inf
-        pos = -1
-        for k in range(w):
-            v = x[i - w + 1 + k]
-            if np.isnan(v):
-                pos = -1
-                break
-            if pos < 0 or v > best:
-                best = v
-                pos = k
-        if pos >= 0:
-            out[i] = pos
+    dq = np.empty(max(n, 1), dtype=np.int64)
+    head = 0
+    tail = 0
+    last_nan = -1
+    for i in range(n):
+        v = sign * x[i]
+        if np.isnan(v):
+            last_nan = i
+            head = tail = 0
+        else:
+            while tail > head and sign * x[dq[tail - 1]] < v:
+                tail -= 1
+            dq[tail] = i
+            tail += 1
+            while dq[head] <= i - w:
+                head += 1
+        if i >= w - 1 and last_nan <= i - w:
+            out[i] = dq[head] - (i - w + 1)
     return out
 
 
 @njit(**_JIT)
+def rolling_argmax(x: np.ndarray, w: int) -> np.ndarray:
+    """Position of the window maximum, 0 = oldest bar, w - 1 = current bar (first on ties)."""
+    return _rolling_arg_extreme(x, w, 1.0)
+
+
+@njit(**_JIT)
 def rolling_argmin(x: np.ndarray, w: int) -> np.ndarray:
-    return rolling_argmax(-x, w)
+    """Position of the window minimum (first on ties): ``rolling_argmax(-x, w)``."""
+    return _rolling_arg_extreme(x, w, -1.0)
 
 
 @njit(**_JIT)
