@@ -1,0 +1,123 @@
+"""Issue acceptance: the real app under `cde serve` (uvicorn, loopback) runs a backtest submitted over
+HTTP — progress polled to completion, metrics and report fetched — on the in-memory store and on the
+real Redis at 127.0.0.1:6379."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from cde_core.lake import Lake, Provenance
+from cde_core.schemas import BARS_SCHEMA, PERIOD_START, TS_TYPE
+
+pytestmark = pytest.mark.e2e
+SYMBOLS = ["AAAUSDT", "BBBUSDT", "CCCUSDT", "DDDUSDT", "EEEUSDT"]
+
+
+def write_hourly_bars(lake: Lake, spec: str, hours: int = 24 * 40, seed: int = 3) -> None:
+    """Random-walk 1 h bars for a few symbols on one shared clock, in the bars lake layout."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2024-01-01", tz="UTC")
+    clock = pd.date_range(start, periods=hours, freq="h")
+    for k, symbol in enumerate(SYMBOLS):
+        close = 100 * np.exp(np.cumsum(rng.normal(0.0002 * (k - 2), 0.01, hours)))
+        open_ = np.r_[100.0, close[:-1]]
+        spread = np.abs(rng.normal(0, 0.003, hours)) * close
+        volume = rng.lognormal(3, 0.5, hours)
+        ts = clock + pd.to_timedelta(rng.integers(0, 60_000, hours), unit="ms")
+        columns = {
+            "ts": ts, "ts_close": ts + pd.Timedelta(minutes=59), "open": open_,
+            "high": np.maximum(open_, close) + spread, "low": np.minimum(open_, close) - spread, "close": close,
+            "volume": volume, "quote_volume": volume * close, "vwap": (open_ + close) / 2,
+            "n_trades": rng.integers(10, 100, hours), "buy_volume": volume / 2, "buy_quote_volume": volume * close / 2,
+            "first_trade_id": np.arange(hours) * 100, "last_trade_id": np.arange(hours) * 100 + 99,
+        }
+        arrays = [pa.array(columns[f.name]).cast(f.type) if f.type != TS_TYPE else
+                  pa.array(columns[f.name].as_unit("us")).cast(TS_TYPE) for f in BARS_SCHEMA]
+        table = pa.Table.from_arrays([*arrays, pa.array(clock.as_unit("us")).cast(TS_TYPE)],
+                                     names=[*BARS_SCHEMA.names, PERIOD_START])
+        folder = lake.bars_dir(spec, "binance", "spot", symbol) / "month=2024-01"
+        lake.write_partition(folder, table, Provenance(source="test", rows=table.num_rows))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(params=["memory", "redis"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    lake = Lake(tmp_path / "lake")
+    write_hourly_bars(lake, "time-1h")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CDE_")}
+    env["CDE_DATA_ROOT"] = str(lake.root)
+    prefix = f"cde-test-{uuid.uuid4().hex[:8]}"
+    if request.param == "redis":
+        env["CDE_TASK_STORE"] = f"redis://127.0.0.1:6379/0?prefix={prefix}"
+    process = subprocess.Popen([sys.executable, "-m", "cde_server.cli.main", "serve", "--port", str(port),
+                                "--log-level", "warning"], env=env, cwd=tmp_path)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert process.poll() is None, "the server exited"
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if request.param == "redis":
+            import redis
+
+            store = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+            keys = list(store.scan_iter(f"{prefix}*"))
+            if keys:
+                store.delete(*keys)
+
+
+def test_backtest_submitted_over_http_runs_to_completion_with_metrics_and_report(server: str) -> None:
+    body = {"strategy": "momentum_ls", "bars": "time-1h", "exchange": "binance", "market": "spot",
+            "params": {"lookback": 72, "n_long": 1, "n_short": 1},
+            "engine": {"rebalance": {"every": "day", "hour": 0}, "costs": {"taker_bp": 5}}, "name": "api"}
+    with httpx.Client(base_url=server, timeout=30) as client:
+        submitted = client.post("/backtest/runs", json=body)
+        assert submitted.status_code == 202, submitted.text
+        task_id = submitted.json()["id"]
+        progress: list[float] = []
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            task = client.get(f"/tasks/{task_id}").json()
+            progress.append(task["progress"])
+            if task["status"] in ("succeeded", "failed", "cancelled"):
+                break
+            time.sleep(0.1)
+        assert task["status"] == "succeeded", task
+        assert progress == sorted(progress) and progress[-1] == 1.0
+        run_id = task["result"]["run_id"]
+        result = client.get(f"/backtest/runs/{run_id}").json()
+        assert result["metrics"]["n_trades"] > 0
+        assert result["metrics"]["total_return"] == pytest.approx(task["result"]["metrics"]["total_return"])
+        nav = client.get(f"/backtest/runs/{run_id}/nav").json()
+        assert nav["nav"][-1] / nav["nav"][0] - 1 == pytest.approx(result["metrics"]["total_return"], rel=1e-9)
+        report = client.get(f"/backtest/runs/{run_id}/report")
+        assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+        assert "plotly" in report.text.lower()
+        assert run_id in [r["run_id"] for r in client.get("/backtest/runs").json()]
