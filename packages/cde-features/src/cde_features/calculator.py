@@ -200,7 +200,6 @@ class UnifiedFeatureCalculator:
     def _compute_panel(self, panel: pd.DataFrame, layout: _Layout, factors: list[ResolvedFactor],
                        out: np.ndarray, col_of: dict[str, int], executor: Executor,
                        report: ProgressCallback, cancel: CancelToken | None) -> None:
-        from cde_features.kernels.layout import finish_grid
 
         finished = {c for r in self.factors if not r.cross_sectional for c in r.columns}
         bar_columns = set(panel.columns)
@@ -214,6 +213,7 @@ class UnifiedFeatureCalculator:
                 grids[col] = layout.to_grid(values)
             return grids[col]
 
+        direct = layout.complete and _shares_memory(executor)
         pending = list(factors)
         done = 0
         while pending:
@@ -226,21 +226,20 @@ class UnifiedFeatureCalculator:
                 raise DataError(f"factor {pending[0].name} needs column(s) {', '.join(missing)}")
             pending = [r for r in pending if r not in ready]
             fast = [r for r in ready if hasattr(r.factor, "compute_grid")]
-            jobs = [Job(r.name, _panel_job, (r.factor, r.params.model_dump(),
-                                             {c: grid_of(c) for c in r.factor.grid_inputs(r.params)}))
-                    for r in fast]
+            jobs = []
+            for r in fast:
+                args = (r.factor, r.params.model_dump(), {c: grid_of(c) for c in r.factor.grid_inputs(r.params)})
+                if direct:  # the job writes its columns' grids (views of out) itself, in parallel
+                    dsts = [layout.to_grid(out[col_of[c]]) for c in r.columns]
+                    jobs.append(Job(r.name, _panel_into, (*args, dsts, r.lookback)))
+                else:
+                    jobs.append(Job(r.name, _panel_job, args))
             results = executor.run(jobs, cancel=cancel) if jobs else []
             outputs = dict(zip([id(r) for r in fast], results, strict=True))
             for r in ready:
                 if id(r) in outputs:
-                    values = outputs[id(r)]
-                    for c, grid in zip(r.columns, values, strict=True):
-                        grids.pop(c, None)
-                        if layout.complete:
-                            finish_grid(layout.to_grid(out[col_of[c]]), np.asarray(grid, dtype=np.float64),
-                                        r.lookback)
-                        else:
-                            out[col_of[c]] = layout.masked(layout.from_grid(grid), r.lookback)
+                    if not direct:  # (direct jobs wrote their columns already)
+                        self._store_grids(r, outputs[id(r)], layout, out, col_of, grids)
                 else:  # a third-party panel factor: the protocol's DataFrame interface
                     frame = panel.copy()
                     for c in col_of:
@@ -252,6 +251,21 @@ class UnifiedFeatureCalculator:
                 finished.update(r.columns)
                 done += 1
                 report(0.85 + 0.15 * done / len(factors), r.name)
+
+    @staticmethod
+    def _store_grids(r: ResolvedFactor, values: Sequence[np.ndarray], layout: _Layout, out: np.ndarray,
+                     col_of: dict[str, int], grids: dict[str, np.ndarray]) -> None:
+        """Write a panel factor's output grids into ``out`` (warm-up rows and ±inf → NaN)."""
+        from cde_features.kernels.layout import finish_grid
+
+        if len(values) != len(r.columns):
+            raise DataError(f"factor {r.name} returned {len(values)} columns, expected {len(r.columns)}")
+        for c, grid in zip(r.columns, values, strict=True):
+            grids.pop(c, None)
+            if layout.complete:
+                finish_grid(layout.to_grid(out[col_of[c]]), np.asarray(grid, dtype=np.float64), r.lookback)
+            else:
+                out[col_of[c]] = layout.masked(layout.from_grid(grid), r.lookback)
 
 
 class _Layout:
@@ -330,6 +344,19 @@ def _panel_inputs(r: ResolvedFactor) -> set[str]:
 def _panel_job(factor: Any, raw_params: dict[str, Any], grids: dict[str, np.ndarray]) -> list[np.ndarray]:
     """One panel factor on its input grids (runs inside executor jobs; kernels release the GIL)."""
     return list(factor.compute_grid(grids, factor.Params.model_validate(raw_params)))
+
+
+def _panel_into(factor: Any, raw_params: dict[str, Any], grids: dict[str, np.ndarray], dsts: list[np.ndarray],
+                lookback: int) -> None:
+    """:func:`_panel_job` for in-process executors on a complete grid: writes each output grid into
+    its view of the output matrix (warm-up rows and ±inf → NaN)."""
+    from cde_features.kernels.layout import finish_grid
+
+    values = _panel_job(factor, raw_params, grids)
+    if len(values) != len(dsts):
+        raise DataError(f"factor {factor.name} returned {len(values)} columns, expected {len(dsts)}")
+    for dst, grid in zip(dsts, values, strict=True):
+        finish_grid(dst, np.asarray(grid, dtype=np.float64), lookback)
 
 
 def _checked_panel(panel: pd.DataFrame, inputs: Sequence[str]) -> pd.DataFrame:
