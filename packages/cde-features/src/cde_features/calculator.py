@@ -1,7 +1,8 @@
 """The unified feature calculator: a bars panel (many symbols) → one feature matrix.
 
-Time-series factors run per symbol as executor jobs (Numba kernels release the GIL, so the default
-thread pool runs symbols in parallel); cross-sectional factors then run on (time × symbol) grids.
+Time-series factors run as executor jobs of a few symbols each (Numba kernels release the GIL, so
+the default thread pool runs them in parallel); cross-sectional factors then run on (time × symbol)
+grids. Results go into one (columns × rows) matrix in panel order, wrapped as the DataFrame's block.
 Warm-up rows (the first ``lookback`` bars of each symbol for each factor) are NaN, ±inf becomes NaN,
 and no row is dropped or filled.
 """
