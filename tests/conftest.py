@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,3 +28,51 @@ def run_cde(tmp_path: Path) -> CliRunner:
                               text=True, env=full_env, cwd=cwd or tmp_path, timeout=timeout, check=False)
 
     return run
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def live_api(env: dict[str, str], cwd: Path) -> Iterator[str]:
+    """`cde serve`'s app (every installed plugin) under uvicorn on a free loopback port; yields its URL
+    once /health answers, and stops it afterwards. Its log is ``cwd/server.log``."""
+    import httpx
+
+    port = free_port()
+    log = cwd / "server.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory",
+                                   "cde_server.api.app:app_from_environment", "--host", "127.0.0.1",
+                                   "--port", str(port), "--log-level", "warning"],
+                                  env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"server did not come up:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.fixture(scope="session")
+def start_api() -> Callable[..., contextlib.AbstractContextManager[str]]:
+    """``with start_api(env, cwd) as url:`` — see :func:`live_api`."""
+    return live_api

@@ -11,11 +11,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
@@ -35,44 +34,15 @@ checks.positive_data_acceptance.expected-statuses = ["2XX", "401", "403", "404",
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``cde serve``'s app with every installed plugin, under uvicorn on a loopback port."""
+def api_url(tmp_path_factory: pytest.TempPathFactory,
+            start_api: Callable[..., AbstractContextManager[str]]) -> Iterator[str]:
+    """``cde serve``'s app with every installed plugin, in-memory tasks, no API keys, no plugin filter."""
     root = tmp_path_factory.mktemp("api-all-plugins")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CDE_")}  # no plugin filter, no keys
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CDE_")}
     env.update({"CDE_DATA_ROOT": str(root / "lake"), "CDE_TASK_STORE": "memory"})
-    port = _free_port()
-    log = root / "server.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory",
-                                   "cde_server.api.app:app_from_environment", "--host", "127.0.0.1",
-                                   "--port", str(port), "--log-level", "warning"],
-                                  env=env, cwd=root, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"server did not come up:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+    with start_api(env, root) as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def test_api_with_all_plugins_passes_schemathesis(api_url: str, tmp_path: Path) -> None:

@@ -5,12 +5,10 @@ real Redis at 127.0.0.1:6379."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
@@ -52,38 +50,20 @@ def write_hourly_bars(lake: Lake, spec: str, hours: int = 24 * 40, seed: int = 3
         lake.write_partition(folder, table, Provenance(source="test", rows=table.num_rows))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(params=["memory", "redis"])
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def server(request: pytest.FixtureRequest, tmp_path: Path,
+           start_api: Callable[..., AbstractContextManager[str]]) -> Iterator[str]:
     lake = Lake(tmp_path / "lake")
     write_hourly_bars(lake, "time-1h")
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDE_")}
     env["CDE_DATA_ROOT"] = str(lake.root)
     prefix = f"cde-test-{uuid.uuid4().hex[:8]}"
     if request.param == "redis":
         env["CDE_TASK_STORE"] = f"redis://127.0.0.1:6379/0?prefix={prefix}"
-    process = subprocess.Popen([sys.executable, "-m", "cde_server.cli.main", "serve", "--port", str(port),
-                                "--log-level", "warning"], env=env, cwd=tmp_path)
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert process.poll() is None, "the server exited"
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        yield url
+        with start_api(env, tmp_path) as url:
+            yield url
     finally:
-        process.terminate()
-        process.wait(timeout=30)
         if request.param == "redis":
             import redis
 
