@@ -10,10 +10,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from cde_core.contracts.executor import Job
+from cde_core.errors import RemoteError
 from cde_core.progress import CancelToken, ProgressCallback
 from cde_dask.cancel_watcher import CancelWatcher
 from cde_dask.cluster_connection import ClusterConnection, connect
 from cde_dask.params import DaskExecutorParams
+from cde_dask.worker_watchdog import WorkerWatchdog
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -58,16 +60,21 @@ class DaskExecutor:
         if cancel is not None:
             cancel.raise_if_cancelled("executor")
         connection = self._connect()
+        self._wait_for_a_worker(connection)
         limit = self.params.max_in_flight or max(2 * connection.total_threads, 1)
         window = _SubmissionWindow(connection.client, jobs, limit, self.params.retries, cancel)
+        watchdog = WorkerWatchdog(connection.client, window.cancel_in_flight, self.params.no_workers_timeout_s,
+                                  self.params.cancel_poll_s)
         done = 0
         try:
-            with CancelWatcher(cancel, window.cancel_in_flight, self.params.cancel_poll_s):
+            with CancelWatcher(cancel, window.cancel_in_flight, self.params.cancel_poll_s), watchdog:
                 window.fill()
                 for future in window.completed:
                     index = window.collect(future)
                     if cancel is not None:
                         cancel.raise_if_cancelled("executor")
+                    if watchdog.tripped:
+                        raise self._no_workers(connection)
                     results[index] = _result_of(future, jobs[index])
                     done += 1
                     if progress is not None:
@@ -76,6 +83,18 @@ class DaskExecutor:
         finally:
             window.cancel_in_flight()
         return results
+
+    def _wait_for_a_worker(self, connection: ClusterConnection) -> None:
+        try:
+            connection.client.wait_for_workers(1, timeout=self.params.no_workers_timeout_s)
+        except TimeoutError:
+            raise self._no_workers(connection) from None
+
+    def _no_workers(self, connection: ClusterConnection) -> RemoteError:
+        return RemoteError(f"the Dask cluster has had no worker for {self.params.no_workers_timeout_s:g} s",
+                           where=str(connection.client.scheduler.address),
+                           hint="start workers (`dask worker <scheduler>`) or check why they died; "
+                                "finished partitions are kept, so re-running resumes")
 
     def close(self) -> None:
         """Disconnect, and stop the LocalCluster if this executor started it."""

@@ -21,4 +21,6 @@ class DaskExecutorParams(BaseModel):
     max_in_flight: int | None = Field(None, ge=1, description="jobs submitted but not yet collected; default: "
                                       "2 x the cluster's threads, so huge job lists keep memory bounded")
     connect_timeout_s: float = Field(30.0, gt=0, description="how long to wait for the scheduler")
+    no_workers_timeout_s: float = Field(60.0, gt=0, description="a run fails (instead of waiting forever) when "
+                                        "the cluster has had no worker this long")
     cancel_poll_s: float = Field(0.1, gt=0, description="how often the cancel token is checked while jobs run")
