@@ -12,6 +12,7 @@ import pytest
 
 from cde_core.config import CdeConfig
 from cde_core.lake import Lake
+from cde_exchanges import csv_formats
 from cde_exchanges.archive_server import ArchiveServer
 from cde_exchanges.archive_writer import ArchiveVariant, conform, write_archive_file
 from cde_exchanges.binance import BinanceArchive
@@ -71,3 +72,11 @@ def test_round_trip_every_variant(case: tuple, archive_root: Path, server: Archi
         assert prov is not None and prov.rows == table.num_rows
         assert prov.first_trade_id == table.column("trade_id")[0].as_py()
         assert prov.extra["validation"]["gaps"] == 0
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0].name}-{c[1]}-{c[2]}-{c[3]}")
+def test_round_trip_in_tiny_pieces(case: tuple, archive_root: Path, server: ArchiveServer, config: CdeConfig,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every piece boundary (header in the first piece only, days cut across pieces) gives the same lake."""
+    monkeypatch.setattr(csv_formats, "CHUNK_SIZE", 700)
+    test_round_trip_every_variant(case, archive_root, server, config)

@@ -57,6 +57,23 @@ def test_validator_matches_reference(rows: list[tuple[int, int]], pieces: int) -
     assert found["rows"] == len(ids)
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(0, 5), min_size=1, max_size=80), st.integers(0, 1 << 22), st.integers(1, 6),
+       st.lists(st.integers(0, 79), max_size=4))
+def test_sorted_segments_match_reference(steps: list[int], start: int, pieces: int, repeats: list[int]) -> None:
+    """Mostly increasing ids across bitmap blocks, with repeats of earlier ids (the fast path and the
+    general path both run, and must count exactly like the reference)."""
+    ids = (start + np.cumsum(steps) * 300_000).tolist()
+    ids += [ids[i % len(ids)] for i in repeats]
+    ts = list(range(len(ids)))
+    validator = TradeStreamValidator()
+    cuts = sorted({0, len(ids), *np.linspace(0, len(ids), pieces + 1).astype(int).tolist()})
+    for a, b in itertools.pairwise(cuts):
+        validator.observe(0, np.array(ids[a:b], dtype=np.int64), np.array(ts[a:b], dtype=np.int64))
+    found = validator.findings(0).as_dict()
+    assert {k: found[k] for k in reference(ids, ts)} == reference(ids, ts)
+
+
 def test_findings_in_provenance_and_summary_without_dropping(archive_root: Path, server: ArchiveServer,
                                                              config: CdeConfig) -> None:
     adapter = BinanceArchive()

@@ -18,8 +18,11 @@ import pyarrow.parquet as pq
 from cde_core.atomic import fsync_dir, temp_path_for
 from cde_core.lake import PART_FILE, PROVENANCE_KEY, Provenance
 from cde_core.schemas import TRADES_SCHEMA
+from cde_exchanges.csv_formats import extraction_pool
 
-ROW_GROUP_ROWS = 1 << 18
+#: rows per Parquet row group: the pending rows and the writer's encoded pages of one row group are what
+#: the writer holds in memory (2^18 rows measured ~30 MB more peak RSS than 2^17, at the same speed)
+ROW_GROUP_ROWS = 1 << 17
 
 
 class TradePartitionWriter:
@@ -29,7 +32,8 @@ class TradePartitionWriter:
         self.tmp = temp_path_for(self.target)
         # dictionary pages only where values repeat (prices, sizes, sides): ids and times never do
         self._writer = pq.ParquetWriter(self.tmp, TRADES_SCHEMA, compression="zstd",
-                                        use_dictionary=["price", "qty", "is_buyer_maker"])
+                                        use_dictionary=["price", "qty", "is_buyer_maker"],
+                                        memory_pool=extraction_pool())
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
         self.rows = 0

@@ -1,6 +1,6 @@
 """Zip files of one symbol → canonical trades → one Parquet partition per UTC day.
 
-The symbol's files are read in date order as one continuous stream of batches (memory: one CSV block
+The symbol's files are read in date order as one continuous stream of batches (memory: one CSV piece
 plus one pending row group per open day), so monthly files split into days, a day spread over two
 files (OKX) is joined, and the validator sees every day boundary. A day is committed once no later
 file can add to it; on any error the open days are aborted (their temporary files removed) and
