@@ -44,6 +44,24 @@ def metrics_of(run: Path) -> dict[str, float]:
     return json.loads((run / "metrics.json").read_text())
 
 
+def archive_servers_of(root: Path, within_s: float) -> list[int]:
+    """Pids of `cde exchanges serve-archive` processes serving ``root`` still alive after ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while True:
+        alive = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
+                 and _cmdline(p).count(str(root / "archive")) and "serve-archive" in _cmdline(p)]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     root = tmp_path_factory.mktemp("demo") / "data"
@@ -91,5 +109,6 @@ def test_killed_midway_then_rerun_gives_the_same_result(first_run, tmp_path: Pat
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not (root / "lake" / "runs").exists()
+    assert not archive_servers_of(root, within_s=10), "the killed demo left its archive server running"
     rerun = run_demo(root)
     assert metrics_of(run_folder(rerun)) == metrics_of(run_folder(reference))

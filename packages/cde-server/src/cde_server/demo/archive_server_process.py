@@ -7,6 +7,7 @@ imports no stage package; the child prints its URL on the first line of stdout.
 from __future__ import annotations
 
 import contextlib
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,12 +16,22 @@ from pathlib import Path
 from cde_core.errors import CdeError
 
 
+def _terminate_with_parent() -> None:
+    """Runs in the child before exec: on Linux, ask the kernel to SIGTERM it when the demo dies, even by
+    SIGKILL, so a killed demo leaves no archive server behind (elsewhere the ``finally`` below does it)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 @contextlib.contextmanager
 def served_archive(root: Path) -> Iterator[str]:
     """Serve ``root`` on a free loopback port for the duration of the block; yields the base URL."""
     process = subprocess.Popen(
         [sys.executable, "-m", "cde_server.cli.main", "exchanges", "serve-archive", "--root", str(root)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_terminate_with_parent)
     try:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
