@@ -18,15 +18,17 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
 from cde_core.atomic import atomic_path
 from cde_core.errors import DataError, NotFoundError
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 PROVENANCE_KEY = b"cde.provenance"
 PART_FILE = "part-0.parquet"
@@ -123,10 +125,13 @@ class Lake:
         return Provenance.model_validate_json(raw) if raw else None
 
     def dataset(self, kind: str, *, subpath: str | None = None) -> ds.Dataset:
+        # pyarrow.dataset loads pandas (~60 MB, a second): imported only by readers that need it
         """The whole ``kind`` tree (trades, bars/spec=…, features/spec=…) as one hive dataset."""
         base = self.root / kind if subpath is None else self.root / kind / subpath
         if not base.exists():
             raise NotFoundError(f"nothing in the lake under {base}", hint="download or build it first")
+        import pyarrow.dataset as ds
+
         return ds.dataset(base, format="parquet", partitioning="hive")
 
     def trades_files(self, exchange: str, market: str, symbol: str,
