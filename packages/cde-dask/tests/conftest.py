@@ -7,6 +7,7 @@ value instead, as it would for functions defined in a notebook.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,23 @@ import pytest
 
 from cde_dask import DaskExecutor, DaskExecutorParams
 from cde_dask.cluster_connection import LOOPBACK_CLUSTER_OPTIONS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _workers_can_import_test_modules(pytestconfig: pytest.Config) -> Iterator[None]:
+    """pytest (importlib mode) names test modules after their path from the rootdir
+    (``packages.cde-dask.tests.…``), and Dask pickles a job function by reference when plain pickle
+    can. A spawned worker starts with this process's ``sys.path``: ``python -m pytest`` has the rootdir
+    there (the working directory), the ``pytest`` script does not — so put it there for the session."""
+    root = str(pytestconfig.rootpath)
+    added = root not in sys.path
+    if added:
+        sys.path.insert(0, root)
+    try:
+        yield
+    finally:
+        if added:
+            sys.path.remove(root)
 
 
 @pytest.fixture(scope="session")
