@@ -10,7 +10,7 @@ import pytest
 
 from cde_bars import build_bars
 
-SAMPLE = Path("/work/shared/data/real/mlfinlab_tick_data.csv")
+SAMPLE = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "real" / "mlfinlab_tick_data.csv"
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from cde_exchanges.binance import BinanceArchive, BinanceParams
 from cde_exchanges.csv_formats import has_header, okx_header_names
 from cde_exchanges.okx import OkxArchive, OkxParams
 
-REAL = Path("/work/shared/data/real")
+REAL = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "real"  # ../shared beside the repo
 
 
 def zip_csv(tmp_path: Path, text: str, name: str = "x.csv") -> Path:
