@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 import nox
@@ -31,6 +32,46 @@ def e2e(session: nox.Session) -> None:
     """Only the end-to-end flows (the demo on a small market, the CLI in subprocesses)."""
     _sync(session)
     session.run("uv", "run", "--frozen", "pytest", "tests", "-m", "e2e", *session.posargs, external=True)
+
+
+@nox.session(venv_backend="none")
+def api_fuzz(session: nox.Session) -> None:
+    """The long schemathesis run against the live API with every plugin loaded (the suite runs a
+    bounded one): `nox -s api_fuzz -- 2000` sets the examples per operation (default 500)."""
+    import socket
+    import subprocess
+    import tempfile
+    import time
+    import urllib.request
+
+    _sync(session)
+    examples = session.posargs[0] if session.posargs else "500"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    root = tempfile.mkdtemp(prefix="cde-api-fuzz-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CDE_")}
+    env.update({"CDE_DATA_ROOT": f"{root}/lake", "CDE_TASK_STORE": "memory"})
+    server = subprocess.Popen(["uv", "run", "--frozen", "uvicorn", "--factory",
+                               "cde_server.api.app:app_from_environment", "--host", "127.0.0.1", "--port",
+                               str(port), "--log-level", "warning"], env=env, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            if server.poll() is not None:
+                session.error("the API server exited before it answered")
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        session.run("uv", "run", "--frozen", "schemathesis", "--config-file", str(ROOT / "tests" / "schemathesis.toml"),
+                    "run", f"{url}/openapi.json", "--checks", "all",
+                    "--max-examples", examples, "--workers", "2", "--suppress-health-check", "too_slow",
+                    "--request-timeout", "30", external=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 @nox.session(venv_backend="none")
