@@ -9,7 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from cde_backtest.models import BacktestRequest
-from cde_core.errors import ConfigError
+from cde_core.errors import ConfigError, first_validation_problem
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -53,7 +53,6 @@ def build_request(data: dict[str, Any], overrides: dict[str, Any] | None = None,
     try:
         return BacktestRequest.model_validate(tree)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "(root)"
-        raise ConfigError(f"bad value for '{key}': {first['msg']}", where=where,
+        key, message = first_validation_problem(exc, root="(root)")
+        raise ConfigError(f"bad value for '{key}': {message}", where=where,
                           hint="fields: " + ", ".join(BacktestRequest.model_fields)) from None

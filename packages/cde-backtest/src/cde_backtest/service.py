@@ -13,7 +13,7 @@ import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 from cde_backtest.models import BacktestRequest, RunResult
-from cde_core.errors import CancelledError, ConfigError
+from cde_core.errors import CancelledError, ConfigError, first_validation_problem
 from cde_core.lake import Lake
 from cde_core.plugins import get_plugins
 from cde_core.progress import CancelToken, ProgressCallback, no_progress
@@ -23,9 +23,8 @@ def _validate(model: type[BaseModel], data: dict[str, Any], where: str) -> BaseM
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "(root)"
-        raise ConfigError(f"bad {where} parameter '{key}': {first['msg']}", where=where,
+        key, message = first_validation_problem(exc, root="(root)")
+        raise ConfigError(f"bad {where} parameter '{key}': {message}", where=where,
                           hint="see `cde backtest strategies` / `cde backtest engines` for the schema") from None
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from cde_bars.requests import AggregateReport, AggregateRequest, SymbolReport
 from cde_core.config import get_config
 from cde_core.contracts.executor import Executor, Job
-from cde_core.errors import ConfigError
+from cde_core.errors import ConfigError, first_validation_problem
 from cde_core.lake import Lake, safe_value
 from cde_core.progress import CancelToken, ProgressCallback
 
@@ -33,10 +33,9 @@ def resolve_spec(bar: str, params: dict[str, Any]) -> tuple[Any, BaseModel, str]
     try:
         validated = builder.Params.model_validate(params)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "params"
+        key, message = first_validation_problem(exc, root="params")
         fields = ", ".join(builder.Params.model_fields)
-        raise ConfigError(f"bad parameter '{key}' for {bar} bars: {first['msg']}", where=f"bar {bar}",
+        raise ConfigError(f"bad parameter '{key}' for {bar} bars: {message}", where=f"bar {bar}",
                           hint=f"parameters of {bar}: {fields}") from None
     return builder, validated, str(builder.spec_id(validated))
 

@@ -18,7 +18,7 @@ import yaml
 from platformdirs import user_data_dir
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from cde_core.errors import ConfigError
+from cde_core.errors import ConfigError, first_validation_problem
 
 CONFIG_FILE_ENV = "CDE_CONFIG"
 DEFAULT_CONFIG_FILE = "cde.yaml"
@@ -205,9 +205,8 @@ def load_config(
     try:
         config = CdeConfig.model_validate(merged)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"bad config value for '{key}': {first['msg']}",
+        key, message = first_validation_problem(exc)
+        raise ConfigError(f"bad config value for '{key}': {message}",
                           where=origins.get(key, "defaults"),
                           hint="see `cde config show` and the template from `cde config init`") from None
     return LoadedConfig(config=config, origins=origins, file=path)

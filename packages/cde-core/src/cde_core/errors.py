@@ -7,6 +7,11 @@ line; the API turns it into a JSON problem body with `http_status`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class CdeError(Exception):
     """Base of every error cde raises on purpose."""
@@ -91,3 +96,10 @@ class CancelledError(CdeError):
 
     title = "cancelled"
     http_status = 409
+
+
+def first_validation_problem(exc: ValidationError, *, root: str = "") -> tuple[str, str]:
+    """(dotted location, message) of the first error pydantic reports, for a one-line user error;
+    ``root`` names the location when the error is about the whole input."""
+    first = exc.errors()[0]
+    return ".".join(str(part) for part in first["loc"]) or root, first["msg"]

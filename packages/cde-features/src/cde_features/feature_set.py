@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cde_core.errors import ConfigError, NotFoundError
+from cde_core.errors import ConfigError, NotFoundError, first_validation_problem
 from cde_core.plugins import PluginHost, get_plugins
 
 
@@ -137,9 +137,8 @@ def _resolve_one(host: PluginHost, spec: FactorSpec) -> ResolvedFactor:
     try:
         params = factor.Params.model_validate(spec.params)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(f"bad params for factor '{spec.factor}': {first['msg']}",
-                          where=".".join(str(p) for p in first["loc"]) or spec.factor,
+        key, message = first_validation_problem(exc, root=spec.factor)
+        raise ConfigError(f"bad params for factor '{spec.factor}': {message}", where=key,
                           hint=f"see `cde features list` for {spec.factor}'s parameters") from None
     return ResolvedFactor(factor, params, tuple(factor.columns(params)), int(factor.lookback(params)),
                           entry.plugin, entry.distribution)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cde_core.errors import ConfigError
+from cde_core.errors import ConfigError, first_validation_problem
 from cde_server.demo.settings import DemoSettings, default_demo_root
 
 MARKER = ".cde-demo"
@@ -52,9 +52,11 @@ def demo(
         settings = DemoSettings(data_root=(data_root or default_demo_root()).expanduser(),
                                 source=source, symbols=symbols,  # type: ignore[arg-type]
                                 days=days, start=date.fromisoformat(start), trades_per_day=trades_per_day, seed=seed)
-    except (ValidationError, ValueError) as exc:
-        first = exc.errors()[0] if isinstance(exc, ValidationError) else {"loc": ("start",), "msg": str(exc)}
-        raise ConfigError(f"bad demo option --{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
+    except ValidationError as exc:
+        key, message = first_validation_problem(exc)
+        raise ConfigError(f"bad demo option --{key.split('.')[0].replace('_', '-')}: {message}") from None
+    except ValueError as exc:  # date.fromisoformat
+        raise ConfigError(f"bad demo option --start: {exc}") from None
     prepare_root(settings, clean=clean)
     console = Console(stderr=True)
     if (settings.lake).exists():
