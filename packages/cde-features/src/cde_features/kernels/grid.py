@@ -4,6 +4,11 @@ Columns are processed in blocks of :data:`BLOCK` neighbouring symbols: the block
 contiguous rows (each cache line of the grid is read once per block, not once per symbol), each row
 runs through the same 1-D kernel as the per-symbol factors (so values are identical), and the
 results are scattered back the same way.
+
+The block loop is written out once per kernel on purpose. A single driver taking the 1-D kernel as an
+argument computes the same values, but Numba's on-disk cache never hits for functions typed on a
+dispatcher argument (measured: a recompile of several seconds in every new process), which the
+``cache=True`` start-up budget cannot afford.
 """
 
 from __future__ import annotations
