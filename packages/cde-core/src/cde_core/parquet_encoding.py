@@ -1,16 +1,16 @@
 """How the lake encodes columns in Parquet: one rule for every writer, chosen for decode speed.
 
-Why not pyarrow's defaults (dictionary pages for every column, then zstd): trade streams are mostly
-numbers that rarely repeat exactly (quantities, notionals, timestamps, ids). Dictionary encoding
-gives up on them after a page and falls back to plain pages, and decoding zstd over plain
-8-byte values is what bounds every reader. Measured on one 6 M-trade day (pyarrow 26, one core):
+Why not pyarrow's defaults (dictionary pages, plain 8-byte values once a dictionary outgrows 1 MB,
+then zstd): trade streams are mostly numbers that rarely repeat exactly (notionals, timestamps,
+ids), and inflating zstd over plain 8-byte values is what bounds every reader. Measured on one
+6 M-trade day (pyarrow 26, CPU time of one reading thread, 2^17-row batches):
 
-===========================  =========  ==========  ====================
-encoding                     file (MB)  write (s)   decode (M rows/s)
-===========================  =========  ==========  ====================
-defaults (dictionary, zstd)  108        0.94        11.5
-this rule (zstd)             124        0.38        62
-===========================  =========  ==========  ====================
+===========================  =========  ===============  ============================
+encoding                     file (MB)  write (CPU s)    decode (M rows per CPU-s)
+===========================  =========  ===============  ============================
+dictionary / plain, zstd     108        0.94             20
+this rule (zstd)             124        0.38             40
+===========================  =========  ===============  ============================
 
 - integers and timestamps → ``DELTA_BINARY_PACKED``: ids and times increase by small steps, so
   the deltas pack into a few bits;
