@@ -9,8 +9,9 @@ one kind of threshold. ``measure`` and ``dynamic`` are constants of each compile
 arguments because LLVM kept the argument tests inside the loop (a test per trade for each, and the
 state held in stack slots): the dollar loop ran at 446 M trades/s as one kernel for all, 630 M
 specialised (20 M trades, one core of the 2-core development VM). They are closure constants of a
-factory, not dispatcher or literal arguments: a closure over plain ints and bools is cached on disk
-per value, where dispatcher arguments miss the cache in every new process (see cde-features' grid).
+factory, which Numba caches on disk per value (checked: cache hits in a new process). Literal
+dispatch (``numba.literally``) would instead miss the cache for the plain-int signature in every new
+process and type the kernel again first; dispatcher arguments miss it outright (cde-features' grid).
 """
 
 from __future__ import annotations
@@ -126,7 +127,8 @@ def _compile_threshold_kernel(measure: int, dynamic: bool) -> Any:
         i = start
         while i < n and k < cap:
             # A segment of trades in one UTC day (the whole batch for a fixed threshold): the
-            # day-change test runs once per segment, not once per trade.
+            # day-change test runs once per segment, not once per trade (dynamic dollar bars: 700 M
+            # trades/s testing every trade's timestamp, 840 M by segments; fixed: 850 M).
             stop = n
             if dynamic:
                 t = ts[i]
