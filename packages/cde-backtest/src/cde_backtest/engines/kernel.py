@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+NUMBA_CACHE_INPUTS = "e3b0c44298fc1c14"  # sha256 of the cde code it imports; tools/numba_cache_stamps.py
+
 REASON_REBALANCE = 0
 REASON_STOP_LOSS = 1
 REASON_TAKE_PROFIT = 2

@@ -45,6 +45,8 @@ from cde_bars.kernels.layout import (
     O_VOLUME,
 )
 
+NUMBA_CACHE_INPUTS = "e51633477345483c"  # sha256 of the cde code it imports; tools/numba_cache_stamps.py
+
 DAY_US = 86_400_000_000
 #: indexed by ``is_buyer_maker`` (0/1): the weight of a trade in taker-buy sums. A lookup instead of a
 #: branch or an int→float conversion keeps the loop branch-free (a branch on the side costs 4×).

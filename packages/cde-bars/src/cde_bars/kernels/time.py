@@ -30,6 +30,8 @@ from cde_bars.kernels.layout import (
 )
 from cde_bars.kernels.threshold import TAKER_BUY_WEIGHT
 
+NUMBA_CACHE_INPUTS = "c753d277bb33874d"  # sha256 of the cde code it imports; tools/numba_cache_stamps.py
+
 
 @njit(cache=True, nogil=True)
 def time_bars(ts, price, qty, quote, maker, interval, fill, sf, si, out_f, ends, counts, periods, start):

@@ -18,6 +18,8 @@ from numba import njit
 
 from cde_features.kernels import rolling
 
+NUMBA_CACHE_INPUTS = "af07fc8d4f13a407"  # sha256 of the cde code it imports; tools/numba_cache_stamps.py
+
 _JIT = {"nogil": True, "cache": True}
 
 #: symbols per block: one 64-byte cache line of float64

@@ -16,6 +16,8 @@ from numba import njit
 
 from cde_features.kernels.smoothing import wilder
 
+NUMBA_CACHE_INPUTS = "e209b686a0e051d2"  # sha256 of the cde code it imports; tools/numba_cache_stamps.py
+
 _JIT = {"nogil": True, "cache": True}
 
 
