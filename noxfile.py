@@ -76,9 +76,11 @@ def api_fuzz(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def lint(session: nox.Session) -> None:
+    """ruff, and the Numba cache stamps (a stale one lets cached kernels run with old imported constants)."""
     _sync(session)
-    session.run("uv", "run", "--frozen", "ruff", "check", "packages", "examples", "tests", "benchmarks",
+    session.run("uv", "run", "--frozen", "ruff", "check", "packages", "examples", "tests", "benchmarks", "tools",
                 "noxfile.py", external=True)
+    session.run("uv", "run", "--frozen", "python", "tools/numba_cache_stamps.py", "--check", external=True)
 
 
 @nox.session(venv_backend="none")
