@@ -44,7 +44,7 @@ CASES = [
 
 
 def read_back(lake: Lake, exchange: str, market: str, symbol: str, day: date) -> pa.Table:
-    path = lake.trades_dir(exchange, market, symbol, day) / "part-0.parquet"
+    path = lake.trades_dir(exchange, market, symbol, day) / "part-0.parquet"  # the lake's own trade kind
     return pq.read_table(path).replace_schema_metadata(None)
 
 
@@ -64,7 +64,7 @@ def test_round_trip_every_variant(case: tuple, archive_root: Path, server: Archi
                               start=days[0], end=days[-1])
     report = run_download(request, adapter=adapter, config=config, today=TODAY)
     assert report.count_days("written") == len(days), report.summary()
-    lake = Lake(config.data_root)
+    lake = Lake(config.data_root, trade_kind=kind)
     for day, table in expected.items():
         got = read_back(lake, adapter.name, market, symbol, day)
         assert got.equals(table)

@@ -86,7 +86,7 @@ def _day(raw: str, option: str) -> date:
         raise DataError(f"'{raw}' is not a date", where=option, hint="use YYYY-MM-DD") from None
 
 
-lake_app = typer.Typer(help="inspect and verify the trades lake", no_args_is_help=True)
+lake_app = typer.Typer(help="inspect and verify the lake's downloaded trees", no_args_is_help=True)
 
 
 @lake_app.command("ls")
@@ -96,7 +96,7 @@ def lake_ls(
     symbol: Annotated[str | None, typer.Option(help="only this symbol")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Inventory of the trades lake: symbols, date ranges, rows, missing days and id gaps."""
+    """Inventory of the trade trees (trades, aggtrades): symbols, date ranges, rows, missing days, id gaps."""
     from rich.console import Console
     from rich.table import Table
 
@@ -108,11 +108,11 @@ def lake_ls(
     if as_json:
         typer.echo(json.dumps([i.model_dump(mode="json") for i in items], indent=2))
         return
-    table = Table(title=f"trades lake ({get_config().data_root})")
-    for column in ("exchange", "market", "symbol", "from", "to", "days", "rows", "missing days", "id gaps"):
+    table = Table(title=f"lake ({get_config().data_root})")
+    for column in ("tree", "exchange", "market", "symbol", "from", "to", "days", "rows", "missing days", "id gaps"):
         table.add_column(column)
     for i in items:
-        table.add_row(i.exchange, i.market, i.symbol, str(i.first_date), str(i.last_date), str(i.days),
+        table.add_row(i.tree, i.exchange, i.market, i.symbol, str(i.first_date), str(i.last_date), str(i.days),
                       f"{i.rows:,}", str(len(i.missing_days)), str(i.id_gaps + i.boundary_gaps))
     Console().print(table)
 
@@ -124,7 +124,7 @@ def lake_verify(
     symbol: Annotated[str | None, typer.Option(help="only this symbol")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Re-check every trades partition against its provenance (schema, rows, ids, day)."""
+    """Re-check every trades and aggtrades partition against its provenance (schema, rows, ids, day)."""
     from cde_core.config import get_config
     from cde_core.lake import Lake
     from cde_exchanges.lake_inventory import verify

@@ -1,8 +1,8 @@
 """Which archive files a request needs: monthly files for whole past months, daily files otherwise.
 
-Days already in the lake are skipped (unless ``force``). Binance publishes a month's file early in the
-next month, so the current month (UTC) is always fetched day by day, and a month whose monthly file
-is missing (404) falls back to its daily files.
+Partitions already in the lake (of the requested kind) are skipped (unless ``force``). Binance
+publishes a month's file early in the next month, so the current month (UTC) is always fetched day by
+day, and a month whose monthly file is missing (404) falls back to its daily files.
 """
 
 from __future__ import annotations
@@ -10,22 +10,21 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
-from cde_core.lake import Lake
 from cde_exchanges.archive_exchange import ArchiveExchange
 from cde_exchanges.archive_files import ArchiveFile
+from cde_exchanges.lake_targets import LakeTarget
 
 
 def days_between(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def wanted_days(lake: Lake, exchange: str, market: str, symbol: str, start: date, end: date,
+def wanted_days(target: LakeTarget, symbol: str, start: date, end: date,
                 *, force: bool) -> tuple[list[date], list[date]]:
-    """(days to fetch, days already in the lake)."""
+    """(partition keys to fetch, keys already in the lake), in order."""
     todo, have = [], []
-    for day in days_between(start, end):
-        part = lake.trades_dir(exchange, market, symbol, day) / "part-0.parquet"
-        (have if part.exists() and not force else todo).append(day)
+    for key in sorted({target.key(day) for day in days_between(start, end)}):
+        (have if not force and target.is_complete(symbol, key) else todo).append(key)
     return todo, have
 
 

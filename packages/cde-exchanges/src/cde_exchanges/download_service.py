@@ -25,6 +25,7 @@ from cde_exchanges.archive_fetcher import ArchiveFetcher, TransferMonitor
 from cde_exchanges.archive_files import ArchiveFile
 from cde_exchanges.download_models import DayOutcome, DownloadReport, DownloadRequest, FileOutcome
 from cde_exchanges.download_plan import daily_files, plan_files, wanted_days
+from cde_exchanges.lake_targets import LakeTarget
 from cde_exchanges.trade_extractor import SourceZip, SymbolExtraction, extract_symbol
 
 
@@ -45,18 +46,18 @@ def run_download(request: DownloadRequest, *, adapter: ArchiveExchange, config: 
                         hint="swap them")
     params = adapter.params(request.params)
     lake = Lake(config.data_root)
+    target = LakeTarget(lake, adapter.name, request.market, request.kind)
     cache = ArchiveCache(config.data_root)
     cache.clean_partial()
     with contextlib.suppress(FileNotFoundError):
         from cde_core.atomic import remove_stale_temps
 
-        remove_stale_temps(lake.root / "trades" / f"exchange={adapter.name}" / f"market={request.market}")
+        remove_stale_temps(target.market_dir())
     report = DownloadReport(exchange=adapter.name, market=request.market, kind=request.kind)
 
     todo: dict[str, list[date]] = {}
     for symbol in request.symbols:
-        days, have = wanted_days(lake, adapter.name, request.market, symbol, request.start, request.end,
-                                 force=request.force)
+        days, have = wanted_days(target, symbol, request.start, request.end, force=request.force)
         report.days.extend(DayOutcome(symbol=symbol, date=d, status="skipped") for d in have)
         if days:
             todo[symbol] = days
@@ -71,7 +72,7 @@ def run_download(request: DownloadRequest, *, adapter: ArchiveExchange, config: 
     jobs = []
     for symbol, days in todo.items():
         sources = tuple(sorted(fetched.get(symbol, []), key=lambda s: (s.file.first_day, s.file.period)))
-        prev_id, prev_ts = _previous_day_tail(lake, adapter.name, request.market, symbol, days[0])
+        prev_id, prev_ts = _previous_day_tail(target, symbol, days[0])
         job = SymbolExtraction(adapter, params, lake.root, request.market, request.kind, symbol, sources,
                                frozenset(days), prev_id, prev_ts)
         jobs.append(Job(key=f"{adapter.name}/{request.market}/{symbol}", fn=extract_symbol, args=(job,)))
@@ -137,10 +138,9 @@ def _fail_days(report: DownloadReport, symbol: str, todo: dict[str, list[date]],
     report.days.extend(DayOutcome(symbol=symbol, date=d, status="failed", error=outcome.error) for d in days)
 
 
-def _previous_day_tail(lake: Lake, exchange: str, market: str, symbol: str,
-                       first: date) -> tuple[int | None, int | None]:
+def _previous_day_tail(target: LakeTarget, symbol: str, first: date) -> tuple[int | None, int | None]:
     """Last trade id / ts of the day before ``first`` (from its provenance), to check the boundary."""
-    prov = lake.read_provenance(lake.trades_dir(exchange, market, symbol, first - timedelta(days=1)))
+    prov = target.lake.read_provenance(target.folder(symbol, first - timedelta(days=1)))
     if prov is None or prov.last_trade_id is None or prov.max_ts is None:
         return None, None
     ts = datetime.fromisoformat(prov.max_ts.replace("Z", "+00:00"))

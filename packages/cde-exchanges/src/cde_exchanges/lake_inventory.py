@@ -1,4 +1,7 @@
-"""What the trades lake holds (``cde lake ls``) and whether it is intact (``cde lake verify``).
+"""What the trade trees of the lake hold (``cde lake ls``) and whether they are intact (``cde lake verify``).
+
+Every trade tree is covered (``trades`` and ``aggtrades``, :data:`cde_core.lake.TRADE_TREES`); each
+row names its tree, since the same symbol may be in both.
 
 Both read only partition footers and provenance for the inventory; ``verify`` additionally streams
 every partition's row groups to re-check schema, row count, id and time ranges against provenance.
@@ -14,11 +17,12 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
 from cde_core.errors import CdeError
-from cde_core.lake import PART_FILE, Lake
+from cde_core.lake import PART_FILE, TRADE_TREES, Lake
 from cde_core.schemas import TRADES_SCHEMA
 
 
 class SymbolInventory(BaseModel):
+    tree: str = Field("trades", description="lake tree: trades or aggtrades")
     exchange: str
     market: str
     symbol: str
@@ -39,21 +43,23 @@ class PartitionCheck(BaseModel):
 
 
 def _partitions(lake: Lake, exchange: str | None, market: str | None,
-                symbol: str | None) -> dict[tuple[str, str, str], list[tuple[date, Path]]]:
+                symbol: str | None) -> dict[tuple[str, str, str, str], list[tuple[date, Path]]]:
+    """(tree, exchange, market, symbol) → its day partitions, over every trade tree."""
     pattern = (f"exchange={exchange or '*'}/market={market or '*'}/symbol={symbol or '*'}/date=*/{PART_FILE}")
-    found: dict[tuple[str, str, str], list[tuple[date, Path]]] = {}
-    for path in sorted((lake.root / "trades").glob(pattern)):
-        sym_dir = path.parent.parent
-        key = (sym_dir.parent.parent.name.split("=", 1)[1], sym_dir.parent.name.split("=", 1)[1],
-               sym_dir.name.split("=", 1)[1])
-        found.setdefault(key, []).append((date.fromisoformat(path.parent.name.split("=", 1)[1]), path))
+    found: dict[tuple[str, str, str, str], list[tuple[date, Path]]] = {}
+    for tree in TRADE_TREES.values():
+        for path in sorted((lake.root / tree).glob(pattern)):
+            sym_dir = path.parent.parent
+            key = (tree, sym_dir.parent.parent.name.split("=", 1)[1], sym_dir.parent.name.split("=", 1)[1],
+                   sym_dir.name.split("=", 1)[1])
+            found.setdefault(key, []).append((date.fromisoformat(path.parent.name.split("=", 1)[1]), path))
     return found
 
 
 def inventory(lake: Lake, *, exchange: str | None = None, market: str | None = None,
               symbol: str | None = None) -> list[SymbolInventory]:
     result = []
-    for (ex, mk, sym), parts in _partitions(lake, exchange, market, symbol).items():
+    for (tree, ex, mk, sym), parts in _partitions(lake, exchange, market, symbol).items():
         days = [d for d, _ in parts]
         present = set(days)
         missing = [days[0] + timedelta(days=i) for i in range((days[-1] - days[0]).days + 1)
@@ -74,8 +80,8 @@ def inventory(lake: Lake, *, exchange: str | None = None, market: str | None = N
                     and (day - timedelta(days=1)) in present and prov.first_trade_id != prev_last + 1):
                 boundary += 1
             prev_last = prov.last_trade_id if prov.last_trade_id is not None else prev_last
-        result.append(SymbolInventory(exchange=ex, market=mk, symbol=sym, first_date=days[0], last_date=days[-1],
-                                      days=len(days), rows=rows, missing_days=missing, id_gaps=gaps,
+        result.append(SymbolInventory(tree=tree, exchange=ex, market=mk, symbol=sym, first_date=days[0],
+                                      last_date=days[-1], days=len(days), rows=rows, missing_days=missing, id_gaps=gaps,
                                       boundary_gaps=boundary,
                                       issues=issues))
     return result
