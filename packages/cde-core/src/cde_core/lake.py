@@ -4,6 +4,7 @@ Layout (ARCHITECTURE.md)::
 
     <root>/trades/exchange=binance/market=spot/symbol=BTCUSDT/date=2024-01-01/part-0.parquet
     <root>/aggtrades/exchange=…/market=…/symbol=…/date=…/part-0.parquet      (aggregated trades, same schema)
+    <root>/klines/exchange=…/market=…/interval=1m/symbol=…/date=…/part-0.parquet
     <root>/bars/spec=<bar-spec-id>/exchange=…/market=…/symbol=…/date=…/part-0.parquet
     <root>/features/spec=<feature-set-id>/exchange=…/market=…/symbol=…/part-0.parquet
     <root>/runs/<run-id>/
@@ -113,6 +114,11 @@ class Lake:
     def trades_dir(self, exchange: str, market: str, symbol: str, day: date) -> Path:
         """Partition folder of one symbol-day in this lake's trade tree (``trades`` by default)."""
         return self.trade_kind_dir(self.trade_kind, exchange, market, symbol, day)
+
+    def klines_dir(self, exchange: str, market: str, interval: str, symbol: str, day: date) -> Path:
+        """Partition folder of one symbol-day of exchange klines (:data:`cde_core.schemas.KLINES_SCHEMA`)."""
+        return self.hive_dir("klines", ("exchange", exchange), ("market", market), ("interval", interval),
+                             ("symbol", symbol), ("date", day.isoformat()))
 
     def bars_dir(self, spec: str, exchange: str, market: str, symbol: str) -> Path:
         return (self.root / "bars" / f"spec={safe_value(spec, what='bar spec')}"

@@ -6,6 +6,10 @@ are the ones :mod:`cde_exchanges.csv_formats` reads (sources cited there). :func
 table exactly as it will read back from a given format (ms precision where the format is in ms,
 COIN-M notionals in whole contracts, OKX swap sizes in contracts with 8 decimals); generated data
 passed through it round-trips bit for bit.
+
+Klines files are derived from trades (:func:`klines_for`: the candles of the trades as they read back
+from the same market's trades files), so a generated archive's klines and trades agree exactly, as
+Binance's do, and ``cde lake crosscheck`` finds nothing to report until a file is damaged.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -27,10 +31,17 @@ from cde_core.atomic import atomic_write_bytes
 from cde_core.errors import DataError
 from cde_core.schemas import TRADES_SCHEMA, validate_table
 from cde_exchanges.archive_files import ArchiveFile
+from cde_exchanges.interval_aggregator import IntervalAggregator
+from cde_exchanges.kline_intervals import interval_us
+from cde_exchanges.synthetic_trades import day_start_us
 
 OkxHeader = Literal["english", "english_source", "bilingual"]
 BINANCE_SPOT_MICROS_FROM = date(2025, 1, 1)
 BINANCE_FUTURES_HEADER_FROM = date(2022, 8, 11)
+#: futures klines files carry a header from 2022-05 on (binance-public-data issue #246); spot klines never
+BINANCE_FUTURES_KLINES_HEADER_FROM = date(2022, 5, 1)
+KLINES_HEADER = ["open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume", "count",
+                 "taker_buy_volume", "taker_buy_quote_volume", "ignore"]
 OKX_HEADERS: dict[str, list[str]] = {
     "english": ["instrument_name", "trade_id", "side", "price", "size", "created_time"],
     "english_source": ["instrument_name", "trade_id", "side", "price", "size", "created_time", "source"],
@@ -54,6 +65,8 @@ class ArchiveVariant:
             return self.header
         if file.exchange == "okx":
             return True
+        if file.kind == "klines":
+            return file.market != "spot" and file.first_day >= BINANCE_FUTURES_KLINES_HEADER_FROM
         return file.market != "spot" and file.first_day >= BINANCE_FUTURES_HEADER_FROM
 
     def resolved_unit(self, file: ArchiveFile) -> str:
@@ -75,7 +88,10 @@ def _decimals(values: np.ndarray, places: int = 8) -> np.ndarray:
 
 
 def conform(trades: pa.Table, file: ArchiveFile, variant: ArchiveVariant) -> pa.Table:
-    """``trades`` as they read back from ``file``'s format (see module docstring)."""
+    """``trades`` as they read back from ``file``'s format (see module docstring); for a klines file,
+    the klines it holds (:func:`klines_for`)."""
+    if file.kind == "klines":
+        return klines_for(trades, file, variant)
     unit = variant.resolved_unit(file)
     ts = trades.column("ts")
     if unit == "ms":
@@ -108,6 +124,8 @@ def conform(trades: pa.Table, file: ArchiveFile, variant: ArchiveVariant) -> pa.
 def csv_bytes(trades: pa.Table, file: ArchiveFile, variant: ArchiveVariant) -> bytes:
     """The CSV content of ``file`` holding ``trades`` (canonical, conformed or not)."""
     validate_table(trades, TRADES_SCHEMA, where="archive writer")
+    if file.kind == "klines":
+        return _klines_csv(klines_for(trades, file, variant), file, variant)
     t = conform(trades, file, variant)
     unit = variant.resolved_unit(file)
     header = variant.resolved_header(file)
@@ -154,9 +172,47 @@ def _okx_csv(t: pa.Table, file: ArchiveFile, variant: ArchiveVariant, epoch: pa.
     return (",".join(header) + "\n").encode() + body
 
 
+def klines_for(trades: pa.Table, file: ArchiveFile, variant: ArchiveVariant) -> pa.Table:
+    """The klines of a klines ``file`` for ``trades``, exactly as they read back: candles of the trades
+    as the market's trades files hold them, ``close_time`` the interval's last ms (µs in µs files)."""
+    interval = interval_us(file.interval, file.market)
+    as_traded = conform(trades, replace(file, kind="trades", interval=None), variant)
+    close_offset = 1 if variant.resolved_unit(file) == "us" else 1000
+    ts = pc.cast(as_traded.column("ts"), pa.int64()).to_numpy()
+    tables = []
+    day = file.first_day
+    while day <= file.last_day:
+        start = day_start_us(day)
+        aggregator = IntervalAggregator(start, interval)
+        aggregator.add(as_traded.filter(pa.array((ts >= start) & (ts < start + 86_400_000_000))))
+        tables.append(aggregator.table(close_offset_us=close_offset))
+        day += timedelta(days=1)
+    return pa.concat_tables(tables)
+
+
+def _klines_csv(klines: pa.Table, file: ArchiveFile, variant: ArchiveVariant) -> bytes:
+    """Binance's klines CSV: COIN-M puts contracts in ``volume`` / ``taker_buy_volume`` and the base asset
+    in ``quote_volume`` / ``taker_buy_quote_volume`` (see :mod:`cde_exchanges.binance`)."""
+    unit = variant.resolved_unit(file)
+    volume, quote = klines.column("volume"), klines.column("quote_volume")
+    buy, buy_quote = klines.column("taker_buy_volume"), klines.column("taker_buy_quote_volume")
+    if file.market == "cm":
+        assert variant.contract_size is not None
+        size = variant.contract_size
+        volume, quote = pa.array(np.rint(quote.to_numpy() / size).astype(np.int64)), volume
+        buy, buy_quote = pa.array(np.rint(buy_quote.to_numpy() / size).astype(np.int64)), buy
+    cols = [_epoch(klines.column("open_time"), unit), klines.column("open"), klines.column("high"),
+            klines.column("low"), klines.column("close"), volume, _epoch(klines.column("close_time"), unit),
+            quote, klines.column("count"), buy, buy_quote, pa.array([0] * klines.num_rows, pa.int64())]
+    return _write(pa.table(cols, names=KLINES_HEADER), variant.resolved_header(file))
+
+
 def _write(table: pa.Table, header: bool) -> bytes:
+    """CSV rows, after a bare header line when asked (Arrow would quote the names; Binance does not)."""
     sink = io.BytesIO()
-    pcsv.write_csv(table, sink, pcsv.WriteOptions(include_header=header, quoting_style="none"))
+    if header:
+        sink.write((",".join(table.column_names) + "\n").encode())
+    pcsv.write_csv(table, sink, pcsv.WriteOptions(include_header=False, quoting_style="none"))
     return sink.getvalue()
 
 

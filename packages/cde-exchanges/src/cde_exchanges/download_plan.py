@@ -29,19 +29,22 @@ def wanted_days(target: LakeTarget, symbol: str, start: date, end: date,
 
 
 def daily_files(adapter: ArchiveExchange, market: str, kind: str, symbol: str, days: list[date],
-                today: date) -> list[ArchiveFile]:
-    """Daily files of ``days`` plus the spill days after each (never beyond today)."""
+                today: date, interval: str | None = None) -> list[ArchiveFile]:
+    """Daily files of ``days`` plus the spill days after each (never beyond today); none for a kind
+    published monthly only."""
+    if not adapter.has_daily_files(kind):
+        return []
     needed: set[date] = set()
     for day in days:
         for extra in range(adapter.spill_days + 1):
             candidate = day + timedelta(days=extra)
             if extra == 0 or candidate < today:
                 needed.add(candidate)
-    return [adapter.daily_file(market, kind, symbol, d) for d in sorted(needed)]
+    return [adapter.daily_file(market, kind, symbol, d, interval) for d in sorted(needed)]
 
 
 def plan_files(adapter: ArchiveExchange, market: str, kind: str, symbol: str, days: list[date],
-               today: date) -> list[tuple[ArchiveFile, list[date]]]:
+               today: date, interval: str | None = None) -> list[tuple[ArchiveFile, list[date]]]:
     """Files to try first, each with the wanted days it stands for (to fall back on when missing)."""
     by_month: dict[tuple[int, int], list[date]] = defaultdict(list)
     for day in days:
@@ -50,9 +53,10 @@ def plan_files(adapter: ArchiveExchange, market: str, kind: str, symbol: str, da
     for (year, month), month_days in sorted(by_month.items()):
         monthly = None
         if (year, month) < (today.year, today.month):
-            monthly = adapter.monthly_file(market, kind, symbol, year, month)
+            monthly = adapter.monthly_file(market, kind, symbol, year, month, interval)
         if monthly is not None:
             plan.append((monthly, month_days))
         else:
-            plan.extend((f, [f.first_day]) for f in daily_files(adapter, market, kind, symbol, month_days, today))
+            plan.extend((f, [f.first_day])
+                        for f in daily_files(adapter, market, kind, symbol, month_days, today, interval))
     return plan

@@ -25,12 +25,24 @@ from cde_exchanges.archive_fetcher import ArchiveFetcher, TransferMonitor
 from cde_exchanges.archive_files import ArchiveFile
 from cde_exchanges.download_models import DayOutcome, DownloadReport, DownloadRequest, FileOutcome
 from cde_exchanges.download_plan import daily_files, plan_files, wanted_days
+from cde_exchanges.kline_intervals import interval_us
 from cde_exchanges.lake_targets import LakeTarget
+from cde_exchanges.table_extractor import TableExtraction, extract_tables
 from cde_exchanges.trade_extractor import SourceZip, SymbolExtraction, extract_symbol
 
 
 def _today() -> date:
     return datetime.now(UTC).date()
+
+
+def check_request(request: DownloadRequest, adapter: ArchiveExchange) -> None:
+    """The one-line errors a request can be refused with before anything runs (also ``POST /download``'s 4xx)."""
+    adapter.check(request.market, request.kind)
+    if request.start > request.end:
+        raise DataError(f"start {request.start} is after end {request.end}", where="download request",
+                        hint="swap them")
+    if request.kind == "klines":
+        interval_us(request.interval, request.market)
 
 
 def run_download(request: DownloadRequest, *, adapter: ArchiveExchange, config: CdeConfig | None = None,
@@ -40,13 +52,11 @@ def run_download(request: DownloadRequest, *, adapter: ArchiveExchange, config: 
     config = config or get_config()
     progress = progress or no_progress
     today = today or _today()
-    adapter.check(request.market, request.kind)
-    if request.start > request.end:
-        raise DataError(f"start {request.start} is after end {request.end}", where="download request",
-                        hint="swap them")
+    check_request(request, adapter)
     params = adapter.params(request.params)
     lake = Lake(config.data_root)
-    target = LakeTarget(lake, adapter.name, request.market, request.kind)
+    target = LakeTarget(lake, adapter.name, request.market, request.kind,
+                        request.interval if request.kind == "klines" else None)
     cache = ArchiveCache(config.data_root)
     cache.clean_partial()
     with contextlib.suppress(FileNotFoundError):
@@ -65,17 +75,14 @@ def run_download(request: DownloadRequest, *, adapter: ArchiveExchange, config: 
     fetcher = ArchiveFetcher(adapter.base_url(config.download), config.download, cache, monitor,
                              recheck_missing=request.recheck_missing)
     try:
-        fetched = _fetch_all(fetcher, adapter, request, todo, today, report, scaled(progress, 0.0, 0.7), cancel)
+        fetched = _fetch_all(fetcher, adapter, request, target, todo, today, report, scaled(progress, 0.0, 0.7), cancel)
     finally:
         fetcher.close()
 
     jobs = []
     for symbol, days in todo.items():
         sources = tuple(sorted(fetched.get(symbol, []), key=lambda s: (s.file.first_day, s.file.period)))
-        prev_id, prev_ts = _previous_day_tail(target, symbol, days[0])
-        job = SymbolExtraction(adapter, params, lake.root, request.market, request.kind, symbol, sources,
-                               frozenset(days), prev_id, prev_ts)
-        jobs.append(Job(key=f"{adapter.name}/{request.market}/{symbol}", fn=extract_symbol, args=(job,)))
+        jobs.append(_extraction_job(adapter, params, target, symbol, sources, days))
     if jobs:
         executor = create_executor(config.executor)
         try:
@@ -91,14 +98,28 @@ def run_download(request: DownloadRequest, *, adapter: ArchiveExchange, config: 
     return report
 
 
-def _fetch_all(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: DownloadRequest,
+def _extraction_job(adapter: ArchiveExchange, params: Any, target: LakeTarget, symbol: str,
+                    sources: tuple[SourceZip, ...], days: list[date]) -> Job:
+    """The executor job that writes one symbol's partitions: the streaming trade extractor for trade
+    kinds, the small-table extractor for the others."""
+    key = f"{target.exchange}/{target.market}/{symbol}"
+    if target.is_trades:
+        prev_id, prev_ts = _previous_day_tail(target, symbol, days[0])
+        job = SymbolExtraction(adapter, params, target.lake.root, target.market, target.kind, symbol, sources,
+                               frozenset(days), prev_id, prev_ts)
+        return Job(key=key, fn=extract_symbol, args=(job,))
+    return Job(key=key, fn=extract_tables, args=(TableExtraction(adapter, params, target, symbol, sources,
+                                                                 frozenset(days)),))
+
+
+def _fetch_all(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: DownloadRequest, target: LakeTarget,
                todo: dict[str, list[date]], today: date, report: DownloadReport,
                progress: ProgressCallback, cancel: CancelToken | None) -> dict[str, list[SourceZip]]:
     """Fetch every planned file (then the daily fallbacks of missing monthly files)."""
     fetched: dict[str, list[SourceZip]] = {}
     round_files: list[tuple[str, ArchiveFile]] = [
         (symbol, f) for symbol, days in todo.items()
-        for f, _ in plan_files(adapter, request.market, request.kind, symbol, days, today)]
+        for f, _ in plan_files(adapter, request.market, request.kind, symbol, days, today, target.interval)]
     total = max(len(round_files), 1)
     done = 0
     with ThreadPoolExecutor(max_workers=fetcher.config.concurrency, thread_name_prefix="cde-fetch") as pool:
@@ -112,7 +133,8 @@ def _fetch_all(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: Downl
                 progress(done / total, file.name)
                 if outcome.status == "missing" and file.period == "monthly":
                     month_days = [d for d in todo[symbol] if file.first_day <= d <= file.last_day]
-                    extra = daily_files(adapter, request.market, request.kind, symbol, month_days, today)
+                    extra = daily_files(adapter, request.market, request.kind, symbol, month_days, today,
+                                        target.interval)
                     fallback.extend((symbol, f) for f in extra)
                     total += len(extra)
                     outcome = outcome.model_copy(update={"error": None})

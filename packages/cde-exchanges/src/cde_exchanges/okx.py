@@ -82,7 +82,8 @@ class OkxArchive(ArchiveExchange):
     def base_url(self, config: DownloadConfig) -> str:
         return config.okx_archive_url.rstrip("/")
 
-    def daily_file(self, market: str, kind: str, symbol: str, day: date) -> ArchiveFile:
+    def daily_file(self, market: str, kind: str, symbol: str, day: date,
+                   interval: str | None = None) -> ArchiveFile:
         rel = (f"cdn/okex/traderecords/trades/daily/{day.strftime('%Y%m%d')}/"
                f"{symbol}-trades-{day.isoformat()}.zip")
         return ArchiveFile(self.name, market, kind, symbol, "daily", day, day, rel, None)
