@@ -5,6 +5,7 @@ Layout (ARCHITECTURE.md)::
     <root>/trades/exchange=binance/market=spot/symbol=BTCUSDT/date=2024-01-01/part-0.parquet
     <root>/aggtrades/exchange=…/market=…/symbol=…/date=…/part-0.parquet      (aggregated trades, same schema)
     <root>/klines/exchange=…/market=…/interval=1m/symbol=…/date=…/part-0.parquet
+    <root>/funding/exchange=…/market=…/symbol=…/month=YYYY-MM/part-0.parquet
     <root>/bars/spec=<bar-spec-id>/exchange=…/market=…/symbol=…/date=…/part-0.parquet
     <root>/features/spec=<feature-set-id>/exchange=…/market=…/symbol=…/part-0.parquet
     <root>/runs/<run-id>/
@@ -119,6 +120,11 @@ class Lake:
         """Partition folder of one symbol-day of exchange klines (:data:`cde_core.schemas.KLINES_SCHEMA`)."""
         return self.hive_dir("klines", ("exchange", exchange), ("market", market), ("interval", interval),
                              ("symbol", symbol), ("date", day.isoformat()))
+
+    def funding_dir(self, exchange: str, market: str, symbol: str, month: date) -> Path:
+        """Partition folder of one symbol-month of funding rates (:data:`cde_core.schemas.FUNDING_SCHEMA`)."""
+        return self.hive_dir("funding", ("exchange", exchange), ("market", market), ("symbol", symbol),
+                             ("month", month.strftime("%Y-%m")))
 
     def bars_dir(self, spec: str, exchange: str, market: str, symbol: str) -> Path:
         return (self.root / "bars" / f"spec={safe_value(spec, what='bar spec')}"

@@ -2,7 +2,7 @@
 
 Every exchange adapter produces exactly :data:`TRADES_SCHEMA`; every bar builder produces at least
 :data:`BARS_SCHEMA` (extra columns allowed after the canonical ones). Exchange klines are stored as
-:data:`KLINES_SCHEMA`.
+:data:`KLINES_SCHEMA`, perpetual funding rates as :data:`FUNDING_SCHEMA`.
 """
 
 from __future__ import annotations
@@ -62,6 +62,17 @@ KLINES_SCHEMA = pa.schema(
         pa.field("count", pa.int64(), nullable=False),
         pa.field("taker_buy_volume", pa.float64(), nullable=False),
         pa.field("taker_buy_quote_volume", pa.float64(), nullable=False),
+    ]
+)
+
+
+#: Settled funding of a perpetual: at ``calc_time`` longs pay shorts ``funding_rate`` × position notional
+#: (negative: shorts pay longs); ``funding_interval_hours`` is the period it settles (8, 4 or 1).
+FUNDING_SCHEMA = pa.schema(
+    [
+        pa.field("calc_time", TS_TYPE, nullable=False),
+        pa.field("funding_interval_hours", pa.int64(), nullable=False),
+        pa.field("funding_rate", pa.float64(), nullable=False),
     ]
 )
 

@@ -2,10 +2,12 @@
 (:mod:`cde_exchanges.simulation`, when installed) or the small random generator, written in the
 exact format of the adapter's market and kind.
 
-``layout`` chooses the files: ``daily`` (one per day), ``monthly`` (a monthly file for every whole
-month, daily files for the partial months at either end: what the downloader prefers, and half the
-bytes of ``both``), or ``both``. Generation is resumable — a file whose zip and ``.CHECKSUM`` (written
-last) both exist is kept — and runs one job per symbol through the configured executor.
+Funding-rate archives hold random settlements (:mod:`cde_exchanges.synthetic_funding`), one monthly
+file per month the range touches. For the other kinds ``layout`` chooses the files: ``daily`` (one per
+day), ``monthly`` (a monthly file for every whole month, daily files for the partial months at either
+end: what the downloader prefers, and half the bytes of ``both``), or ``both``. Generation is
+resumable — a file whose zip and ``.CHECKSUM`` (written last) both exist is kept — and runs one job per
+symbol through the configured executor.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from cde_exchanges.archive_exchange import ArchiveExchange
 from cde_exchanges.archive_files import ArchiveFile
 from cde_exchanges.archive_writer import ArchiveVariant, write_archive_file
 from cde_exchanges.download_plan import days_between
+from cde_exchanges.synthetic_funding import random_funding
 from cde_exchanges.synthetic_trades import random_trades
 
 DayTrades = Callable[[str, date], pa.Table]
@@ -84,6 +87,9 @@ def _planned_files(adapter: ArchiveExchange, market: str, kind: str, symbol: str
         months.setdefault((day.year, day.month), []).append(day)
     plan: list[tuple[ArchiveFile, list[date]]] = []
     for (year, month), month_days in months.items():
+        if not adapter.has_daily_files(kind):  # funding rates: the month's file, whatever the layout
+            plan.append((adapter.monthly_file(market, kind, symbol, year, month, interval), month_days))
+            continue
         monthly = adapter.monthly_file(market, kind, symbol, year, month, interval) if layout != "daily" else None
         whole = monthly is not None and monthly.first_day >= start and monthly.last_day <= end
         if layout != "monthly" or not whole:
@@ -104,6 +110,11 @@ def write_symbol_archive(root: Path, adapter: ArchiveExchange, market: str, kind
     for file, days in _planned_files(adapter, market, kind, symbol, start, end, layout, interval):
         if _complete(root, file):
             report.kept += 1
+            continue
+        if kind == "fundingRate":
+            rates = random_funding(days[0].year, days[0].month, seed=sum(map(ord, symbol)))
+            write_archive_file(root, file, rates, variant)
+            report.written += 1
             continue
         tables = [cache[d] if d in cache else day_trades(symbol, d) for d in days]
         if len(days) == 1 and layout == "both":

@@ -7,6 +7,9 @@ table exactly as it will read back from a given format (ms precision where the f
 COIN-M notionals in whole contracts, OKX swap sizes in contracts with 8 decimals); generated data
 passed through it round-trips bit for bit.
 
+Funding-rate files take a :data:`cde_core.schemas.FUNDING_SCHEMA` table instead of trades (ms
+``calc_time``, header ``calc_time,funding_interval_hours,last_funding_rate``).
+
 Klines files are derived from trades (:func:`klines_for`: the candles of the trades as they read back
 from the same market's trades files), so a generated archive's klines and trades agree exactly, as
 Binance's do, and ``cde lake crosscheck`` finds nothing to report until a file is damaged.
@@ -29,7 +32,7 @@ import pyarrow.csv as pcsv
 
 from cde_core.atomic import atomic_write_bytes
 from cde_core.errors import DataError
-from cde_core.schemas import TRADES_SCHEMA, validate_table
+from cde_core.schemas import FUNDING_SCHEMA, TRADES_SCHEMA, validate_table
 from cde_exchanges.archive_files import ArchiveFile
 from cde_exchanges.interval_aggregator import IntervalAggregator
 from cde_exchanges.kline_intervals import interval_us
@@ -40,6 +43,7 @@ BINANCE_SPOT_MICROS_FROM = date(2025, 1, 1)
 BINANCE_FUTURES_HEADER_FROM = date(2022, 8, 11)
 #: futures klines files carry a header from 2022-05 on (binance-public-data issue #246); spot klines never
 BINANCE_FUTURES_KLINES_HEADER_FROM = date(2022, 5, 1)
+FUNDING_HEADER = ["calc_time", "funding_interval_hours", "last_funding_rate"]
 KLINES_HEADER = ["open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume", "count",
                  "taker_buy_volume", "taker_buy_quote_volume", "ignore"]
 OKX_HEADERS: dict[str, list[str]] = {
@@ -81,6 +85,11 @@ def _epoch(ts: pa.ChunkedArray | pa.Array, unit: str) -> pa.Array:
     return pc.divide(values, 1000) if unit == "ms" else values  # floor for the non-negative epochs
 
 
+def _ms_precision(ts: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Timestamps as a millisecond file holds them (truncated)."""
+    return pc.cast(pc.multiply(pc.divide(pc.cast(ts, pa.int64()), 1000), 1000), pa.timestamp("us", tz="UTC"))
+
+
 def _decimals(values: np.ndarray, places: int = 8) -> np.ndarray:
     """Round to ``places`` decimals such that the printed value parses back to the same double."""
     scale = 10.0 ** places
@@ -92,10 +101,12 @@ def conform(trades: pa.Table, file: ArchiveFile, variant: ArchiveVariant) -> pa.
     the klines it holds (:func:`klines_for`)."""
     if file.kind == "klines":
         return klines_for(trades, file, variant)
+    if file.kind == "fundingRate":
+        return trades.set_column(0, "calc_time", _ms_precision(trades.column("calc_time"))).cast(FUNDING_SCHEMA)
     unit = variant.resolved_unit(file)
     ts = trades.column("ts")
     if unit == "ms":
-        ts = pc.cast(pc.multiply(pc.divide(pc.cast(ts, pa.int64()), 1000), 1000), pa.timestamp("us", tz="UTC"))
+        ts = _ms_precision(ts)
     price = trades.column("price").to_numpy()
     qty = trades.column("qty").to_numpy()
     quote = trades.column("quote_qty").to_numpy()
@@ -122,7 +133,13 @@ def conform(trades: pa.Table, file: ArchiveFile, variant: ArchiveVariant) -> pa.
 
 
 def csv_bytes(trades: pa.Table, file: ArchiveFile, variant: ArchiveVariant) -> bytes:
-    """The CSV content of ``file`` holding ``trades`` (canonical, conformed or not)."""
+    """The CSV content of ``file`` holding ``trades`` (canonical, conformed or not; funding rates for a
+    fundingRate file)."""
+    if file.kind == "fundingRate":
+        validate_table(trades, FUNDING_SCHEMA, where="archive writer")
+        cols = [_epoch(trades.column("calc_time"), "ms"), trades.column("funding_interval_hours"),
+                trades.column("funding_rate")]
+        return _write(pa.table(cols, names=FUNDING_HEADER), True)
     validate_table(trades, TRADES_SCHEMA, where="archive writer")
     if file.kind == "klines":
         return _klines_csv(klines_for(trades, file, variant), file, variant)

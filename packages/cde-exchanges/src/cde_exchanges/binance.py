@@ -5,6 +5,7 @@ Layout (binance-public-data README "Where do I access it" and python/utility.py)
     data/spot/{daily|monthly}/{trades|aggTrades}/SYMBOL/SYMBOL-trades-2024-01-02.zip   (+ .CHECKSUM)
     data/futures/{um|cm}/{daily|monthly}/{trades|aggTrades}/SYMBOL/SYMBOL-aggTrades-2024-01.zip
     data/{spot|futures/um|futures/cm}/{daily|monthly}/klines/SYMBOL/1m/SYMBOL-1m-2024-01-02.zip
+    data/futures/{um|cm}/monthly/fundingRate/SYMBOL/SYMBOL-fundingRate-2024-01.zip      (monthly only)
 
 Mapping to canonical trades (columns per the README tables, see :mod:`cde_exchanges.csv_formats`):
 
@@ -22,6 +23,11 @@ Mapping to canonical trades (columns per the README tables, see :mod:`cde_exchan
   asset volume`` (issue #283: ``409953`` contracts next to ``1202.97118037`` BTC). The lake keeps the
   trades' meaning: ``volume`` = base asset volume, ``quote_volume`` = contracts × contract size (USD),
   the taker-buy pair likewise, so COIN-M klines compare with COIN-M trades directly.
+- fundingRate (perpetuals, um and cm; monthly files only, none for the running month): header
+  ``calc_time,funding_interval_hours,last_funding_rate``, ``calc_time`` in ms (BPD ``python/enums.py``
+  lists ``fundingRate`` among the futures monthly data types; header and units as seen in the
+  downloaded files quoted by third-party ingesters, e.g. ``1780272000001,8,0.00005703``). A settlement's
+  ``calc_time`` may be a few ms after the hour. Lake column ``funding_rate`` = ``last_funding_rate``.
 """
 
 from __future__ import annotations
@@ -37,11 +43,12 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
 from cde_core.config import DownloadConfig
-from cde_core.schemas import KLINES_SCHEMA, TRADES_SCHEMA
+from cde_core.schemas import FUNDING_SCHEMA, KLINES_SCHEMA, TRADES_SCHEMA
 from cde_exchanges.archive_exchange import ArchiveExchange
 from cde_exchanges.archive_files import ArchiveFile
 from cde_exchanges.csv_formats import (
     BINANCE_CM_TRADES,
+    BINANCE_FUNDING,
     BINANCE_FUTURES_AGG,
     BINANCE_KLINES,
     BINANCE_SPOT_AGG,
@@ -78,6 +85,8 @@ def cm_contract_size(symbol: str, params: BinanceParams) -> float:
 def layout_for(market: str, kind: str) -> CsvLayout:
     if kind == "klines":
         return BINANCE_KLINES
+    if kind == "fundingRate":
+        return BINANCE_FUNDING
     if kind == "aggTrades":
         return BINANCE_SPOT_AGG if market == "spot" else BINANCE_FUTURES_AGG
     return {"spot": BINANCE_SPOT_TRADES, "um": BINANCE_UM_TRADES, "cm": BINANCE_CM_TRADES}[market]
@@ -85,10 +94,18 @@ def layout_for(market: str, kind: str) -> CsvLayout:
 
 class BinanceArchive(ArchiveExchange):
     name = "binance"
-    summary = "Binance public archive: spot, USDⓈ-M (um) and COIN-M (cm) trades, aggTrades and klines"
+    summary = ("Binance public archive: spot, USDⓈ-M (um) and COIN-M (cm) trades, aggTrades and klines; "
+               "funding rates of perpetuals")
     Params: ClassVar[type[BaseModel]] = BinanceParams
     markets = ("spot", "um", "cm")
-    kinds: ClassVar[dict[str, tuple[str, ...]]] = {m: ("trades", "aggTrades", "klines") for m in ("spot", "um", "cm")}
+    kinds: ClassVar[dict[str, tuple[str, ...]]] = {
+        "spot": ("trades", "aggTrades", "klines"),
+        "um": ("trades", "aggTrades", "klines", "fundingRate"),
+        "cm": ("trades", "aggTrades", "klines", "fundingRate"),
+    }
+
+    def has_daily_files(self, kind: str) -> bool:
+        return kind != "fundingRate"
 
     def base_url(self, config: DownloadConfig) -> str:
         return config.binance_archive_url.rstrip("/")
@@ -125,14 +142,18 @@ class BinanceArchive(ArchiveExchange):
             yield to_canonical(raw, file.kind, decoder, size)
 
     def read_records(self, zip_path: Path, file: ArchiveFile, params: BaseModel) -> Iterator[pa.RecordBatch]:
-        """Klines of one zip in :data:`KLINES_SCHEMA` (header or not, ms or µs, as the file is)."""
+        """Klines (:data:`KLINES_SCHEMA`) or funding rates (:data:`FUNDING_SCHEMA`) of one zip, header or
+        not, ms or µs, as the file is."""
         assert isinstance(params, BinanceParams)
         where = f"{file.name} in {zip_path}"
         size = cm_contract_size(file.symbol, params) if file.market == "cm" else None
         decoder = TimestampDecoder(where)
         for raw in positional_rows(zip_path, layout_for(file.market, file.kind)):
             require_complete(raw, where)
-            yield klines_to_canonical(raw, decoder, size)
+            if file.kind == "fundingRate":
+                yield funding_to_canonical(raw, decoder)
+            else:
+                yield klines_to_canonical(raw, decoder, size)
 
 
 def positional_rows(zip_path: Path, layout: CsvLayout) -> Iterator[pa.RecordBatch]:
@@ -181,3 +202,10 @@ def klines_to_canonical(raw: pa.RecordBatch, decoder: TimestampDecoder,
         [decoder.decode(raw.column("open_time")), decoder.decode(raw.column("close_time")), raw.column("open"),
          raw.column("high"), raw.column("low"), raw.column("close"), volume, quote, raw.column("count"), buy,
          buy_quote], schema=KLINES_SCHEMA)
+
+
+def funding_to_canonical(raw: pa.RecordBatch, decoder: TimestampDecoder) -> pa.RecordBatch:
+    """One parsed fundingRate batch → :data:`FUNDING_SCHEMA`."""
+    return pa.RecordBatch.from_arrays(
+        [decoder.decode(raw.column("calc_time")), raw.column("funding_interval_hours"),
+         raw.column("last_funding_rate")], schema=FUNDING_SCHEMA)

@@ -40,7 +40,8 @@ def download_command(
     symbols: Annotated[str, typer.Option(help="comma-separated exchange symbols, e.g. BTCUSDT,ETHUSDT")],
     start: Annotated[str, typer.Option(help="first day (UTC), YYYY-MM-DD")],
     end: Annotated[str, typer.Option(help="last day (UTC), inclusive, YYYY-MM-DD")],
-    kind: Annotated[str, typer.Option(help="trades, aggTrades or klines (binance)")] = "trades",
+    kind: Annotated[str, typer.Option(help="trades, aggTrades, klines or fundingRate (binance um/cm, "
+                                           "monthly only)")] = "trades",
     interval: Annotated[str | None, typer.Option(help="kline interval (klines): 1s (spot), 1m … 1d")] = None,
     params: Annotated[str | None, typer.Option(help="adapter parameters as JSON")] = None,
     force: Annotated[bool, typer.Option("--force", help="rewrite days already in the lake")] = False,
@@ -71,8 +72,8 @@ def download_command(
         files, days = summary["files"], summary["days"]
         typer.echo(f"files: {files['downloaded']} downloaded, {files['cached']} cached, {files['missing']} "
                    f"missing, {files['failed']} failed ({summary['bytes']:,} bytes)")
-        typer.echo(f"days: {days['written']} downloaded, {days['skipped']} skipped, {days['missing']} missing, "
-                   f"{days['failed']} failed ({summary['rows']:,} {report.row_unit})")
+        typer.echo(f"{report.partition_unit}: {days['written']} downloaded, {days['skipped']} skipped, "
+                   f"{days['missing']} missing, {days['failed']} failed ({summary['rows']:,} {report.row_unit})")
         for line in summary["issues"]:
             typer.echo(f"validation: {line}")
         for line in summary["errors"]:
@@ -98,8 +99,8 @@ def lake_ls(
     symbol: Annotated[str | None, typer.Option(help="only this symbol")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Inventory of every downloaded tree (trades, aggtrades, klines): per symbol date range, rows, missing
-    days, id gaps."""
+    """Inventory of every downloaded tree (trades, aggtrades, klines, funding): per symbol date range, rows,
+    missing days (months for funding), id gaps."""
     from rich.console import Console
     from rich.table import Table
 
@@ -189,7 +190,7 @@ def make_archive_command(
     end: Annotated[str, typer.Option(help="last day, YYYY-MM-DD")],
     exchange: Annotated[str, typer.Option(help="binance or okx")] = "binance",
     market: Annotated[str, typer.Option(help="market")] = "spot",
-    kind: Annotated[str, typer.Option(help="trades, aggTrades or klines (binance)")] = "trades",
+    kind: Annotated[str, typer.Option(help="trades, aggTrades, klines or fundingRate (binance)")] = "trades",
     interval: Annotated[str | None, typer.Option(help="kline interval (klines), e.g. 1m")] = None,
     layout: Annotated[str, typer.Option(help="daily, monthly (whole months monthly, the rest daily) or both")]
     = "daily",

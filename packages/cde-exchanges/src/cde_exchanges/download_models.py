@@ -60,6 +60,11 @@ class DownloadReport(BaseModel):
     days: list[DayOutcome] = Field(default_factory=list)
 
     @property
+    def partition_unit(self) -> str:
+        """What one partition of this kind covers, for the summary line."""
+        return "months" if self.kind == "fundingRate" else "days"
+
+    @property
     def row_unit(self) -> str:
         """What the rows of this kind are, for the summary line."""
         return {"klines": "klines", "fundingRate": "funding rates"}.get(self.kind, "trades")

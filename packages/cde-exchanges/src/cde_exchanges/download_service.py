@@ -15,7 +15,7 @@ from typing import Any
 
 from cde_core.config import CdeConfig, get_config
 from cde_core.contracts.executor import Job
-from cde_core.errors import DataError
+from cde_core.errors import DataError, NotFoundError
 from cde_core.executors import create_executor
 from cde_core.lake import Lake
 from cde_core.progress import CancelToken, ProgressCallback, no_progress, scaled
@@ -71,6 +71,7 @@ def run_download(request: DownloadRequest, *, adapter: ArchiveExchange, config: 
         report.days.extend(DayOutcome(symbol=symbol, date=d, status="skipped") for d in have)
         if days:
             todo[symbol] = days
+    _set_aside_unpublished(adapter, request.kind, todo, today, report)
 
     fetcher = ArchiveFetcher(adapter.base_url(config.download), config.download, cache, monitor,
                              recheck_missing=request.recheck_missing)
@@ -96,6 +97,28 @@ def run_download(request: DownloadRequest, *, adapter: ArchiveExchange, config: 
     report.days.sort(key=lambda d: (d.symbol, d.date))
     progress(1.0, "done")
     return report
+
+
+def _set_aside_unpublished(adapter: ArchiveExchange, kind: str, todo: dict[str, list[date]], today: date,
+                           report: DownloadReport) -> None:
+    """A kind published monthly only (funding rates) has no file for the running month yet: such months
+    are reported missing with the reason, and a request for nothing but them is refused outright."""
+    if adapter.has_daily_files(kind):
+        return
+    running = today.replace(day=1)
+    unpublished = sorted({key for keys in todo.values() for key in keys if key >= running})
+    if not unpublished:
+        return
+    reason = (f"{adapter.name} publishes {kind} as monthly files only, after the month ends: "
+              f"{', '.join(f'{m:%Y-%m}' for m in unpublished)} not published yet")
+    if not report.days and all(key >= running for keys in todo.values() for key in keys):
+        raise NotFoundError(reason, where="download request", hint=f"ask for months before {running:%Y-%m}")
+    for symbol in list(todo):
+        report.days.extend(DayOutcome(symbol=symbol, date=key, status="missing", error=reason)
+                           for key in todo[symbol] if key >= running)
+        todo[symbol] = [key for key in todo[symbol] if key < running]
+        if not todo[symbol]:
+            del todo[symbol]
 
 
 def _extraction_job(adapter: ArchiveExchange, params: Any, target: LakeTarget, symbol: str,

@@ -1,6 +1,6 @@
 """What the lake's downloaded trees hold (``cde lake ls``) and whether they are intact (``cde lake verify``).
 
-Every tree a download writes is covered (:data:`TREES`: ``trades``, ``aggtrades``, ``klines`` …); each
+Every tree a download writes is covered (:data:`TREES`: ``trades``, ``aggtrades``, ``klines``, ``funding``); each
 row names its tree (and kline interval), since the same symbol may be in several. The inventory reads
 only partition footers and provenance; ``verify`` additionally streams every partition's row groups to
 re-check schema, row count, trade-id range (trade trees) and that every timestamp lies in the
@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from cde_core.errors import CdeError
 from cde_core.lake import PART_FILE, TRADE_TREES, Lake
-from cde_core.schemas import KLINES_SCHEMA, TRADES_SCHEMA
+from cde_core.schemas import FUNDING_SCHEMA, KLINES_SCHEMA, TRADES_SCHEMA
 from cde_exchanges.synthetic_trades import day_start_us
 
 
@@ -42,6 +42,7 @@ _TRADE_LEVELS = ("exchange", "market", "symbol", "date")
 TREES: tuple[TreeSpec, ...] = (
     *(TreeSpec(tree, _TRADE_LEVELS, TRADES_SCHEMA) for tree in TRADE_TREES.values()),
     TreeSpec("klines", ("exchange", "market", "interval", "symbol", "date"), KLINES_SCHEMA, "open_time"),
+    TreeSpec("funding", ("exchange", "market", "symbol", "month"), FUNDING_SCHEMA, "calc_time"),
 )
 
 

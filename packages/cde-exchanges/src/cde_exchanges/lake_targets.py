@@ -17,16 +17,21 @@ import pyarrow as pa
 
 from cde_core.errors import CdeError
 from cde_core.lake import PART_FILE, TRADE_TREES, Lake, trade_tree
-from cde_core.schemas import KLINES_SCHEMA, TRADES_SCHEMA
+from cde_core.schemas import FUNDING_SCHEMA, KLINES_SCHEMA, TRADES_SCHEMA
 from cde_exchanges.kline_intervals import interval_us
 
 #: the column that places a row of a non-trade kind in its partition
-TIME_COLUMNS: dict[str, str] = {"klines": "open_time"}
+TIME_COLUMNS: dict[str, str] = {"klines": "open_time", "fundingRate": "calc_time"}
+#: lake trees of the kinds that are not trades (those are :data:`cde_core.lake.TRADE_TREES`)
+TABLE_TREES: dict[str, str] = {"klines": "klines", "fundingRate": "funding"}
+#: kinds partitioned by month (their files are monthly only)
+MONTHLY_KINDS = frozenset({"fundingRate"})
 
 
 @dataclass(frozen=True)
 class LakeTarget:
-    """The partitions of ``exchange`` / ``market`` / ``kind`` (``interval``: klines) in ``lake``."""
+    """The partitions of ``exchange`` / ``market`` / ``kind`` (``interval``: klines) in ``lake``: one per
+    symbol-day, or per symbol-month for :data:`MONTHLY_KINDS` (keyed by the month's first day)."""
 
     lake: Lake
     exchange: str
@@ -45,11 +50,15 @@ class LakeTarget:
 
     @property
     def tree(self) -> str:
-        return "klines" if self.kind == "klines" else trade_tree(self.kind)
+        return TABLE_TREES[self.kind] if self.kind in TABLE_TREES else trade_tree(self.kind)
+
+    @property
+    def monthly(self) -> bool:
+        return self.kind in MONTHLY_KINDS
 
     @property
     def schema(self) -> pa.Schema:
-        return KLINES_SCHEMA if self.kind == "klines" else TRADES_SCHEMA
+        return {"klines": KLINES_SCHEMA, "fundingRate": FUNDING_SCHEMA}.get(self.kind, TRADES_SCHEMA)
 
     @property
     def time_column(self) -> str:
@@ -61,13 +70,16 @@ class LakeTarget:
 
     def key(self, day: date) -> date:
         """The partition a requested day belongs to."""
-        return day
+        return day.replace(day=1) if self.monthly else day
 
     def keys_of(self, times_us: np.ndarray) -> np.ndarray:
         """The partition key (as ``datetime64[D]``) of each row's time."""
-        return times_us.astype("datetime64[us]").astype("datetime64[D]")
+        unit = "datetime64[M]" if self.monthly else "datetime64[D]"
+        return times_us.astype("datetime64[us]").astype(unit).astype("datetime64[D]")
 
     def folder(self, symbol: str, key: date) -> Path:
+        if self.kind == "fundingRate":
+            return self.lake.funding_dir(self.exchange, self.market, symbol, key)
         if self.kind == "klines":
             assert self.interval is not None
             return self.lake.klines_dir(self.exchange, self.market, self.interval, symbol, key)
