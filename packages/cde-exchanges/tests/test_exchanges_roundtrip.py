@@ -40,6 +40,12 @@ CASES = [
      [date(2024, 3, 1)]),
     (OkxArchive(), "swap", "trades", "BTC-USD-SWAP", ArchiveVariant(contract_size=100.0, inverse=True),
      [date(2024, 3, 1)]),
+    (OkxArchive(), "spot", "aggTrades", "BTC-USDT", ArchiveVariant(okx_header="english_source"),
+     [date(2024, 3, 1), date(2024, 3, 2)]),
+    (OkxArchive(), "swap", "aggTrades", "ETH-USDT-SWAP", ArchiveVariant(contract_size=0.1, okx_header="bilingual"),
+     [date(2024, 3, 1)]),
+    (OkxArchive(), "swap", "aggTrades", "BTC-USD-SWAP", ArchiveVariant(contract_size=100.0, inverse=True),
+     [date(2024, 3, 1)]),
 ]
 
 

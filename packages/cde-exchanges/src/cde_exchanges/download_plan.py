@@ -56,6 +56,11 @@ def plan_files(adapter: ArchiveExchange, market: str, kind: str, symbol: str, da
             monthly = adapter.monthly_file(market, kind, symbol, year, month, interval)
         if monthly is not None:
             plan.append((monthly, month_days))
+            after = monthly.last_day + timedelta(days=1)
+            if adapter.spill_days and monthly.last_day in month_days and after not in days:
+                # the month's last day may spill into the next file (OKX): fetch the spill days' daily files
+                spill = [after + timedelta(days=i) for i in range(adapter.spill_days)]
+                plan.extend((adapter.daily_file(market, kind, symbol, d, interval), []) for d in spill if d < today)
         else:
             plan.extend((f, [f.first_day])
                         for f in daily_files(adapter, market, kind, symbol, month_days, today, interval))

@@ -156,8 +156,9 @@ def _fetch_all(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: Downl
                 progress(done / total, file.name)
                 if outcome.status == "missing" and file.period == "monthly":
                     month_days = [d for d in todo[symbol] if file.first_day <= d <= file.last_day]
-                    extra = daily_files(adapter, request.market, request.kind, symbol, month_days, today,
-                                        target.interval)
+                    planned = {f.rel_path for s, f in round_files if s == symbol}
+                    extra = [f for f in daily_files(adapter, request.market, request.kind, symbol, month_days, today,
+                                                    target.interval) if f.rel_path not in planned]
                     fallback.extend((symbol, f) for f in extra)
                     total += len(extra)
                     outcome = outcome.model_copy(update={"error": None})
