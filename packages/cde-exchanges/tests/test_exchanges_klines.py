@@ -135,6 +135,14 @@ def test_bad_intervals_are_one_line_errors(market: str, interval: str | None, me
         download(config, market, "BTCUSDT", interval, date(2024, 3, 1), date(2024, 3, 1))  # type: ignore[arg-type]
 
 
+
+def test_an_interval_for_another_kind_is_refused(config: CdeConfig) -> None:
+    request = DownloadRequest(exchange="binance", market="spot", kind="trades", interval="1m", symbols=["BTCUSDT"],
+                              start=date(2024, 3, 1), end=date(2024, 3, 1))
+    with pytest.raises(DataError, match="--interval applies to klines, not trades"):
+        run_download(request, adapter=BINANCE, config=config, today=TODAY)
+
+
 def test_lake_ls_and_verify_cover_the_klines_tree(archive_root: Path, server: ArchiveServer,
                                                   config: CdeConfig) -> None:
     from cde_exchanges.lake_inventory import inventory, verify

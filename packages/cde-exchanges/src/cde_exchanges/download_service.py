@@ -43,6 +43,9 @@ def check_request(request: DownloadRequest, adapter: ArchiveExchange) -> None:
                         hint="swap them")
     if request.kind == "klines":
         interval_us(request.interval, request.market)
+    elif request.interval is not None:
+        raise DataError(f"--interval applies to klines, not {request.kind}", where="download request",
+                        hint="drop --interval, or use --kind klines")
 
 
 def run_download(request: DownloadRequest, *, adapter: ArchiveExchange, config: CdeConfig | None = None,
