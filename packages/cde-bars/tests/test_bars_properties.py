@@ -90,6 +90,23 @@ def test_bars_conserve_trades_and_follow_prices(name: str, params: dict[str, Any
     assert (stamps <= closes).all() and (closes[:-1] <= stamps[1:]).all()
 
 
+
+@pytest.mark.parametrize(("name", "params"), SPECS, ids=IDS)
+@EXAMPLES
+@given(trades=trade_streams(max_size=100))
+def test_a_full_output_resumes_exactly(name: str, params: dict[str, Any], trades: list) -> None:
+    """A kernel stops when its preallocated output is full and is called again from where it stopped
+    (mid-day for dynamic thresholds, between empty intervals for filled time bars): with room for one
+    bar in the first call (then 4, 16, ...) the bars are those of one uninterrupted call."""
+    import cde_bars.builders.base as base
+
+    table = trades_table(trades)
+    whole = build(name, params, [table])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(base, "FIRST_CAPACITY", 1)
+        assert build(name, params, [table]).equals(whole)
+
+
 def test_out_of_order_trades_are_rejected_naming_the_row() -> None:
     from cde_bars_oracle import Trade
 

@@ -121,3 +121,19 @@ def test_each_trade_kind_has_its_own_tree(tmp_path: Path) -> None:
         lake.for_trade_kind("klines")
     with pytest.raises(DataError, match="invalid symbol"):
         lake.trade_kind_dir("trades", "binance", "spot", "../x", day)
+
+
+def test_partitions_use_the_lake_encodings_and_read_back_exactly(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    table = trades(3000).append_column("venue", pa.array(["a", "b", "c"] * 1000))
+    path = lake.write_partition(lake.trades_dir("binance", "spot", "BTCUSDT", date(2024, 1, 1)), table,
+                                Provenance(source="test", rows=table.num_rows))
+    row_group = pq.ParquetFile(path).metadata.row_group(0)
+    encodings = {row_group.column(i).path_in_schema: set(row_group.column(i).encodings)
+                 for i in range(row_group.num_columns)}
+    for name in ("ts", "trade_id"):
+        assert "DELTA_BINARY_PACKED" in encodings[name], encodings[name]
+    for name in ("price", "qty", "quote_qty"):
+        assert "BYTE_STREAM_SPLIT" in encodings[name], encodings[name]
+    assert "RLE_DICTIONARY" in encodings["venue"]  # strings repeat: dictionary pages stay
+    assert pq.read_table(path).equals(table.replace_schema_metadata(None).cast(pq.read_schema(path)))

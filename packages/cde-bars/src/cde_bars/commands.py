@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cde_bars.requests import DEFAULT_BATCH_ROWS
 from cde_core.errors import ConfigError
 
 bars_app = typer.Typer(help="Bar builders: list them and their parameters.", no_args_is_help=True)
@@ -43,7 +44,7 @@ def aggregate_command(
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="any builder parameter as "
                                                     "key=value (repeatable)")] = None,
     flush: Annotated[bool, typer.Option("--flush", help="also write the unfinished last bar")] = False,
-    batch_rows: Annotated[int, typer.Option(help="trades per streamed batch")] = 1 << 20,
+    batch_rows: Annotated[int, typer.Option(help="trades per streamed batch")] = DEFAULT_BATCH_ROWS,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Build bars from the trades lake into the bars lake (streaming, resumable, parallel per symbol)."""

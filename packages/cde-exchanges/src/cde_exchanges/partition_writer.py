@@ -1,9 +1,10 @@
 """Stream one symbol-day of trades into its lake partition, atomically, with provenance.
 
 :meth:`cde_core.lake.Lake.write_partition` needs the whole table in memory; a busy day is millions of
-rows, so this writer appends batches to a hidden temporary Parquet file (zstd, same layout) and puts
-the provenance into the footer when it closes (``Lake.read_provenance`` reads it there), then renames
-the file into place. Until that rename the partition does not exist.
+rows, so this writer appends batches to a hidden temporary Parquet file (the lake's encoding,
+:mod:`cde_core.parquet_encoding`) and puts the provenance into the footer when it closes
+(``Lake.read_provenance`` reads it there), then renames the file into place. Until that rename the
+partition does not exist.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pyarrow.parquet as pq
 
 from cde_core.atomic import fsync_dir, temp_path_for
 from cde_core.lake import PART_FILE, PROVENANCE_KEY, Provenance
+from cde_core.parquet_encoding import parquet_write_options
 from cde_core.schemas import TRADES_SCHEMA
 from cde_exchanges.csv_formats import extraction_pool
 
@@ -30,10 +32,8 @@ class TradePartitionWriter:
         self.target = folder / PART_FILE
         folder.mkdir(parents=True, exist_ok=True)
         self.tmp = temp_path_for(self.target)
-        # dictionary pages only where values repeat (prices, sizes, sides): ids and times never do
-        self._writer = pq.ParquetWriter(self.tmp, TRADES_SCHEMA, compression="zstd",
-                                        use_dictionary=["price", "qty", "is_buyer_maker"],
-                                        memory_pool=extraction_pool())
+        self._writer = pq.ParquetWriter(self.tmp, TRADES_SCHEMA, memory_pool=extraction_pool(),
+                                        **parquet_write_options(TRADES_SCHEMA))
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
         self.rows = 0

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from cde_core.arrow_views import numpy_view
 from cde_core.errors import CdeError
 from cde_core.lake import Lake, Provenance
 from cde_exchanges.archive_exchange import ArchiveExchange
@@ -109,8 +110,8 @@ def _route(batch: pa.RecordBatch, job: SymbolExtraction, lake: Lake, validator: 
     they belong to partitions this run does not write, e.g. the neighbours of a monthly file's days)."""
     if batch.num_rows == 0:
         return
-    ts = batch.column(0).cast(pa.int64()).to_numpy()
-    ids = batch.column(1).to_numpy()
+    ts = numpy_view(batch.column(0))
+    ids = numpy_view(batch.column(1))
     days = ts // DAY_US
     cuts = np.flatnonzero(np.diff(days)) + 1
     starts = np.concatenate(([0], cuts))

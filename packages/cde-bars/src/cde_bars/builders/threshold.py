@@ -42,13 +42,12 @@ class ThresholdBarBuilder(KernelBarBuilder):
 
     def _run(self, state: BarState, cols: TradeColumns, out_f: np.ndarray, ends: np.ndarray,
              counts: np.ndarray, periods: np.ndarray, start: int) -> tuple[int, int]:
-        from cde_bars.kernels.threshold import threshold_bars
+        from cde_bars.kernels.threshold import threshold_kernel
 
         p: ThresholdBarParams = state.params  # type: ignore[assignment]
-        dynamic = p.bars_per_day is not None
-        k, nxt = threshold_bars(cols.ts, cols.price, cols.qty, cols.quote, cols.maker, self.measure, dynamic,
-                                float(p.bars_per_day or 1.0), state.floats, state.ints, state.ring,
-                                out_f, ends, counts, start)
+        kernel = threshold_kernel(self.measure, p.bars_per_day is not None)
+        k, nxt = kernel(cols.ts, cols.price, cols.qty, cols.quote, cols.maker, float(p.bars_per_day or 1.0),
+                        state.floats, state.ints, state.ring, out_f, ends, counts, start)
         return int(k), int(nxt)
 
 

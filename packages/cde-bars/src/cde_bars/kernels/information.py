@@ -55,6 +55,12 @@ def information_bars(price, qty, quote, maker, measure, run, tick_rule, alpha, t
                      floor, sf, si, out_f, ends, counts, start):
     """Consume trades ``start..``; returns (bars written, next trade index). Outputs as
     :func:`cde_bars.kernels.threshold.threshold_bars`."""
+    # Indexed from 0 over slices so Numba's negative-index wraparound folds away (see
+    # cde_bars.kernels.threshold).
+    price = price[start:]
+    qty = qty[start:]
+    quote = quote[start:]
+    maker = maker[start:]
     n = price.shape[0]
     cap = ends.shape[0]
     weights = TAKER_BUY_WEIGHT
@@ -77,7 +83,7 @@ def information_bars(price, qty, quote, maker, measure, run, tick_rule, alpha, t
     threshold = sf[F_THRESHOLD]
     k = 0
     next_index = n
-    for i in range(start, n):
+    for i in range(n):
         p = price[i]
         q = qty[i]
         qq = quote[i]
@@ -118,7 +124,7 @@ def information_bars(price, qty, quote, maker, measure, run, tick_rule, alpha, t
             out_f[O_QUOTE, k] = quote_volume
             out_f[O_BUY, k] = buy
             out_f[O_BUY_QUOTE, k] = buy_quote
-            ends[k] = i
+            ends[k] = start + i
             counts[k] = count
             k += 1
             if run:
@@ -167,4 +173,4 @@ def information_bars(price, qty, quote, maker, measure, run, tick_rule, alpha, t
     sf[F_EXP_A] = exp_a
     sf[F_EXP_B] = exp_b
     sf[F_THRESHOLD] = threshold
-    return k, next_index
+    return k, start + next_index
