@@ -218,12 +218,19 @@ def klines_for(trades: pa.Table, file: ArchiveFile, variant: ArchiveVariant) -> 
         aggregator.add(as_traded.filter(pa.array((ts >= start) & (ts < start + 86_400_000_000))))
         tables.append(aggregator.table(close_offset_us=close_offset))
         day += timedelta(days=1)
-    return pa.concat_tables(tables)
+    klines = pa.concat_tables(tables)
+    # Binance sums decimals exactly and prints at most 8 places; a float sum's last-bit noise is not in files
+    for name in ("volume", "quote_volume", "taker_buy_volume", "taker_buy_quote_volume"):
+        index = klines.schema.get_field_index(name)
+        exact = pa.array(_decimals(klines.column(name).to_numpy()))
+        klines = klines.set_column(index, klines.schema.field(index), exact)
+    return klines
 
 
 def _klines_csv(klines: pa.Table, file: ArchiveFile, variant: ArchiveVariant) -> bytes:
     """Binance's klines CSV: COIN-M puts contracts in ``volume`` / ``taker_buy_volume`` and the base asset
-    in ``quote_volume`` / ``taker_buy_quote_volume`` (see :mod:`cde_exchanges.binance`)."""
+    in ``quote_volume`` / ``taker_buy_quote_volume`` (see :mod:`cde_exchanges.binance`); spot prints every
+    number with 8 decimals."""
     unit = variant.resolved_unit(file)
     volume, quote = klines.column("volume"), klines.column("quote_volume")
     buy, buy_quote = klines.column("taker_buy_volume"), klines.column("taker_buy_quote_volume")
@@ -235,6 +242,8 @@ def _klines_csv(klines: pa.Table, file: ArchiveFile, variant: ArchiveVariant) ->
     cols = [_epoch(klines.column("open_time"), unit), klines.column("open"), klines.column("high"),
             klines.column("low"), klines.column("close"), volume, _epoch(klines.column("close_time"), unit),
             quote, klines.column("count"), buy, buy_quote, pa.array([0] * klines.num_rows, pa.int64())]
+    if file.market == "spot":  # 8 decimals everywhere, as in BPD issue #283's spot rows (34151.66000000,…)
+        cols = [_fixed_8(c) if pa.types.is_floating(c.type) else c for c in cols]
     return _write(pa.table(cols, names=KLINES_HEADER), variant.resolved_header(file))
 
 
