@@ -38,7 +38,7 @@ def read_funding(lake: Lake, exchange: str, market: str, symbols: list[str]) -> 
 
 def funding_column(index: pd.MultiIndex, rates: pd.DataFrame) -> pd.Series:
     """Per panel row (``index`` sorted by ts, symbol), the sum of the funding rates charged on that bar."""
-    ts = index.get_level_values("ts").as_unit("ns").asi8
+    ts = pd.DatetimeIndex(index.get_level_values("ts")).as_unit("ns").asi8
     symbols = index.get_level_values("symbol").to_numpy()
     clock = np.unique(ts)
     step = int(np.median(np.diff(clock))) if len(clock) > 1 else 0

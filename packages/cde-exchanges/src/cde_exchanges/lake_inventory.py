@@ -35,7 +35,7 @@ class TreeSpec:
 
     @property
     def has_trade_ids(self) -> bool:
-        return self.schema == TRADES_SCHEMA
+        return bool(self.schema.equals(TRADES_SCHEMA))
 
 
 _TRADE_LEVELS = ("exchange", "market", "symbol", "date")
