@@ -109,6 +109,20 @@ def test_is_sorted_detects_a_single_inversion() -> None:
     assert is_sorted(trades().column("ts"))
 
 
+def test_each_trade_kind_has_its_own_tree(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    day = date(2024, 1, 2)
+    trades_dir = lake.trades_dir("binance", "spot", "BTCUSDT", day)
+    agg_dir = lake.for_trade_kind("aggTrades").trades_dir("binance", "spot", "BTCUSDT", day)
+    assert trades_dir == tmp_path / "trades/exchange=binance/market=spot/symbol=BTCUSDT/date=2024-01-02"
+    assert agg_dir == tmp_path / "aggtrades/exchange=binance/market=spot/symbol=BTCUSDT/date=2024-01-02"
+    assert lake.trade_kind_dir("aggTrades", "binance", "spot", "BTCUSDT", day) == agg_dir
+    with pytest.raises(DataError, match="not a trade kind"):
+        lake.for_trade_kind("klines")
+    with pytest.raises(DataError, match="invalid symbol"):
+        lake.trade_kind_dir("trades", "binance", "spot", "../x", day)
+
+
 def test_partitions_use_the_lake_encodings_and_read_back_exactly(tmp_path: Path) -> None:
     lake = Lake(tmp_path)
     table = trades(3000).append_column("venue", pa.array(["a", "b", "c"] * 1000))

@@ -40,11 +40,17 @@ CASES = [
      [date(2024, 3, 1)]),
     (OkxArchive(), "swap", "trades", "BTC-USD-SWAP", ArchiveVariant(contract_size=100.0, inverse=True),
      [date(2024, 3, 1)]),
+    (OkxArchive(), "spot", "aggTrades", "BTC-USDT", ArchiveVariant(okx_header="english_source"),
+     [date(2024, 3, 1), date(2024, 3, 2)]),
+    (OkxArchive(), "swap", "aggTrades", "ETH-USDT-SWAP", ArchiveVariant(contract_size=0.1, okx_header="bilingual"),
+     [date(2024, 3, 1)]),
+    (OkxArchive(), "swap", "aggTrades", "BTC-USD-SWAP", ArchiveVariant(contract_size=100.0, inverse=True),
+     [date(2024, 3, 1)]),
 ]
 
 
 def read_back(lake: Lake, exchange: str, market: str, symbol: str, day: date) -> pa.Table:
-    path = lake.trades_dir(exchange, market, symbol, day) / "part-0.parquet"
+    path = lake.trades_dir(exchange, market, symbol, day) / "part-0.parquet"  # the lake's own trade kind
     return pq.read_table(path).replace_schema_metadata(None)
 
 
@@ -64,7 +70,7 @@ def test_round_trip_every_variant(case: tuple, archive_root: Path, server: Archi
                               start=days[0], end=days[-1])
     report = run_download(request, adapter=adapter, config=config, today=TODAY)
     assert report.count_days("written") == len(days), report.summary()
-    lake = Lake(config.data_root)
+    lake = Lake(config.data_root, trade_kind=kind)
     for day, table in expected.items():
         got = read_back(lake, adapter.name, market, symbol, day)
         assert got.equals(table)

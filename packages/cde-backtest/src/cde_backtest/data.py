@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from cde_backtest.funding import funding_column, read_funding
 from cde_core.errors import DataError, NotFoundError
 from cde_core.lake import Lake, safe_value
 from cde_core.schemas import bar_clock_column
@@ -63,7 +64,9 @@ def load_panel(lake: Lake, *, bars: str, features: str | None, exchange: str, ma
                symbols: list[str] | None = None, start: datetime | None = None,
                end: datetime | None = None) -> pd.DataFrame:
     """Bars (+ features, left-joined on (ts, symbol)) as one sorted panel; ``ts`` is the bar clock
-    (:func:`cde_core.schemas.bar_clock_column`)."""
+    (:func:`cde_core.schemas.bar_clock_column`). For um/cm perpetuals whose bars carry no ``funding_rate``,
+    the column is filled from the lake's funding tree when it holds their settlements
+    (:mod:`cde_backtest.funding`)."""
     panel = _read(lake, "bars", bars, "bars spec", exchange, market, symbols, start, end,
                   [*BAR_COLUMNS, "funding_rate"])
     if panel.empty:
@@ -72,6 +75,10 @@ def load_panel(lake: Lake, *, bars: str, features: str | None, exchange: str, ma
     missing = [c for c in BAR_COLUMNS if c not in panel.columns]
     if missing:
         raise DataError(f"bars lack column(s) {', '.join(missing)}", where=f"bars/spec={bars}")
+    if "funding_rate" not in panel.columns:  # perpetuals: settlements from the funding tree, when downloaded
+        rates = read_funding(lake, exchange, market, sorted(panel.index.get_level_values("symbol").unique()))
+        if rates is not None:
+            panel = panel.assign(funding_rate=funding_column(panel.index, rates))
     if features:
         feats = _read(lake, "features", features, "feature set", exchange, market, symbols, start, end, None)
         feats = feats.drop(columns=[c for c in feats.columns if c in panel.columns])

@@ -3,6 +3,9 @@
 Layout (ARCHITECTURE.md)::
 
     <root>/trades/exchange=binance/market=spot/symbol=BTCUSDT/date=2024-01-01/part-0.parquet
+    <root>/aggtrades/exchange=…/market=…/symbol=…/date=…/part-0.parquet      (aggregated trades, same schema)
+    <root>/klines/exchange=…/market=…/interval=1m/symbol=…/date=…/part-0.parquet
+    <root>/funding/exchange=…/market=…/symbol=…/month=YYYY-MM/part-0.parquet
     <root>/bars/spec=<bar-spec-id>/exchange=…/market=…/symbol=…/date=…/part-0.parquet
     <root>/features/spec=<feature-set-id>/exchange=…/market=…/symbol=…/part-0.parquet
     <root>/runs/<run-id>/
@@ -43,6 +46,21 @@ _SAFE_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*\Z")
 SAFE_VALUE_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-])*\.?$"
 
 
+#: the lake tree of each trade-shaped archive kind. They share :data:`cde_core.schemas.TRADES_SCHEMA` but
+#: not their ids or rows (an aggregate trade is several trades), so each kind lives in its own tree and
+#: a partition of one is never taken for the other.
+TRADE_TREES: dict[str, str] = {"trades": "trades", "aggTrades": "aggtrades"}
+
+
+def trade_tree(kind: str) -> str:
+    """The lake tree (top folder) holding trades of archive ``kind``."""
+    try:
+        return TRADE_TREES[kind]
+    except KeyError:
+        raise DataError(f"'{kind}' is not a trade kind of the lake",
+                        hint=f"trade kinds: {', '.join(TRADE_TREES)}") from None
+
+
 class Provenance(BaseModel):
     """Where a partition came from and what it holds; stored inside the partition file."""
 
@@ -65,16 +83,49 @@ def safe_value(value: str, *, what: str) -> str:
 
 
 class Lake:
-    """A lake rooted at a local folder."""
+    """A lake rooted at a local folder.
 
-    def __init__(self, root: Path | str) -> None:
+    ``trade_kind`` picks which trade tree :meth:`trades_dir`, :meth:`trades_files` and :meth:`symbols`
+    address: ``trades`` (the default, what bars, universe and features read) or ``aggTrades``. A
+    writer of aggregated trades works on ``lake.for_trade_kind("aggTrades")`` and so cannot write into
+    the trades tree by mistake.
+    """
+
+    def __init__(self, root: Path | str, *, trade_kind: str = "trades") -> None:
         self.root = Path(root).expanduser()
+        self.trade_kind = trade_kind
+        self.trade_tree = trade_tree(trade_kind)
+
+    def for_trade_kind(self, kind: str) -> Lake:
+        """The same lake, addressing the trade tree of ``kind``."""
+        return Lake(self.root, trade_kind=kind)
 
     # -- paths ---------------------------------------------------------------------------------
+    def hive_dir(self, tree: str, *parts: tuple[str, str]) -> Path:
+        """``<root>/<tree>/key=value/…`` with every value checked by :func:`safe_value`."""
+        folder = self.root / tree
+        for key, value in parts:
+            folder = folder / f"{key}={safe_value(value, what=key)}"
+        return folder
+
+    def trade_kind_dir(self, kind: str, exchange: str, market: str, symbol: str, day: date) -> Path:
+        """Partition folder of one symbol-day of trade kind ``kind`` (``trades`` or ``aggTrades``)."""
+        return self.hive_dir(trade_tree(kind), ("exchange", exchange), ("market", market), ("symbol", symbol),
+                             ("date", day.isoformat()))
+
     def trades_dir(self, exchange: str, market: str, symbol: str, day: date) -> Path:
-        return (self.root / "trades" / f"exchange={safe_value(exchange, what='exchange')}"
-                / f"market={safe_value(market, what='market')}"
-                / f"symbol={safe_value(symbol, what='symbol')}" / f"date={day.isoformat()}")
+        """Partition folder of one symbol-day in this lake's trade tree (``trades`` by default)."""
+        return self.trade_kind_dir(self.trade_kind, exchange, market, symbol, day)
+
+    def klines_dir(self, exchange: str, market: str, interval: str, symbol: str, day: date) -> Path:
+        """Partition folder of one symbol-day of exchange klines (:data:`cde_core.schemas.KLINES_SCHEMA`)."""
+        return self.hive_dir("klines", ("exchange", exchange), ("market", market), ("interval", interval),
+                             ("symbol", symbol), ("date", day.isoformat()))
+
+    def funding_dir(self, exchange: str, market: str, symbol: str, month: date) -> Path:
+        """Partition folder of one symbol-month of funding rates (:data:`cde_core.schemas.FUNDING_SCHEMA`)."""
+        return self.hive_dir("funding", ("exchange", exchange), ("market", market), ("symbol", symbol),
+                             ("month", month.strftime("%Y-%m")))
 
     def bars_dir(self, spec: str, exchange: str, market: str, symbol: str) -> Path:
         return (self.root / "bars" / f"spec={safe_value(spec, what='bar spec')}"
@@ -151,6 +202,6 @@ class Lake:
         return files
 
     def symbols(self, exchange: str, market: str) -> list[str]:
-        base = self.root / "trades" / f"exchange={exchange}" / f"market={market}"
+        base = self.root / self.trade_tree / f"exchange={exchange}" / f"market={market}"
         return sorted(p.name.removeprefix("symbol=") for p in base.glob("symbol=*")) if base.exists() else []
 

@@ -1,7 +1,8 @@
 """Canonical Arrow schemas (ARCHITECTURE.md "Data") and their validation.
 
 Every exchange adapter produces exactly :data:`TRADES_SCHEMA`; every bar builder produces at least
-:data:`BARS_SCHEMA` (extra columns allowed after the canonical ones).
+:data:`BARS_SCHEMA` (extra columns allowed after the canonical ones). Exchange klines are stored as
+:data:`KLINES_SCHEMA`, perpetual funding rates as :data:`FUNDING_SCHEMA`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,38 @@ BARS_SCHEMA = pa.schema(
         pa.field("buy_quote_volume", pa.float64(), nullable=False),
         pa.field("first_trade_id", pa.int64(), nullable=False),
         pa.field("last_trade_id", pa.int64(), nullable=False),
+    ]
+)
+
+
+#: An exchange's own candles (Binance ``klines``), kept to cross-check the trades they summarise. Volumes
+#: mean what the trades' columns mean: ``volume`` / ``taker_buy_volume`` in base units (coin),
+#: ``quote_volume`` / ``taker_buy_quote_volume`` in quote (COIN-M: USD notional), whatever the file's
+#: own units; ``count`` is the number of trades; ``close_time`` is the interval's last instant.
+KLINES_SCHEMA = pa.schema(
+    [
+        pa.field("open_time", TS_TYPE, nullable=False),
+        pa.field("close_time", TS_TYPE, nullable=False),
+        pa.field("open", pa.float64(), nullable=False),
+        pa.field("high", pa.float64(), nullable=False),
+        pa.field("low", pa.float64(), nullable=False),
+        pa.field("close", pa.float64(), nullable=False),
+        pa.field("volume", pa.float64(), nullable=False),
+        pa.field("quote_volume", pa.float64(), nullable=False),
+        pa.field("count", pa.int64(), nullable=False),
+        pa.field("taker_buy_volume", pa.float64(), nullable=False),
+        pa.field("taker_buy_quote_volume", pa.float64(), nullable=False),
+    ]
+)
+
+
+#: Settled funding of a perpetual: at ``calc_time`` longs pay shorts ``funding_rate`` × position notional
+#: (negative: shorts pay longs); ``funding_interval_hours`` is the period it settles (8, 4 or 1).
+FUNDING_SCHEMA = pa.schema(
+    [
+        pa.field("calc_time", TS_TYPE, nullable=False),
+        pa.field("funding_interval_hours", pa.int64(), nullable=False),
+        pa.field("funding_rate", pa.float64(), nullable=False),
     ]
 )
 

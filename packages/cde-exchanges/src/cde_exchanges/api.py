@@ -44,8 +44,9 @@ def register_routes(app: FastAPI) -> None:
 def start_download(body: DownloadRequest, request: Request) -> TaskInfo:
     """Start a download task; poll the task for progress and the report."""
     from cde_core.plugins import get_plugins
+    from cde_exchanges.download_service import check_request
 
-    get_plugins().exchanges.get(body.exchange).check(body.market, body.kind)  # 4xx now, not a failed task
+    check_request(body, get_plugins().exchanges.get(body.exchange))  # 4xx now, not a failed task
     run = functools.partial(download_task, request.app.state.config, body.model_dump(mode="json"))
     info: TaskInfo = request.app.state.tasks.submit(DOWNLOAD_TASK, body, run, idempotent=True)
     return info

@@ -46,15 +46,27 @@ class ArchiveExchange:
     def params(self, raw: dict[str, Any] | None) -> BaseModel:
         return self.Params.model_validate(raw or {})
 
-    def daily_file(self, market: str, kind: str, symbol: str, day: date) -> ArchiveFile:
+    def daily_file(self, market: str, kind: str, symbol: str, day: date,
+                   interval: str | None = None) -> ArchiveFile:
+        """The daily file of ``day`` (``interval``: klines only)."""
         raise NotImplementedError
 
-    def monthly_file(self, market: str, kind: str, symbol: str, year: int, month: int) -> ArchiveFile | None:
+    def monthly_file(self, market: str, kind: str, symbol: str, year: int, month: int,
+                     interval: str | None = None) -> ArchiveFile | None:
         """The monthly file, or None when the exchange publishes none cde uses."""
         return None
 
+    def has_daily_files(self, kind: str) -> bool:
+        """Whether ``kind`` is published day by day too (funding rates are monthly only)."""
+        return True
+
     def read_trades(self, zip_path: Path, file: ArchiveFile, params: BaseModel) -> Iterator[pa.RecordBatch]:
         """Canonical trades (:data:`cde_core.schemas.TRADES_SCHEMA`) of one zip, streamed in batches."""
+        raise NotImplementedError
+
+    def read_records(self, zip_path: Path, file: ArchiveFile, params: BaseModel) -> Iterator[pa.RecordBatch]:
+        """Rows of a zip of a kind that is not trades (klines, funding rates), in that kind's lake
+        schema (:func:`cde_exchanges.lake_targets.LakeTarget.schema`), streamed in batches."""
         raise NotImplementedError
 
     def download(self, request: ArchiveRequest, **context: Any) -> BaseModel:

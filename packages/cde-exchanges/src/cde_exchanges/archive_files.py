@@ -15,7 +15,8 @@ class ArchiveFile:
 
     ``rel_path`` is the path under the exchange's base URL (also the cache path), ``first_day`` /
     ``last_day`` the UTC days it nominally covers, ``checksum_rel_path`` the published ``.CHECKSUM``
-    beside it (None when the exchange publishes none, as OKX).
+    beside it (None when the exchange publishes none, as OKX), ``interval`` the kline interval of a
+    ``klines`` file (None for every other kind).
     """
 
     exchange: str
@@ -27,6 +28,7 @@ class ArchiveFile:
     last_day: date
     rel_path: str
     checksum_rel_path: str | None
+    interval: str | None = None
 
     @property
     def name(self) -> str:

@@ -2,10 +2,12 @@
 (:mod:`cde_exchanges.simulation`, when installed) or the small random generator, written in the
 exact format of the adapter's market and kind.
 
-``layout`` chooses the files: ``daily`` (one per day), ``monthly`` (a monthly file for every whole
-month, daily files for the partial months at either end: what the downloader prefers, and half the
-bytes of ``both``), or ``both``. Generation is resumable — a file whose zip and ``.CHECKSUM`` (written
-last) both exist is kept — and runs one job per symbol through the configured executor.
+Funding-rate archives hold random settlements (:mod:`cde_exchanges.synthetic_funding`), one monthly
+file per month the range touches. For the other kinds ``layout`` chooses the files: ``daily`` (one per
+day), ``monthly`` (a monthly file for every whole month, daily files for the partial months at either
+end: what the downloader prefers, and half the bytes of ``both``), or ``both``. Generation is
+resumable — a file whose zip and ``.CHECKSUM`` (written last) both exist is kept — and runs one job per
+symbol through the configured executor.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from cde_exchanges.archive_exchange import ArchiveExchange
 from cde_exchanges.archive_files import ArchiveFile
 from cde_exchanges.archive_writer import ArchiveVariant, write_archive_file
 from cde_exchanges.download_plan import days_between
+from cde_exchanges.synthetic_funding import random_funding
 from cde_exchanges.synthetic_trades import random_trades
 
 DayTrades = Callable[[str, date], pa.Table]
@@ -76,7 +79,7 @@ def _complete(root: Path, file: ArchiveFile) -> bool:
 
 
 def _planned_files(adapter: ArchiveExchange, market: str, kind: str, symbol: str, start: date, end: date,
-                   layout: ArchiveLayout) -> list[tuple[ArchiveFile, list[date]]]:
+                   layout: ArchiveLayout, interval: str | None) -> list[tuple[ArchiveFile, list[date]]]:
     """Each file to write with the days it holds, in day order."""
     days = days_between(start, end)
     months: dict[tuple[int, int], list[date]] = {}
@@ -84,24 +87,34 @@ def _planned_files(adapter: ArchiveExchange, market: str, kind: str, symbol: str
         months.setdefault((day.year, day.month), []).append(day)
     plan: list[tuple[ArchiveFile, list[date]]] = []
     for (year, month), month_days in months.items():
-        monthly = adapter.monthly_file(market, kind, symbol, year, month) if layout != "daily" else None
+        if not adapter.has_daily_files(kind):  # funding rates: the month's file, whatever the layout
+            plan.append((adapter.monthly_file(market, kind, symbol, year, month, interval), month_days))
+            continue
+        monthly = adapter.monthly_file(market, kind, symbol, year, month, interval) if layout != "daily" else None
         whole = monthly is not None and monthly.first_day >= start and monthly.last_day <= end
         if layout != "monthly" or not whole:
-            plan += [(adapter.daily_file(market, kind, symbol, day), [day]) for day in month_days]
+            plan += [(adapter.daily_file(market, kind, symbol, day, interval), [day]) for day in month_days]
         if whole and monthly is not None:
             plan.append((monthly, month_days))
     return plan
 
 
 def write_symbol_archive(root: Path, adapter: ArchiveExchange, market: str, kind: str, symbol: str,
-                         start: date, end: date, layout: ArchiveLayout, day_trades: DayTrades) -> ArchiveReport:
-    """All files of one symbol; days are generated once even when daily and monthly files share them."""
+                         start: date, end: date, layout: ArchiveLayout, day_trades: DayTrades,
+                         interval: str | None = None) -> ArchiveReport:
+    """All files of one symbol; days are generated once even when daily and monthly files share them.
+    Klines files (of ``interval``) are derived from the same trades a trades archive gets."""
     variant = variant_for(adapter, market, symbol)
     report = ArchiveReport()
     cache: dict[date, pa.Table] = {}
-    for file, days in _planned_files(adapter, market, kind, symbol, start, end, layout):
+    for file, days in _planned_files(adapter, market, kind, symbol, start, end, layout, interval):
         if _complete(root, file):
             report.kept += 1
+            continue
+        if kind == "fundingRate":
+            rates = random_funding(days[0].year, days[0].month, seed=sum(map(ord, symbol)))
+            write_archive_file(root, file, rates, variant)
+            report.written += 1
             continue
         tables = [cache[d] if d in cache else day_trades(symbol, d) for d in days]
         if len(days) == 1 and layout == "both":
@@ -115,18 +128,18 @@ def write_symbol_archive(root: Path, adapter: ArchiveExchange, market: str, kind
 
 def _simulated_symbol_job(root: Path, exchange: str, market: str, kind: str, symbol: str, symbols: list[str],
                           start: date, end: date, layout: ArchiveLayout, trades_per_day: int,
-                          seed: int) -> ArchiveReport:
+                          seed: int, interval: str | None) -> ArchiveReport:
     from cde_core.plugins import get_plugins
 
     adapter = get_plugins().exchanges.get(exchange)
     day_trades = default_day_trades(symbols, start, end, trades_per_day, seed)
-    return write_symbol_archive(root, adapter, market, kind, symbol, start, end, layout, day_trades)
+    return write_symbol_archive(root, adapter, market, kind, symbol, start, end, layout, day_trades, interval)
 
 
 def make_archive(root: Path, adapter: ArchiveExchange, market: str, kind: str, symbols: list[str],
                  start: date, end: date, *, layout: ArchiveLayout = "daily", trades_per_day: int = 20_000,
                  seed: int = 7, day_trades: DayTrades | None = None, executor: Executor | None = None,
-                 progress: ProgressCallback | None = None) -> ArchiveReport:
+                 progress: ProgressCallback | None = None, interval: str | None = None) -> ArchiveReport:
     """Write the archive tree of ``symbols`` × days under ``root``; resumable.
 
     With ``day_trades`` (tests) symbols are written inline; otherwise one picklable job per symbol
@@ -135,7 +148,7 @@ def make_archive(root: Path, adapter: ArchiveExchange, market: str, kind: str, s
     adapter.check(market, kind)
     total = ArchiveReport()
     if day_trades is not None:
-        reports = [write_symbol_archive(root, adapter, market, kind, s, start, end, layout, day_trades)
+        reports = [write_symbol_archive(root, adapter, market, kind, s, start, end, layout, day_trades, interval)
                    for s in symbols]
     else:
         from cde_core.config import get_config
@@ -143,7 +156,7 @@ def make_archive(root: Path, adapter: ArchiveExchange, market: str, kind: str, s
 
         runner = executor or create_executor(get_config().executor)
         jobs = [Job(symbol, _simulated_symbol_job, (root, adapter.name, market, kind, symbol, symbols, start, end,
-                                                    layout, trades_per_day, seed)) for symbol in symbols]
+                                                    layout, trades_per_day, seed, interval)) for symbol in symbols]
         try:
             reports = runner.run(jobs, progress=progress)
         finally:

@@ -7,6 +7,13 @@ table exactly as it will read back from a given format (ms precision where the f
 COIN-M notionals in whole contracts, OKX swap sizes in contracts with 8 decimals, Binance notionals
 and every spot number with at most 8 decimals, as Binance prints them); generated data passed
 through it round-trips bit for bit.
+
+Funding-rate files take a :data:`cde_core.schemas.FUNDING_SCHEMA` table instead of trades (ms
+``calc_time``, header ``calc_time,funding_interval_hours,last_funding_rate``).
+
+Klines files are derived from trades (:func:`klines_for`: the candles of the trades as they read back
+from the same market's trades files), so a generated archive's klines and trades agree exactly, as
+Binance's do, and ``cde lake crosscheck`` finds nothing to report until a file is damaged.
 """
 
 from __future__ import annotations
@@ -14,8 +21,8 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -26,12 +33,20 @@ import pyarrow.csv as pcsv
 
 from cde_core.atomic import atomic_write_bytes
 from cde_core.errors import DataError
-from cde_core.schemas import TRADES_SCHEMA, validate_table
+from cde_core.schemas import FUNDING_SCHEMA, TRADES_SCHEMA, validate_table
 from cde_exchanges.archive_files import ArchiveFile
+from cde_exchanges.interval_aggregator import IntervalAggregator
+from cde_exchanges.kline_intervals import interval_us
+from cde_exchanges.synthetic_trades import day_start_us
 
 OkxHeader = Literal["english", "english_source", "bilingual"]
 BINANCE_SPOT_MICROS_FROM = date(2025, 1, 1)
 BINANCE_FUTURES_HEADER_FROM = date(2022, 8, 11)
+#: futures klines files carry a header from 2022-05 on (binance-public-data issue #246); spot klines never
+BINANCE_FUTURES_KLINES_HEADER_FROM = date(2022, 5, 1)
+FUNDING_HEADER = ["calc_time", "funding_interval_hours", "last_funding_rate"]
+KLINES_HEADER = ["open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume", "count",
+                 "taker_buy_volume", "taker_buy_quote_volume", "ignore"]
 OKX_HEADERS: dict[str, list[str]] = {
     "english": ["instrument_name", "trade_id", "side", "price", "size", "created_time"],
     "english_source": ["instrument_name", "trade_id", "side", "price", "size", "created_time", "source"],
@@ -55,6 +70,8 @@ class ArchiveVariant:
             return self.header
         if file.exchange == "okx":
             return True
+        if file.kind == "klines":
+            return file.market != "spot" and file.first_day >= BINANCE_FUTURES_KLINES_HEADER_FROM
         return file.market != "spot" and file.first_day >= BINANCE_FUTURES_HEADER_FROM
 
     def resolved_unit(self, file: ArchiveFile) -> str:
@@ -67,6 +84,11 @@ class ArchiveVariant:
 def _epoch(ts: pa.ChunkedArray | pa.Array, unit: str) -> pa.Array:
     values = pc.cast(ts, pa.int64())
     return pc.divide(values, 1000) if unit == "ms" else values  # floor for the non-negative epochs
+
+
+def _ms_precision(ts: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Timestamps as a millisecond file holds them (truncated)."""
+    return pc.cast(pc.multiply(pc.divide(pc.cast(ts, pa.int64()), 1000), 1000), pa.timestamp("us", tz="UTC"))
 
 
 def _decimals(values: np.ndarray, places: int = 8) -> np.ndarray:
@@ -82,11 +104,16 @@ def _fixed_8(values: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def conform(trades: pa.Table, file: ArchiveFile, variant: ArchiveVariant) -> pa.Table:
-    """``trades`` as they read back from ``file``'s format (see module docstring)."""
+    """``trades`` as they read back from ``file``'s format (see module docstring); for a klines file,
+    the klines it holds (:func:`klines_for`)."""
+    if file.kind == "klines":
+        return klines_for(trades, file, variant)
+    if file.kind == "fundingRate":
+        return trades.set_column(0, "calc_time", _ms_precision(trades.column("calc_time"))).cast(FUNDING_SCHEMA)
     unit = variant.resolved_unit(file)
     ts = trades.column("ts")
     if unit == "ms":
-        ts = pc.cast(pc.multiply(pc.divide(pc.cast(ts, pa.int64()), 1000), 1000), pa.timestamp("us", tz="UTC"))
+        ts = _ms_precision(ts)
     price = trades.column("price").to_numpy()
     qty = trades.column("qty").to_numpy()
     quote = trades.column("quote_qty").to_numpy()
@@ -117,8 +144,16 @@ def conform(trades: pa.Table, file: ArchiveFile, variant: ArchiveVariant) -> pa.
 
 
 def csv_bytes(trades: pa.Table, file: ArchiveFile, variant: ArchiveVariant) -> bytes:
-    """The CSV content of ``file`` holding ``trades`` (canonical, conformed or not)."""
+    """The CSV content of ``file`` holding ``trades`` (canonical, conformed or not; funding rates for a
+    fundingRate file)."""
+    if file.kind == "fundingRate":
+        validate_table(trades, FUNDING_SCHEMA, where="archive writer")
+        cols = [_epoch(trades.column("calc_time"), "ms"), trades.column("funding_interval_hours"),
+                trades.column("funding_rate")]
+        return _write(pa.table(cols, names=FUNDING_HEADER), True)
     validate_table(trades, TRADES_SCHEMA, where="archive writer")
+    if file.kind == "klines":
+        return _klines_csv(klines_for(trades, file, variant), file, variant)
     t = conform(trades, file, variant)
     unit = variant.resolved_unit(file)
     header = variant.resolved_header(file)
@@ -168,9 +203,56 @@ def _okx_csv(t: pa.Table, file: ArchiveFile, variant: ArchiveVariant, epoch: pa.
     return (",".join(header) + "\n").encode() + body
 
 
+def klines_for(trades: pa.Table, file: ArchiveFile, variant: ArchiveVariant) -> pa.Table:
+    """The klines of a klines ``file`` for ``trades``, exactly as they read back: candles of the trades
+    as the market's trades files hold them, ``close_time`` the interval's last ms (µs in µs files)."""
+    interval = interval_us(file.interval, file.market)
+    as_traded = conform(trades, replace(file, kind="trades", interval=None), variant)
+    close_offset = 1 if variant.resolved_unit(file) == "us" else 1000
+    ts = pc.cast(as_traded.column("ts"), pa.int64()).to_numpy()
+    tables = []
+    day = file.first_day
+    while day <= file.last_day:
+        start = day_start_us(day)
+        aggregator = IntervalAggregator(start, interval)
+        aggregator.add(as_traded.filter(pa.array((ts >= start) & (ts < start + 86_400_000_000))))
+        tables.append(aggregator.table(close_offset_us=close_offset))
+        day += timedelta(days=1)
+    klines = pa.concat_tables(tables)
+    # Binance sums decimals exactly and prints at most 8 places; a float sum's last-bit noise is not in files
+    for name in ("volume", "quote_volume", "taker_buy_volume", "taker_buy_quote_volume"):
+        index = klines.schema.get_field_index(name)
+        exact = pa.array(_decimals(klines.column(name).to_numpy()))
+        klines = klines.set_column(index, klines.schema.field(index), exact)
+    return klines
+
+
+def _klines_csv(klines: pa.Table, file: ArchiveFile, variant: ArchiveVariant) -> bytes:
+    """Binance's klines CSV: COIN-M puts contracts in ``volume`` / ``taker_buy_volume`` and the base asset
+    in ``quote_volume`` / ``taker_buy_quote_volume`` (see :mod:`cde_exchanges.binance`); spot prints every
+    number with 8 decimals."""
+    unit = variant.resolved_unit(file)
+    volume, quote = klines.column("volume"), klines.column("quote_volume")
+    buy, buy_quote = klines.column("taker_buy_volume"), klines.column("taker_buy_quote_volume")
+    if file.market == "cm":
+        assert variant.contract_size is not None
+        size = variant.contract_size
+        volume, quote = pa.array(np.rint(quote.to_numpy() / size).astype(np.int64)), volume
+        buy, buy_quote = pa.array(np.rint(buy_quote.to_numpy() / size).astype(np.int64)), buy
+    cols = [_epoch(klines.column("open_time"), unit), klines.column("open"), klines.column("high"),
+            klines.column("low"), klines.column("close"), volume, _epoch(klines.column("close_time"), unit),
+            quote, klines.column("count"), buy, buy_quote, pa.array([0] * klines.num_rows, pa.int64())]
+    if file.market == "spot":  # 8 decimals everywhere, as in BPD issue #283's spot rows (34151.66000000,…)
+        cols = [_fixed_8(c) if pa.types.is_floating(c.type) else c for c in cols]
+    return _write(pa.table(cols, names=KLINES_HEADER), variant.resolved_header(file))
+
+
 def _write(table: pa.Table, header: bool) -> bytes:
+    """CSV rows, after a bare header line when asked (Arrow would quote the names; Binance does not)."""
     sink = io.BytesIO()
-    pcsv.write_csv(table, sink, pcsv.WriteOptions(include_header=header, quoting_style="none"))
+    if header:
+        sink.write((",".join(table.column_names) + "\n").encode())
+    pcsv.write_csv(table, sink, pcsv.WriteOptions(include_header=False, quoting_style="none"))
     return sink.getvalue()
 
 

@@ -40,7 +40,9 @@ def download_command(
     symbols: Annotated[str, typer.Option(help="comma-separated exchange symbols, e.g. BTCUSDT,ETHUSDT")],
     start: Annotated[str, typer.Option(help="first day (UTC), YYYY-MM-DD")],
     end: Annotated[str, typer.Option(help="last day (UTC), inclusive, YYYY-MM-DD")],
-    kind: Annotated[str, typer.Option(help="trades or aggTrades")] = "trades",
+    kind: Annotated[str, typer.Option(help="trades, aggTrades, klines or fundingRate (binance um/cm, "
+                                           "monthly only)")] = "trades",
+    interval: Annotated[str | None, typer.Option(help="kline interval (klines): 1s (spot), 1m … 1d")] = None,
     params: Annotated[str | None, typer.Option(help="adapter parameters as JSON")] = None,
     force: Annotated[bool, typer.Option("--force", help="rewrite days already in the lake")] = False,
     recheck_missing: Annotated[bool, typer.Option("--recheck-missing",
@@ -56,7 +58,8 @@ def download_command(
     from cde_exchanges.download_service import run_download
 
     request = DownloadRequest(exchange=exchange, market=market, kind=kind,  # type: ignore[arg-type]
-                              symbols=_symbols(symbols), start=_day(start, "--start"), end=_day(end, "--end"),
+                              interval=interval, symbols=_symbols(symbols), start=_day(start, "--start"),
+                              end=_day(end, "--end"),
                               params=_params(params), force=force, recheck_missing=recheck_missing,
                               keep_archives=keep_archives)
     adapter = get_plugins().exchanges.get(exchange)
@@ -69,8 +72,8 @@ def download_command(
         files, days = summary["files"], summary["days"]
         typer.echo(f"files: {files['downloaded']} downloaded, {files['cached']} cached, {files['missing']} "
                    f"missing, {files['failed']} failed ({summary['bytes']:,} bytes)")
-        typer.echo(f"days: {days['written']} downloaded, {days['skipped']} skipped, {days['missing']} missing, "
-                   f"{days['failed']} failed ({summary['rows']:,} trades)")
+        typer.echo(f"{report.partition_unit}: {days['written']} downloaded, {days['skipped']} skipped, "
+                   f"{days['missing']} missing, {days['failed']} failed ({summary['rows']:,} {report.row_unit})")
         for line in summary["issues"]:
             typer.echo(f"validation: {line}")
         for line in summary["errors"]:
@@ -86,7 +89,7 @@ def _day(raw: str, option: str) -> date:
         raise DataError(f"'{raw}' is not a date", where=option, hint="use YYYY-MM-DD") from None
 
 
-lake_app = typer.Typer(help="inspect and verify the trades lake", no_args_is_help=True)
+lake_app = typer.Typer(help="inspect and verify the lake's downloaded trees", no_args_is_help=True)
 
 
 @lake_app.command("ls")
@@ -96,7 +99,8 @@ def lake_ls(
     symbol: Annotated[str | None, typer.Option(help="only this symbol")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Inventory of the trades lake: symbols, date ranges, rows, missing days and id gaps."""
+    """Inventory of every downloaded tree (trades, aggtrades, klines, funding): per symbol date range, rows,
+    missing days (months for funding), id gaps."""
     from rich.console import Console
     from rich.table import Table
 
@@ -108,11 +112,12 @@ def lake_ls(
     if as_json:
         typer.echo(json.dumps([i.model_dump(mode="json") for i in items], indent=2))
         return
-    table = Table(title=f"trades lake ({get_config().data_root})")
-    for column in ("exchange", "market", "symbol", "from", "to", "days", "rows", "missing days", "id gaps"):
+    table = Table(title=f"lake ({get_config().data_root})")
+    for column in ("tree", "exchange", "market", "symbol", "from", "to", "days", "rows", "missing days", "id gaps"):
         table.add_column(column)
     for i in items:
-        table.add_row(i.exchange, i.market, i.symbol, str(i.first_date), str(i.last_date), str(i.days),
+        tree = f"{i.tree}/{i.interval}" if i.interval else i.tree
+        table.add_row(tree, i.exchange, i.market, i.symbol, str(i.first_date), str(i.last_date), str(i.days),
                       f"{i.rows:,}", str(len(i.missing_days)), str(i.id_gaps + i.boundary_gaps))
     Console().print(table)
 
@@ -124,7 +129,7 @@ def lake_verify(
     symbol: Annotated[str | None, typer.Option(help="only this symbol")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Re-check every trades partition against its provenance (schema, rows, ids, day)."""
+    """Re-check every downloaded partition against its provenance (schema, rows, ids, period)."""
     from cde_core.config import get_config
     from cde_core.lake import Lake
     from cde_exchanges.lake_inventory import verify
@@ -141,6 +146,39 @@ def lake_verify(
         raise typer.Exit(1)
 
 
+@lake_app.command("crosscheck")
+def lake_crosscheck(
+    exchange: Annotated[str, typer.Option(help="exchange, e.g. binance")],
+    market: Annotated[str, typer.Option(help="market, e.g. spot, um, cm")],
+    interval: Annotated[str, typer.Option(help="kline interval in the klines lake, e.g. 1m or 1h")],
+    symbols: Annotated[str | None, typer.Option(help="comma-separated symbols (default: all with klines)")] = None,
+    start: Annotated[str | None, typer.Option(help="first day (UTC), YYYY-MM-DD")] = None,
+    end: Annotated[str | None, typer.Option(help="last day (UTC), inclusive, YYYY-MM-DD")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the full report as JSON")] = False,
+) -> None:
+    """Recompute candles from the trades lake and compare them with the klines lake, interval by interval
+    (count, OHLC, volumes, taker-buy volumes); exit 1 when a symbol-day differs or one side is absent."""
+    from cde_core.config import get_config
+    from cde_core.lake import Lake
+    from cde_exchanges.lake_crosscheck import CrosscheckRequest, crosscheck, describe
+
+    request = CrosscheckRequest(exchange=exchange, market=market, interval=interval,
+                                symbols=_symbols(symbols) if symbols else [],
+                                start=_day(start, "--start") if start else None,
+                                end=_day(end, "--end") if end else None)
+    report = crosscheck(Lake(get_config().data_root), request)
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        for day in report.days:
+            if day.status != "ok":
+                typer.echo(describe(day))
+        agree = sum(1 for d in report.days if d.status == "ok")
+        typer.echo(f"{len(report.days)} symbol-days checked, {agree} agree with the {interval} klines")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 exchanges_app = typer.Typer(help="exchange archive tools", no_args_is_help=True)
 
 
@@ -152,7 +190,8 @@ def make_archive_command(
     end: Annotated[str, typer.Option(help="last day, YYYY-MM-DD")],
     exchange: Annotated[str, typer.Option(help="binance or okx")] = "binance",
     market: Annotated[str, typer.Option(help="market")] = "spot",
-    kind: Annotated[str, typer.Option(help="trades or aggTrades")] = "trades",
+    kind: Annotated[str, typer.Option(help="trades, aggTrades, klines or fundingRate (binance)")] = "trades",
+    interval: Annotated[str | None, typer.Option(help="kline interval (klines), e.g. 1m")] = None,
     layout: Annotated[str, typer.Option(help="daily, monthly (whole months monthly, the rest daily) or both")]
     = "daily",
     trades_per_day: Annotated[int, typer.Option(help="mean trades per symbol-day")] = 20_000,
@@ -171,7 +210,7 @@ def make_archive_command(
     with progress_bar("generating archive") as progress:
         report = make_archive(root, adapter, market, kind, _symbols(symbols), _day(start, "--start"),
                               _day(end, "--end"), layout=layout,  # type: ignore[arg-type]
-                              trades_per_day=trades_per_day, seed=seed, progress=progress)
+                              trades_per_day=trades_per_day, seed=seed, progress=progress, interval=interval)
     typer.echo(f"archive under {root}: {report.written} files written, {report.kept} already complete")
 
 

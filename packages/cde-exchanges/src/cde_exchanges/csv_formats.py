@@ -98,6 +98,10 @@ BINANCE_KLINES = CsvLayout("binance-klines",
                             "volume": _F64, "close_time": _I64, "quote_volume": _F64, "count": _I64,
                             "taker_buy_volume": _F64, "taker_buy_quote_volume": _F64})
 
+# funding rates (um/cm): calc_time,funding_interval_hours,last_funding_rate (header row; calc_time in ms)
+BINANCE_FUNDING = CsvLayout("binance-fundingRate", ("calc_time", "funding_interval_hours", "last_funding_rate"),
+                            {"calc_time": _I64, "funding_interval_hours": _I64, "last_funding_rate": _F64})
+
 #: OKX trades columns we need, by their English header name
 OKX_TRADE_TYPES: dict[str, pa.DataType] = {"trade_id": _I64, "side": pa.string(), "price": _F64,
                                            "size": _F64, "created_time": _I64}

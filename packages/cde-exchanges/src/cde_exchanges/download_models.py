@@ -23,6 +23,8 @@ class DownloadRequest(ArchiveRequest):
 
     start: JsonDate = Field(description="first day, inclusive (UTC)")
     end: JsonDate = Field(description="last day, inclusive (UTC)")
+    interval: str | None = Field(None, description="kline interval (klines only): 1s (spot), 1m, 3m, 5m, 15m, "
+                                                  "30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d", max_length=8)
     params: dict[str, Any] = Field(default_factory=dict, description="adapter parameters (see its Params)")
     force: StrictBool = Field(False, description="rewrite days already in the lake")
     recheck_missing: StrictBool = Field(False, description="ask again for files recorded as missing (404) "
@@ -56,6 +58,16 @@ class DownloadReport(BaseModel):
     kind: str
     files: list[FileOutcome] = Field(default_factory=list)
     days: list[DayOutcome] = Field(default_factory=list)
+
+    @property
+    def partition_unit(self) -> str:
+        """What one partition of this kind covers, for the summary line."""
+        return "months" if self.kind == "fundingRate" else "days"
+
+    @property
+    def row_unit(self) -> str:
+        """What the rows of this kind are, for the summary line."""
+        return {"klines": "klines", "fundingRate": "funding rates"}.get(self.kind, "trades")
 
     def count_days(self, status: DayStatus) -> int:
         return sum(1 for d in self.days if d.status == status)

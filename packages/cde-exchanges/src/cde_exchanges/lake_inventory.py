@@ -1,32 +1,62 @@
-"""What the trades lake holds (``cde lake ls``) and whether it is intact (``cde lake verify``).
+"""What the lake's downloaded trees hold (``cde lake ls``) and whether they are intact (``cde lake verify``).
 
-Both read only partition footers and provenance for the inventory; ``verify`` additionally streams
-every partition's row groups to re-check schema, row count, id and time ranges against provenance.
+Every tree a download writes is covered (:data:`TREES`: ``trades``, ``aggtrades``, ``klines``, ``funding``); each
+row names its tree (and kline interval), since the same symbol may be in several. The inventory reads
+only partition footers and provenance; ``verify`` additionally streams every partition's row groups to
+re-check schema, row count, trade-id range (trade trees) and that every timestamp lies in the
+partition's day (or month) against the provenance.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
 from cde_core.errors import CdeError
-from cde_core.lake import PART_FILE, Lake
-from cde_core.schemas import TRADES_SCHEMA
+from cde_core.lake import PART_FILE, TRADE_TREES, Lake
+from cde_core.schemas import FUNDING_SCHEMA, KLINES_SCHEMA, TRADES_SCHEMA
+from cde_exchanges.synthetic_trades import day_start_us
+
+
+@dataclass(frozen=True)
+class TreeSpec:
+    """One downloaded tree: its hive levels down to the partition, schema and time column."""
+
+    name: str
+    levels: tuple[str, ...]
+    schema: pa.Schema
+    time_column: str = "ts"
+
+    @property
+    def has_trade_ids(self) -> bool:
+        return bool(self.schema.equals(TRADES_SCHEMA))
+
+
+_TRADE_LEVELS = ("exchange", "market", "symbol", "date")
+TREES: tuple[TreeSpec, ...] = (
+    *(TreeSpec(tree, _TRADE_LEVELS, TRADES_SCHEMA) for tree in TRADE_TREES.values()),
+    TreeSpec("klines", ("exchange", "market", "interval", "symbol", "date"), KLINES_SCHEMA, "open_time"),
+    TreeSpec("funding", ("exchange", "market", "symbol", "month"), FUNDING_SCHEMA, "calc_time"),
+)
 
 
 class SymbolInventory(BaseModel):
+    tree: str = Field("trades", description="lake tree: trades, aggtrades, klines …")
+    interval: str | None = Field(None, description="kline interval (klines tree)")
     exchange: str
     market: str
     symbol: str
     first_date: date
     last_date: date
-    days: int
+    days: int = Field(description="partitions present (days; months in monthly trees)")
     rows: int
-    missing_days: list[date] = Field(default_factory=list, description="calendar days absent in the range")
+    missing_days: list[date] = Field(default_factory=list, description="partitions absent in the range")
     id_gaps: int = Field(0, description="trade-id gaps found while downloading (provenance validation)")
     boundary_gaps: int = Field(0, description="consecutive days whose ids do not continue (first != last + 1)")
     issues: list[str] = Field(default_factory=list)
@@ -38,26 +68,53 @@ class PartitionCheck(BaseModel):
     problem: str | None = None
 
 
+@dataclass(frozen=True)
+class _Series:
+    tree: TreeSpec
+    values: dict[str, str]
+
+
+def _period(values: dict[str, str]) -> tuple[date, date]:
+    """[first day, day after the last) of a partition (``date=`` a day, ``month=`` a month)."""
+    if "month" in values:
+        first = date.fromisoformat(values["month"] + "-01")
+        return first, (first + timedelta(days=32)).replace(day=1)
+    day = date.fromisoformat(values["date"])
+    return day, day + timedelta(days=1)
+
+
 def _partitions(lake: Lake, exchange: str | None, market: str | None,
-                symbol: str | None) -> dict[tuple[str, str, str], list[tuple[date, Path]]]:
-    pattern = (f"exchange={exchange or '*'}/market={market or '*'}/symbol={symbol or '*'}/date=*/{PART_FILE}")
-    found: dict[tuple[str, str, str], list[tuple[date, Path]]] = {}
-    for path in sorted((lake.root / "trades").glob(pattern)):
-        sym_dir = path.parent.parent
-        key = (sym_dir.parent.parent.name.split("=", 1)[1], sym_dir.parent.name.split("=", 1)[1],
-               sym_dir.name.split("=", 1)[1])
-        found.setdefault(key, []).append((date.fromisoformat(path.parent.name.split("=", 1)[1]), path))
+                symbol: str | None) -> dict[tuple[str, ...], tuple[_Series, list[tuple[date, Path]]]]:
+    """Every partition of every tree, grouped by series (tree and hive values above the partition)."""
+    wanted = {"exchange": exchange, "market": market, "symbol": symbol}
+    found: dict[tuple[str, ...], tuple[_Series, list[tuple[date, Path]]]] = {}
+    for tree in TREES:
+        pattern = "/".join(f"{level}={wanted.get(level) or '*'}" for level in tree.levels) + f"/{PART_FILE}"
+        for path in sorted((lake.root / tree.name).glob(pattern)):
+            folders = path.parent.relative_to(lake.root / tree.name).parts
+            values = dict(folder.split("=", 1) for folder in folders)
+            series_values = {k: v for k, v in values.items() if k not in ("date", "month")}
+            key = (tree.name, *series_values.values())
+            entry = found.setdefault(key, (_Series(tree, series_values), []))
+            entry[1].append((_period(values)[0], path))
     return found
+
+
+def _missing(keys: list[date], monthly: bool) -> list[date]:
+    present, missing, key = set(keys), [], keys[0]
+    while key < keys[-1]:
+        key = (key + timedelta(days=32)).replace(day=1) if monthly else key + timedelta(days=1)
+        if key not in present:
+            missing.append(key)
+    return missing
 
 
 def inventory(lake: Lake, *, exchange: str | None = None, market: str | None = None,
               symbol: str | None = None) -> list[SymbolInventory]:
     result = []
-    for (ex, mk, sym), parts in _partitions(lake, exchange, market, symbol).items():
+    for series, parts in _partitions(lake, exchange, market, symbol).values():
         days = [d for d, _ in parts]
         present = set(days)
-        missing = [days[0] + timedelta(days=i) for i in range((days[-1] - days[0]).days + 1)
-                   if days[0] + timedelta(days=i) not in present]
         rows, gaps, boundary, issues, prev_last = 0, 0, 0, [], None
         for day, path in parts:
             try:
@@ -74,51 +131,55 @@ def inventory(lake: Lake, *, exchange: str | None = None, market: str | None = N
                     and (day - timedelta(days=1)) in present and prov.first_trade_id != prev_last + 1):
                 boundary += 1
             prev_last = prov.last_trade_id if prov.last_trade_id is not None else prev_last
-        result.append(SymbolInventory(exchange=ex, market=mk, symbol=sym, first_date=days[0], last_date=days[-1],
-                                      days=len(days), rows=rows, missing_days=missing, id_gaps=gaps,
-                                      boundary_gaps=boundary,
-                                      issues=issues))
+        values = series.values
+        result.append(SymbolInventory(
+            tree=series.tree.name, interval=values.get("interval"), exchange=values["exchange"],
+            market=values["market"], symbol=values["symbol"], first_date=days[0], last_date=days[-1],
+            days=len(days), rows=rows, missing_days=_missing(days, "month" in series.tree.levels), id_gaps=gaps,
+            boundary_gaps=boundary, issues=issues))
     return result
 
 
 def verify(lake: Lake, *, exchange: str | None = None, market: str | None = None,
            symbol: str | None = None) -> list[PartitionCheck]:
     checks = []
-    for parts in _partitions(lake, exchange, market, symbol).values():
+    for series, parts in _partitions(lake, exchange, market, symbol).values():
         for _, path in parts:
-            checks.append(_verify_one(lake, path))
+            checks.append(_verify_one(lake, series.tree, path))
     return checks
 
 
-def _verify_one(lake: Lake, path: Path) -> PartitionCheck:
+def _verify_one(lake: Lake, tree: TreeSpec, path: Path) -> PartitionCheck:
     try:
         prov = lake.read_provenance(path)
         if prov is None:
             return PartitionCheck(path=str(path), ok=False, problem="no provenance")
         parquet = pq.ParquetFile(path)
-        if not parquet.schema_arrow.remove_metadata().equals(TRADES_SCHEMA):
-            return PartitionCheck(path=str(path), ok=False, problem="schema differs from TRADES_SCHEMA")
+        if not parquet.schema_arrow.remove_metadata().equals(tree.schema):
+            return PartitionCheck(path=str(path), ok=False, problem=f"schema differs from the {tree.name} schema")
+        columns = [tree.time_column, "trade_id"] if tree.has_trade_ids else [tree.time_column]
         rows, lo, hi, tlo, thi = 0, None, None, None, None
         for i in range(parquet.num_row_groups):
-            group = parquet.read_row_group(i, columns=["ts", "trade_id"])
+            group = parquet.read_row_group(i, columns=columns)
             rows += group.num_rows
             if group.num_rows:
-                ids = pc.min_max(group.column("trade_id"))
-                ts = pc.min_max(group.column("ts").cast("int64"))
-                lo = ids["min"].as_py() if lo is None else min(lo, ids["min"].as_py())
-                hi = ids["max"].as_py() if hi is None else max(hi, ids["max"].as_py())
+                ts = pc.min_max(group.column(tree.time_column).cast("int64"))
                 tlo = ts["min"].as_py() if tlo is None else min(tlo, ts["min"].as_py())
                 thi = ts["max"].as_py() if thi is None else max(thi, ts["max"].as_py())
+                if tree.has_trade_ids:
+                    ids = pc.min_max(group.column("trade_id"))
+                    lo = ids["min"].as_py() if lo is None else min(lo, ids["min"].as_py())
+                    hi = ids["max"].as_py() if hi is None else max(hi, ids["max"].as_py())
     except Exception as exc:  # any unreadable file is a finding, not a crash
         return PartitionCheck(path=str(path), ok=False, problem=f"unreadable: {str(exc).splitlines()[0]}")
     if rows != prov.rows:
         return PartitionCheck(path=str(path), ok=False, problem=f"{rows} rows, provenance says {prov.rows}")
-    if (lo, hi) != (prov.first_trade_id, prov.last_trade_id):
+    if tree.has_trade_ids and (lo, hi) != (prov.first_trade_id, prov.last_trade_id):
         return PartitionCheck(path=str(path), ok=False,
                               problem=f"trade ids {lo}..{hi}, provenance says "
                                       f"{prov.first_trade_id}..{prov.last_trade_id}")
-    day = date.fromisoformat(path.parent.name.split("=", 1)[1])
-    start = (day - date(1970, 1, 1)).days * 86_400_000_000
-    if tlo is not None and (tlo < start or thi >= start + 86_400_000_000):
-        return PartitionCheck(path=str(path), ok=False, problem="timestamps outside the partition's day")
+    values = dict(folder.split("=", 1) for folder in path.parent.relative_to(lake.root / tree.name).parts)
+    first, after = _period(values)
+    if tlo is not None and thi is not None and (tlo < day_start_us(first) or thi >= day_start_us(after)):
+        return PartitionCheck(path=str(path), ok=False, problem="timestamps outside the partition's period")
     return PartitionCheck(path=str(path), ok=True)

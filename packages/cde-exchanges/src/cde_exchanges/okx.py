@@ -4,6 +4,14 @@ No official spec exists; the facts below come from third-party parsers (EXCHANGE
 
 - URL: ``cdn/okex/traderecords/trades/daily/YYYYMMDD/INSTID-trades-YYYY-MM-DD.zip``; no ``.CHECKSUM`` is
   published, so a download is verified by the zip's own CRC-32 and its sha256 is recorded.
+- Monthly trades: ``cdn/okex/traderecords/trades/monthly/YYYYMM/INSTID-trades-YYYY-MM.zip`` (seen in
+  third-party downloaders, e.g. a test fixture URL ``…/trades/monthly/202609/BTC-USDT-SWAP-trades-2026-09.zip``
+  and a Rust client noting "the same format as the daily archives"); a missing one falls back to the
+  daily files. No per-instrument monthly aggtrades file is known, so aggTrades are fetched day by day.
+- Aggregated trades: ``cdn/okex/traderecords/aggtrades/daily/YYYYMMDD/INSTID-aggtrades-YYYY-MM-DD.zip``;
+  a third-party guide (terrylica/data-source-manager, ``docs/api/okx_data_download_guide.md``) lists the
+  same columns as trades (``trade_id, side, size, price, created_time``), so they are mapped by the same
+  English header names; ``trade_id`` is then the aggregate's id. They go to the lake's ``aggtrades`` tree.
 - A header row always exists, but its text varies (``instrument_name,trade_id,side,price,size,
   created_time`` [, ``source``] or bilingual ``trade_id/交易id`` …): columns are mapped by the English
   name before any ``/``.
@@ -17,6 +25,7 @@ No official spec exists; the facts below come from third-party parsers (EXCHANGE
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -48,6 +57,10 @@ KNOWN_CT_VAL: dict[str, float] = {
 }
 
 
+#: archive folder (and file-name part) of each kind
+FOLDERS: dict[str, str] = {"trades": "trades", "aggTrades": "aggtrades"}
+
+
 class OkxParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -73,19 +86,29 @@ def contract_value(symbol: str, params: OkxParams) -> float:
 
 class OkxArchive(ArchiveExchange):
     name = "okx"
-    summary = "OKX public trade archive: spot and perpetual swaps (trades)"
+    summary = "OKX public trade archive: spot and perpetual swaps (trades, aggTrades)"
     Params: ClassVar[type[BaseModel]] = OkxParams
     markets = ("spot", "swap")
-    kinds: ClassVar[dict[str, tuple[str, ...]]] = {"spot": ("trades",), "swap": ("trades",)}
+    kinds: ClassVar[dict[str, tuple[str, ...]]] = {"spot": ("trades", "aggTrades"), "swap": ("trades", "aggTrades")}
     spill_days = 1
 
     def base_url(self, config: DownloadConfig) -> str:
         return config.okx_archive_url.rstrip("/")
 
-    def daily_file(self, market: str, kind: str, symbol: str, day: date) -> ArchiveFile:
-        rel = (f"cdn/okex/traderecords/trades/daily/{day.strftime('%Y%m%d')}/"
-               f"{symbol}-trades-{day.isoformat()}.zip")
+    def daily_file(self, market: str, kind: str, symbol: str, day: date,
+                   interval: str | None = None) -> ArchiveFile:
+        folder = FOLDERS[kind]
+        rel = f"cdn/okex/traderecords/{folder}/daily/{day.strftime('%Y%m%d')}/{symbol}-{folder}-{day.isoformat()}.zip"
         return ArchiveFile(self.name, market, kind, symbol, "daily", day, day, rel, None)
+
+    def monthly_file(self, market: str, kind: str, symbol: str, year: int, month: int,
+                     interval: str | None = None) -> ArchiveFile | None:
+        if kind != "trades":
+            return None
+        first = date(year, month, 1)
+        last = date(year, month, calendar.monthrange(year, month)[1])
+        rel = f"cdn/okex/traderecords/trades/monthly/{year:04d}{month:02d}/{symbol}-trades-{year:04d}-{month:02d}.zip"
+        return ArchiveFile(self.name, market, kind, symbol, "monthly", first, last, rel, None)
 
     def read_trades(self, zip_path: Path, file: ArchiveFile, params: BaseModel) -> Iterator[pa.RecordBatch]:
         assert isinstance(params, OkxParams)

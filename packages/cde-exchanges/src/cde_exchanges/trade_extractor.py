@@ -66,7 +66,7 @@ def day_number(day: date) -> int:
 
 def extract_symbol(job: SymbolExtraction) -> list[DayOutcome]:
     """Run one job; never raises for data problems (they become failed days with the error)."""
-    lake = Lake(job.lake_root)
+    lake = Lake(job.lake_root, trade_kind=job.kind)  # trades_dir then addresses this kind's own tree
     validator = TradeStreamValidator(job.prev_id, job.prev_ts)
     wanted = {day_number(d) for d in job.wanted}
     open_days: dict[int, _OpenDay] = {}
