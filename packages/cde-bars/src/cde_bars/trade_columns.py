@@ -11,7 +11,7 @@ from numba import njit
 from cde_core.errors import DataError, SchemaError
 from cde_core.schemas import TRADES_SCHEMA, TS_TYPE
 
-NUMBA_CACHE_INPUTS = "686978a4b1b008bd"  # sha256 of the cde code it imports; tools/numba_cache_stamps.py
+NUMBA_CACHE_INPUTS = "0f34b254479fd4d7"  # sha256 of the cde code it imports; tools/numba_cache_stamps.py
 
 
 @dataclass(frozen=True)
