@@ -19,8 +19,9 @@ No official spec exists; the facts below come from third-party parsers (EXCHANGE
 - SWAP ``size`` is in contracts: for linear swaps (``…-USDT-SWAP``) ``qty`` = size × ctVal (coin) and
   ``quote_qty`` = price × qty; for inverse swaps (``…-USD-SWAP``, ctVal in USD) ``quote_qty`` = size ×
   ctVal and ``qty`` = quote_qty / price. ctVal from ``GET /api/v5/public/instruments?instType=SWAP``.
-- Daily files are reported (unconfirmed) to be cut on the UTC+8 day, so by default the file of the next
-  day is fetched too and rows are assigned to UTC days by their own timestamp: correct either way.
+- Daily files are reported (unconfirmed) to be cut on the UTC+8 day, so the file of the next day is
+  always fetched too (``spill_days``) and rows are assigned to UTC days by their own timestamp: correct
+  either way, at the price of one extra file per run.
 """
 
 from __future__ import annotations
@@ -66,9 +67,6 @@ class OkxParams(BaseModel):
 
     ct_val: dict[str, float] = Field(
         default_factory=dict, description="contract value per swap instrument (overrides the built-in table)")
-    fetch_next_day: bool = Field(
-        True, description="also fetch the next day's file, in case files are cut on the UTC+8 day "
-                          "(rows are assigned to UTC days by their own timestamp)")
 
 
 def is_inverse(symbol: str) -> bool:
