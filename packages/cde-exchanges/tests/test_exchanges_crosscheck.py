@@ -14,6 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from cde_core.config import CdeConfig
+from cde_core.errors import NotFoundError
 from cde_core.lake import Lake
 from cde_exchanges.archive_maker import make_archive
 from cde_exchanges.archive_server import ArchiveServer
@@ -95,3 +96,8 @@ def test_trades_and_klines_agree_until_an_hour_goes_missing(archive_root: Path, 
     assert "6 symbol-days checked, 5 agree" in shown.output
     shown = CliRunner().invoke(app, [*args, "--symbols", "BTCUSDT", "--json"])
     assert shown.exit_code == 0 and len(json.loads(shown.output)["days"]) == 3
+
+
+def test_an_empty_lake_is_an_error_not_a_pass(config: CdeConfig) -> None:
+    with pytest.raises(NotFoundError, match="nothing to cross-check"):
+        crosscheck(Lake(config.data_root), CrosscheckRequest(exchange="binance", market="um", interval="1h"))

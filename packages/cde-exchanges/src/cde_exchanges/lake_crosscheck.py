@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
+from cde_core.errors import NotFoundError
 from cde_core.json_types import JsonDate
 from cde_core.lake import PART_FILE, Lake
 from cde_exchanges.download_plan import days_between
@@ -88,6 +89,12 @@ def crosscheck(lake: Lake, request: CrosscheckRequest) -> CrosscheckReport:
                 report.days.append(DayCrosscheck(symbol=symbol, date=day, status="no klines"))
             else:
                 report.days.append(_compare_day(symbol, day, step, trades, klines))
+    if not report.days:  # an empty report must not read as "all agree" (e.g. in a CI job)
+        raise NotFoundError(f"nothing to cross-check: no {request.interval} klines or trades of "
+                            f"{request.exchange}/{request.market} in the lake for the symbols and days asked",
+                            where=str(lake.root),
+                            hint=f"download both first: cde download --kind klines --interval {request.interval} "
+                                 "… and cde download --kind trades …")
     return report
 
 
