@@ -12,6 +12,7 @@ import pytest
 from cde_core.atomic import atomic_path, atomic_write_bytes, remove_stale_temps
 from cde_core.errors import DataError, SchemaError
 from cde_core.lake import Lake, Provenance
+from cde_core.parquet_encoding import write_parquet
 from cde_core.schemas import BARS_SCHEMA, TRADES_SCHEMA, is_sorted, validate_table
 
 
@@ -137,3 +138,12 @@ def test_partitions_use_the_lake_encodings_and_read_back_exactly(tmp_path: Path)
         assert "BYTE_STREAM_SPLIT" in encodings[name], encodings[name]
     assert "RLE_DICTIONARY" in encodings["venue"]  # strings repeat: dictionary pages stay
     assert pq.read_table(path).equals(table.replace_schema_metadata(None).cast(pq.read_schema(path)))
+
+
+def test_write_parquet_outside_partitions_uses_the_same_encodings_atomically(tmp_path: Path) -> None:
+    table = trades(100)
+    path = write_parquet(tmp_path / "runs" / "nav.parquet", table)
+    column = pq.ParquetFile(path).metadata.row_group(0).column(table.schema.get_field_index("price"))
+    assert "BYTE_STREAM_SPLIT" in column.encodings
+    assert pq.read_table(path).equals(table.cast(pq.read_schema(path)))
+    assert [p.name for p in path.parent.iterdir()] == ["nav.parquet"]  # no temporary file left

@@ -24,9 +24,10 @@ import yaml
 
 from cde_backtest.metrics import Metrics
 from cde_backtest.models import RunSummary
-from cde_core.atomic import atomic_path, atomic_write_bytes, fsync_dir
+from cde_core.atomic import atomic_write_bytes, fsync_dir
 from cde_core.errors import NotFoundError
 from cde_core.lake import Lake
+from cde_core.parquet_encoding import write_parquet
 
 RUN_FILES = ("config.yaml", "nav.parquet", "positions.parquet", "trades.parquet", "contributions.parquet",
              "metrics.json", "report.html")
@@ -39,9 +40,7 @@ def new_run_id(strategy: str, label: str | None = None) -> str:
 
 
 def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+    write_parquet(path, pa.Table.from_pandas(frame, preserve_index=False))
 
 
 def _json_safe(value: Any) -> Any:

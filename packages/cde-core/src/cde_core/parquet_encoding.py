@@ -24,9 +24,12 @@ DuckDB and Polars read both encodings (tested in the lake's reader tests).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+
+from cde_core.atomic import atomic_path
 
 COMPRESSION = "zstd"
 
@@ -52,3 +55,13 @@ def parquet_write_options(schema: pa.Schema) -> dict[str, Any]:
         "use_dictionary": [f.name for f in schema if f.name not in explicit],
         "column_encoding": explicit,
     }
+
+
+def write_parquet(path: Path, table: pa.Table) -> Path:
+    """Write ``table`` to ``path`` atomically with the lake's encodings: for files outside the
+    partition trees (run results, universes), which need no provenance."""
+    import pyarrow.parquet as pq
+
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, **parquet_write_options(table.schema))
+    return path

@@ -111,12 +111,10 @@ def pit_command(
 
 def _write_parquet(universe: pd.DataFrame, path: Path) -> None:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    from cde_core.atomic import atomic_write_with
+    from cde_core.parquet_encoding import write_parquet
 
-    table = pa.Table.from_pandas(universe, preserve_index=False)
-    atomic_write_with(path, lambda tmp: pq.write_table(table, tmp))
+    write_parquet(path, pa.Table.from_pandas(universe, preserve_index=False))
 
 
 def register(app: typer.Typer) -> None:
