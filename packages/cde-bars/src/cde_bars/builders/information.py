@@ -36,13 +36,13 @@ class InformationBarBuilder(KernelBarBuilder):
 
     def _run(self, state: BarState, cols: TradeColumns, out_f: np.ndarray, ends: np.ndarray,
              counts: np.ndarray, periods: np.ndarray, start: int) -> tuple[int, int]:
-        from cde_bars.kernels.information import information_bars
+        from cde_bars.kernels.information import information_kernel
 
         p: InformationBarParams = state.params  # type: ignore[assignment]
         floor = float(getattr(p, "imbalance_floor", 0.0))
-        k, nxt = information_bars(cols.price, cols.qty, cols.quote, cols.maker, self.measure, self.run,
-                                  p.side == "tick_rule", p.alpha, p.expected_ticks_min, p.expected_ticks_max,
-                                  floor, state.floats, state.ints, out_f, ends, counts, start)
+        kernel = information_kernel(self.measure, self.run, p.side == "tick_rule")
+        k, nxt = kernel(cols.price, cols.qty, cols.quote, cols.maker, p.alpha, p.expected_ticks_min,
+                        p.expected_ticks_max, floor, state.floats, state.ints, out_f, ends, counts, start)
         return int(k), int(nxt)
 
 
