@@ -13,37 +13,17 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
 from cde_core.errors import CdeError
-from cde_core.lake import PART_FILE, TRADE_TREES, Lake
-from cde_core.schemas import FUNDING_SCHEMA, KLINES_SCHEMA, TRADES_SCHEMA
+from cde_core.lake import PART_FILE, Lake
+from cde_exchanges.lake_targets import KIND_TREES, TreeSpec
 from cde_exchanges.synthetic_trades import day_start_us
 
-
-@dataclass(frozen=True)
-class TreeSpec:
-    """One downloaded tree: its hive levels down to the partition, schema and time column."""
-
-    name: str
-    levels: tuple[str, ...]
-    schema: pa.Schema
-    time_column: str = "ts"
-
-    @property
-    def has_trade_ids(self) -> bool:
-        return bool(self.schema.equals(TRADES_SCHEMA))
-
-
-_TRADE_LEVELS = ("exchange", "market", "symbol", "date")
-TREES: tuple[TreeSpec, ...] = (
-    *(TreeSpec(tree, _TRADE_LEVELS, TRADES_SCHEMA) for tree in TRADE_TREES.values()),
-    TreeSpec("klines", ("exchange", "market", "interval", "symbol", "date"), KLINES_SCHEMA, "open_time"),
-    TreeSpec("funding", ("exchange", "market", "symbol", "month"), FUNDING_SCHEMA, "calc_time"),
-)
+#: every tree a download writes
+TREES: tuple[TreeSpec, ...] = tuple(KIND_TREES.values())
 
 
 class SymbolInventory(BaseModel):
@@ -135,7 +115,7 @@ def inventory(lake: Lake, *, exchange: str | None = None, market: str | None = N
         result.append(SymbolInventory(
             tree=series.tree.name, interval=values.get("interval"), exchange=values["exchange"],
             market=values["market"], symbol=values["symbol"], first_date=days[0], last_date=days[-1],
-            days=len(days), rows=rows, missing_days=_missing(days, "month" in series.tree.levels), id_gaps=gaps,
+            days=len(days), rows=rows, missing_days=_missing(days, series.tree.monthly), id_gaps=gaps,
             boundary_gaps=boundary, issues=issues))
     return result
 

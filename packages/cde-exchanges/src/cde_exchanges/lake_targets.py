@@ -20,18 +20,40 @@ from cde_core.lake import PART_FILE, TRADE_TREES, Lake, trade_tree
 from cde_core.schemas import FUNDING_SCHEMA, KLINES_SCHEMA, TRADES_SCHEMA
 from cde_exchanges.kline_intervals import interval_us
 
-#: the column that places a row of a non-trade kind in its partition
-TIME_COLUMNS: dict[str, str] = {"klines": "open_time", "fundingRate": "calc_time"}
-#: lake trees of the kinds that are not trades (those are :data:`cde_core.lake.TRADE_TREES`)
-TABLE_TREES: dict[str, str] = {"klines": "klines", "fundingRate": "funding"}
-#: kinds partitioned by month (their files are monthly only)
-MONTHLY_KINDS = frozenset({"fundingRate"})
+
+@dataclass(frozen=True)
+class TreeSpec:
+    """One downloaded lake tree: its hive levels down to the partition, schema and time column (the
+    column that places a row in its partition)."""
+
+    name: str
+    levels: tuple[str, ...]
+    schema: pa.Schema
+    time_column: str = "ts"
+
+    @property
+    def has_trade_ids(self) -> bool:
+        return bool(self.schema.equals(TRADES_SCHEMA))
+
+    @property
+    def monthly(self) -> bool:
+        """Partitioned by month (the kind's files are monthly only)."""
+        return "month" in self.levels
+
+
+_TRADE_LEVELS = ("exchange", "market", "symbol", "date")
+#: the tree of each downloadable archive kind (trade kinds' trees are :data:`cde_core.lake.TRADE_TREES`)
+KIND_TREES: dict[str, TreeSpec] = {
+    **{kind: TreeSpec(tree, _TRADE_LEVELS, TRADES_SCHEMA) for kind, tree in TRADE_TREES.items()},
+    "klines": TreeSpec("klines", ("exchange", "market", "interval", "symbol", "date"), KLINES_SCHEMA, "open_time"),
+    "fundingRate": TreeSpec("funding", ("exchange", "market", "symbol", "month"), FUNDING_SCHEMA, "calc_time"),
+}
 
 
 @dataclass(frozen=True)
 class LakeTarget:
     """The partitions of ``exchange`` / ``market`` / ``kind`` (``interval``: klines) in ``lake``: one per
-    symbol-day, or per symbol-month for :data:`MONTHLY_KINDS` (keyed by the month's first day)."""
+    symbol-day, or per symbol-month for monthly trees (keyed by the month's first day)."""
 
     lake: Lake
     exchange: str
@@ -49,20 +71,26 @@ class LakeTarget:
         return self.kind in TRADE_TREES
 
     @property
+    def spec(self) -> TreeSpec:
+        if self.kind not in KIND_TREES:
+            trade_tree(self.kind)  # the one-line error naming the kinds
+        return KIND_TREES[self.kind]
+
+    @property
     def tree(self) -> str:
-        return TABLE_TREES[self.kind] if self.kind in TABLE_TREES else trade_tree(self.kind)
+        return self.spec.name
 
     @property
     def monthly(self) -> bool:
-        return self.kind in MONTHLY_KINDS
+        return self.spec.monthly
 
     @property
     def schema(self) -> pa.Schema:
-        return {"klines": KLINES_SCHEMA, "fundingRate": FUNDING_SCHEMA}.get(self.kind, TRADES_SCHEMA)
+        return self.spec.schema
 
     @property
     def time_column(self) -> str:
-        return TIME_COLUMNS.get(self.kind, "ts")
+        return self.spec.time_column
 
     def market_dir(self) -> Path:
         """The folder above every symbol of this target (where stale temporary files are swept)."""
