@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cde_core.arrow_views import numpy_view
 from cde_core.errors import CdeError
 from cde_core.lake import Provenance
 from cde_core.schemas import is_sorted, validate_table
@@ -25,7 +26,7 @@ from cde_exchanges.archive_exchange import ArchiveExchange
 from cde_exchanges.download_models import DayOutcome
 from cde_exchanges.download_plan import days_between
 from cde_exchanges.lake_targets import LakeTarget
-from cde_exchanges.trade_extractor import SourceZip
+from cde_exchanges.trade_extractor import SourceZip, iso_from_us
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def _split(batch: pa.RecordBatch, target: LakeTarget) -> list[tuple[date, pa.Rec
     """The rows of ``batch`` per partition key, each in file order."""
     if batch.num_rows == 0:
         return []
-    keys = target.keys_of(np.asarray(batch.column(target.time_column).cast(pa.int64())))
+    keys = target.keys_of(numpy_view(batch.column(target.time_column)))
     return [(key.item(), batch.filter(pa.array(keys == key))) for key in np.unique(keys)]
 
 
@@ -87,12 +88,10 @@ def _commit(job: TableExtraction, key: date, batches: list[pa.RecordBatch],
     urls = list(sources)
     provenance = Provenance(
         source=urls[0] if urls else "", checksum=sources.get(urls[0]) if urls else None, rows=table.num_rows,
-        min_ts=_iso(bounds["min"]) if bounds else None, max_ts=_iso(bounds["max"]) if bounds else None,
+        min_ts=iso_from_us(bounds["min"].value) if bounds else None,
+        max_ts=iso_from_us(bounds["max"].value) if bounds else None,
         created_by="cde-exchanges",
         extra={**target.provenance_extra(job.symbol), "sources": sources, "validation": validation})
     target.lake.write_partition(target.folder(job.symbol, key), table, provenance)
     return DayOutcome(symbol=job.symbol, date=key, status="written", rows=table.num_rows, validation=validation)
 
-
-def _iso(value: pa.TimestampScalar) -> str:
-    return str(np.datetime64(value.value, "us")) + "Z"

@@ -128,7 +128,8 @@ def _route(batch: pa.RecordBatch, job: SymbolExtraction, lake: Lake, validator: 
         open_days[day].writer.write(batch.slice(a, b - a))
 
 
-def _iso(us: int | None) -> str | None:
+def iso_from_us(us: int | None) -> str | None:
+    """Provenance's timestamp form: ISO 8601 in µs with a Z."""
     if us is None:
         return None
     return np.datetime64(us, "us").astype(str) + "Z"
@@ -141,7 +142,7 @@ def _commit(job: SymbolExtraction, day: int, open_day: _OpenDay, validator: Trad
     provenance = Provenance(
         source=urls[0] if urls else "", checksum=open_day.sources.get(urls[0]) if urls else None,
         rows=open_day.writer.rows, first_trade_id=findings.min_id, last_trade_id=findings.max_id,
-        min_ts=_iso(findings.min_ts), max_ts=_iso(findings.max_ts), created_by="cde-exchanges",
+        min_ts=iso_from_us(findings.min_ts), max_ts=iso_from_us(findings.max_ts), created_by="cde-exchanges",
         extra={"exchange": job.adapter.name, "market": job.market, "kind": job.kind, "symbol": job.symbol,
                "sources": open_day.sources, "validation": report},
     )
