@@ -62,7 +62,10 @@ class DownloadReport(BaseModel):
     @property
     def partition_unit(self) -> str:
         """What one partition of this kind covers, for the summary line."""
-        return "months" if self.kind == "fundingRate" else "days"
+        from cde_exchanges.lake_targets import KIND_TREES
+
+        spec = KIND_TREES.get(self.kind)
+        return "months" if spec is not None and spec.monthly else "days"
 
     @property
     def row_unit(self) -> str:
