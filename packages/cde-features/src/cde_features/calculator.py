@@ -201,6 +201,7 @@ class UnifiedFeatureCalculator:
     def _compute_panel(self, panel: pd.DataFrame, layout: _Layout, factors: list[ResolvedFactor],
                        out: np.ndarray, col_of: dict[str, int], executor: Executor,
                        report: ProgressCallback, cancel: CancelToken | None) -> None:
+        from cde_features.factor_base import PanelGrids
 
         finished = {c for r in self.factors if not r.cross_sectional for c in r.columns}
         bar_columns = set(panel.columns)
@@ -229,7 +230,8 @@ class UnifiedFeatureCalculator:
             fast = [r for r in ready if hasattr(r.factor, "compute_grid")]
             jobs = []
             for r in fast:
-                args = (r.factor, r.params.model_dump(), {c: grid_of(c) for c in r.factor.grid_inputs(r.params)})
+                grids = PanelGrids({c: grid_of(c) for c in r.factor.grid_inputs(r.params)}, layout.symbols)
+                args = (r.factor, r.params.model_dump(), grids)
                 if direct:  # the job writes its columns' grids (views of out) itself, in parallel
                     dsts = [layout.to_grid(out[col_of[c]]) for c in r.columns]
                     jobs.append(Job(r.name, _panel_into, (*args, dsts, r.lookback)))
