@@ -368,8 +368,10 @@ def _checked_panel(panel: pd.DataFrame, inputs: Sequence[str]) -> pd.DataFrame:
                         hint="panel.set_index(['ts', 'symbol']).sort_index()")
     missing = [c for c in inputs if c not in panel.columns]
     if missing:
+        from cde_features.perp_inputs import missing_inputs_hint
+
         raise DataError(f"the bars panel lacks column(s) {', '.join(missing)}",
-                        hint="pass bars in cde_core.schemas.BARS_SCHEMA")
+                        hint=missing_inputs_hint(missing) or "pass bars in cde_core.schemas.BARS_SCHEMA")
     if not panel.index.is_monotonic_increasing:
         panel = panel.sort_index()
     if panel.index.has_duplicates:

@@ -56,7 +56,7 @@ class MarketModel(PanelFactor):
     name = "market_beta"
     group = "market"
     summary = "rolling beta, correlation and idiosyncratic volatility against the market (ew or a symbol)"
-    inputs = ("close")
+    inputs = ("close",)
     Params: ClassVar[type[BaseModel]] = MarketModelParams
 
     def lookback(self, params: BaseModel) -> int:

@@ -38,7 +38,7 @@ class FundingRate(BarFactor):
     name = "funding_rate"
     group = "perpetual"
     summary = "latest settled funding rate known at the bar's close"
-    inputs = ("funding_last")
+    inputs = ("funding_last",)
 
     def calc(self, data: Arrays) -> np.ndarray:
         return np.array(data["funding_last"], dtype=np.float64)
@@ -51,7 +51,7 @@ class FundingMean(WindowFactor):
     name = "funding_mean"
     group = "perpetual"
     summary = "rolling mean of the known funding rate over `window` bars"
-    inputs = ("funding_last")
+    inputs = ("funding_last",)
     Params = window_params(168, minimum=1)
 
     def calc(self, data: Arrays, window: int) -> np.ndarray:
@@ -67,7 +67,7 @@ class FundingZScore(WindowFactor):
     name = "funding_z"
     group = "perpetual"
     summary = "z-score of the known funding rate over `window` bars"
-    inputs = ("funding_last")
+    inputs = ("funding_last",)
     Params = window_params(168)
 
     def calc(self, data: Arrays, window: int) -> np.ndarray:

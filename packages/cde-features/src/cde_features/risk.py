@@ -32,7 +32,7 @@ class SkipMomentum(TimeSeriesFactor):
     name = "mom_skip"
     group = "momentum"
     summary = "log return from `window` to `skip` bars ago (momentum skipping the latest bars)"
-    inputs = ("close")
+    inputs = ("close",)
     Params: ClassVar[type[BaseModel]] = SkipMomentumParams
 
     def lookback(self, params: BaseModel) -> int:
@@ -58,7 +58,7 @@ class EwmaVol(WindowFactor):
     name = "vol_ewma"
     group = "volatility"
     summary = "exponentially weighted (RiskMetrics) volatility of 1-bar log returns"
-    inputs = ("close")
+    inputs = ("close",)
     Params = window_params(24, "half-life of the weights in bars", minimum=1)
 
     def warmup(self, window: int) -> int:
@@ -79,7 +79,7 @@ class MaxDrawdown(WindowFactor):
     name = "max_drawdown"
     group = "distribution"
     summary = "largest peak-to-trough fall of the close within the window (fraction)"
-    inputs = ("close")
+    inputs = ("close",)
     Params = window_params(168)
 
     def calc(self, data: Arrays, window: int) -> np.ndarray:
@@ -101,7 +101,7 @@ class HurstExponent(WindowFactor):
     name = "hurst"
     group = "distribution"
     summary = "Hurst exponent: slope of log std of tau-bar log-price changes on log tau"
-    inputs = ("close")
+    inputs = ("close",)
     Params = window_params(168, "log closes in the window (more than 32)", minimum=33)
 
     def calc(self, data: Arrays, window: int) -> np.ndarray:

@@ -32,7 +32,7 @@ def season_params(cycles: int, unit: str) -> type[BaseModel]:
 
 class _Seasonality(TimeSeriesFactor):
     group = "seasonality"
-    inputs = ("close")
+    inputs = ("close",)
     prefix = ""
 
     def cycle(self, period: int) -> int:

@@ -14,7 +14,7 @@ class LogDollarVolume(WindowFactor):
     name = "log_dollar_volume"
     group = "volume_flow"
     summary = "log of the mean quote (dollar) volume over the window"
-    inputs = ("quote_volume")
+    inputs = ("quote_volume",)
     Params = window_params(24, minimum=1)
 
     def calc(self, data: Arrays, window: int) -> np.ndarray:
