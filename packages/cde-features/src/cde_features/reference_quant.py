@@ -21,14 +21,9 @@ def _bollinger(b: pd.DataFrame, n: int) -> tuple[pd.Series, pd.Series, pd.Series
 
 def _cmo(b: pd.DataFrame, n: int) -> pd.Series:
     """Chande's formula: plain sums of up and down moves over the last n changes."""
-    c = b.close.to_numpy()
-    out = np.full(len(c), np.nan)
-    for t in range(n, len(c)):
-        moves = np.diff(c[t - n:t + 1])
-        up, down = moves[moves > 0].sum(), -moves[moves < 0].sum()
-        if up + down > 0:
-            out[t] = 100 * (up - down) / (up + down)
-    return pd.Series(out, index=b.index)
+    d = b.close.diff()
+    up, down = _r(d.clip(lower=0), n).sum(), _r((-d).clip(lower=0), n).sum()
+    return 100 * (up - down) / (up + down).where(up + down > 0)
 
 
 def _trix(b: pd.DataFrame, n: int) -> pd.Series:
@@ -85,16 +80,15 @@ def _hurst(b: pd.DataFrame, n: int) -> pd.Series:
 
 def _season(b: pd.DataFrame, p: dict[str, Any], weekly: bool) -> dict[str, pd.Series]:
     period, cycles = p.get("period", 24), p.get("cycles", 4 if weekly else 28)
-    c = b.close.to_numpy()
-    out = np.full(len(c), np.nan)
-    cycle = 7 * period if weekly else period
-    for t in range(cycle * cycles, len(c)):
-        if weekly:  # the next `period` bars' return, on the same weekday of past weeks
-            past = [np.log(c[t + period - k * cycle] / c[t - k * cycle]) for k in range(1, cycles + 1)]
-        else:  # the next bar's return, at the same time of day on past days
-            past = [np.log(c[t + 1 - k * cycle] / c[t - k * cycle]) for k in range(1, cycles + 1)]
-        out[t] = np.mean(past)
-    return {f"season_{'dow' if weekly else 'hod'}_{period}_{cycles}": pd.Series(out, index=b.index)}
+    log_close = np.log(b.close)
+    if weekly:  # the next `period` bars' return, on the same weekday of past weeks
+        day = log_close - log_close.shift(period)
+        past = [day.shift(7 * period * k - period) for k in range(1, cycles + 1)]
+    else:  # the next bar's return, at the same time of day on past days
+        bar = log_close.diff()
+        past = [bar.shift(period * k - 1) for k in range(1, cycles + 1)]
+    name = f"season_{'dow' if weekly else 'hod'}_{period}_{cycles}"
+    return {name: pd.concat(past, axis=1).mean(axis=1, skipna=False)}
 
 
 _WINDOWED = {
