@@ -230,7 +230,10 @@ def test_funding_is_known_from_its_calc_time_and_basis_uses_the_spot_close(perp_
     assert rate[hour] == 0.0002  # the 08:00:00.005 rate is settled after this bar closes (07:59:59.999)
     assert rate[hour + pd.Timedelta("1h")] == -0.0003  # ... and within the 08:00 bar
     assert rate[pd.Timestamp("2024-01-01 16:00", tz="UTC")] == 0.0004
-    assert rate.iloc[-1] == 0.0004
+    assert rate[pd.Timestamp("2024-01-01 23:00", tz="UTC")] == 0.0004
+    # the 2024-01-02 00:00 settlement is missing from the tree: from the bar after it was due the rate
+    # is unknown, not the stale 0.0004
+    assert rate[pd.Timestamp("2024-01-02 00:00", tz="UTC"):].isna().all()
     assert feats["basis"].to_numpy() == pytest.approx(1 / 0.999 - 1, rel=1e-9)
     assert feats["funding_mean_24"].iloc[23] == pytest.approx((8 * 0.0002 + 8 * -0.0003 + 8 * 0.0004) / 24)
 
@@ -253,6 +256,19 @@ def test_missing_funding_tree_and_spot_bars_are_named(tmp_path: Path) -> None:
         compute_to_lake(ComputeRequest(bars="time-1h", market="um", feature_set="perp", factors=["funding_rate"]),
                         lake=lake)
     with pytest.raises(NotFoundError, match="no spot bars for ETHUSDT"):
+        compute_to_lake(ComputeRequest(bars="time-1h", market="um", feature_set="perp", factors=["basis"]),
+                        lake=lake)
+
+
+def test_spot_bars_without_a_common_clock_are_refused(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    perp = synthetic_bars(48, seed=2)
+    _write_bars(lake, "um", "BTCUSDT", perp)
+    spot = perp.copy()
+    spot.index = spot.index + pd.Timedelta("17min")  # e.g. dollar bars: labelled by their first trade
+    spot["ts_close"] = spot["ts_close"] + pd.Timedelta("17min")
+    _write_bars(lake, "spot", "BTCUSDT", spot)
+    with pytest.raises(DataError, match="share no bar clock"):
         compute_to_lake(ComputeRequest(bars="time-1h", market="um", feature_set="perp", factors=["basis"]),
                         lake=lake)
 

@@ -4,7 +4,10 @@ bars but in other trees of the lake, added to the bars panel before computing.
 * ``funding_last`` — per bar, the latest rate of the lake's funding tree
   (``funding/exchange=…/market=um|cm/symbol=…``, written by ``cde download --kind fundingRate``) whose
   ``calc_time`` is at or before the bar's close (``ts_close``; the bar's clock when a panel has no
-  ``ts_close``): a rate is known at its settlement, never earlier. NaN before the first settlement.
+  ``ts_close``): a rate is known at its settlement, never earlier. NaN before the first settlement and
+  where the next settlement is overdue (more than ``funding_interval_hours`` plus a minute after the
+  last one: the tree has a gap, e.g. the running month Binance publishes no file for), so a gap never
+  repeats a stale rate.
 * ``spot_close`` — the close of the spot bar (same bars spec and exchange, ``market=spot``) with the
   same clock as the perpetual's bar: um ``BTCUSDT`` ↔ spot ``BTCUSDT``; cm ``BTCUSD_PERP`` ↔ spot
   ``BTCUSDT`` (the coin-margined contract is quoted in USD, the spot pair in USDT). NaN where the spot
@@ -28,6 +31,10 @@ from cde_core.lake import Lake
 
 #: markets whose symbols are perpetuals with funding and a spot underlying (Binance USDⓈ-M and COIN-M)
 PERPETUAL_MARKETS = ("um", "cm")
+
+HOUR_NS = 3_600_000_000_000
+#: how late a settlement may be stamped after its due time before the previous rate counts as unknown
+SETTLEMENT_GRACE_NS = 60_000_000_000
 
 #: lake-provided input column → what it is and where it comes from
 LAKE_INPUTS = {
@@ -103,9 +110,11 @@ def _funding_column(panel: pd.DataFrame, lake: Lake, exchange: str, market: str,
         raise NotFoundError(f"the lake has no funding tree for exchange={exchange} market={market}",
                             where=str(base), hint=f"download it: {fetch}")
     table = ds.dataset(base, format="parquet", partitioning="hive").to_table(
-        columns=["symbol", "calc_time", "funding_rate"], filter=ds.field("symbol").isin(symbols))
+        columns=["symbol", "calc_time", "funding_interval_hours", "funding_rate"],
+        filter=ds.field("symbol").isin(symbols))
     have = pd.DataFrame({"symbol": np.asarray(table.column("symbol").cast(pa.string())),
                          "calc_time": np.asarray(table.column("calc_time").cast(pa.int64())) * 1_000,
+                         "interval": np.asarray(table.column("funding_interval_hours"), dtype=np.int64) * HOUR_NS,
                          "rate": np.asarray(table.column("funding_rate"), dtype=np.float64)})
     missing = [s for s in symbols if s not in set(have["symbol"])]
     if missing:
@@ -116,9 +125,13 @@ def _funding_column(panel: pd.DataFrame, lake: Lake, exchange: str, market: str,
     out = np.full(len(panel), np.nan)
     for symbol, group in have.sort_values("calc_time", kind="stable").groupby("symbol", sort=False):
         rows = np.flatnonzero(row_symbols == symbol)
-        known = np.searchsorted(group["calc_time"].to_numpy(), times[rows], side="right") - 1
-        rates = group["rate"].to_numpy()
-        out[rows] = np.where(known >= 0, rates[np.maximum(known, 0)], np.nan)
+        calc = group["calc_time"].to_numpy()
+        known = np.searchsorted(calc, times[rows], side="right") - 1
+        last = np.maximum(known, 0)
+        # a rate stands for its interval; past the next settlement's due time (plus a grace for the
+        # exchange's late stamps) a missing settlement makes the rate unknown, not stale
+        due = calc[last] + group["interval"].to_numpy()[last] + SETTLEMENT_GRACE_NS
+        out[rows] = np.where((known >= 0) & (times[rows] < due), group["rate"].to_numpy()[last], np.nan)
     return out
 
 
@@ -142,5 +155,11 @@ def _spot_column(panel: pd.DataFrame, lake: Lake, bars: str, exchange: str, mark
         rows = np.flatnonzero(row_symbols == symbol)
         spot_close = read_symbol_bars(lake, bars, exchange, "spot", spot)["close"]
         spot_close = spot_close[~spot_close.index.duplicated(keep="last")]
-        out[rows] = spot_close.reindex(ts[rows]).to_numpy(dtype=np.float64)
+        values = spot_close.reindex(ts[rows]).to_numpy(dtype=np.float64)
+        if len(rows) and np.isnan(values).all():
+            raise DataError(f"the spot bars of {spot} share no bar clock with {symbol}'s {market} bars, so the "
+                            "basis cannot be computed", where=f"bars/spec={bars}/exchange={exchange}",
+                            hint="the basis needs time bars, whose clocks align; information-driven bars "
+                                 "(tick, volume, dollar) have none")
+        out[rows] = values
     return out
