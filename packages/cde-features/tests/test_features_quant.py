@@ -145,6 +145,9 @@ def test_market_model_equals_an_explicit_ols() -> None:
                 assert row[f"beta_{tag}_50"] == pytest.approx(slope, rel=1e-8)
                 assert row[f"mkt_corr_{tag}_50"] == pytest.approx(np.corrcoef(x, y)[0, 1], rel=1e-8)
                 assert row[f"idio_vol_{tag}_50"] == pytest.approx(math.sqrt(resid @ resid / 48), rel=1e-7)
+    factor = get_plugins().factors.get("market_beta")  # the protocol's DataFrame route names symbols too
+    direct = factor.compute(panel, factor.Params(window=50, market="BTCUSDT"))
+    np.testing.assert_allclose(direct.to_numpy(), out[direct.columns].to_numpy(), rtol=1e-12, equal_nan=True)
     btc = out.xs("BTCUSDT", level=1).iloc[100:]
     assert np.allclose(btc["beta_btcusdt_50"], 1.0) and np.allclose(btc["idio_vol_btcusdt_50"], 0.0, atol=1e-9)
     assert out.xs("AAAUSDT", level=1).iloc[:50].isna().all().all()
