@@ -130,11 +130,11 @@ def test_market_model_equals_an_explicit_ols() -> None:
     out = compute_features(panel, ["market_beta"], params={"market_beta": {"window": 50}}, executor=EXEC)
     close = panel["close"].unstack(1)
     r = np.log(close / close.shift(1))
-    for market in ("ew", "BTCUSDT"):
+    for market in ("ew", "btc"):
         if market != "ew":
             out = compute_features(panel, ["market_beta"], params={"market_beta": {"window": 50, "market": market}},
                                    executor=EXEC)
-        m = r.mean(axis=1) if market == "ew" else r[market]
+        m = r.mean(axis=1) if market == "ew" else r["BTCUSDT"]
         tag = market.lower()
         for t in (60, 200, 299):
             for symbol in ("AAAUSDT", "BBBUSDT"):
@@ -146,10 +146,13 @@ def test_market_model_equals_an_explicit_ols() -> None:
                 assert row[f"mkt_corr_{tag}_50"] == pytest.approx(np.corrcoef(x, y)[0, 1], rel=1e-8)
                 assert row[f"idio_vol_{tag}_50"] == pytest.approx(math.sqrt(resid @ resid / 48), rel=1e-7)
     factor = get_plugins().factors.get("market_beta")  # the protocol's DataFrame route names symbols too
-    direct = factor.compute(panel, factor.Params(window=50, market="BTCUSDT"))
+    direct = factor.compute(panel, factor.Params(window=50, market="btc"))
     np.testing.assert_allclose(direct.to_numpy(), out[direct.columns].to_numpy(), rtol=1e-12, equal_nan=True)
     btc = out.xs("BTCUSDT", level=1).iloc[100:]
-    assert np.allclose(btc["beta_btcusdt_50"], 1.0) and np.allclose(btc["idio_vol_btcusdt_50"], 0.0, atol=1e-9)
+    assert np.allclose(btc["beta_btc_50"], 1.0) and np.allclose(btc["idio_vol_btc_50"], 0.0, atol=1e-9)
+    named = compute_features(panel, ["market_beta"], params={"market_beta": {"window": 50, "market": "BTCUSDT"}},
+                             executor=EXEC)
+    np.testing.assert_array_equal(named.to_numpy(), out.to_numpy())  # "btc" is the panel's BTCUSDT
     assert out.xs("AAAUSDT", level=1).iloc[:50].isna().all().all()
 
 

@@ -3,8 +3,9 @@ one-factor market model ``r_i = α + β r_m + ε`` (Sharpe 1964; idiosyncratic v
 Hodrick, Xing & Zhang 2006), on 1-bar log returns over the last n bars.
 
 The market is ``ew`` — the equal-weight mean of the 1-bar log returns of every symbol of the panel
-with a return at that timestamp (the symbol itself included) — or one symbol of the panel, e.g.
-``BTCUSDT``. Both use only returns at or before each timestamp, so the panel adds no look-ahead.
+with a return at that timestamp (the symbol itself included) — ``btc``, the panel's BTC pair (the
+first of :data:`BTC_SYMBOLS` present), or one symbol of the panel, e.g. ``ETHUSDT``. All use only
+returns at or before each timestamp, so the panel adds no look-ahead.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from cde_core.errors import DataError
 from cde_features.factor_base import PanelFactor
 
 EQUAL_WEIGHT = "ew"
+#: ``market="btc"``: the first of these in the panel (spot / USDⓈ-M, COIN-M, then other quotes)
+BTC_SYMBOLS = ("BTCUSDT", "BTCUSD_PERP", "BTCUSDC", "BTCFDUSD", "BTCUSD")
 
 
 class MarketModelParams(BaseModel):
@@ -27,7 +30,8 @@ class MarketModelParams(BaseModel):
 
     window: int = Field(168, ge=3, le=100_000, description="bars of 1-bar returns in the regression")
     market: str = Field(EQUAL_WEIGHT, min_length=1, pattern=r"^[A-Za-z0-9_\-]+$",
-                        description="'ew' (equal-weight mean return of the panel) or a symbol, e.g. BTCUSDT")
+                        description="'ew' (equal-weight mean return of the panel), 'btc' (the panel's BTC pair: "
+                                    "BTCUSDT, BTCUSD_PERP, ...) or a symbol, e.g. ETHUSDT")
 
 
 def market_returns(returns: np.ndarray, market: str, symbols: list[str] | None) -> np.ndarray:
@@ -40,6 +44,8 @@ def market_returns(returns: np.ndarray, market: str, symbols: list[str] | None) 
     if symbols is None:
         raise DataError(f"market={market} needs the panel's symbol names",
                         hint="compute through UnifiedFeatureCalculator or PanelFactor.compute")
+    if market == "btc":
+        market = next((s for s in BTC_SYMBOLS if s in symbols), "BTCUSDT")
     if market not in symbols:
         near = difflib.get_close_matches(market, symbols, n=3) or symbols[:3]
         raise DataError(f"market symbol '{market}' is not in the panel",
