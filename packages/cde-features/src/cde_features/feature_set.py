@@ -89,7 +89,7 @@ def _default_specs() -> list[FactorSpec]:
 
 
 def default_feature_set() -> FeatureSet:
-    """The ``default`` set (190+ built-in columns, plus registered third-party factors)."""
+    """The ``default`` set (180+ built-in columns, plus registered third-party factors)."""
     return FeatureSet(name="default", factors=_default_specs(), include_registered=True)
 
 

@@ -116,7 +116,8 @@ def _funding_column(panel: pd.DataFrame, lake: Lake, exchange: str, market: str,
                          "calc_time": np.asarray(table.column("calc_time").cast(pa.int64())) * 1_000,
                          "interval": np.asarray(table.column("funding_interval_hours"), dtype=np.int64) * HOUR_NS,
                          "rate": np.asarray(table.column("funding_rate"), dtype=np.float64)})
-    missing = [s for s in symbols if s not in set(have["symbol"])]
+    listed = set(have["symbol"])
+    missing = [s for s in symbols if s not in listed]
     if missing:
         raise NotFoundError(f"no funding rates for {', '.join(missing)} in the lake", where=str(base),
                             hint=f"download them: {fetch}")
