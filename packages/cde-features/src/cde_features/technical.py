@@ -99,7 +99,7 @@ class StochRsiParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     window: int = Field(14, ge=2, le=10_000, description="RSI period (bars)")
-    stoch: int = Field(14, ge=1, le=10_000, description="bars of RSI in the min-max range (%K)")
+    stoch: int = Field(14, ge=2, le=10_000, description="RSI values in the min-max range (%K)")
     smooth: int = Field(3, ge=1, le=1_000, description="SMA length of %D")
 
 
