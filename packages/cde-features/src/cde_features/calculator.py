@@ -201,6 +201,7 @@ class UnifiedFeatureCalculator:
     def _compute_panel(self, panel: pd.DataFrame, layout: _Layout, factors: list[ResolvedFactor],
                        out: np.ndarray, col_of: dict[str, int], executor: Executor,
                        report: ProgressCallback, cancel: CancelToken | None) -> None:
+        from cde_features.factor_base import PanelGrids
 
         finished = {c for r in self.factors if not r.cross_sectional for c in r.columns}
         bar_columns = set(panel.columns)
@@ -229,7 +230,8 @@ class UnifiedFeatureCalculator:
             fast = [r for r in ready if hasattr(r.factor, "compute_grid")]
             jobs = []
             for r in fast:
-                args = (r.factor, r.params.model_dump(), {c: grid_of(c) for c in r.factor.grid_inputs(r.params)})
+                grids = PanelGrids({c: grid_of(c) for c in r.factor.grid_inputs(r.params)}, layout.symbols)
+                args = (r.factor, r.params.model_dump(), grids)
                 if direct:  # the job writes its columns' grids (views of out) itself, in parallel
                     dsts = [layout.to_grid(out[col_of[c]]) for c in r.columns]
                     jobs.append(Job(r.name, _panel_into, (*args, dsts, r.lookback)))
@@ -366,8 +368,10 @@ def _checked_panel(panel: pd.DataFrame, inputs: Sequence[str]) -> pd.DataFrame:
                         hint="panel.set_index(['ts', 'symbol']).sort_index()")
     missing = [c for c in inputs if c not in panel.columns]
     if missing:
+        from cde_features.perp_inputs import missing_inputs_hint
+
         raise DataError(f"the bars panel lacks column(s) {', '.join(missing)}",
-                        hint="pass bars in cde_core.schemas.BARS_SCHEMA")
+                        hint=missing_inputs_hint(missing) or "pass bars in cde_core.schemas.BARS_SCHEMA")
     if not panel.index.is_monotonic_increasing:
         panel = panel.sort_index()
     if panel.index.has_duplicates:

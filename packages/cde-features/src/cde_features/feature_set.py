@@ -74,7 +74,9 @@ def _default_specs() -> list[FactorSpec]:
     specs += _windows("max_ret", (24,)) + _windows("min_ret", (24,))
     specs += _windows("downside_vol", (168,)) + _windows("upside_vol", (168,)) + _windows("ret_z", (168,))
     from cde_features.alphas import ALPHAS
+    from cde_features.quant_sets import quant_default_specs
 
+    specs += quant_default_specs()
     specs += [FactorSpec(factor=f"alpha_{a.number:03d}") for a in ALPHAS]
     for source in ("ret_log_24", "ret_log_168", "ret_log_672", "vol_yz_168", "rsi_14", "volume_z_24",
                    "amihud_168", "kyle_lambda_168"):
@@ -87,11 +89,17 @@ def _default_specs() -> list[FactorSpec]:
 
 
 def default_feature_set() -> FeatureSet:
-    """The ``default`` set (160+ built-in columns, plus registered third-party factors)."""
+    """The ``default`` set (180+ built-in columns, plus registered third-party factors)."""
     return FeatureSet(name="default", factors=_default_specs(), include_registered=True)
 
 
-FEATURE_SETS = {"default": default_feature_set}
+def _perp_feature_set() -> FeatureSet:
+    from cde_features.quant_sets import perp_feature_set
+
+    return perp_feature_set()
+
+
+FEATURE_SETS = {"default": default_feature_set, "perp": _perp_feature_set}
 
 
 def get_feature_set(name: str | FeatureSet) -> FeatureSet:
@@ -178,8 +186,13 @@ def resolve(feature_set: str | FeatureSet = "default", *, select: Sequence[str] 
 
 
 def _defaults_ok(host: PluginHost, name: str) -> bool:
+    """Whether a registered factor joins a set automatically: its defaults validate and it reads bar
+    columns only (factors needing other lake data, e.g. funding, are listed by a named set)."""
+    factor = host.factors.get(name)
+    if not set(getattr(factor, "inputs", ())) <= _BAR_COLUMNS:
+        return False
     try:
-        host.factors.get(name).Params()
+        factor.Params()
     except Exception:
         return False
     return True

@@ -212,6 +212,11 @@ def _rsi(close: pd.Series, n: int) -> pd.Series:
 
 def reference_series_factor(bars: pd.DataFrame, factor: str, params: dict[str, Any]) -> dict[str, pd.Series]:
     """One time-series factor of one symbol's bars (index ts) → {column: Series}."""
+    from cde_features.reference_quant import quant_series_factor
+
+    quant = quant_series_factor(bars, factor, params)
+    if quant is not None:
+        return quant
     if factor in ("macd", "ppo"):
         return _macd(bars, params, factor == "ppo")
     if factor == "stoch":
@@ -299,7 +304,10 @@ def reference_features(panel: pd.DataFrame, specs: list[tuple[str, dict[str, Any
 
     alphas = {f"alpha_{a.number:03d}": a for a in ALPHAS}
     columns: dict[str, pd.Series] = {}
-    series_specs = [(f, p) for f, p in specs if f not in alphas and not f.startswith("cs_")]
+    from cde_features.reference_quant import PANEL_FACTORS
+
+    series_specs = [(f, p) for f, p in specs
+                    if f not in alphas and not f.startswith("cs_") and f not in PANEL_FACTORS]
     parts: list[pd.DataFrame] = []
     for symbol, bars in panel.groupby(level=1, sort=True):
         b = bars.droplevel(1)
@@ -325,6 +333,8 @@ def reference_features(panel: pd.DataFrame, specs: list[tuple[str, dict[str, Any
                 out = a.formula(o, AlphaData(o, wide)).stack(future_stack=True).reindex(panel.index)
             out = out.where(np.isfinite(out)).where(count >= a.lookback)
             columns[factor] = out
+        elif factor in PANEL_FACTORS:
+            columns.update(PANEL_FACTORS[factor](panel, params))
         elif factor.startswith("cs_"):
             src = columns[params["source"]].unstack(1)
             if factor == "cs_rank":

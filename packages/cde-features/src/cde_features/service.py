@@ -15,6 +15,7 @@ from cde_core.json_types import JsonDate, JsonInt
 from cde_core.lake import Lake
 from cde_core.progress import CancelToken, ProgressCallback, scaled
 from cde_features.lake_io import read_bars_panel, read_features, utc_start, write_features
+from cde_features.perp_inputs import attach_lake_inputs
 
 
 class BarsSource(BaseModel):
@@ -77,6 +78,8 @@ def compute_to_lake(request: ComputeRequest, *, lake: Lake | None = None, progre
     report(0.0, "reading bars")
     panel = read_bars_panel(lake, request.bars, request.exchange, request.market, request.symbols or None,
                             end=request.end)
+    panel = attach_lake_inputs(panel, lake, calc.factors, bars=request.bars, exchange=request.exchange,
+                               market=request.market)
     from cde_core.executors import create_executor
 
     executor = create_executor(get_config().executor)  # one for computing and writing, closed here
@@ -122,7 +125,9 @@ def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None, report
             features = features[features.index.get_level_values(1).isin(request.symbols)]
     else:
         calc = UnifiedFeatureCalculator(select=request.columns or None)
-        features = calc.compute(panel, progress=scaled(report, 0.0, 0.7), cancel=cancel)
+        inputs = attach_lake_inputs(panel, lake, calc.factors, bars=request.bars, exchange=request.exchange,
+                                    market=request.market)
+        features = calc.compute(inputs, progress=scaled(report, 0.0, 0.7), cancel=cancel)
     features = _window(features, request.start, request.end)
     columns = [c for c in features.columns
                if not request.columns or any(fnmatch.fnmatchcase(c, g) for g in request.columns)]
