@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cde_core.visual.page import epoch_ms
+
 MAX_POINTS = 20_000
 STRATEGY, BENCHMARK = "#1f77b4", "#7f7f7f"
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -18,10 +20,12 @@ def thin(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def mark_warmup(fig: Any, start: pd.Timestamp, end: pd.Timestamp | None) -> None:
-    """Shade the warm-up (first bar → first fill) on a time-axis figure."""
+    """Make the x axis a date axis and shade the warm-up (first bar → first fill)."""
+    fig.update_xaxes(type="date")
     if end is None or end <= start:
         return
-    fig.add_vrect(x0=start, x1=end, fillcolor="#b0bec5", opacity=0.25, line_width=0, layer="below",
+    x0, x1 = (float(v) for v in epoch_ms([start, end]))
+    fig.add_vrect(x0=x0, x1=x1, fillcolor="#b0bec5", opacity=0.25, line_width=0, layer="below",
                   annotation_text="warm-up", annotation_position="top left")
 
 
@@ -33,8 +37,8 @@ def cumulative_returns(nav: pd.DataFrame, initial_cash: float, warmup: pd.Timest
     import plotly.graph_objects as go
 
     view = thin(nav[["nav", "benchmark"]] / initial_cash - 1.0)
-    fig = go.Figure([_line(go, view.index, view["nav"], "strategy", STRATEGY),
-                     _line(go, view.index, view["benchmark"], "benchmark", BENCHMARK, "dot")])
+    fig = go.Figure([_line(go, epoch_ms(view.index), view["nav"], "strategy", STRATEGY),
+                     _line(go, epoch_ms(view.index), view["benchmark"], "benchmark", BENCHMARK, "dot")])
     fig.update_yaxes(tickformat=".0%", hoverformat=".2%", title_text="cumulative return")
     mark_warmup(fig, nav.index[0], warmup)
     return fig
@@ -44,9 +48,10 @@ def underwater(drawdowns: pd.DataFrame, warmup: pd.Timestamp | None) -> Any:
     import plotly.graph_objects as go
 
     view = thin(drawdowns)
-    fig = go.Figure([go.Scatter(x=view.index, y=view["strategy"], name="strategy", fill="tozeroy", mode="lines",
+    fig = go.Figure([go.Scatter(x=epoch_ms(view.index), y=view["strategy"], name="strategy", fill="tozeroy",
+                                mode="lines",
                                 line={"width": 1, "color": "#c0392b"}),
-                     _line(go, view.index, view["benchmark"], "benchmark", BENCHMARK, "dot")])
+                     _line(go, epoch_ms(view.index), view["benchmark"], "benchmark", BENCHMARK, "dot")])
     fig.update_yaxes(tickformat=".0%", hoverformat=".2%", title_text="below previous peak")
     mark_warmup(fig, drawdowns.index[0], warmup)
     return fig
@@ -76,13 +81,14 @@ def rolling(frame: pd.DataFrame, column: str, *, percent: bool, warmup: pd.Times
     import plotly.graph_objects as go
 
     view = thin(frame).dropna(how="all")
-    fig = go.Figure([_line(go, view.index, view[f"strategy_{column}"], "strategy", STRATEGY),
-                     _line(go, view.index, view[f"benchmark_{column}"], "benchmark", BENCHMARK, "dot")])
+    x = epoch_ms(view.index)
+    fig = go.Figure([_line(go, x, view[f"strategy_{column}"], "strategy", STRATEGY),
+                     _line(go, x, view[f"benchmark_{column}"], "benchmark", BENCHMARK, "dot")])
     if percent:
         fig.update_yaxes(tickformat=".0%", hoverformat=".1%", rangemode="tozero")
     else:
         fig.update_yaxes(hoverformat=".2f", zeroline=True)
-    fig.update_xaxes(range=[frame.index[0], frame.index[-1]])
+    fig.update_xaxes(range=list(epoch_ms(frame.index[[0, -1]])))
     mark_warmup(fig, frame.index[0], warmup)
     return fig
 
@@ -105,9 +111,10 @@ def exposure(nav: pd.DataFrame, warmup: pd.Timestamp | None) -> Any:
 
     view = thin(nav[["gross", "net"]])
     daily_turnover = nav["turnover"].resample("1D").sum()
-    fig = go.Figure([_line(go, view.index, view["gross"], "gross exposure", "#8e44ad"),
-                     _line(go, view.index, view["net"], "net exposure", "#16a085"),
-                     go.Bar(x=daily_turnover.index, y=daily_turnover, name="turnover per day", yaxis="y2",
+    fig = go.Figure([_line(go, epoch_ms(view.index), view["gross"], "gross exposure", "#8e44ad"),
+                     _line(go, epoch_ms(view.index), view["net"], "net exposure", "#16a085"),
+                     go.Bar(x=epoch_ms(daily_turnover.index), y=daily_turnover, name="turnover per day",
+                            yaxis="y2",
                             opacity=0.35, marker_color="#f39c12")])
     fig.update_layout(yaxis={"tickformat": ".0%", "title": {"text": "of NAV"}},
                       yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%", "showgrid": False,

@@ -41,6 +41,20 @@ def figure_json(figure: Any) -> dict[str, Any]:
     return spec
 
 
+def epoch_ms(index: Any) -> Any:
+    """Times as float milliseconds since the epoch (UTC), for a ``type="date"`` axis.
+
+    plotly.js reads such numbers as UTC dates; sent as a typed array they take ~11 bytes a point
+    instead of ~28 for ISO strings, which is most of a tear sheet's size."""
+    import numpy as np
+    import pandas as pd
+
+    stamps = pd.DatetimeIndex(index)
+    if stamps.tz is not None:
+        stamps = stamps.tz_convert("UTC").tz_localize(None)
+    return stamps.asi8.astype(np.float64) / {"ns": 1e6, "us": 1e3, "ms": 1.0, "s": 1e-3}[stamps.unit]
+
+
 @dataclass
 class Chart:
     """A plotly figure with its section title and an optional note under the title."""
@@ -123,8 +137,11 @@ th {{ background: #f5f7f8; }} td:first-child, th:first-child {{ text-align: left
 (function () {{
   var charts = JSON.parse(document.getElementById("cde-charts").textContent);
   if (typeof Plotly === "undefined") {{
-    document.body.insertAdjacentHTML("afterbegin", '<p class="missing">plotly.js could not be loaded from '
-      + '"{src}"; keep the page beside its assets folder or write it with --self-contained.</p>');
+    var warning = document.createElement("p");
+    warning.className = "missing";
+    warning.textContent = 'plotly.js could not be loaded from "{src}"; keep the page beside its assets '
+      + "folder or write it with --self-contained.";
+    document.body.insertBefore(warning, document.body.firstChild);
     return;
   }}
   Object.keys(charts).forEach(function (key) {{
