@@ -4,6 +4,7 @@ shows equals a slow reference computed here from the run's NAV and trade log."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 import subprocess
@@ -184,7 +185,7 @@ def test_drawdown_periods_hand_computed():
 
 
 def test_round_trips_equal_a_fill_by_fill_walk(run, tables):
-    lake, stored, _ = run
+    _lake, stored, _ = run
     last_close = stored.config["data"]["last_close"]
     expected = sorted(oracle.round_trip_pnls(stored.trades, last_close), key=lambda t: (t[0], t[1]))
     got = round_trips(stored.trades, last_close).sort_values(["symbol", "opened"], kind="stable")
@@ -217,7 +218,7 @@ def test_daily_return_distribution_equals_end_of_day_navs(run, charts):
     for ts, v in nav.items():
         ends[ts.floor("D")] = v
     days = sorted(ends)
-    expected = [ends[d] / ends[p] - 1 for p, d in zip(days, days[1:], strict=False)
+    expected = [ends[d] / ends[p] - 1 for p, d in itertools.pairwise(days)
                 if d >= first_fill.floor("D") + pd.Timedelta(days=1)]
     got = oracle.values(charts["distribution"]["data"][0]["x"])
     assert got == pytest.approx(expected, rel=1e-9)

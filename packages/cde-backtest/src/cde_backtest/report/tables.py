@@ -26,7 +26,8 @@ def round_trip_table(trips: pd.DataFrame, empty: str) -> str:
     if trips.empty:
         return f"<p>{empty}</p>"
     rows = [[r["symbol"], r["side"], _when(r["opened"]), _when(r["closed"]) if pd.notna(r["closed"])
-             else "open at end", f"{r['fills']:,}", format_value("cash", r["pnl"]), format_value("percent", r["return"])]
+             else "open at end", f"{r['fills']:,}", format_value("cash", r["pnl"]),
+             format_value("percent", r["return"])]
             for r in trips.to_dict("records")]
     return table_html(["symbol", "side", "opened", "closed", "fills", "P&L", "return"], rows, css="data trips")
 
