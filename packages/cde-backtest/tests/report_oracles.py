@@ -1,83 +1,12 @@
-"""Slow, obvious reference implementations of what the tear sheet shows, and helpers that read a
-rendered page back (its tables and its chart JSON). The tests compare the page with these."""
+"""Slow, obvious reference implementations of what the tear sheet shows; the tests compare the page
+(read back with :mod:`cde_core.visual.testing`) with these."""
 
 from __future__ import annotations
 
-import base64
-import json
 import math
-import re
-from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
-
-# -- reading a page ------------------------------------------------------------------------------------
-
-
-class _Tables(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tables: dict[str, list[list[str]]] = {}
-        self._rows: list[list[str]] | None = None
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag, attrs):  # type: ignore[no-untyped-def]
-        if tag == "table":
-            classes = dict(attrs).get("class", "").split()
-            self._rows = self.tables.setdefault(classes[-1] if classes else "", [])
-        elif tag == "tr" and self._rows is not None:
-            self._rows.append([])
-        elif tag in ("td", "th") and self._rows is not None:
-            self._cell = []
-
-    def handle_endtag(self, tag):  # type: ignore[no-untyped-def]
-        if tag in ("td", "th") and self._cell is not None and self._rows is not None:
-            self._rows[-1].append("".join(self._cell).strip())
-            self._cell = None
-        elif tag == "table":
-            self._rows = None
-
-    def handle_data(self, data):  # type: ignore[no-untyped-def]
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def page_tables(html: str) -> dict[str, list[list[str]]]:
-    """Rows of every table by its last CSS class (the header row first). Tables sharing a class are
-    concatenated in page order."""
-    parser = _Tables()
-    parser.feed(html)
-    return parser.tables
-
-
-def page_charts(html: str) -> dict[str, dict]:
-    text = re.search(r'<script type="application/json" id="cde-charts">(.*?)</script>', html, re.S).group(1)
-    return json.loads(text.replace("<\\/", "</"))
-
-
-def values(array: object) -> np.ndarray:
-    """A plotly JSON array (plain list or typed ``{dtype, bdata, shape}``) as numpy."""
-    if isinstance(array, dict):
-        out = np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]))
-        if "shape" in array:
-            out = out.reshape([int(n) for n in str(array["shape"]).split(",")])
-        return out.astype(np.float64)
-    return np.asarray(array, dtype=object)
-
-
-def when(ms: float) -> pd.Timestamp:
-    """A date-axis value (milliseconds since the epoch, UTC) as a timestamp."""
-    return pd.Timestamp(round(float(ms) * 1000), unit="us", tz="UTC")
-
-
-def number(text: str) -> float:
-    """A displayed number back to a float: '12.34 %' → 0.1234, '1,234.5' → 1234.5, '38.0 days' → 38."""
-    cleaned = text.replace(",", "").replace("−", "-").replace("×", "").replace("days", "").strip()
-    if cleaned.endswith("%"):
-        return float(cleaned[:-1]) / 100.0
-    return float(cleaned.split()[0])
-
 
 # -- oracles ------------------------------------------------------------------------------------------
 

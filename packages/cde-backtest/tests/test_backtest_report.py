@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,13 +19,10 @@ from cde_backtest.report.trades import round_trips
 from cde_backtest.run_store import RunStore
 from cde_backtest.service import run_on_panel
 from cde_core.lake import Lake
+from cde_core.visual import testing as page
 from cde_core.visual.plotly_asset import PlotlyScript, asset_name
 
-CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"))
-                 if p and Path(p).exists()), None)
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-sync", "--enable-logging=stderr", "--v=0",
-         "--virtual-time-budget=8000"]
+CHROMIUM = page.find_chromium()
 CASH = 1_000_000.0
 LOOKBACK = 240
 CHART_KEYS = ("cumulative", "drawdown", "monthly", "rolling_sharpe", "rolling_volatility", "distribution",
@@ -49,12 +43,12 @@ def run(tmp_path_factory, panel_factory):
 
 @pytest.fixture(scope="module")
 def tables(run):
-    return oracle.page_tables(run[2])
+    return page.page_tables(run[2])
 
 
 @pytest.fixture(scope="module")
 def charts(run):
-    return oracle.page_charts(run[2])
+    return page.page_charts(run[2])
 
 
 def _metric_rows(tables) -> dict[str, list[str]]:
@@ -83,13 +77,13 @@ def test_metrics_side_by_side_equal_a_slow_reference(run, tables):
     for column, series in ((0, nav), (1, bench)):
         expected = oracle.summary_stats(series, CASH, ppy)
         for key, label in labels.items():
-            shown = oracle.number(rows[label][column])
+            shown = page.number(rows[label][column])
             tolerance = 0.00006 if "%" in rows[label][column] else 0.006
             assert shown == pytest.approx(expected[key], abs=tolerance), (label, column)
     relative = oracle.beta_alpha_corr(oracle.returns_of(nav, CASH), oracle.returns_of(bench, CASH), ppy)
-    assert oracle.number(rows["Beta to benchmark"][0]) == pytest.approx(relative["beta"], abs=0.006)
-    assert oracle.number(rows["Alpha (annualised)"][0]) == pytest.approx(relative["alpha"], abs=0.00006)
-    assert oracle.number(rows["Correlation to benchmark"][0]) == pytest.approx(relative["correlation"], abs=0.006)
+    assert page.number(rows["Beta to benchmark"][0]) == pytest.approx(relative["beta"], abs=0.006)
+    assert page.number(rows["Alpha (annualised)"][0]) == pytest.approx(relative["alpha"], abs=0.00006)
+    assert page.number(rows["Correlation to benchmark"][0]) == pytest.approx(relative["correlation"], abs=0.006)
     assert rows["Fills"] == [f"{len(stored.trades):,}", "—"]
 
 
@@ -105,7 +99,7 @@ def test_parameters_data_and_warmup_are_shown(run, tables, charts):
     assert bars_before >= LOOKBACK  # the strategy cannot trade before its lookback is filled
     assert setup["warm-up"].startswith(f"{bars_before:,} bars")
     shapes = charts["cumulative"]["layout"]["shapes"]
-    assert oracle.when(shapes[0]["x0"]) == stored.nav.index[0] and oracle.when(shapes[0]["x1"]) == first_fill
+    assert page.when(shapes[0]["x0"]) == stored.nav.index[0] and page.when(shapes[0]["x1"]) == first_fill
 
 
 def test_monthly_returns_cover_only_the_run_and_equal_a_walk_over_the_nav(run, charts):
@@ -114,7 +108,7 @@ def test_monthly_returns_cover_only_the_run_and_equal_a_walk_over_the_nav(run, c
     expected = oracle.monthly(stored.nav["nav"], CASH)
     months = sorted({m for _, m in expected})
     assert heat["x"] == [pd.Timestamp(2000, m, 1).strftime("%b") for m in months]  # Jan-Apr, not 12 columns
-    z = oracle.values(heat["z"])
+    z = page.values(heat["z"])
     first_fill = stored.trades["ts"].min()
     for (year, month), value in expected.items():
         cell = heat["y"].index(str(year)), months.index(month)
@@ -139,8 +133,8 @@ def test_rolling_sharpe_starts_when_a_full_window_of_live_bars_is_in(run, charts
     _, stored, _ = run
     trace = charts["rolling_sharpe"]["data"][0]
     window = int(re.search(r"\(([\d,]+) bars", charts["rolling_sharpe"]["title"]).group(1).replace(",", ""))
-    x = [oracle.when(t) for t in oracle.values(trace["x"])]
-    y = oracle.values(trace["y"])
+    x = [page.when(t) for t in page.values(trace["x"])]
+    y = page.values(trace["y"])
     start = int(np.argmax(stored.nav.index >= stored.trades["ts"].min()))
     expected = oracle.rolling_sharpe(oracle.returns_of(stored.nav["nav"].tolist(), CASH), start, window,
                                      stored.metrics.periods_per_year)
@@ -169,7 +163,7 @@ def test_drawdown_periods_equal_a_walk_over_the_nav(run, tables):
     assert len(shown) == min(10, len(expected))
     for row, spell in zip(shown, expected, strict=False):
         assert row[1] == spell["start"].strftime("%Y-%m-%d %H:%M")
-        assert oracle.number(row[4]) == pytest.approx(spell["depth"], abs=0.00006)
+        assert page.number(row[4]) == pytest.approx(spell["depth"], abs=0.00006)
 
 
 def test_drawdown_periods_hand_computed():
@@ -196,7 +190,7 @@ def test_round_trips_equal_a_fill_by_fill_walk(run, tables):
     best = sorted((t for t in expected if t[2] > 0), key=lambda t: -t[2])[:10]
     shown = [r for r in tables["trips"][1:]][: len(best)]
     for row, (sym, _, pnl) in zip(shown, best, strict=True):
-        assert row[0] == sym and oracle.number(row[5]) == pytest.approx(pnl, abs=0.006)
+        assert row[0] == sym and page.number(row[5]) == pytest.approx(pnl, abs=0.006)
 
 
 def test_round_trips_split_a_flip_hand_computed():
@@ -220,7 +214,7 @@ def test_daily_return_distribution_equals_end_of_day_navs(run, charts):
     days = sorted(ends)
     expected = [ends[d] / ends[p] - 1 for p, d in itertools.pairwise(days)
                 if d >= first_fill.floor("D") + pd.Timedelta(days=1)]
-    got = oracle.values(charts["distribution"]["data"][0]["x"])
+    got = page.values(charts["distribution"]["data"][0]["x"])
     assert got == pytest.approx(expected, rel=1e-9)
 
 
@@ -231,47 +225,24 @@ def test_axes_have_readable_tick_formats(charts):
     assert charts["contributors"]["layout"]["xaxis"]["tickformat"] == ",.0f"
 
 
-def _chromium(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
-                          capture_output=True, text=True, timeout=180)
-
-
-def _console_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if ":CONSOLE" in line]
-
-
-def drawn_charts(dom: str) -> dict[str, str]:
-    """Each chart div's rendered markup, by its data-chart key."""
-    parts = re.split(r'(?=<div class="chart[^"]*" id="chart-)', dom)
-    out = {}
-    for part in parts[1:]:
-        key = re.match(r'<div class="chart[^"]*" id="chart-([a-z_]+)"', part).group(1)
-        out[key] = part.split("</section>")[0]
-    return out
-
-
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 def test_report_renders_in_chromium_with_every_chart_drawn(run, tmp_path):
     _, stored, _ = run
     bad = tmp_path / "bad.html"  # the detector works: a page with an error is caught
     bad.write_text("<html><body><script>undefinedFunction();</script></body></html>")
-    assert _console_lines(_chromium(["--dump-dom", bad.as_uri()], tmp_path).stderr)
+    assert page.console_lines(page.chromium(["--dump-dom", bad.as_uri()], tmp_path / "profile").stderr)
 
-    dom = _chromium(["--dump-dom", stored.report.as_uri()], tmp_path)
-    assert _console_lines(dom.stderr) == []
+    dom = page.chromium(["--dump-dom", stored.report.as_uri()], tmp_path / "profile")
+    assert page.console_lines(dom.stderr) == []
     assert 'class="missing"' not in dom.stdout
-    drawn = drawn_charts(dom.stdout)
+    drawn = page.drawn_charts(dom.stdout)
     assert set(drawn) == set(CHART_KEYS)
     for key, markup in drawn.items():
-        assert 'class="main-svg"' in markup, key
-        # a drawn trace: a line path with many points, bars, or the heat map's image
-        paths = [d for d in re.findall(r' d="(M[^"]+)"', markup) if d.count("L") > 20]
-        bars = re.findall(r'class="point"', markup)
-        assert paths or len(bars) >= 3 or "<image" in markup, key
+        assert page.chart_has_data(markup), key
 
     moved = tmp_path / "mailed.html"  # a copy away from the lake's assets says why it has no charts
     moved.write_text(stored.report.read_text())
-    lonely = _chromium(["--dump-dom", moved.as_uri()], tmp_path)
+    lonely = page.chromium(["--dump-dom", moved.as_uri()], tmp_path / "profile")
     assert 'class="missing"' in lonely.stdout and "--self-contained" in lonely.stdout
 
 
@@ -279,8 +250,9 @@ def test_report_renders_in_chromium_with_every_chart_drawn(run, tmp_path):
 def test_report_screenshot_shows_coloured_charts(run, tmp_path):
     _, stored, _ = run
     shot = tmp_path / "shot.png"
-    result = _chromium(["--window-size=1200,4000", f"--screenshot={shot}", stored.report.as_uri()], tmp_path)
-    assert _console_lines(result.stderr) == []
+    result = page.chromium(["--window-size=1200,4000", f"--screenshot={shot}", stored.report.as_uri()],
+                           tmp_path / "profile")
+    assert page.console_lines(result.stderr) == []
     assert shot.stat().st_size > 50_000
     try:
         from PIL import Image  # optional: only to count coloured pixels
