@@ -148,7 +148,7 @@ def analysis_page(analysis: FactorAnalysis, *, title: str = "cde factor analysis
     side_by_side = len(analysis.columns) > 1
     blocks: list[Chart | Section] = [
         Section("Summary", summary_table(analysis)),
-        Chart("decay", "IC decay: mean rank IC by forward horizon", ic_decay(analysis), wide=not side_by_side,
+        Chart("decay", "IC decay: mean rank IC by forward horizon", ic_decay(analysis),
               note="bars show ±1 standard error; overlapping horizons make errors look smaller than they are"),
     ]
     rows: list[tuple[str, str, Any, str]] = [
