@@ -92,7 +92,7 @@ def quantile_means(features, close, column, h) -> dict[pd.Timestamp, list[float]
 
 
 def test_report_lists_both_factors_side_by_side_with_every_chart(study):
-    _, _, analysis, html, charts = study
+    _, _, _analysis, html, charts = study
     expected = {"decay"} | {f"f{k}_{kind}" for k in range(2) for kind in KINDS}
     assert set(charts) == expected
     assert html.index('id="chart-f0_ic"') < html.index('id="chart-f1_ic"') < html.index('id="chart-f0_ic_hist"')
@@ -102,7 +102,7 @@ def test_report_lists_both_factors_side_by_side_with_every_chart(study):
 
 
 def test_rank_ic_series_and_moving_mean_equal_a_per_timestamp_reference(study):
-    features, close, analysis, _, charts = study
+    features, close, _analysis, _, charts = study
     expected = rank_ic_by_time(features, close, "informed", HORIZONS[0])
     raw, ma = charts["f0_ic"]["data"]
     x = [page.when(v) for v in page.values(raw["x"])]
@@ -121,7 +121,7 @@ def test_rank_ic_series_and_moving_mean_equal_a_per_timestamp_reference(study):
 
 
 def test_ic_decay_equals_mean_rank_ic_per_horizon(study):
-    features, close, analysis, _, charts = study
+    features, close, _analysis, _, charts = study
     for k, column in enumerate(["informed", "noise"]):
         trace = charts["decay"]["data"][k]
         assert trace["name"] == column and trace["x"] == [str(h) for h in HORIZONS]

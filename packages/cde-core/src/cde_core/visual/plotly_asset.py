@@ -97,9 +97,9 @@ def add_asset_route(app: Any) -> None:
 
     router = APIRouter(prefix=SERVER_ASSET_PREFIX.rstrip("/"), tags=["visual"])
 
-    @router.get("/{name}", response_class=Response,
+    @router.get("/{name}", response_class=Response, response_model=None,
                 responses={200: {"content": {"text/javascript": {}}, "description": "the plotly.js bundle"}})
-    def plotly_asset(name: str) -> Response:
+    def plotly_asset(name: str) -> Any:
         """The plotly.js bundle every ``/visual`` page loads (immutable: the name carries the version)."""
         if name != asset_name():
             raise NotFoundError(f"no asset '{name}'", hint=f"the plotly bundle is {asset_name()}")

@@ -117,8 +117,8 @@ def drawn_charts(dom: str) -> dict[str, str]:
 
 
 def chart_has_data(markup: str) -> bool:
-    """True when plotly drew a trace with data: a line of many points, several bars, or a heat map."""
+    """True when plotly drew a trace with data: a line of many points, a bar or candle, or a heat map."""
     if 'class="main-svg"' not in markup:
         return False
     paths = [d for d in re.findall(r' d="(M[^"]+)"', markup) if d.count("L") > 20]
-    return bool(paths) or len(re.findall(r'class="point"', markup)) >= 3 or "<image" in markup
+    return bool(paths) or len(re.findall(r'class="point"', markup)) >= 1 or "<image" in markup
