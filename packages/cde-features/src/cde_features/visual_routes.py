@@ -19,6 +19,7 @@ from cde_core.visual.plotly_asset import PlotlyScript, add_asset_route
 
 Name = Annotated[str, Query(pattern=SAFE_VALUE_PATTERN, max_length=200)]
 Horizon = Annotated[int, Field(ge=1, le=100_000)]
+Symbol = Annotated[str, Field(pattern=SAFE_VALUE_PATTERN, max_length=200)]
 
 
 def _analysis_page(request: Request, bars: str, features: str | None, columns: list[str], horizons: list[int],
@@ -42,7 +43,7 @@ def analysis_for(request: Request, bars: Name,
                  columns: Annotated[list[str], Query(description="columns or globs (repeat)")] = [],  # noqa: B006
                  horizons: Annotated[list[Horizon], Query(description="horizons in bars (repeat)")] = [1, 24],  # noqa: B006
                  quantiles: Annotated[int, Query(ge=2, le=20)] = 5,
-                 symbols: Annotated[list[str], Query(description="symbols (repeat); none = all")] = [],  # noqa: B006
+                 symbols: Annotated[list[Symbol], Query(description="symbols (repeat); none = all")] = [],  # noqa: B006
                  start: Annotated[date | None, Query(description="first day (UTC)")] = None,
                  end: Annotated[date | None, Query(description="last day (UTC), inclusive")] = None,
                  exchange: Name = "binance", market: Name = "spot") -> Any:
