@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pandas as pd
+
 from cde_backtest.report.benchmark import benchmark_label
 from cde_core.visual.page import table_html
 
@@ -26,6 +28,14 @@ def _symbols(symbols: list[str]) -> str:
     return f"{len(symbols)}: {shown}" + (f" … and {len(symbols) - 30} more" if len(symbols) > 30 else "")
 
 
+def when(value: Any) -> str:
+    """An ISO time from config.yaml as ``YYYY-MM-DD HH:MM`` (UTC); anything else unchanged."""
+    try:
+        return pd.Timestamp(value).tz_convert("UTC").strftime("%Y-%m-%d %H:%M")
+    except (ValueError, TypeError):
+        return str(value)
+
+
 def data_rows(config: dict[str, Any], warmup: str) -> list[list[str]]:
     request = config.get("request", {})
     data = config.get("data", {})
@@ -36,7 +46,7 @@ def data_rows(config: dict[str, Any], warmup: str) -> list[list[str]]:
         ["exchange / market", f"{request.get('exchange')} / {request.get('market')}"],
         ["symbols", _symbols(list(data.get("symbols", [])))],
         ["universe", f"point-in-time, {len(universe)} dates" if universe else "every symbol, every bar"],
-        ["period (UTC)", f"{data.get('start', '?')} → {data.get('end', '?')}"],
+        ["period (UTC)", f"{when(data.get('start', '?'))} → {when(data.get('end', '?'))}"],
         ["bars in the run", f"{data.get('bars', 0):,}"],
         ["warm-up", warmup],
         ["benchmark", benchmark_label(request.get("benchmark"))],

@@ -20,7 +20,7 @@ from cde_backtest.report.periods import (
     rolling_window,
     warmup_end,
 )
-from cde_backtest.report.setup import setup_html
+from cde_backtest.report.setup import setup_html, when
 from cde_backtest.report.tables import daily_summary, drawdown_table, round_trip_table
 from cde_backtest.report.trades import round_trips, winners_and_losers
 from cde_core.visual.page import Chart, Page, Section
@@ -117,7 +117,7 @@ def report_page(inputs: ReportInputs) -> Page:
         Chart("contributors", "P&L by symbol", charts.contributors(inputs.contributions)),
     ]
     data = inputs.config.get("data", {})
-    subtitle = (f"{data.get('start', nav.index[0])} → {data.get('end', nav.index[-1])} UTC, "
+    subtitle = (f"{when(data.get('start', nav.index[0]))} → {when(data.get('end', nav.index[-1]))} UTC, "
                 f"{len(nav):,} bars, initial cash {cash:,.0f}")
     notice = "".join(f"<p>{html.escape(text)}</p>" for text in inputs.notices)
     return Page(title=inputs.title, subtitle=subtitle, blocks=blocks, notice=notice)
