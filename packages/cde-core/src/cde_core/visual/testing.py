@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,9 +54,13 @@ def page_tables(html: str) -> dict[str, list[list[str]]]:
     return parser.tables
 
 
-def page_charts(html: str) -> dict[str, dict]:
-    text = re.search(r'<script type="application/json" id="cde-charts">(.*?)</script>', html, re.S).group(1)
-    return json.loads(text.replace("<\\/", "</"))
+def page_charts(html: str) -> dict[str, Any]:
+    """The page's chart JSON (figure by chart key), as the page hands it to plotly."""
+    found = re.search(r'<script type="application/json" id="cde-charts">(.*?)</script>', html, re.S)
+    if found is None:
+        raise AssertionError("the page has no chart data")
+    charts: dict[str, Any] = json.loads(found.group(1).replace("<\\/", "</"))
+    return charts
 
 
 def values(array: object) -> np.ndarray:
@@ -111,8 +116,9 @@ def drawn_charts(dom: str) -> dict[str, str]:
     """Each chart div's rendered markup in a dumped DOM, by its chart key."""
     out = {}
     for part in re.split(r'(?=<div class="chart[^"]*" id="chart-)', dom)[1:]:
-        key = re.match(r'<div class="chart[^"]*" id="chart-([A-Za-z0-9_-]+)"', part).group(1)
-        out[key] = part.split("</section>")[0]
+        key = re.match(r'<div class="chart[^"]*" id="chart-([A-Za-z0-9_-]+)"', part)
+        if key is not None:
+            out[key.group(1)] = part.split("</section>")[0]
     return out
 
 
