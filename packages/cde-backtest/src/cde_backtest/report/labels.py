@@ -42,21 +42,12 @@ def format_value(unit: Unit, value: float | int | None) -> str:
         return "—"
     if isinstance(value, float) and math.isinf(value):
         return "∞" if value > 0 else "−∞"
-    if unit == "percent":
-        return f"{value * 100:,.2f} %"
-    if unit == "ratio":
-        return f"{value:,.2f}"
-    if unit == "days":
-        return f"{value:,.1f} days"
-    if unit == "cash":
-        return f"{value:,.2f}"
-    if unit == "count":
-        return f"{int(value):,}"
-    if unit == "times":
-        return f"{value:,.1f}×"
-    if unit == "years":
-        return f"{value:,.2f} years"
-    return f"{value:,.0f}"
+    return _FORMATS.get(unit, "{:,.0f}").format(value * 100 if unit == "percent" else value)
+
+
+#: one format per unit (percent values are fractions, scaled by 100 first)
+_FORMATS: dict[str, str] = {"percent": "{:,.2f} %", "ratio": "{:,.2f}", "days": "{:,.1f} days",
+                            "cash": "{:,.2f}", "count": "{:,.0f}", "times": "{:,.1f}×", "years": "{:,.2f} years"}
 
 
 def metric_label(key: str) -> str:
