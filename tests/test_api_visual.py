@@ -124,6 +124,27 @@ def test_run_page_and_json_show_the_stored_run(client, lake_with_run):
     assert client.get("/visual/runs/no-such-run").status_code == 404
 
 
+def test_a_run_folder_from_an_older_version_still_draws(tmp_path):
+    """A run saved with only nav and benchmark columns, no trade log and no recorded cash still draws."""
+    from cde_backtest.metrics import Metrics
+    from cde_backtest.run_store import RunStore
+
+    lake = Lake(tmp_path / "lake")
+    nav = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=3, freq="h", tz="UTC"),
+                        "nav": [1.0, 1.1, 1.05], "returns": [0.0, 0.1, -0.05 / 1.1],
+                        "benchmark": [1.0, 1.0, 1.0]}).set_index("ts")
+    RunStore(lake).save("run-1", config={"request": {"strategy": "momentum_ls"}},
+                        metrics=Metrics(**dict.fromkeys(Metrics.model_fields, 0)), nav=nav,
+                        positions=pd.DataFrame({"symbol": ["A"]}), trades=pd.DataFrame({"symbol": ["A"]}),
+                        contributions=pd.DataFrame({"symbol": ["A"], "pnl": [0.0]}).set_index("symbol"),
+                        report_html="<html>run-1</html>")
+    with TestClient(create_app(CdeConfig(data_root=lake.root))) as old:
+        answer = old.get("/visual/runs/run-1/data")
+        assert answer.status_code == 200, answer.text
+        shown = page.values(answer.json()["charts"]["cumulative"]["data"][0]["y"])
+        np.testing.assert_allclose(shown, [0.0, 0.1, 0.05])  # cash recovered from the first bar's return
+
+
 def test_factor_analysis_page_and_json(client):
     params = {"bars": "time-1h", "features": "fs__time-1h", "columns": ["mom", "noise"], "horizons": [1, 24],
               "quantiles": 3}

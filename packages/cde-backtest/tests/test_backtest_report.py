@@ -261,3 +261,22 @@ def test_report_screenshot_shows_coloured_charts(run, tmp_path):
     image = np.asarray(Image.open(shot).convert("RGB")).astype(int)
     colourful = (np.abs(image[..., 0] - image[..., 1]) + np.abs(image[..., 1] - image[..., 2])) > 60
     assert colourful.mean() > 0.01
+
+
+@pytest.mark.parametrize("bars", [1, 50])
+def test_a_run_that_never_trades_and_has_no_benchmark_still_draws(bars):
+    from cde_backtest.metrics import compute_metrics
+    from cde_backtest.report import ReportInputs
+
+    ts = pd.date_range("2024-01-01", periods=bars, freq="h", tz="UTC")
+    flat = np.full(bars, CASH)
+    nav = pd.DataFrame({"nav": flat, "traded": 0.0, "gross": 0.0, "net": 0.0, "turnover": 0.0}, index=ts)
+    metrics = compute_metrics(flat, ts.asi8, initial_cash=CASH, traded=np.zeros(bars), gross=np.zeros(bars),
+                              net=np.zeros(bars))
+    html = build_report(ReportInputs(title="flat", nav=nav, metrics=metrics, initial_cash=CASH,
+                                     contributions=pd.DataFrame({"total": [0.0]}, index=pd.Index(["A"]))),
+                        PlotlyScript("plotly.js"))
+    setup = {row[0]: row[1] for row in page.page_tables(html)["setup"][1:]}
+    assert setup["warm-up"] == "the strategy never traded"
+    assert _metric_rows(page.page_tables(html))["Total return"] == ["0.00 %", "—"]
+    assert "The NAV never fell below a previous peak." in html

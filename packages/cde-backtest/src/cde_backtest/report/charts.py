@@ -126,7 +126,8 @@ def exposure(nav: pd.DataFrame, warmup: pd.Timestamp | None) -> Any:
 def contributors(contributions: pd.DataFrame) -> Any:
     import plotly.graph_objects as go
 
-    contrib = contributions["total"].sort_values()
+    column = "total" if "total" in contributions.columns else "pnl"
+    contrib = contributions[column].sort_values()
     shown = pd.concat([contrib.head(10), contrib.tail(10)]) if len(contrib) > 20 else contrib
     shown = shown[~shown.index.duplicated()]
     fig = go.Figure(go.Bar(x=shown.to_numpy(), y=[str(s) for s in shown.index], orientation="h",

@@ -74,6 +74,8 @@ def rolling_stats(returns: pd.Series, periods_per_year: float, window: int,
 def daily_returns(nav: pd.Series, initial_cash: float, start: pd.Timestamp | None = None) -> pd.Series:
     """Day-over-day returns of the end-of-day NAV (the first day from the initial cash), from ``start``."""
     day_end = nav.resample("1D").last().dropna()
+    if day_end.empty:
+        return day_end
     prev = day_end.shift(1)
     prev.iloc[0] = initial_cash
     rets = day_end / prev - 1.0

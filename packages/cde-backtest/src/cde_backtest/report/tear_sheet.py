@@ -68,8 +68,9 @@ def report_page(inputs: ReportInputs) -> Page:
     nav.index = pd.DatetimeIndex(nav.index)
     cash = inputs.initial_cash
     metrics = inputs.metrics
-    if "benchmark" not in nav.columns:
-        nav["benchmark"] = float("nan")
+    for column in ("benchmark", "traded", "gross", "net", "turnover"):  # runs written by older versions
+        if column not in nav.columns:
+            nav[column] = float("nan") if column == "benchmark" else 0.0
     has_bench = bool(nav["benchmark"].notna().all())
     warm = warmup_end(nav)
     bench = benchmark_metrics(nav, cash) if has_bench else None

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = ["symbol", "side", "opened", "closed", "fills", "pnl", "return"]
+REQUIRED = {"ts", "symbol", "side", "qty", "price", "fee", "slippage"}
 
 
 def _split_flips(trades: pd.DataFrame) -> pd.DataFrame:
@@ -43,7 +44,7 @@ def _split_flips(trades: pd.DataFrame) -> pd.DataFrame:
 def round_trips(trades: pd.DataFrame, last_close: dict[str, float] | None = None) -> pd.DataFrame:
     """One row per round trip: symbol, side, opened, closed (NaT while open), fills, pnl, return
     (P&L over the notional bought or sold to build the position)."""
-    if trades.empty:
+    if trades.empty or not REQUIRED <= set(trades.columns):
         return pd.DataFrame(columns=COLUMNS)
     frame = _split_flips(trades)
     opens = (frame["before"].to_numpy() == 0.0) & (frame["dq"].to_numpy() != 0.0)
