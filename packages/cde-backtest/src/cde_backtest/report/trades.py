@@ -44,7 +44,7 @@ def _split_flips(trades: pd.DataFrame) -> pd.DataFrame:
 def round_trips(trades: pd.DataFrame, last_close: dict[str, float] | None = None) -> pd.DataFrame:
     """One row per round trip: symbol, side, opened, closed (NaT while open), fills, pnl, return
     (P&L over the notional bought or sold to build the position)."""
-    if trades.empty or not REQUIRED <= set(trades.columns):
+    if trades.empty or not set(trades.columns) >= REQUIRED:
         return pd.DataFrame(columns=COLUMNS)
     frame = _split_flips(trades)
     opens = (frame["before"].to_numpy() == 0.0) & (frame["dq"].to_numpy() != 0.0)
