@@ -115,6 +115,7 @@ _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <style>
+*, *::before, *::after {{ box-sizing: border-box; }}
 body {{ font-family: system-ui, sans-serif; margin: 24px auto; max-width: 1180px; color: #222; padding: 0 12px; }}
 h1 {{ margin-bottom: 0; font-size: 1.5em; }} .sub {{ color: #666; margin-top: 4px; }}
 h2 {{ font-size: 1.05em; margin: 6px 0 4px; }} .note {{ color: #666; font-size: .85em; margin: 0 0 4px; }}
