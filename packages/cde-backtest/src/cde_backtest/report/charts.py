@@ -96,10 +96,11 @@ def rolling(frame: pd.DataFrame, column: str, *, percent: bool, warmup: pd.Times
 def distribution(daily: pd.DataFrame) -> Any:
     import plotly.graph_objects as go
 
+    # one bin grid for both (bingroup), so the two shapes compare
     fig = go.Figure([go.Histogram(x=daily["strategy"].dropna(), name="strategy", opacity=0.75,
-                                  marker_color=STRATEGY, nbinsx=50),
+                                  marker_color=STRATEGY, nbinsx=50, bingroup="daily"),
                      go.Histogram(x=daily["benchmark"].dropna(), name="benchmark", opacity=0.45,
-                                  marker_color=BENCHMARK, nbinsx=50)])
+                                  marker_color=BENCHMARK, nbinsx=50, bingroup="daily")])
     fig.update_layout(barmode="overlay", bargap=0.05, hovermode="closest")
     fig.update_xaxes(tickformat=".1%", title_text="daily return")
     fig.update_yaxes(title_text="days")
@@ -118,6 +119,7 @@ def exposure(nav: pd.DataFrame, warmup: pd.Timestamp | None) -> Any:
                             opacity=0.35, marker_color="#f39c12")])
     fig.update_layout(yaxis={"tickformat": ".0%", "title": {"text": "of NAV"}},
                       yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%", "showgrid": False,
+                              "tickmode": "auto", "nticks": 5,
                               "title": {"text": "traded / NAV"}, "rangemode": "tozero"})
     mark_warmup(fig, nav.index[0], warmup)
     return fig

@@ -112,9 +112,9 @@ def report_page(inputs: ReportInputs) -> Page:
         Section("Daily returns", daily_summary(daily), wide=False),
         Chart("exposure", "Exposure and turnover", charts.exposure(nav, warm)),
         Section(f"Top {TOP_TRADES} winning round trips",
-                round_trip_table(winners, "no winning round trip"), wide=False),
+                round_trip_table(winners, "no winning round trip")),
         Section(f"Top {TOP_TRADES} losing round trips",
-                round_trip_table(losers, "no losing round trip"), wide=False),
+                round_trip_table(losers, "no losing round trip")),
         Chart("contributors", "P&L by symbol", charts.contributors(inputs.contributions)),
     ]
     data = inputs.config.get("data", {})
