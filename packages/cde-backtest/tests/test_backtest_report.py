@@ -144,6 +144,15 @@ def test_rolling_sharpe_starts_when_a_full_window_of_live_bars_is_in(run, charts
     for i in list(expected)[:: max(1, len(expected) // 50)]:
         assert shown[stored.nav.index[i]] == pytest.approx(expected[i], rel=1e-6)
     assert np.all(np.abs(y) < 20)  # no start-up spike
+    vol = charts["rolling_volatility"]["data"][0]
+    vol_shown = dict(zip([page.when(t) for t in page.values(vol["x"])], page.values(vol["y"]), strict=True))
+    returns = oracle.returns_of(stored.nav["nav"].tolist(), CASH)
+    for i in list(expected)[:: max(1, len(expected) // 20)]:
+        chunk = returns[i - window + 1:i + 1]
+        mean = sum(chunk) / window
+        std = (sum((r - mean) ** 2 for r in chunk) / (window - 1)) ** 0.5
+        assert vol_shown[stored.nav.index[i]] == pytest.approx(std * stored.metrics.periods_per_year ** 0.5, rel=1e-6)
+    assert min(vol_shown) == stored.nav.index[first]
 
 
 def test_drawdown_periods_equal_a_walk_over_the_nav(run, tables):
