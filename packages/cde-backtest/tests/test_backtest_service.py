@@ -18,6 +18,7 @@ from cde_backtest.service import run_backtest
 from cde_core.errors import ConfigError, NotFoundError
 from cde_core.lake import Lake, Provenance
 from cde_core.schemas import BARS_SCHEMA
+from cde_core.visual.plotly_asset import asset_name
 
 N_SYMBOLS = 6
 
@@ -155,6 +156,20 @@ def test_backtest_cli_run_ls_show(lake_and_panel, tmp_path):
     table = runner.invoke(app, ["backtest", "run", "--config", str(config), "--strategy", "momentum_ls",
                                 "--lake", str(lake.root)])
     assert table.exit_code == 0 and "total_return" in table.output and "report:" in table.output
+    assert "Sharpe ratio" in table.output  # human labels beside the keys
+    mailed = tmp_path / "mail" / "run.html"
+    mailed.parent.mkdir()
+    one_file = runner.invoke(app, ["backtest", "report", result["run_id"], "--lake", str(lake.root),
+                                   "--self-contained", "--out", str(mailed)])
+    assert one_file.exit_code == 0, one_file.output
+    assert "<script src=" not in mailed.read_text() and mailed.stat().st_size > 3_000_000
+    beside = runner.invoke(app, ["backtest", "report", result["run_id"], "--lake", str(lake.root),
+                                 "--out", str(tmp_path / "mail" / "small.html")])
+    assert beside.exit_code == 0 and (tmp_path / "mail" / asset_name()).exists()
+    stored = RunStore(lake).load(result["run_id"]).report
+    before = stored.read_text()
+    redrawn = runner.invoke(app, ["backtest", "report", result["run_id"], "--lake", str(lake.root)])
+    assert redrawn.exit_code == 0 and stored.read_text() == before  # a stored run re-draws the same page
     schemas = runner.invoke(app, ["backtest", "strategies", "--json"])
     names = {s["name"]: s for s in json.loads(schemas.output)}
     assert {"momentum_ls", "mean_reversion_xs", "trend_following"} <= set(names)

@@ -76,10 +76,14 @@ def build_router() -> APIRouter:
 
     @router.get("/runs/{run_id}/report", response_class=HTMLResponse)
     def report(run_id: RunIdPath, request: Request) -> HTMLResponse:
+        """The run's stored report.html; its plotly.js comes from this server (``/visual/assets/…``)
+        instead of the lake's ``assets/`` folder, which a browser cannot reach over HTTP."""
         from cde_backtest.run_store import RunStore
+        from cde_core.visual.plotly_asset import ASSET_FOLDER, SERVER_ASSET_PREFIX
 
         path = RunStore(_lake(request)).path(run_id) / "report.html"
-        return HTMLResponse(path.read_text())
+        return HTMLResponse(path.read_text().replace(f'<script src="../../{ASSET_FOLDER}/',
+                                                     f'<script src="{SERVER_ASSET_PREFIX}', 1))
 
     @router.get("/runs/{run_id}/nav")
     def nav(run_id: RunIdPath, request: Request) -> dict[str, Any]:

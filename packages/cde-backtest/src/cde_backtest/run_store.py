@@ -28,6 +28,7 @@ from cde_core.atomic import atomic_write_bytes, fsync_dir
 from cde_core.errors import NotFoundError
 from cde_core.lake import Lake
 from cde_core.parquet_encoding import write_parquet
+from cde_core.visual.plotly_asset import ASSET_FOLDER, PlotlyScript, asset_name, lake_asset
 
 RUN_FILES = ("config.yaml", "nav.parquet", "positions.parquet", "trades.parquet", "contributions.parquet",
              "metrics.json", "report.html")
@@ -103,6 +104,12 @@ class RunStore:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return final
+
+    def plotly_script(self) -> PlotlyScript:
+        """What a report in a run folder loads plotly.js from: the lake's shared copy, two levels up
+        (``runs/<id>/report.html`` → ``assets/plotly-<version>.min.js``), written here if missing."""
+        lake_asset(self.lake.root)
+        return PlotlyScript(f"../../{ASSET_FOLDER}/{asset_name()}")
 
     def path(self, run_id: str) -> Path:
         folder = self.lake.run_dir(run_id)

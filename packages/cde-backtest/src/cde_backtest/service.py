@@ -46,10 +46,14 @@ def _version(dist: str) -> str:
 
 def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
                  progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
-                 run_id: str | None = None) -> RunResult:
-    """Run ``request`` on an already-loaded panel (tests, notebooks) and store the run folder."""
-    from cde_backtest.report import benchmark_nav, build_report
+                 run_id: str | None = None, self_contained: bool = False) -> RunResult:
+    """Run ``request`` on an already-loaded panel (tests, notebooks) and store the run folder.
+
+    The report loads plotly.js from the lake's shared ``assets/`` copy; ``self_contained`` inlines it
+    instead (one file to mail, ~4.6 MB larger)."""
+    from cde_backtest.report import ReportInputs, benchmark_nav, build_report
     from cde_backtest.run_store import RunStore, new_run_id
+    from cde_core.visual.plotly_asset import PlotlyScript
 
     report = progress or no_progress
     strategy, strategy_params, engine, engine_params = resolve(request)
@@ -71,13 +75,6 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
     nav["benchmark"] = benchmark_nav(close, sim.initial_cash, request.benchmark).to_numpy()
     run_id = run_id or new_run_id(request.strategy, request.name)
     start, end = sim.index[0].to_pydatetime(), sim.index[-1].to_pydatetime()
-    html = build_report(title=f"{request.strategy} — {run_id}", nav=nav, contributions=result.contributions,
-                        metrics=result.metrics, initial_cash=sim.initial_cash,
-                        subtitle=f"{request.exchange}/{request.market} bars={request.bars} "
-                                 f"features={request.features} {len(sim.market.symbols)} symbols, "
-                                 f"{start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC, engine {engine.name}")
-    check("report")
-    report(0.85, "saving run")
     positions = result.positions.stack().rename("qty").reset_index()
     weights_long = result.weights.stack().rename("weight").reset_index()
     positions["weight"] = weights_long["weight"].to_numpy()
@@ -86,6 +83,7 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
     trades = result.trades.copy()
     trades["symbol"] = trades["symbol"].astype(str)
     trades["reason"] = trades["reason"].astype(str)
+    last_close = close.iloc[-1] if len(close) else pd.Series(dtype=float)
     config = {
         "run_id": run_id,
         "created": datetime.now(UTC).isoformat(),
@@ -93,11 +91,20 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
         "resolved": {"strategy_params": strategy_params.model_dump(mode="json"),
                      "engine": engine.name, "engine_params": engine_params.model_dump(mode="json")},
         "data": {"symbols": list(sim.market.symbols), "bars": len(sim.index),
-                 "start": start.isoformat(), "end": end.isoformat()},
+                 "start": start.isoformat(), "end": end.isoformat(), "initial_cash": sim.initial_cash,
+                 # valuation of positions still open at the end (the report's round trips)
+                 "last_close": {str(k): float(v) for k, v in last_close.items() if pd.notna(v)}},
         "versions": {d: _version(d) for d in ("cde-core", "cde-backtest")},
     }
-    folder = RunStore(lake).save(run_id, config=config, metrics=result.metrics, nav=nav, positions=positions,
-                                 trades=trades, contributions=result.contributions, report_html=html)
+    store = RunStore(lake)
+    inputs = ReportInputs(title=f"{request.strategy} — {run_id}", nav=nav, contributions=result.contributions,
+                          metrics=result.metrics, initial_cash=sim.initial_cash, trades=trades, config=config,
+                          last_close=config["data"]["last_close"])
+    html = build_report(inputs, PlotlyScript.inline() if self_contained else store.plotly_script())
+    check("report")
+    report(0.85, "saving run")
+    folder = store.save(run_id, config=config, metrics=result.metrics, nav=nav, positions=positions,
+                        trades=trades, contributions=result.contributions, report_html=html)
     report(1.0, "done")
     return RunResult(run_id=run_id, run_dir=str(folder), report=str(folder / "report.html"),
                      strategy=request.strategy, engine=engine.name, symbols=list(sim.market.symbols),
@@ -105,7 +112,8 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
 
 
 def run_backtest(request: BacktestRequest, lake: Lake, progress: ProgressCallback | None = None,
-                 cancel: CancelToken | None = None, *, universe: pd.DataFrame | None = None) -> RunResult:
+                 cancel: CancelToken | None = None, *, universe: pd.DataFrame | None = None,
+                 self_contained: bool = False) -> RunResult:
     """Load bars (+ features) from the lake, run the strategy on its engine, save the run folder.
 
     ``universe`` (rows of date/ts and symbol, e.g. a point-in-time universe table) or
@@ -123,4 +131,4 @@ def run_backtest(request: BacktestRequest, lake: Lake, progress: ProgressCallbac
         panel = panel.assign(in_universe=membership)  # one new block, not an insert into ~170 columns
     if cancel is not None and cancel.cancelled:
         raise CancelledError("backtest cancelled", where="loading")
-    return run_on_panel(request, panel, lake, progress=report, cancel=cancel)
+    return run_on_panel(request, panel, lake, progress=report, cancel=cancel, self_contained=self_contained)

@@ -105,9 +105,12 @@ def analyze_command(
     symbols: Symbols = None, start: Start = None, end: End = None,
     exchange: Exchange = "binance", market: Market = "spot",
     report: Annotated[Path, typer.Option("--report", help="HTML report path")] = Path("factor_report.html"),
+    self_contained: Annotated[bool, typer.Option("--self-contained", help="inline plotly.js (one file to "
+                                                 "mail, ~4.6 MB) instead of a shared plotly-<version>.min.js "
+                                                 "beside the report or in the lake's assets/")] = False,
 ) -> None:
-    """IC / rank IC, IC decay, quantile returns, turnover and autocorrelation; prints a table and writes
-    a self-contained HTML report."""
+    """IC / rank IC, IC decay, quantile returns, cumulative quantile spreads, turnover and rank
+    autocorrelation for one or several factors; prints a table and writes an HTML report (plotly)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -119,7 +122,7 @@ def analyze_command(
                              symbols=_split(symbols), start=_day(start), end=_day(end), exchange=exchange,
                              market=market)
     with progress_bar("analyze") as progress:
-        result = analyze_request(request, report_path=report, progress=progress)
+        result = analyze_request(request, report_path=report, progress=progress, self_contained=self_contained)
     frame = result.table()
     table = Table(title="factor analysis")
     for name in frame.columns:

@@ -105,11 +105,14 @@ def compute_to_lake(request: ComputeRequest, *, lake: Lake | None = None, progre
 
 
 def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None, report_path: Path | None = None,
-                    progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> Any:
+                    progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+                    self_contained: bool = False) -> Any:
     """Run a factor analysis; returns the :class:`~cde_features.analysis.analyzer.FactorAnalysis`.
 
     ``report_path`` (the CLI's ``--report``) is deliberately not part of the request model: a path from
-    an API body would let a client write files anywhere the server can."""
+    an API body would let a client write files anywhere the server can. The report loads plotly.js
+    from a shared copy (the lake's ``assets/`` when written inside the lake, else one beside the
+    report); ``self_contained`` inlines it."""
     import fnmatch
 
     from cde_features.analysis.analyzer import analyze_factors
@@ -139,8 +142,11 @@ def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None, report
                              quantiles=request.quantiles)
     if report_path is not None:
         from cde_core.atomic import atomic_write_bytes
+        from cde_core.visual.plotly_asset import PlotlyScript
         from cde_features.analysis.report import render_html
 
-        atomic_write_bytes(report_path, render_html(result, note=f"bars spec {request.bars}").encode())
+        plotly = PlotlyScript.inline() if self_contained else PlotlyScript.beside(report_path, lake.root)
+        atomic_write_bytes(report_path, render_html(result, note=f"bars spec {request.bars}",
+                                                    plotly=plotly).encode())
     report(1.0, "done")
     return result

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from cde_server.api.problems import PROBLEM_MEDIA_TYPE, Problem, ValidationIssue
-from cde_server.api.security import API_KEY_HEADER, PUBLIC_PATHS
+from cde_server.api.security import API_KEY_HEADER, is_public
 
 #: what any operation may answer: the middleware's 400/401/413, validation's 422, a NotFoundError
 #: from a registry or lake lookup (404), the catch-all 500
@@ -47,9 +47,9 @@ def build_openapi(app: FastAPI, *, api_keys: bool) -> dict[str, Any]:
                 continue
             responses = operation.setdefault("responses", {})
             common = dict(_COMMON)
-            if path in PUBLIC_PATHS or not api_keys:
+            if is_public(path) or not api_keys:
                 common.pop(401)
-            if api_keys and path not in PUBLIC_PATHS:
+            if api_keys and not is_public(path):
                 operation["security"] = [{"ApiKey": []}]
             for status, description in common.items():
                 responses.setdefault(str(status), {"description": description})
