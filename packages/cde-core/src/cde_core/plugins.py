@@ -192,6 +192,11 @@ class PluginHost:
     def info(self, plugin: str) -> PluginInfo | None:
         return self._info.get(plugin)
 
+    def loaded(self) -> list[PluginInfo]:
+        """Every plugin seen so far, without building the registries (cheap; hook failures of
+        registry hooks are not known yet — use :meth:`plugins` for the full picture)."""
+        return sorted(self._info.values(), key=PluginInfo.order_key)
+
     # -- registries ----------------------------------------------------------------------------
     def registry(self, kind: str) -> Registry:
         with self._lock:

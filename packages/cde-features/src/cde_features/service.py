@@ -88,7 +88,7 @@ def compute_to_lake(request: ComputeRequest, *, lake: Lake | None = None, progre
                             hint="check --start/--end against the bars in the lake")
         spec = request.out_spec or f"{calc.id}__{request.bars}"
         extra = {"feature_set": calc.id, "bars_spec": request.bars,
-                 "factors": [r.spec().model_dump(mode="json") for r in calc.factors],
+                 "factors": [r.manifest() for r in calc.factors],
                  "start": str(request.start) if request.start else None,
                  "end": str(request.end) if request.end else None}
         files = write_features(features, lake, spec=spec, exchange=request.exchange, market=request.market,

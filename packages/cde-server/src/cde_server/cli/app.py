@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from cde_core import __version__ as core_version
 from cde_core.config import use_config_file
+from cde_core.errors import PluginError
 from cde_core.plugins import get_plugins
 from cde_server.cli.config_commands import config_app
 from cde_server.cli.plugins_command import plugins_command
+from cde_server.contributions import COMMAND_OWNERS, add_plugin_commands
 
 
 def _version(value: bool) -> None:
@@ -37,12 +41,35 @@ def _root(
     setup_logging(get_config().logging if not debug else None, debug=debug, force=True)
 
 
+class _RootGroup(TyperGroup):
+    """The ``cde`` group: a command of a broken plugin says so instead of running (or of "no such
+    command"), with the one definition of broken of :class:`cde_core.plugins.PluginHost`."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[Any, Any, list[str]]:
+        host = get_plugins()
+        try:
+            name, command, rest = super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            broken = [p for p in host.loaded() if p.error]
+            if broken and args and not args[0].startswith("-"):
+                note = "; ".join(f"plugin {p.name} ({p.distribution}) is broken: {p.error}" for p in broken)
+                raise click.UsageError(f"{exc.message} {note}; see `cde plugins`", ctx) from None
+            raise
+        owner = COMMAND_OWNERS.get(name or "")
+        if owner is not None:
+            info = next((p for p in host.plugins() if p.name == owner), None)
+            if info is not None and info.error:
+                raise PluginError(f"plugin {info.name} ({info.distribution}) is broken: {info.error}",
+                                  hint=f"`cde {name}` comes from it; see `cde plugins`")
+        return name, command, rest
+
+
 def build_app() -> typer.Typer:
     """The full application: shell commands plus every healthy plugin's commands."""
-    app = typer.Typer(name="cde", no_args_is_help=True, pretty_exceptions_enable=False,
+    app = typer.Typer(name="cde", cls=_RootGroup, no_args_is_help=True, pretty_exceptions_enable=False,
                       context_settings={"help_option_names": ["-h", "--help"]})
     app.callback()(_root)
     app.command("plugins")(plugins_command)
     app.add_typer(config_app, name="config")
-    get_plugins().call_hook("register_commands", app=app)
+    add_plugin_commands(app, get_plugins())
     return app
