@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -45,16 +44,14 @@ class _RootGroup(TyperGroup):
     """The ``cde`` group: a command of a broken plugin says so instead of running (or of "no such
     command"), with the one definition of broken of :class:`cde_core.plugins.PluginHost`."""
 
-    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[Any, Any, list[str]]:
+    def resolve_command(self, ctx: typer.Context, args: list[str]) -> tuple[Any, Any, list[str]]:
         host = get_plugins()
-        try:
-            name, command, rest = super().resolve_command(ctx, args)
-        except click.UsageError as exc:
+        if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
             broken = [p for p in host.loaded() if p.error]
-            if broken and args and not args[0].startswith("-"):
+            if broken:  # it may be one of theirs: say so instead of a bare "no such command"
                 note = "; ".join(f"plugin {p.name} ({p.distribution}) is broken: {p.error}" for p in broken)
-                raise click.UsageError(f"{exc.message} {note}; see `cde plugins`", ctx) from None
-            raise
+                raise PluginError(f"no command '{args[0]}'; {note}", hint="see `cde plugins` and `cde --help`")
+        name, command, rest = super().resolve_command(ctx, args)
         owner = COMMAND_OWNERS.get(name or "")
         if owner is not None:
             info = next((p for p in host.plugins() if p.name == owner), None)
