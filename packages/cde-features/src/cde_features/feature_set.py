@@ -248,11 +248,12 @@ _BAR_COLUMNS = frozenset({"open", "high", "low", "close", "volume", "quote_volum
 
 def feature_set_id(feature_set: str | FeatureSet, resolved: Sequence[ResolvedFactor],
                    host: PluginHost | None = None) -> str:
-    """``<set name>`` when the resolution equals the named set's own, else ``<name>-<hash8>``."""
+    """``<set name>`` when the resolution equals a built-in named set's own, else ``<name>-<hash8>``
+    (a user's set file always gets the hash: two files with one name never share a lake spec)."""
     fs = get_feature_set(feature_set)
     canonical = [r.spec().model_dump(mode="json") for r in resolved]
-    reference = [r.spec().model_dump(mode="json") for r in resolve(fs, host=host)]
-    if canonical == reference:
+    builtin = isinstance(feature_set, str) and feature_set in FEATURE_SETS
+    if builtin and canonical == [r.spec().model_dump(mode="json") for r in resolve(fs, host=host)]:
         return fs.name
     digest = hashlib.sha1(json.dumps(canonical, sort_keys=True).encode()).hexdigest()[:8]
     return f"{fs.name}-{digest}"
