@@ -15,6 +15,7 @@ from cde_core.plugins import get_plugins
 from cde_server.cli.config_commands import config_app
 from cde_server.cli.plugins_command import plugins_command
 from cde_server.contributions import COMMAND_OWNERS, add_plugin_commands
+from cde_server.stage_commands import missing_stage_error
 
 
 def _version(value: bool) -> None:
@@ -47,6 +48,9 @@ class _RootGroup(TyperGroup):
     def resolve_command(self, ctx: typer.Context, args: list[str]) -> tuple[Any, Any, list[str]]:
         host = get_plugins()
         if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
+            missing = missing_stage_error(args[0])
+            if missing is not None:  # a stage command of a distribution this install lacks
+                raise missing
             broken = [p for p in host.loaded() if p.error]
             if broken:  # it may be one of theirs: say so instead of a bare "no such command"
                 note = "; ".join(f"plugin {p.name} ({p.distribution}) is broken: {p.error}" for p in broken)

@@ -87,6 +87,12 @@ class DemoStep:
     args: Callable[[], list[str]]
     needs_archive_server: bool = False
 
+    @property
+    def command(self) -> str:
+        """The top-level `cde` command of the step, known before its arguments can be built (some
+        need files earlier steps write): the first string constant of the ``args`` lambda."""
+        return next(c for c in self.args.__code__.co_consts if isinstance(c, str))
+
 
 def demo_steps(settings: DemoSettings) -> list[DemoStep]:
     symbols = ",".join(settings.symbol_list)
