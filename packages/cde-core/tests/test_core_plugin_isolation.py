@@ -25,6 +25,16 @@ BUILTIN_NAMES = {
     "executors": ("local", "cde-core"),
 }
 
+#: the hook of each kind, spelt out (the throwaway plugins below implement every one of them)
+HOOKS = {"exchanges": "register_exchanges", "bar_builders": "register_bar_builders",
+         "factors": "register_factors", "signals": "register_signals", "strategies": "register_strategies",
+         "engines": "register_engines", "executors": "register_executors"}
+
+
+def test_the_hook_table_is_the_hosts() -> None:
+    assert {kind: hook for kind, (hook, _protocol) in KINDS.items()} == HOOKS
+
+
 #: a minimal object of each kind (class source), parametrised by its name
 OBJECT_SOURCE = '''
 from cde_core.contracts.base import NoParams
@@ -59,7 +69,7 @@ def plugin_source(objects: dict[str, list[str]]) -> str:
     for kind, names in objects.items():
         for i, name in enumerate(names):
             lines.append(OBJECT_SOURCE.format(ident=f"{kind}_{i}", name=name, kind=kind))
-        hook = KINDS[kind][0]
+        hook = HOOKS[kind]
         calls = "".join(f"\n    register(Obj_{kind}_{i}())" for i in range(len(names)))
         lines.append(f"\n@hookimpl\ndef {hook}(register):{calls}\n")
     return "\n".join(lines)
