@@ -70,9 +70,32 @@ def register_factors(register):
     register(Factor("mischief_ok", "seven"))
 
 
+class Bars:
+    name = "mischief_bars"
+    summary = "raises on the first batch"
+    Params = NoParams
+
+    def spec_id(self, params):
+        return "mischief_bars"
+
+    def new_state(self, params):
+        return {}
+
+    def update(self, state, trades):
+        raise ValueError("the builder's own bug")
+
+    def flush(self, state):
+        return None
+
+
 @hookimpl
 def register_strategies(register):
     register(Strategy())
+
+
+@hookimpl
+def register_bar_builders(register):
+    register(Bars())
 
 
 @hookimpl
@@ -284,5 +307,61 @@ def test_the_api_keeps_its_routes_and_serves_the_plugins(site: Path, tmp_path: P
             mischief = next(p for p in plugins["plugins"] if p["name"] == "mischief")
             assert mischief["routes"] == ["GET /mischief/alone"]
             assert client.get("/mischief/ping").status_code == 404  # came with the refused router
+    finally:
+        reset_plugins(previous)
+
+
+def test_a_failing_bar_builder_is_named_with_its_distribution(run_cde, site: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from cde_core.lake import Provenance
+    from cde_core.testing import synthetic_trades
+
+    lake = Lake(tmp_path / "lake")
+    trades = synthetic_trades(500, start="2024-01-01", seconds=86_000)
+    lake.write_partition(lake.trades_dir("binance", "spot", "AAAUSDT", date(2024, 1, 1)), trades,
+                         Provenance(source="test", rows=trades.num_rows, first_trade_id=1,
+                                    last_trade_id=trades.num_rows))
+    result = run_cde("aggregate", "--bar", "mischief_bars", "--exchange", "binance", "--market", "spot",
+                     "--symbols", "AAAUSDT", "--start", "2024-01-01", "--end", "2024-01-01",
+                     env={"PYTHONPATH": str(site)})
+    assert result.returncode == 1
+    line = one_error_line(result)
+    assert ("bar builder 'mischief_bars' from cde-mischief 0.0.1 (plugin mischief) failed: ValueError: the "
+            "builder's own bug") in line
+
+
+def test_api_tasks_name_the_failing_plugin_object(site: Path, bars_lake: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from cde_core.config import CdeConfig
+    from cde_core.plugins import PluginHost, reset_plugins
+    from cde_server.api.app import create_app
+
+    monkeypatch.syspath_prepend(str(site))
+    previous = reset_plugins(PluginHost())
+    try:
+        with TestClient(create_app(CdeConfig(data_root=bars_lake))) as client:
+            def outcome(path: str, body: dict[str, Any]) -> dict[str, Any]:
+                task = client.post(path, json=body)
+                assert task.status_code == 202, task.text
+                for _ in range(1200):
+                    state: dict[str, Any] = client.get(f"/tasks/{task.json()['id']}").json()
+                    if state["status"] in ("succeeded", "failed"):
+                        return state
+                    time.sleep(0.05)
+                raise AssertionError(f"task did not finish: {state}")
+
+            factor = outcome("/features/compute", {"bars": "time-1h", "factors": ["mischief_div"]})
+            assert factor["status"] == "failed"
+            assert factor["error"].startswith("factor 'mischief_div' from cde-mischief 0.0.1 (plugin mischief) "
+                                              "failed in compute: ZeroDivisionError")
+            strategy = outcome("/backtest/runs", {"strategy": "mischief_strategy", "bars": "time-1h"})
+            assert strategy["status"] == "failed"
+            assert strategy["error"].startswith("strategy 'mischief_strategy' from cde-mischief 0.0.1 (plugin "
+                                                "mischief) failed: RuntimeError: the strategy's own bug")
     finally:
         reset_plugins(previous)
