@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from cde_core.lake import Lake
-from cde_core.schemas import BARS_SCHEMA
 from cde_core.testing import install_fake_distribution
 
 MISCHIEF = '''
@@ -122,10 +121,15 @@ def ping():
     return {"pong": True}
 
 
+def boom():
+    raise KeyError("route table")
+
+
 @hookimpl
 def register_routes(app):
     app.include_router(router)
     app.get("/mischief/alone")(ping)
+    app.get("/mischief/boom")(boom)
 '''
 
 HALF_BROKEN = '''
@@ -175,18 +179,9 @@ def site(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def bars_lake(tmp_path: Path) -> Path:
-    from cde_features.synthetic import synthetic_bars
+    from cde_core.testing import write_bars_lake
 
-    lake = Lake(tmp_path / "lake")
-    for i, symbol in enumerate(["AAAUSDT", "BBBUSDT", "CCCUSDT"]):
-        frame = synthetic_bars(24 * 10, seed=i).reset_index()
-        frame["day"] = frame["ts"].dt.strftime("%Y-%m-%d")
-        for day, part in frame.groupby("day"):
-            table = pa.Table.from_pandas(part.drop(columns="day"), schema=BARS_SCHEMA, preserve_index=False)
-            folder = lake.bars_dir("time-1h", "binance", "spot", symbol) / f"date={day}"
-            folder.mkdir(parents=True, exist_ok=True)
-            pq.write_table(table, folder / "part-0.parquet")
-    return lake.root
+    return write_bars_lake(tmp_path / "lake", "time-1h", ["AAAUSDT", "BBBUSDT", "CCCUSDT"], 24 * 10)
 
 
 def one_error_line(result: Any) -> str:
@@ -205,7 +200,7 @@ def test_plugins_lists_every_contribution_refusal_and_break(run_cde, site: Path)
     mischief = plugins["mischief"]
     assert mischief["status"] == "ok"
     assert mischief["commands"] == ["mischief-hello"]
-    assert mischief["routes"] == ["GET /mischief/alone"]
+    assert mischief["routes"] == ["GET /mischief/alone", "GET /mischief/boom"]
     assert set(mischief["rejected"]) == {
         "factors 'vwap_dev' rejected: the name is already registered by cde-features 0.1.0 (plugin features)",
         "command 'demo' refused: already added by cde-server 0.1.0 (plugin server)",
@@ -289,8 +284,9 @@ def test_a_failing_strategy_is_named_with_its_distribution(run_cde, site: Path, 
             "the strategy's own bug") in line
 
 
-def test_the_api_keeps_its_routes_and_serves_the_plugins(site: Path, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def api_client(site: Path, bars_lake: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The real app (every installed plugin plus the throwaway ones) on the bars lake."""
     from fastapi.testclient import TestClient
 
     from cde_core.config import CdeConfig
@@ -300,15 +296,22 @@ def test_the_api_keeps_its_routes_and_serves_the_plugins(site: Path, tmp_path: P
     monkeypatch.syspath_prepend(str(site))
     previous = reset_plugins(PluginHost())
     try:
-        with TestClient(create_app(CdeConfig(data_root=tmp_path / "lake"))) as client:
-            assert client.get("/mischief/alone").json() == {"pong": True}
-            plugins = client.get("/plugins").json()
-            assert "hijacked" not in plugins
-            mischief = next(p for p in plugins["plugins"] if p["name"] == "mischief")
-            assert mischief["routes"] == ["GET /mischief/alone"]
-            assert client.get("/mischief/ping").status_code == 404  # came with the refused router
+        with TestClient(create_app(CdeConfig(data_root=bars_lake)), raise_server_exceptions=False) as client:
+            yield client
     finally:
         reset_plugins(previous)
+
+
+def test_the_api_keeps_its_routes_and_serves_the_plugins(api_client: Any) -> None:
+    assert api_client.get("/mischief/alone").json() == {"pong": True}
+    plugins = api_client.get("/plugins").json()
+    assert "hijacked" not in plugins
+    mischief = next(p for p in plugins["plugins"] if p["name"] == "mischief")
+    assert mischief["routes"] == ["GET /mischief/alone", "GET /mischief/boom"]
+    assert api_client.get("/mischief/ping").status_code == 404  # came with the refused router
+    boom = api_client.get("/mischief/boom")
+    assert boom.status_code == 500 and boom.json()["title"] == "plugin failure"
+    assert boom.json()["detail"] == "plugin mischief (cde-mischief) failed: KeyError: 'route table'"
 
 
 def test_a_failing_bar_builder_is_named_with_its_distribution(run_cde, site: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -331,37 +334,24 @@ def test_a_failing_bar_builder_is_named_with_its_distribution(run_cde, site: Pat
             "builder's own bug") in line
 
 
-def test_api_tasks_name_the_failing_plugin_object(site: Path, bars_lake: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_api_tasks_name_the_failing_plugin_object(api_client: Any) -> None:
     import time
 
-    from fastapi.testclient import TestClient
+    def outcome(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        task = api_client.post(path, json=body)
+        assert task.status_code == 202, task.text
+        for _ in range(1200):
+            state: dict[str, Any] = api_client.get(f"/tasks/{task.json()['id']}").json()
+            if state["status"] in ("succeeded", "failed"):
+                return state
+            time.sleep(0.05)
+        raise AssertionError(f"task did not finish: {state}")
 
-    from cde_core.config import CdeConfig
-    from cde_core.plugins import PluginHost, reset_plugins
-    from cde_server.api.app import create_app
-
-    monkeypatch.syspath_prepend(str(site))
-    previous = reset_plugins(PluginHost())
-    try:
-        with TestClient(create_app(CdeConfig(data_root=bars_lake))) as client:
-            def outcome(path: str, body: dict[str, Any]) -> dict[str, Any]:
-                task = client.post(path, json=body)
-                assert task.status_code == 202, task.text
-                for _ in range(1200):
-                    state: dict[str, Any] = client.get(f"/tasks/{task.json()['id']}").json()
-                    if state["status"] in ("succeeded", "failed"):
-                        return state
-                    time.sleep(0.05)
-                raise AssertionError(f"task did not finish: {state}")
-
-            factor = outcome("/features/compute", {"bars": "time-1h", "factors": ["mischief_div"]})
-            assert factor["status"] == "failed"
-            assert factor["error"].startswith("factor 'mischief_div' from cde-mischief 0.0.1 (plugin mischief) "
-                                              "failed in compute: ZeroDivisionError")
-            strategy = outcome("/backtest/runs", {"strategy": "mischief_strategy", "bars": "time-1h"})
-            assert strategy["status"] == "failed"
-            assert strategy["error"].startswith("strategy 'mischief_strategy' from cde-mischief 0.0.1 (plugin "
-                                                "mischief) failed: RuntimeError: the strategy's own bug")
-    finally:
-        reset_plugins(previous)
+    factor = outcome("/features/compute", {"bars": "time-1h", "factors": ["mischief_div"]})
+    assert factor["status"] == "failed"
+    assert factor["error"].startswith("factor 'mischief_div' from cde-mischief 0.0.1 (plugin mischief) "
+                                      "failed in compute: ZeroDivisionError")
+    strategy = outcome("/backtest/runs", {"strategy": "mischief_strategy", "bars": "time-1h"})
+    assert strategy["status"] == "failed"
+    assert strategy["error"].startswith("strategy 'mischief_strategy' from cde-mischief 0.0.1 (plugin "
+                                        "mischief) failed: RuntimeError: the strategy's own bug")

@@ -9,18 +9,16 @@ import sys
 import time
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from cde_core.errors import ConfigError
 from cde_core.lake import Lake
 from cde_core.plugins import PluginHost
-from cde_core.schemas import BARS_SCHEMA
+from cde_core.testing import write_bars_lake
 from cde_features.calculator import UnifiedFeatureCalculator
 from cde_features.feature_set import FeatureSet, default_feature_set
 from cde_features.feature_set_file import load_feature_set_file, parse_param_flags
-from cde_features.synthetic import synthetic_bars
 
 SET_FILE = """
 name: mine
@@ -72,13 +70,7 @@ def test_param_flags_are_typed_yaml_scalars() -> None:
 
 
 def _bars_lake(root: Path) -> None:
-    lake = Lake(root)
-    for i, symbol in enumerate(["AAAUSDT", "BBBUSDT"]):
-        frame = synthetic_bars(24 * 5, seed=i).reset_index()
-        table = pa.Table.from_pandas(frame, schema=BARS_SCHEMA, preserve_index=False)
-        folder = lake.bars_dir("time-1h", "binance", "spot", symbol) / "date=2024-01-01"
-        folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, folder / "part-0.parquet")
+    write_bars_lake(root, "time-1h", ["AAAUSDT", "BBBUSDT"], 24 * 5)
 
 
 def test_cli_set_file_and_params_write_a_manifest_with_distributions(tmp_path: Path) -> None:

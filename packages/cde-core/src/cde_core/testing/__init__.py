@@ -4,7 +4,8 @@
   declared output, no look-ahead / chunk invariance, on small synthetic data (or yours). They raise
   :class:`ContractViolation` (an ``AssertionError``) with the rule and the place, so a plugin's
   test is one line: ``check_factor(MyFactor())``.
-* :func:`synthetic_trades`, :func:`synthetic_bars`, :func:`synthetic_panel` — the data they use.
+* :func:`synthetic_trades`, :func:`synthetic_bars`, :func:`synthetic_panel` — the data they use;
+  :func:`write_bars_lake` writes synthetic bars into a lake for end-to-end tests.
 * :func:`install_fake_distribution` — a one-module distribution with a ``cde`` entry point in a
   folder, to test discovery, broken plugins and name clashes without building wheels.
 """
@@ -14,7 +15,7 @@ from cde_core.testing.checks_common import ContractViolation
 from cde_core.testing.factor_checks import check_factor
 from cde_core.testing.fake_distribution import install_fake_distribution
 from cde_core.testing.strategy_checks import check_strategy
-from cde_core.testing.synthetic import synthetic_bars, synthetic_panel, synthetic_trades
+from cde_core.testing.synthetic import synthetic_bars, synthetic_panel, synthetic_trades, write_bars_lake
 
 __all__ = ["ContractViolation", "check_bar_builder", "check_factor", "check_strategy", "install_fake_distribution",
-           "synthetic_bars", "synthetic_panel", "synthetic_trades"]
+           "synthetic_bars", "synthetic_panel", "synthetic_trades", "write_bars_lake"]
