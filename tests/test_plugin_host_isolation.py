@@ -235,7 +235,8 @@ def test_a_broken_plugins_command_and_factor_say_it_is_broken(run_cde, site: Pat
     factor = run_cde("features", "compute", "--bars", "time-1h", "-f", "half_factor", env=env)
     assert factor.returncode == 1
     line = one_error_line(factor)
-    assert "factors 'half_factor' comes from plugin half (cde-half), which is broken" in line
+    assert ("plugin half (cde-half) is broken: register_strategies raised KeyError: 'strategy table' — "
+            "factor 'half_factor' comes from it; see `cde plugins`") in line
     unknown = run_cde("noimport-cmd", env=env)
     assert unknown.returncode == 1
     line = one_error_line(unknown)

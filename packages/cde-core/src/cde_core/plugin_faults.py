@@ -20,15 +20,12 @@ from typing import TYPE_CHECKING
 
 from cde_core.errors import PluginError
 from cde_core.plugin_checks import describe
+from cde_core.registry import KIND_NOUNS
 
 if TYPE_CHECKING:
     from cde_core.plugins import PluginHost, PluginInfo
     from cde_core.registry import Registered
 
-#: how a kind's object is called in a sentence
-KIND_NOUNS = {"exchanges": "exchange", "bar_builders": "bar builder", "factors": "factor",
-              "signals": "signal generator", "strategies": "strategy", "engines": "engine",
-              "executors": "executor"}
 
 
 class PluginFault(PluginError):

@@ -9,6 +9,11 @@ from typing import Any
 
 from cde_core.errors import NotFoundError, PluginError
 
+#: how an object of each kind is called in a sentence
+KIND_NOUNS = {"exchanges": "exchange", "bar_builders": "bar builder", "factors": "factor",
+              "signals": "signal generator", "strategies": "strategy", "engines": "engine",
+              "executors": "executor"}
+
 
 @dataclass(frozen=True)
 class Registered:
@@ -44,8 +49,9 @@ class Withheld:
     reason: str
 
     def error(self) -> PluginError:
-        return PluginError(f"{self.kind} '{self.name}' comes from plugin {self.plugin} ({self.distribution}), "
-                           f"which is broken: {self.reason}", hint="see `cde plugins`")
+        noun = KIND_NOUNS.get(self.kind, self.kind)
+        return PluginError(f"plugin {self.plugin} ({self.distribution}) is broken: {self.reason}",
+                           hint=f"{noun} '{self.name}' comes from it; see `cde plugins`")
 
 
 class Registry:
