@@ -17,7 +17,9 @@ N_BARS = 760  # longer than the longest default lookback (672) so every column h
 
 @pytest.fixture(scope="module")
 def calc() -> UnifiedFeatureCalculator:
-    return UnifiedFeatureCalculator("default", executor=LocalExecutor(LocalExecutorParams(max_workers=2)))
+    # the default set plus every other registered factor (third-party ones never join `default`)
+    return UnifiedFeatureCalculator("default", select=["*"],
+                                    executor=LocalExecutor(LocalExecutorParams(max_workers=2)))
 
 
 @pytest.fixture(scope="module")
