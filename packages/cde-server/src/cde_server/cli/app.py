@@ -11,7 +11,7 @@ from typer.core import TyperGroup
 from cde_core import __version__ as core_version
 from cde_core.config import use_config_file
 from cde_core.errors import PluginError
-from cde_core.plugins import get_plugins
+from cde_core.plugins import KINDS, get_plugins
 from cde_server.cli.config_commands import config_app
 from cde_server.cli.plugins_command import plugins_command
 from cde_server.contributions import COMMAND_OWNERS, add_plugin_commands
@@ -41,6 +41,9 @@ def _root(
     setup_logging(get_config().logging if not debug else None, debug=debug, force=True)
 
 
+REGISTRY_HOOKS = frozenset(hook for hook, _protocol in KINDS.values())
+
+
 class _RootGroup(TyperGroup):
     """The ``cde`` group: a command of a broken plugin says so instead of running (or of "no such
     command"), with the one definition of broken of :class:`cde_core.plugins.PluginHost`."""
@@ -56,12 +59,14 @@ class _RootGroup(TyperGroup):
                 note = "; ".join(f"plugin {p.name} ({p.distribution}) is broken: {p.error}" for p in broken)
                 raise PluginError(f"no command '{args[0]}'; {note}", hint="see `cde plugins` and `cde --help`")
         name, command, rest = super().resolve_command(ctx, args)
-        owner = COMMAND_OWNERS.get(name or "")
-        if owner is not None:
-            info = next((p for p in host.plugins() if p.name == owner), None)
-            if info is not None and info.error:
-                raise PluginError(f"plugin {info.name} ({info.distribution}) is broken: {info.error}",
-                                  hint=f"`cde {name}` comes from it; see `cde plugins`")
+        info = host.info(COMMAND_OWNERS.get(name or "", ""))
+        # a plugin's registry hooks decide whether it is broken; one without any (the server's) cannot
+        # break there, so its commands start without building the registries
+        if info is not None and set(info.hooks) & REGISTRY_HOOKS:
+            host.plugins()
+        if info is not None and info.error:
+            raise PluginError(f"plugin {info.name} ({info.distribution}) is broken: {info.error}",
+                              hint=f"`cde {name}` comes from it; see `cde plugins`")
         return name, command, rest
 
 
