@@ -18,7 +18,10 @@ N_BARS = 760  # longer than the longest default lookback (672) so every column h
 
 @pytest.fixture(scope="module")
 def calc() -> UnifiedFeatureCalculator:
-    return UnifiedFeatureCalculator("perp", executor=LocalExecutor(LocalExecutorParams(max_workers=2)))
+    # the perp set (default plus the perpetual factors) and every other registered factor (third-party
+    # ones never join a built-in set)
+    return UnifiedFeatureCalculator("perp", select=["*"],
+                                    executor=LocalExecutor(LocalExecutorParams(max_workers=2)))
 
 
 @pytest.fixture(scope="module")

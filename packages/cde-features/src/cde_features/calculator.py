@@ -21,6 +21,7 @@ from cde_core.errors import DataError
 from cde_core.executors import create_executor
 from cde_core.plugins import PluginHost
 from cde_core.progress import CancelToken, ProgressCallback, scaled
+from cde_features.factor_calls import checked_compute, factor_problem
 from cde_features.feature_set import FeatureSet, ResolvedFactor, feature_set_id, resolve
 
 #: (factor, params as a dict, lookback, number of columns) — picklable for process / Dask executors
@@ -53,14 +54,15 @@ def _batch_values(specs: Sequence[TaskSpec], batch: Sequence[SymbolInputs]) -> I
                 if frame is None:
                     index = pd.DatetimeIndex(ts, name="ts").tz_localize("UTC")
                     frame = frames[b] = pd.DataFrame(dict(data), index=index)
-                result = factor.compute(frame, params)
-                values = [result[c].to_numpy(dtype=np.float64) for c in factor.columns(params)]
+                columns = factor.columns(params)
+                result = checked_compute(factor, frame, params, columns)
+                values = [result[c].to_numpy(dtype=np.float64) for c in columns]
             if len(values) != width:
-                raise DataError(f"factor {factor.name} returned {len(values)} columns, expected {width}")
+                raise factor_problem(factor, f"returned {len(values)} columns, expected {width}")
             for j, v in enumerate(values):
                 v = np.ascontiguousarray(v, dtype=np.float64)
                 if v.shape != (len(ts),):
-                    raise DataError(f"factor {factor.name} returned {v.shape[0]} values, expected {len(ts)}")
+                    raise factor_problem(factor, f"returned {v.shape} values for {len(ts)} bars")
                 yield b, row + j, v
         row += width
 
@@ -247,7 +249,7 @@ class UnifiedFeatureCalculator:
                     frame = panel.copy()
                     for c in col_of:
                         frame[c] = out[col_of[c]]
-                    result = r.factor.compute(frame, r.params)
+                    result = checked_compute(r.factor, frame, r.params, list(r.columns))
                     for c in r.columns:
                         grids.pop(c, None)
                         out[col_of[c]] = layout.masked(result[c].to_numpy(dtype=np.float64), r.lookback)

@@ -75,17 +75,24 @@ def list_command(
 @features_app.command("compute")
 def compute_command(
     bars: Annotated[str, typer.Option("--bars", help="bars spec id in the lake")],
-    feature_set: Annotated[str, typer.Option("--set", help="feature set")] = "default",
+    feature_set: Annotated[str, typer.Option("--set", help="feature set name")] = "default",
+    set_file: Annotated[Path | None, typer.Option("--set-file", help="feature-set YAML file (name, factors "
+                                                  "with params); replaces --set", dir_okay=False)] = None,
     factors: Annotated[list[str] | None, typer.Option("--factors", "-f", help="names, groups or globs")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="FACTOR.PARAM=VALUE, e.g. "
+                                                    "rsi.window=21 (repeatable)")] = None,
     symbols: Symbols = None, start: Start = None, end: End = None,
     exchange: Exchange = "binance", market: Market = "spot",
     out_spec: Annotated[str | None, typer.Option("--out-spec", help="features spec id to write")] = None,
 ) -> None:
     """Compute a feature set from the bars lake and write it to the features lake."""
     from cde_core.console import progress_bar
+    from cde_features.feature_set_file import load_feature_set_file, parse_param_flags
     from cde_features.service import ComputeRequest, compute_to_lake
 
-    request = ComputeRequest(bars=bars, feature_set=feature_set, factors=_split(factors), symbols=_split(symbols),
+    chosen = load_feature_set_file(set_file) if set_file is not None else feature_set
+    request = ComputeRequest(bars=bars, feature_set=chosen, factors=_split(factors),
+                             params=parse_param_flags(param or []), symbols=_split(symbols),
                              start=_day(start), end=_day(end), exchange=exchange, market=market,
                              out_spec=out_spec)
     with progress_bar("features") as progress:

@@ -38,4 +38,4 @@ def perp_feature_set() -> FeatureSet:
     from cde_features.feature_set import default_feature_set
 
     base = default_feature_set()
-    return FeatureSet(name="perp", factors=[*base.factors, *perp_specs()], include_registered=True)
+    return FeatureSet(name="perp", factors=[*base.factors, *perp_specs()])

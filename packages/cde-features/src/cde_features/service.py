@@ -14,6 +14,7 @@ from cde_core.errors import DataError
 from cde_core.json_types import JsonDate, JsonInt
 from cde_core.lake import Lake
 from cde_core.progress import CancelToken, ProgressCallback, scaled
+from cde_features.feature_set import FeatureSet
 from cde_features.lake_io import read_bars_panel, read_features, utc_start, write_features
 from cde_features.perp_inputs import attach_lake_inputs
 
@@ -33,9 +34,12 @@ class BarsSource(BaseModel):
 
 
 class ComputeRequest(BarsSource):
-    feature_set: str = Field("default", description="feature set name")
-    factors: list[str] = Field(default_factory=list, description="factor names, groups or globs; empty = all")
-    params: dict[str, dict[str, Any]] = Field(default_factory=dict, description="param overrides per factor")
+    feature_set: str | FeatureSet = Field("default", description="a feature set name (`default`) or the set "
+                                          "itself: {name, factors: [{factor, params}]}, as in a feature-set file")
+    factors: list[str] = Field(default_factory=list, description="keep only these factor names, groups or "
+                               "globs (a registered factor outside the set joins by name); empty = the whole set")
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict, description="param overrides per factor "
+                                              "name, e.g. {\"rsi\": {\"window\": 21}}")
     out_spec: str | None = Field(None, description="features spec id; default <feature-set-id>__<bars>")
 
 
@@ -91,7 +95,7 @@ def compute_to_lake(request: ComputeRequest, *, lake: Lake | None = None, progre
                             hint="check --start/--end against the bars in the lake")
         spec = request.out_spec or f"{calc.id}__{request.bars}"
         extra = {"feature_set": calc.id, "bars_spec": request.bars,
-                 "factors": [r.spec().model_dump(mode="json") for r in calc.factors],
+                 "factors": [r.manifest() for r in calc.factors],
                  "start": str(request.start) if request.start else None,
                  "end": str(request.end) if request.end else None}
         files = write_features(features, lake, spec=spec, exchange=request.exchange, market=request.market,

@@ -24,6 +24,7 @@ from cde_server.api.path_guard import PathTraversalGuard
 from cde_server.api.problems import install_problem_handlers
 from cde_server.api.routers import components, health, plugins, tasks
 from cde_server.api.security import API_KEY_HEADER, ApiKeyMiddleware
+from cde_server.contributions import add_plugin_routes
 from cde_server.tasks import TaskManager, open_task_store
 from cde_server.tasks.redis_store import RedisTaskStore, wait_for_redis
 
@@ -56,7 +57,7 @@ def create_app(config: CdeConfig | None = None, *, task_manager: TaskManager | N
     install_problem_handlers(app)
     for router in (health.router, plugins.router, components.router, tasks.router):
         app.include_router(router)
-    get_plugins().call_hook("register_routes", app=app)
+    add_plugin_routes(app, get_plugins())  # refuses routes another plugin already added
     # started after the plugins ran, so handlers they registered can re-queue orphaned tasks
     manager.start()
 

@@ -104,6 +104,11 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     logger.opt(exception=exc).error("unhandled error on {} {}", request.method, request.url.path)
+    from cde_core.plugin_faults import plugin_fault
+
+    fault = plugin_fault(exc)  # a third-party plugin's code failed: name it, not cde
+    if fault is not None:
+        return await _cde_error(request, fault)
     return problem_response(500, "internal error", "the server failed to handle the request; "
                             "the details are in the server log")
 

@@ -321,6 +321,11 @@ class TaskManager:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, CdeError):
         return str(exc)
+    from cde_core.plugin_faults import plugin_fault
+
+    fault = plugin_fault(exc)  # a third-party plugin's code failed: name it and its distribution
+    if fault is not None:
+        return str(fault)
     first = (str(exc).strip().splitlines() or [""])[0]
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
