@@ -64,7 +64,8 @@ def download_command(
                               keep_archives=keep_archives)
     adapter = get_plugins().exchanges.get(exchange)
     with RichTransferMonitor(enabled=sys.stderr.isatty() and not as_json) as monitor:
-        report = run_download(request, adapter=adapter, config=get_config(), monitor=monitor)
+        report = run_download(request, adapter=adapter, config=get_config(), monitor=monitor,
+                              notify=lambda line: typer.echo(line, err=True))
     summary = report.summary()
     if as_json:
         typer.echo(json.dumps({"summary": summary, "report": report.model_dump(mode="json")}, indent=2))
