@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import signal
 import subprocess
 import sys
 import zipfile
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -193,3 +194,67 @@ def test_failed_days_keep_their_zips_and_written_days_do_not(keep: bool, archive
     assert {d.date: d.status for d in report.days} == {DAY1: "written", DAY2: "failed"}
     kept = {p.name for p in (Path(config.data_root) / ".cache" / "archives").rglob("*.zip")}
     assert kept == ({FILE1.name, bad} if keep else {bad})  # the failed day's zip serves the next run
+
+
+@pytest.mark.parametrize(("exchange", "market", "kind", "interval", "symbol", "end"), [
+    ("binance", "spot", "trades", None, "BTCUSDT", date(2024, 6, 2)),
+    ("binance", "um", "aggTrades", None, "BTCUSDT", date(2024, 6, 2)),
+    ("binance", "um", "klines", "1h", "ETHUSDT", date(2024, 6, 2)),
+    ("binance", "um", "fundingRate", None, "BTCUSDT", date(2024, 5, 31)),
+    ("okx", "swap", "trades", None, "BTC-USDT-SWAP", date(2024, 6, 2)),
+], ids=["binance-trades", "binance-aggtrades", "binance-klines", "binance-funding", "okx-trades"])
+def test_cache_rules_hold_for_every_kind(exchange: str, market: str, kind: str, interval: str | None, symbol: str,
+                                         end: date, archive_root: Path, server: ArchiveServer,
+                                         config: CdeConfig) -> None:
+    """Monthly and daily files of every kind and exchange: kept zips of written days go on the next
+    plain run, and ``--force`` after a republication writes from the new files."""
+    from cde_core.plugins import get_plugins
+    from cde_exchanges.archive_maker import make_archive
+    from cde_exchanges.synthetic_funding import random_funding
+
+    adapter = get_plugins().exchanges.get(exchange)
+    start = date(2024, 5, 1)  # May as one monthly file, then daily files (OKX: plus the spill day)
+
+    def publish_all(n: int) -> set[str]:
+        shutil.rmtree(archive_root)
+        archive_root.mkdir()
+        if kind == "fundingRate":  # the maker's funding rates do not vary; write the month's file by hand
+            write_archive_file(archive_root, adapter.monthly_file(market, kind, symbol, 2024, 5),
+                               random_funding(2024, 5, seed=n), ArchiveVariant())
+        else:
+            make_archive(archive_root, adapter, market, kind, [symbol], start, end + timedelta(days=1),
+                         layout="monthly", interval=interval,
+                         day_trades=lambda s, d: random_trades(d, n, seed=n, first_id=1 + (d - start).days * n))
+        return {hashlib.sha256(p.read_bytes()).hexdigest() for p in archive_root.rglob("*.zip")}
+
+    def download(**extra: object) -> DownloadReport:
+        request = DownloadRequest(exchange=exchange, market=market, kind=kind, interval=interval, symbols=[symbol],
+                                  start=start, end=end, **extra)
+        report = run_download(request, adapter=adapter, config=config, today=TODAY)
+        assert report.ok, report.summary()
+        return report
+
+    def checksums() -> set[str | None]:
+        lake = Lake(config.data_root)
+        files = list(Path(config.data_root).glob("[!.]*/**/part-0.parquet"))
+        assert files
+        return {prov.checksum for prov in (lake.read_provenance(f) for f in files) if prov is not None}
+
+    archives = Path(config.data_root) / ".cache" / "archives"
+    old = publish_all(40)
+    written = download(keep_archives=True).count_days("written")
+    assert written == (1 if kind == "fundingRate" else 33)
+    assert list(archives.rglob("*.zip"))
+    assert checksums() <= old
+
+    assert download().count_days("skipped") == written  # a plain run over written days
+    assert not [p for p in archives.rglob("*") if p.is_file()], "kept zips of written days were not removed"
+
+    download(keep_archives=True, force=True)
+    new = publish_all(60)  # the exchange republishes every file
+    assert not new & old
+    forced = download(force=True)
+    assert forced.count_days("written") == written
+    assert forced.count_files("cached") == 0
+    assert checksums() <= new
+    assert all(check.ok for check in verify(Lake(config.data_root)))

@@ -13,6 +13,7 @@ files and a symbol-day is done once.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -84,8 +85,8 @@ def run_download(request: DownloadRequest, *, adapter: ArchiveExchange, config: 
     try:
         with SymbolLocks(target) as locks:
             while pending:
-                turn = _next_turn(locks, pending, run, notify,
-                                  lambda line, done=finished: progress(done / len(symbols), line), cancel)
+                turn = _next_turn(locks, pending, run, notify, functools.partial(progress, finished / len(symbols)),
+                                  cancel)
                 share = scaled(progress, finished / len(symbols), (finished + len(turn)) / len(symbols))
                 run.download(turn, share)
                 locks.release(turn)
