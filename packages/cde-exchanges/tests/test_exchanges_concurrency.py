@@ -17,11 +17,18 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from cde_core.config import CdeConfig
+from cde_core.errors import CancelledError
 from cde_core.lake import PART_FILE, Lake, Provenance
+from cde_core.progress import CancelToken
 from cde_core.schemas import TRADES_SCHEMA
 from cde_exchanges.archive_server import ArchiveServer, Fault
 from cde_exchanges.archive_writer import ArchiveVariant, write_archive_file
 from cde_exchanges.binance import BinanceArchive
+from cde_exchanges.download_locks import SymbolLocks
+from cde_exchanges.download_models import DownloadReport, DownloadRequest
+from cde_exchanges.download_service import run_download
+from cde_exchanges.lake_targets import LakeTarget
 from cde_exchanges.partition_writer import TradePartitionWriter
 from cde_exchanges.synthetic_trades import random_trades
 
@@ -177,3 +184,42 @@ def test_two_writers_of_one_partition_leave_one_whole_partition(tmp_path: Path) 
     assert got.equals(tables[0].replace_schema_metadata(None))
     assert Lake.read_provenance(folder) == Provenance(source="test", rows=300)
     assert not temp_files(tmp_path)
+
+
+def test_a_waiting_run_can_be_cancelled_and_then_goes_ahead_when_free(archive_root: Path, server: ArchiveServer,
+                                                                      config: CdeConfig) -> None:
+    """What ``POST /download`` relies on: the wait shows in the task's progress, cancelling the task ends
+    the wait, and once the holder is gone the run downloads the symbol."""
+    for day in (DAY1, DAY2):
+        publish(archive_root, "BTCUSDT", day)
+    request = DownloadRequest(exchange="binance", market="spot", symbols=["BTCUSDT"], start=DAY1, end=DAY2)
+    target = LakeTarget(Lake(config.data_root), "binance", "spot", "trades")
+    messages: queue.Queue[str] = queue.Queue()
+    cancel = CancelToken()
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(run_download(request, adapter=BINANCE, config=config, today=date(2024, 6, 20),
+                                        cancel=cancel, progress=lambda f, m: messages.put(m)))
+        except CancelledError as exc:
+            outcome.append(exc)
+
+    with SymbolLocks(target) as other_run:  # another run (a lock taken on another descriptor) holds it
+        assert other_run.try_take("BTCUSDT")
+        worker = threading.Thread(target=run)
+        worker.start()
+        assert messages.get(timeout=300).startswith("waiting: BTCUSDT (binance spot trades) is being downloaded "
+                                                     f"by another cde download (pid {os.getpid()} on ")
+        cancel.cancel()
+        worker.join(timeout=300)
+        assert isinstance(outcome.pop(), CancelledError)
+        assert not (target.symbol_dir("BTCUSDT")).exists()
+
+        cancel = CancelToken()
+        worker = threading.Thread(target=run)
+        worker.start()
+        assert messages.get(timeout=300).startswith("waiting: BTCUSDT")
+    worker.join(timeout=300)  # the holder let go: the run goes ahead
+    report = outcome.pop()
+    assert isinstance(report, DownloadReport) and report.count_days("written") == 2
