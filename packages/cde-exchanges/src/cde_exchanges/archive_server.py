@@ -54,6 +54,11 @@ class Fault:
         """``hold``: let held requests (and later ones) finish."""
         self._released.set()
 
+    def hold(self) -> None:
+        """The server's side of ``hold``: block this request until :meth:`release`."""
+        self._holding.set()
+        self._released.wait()
+
 
 @dataclass
 class _Rule:
@@ -113,8 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "hold":
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
-            fault._holding.set()
-            fault._released.wait()
+            fault.hold()
             self.wfile.write(body[len(body) // 2:])
             return
         if fault is not None and fault.kind == "slow":
