@@ -223,3 +223,29 @@ def test_a_waiting_run_can_be_cancelled_and_then_goes_ahead_when_free(archive_ro
     worker.join(timeout=300)  # the holder let go: the run goes ahead
     report = outcome.pop()
     assert isinstance(report, DownloadReport) and report.count_days("written") == 2
+
+
+def test_two_threads_writing_one_table_partition_leave_one_whole_partition(tmp_path: Path) -> None:
+    """The same for the small-table kinds' writer (``Lake.write_partition``): two writers at once, many
+    times over; every time the partition is exactly one of the two tables with its own provenance."""
+    lake = Lake(tmp_path)
+    folder = lake.trades_dir("binance", "spot", "BTCUSDT", DAY1)
+    tables = {n: random_trades(DAY1, n, seed=n) for n in (2_000, 3_000)}
+
+    def write(n: int, start: threading.Barrier) -> None:
+        start.wait()
+        lake.write_partition(folder, tables[n], Provenance(source=f"writer-{n}", rows=n))
+
+    for _ in range(10):
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=write, args=(n, barrier)) for n in tables]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        got = pq.read_table(folder / PART_FILE)
+        provenance = Lake.read_provenance(folder)
+        assert provenance is not None and provenance.rows == got.num_rows
+        assert provenance.source == f"writer-{got.num_rows}"
+        assert got.replace_schema_metadata(None).equals(tables[got.num_rows].replace_schema_metadata(None))
+    assert not temp_files(tmp_path)
