@@ -93,10 +93,19 @@ class InformationBarParams(_Params):
 
 
 class ImbalanceBarParams(InformationBarParams):
-    """Imbalance bars: close when |Σ b·v| reaches E[T] · |E[b·v]|."""
+    """Imbalance bars: close when |Σ b·v| reaches max(E[T] · |E[b·v]|, floor · √E[T] · E[|v|]).
 
-    imbalance_floor: float = Field(0.1, ge=0, le=1, description="lower bound of |E[b·v]| as a fraction of "
-                                   "E[|v|]: a balanced market cannot shrink the threshold to zero")
+    Defaults chosen so that balanced and moderately persistent flow ends most bars on the imbalance
+    rule, not on the ``expected_ticks_max`` cap (docs/bars.md, "Defaults")."""
+
+    expected_ticks_init: float = Field(100.0, gt=0, description="E[T] (trades per bar) before the first "
+                                       "bar closes")
+    ewma_bars: int = Field(100, ge=1, description="EWMA span in bars (alpha = 2 / (span + 1)) of E[T] and "
+                           "the per-trade expectations (a short span lets one long bar run E[T] away)")
+    imbalance_floor: float = Field(0.7, ge=0, le=1, description="lower bound of the threshold in random-walk "
+                                   "units: floor · sqrt(E[T]) · E[|v|], the typical |imbalance| of a balanced "
+                                   "bar of E[T] trades times floor, so a balanced market neither shrinks the "
+                                   "threshold to zero nor lets E[T] feed on itself")
 
 
 class RunBarParams(InformationBarParams):
