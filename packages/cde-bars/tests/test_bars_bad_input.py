@@ -203,3 +203,41 @@ def test_build_bars_and_the_lake_agree_on_the_unfinished_last_bar(tmp_path: Path
     bars = build_bars(trades, "tick", threshold=300)
     assert report.bars == len(bars) == 3
     assert len(build_bars(trades, "tick", threshold=300, flush=True)) == 4
+
+
+def test_a_threshold_series_per_day_sets_each_days_threshold() -> None:
+    """Oracle: each day's bars built on their own with that day's threshold, when every day ends on a
+    bar boundary (a bar open at midnight continues under the new day's threshold, as with
+    bars_per_day)."""
+    days = [date(2024, 3, 4), date(2024, 3, 5), date(2024, 3, 6), date(2024, 3, 8)]
+    tables = [random_day(d, 1200, seed=i, first_id=i * 1200) for i, d in enumerate(days)]
+    series = pd.Series([40.0, 100.0], index=pd.to_datetime(["2024-03-05", "2024-03-08"], utc=True))
+    got = build_bars(pa.concat_tables(tables), "tick", threshold=30, thresholds=series)
+    per_day = {days[0]: 30, days[1]: 40, days[2]: 40, days[3]: 100}  # 1200 trades: whole bars each day
+    want = pd.concat([build_bars(t, "tick", threshold=per_day[d]) for d, t in zip(days, tables, strict=True)],
+                     ignore_index=True)
+    pd.testing.assert_frame_equal(got, want)
+    assert got["n_trades"].tolist() == [30] * 40 + [40] * 60 + [100] * 12
+
+
+def test_a_threshold_series_and_bars_per_day_exclude_each_other() -> None:
+    with pytest.raises(ConfigError, match="not both"):
+        build_bars(frame(50), "dollar", threshold=1e4, bars_per_day=10, thresholds={"2024-03-04": 1e4})
+    with pytest.raises(ConfigError, match="not a finite number > 0"):
+        build_bars(frame(50), "dollar", threshold=1e4, thresholds={"2024-03-04": -1.0})
+
+
+def test_a_threshold_series_in_the_lake_resumes_and_matches_one_pass(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    days = [date(2024, 1, 30), date(2024, 1, 31), date(2024, 2, 1), date(2024, 2, 2)]
+    trades = write_trades_lake(lake, "BTCUSDT", days, n=1000)
+    params = {"threshold": 5_000.0, "thresholds": {"2024-01-31": 20_000.0, "2024-02-02": 8_000.0}}
+    report = aggregate_lake(AggregateRequest(bar="dollar", params=params, exchange="binance", market="spot",
+                                             symbols=["BTCUSDT"], start=days[0], end=days[-1],
+                                             batch_rows=1024), lake=lake, executor=executor())
+    assert report.spec_id.startswith("dollar-days2-init5000-")
+    from cde_bars import read_bars
+
+    stored = read_bars(lake, report.spec_id, "binance", "spot", ["BTCUSDT"], index="ts").reset_index()
+    want = build_bars(trades, "dollar", **params)
+    pd.testing.assert_frame_equal(stored.drop(columns=["symbol"])[want.columns], want)

@@ -4,7 +4,10 @@ REST JSON schema."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime
 from typing import Any, Literal
+
+import numpy as np
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -65,6 +68,46 @@ class ThresholdBarParams(_Params):
                                        "bars_per_day")
     window_days: int = Field(7, ge=1, le=366, description="trailing days of the dynamic threshold "
                              "(days without trades count as zero)")
+    thresholds: dict[date, float] | None = Field(None, description="your own threshold per UTC day "
+                                                 "(date -> value, e.g. a pandas Series): a day not listed "
+                                                 "keeps the latest earlier listed value, days before the "
+                                                 "first use threshold")
+
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def _days_of_series(cls, value: Any) -> Any:
+        """Accept a pandas Series / any mapping keyed by dates, datetimes or Timestamps (UTC days)."""
+        if value is None or not hasattr(value, "items"):
+            return value
+        out = {}
+        for key, threshold in value.items():
+            if hasattr(key, "tzinfo") and key.tzinfo is not None:
+                key = key.astimezone(UTC)
+            out[key.date() if isinstance(key, datetime) else key] = threshold
+        return out
+
+    @field_validator("thresholds")
+    @classmethod
+    def _positive(cls, value: dict[date, float] | None) -> dict[date, float] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("thresholds is empty")
+            bad = [d for d, v in value.items() if not (v > 0 and v < float("inf"))]
+            if bad:
+                raise ValueError(f"threshold of {bad[0]} is {value[bad[0]]}, not a finite number > 0")
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind_of_dynamic(self) -> ThresholdBarParams:
+        if self.thresholds is not None and self.bars_per_day is not None:
+            raise ValueError("give bars_per_day or thresholds, not both")
+        return self
+
+    def day_thresholds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(UTC day numbers, thresholds) of ``thresholds``, sorted by day."""
+        days = sorted(self.thresholds or {})
+        return (np.array([(d - date(1970, 1, 1)).days for d in days], dtype=np.int64),
+                np.array([(self.thresholds or {})[d] for d in days], dtype=np.float64))
 
 
 class InformationBarParams(_Params):
