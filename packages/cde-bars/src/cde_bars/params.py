@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from typing import Any, Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:  # numpy loads on first use: registering builders stays cheap
+    import numpy as np
 
 _INTERVAL = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
@@ -105,6 +106,8 @@ class ThresholdBarParams(_Params):
 
     def day_thresholds(self) -> tuple[np.ndarray, np.ndarray]:
         """(UTC day numbers, thresholds) of ``thresholds``, sorted by day."""
+        import numpy as np
+
         days = sorted(self.thresholds or {})
         return (np.array([(d - date(1970, 1, 1)).days for d in days], dtype=np.int64),
                 np.array([(self.thresholds or {})[d] for d in days], dtype=np.float64))
