@@ -75,19 +75,32 @@ def first_out_of_order(ts: np.ndarray, previous: int) -> int:
 
 @njit(cache=True, nogil=True)
 def _valid(p: float, q: float, qq: float) -> bool:
-    # comparisons with NaN are false, so NaN fails every test; bitwise & keeps the loop branch-free
+    # comparisons with NaN are false, so NaN fails every test
     return (p > 0.0) & (p < np.inf) & (q >= 0.0) & (q < np.inf) & (qq >= 0.0) & (qq < np.inf)
 
 
 @njit(cache=True, nogil=True)
 def first_bad_value(price: np.ndarray, qty: np.ndarray, quote: np.ndarray) -> int:
     """Index of the first trade with a non-finite or non-positive price or a non-finite or negative
-    quantity (``qty`` / ``quote``), or -1."""
+    quantity (``qty`` / ``quote``), or -1.
+
+    The common case is one pass of sums and minima that LLVM vectorises: ``x · 0`` is 0 for every
+    finite x and NaN for NaN and ±inf, so one running sum flags any non-finite value; the minima
+    flag the signs. (A per-trade boolean test ran at half the speed.)"""
     n = price.shape[0]
-    good = True
+    nonfinite = 0.0
+    low_price = np.inf
+    low_qty = np.inf
+    low_quote = np.inf
     for i in range(n):
-        good &= _valid(price[i], qty[i], quote[i])
-    if good:
+        p = price[i]
+        q = qty[i]
+        qq = quote[i]
+        nonfinite += p * 0.0 + q * 0.0 + qq * 0.0
+        low_price = min(low_price, p)
+        low_qty = min(low_qty, q)
+        low_quote = min(low_quote, qq)
+    if nonfinite == 0.0 and low_price > 0.0 and low_qty >= 0.0 and low_quote >= 0.0:
         return -1
     for i in range(n):
         if not _valid(price[i], qty[i], quote[i]):
