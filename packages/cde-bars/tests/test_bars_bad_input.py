@@ -47,7 +47,8 @@ def params_of(bar: str) -> dict:
 
 @pytest.mark.parametrize("bar", ALL_BUILDERS)
 @pytest.mark.parametrize(("column", "value", "problem"), BAD_VALUES)
-def test_build_bars_refuses_bad_prices_and_quantities(bar: str, column: str, value: float, problem: str) -> None:
+def test_build_bars_refuses_bad_prices_and_quantities(bar: str, column: str, value: float,
+                                                      problem: str) -> None:
     trades = with_value(random_day(DAY, 2000, seed=1, first_id=500), column, 1234, value)
     with pytest.raises(DataError) as caught:
         build_bars(trades, bar, **params_of(bar))
@@ -152,7 +153,7 @@ def test_timestamps_before_2009_or_in_the_future_are_refused_even_as_timestamps(
         build_bars(old, "dollar", threshold=1e4)
     late = trades.copy()
     late.loc[300:, "ts"] = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=30)
-    with pytest.raises(DataError, match="in the future.*row 300"):
+    with pytest.raises(DataError, match=r"in the future.*row 300"):
         build_bars(late, "dollar", threshold=1e4)
 
 

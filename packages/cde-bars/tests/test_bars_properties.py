@@ -109,7 +109,6 @@ def test_a_full_output_resumes_exactly(name: str, params: dict[str, Any], trades
 
 def test_out_of_order_trades_are_rejected_naming_the_row() -> None:
     from cde_bars_oracle import Trade
-
     from cde_bars_streams import BASE_TS
 
     trades = [Trade(BASE_TS + 10, 1, 1.0, 1.0, 1.0, False), Trade(BASE_TS + 5, 2, 1.0, 1.0, 1.0, False)]
@@ -148,7 +147,8 @@ def test_information_bars_neither_collapse_nor_stall_on_balanced_flow(seed: int,
     n = 20_000
     from cde_bars_streams import BASE_TS
 
-    table = pa.table({"ts": pa.array(BASE_TS + np.arange(n, dtype=np.int64) * 1000).cast(pa.timestamp("us", "UTC")),
+    ts = pa.array(BASE_TS + np.arange(n, dtype=np.int64) * 1000).cast(pa.timestamp("us", "UTC"))
+    table = pa.table({"ts": ts,
                       "trade_id": np.arange(n), "price": 100 + np.cumsum(rng.normal(0, 0.01, n)),
                       "qty": rng.exponential(1.0, n), "quote_qty": rng.exponential(100.0, n),
                       "is_buyer_maker": rng.random(n) < 0.5})

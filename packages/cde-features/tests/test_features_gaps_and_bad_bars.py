@@ -68,7 +68,7 @@ def _series_factor_names() -> list[str]:
 def test_every_series_factor_sees_a_missing_bar_as_a_nan_input(name: str, panels, gap_run) -> None:
     """Oracle: the factor's own arrays interface on the symbol's full series with the missing bars'
     inputs set to NaN, at the bars that exist."""
-    full, gapped = panels
+    full, _gapped = panels
     calc, out = gap_run
     symbol = full.xs("SYM001USDT", level=1)
     times = symbol.index

@@ -149,9 +149,9 @@ class ImbalanceBarParams(InformationBarParams):
     ewma_bars: int = Field(100, ge=1, description="EWMA span in bars (alpha = 2 / (span + 1)) of E[T] and "
                            "the per-trade expectations (a short span lets one long bar run E[T] away)")
     imbalance_floor: float = Field(0.7, ge=0, le=1, description="lower bound of the threshold in random-walk "
-                                   "units: floor · sqrt(E[T]) · E[|v|], the typical |imbalance| of a balanced "
-                                   "bar of E[T] trades times floor, so a balanced market neither shrinks the "
-                                   "threshold to zero nor lets E[T] feed on itself")
+                                   "units: floor · sqrt(E[T]) · E[|v|], the typical |imbalance| of a "
+                                   "balanced bar of E[T] trades times floor, so a balanced market neither "
+                                   "shrinks the threshold to zero nor lets E[T] feed on itself")
 
 
 class RunBarParams(InformationBarParams):

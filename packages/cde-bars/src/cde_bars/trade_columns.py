@@ -68,7 +68,7 @@ def cast_trade_column(array: pa.Array | pa.ChunkedArray, name: str, *, where: st
         if name == "ts":
             return array.cast(expected, safe=False)  # ns → µs truncates; any zone is the same instant
         return array.cast(expected)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         raise SchemaError(f"column '{name}' has type {array.type}, expected {expected}", where=where,
                           hint=f"cast it to {expected} first") from None
 
