@@ -242,3 +242,19 @@ def test_a_threshold_series_in_the_lake_resumes_and_matches_one_pass(tmp_path: P
     stored = read_bars(lake, report.spec_id, "binance", "spot", ["BTCUSDT"], index="ts").reset_index()
     want = build_bars(trades, "dollar", **params)
     pd.testing.assert_frame_equal(stored.drop(columns=["symbol"])[want.columns], want)
+
+
+def test_a_lake_file_with_integer_timestamps_names_symbol_day_and_file(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    write_trades_lake(lake, "BTCUSDT", [date(2024, 3, 3)], n=500)
+    table = random_day(DAY, 500, seed=2, first_id=501)
+    table = table.set_column(0, "ts", table.column("ts").cast(pa.int64()))
+    target = lake.trades_dir("binance", "spot", "BTCUSDT", DAY)
+    target.mkdir(parents=True)
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, target / "part-0.parquet")  # as a foreign writer might: no schema check
+    with pytest.raises(SchemaError, match="plain integers") as caught:
+        aggregate(lake, "tick")
+    assert "BTCUSDT" in str(caught.value) and "day 2024-03-04" in str(caught.value)
+    assert str(target) in str(caught.value)

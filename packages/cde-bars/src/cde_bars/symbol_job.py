@@ -125,6 +125,8 @@ class SymbolAggregation:
                         bars = self.builder.update(state, batch)
                     except BadTradeError as exc:
                         raise exc.located(row_offset=rows_before, where=self._file_where(index)) from None
+                    except DataError as exc:  # schema problems: the file is the place to look
+                        raise type(exc)(exc.what, where=self._file_where(index), hint=exc.hint) from None
                     rows_before += batch.num_rows
                     self._collect(bars, index, skip_through)
             except (pa.ArrowInvalid, OSError) as exc:
