@@ -115,7 +115,7 @@ def test_cli_aggregate_on_bad_trades_is_one_line_naming_symbol_day_and_file(
     assert "Traceback" not in err and "internal error" not in err
     line = next(x for x in err.splitlines() if "non-finite qty" in x)
     assert "row 1500" in line and "BTCUSDT" in line and "day 2024-01-03" in line and "date=2024-01-03" in line
-    misspelt = ["aggregate", "--bar", "dollar", "-p", "treshold=1e4", "--exchange", "binance", "--market", "spot",
-                "--symbols", "BTCUSDT", "--start", "2024-01-01", "--end", "2024-01-02"]
+    misspelt = ["aggregate", "--bar", "dollar", "-p", "treshold=1e4", "--exchange", "binance",
+                "--market", "spot", "--symbols", "BTCUSDT", "--start", "2024-01-01", "--end", "2024-01-02"]
     assert cli.run(misspelt, debug=False) == 1
     assert "did you mean threshold" in capsys.readouterr().err
