@@ -311,7 +311,11 @@ class _Layout:
         if step is not None and self.n_rows:
             from cde_features.panel_checks import grid_codes
 
-            ts_ns = index.get_level_values(0).as_unit("ns").asi8
+            times = index.get_level_values(0)
+            if not isinstance(times, pd.DatetimeIndex):
+                raise DataError(f"a bar interval needs timestamps, the panel's ts level is {times.dtype}",
+                                hint="index the bars by (ts, symbol) with ts a datetime")
+            ts_ns = times.as_unit("ns").asi8
             self.ts_codes, self.n_times = grid_codes(ts_ns, np.asarray(index.get_level_values(1)), step,
                                                      self.n_symbols)
         else:
