@@ -25,7 +25,7 @@ from cde_core.errors import NotFoundError
 from cde_core.executors import create_executor
 from cde_core.lake import Lake, Provenance
 from cde_core.progress import ProgressCallback
-from cde_core.schemas import BARS_SCHEMA, TS_TYPE, bar_clock_column
+from cde_core.schemas import BARS_SCHEMA, TS_TYPE, bar_clock_column, mark_bar_interval
 
 
 def utc_start(day: date | None) -> datetime | None:
@@ -54,8 +54,9 @@ def read_symbol_bars(lake: Lake, spec: str, exchange: str, market: str, symbol: 
     if clock != "ts":
         names = [clock, *(n for n in names if n != "ts")]
     table = dataset.to_table(columns=names, filter=filt)
-    frame = table.to_pandas().rename(columns={clock: "ts"}).sort_values("ts", kind="stable")
-    return frame.set_index("ts")
+    frame = table.to_pandas().rename(columns={clock: "ts"}).sort_values("ts", kind="stable").set_index("ts")
+    frame.attrs["time_bars"] = clock != "ts"
+    return frame
 
 
 def read_bars_panel(lake: Lake, spec: str, exchange: str, market: str, symbols: Sequence[str] | None = None,
@@ -67,6 +68,8 @@ def read_bars_panel(lake: Lake, spec: str, exchange: str, market: str, symbols: 
                             where=str(lake.root / "bars"), hint="build bars first (`cde aggregate`)")
     frames = [read_symbol_bars(lake, spec, exchange, market, s, end).assign(symbol=s) for s in names]
     panel = pd.concat(frames).set_index("symbol", append=True).sort_index()
+    if any(frame.attrs.get("time_bars") for frame in frames):
+        mark_bar_interval(panel)  # time bars: the calculator lays them out on their grid
     return panel
 
 
