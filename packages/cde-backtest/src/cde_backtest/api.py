@@ -78,8 +78,7 @@ def build_router() -> APIRouter:
     def report(run_id: RunIdPath, request: Request) -> HTMLResponse:
         from cde_backtest.run_store import RunStore
 
-        path = RunStore(_lake(request)).path(run_id) / "report.html"
-        return HTMLResponse(path.read_text())
+        return HTMLResponse(RunStore(_lake(request)).file(run_id, "report.html").read_text())
 
     @router.get("/runs/{run_id}/nav")
     def nav(run_id: RunIdPath, request: Request) -> dict[str, Any]:
@@ -88,7 +87,7 @@ def build_router() -> APIRouter:
 
         from cde_backtest.run_store import RunStore
 
-        frame = pq.read_table(RunStore(_lake(request)).path(run_id) / "nav.parquet",
+        frame = pq.read_table(RunStore(_lake(request)).file(run_id, "nav.parquet"),
                               columns=["ts", "nav", "benchmark"]).to_pandas()
         drawdown = frame["nav"] / frame["nav"].cummax() - 1.0
         return {"ts": frame["ts"].map(lambda t: t.isoformat()).tolist(), "nav": frame["nav"].tolist(),

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cde_backtest.metrics import Metrics
+from cde_core.lake_paths import LakeName
 
 
 class BacktestRequest(BaseModel):
@@ -23,18 +24,19 @@ class BacktestRequest(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict, description="strategy parameters")
     engine: dict[str, Any] = Field(default_factory=dict, description="engine parameters (rebalance, costs, "
                                    "risk, execution, initial_cash …)")
-    bars: str = Field(description="bars spec id in the lake (bars/spec=<id>)")
-    features: str | None = Field(None, description="feature set id in the lake (features/spec=<id>)")
-    exchange: str = Field("binance", description="exchange partition")
-    market: str = Field("spot", description="market partition, e.g. spot or um")
-    symbols: list[str] | None = Field(None, description="symbols to load (None: every symbol in the lake)")
+    bars: LakeName = Field(description="bars spec id in the lake (bars/spec=<id>)")
+    features: LakeName | None = Field(None, description="feature set id in the lake (features/spec=<id>)")
+    exchange: LakeName = Field("binance", description="exchange partition")
+    market: LakeName = Field("spot", description="market partition, e.g. spot or um")
+    symbols: list[LakeName] | None = Field(None, description="symbols to load (None: every symbol in the lake)")
     start: datetime | None = Field(None, description="first bar (inclusive, UTC)")
     end: datetime | None = Field(None, description="end, UTC: a timestamp is an exclusive bound; a plain date "
                                  "(YYYY-MM-DD) includes that whole day, as in every other cde command")
-    universe: dict[str, list[str]] | None = Field(
+    universe: dict[str, list[LakeName]] | None = Field(
         None, description="point-in-time universe: ISO date → member symbols (valid until the next date)")
-    benchmark: str | None = Field(None, description="benchmark symbol (None: equal-weight buy and hold)")
-    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_\-]*$", description="label added to the run id")
+    benchmark: LakeName | None = Field(None, description="benchmark symbol (None: equal-weight buy and hold)")
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_\-]*$", max_length=64,
+                             description="label added to the run id (at most 64 characters)")
 
     @field_validator("end", mode="before")
     @classmethod

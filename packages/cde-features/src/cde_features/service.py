@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cde_core.config import get_config
 from cde_core.errors import DataError
 from cde_core.json_types import JsonDate, JsonInt
-from cde_core.lake import Lake
+from cde_core.lake import Lake, LakeName
 from cde_core.progress import CancelToken, ProgressCallback, scaled
 from cde_features.lake_io import read_bars_panel, read_features, utc_start, write_features
 
@@ -23,19 +23,19 @@ class BarsSource(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    bars: str = Field(description="bars spec id in the lake (bars/spec=<id>)")
-    exchange: str = Field("binance", description="exchange partition")
-    market: str = Field("spot", description="market partition")
-    symbols: list[str] = Field(default_factory=list, description="symbols; empty = every symbol with bars")
+    bars: LakeName = Field(description="bars spec id in the lake (bars/spec=<id>)")
+    exchange: LakeName = Field("binance", description="exchange partition")
+    market: LakeName = Field("spot", description="market partition")
+    symbols: list[LakeName] = Field(default_factory=list, description="symbols; empty = every symbol with bars")
     start: JsonDate | None = Field(None, description="first day of output, inclusive (UTC)")
     end: JsonDate | None = Field(None, description="last day of output, inclusive (UTC)")
 
 
 class ComputeRequest(BarsSource):
-    feature_set: str = Field("default", description="feature set name")
+    feature_set: LakeName = Field("default", description="feature set name")
     factors: list[str] = Field(default_factory=list, description="factor names, groups or globs; empty = all")
     params: dict[str, dict[str, Any]] = Field(default_factory=dict, description="param overrides per factor")
-    out_spec: str | None = Field(None, description="features spec id; default <feature-set-id>__<bars>")
+    out_spec: LakeName | None = Field(None, description="features spec id; default <feature-set-id>__<bars>")
 
 
 class ComputeResult(BaseModel):
@@ -48,7 +48,7 @@ class ComputeResult(BaseModel):
 
 
 class AnalyzeRequest(BarsSource):
-    features: str | None = Field(None, description="features spec to read; none = compute from the bars")
+    features: LakeName | None = Field(None, description="features spec to read; none = compute from the bars")
     columns: list[str] = Field(default_factory=list, description="columns or globs to analyse")
     horizons: list[JsonInt] = Field(default_factory=lambda: [1, 24, 168], description="forward horizons (bars)")
     quantiles: JsonInt = Field(5, ge=2, le=20, description="number of quantiles")

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cde_core.errors import CdeError
+from cde_core.lake_paths import lake_relative
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -56,7 +57,11 @@ async def _cde_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CdeError)
     if exc.http_status >= 500:
         logger.opt(exception=exc).error("{} {} failed", request.method, request.url.path)
-    return JSONResponse(exc.problem(), status_code=exc.http_status, media_type=PROBLEM_MEDIA_TYPE)
+    body = exc.problem()
+    lake = getattr(request.app.state, "lake", None)
+    if lake is not None:  # the client learns lake-relative paths, never where the lake is on the server
+        body = {k: lake_relative(v, lake.root) if isinstance(v, str) else v for k, v in body.items()}
+    return JSONResponse(body, status_code=exc.http_status, media_type=PROBLEM_MEDIA_TYPE)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

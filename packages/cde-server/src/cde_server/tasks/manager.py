@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -83,6 +84,8 @@ class TaskManager:
         self._stop = threading.Event()
         self._maintenance: threading.Thread | None = None
         self._record = InstanceRecord(self.instance_id, socket.gethostname(), os.getpid())
+        #: applied to task errors and messages before they are stored (the app makes lake paths relative)
+        self.public_text: Callable[[str], str] = str
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> TaskManager:
@@ -212,6 +215,8 @@ class TaskManager:
         if entry.shutdown and status != "succeeded":
             return  # stopped by shutdown, not by a user: _abandon fails or re-queues it
         message = entry.latest[1] if entry.latest else ("done" if status == "succeeded" else "")
+        if "error" in changes:
+            changes["error"] = self.public_text(changes["error"])
         self._finish(entry.task_id, status, message=message, **changes)
 
     def _finish(self, task_id: str, status: TaskStatus, **changes: Any) -> None:
@@ -233,7 +238,7 @@ class TaskManager:
         def progress(fraction: float, message: str) -> None:
             if fraction != fraction:  # NaN
                 return
-            entry.latest = (min(max(float(fraction), 0.0), 1.0), str(message)[:500])
+            entry.latest = (min(max(float(fraction), 0.0), 1.0), self.public_text(str(message))[:500])
             entry.dirty = True
             if time.monotonic() - entry.last_write >= self.progress_interval_s:
                 self._flush_progress(entry)
