@@ -20,6 +20,7 @@ from cde_core.config import CdeConfig, get_config
 from cde_core.lake import Lake
 from cde_core.lake_paths import lake_relative
 from cde_core.plugins import get_plugins
+from cde_server.api.head_requests import HeadAsGetMiddleware
 from cde_server.api.limits import BodySizeLimitMiddleware
 from cde_server.api.openapi import install_openapi
 from cde_server.api.path_guard import PathTraversalGuard
@@ -66,6 +67,7 @@ def create_app(config: CdeConfig | None = None, *, task_manager: TaskManager | N
     keys = [k.get_secret_value() for k in config.server.api_keys]
     # added innermost first: the guard and size limit run before auth, CORS wraps everything so even
     # a 401 or 413 carries the CORS headers a browser needs to read it
+    app.add_middleware(HeadAsGetMiddleware)
     if keys:
         app.add_middleware(ApiKeyMiddleware, keys=keys)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=config.server.max_request_bytes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -107,6 +108,27 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, title, detail, headers=headers)
 
 
+#: seconds a client should wait before retrying while the task store is down
+STORE_RETRY_AFTER_S = 5
+
+
+def store_unavailable(store_name: str, exc: BaseException) -> JSONResponse:
+    """503 with the cause and a Retry-After: the answer of every route that needs the task store while
+    it does not answer (health included), instead of a 500 that says nothing."""
+    return problem_response(503, "task store unavailable",
+                            f"the {store_name} task store does not answer ({type(exc).__name__})",
+                            headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
+                            hint="retry later; the operator should check server.task_store and that Redis is up")
+
+
+async def _store_error(request: Request, exc: Exception) -> JSONResponse:
+    tasks = getattr(request.app.state, "tasks", None)
+    store = getattr(getattr(tasks, "store", None), "name", "task")
+    if tasks is not None:
+        tasks.outage.failed(exc, f"answering {request.method} {request.url.path}")
+    return store_unavailable(store, exc)
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     logger.opt(exception=exc).error("unhandled error on {} {}", request.method, request.url.path)
     return problem_response(500, "internal error", "the server failed to handle the request; "
@@ -117,4 +139,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CdeError, _cde_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(redis.RedisError, _store_error)
     app.add_exception_handler(Exception, _unhandled)
