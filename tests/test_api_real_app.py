@@ -137,3 +137,54 @@ def test_problem_bodies_and_task_errors_name_lake_relative_paths(client: TestCli
     assert task["status"] == "failed" and task["error"], task
     assert root not in task["error"] and root not in task["message"], task
     assert "<lake>" in task["error"], task
+
+
+@pytest.mark.parametrize(("route", "body", "status"), [
+    ("/features/compute", {"bars": "time-1h", "factors": ["no_such_factor"]}, 404),
+    ("/features/compute", {"bars": "time-1h", "feature_set": "no_such_set"}, 404),
+    ("/features/compute", {"bars": "time-1h", "factors": ["rsi"], "params": {"rsi": {"window": 10**30}}}, 400),
+    ("/features/analyze", {"bars": "time-1h", "columns": ["no_such_factor"]}, 404),
+    ("/features/analyze", {"bars": "time-1h", "horizons": [-1]}, 422),
+    ("/features/analyze", {"bars": "time-1h", "horizons": []}, 422),
+    ("/features/compute", {"bars": "b" * 256}, 422),
+    ("/backtest/runs", {"strategy": "momentum_ls", "bars": "time-1h", "params": {"lookback": 10**30}}, 400),
+    ("/backtest/runs", {"strategy": "momentum_ls", "bars": "time-1h", "name": "n" * 256}, 422),
+    ("/backtest/runs", {"strategy": "momentum_ls", "bars": "time-1h", "benchmark": "NOSUCHUSDT"}, 404),
+    ("/backtest/runs", {"strategy": "momentum_ls", "bars": "time-1h", "symbols": ["BTCUSDT"],
+                        "benchmark": "ETHUSDT"}, 422),
+    ("/download", {"exchange": "binance", "market": "spot", "symbols": ["S" * 256], "start": "2024-01-01",
+                   "end": "2024-01-01"}, 422),
+])
+def test_bodies_that_would_fail_in_the_task_are_refused_at_submit(client: TestClient, route: str,
+                                                                 body: dict[str, object], status: int) -> None:
+    """Issue 19 item 11: a 4xx with the reason now, not a 202 and a task that fails later."""
+    answer = client.post(route, json=body)
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_the_benchmark_is_never_silently_replaced_by_the_basket() -> None:
+    from cde_backtest.report import benchmark_nav
+    from cde_core.errors import DataError
+
+    close = pd.DataFrame({"A": [1.0, 2.0]})
+    with pytest.raises(DataError, match="benchmark 'B'"):
+        benchmark_nav(close, 100.0, "B")
+
+
+def test_head_answers_every_get_route(client: TestClient) -> None:
+    """Issue 19 item 11: `Allow` lists HEAD wherever GET is, so HEAD must answer there (no body)."""
+    for path in ("/health", "/backtest/runs", "/backtest/runs/run-1/report", "/tasks"):
+        get, head = client.get(path), client.head(path)
+        assert head.status_code == get.status_code == 200 and head.content == b"", path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+
+
+def test_open_maps_in_the_schema_say_which_keys_they_take(client: TestClient) -> None:
+    """Issue 19 item 11: backtest ``engine`` / ``params`` refuse unknown keys, and the schema says so."""
+    body = client.get("/openapi.json").json()["components"]["schemas"]["BacktestRequest"]["properties"]
+    for field in ("engine", "params"):
+        choices = body[field]["anyOf"]
+        assert choices and all(c["additionalProperties"] is False for c in choices), field
+    assert client.post("/backtest/runs", json={"strategy": "momentum_ls", "bars": "time-1h",
+                                               "engine": {"no_such_key": 1}}).status_code == 400

@@ -37,6 +37,33 @@ def resolve(request: BacktestRequest) -> tuple[Any, BaseModel, Any, BaseModel]:
             engine, _validate(engine.Params, request.engine, f"engine {engine.name}"))
 
 
+def check_benchmark(request: BacktestRequest, lake: Lake) -> None:
+    """A named benchmark must be a symbol the run loads; refused at submit (4xx), not replaced by the
+    equal-weight basket."""
+    import difflib
+
+    from cde_core.errors import DataError, NotFoundError
+
+    if request.benchmark is None:
+        return
+    if request.symbols is not None:
+        if request.benchmark not in request.symbols:
+            raise DataError(f"benchmark '{request.benchmark}' is not among the run's symbols",
+                            where="benchmark", hint="add it to symbols, or leave benchmark out for the "
+                                                    "equal-weight basket")
+        return
+    folder = lake.bars_dir(request.bars, request.exchange, request.market, request.benchmark)
+    if not folder.is_dir():
+        symbols_dir = folder.parent
+        known = sorted(p.name.removeprefix("symbol=") for p in symbols_dir.glob("symbol=*")) \
+            if symbols_dir.is_dir() else []
+        near = difflib.get_close_matches(request.benchmark, known, n=3)
+        raise NotFoundError(f"no bars of benchmark '{request.benchmark}' in spec '{request.bars}' "
+                            f"({request.exchange}/{request.market})", where="benchmark",
+                            hint=f"did you mean {', '.join(near)}?" if near else
+                            "build its bars first, or leave benchmark out for the equal-weight basket")
+
+
 def _version(dist: str) -> str:
     try:
         return version(dist)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,10 +47,16 @@ class ComputeResult(BaseModel):
     files: list[str]
 
 
+#: longest forward horizon (bars): ten years of hourly bars; anything longer leaves no sample to rank
+MAX_HORIZON = 100_000
+
+
 class AnalyzeRequest(BarsSource):
     features: LakeName | None = Field(None, description="features spec to read; none = compute from the bars")
     columns: list[str] = Field(default_factory=list, description="columns or globs to analyse")
-    horizons: list[JsonInt] = Field(default_factory=lambda: [1, 24, 168], description="forward horizons (bars)")
+    horizons: list[Annotated[JsonInt, Field(ge=1, le=MAX_HORIZON)]] = Field(
+        default_factory=lambda: [1, 24, 168], min_length=1, max_length=32,
+        description=f"forward horizons in bars, 1 to {MAX_HORIZON}")
     quantiles: JsonInt = Field(5, ge=2, le=20, description="number of quantiles")
 
 
@@ -99,6 +105,22 @@ def compute_to_lake(request: ComputeRequest, *, lake: Lake | None = None, progre
     symbols = sorted({str(s) for s in features.index.get_level_values(1)})
     return ComputeResult(spec=spec, feature_set_id=calc.id, columns=calc.columns, symbols=symbols,
                          rows=len(features), files=[str(f) for f in files])
+
+
+def check_compute(request: ComputeRequest) -> None:
+    """Refuse now what the task would fail on (unknown feature set, factor or parameter): the API
+    answers 4xx at submit instead of a task that fails later."""
+    from cde_features.calculator import UnifiedFeatureCalculator
+
+    UnifiedFeatureCalculator(request.feature_set, select=request.factors or None, params=request.params or None)
+
+
+def check_analyze(request: AnalyzeRequest) -> None:
+    """As :func:`check_compute`, for an analysis that computes its features from the bars."""
+    from cde_features.calculator import UnifiedFeatureCalculator
+
+    if not request.features:
+        UnifiedFeatureCalculator(select=request.columns or None)
 
 
 def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None, report_path: Path | None = None,
