@@ -50,6 +50,8 @@ class DownloadConfig(_Section):
     timeout_s: float = Field(30.0, gt=0, description="connect/read timeout per request, seconds")
     retries: int = Field(5, ge=0, le=20, description="retries on timeouts, 429 and 5xx")
     backoff_s: float = Field(0.5, ge=0, description="first back-off delay; doubles per retry, with jitter")
+    max_span_days: int = Field(3700, ge=1, description="longest start..end range one download may ask for "
+                               "(days); longer requests are refused before anything runs")
 
 
 class ExecutorConfig(_Section):

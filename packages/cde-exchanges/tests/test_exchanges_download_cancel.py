@@ -1,0 +1,105 @@
+"""Cancel and limits of a download (issue 19, item 10), on the real archive server and service: a
+cancel during extraction stops it within a batch (not after every file is extracted), a cancel
+stops a round of files between two files, and a range over download.max_span_days is refused before
+anything runs, naming the limit."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from cde_core.config import CdeConfig
+from cde_core.errors import CancelledError, DataError
+from cde_core.progress import CancelToken
+from cde_exchanges.archive_server import ArchiveServer, Fault
+from cde_exchanges.archive_writer import ArchiveVariant, write_archive_file
+from cde_exchanges.binance import BinanceArchive
+from cde_exchanges.download_models import DownloadRequest
+from cde_exchanges.download_service import run_download
+from cde_exchanges.synthetic_trades import random_trades
+
+DAY = date(2024, 6, 10)
+
+
+def request(days: int = 1, symbols: tuple[str, ...] = ("BTCUSDT",)) -> DownloadRequest:
+    return DownloadRequest(exchange="binance", market="spot", symbols=list(symbols), start=DAY,
+                           end=DAY + timedelta(days=days - 1))
+
+
+def test_cancel_during_extraction_stops_it_and_leaves_no_partition(archive_root: Path, server: ArchiveServer,
+                                                                   config: CdeConfig) -> None:
+    for offset in range(3):  # big days: extracting them takes many record batches
+        day = DAY + timedelta(days=offset)
+        write_archive_file(archive_root, BinanceArchive().daily_file("spot", "trades", "BTCUSDT", day),
+                           random_trades(day, 1_500_000), ArchiveVariant())
+    cancel = CancelToken()
+    done = threading.Event()
+
+    def cancel_once_extraction_writes() -> None:  # the first (temporary) partition file: mid-extraction
+        trades = config.data_root / "trades"
+        while not done.wait(0.005):
+            if trades.is_dir() and any(p.is_file() for p in trades.rglob("*")):
+                cancel.cancel()
+                return
+
+    watcher = threading.Thread(target=cancel_once_extraction_writes)
+    watcher.start()
+    try:
+        with pytest.raises(CancelledError):
+            run_download(request(days=3), adapter=BinanceArchive(), config=config, cancel=cancel)
+    finally:
+        done.set()
+        watcher.join()
+    assert list(config.data_root.glob("trades/**/part-0.parquet")) == []  # nothing committed, nothing half
+    assert list((config.data_root / ".cache" / "cancel").glob("*")) == []  # the flag is cleaned up
+
+
+def test_cancel_stops_a_round_of_files_between_two_files(archive_root: Path, server: ArchiveServer,
+                                                         config: CdeConfig) -> None:
+    for offset in range(40):
+        day = DAY + timedelta(days=offset)
+        write_archive_file(archive_root, BinanceArchive().daily_file("spot", "trades", "BTCUSDT", day),
+                           random_trades(day, 10), ArchiveVariant())
+    server.add_fault(Fault("slow", delay_s=0.2), "*-2024-0[67]-*.zip")  # daily files trickle in
+    cancel = CancelToken()
+    done = threading.Event()
+
+    def cancel_after_three_daily_files() -> None:
+        while not done.wait(0.01):
+            if len(server.requests("*-2024-0[67]-*.zip")) >= 3:
+                cancel.cancel()
+                return
+
+    watcher = threading.Thread(target=cancel_after_three_daily_files)
+    watcher.start()
+    try:
+        with pytest.raises(CancelledError):
+            run_download(request(days=40), adapter=BinanceArchive(), config=config, cancel=cancel)
+    finally:
+        done.set()
+        watcher.join()
+    daily = server.requests("*-2024-0[67]-*.zip")
+    # the files in flight when the cancel came finish (one per fetch thread), no new one starts
+    assert len(daily) <= 3 + config.download.concurrency, daily
+
+
+def test_a_range_over_the_span_limit_is_refused_naming_the_limit(config: CdeConfig) -> None:
+    too_long = DownloadRequest(exchange="binance", market="spot", symbols=["BTCUSDT"], start=date(1990, 1, 1),
+                               end=date(2023, 12, 31))
+    with pytest.raises(DataError, match=r"over the limit of 3700 days \(download.max_span_days\)"):
+        run_download(too_long, adapter=BinanceArchive(), config=config)
+    assert not (config.data_root / ".cache").exists()  # refused before anything ran
+
+
+def test_post_download_refuses_the_span_with_4xx(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from cde_server.api.app import create_app
+
+    with TestClient(create_app(CdeConfig(data_root=tmp_path / "lake"))) as client:
+        answer = client.post("/download", json={"exchange": "binance", "market": "spot", "symbols": ["BTCUSDT"],
+                                                "start": "1990-01-01", "end": "2023-12-31"})
+    assert answer.status_code == 422 and "download.max_span_days" in answer.json()["detail"], answer.text
