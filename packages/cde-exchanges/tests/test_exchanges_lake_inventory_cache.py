@@ -1,6 +1,6 @@
 """``GET /lake`` from a warm inventory (issue 19, item 9): paginated, one rebuild at a time, footers
-re-read only for new or changed partitions, the same rows as a fresh scan once a rebuild settled. No timing here: the p99
-under 20 clients is measured by benchmarks/bench_api_lake.py."""
+re-read only for new or changed partitions, the same rows as a fresh scan once a rebuild settled. No
+timing here: the p99 under 20 clients is measured by benchmarks/bench_api_lake.py."""
 
 from __future__ import annotations
 
