@@ -164,11 +164,18 @@ def _fetch_all(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: Downl
             if cancel is not None:
                 cancel.raise_if_cancelled("download")
             outcomes = list(pool.map(lambda item: _fetch_unless_cancelled(fetcher, item[1], cancel), round_files))
+            listed = _first_monthly_file(round_files, outcomes)
             fallback: list[tuple[str, ArchiveFile]] = []
             for (symbol, file), outcome in zip(round_files, outcomes, strict=True):
                 done += 1
                 progress(done / total, file.name)
-                if outcome.status == "missing" and file.period == "monthly":
+                if outcome.status == "missing" and file.period == "monthly" and symbol in listed \
+                        and file.last_day < listed[symbol]:
+                    # before the symbol's first monthly archive: it was not traded yet, and probing
+                    # every day of those months (decades, for a careless range) only writes markers;
+                    # its days are reported missing like any day without a file
+                    outcome = outcome.model_copy(update={"error": None})
+                elif outcome.status == "missing" and file.period == "monthly":
                     month_days = [d for d in todo[symbol] if file.first_day <= d <= file.last_day]
                     planned = {f.rel_path for s, f in round_files if s == symbol}
                     extra = [f for f in daily_files(adapter, request.market, request.kind, symbol, month_days, today,
@@ -184,6 +191,15 @@ def _fetch_all(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: Downl
                     _fail_days(report, symbol, todo, file, outcome)
             round_files = fallback
     return fetched
+
+
+def _first_monthly_file(round_files: list[tuple[str, ArchiveFile]], outcomes: list[FileOutcome]) -> dict[str, date]:
+    """First day of each symbol's earliest monthly file the archive has (in this round)."""
+    first: dict[str, date] = {}
+    for (symbol, file), outcome in zip(round_files, outcomes, strict=True):
+        if file.period == "monthly" and outcome.status in ("downloaded", "cached"):
+            first[symbol] = min(first.get(symbol, file.first_day), file.first_day)
+    return first
 
 
 def _fetch_unless_cancelled(fetcher: ArchiveFetcher, file: ArchiveFile, cancel: CancelToken | None) -> FileOutcome:
