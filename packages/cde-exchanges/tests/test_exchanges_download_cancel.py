@@ -6,6 +6,8 @@ anything runs, naming the limit."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -30,30 +32,37 @@ def request(days: int = 1, symbols: tuple[str, ...] = ("BTCUSDT",)) -> DownloadR
                            end=DAY + timedelta(days=days - 1))
 
 
+@contextmanager
+def cancelled_when(condition: Callable[[], bool]) -> Iterator[CancelToken]:
+    """A token a watcher thread cancels as soon as ``condition()`` holds (polled every 5 ms)."""
+    cancel, done = CancelToken(), threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.005):
+            if condition():
+                cancel.cancel()
+                return
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        yield cancel
+    finally:
+        done.set()
+        watcher.join()
+
+
 def test_cancel_during_extraction_stops_it_and_leaves_no_partition(archive_root: Path, server: ArchiveServer,
                                                                    config: CdeConfig) -> None:
     for offset in range(3):  # big days: extracting them takes many record batches
         day = DAY + timedelta(days=offset)
         write_archive_file(archive_root, BinanceArchive().daily_file("spot", "trades", "BTCUSDT", day),
                            random_trades(day, 1_500_000), ArchiveVariant())
-    cancel = CancelToken()
-    done = threading.Event()
-
-    def cancel_once_extraction_writes() -> None:  # the first (temporary) partition file: mid-extraction
-        trades = config.data_root / "trades"
-        while not done.wait(0.005):
-            if trades.is_dir() and any(p.is_file() for p in trades.rglob("*")):
-                cancel.cancel()
-                return
-
-    watcher = threading.Thread(target=cancel_once_extraction_writes)
-    watcher.start()
-    try:
-        with pytest.raises(CancelledError):
-            run_download(request(days=3), adapter=BinanceArchive(), config=config, cancel=cancel)
-    finally:
-        done.set()
-        watcher.join()
+    trades = config.data_root / "trades"
+    # the first (temporary) partition file appears: extraction is under way
+    with cancelled_when(lambda: trades.is_dir() and any(p.is_file() for p in trades.rglob("*"))) as cancel, \
+            pytest.raises(CancelledError):
+        run_download(request(days=3), adapter=BinanceArchive(), config=config, cancel=cancel)
     assert list(config.data_root.glob("trades/**/part-0.parquet")) == []  # nothing committed, nothing half
     assert list((config.data_root / ".cache" / "cancel").glob("*")) == []  # the flag is cleaned up
 
@@ -65,23 +74,9 @@ def test_cancel_stops_a_round_of_files_between_two_files(archive_root: Path, ser
         write_archive_file(archive_root, BinanceArchive().daily_file("spot", "trades", "BTCUSDT", day),
                            random_trades(day, 10), ArchiveVariant())
     server.add_fault(Fault("slow", delay_s=0.2), "*-2024-0[67]-*.zip")  # daily files trickle in
-    cancel = CancelToken()
-    done = threading.Event()
-
-    def cancel_after_three_daily_files() -> None:
-        while not done.wait(0.01):
-            if len(server.requests("*-2024-0[67]-*.zip")) >= 3:
-                cancel.cancel()
-                return
-
-    watcher = threading.Thread(target=cancel_after_three_daily_files)
-    watcher.start()
-    try:
-        with pytest.raises(CancelledError):
-            run_download(request(days=40), adapter=BinanceArchive(), config=config, cancel=cancel)
-    finally:
-        done.set()
-        watcher.join()
+    with cancelled_when(lambda: len(server.requests("*-2024-0[67]-*.zip")) >= 3) as cancel, \
+            pytest.raises(CancelledError):
+        run_download(request(days=40), adapter=BinanceArchive(), config=config, cancel=cancel)
     daily = server.requests("*-2024-0[67]-*.zip")
     # the files in flight when the cancel came finish (one per fetch thread), no new one starts
     assert len(daily) <= 3 + config.download.concurrency, daily
