@@ -112,3 +112,14 @@ def test_a_commit_shows_up_and_only_new_footers_are_read(lake: FooterCountingLak
     assert lake.footer_reads - reads == 2  # the two new partitions, not the 21 known ones
     cache.settle()
     assert [r for r in client.get("/lake").json()] == [i.model_dump(mode="json") for i in inventory(lake)]
+
+
+def test_a_partition_linked_out_of_the_lake_is_an_issue_not_read(lake: FooterCountingLake, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.parquet"
+    (lake.root / "trades" / "exchange=binance" / "market=spot" / "symbol=SYM0USDT" / "date=2024-01-02" /
+     "part-0.parquet").rename(outside)
+    link = lake.root / "trades" / "exchange=binance" / "market=spot" / "symbol=SYM0USDT" / "date=2024-01-02"
+    (link / "part-0.parquet").symlink_to(outside)
+    rows = {r["symbol"]: r for r in client_for(lake, InventoryCache(lake)).get("/lake").json()}
+    assert rows["SYM0USDT"]["rows"] == 20 and "path leaves the lake" in rows["SYM0USDT"]["issues"][0]
+    assert str(tmp_path) not in str(rows["SYM0USDT"]["issues"])

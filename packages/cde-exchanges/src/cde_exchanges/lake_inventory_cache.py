@@ -69,12 +69,13 @@ class InventoryCache:
         seen: dict[str, tuple[int, int, Provenance | None]] = {}
 
         def read(path: Path) -> Provenance | None:
-            stat = path.stat()
+            stat = path.stat()  # of the link's target: a re-pointed link is read again
             known = self._footers.get(str(path))
             if known is not None and known[:2] == (stat.st_size, stat.st_mtime_ns):
                 seen[str(path)] = known
                 return known[2]
-            prov = self.lake.read_provenance(path)
+            # a partition linked out of the lake is an issue of its row, its footer is not read
+            prov = self.lake.read_provenance(self.lake.inside(path))
             seen[str(path)] = (stat.st_size, stat.st_mtime_ns, prov)
             return prov
 
