@@ -32,6 +32,9 @@ NOT_A_PATH = {
     "AggregateRequest.bar": "bar builder name, looked up in the registry (the spec id is derived)",
     "BacktestRequest.strategy": "strategy name, looked up in the registry",
     "BacktestRequest.name": "label of the run id; own pattern without '.', capped at 64 characters",
+    "BacktestRequest.params.factor": "a strategy's feature column, looked up among the loaded columns",
+    "BacktestRequest.params.signal": "a strategy's signal generator name, looked up in the registry",
+    "BacktestRequest.engine.funding_column": "an engine's panel column name, looked up among the columns",
 }
 
 
