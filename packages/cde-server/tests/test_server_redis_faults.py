@@ -191,3 +191,26 @@ def test_a_frozen_owner_stops_when_its_task_was_taken_over(start_server: Any, se
     assert done["status"] == "succeeded" and done["result"]["pid"] == second.process.pid, done
     by_second = [int(step) for pid, step, _ in steps if pid == str(second.process.pid)]
     assert by_second == list(range(60)), by_second
+
+
+def test_an_owner_that_cannot_record_the_end_is_recovered_like_a_dead_one(
+        private_redis: PrivateRedis, start_server: Any, server_env: dict[str, str]) -> None:
+    """Item 5, second half: the owner stays alive and heartbeats, but its final write keeps failing
+    (here: its Redis user loses the right to run scripts). It lets its heartbeat lapse, and a second
+    server recovers the task instead of it reading `running` for ever."""
+    import redis
+
+    admin = redis.Redis(port=private_redis.port)
+    admin.execute_command("ACL", "SETUSER", "owner", "on", ">pw", "~*", "&*", "+@all")
+    url = private_redis.url()
+    env = {**server_env, "CDE_TEST_HEARTBEAT_S": "0.5"}
+    owner = start_server({**env, "CDE_TASK_STORE": url.replace("redis://", "redis://owner:pw@")})
+    with owner.client() as client:
+        task = client.post("/test/slow", json={"steps": 20, "delay_s": 0.1}).json()
+        _poll(client, task["id"], lambda t: t["status"] == "running")
+    admin.execute_command("ACL", "SETUSER", "owner", "-@scripting")  # no more transitions or progress
+    other = start_server({**env, "CDE_TASK_STORE": url})
+    with other.client() as client:
+        done = _poll(client, task["id"], lambda t: t["status"] not in ("queued", "running"))
+    assert done["status"] == "failed" and "while the task was running" in done["error"], done
+    assert "stops its heartbeat" in owner.log.read_text()

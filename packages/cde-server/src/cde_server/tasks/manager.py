@@ -113,6 +113,9 @@ class TaskManager:
         self._maintenance: threading.Thread | None = None
         self._record = InstanceRecord(self.instance_id, socket.gethostname(), os.getpid())
         self.outage = StoreOutage(store.name)
+        #: tasks whose end this instance could not record yet, since when (monotonic)
+        self._unreported: dict[str, float] = {}
+        self._silenced = False
         #: applied to task errors and messages before they are stored (the app makes lake paths relative)
         self.public_text: Callable[[str], str] = str
 
@@ -260,18 +263,34 @@ class TaskManager:
         for as long as this process lives (a task whose outcome was dropped would read ``running`` for
         ever); it is written only while this run holds the task's lease."""
         finished_at = _now()
-        while True:
-            try:
-                self.store.transition(entry.task_id, status, expect={"running"}, expect_lease=entry.lease,
-                                      finished_at=finished_at, **changes)
-                self.outage.recovered()
-                return
-            except Exception as exc:
-                delay = self.outage.failed(exc, f"recording the end of task {entry.task_id}")
-                if self._stop.wait(delay):
-                    logger.error("task {} ended {} but the server stopped before the task store answered; "
-                                 "the next instance recovers it", entry.task_id, status)
+        try:
+            while True:
+                try:
+                    self.store.transition(entry.task_id, status, expect={"running"}, expect_lease=entry.lease,
+                                          finished_at=finished_at, **changes)
+                    self.outage.recovered()
                     return
+                except Exception as exc:
+                    self._unreported.setdefault(entry.task_id, time.monotonic())
+                    delay = self.outage.failed(exc, f"recording the end of task {entry.task_id}")
+                    if self._stop.wait(delay):
+                        logger.error("task {} ended {} but the server stopped before the task store answered; "
+                                     "the next instance recovers it", entry.task_id, status)
+                        return
+        finally:
+            self._unreported.pop(entry.task_id, None)
+
+    def _may_heartbeat(self) -> bool:
+        """False while the end of a task has gone unrecorded for longer than the heartbeat TTL: the
+        instance then lets its heartbeat lapse, so another instance recovers its tasks as a dead
+        one's (the recovery's new lease fences out the outcome this one still holds)."""
+        now = time.monotonic()
+        stuck = sorted(t for t, since in list(self._unreported.items()) if now - since > self.instance_ttl_s)
+        if stuck and not self._silenced:
+            logger.warning("cannot record the end of task(s) {} for over {:g} s: this instance stops its "
+                           "heartbeat so another instance recovers them", ", ".join(stuck), self.instance_ttl_s)
+        self._silenced = bool(stuck)
+        return not stuck
 
     def _progress_callback(self, entry: _Local) -> Any:
         def progress(fraction: float, message: str) -> None:
@@ -338,7 +357,8 @@ class TaskManager:
                 self._tick()
                 if time.monotonic() - last_beat >= self.heartbeat_s:
                     last_beat = time.monotonic()
-                    self.store.heartbeat(self._record, self.instance_ttl_s)
+                    if self._may_heartbeat():
+                        self.store.heartbeat(self._record, self.instance_ttl_s)
                     self.recover_orphans()
                 wait = self.tick_s
             except Exception as exc:  # a Redis outage must not end maintenance, nor flood the log
