@@ -189,3 +189,24 @@ def test_open_maps_in_the_schema_say_which_keys_they_take(client: TestClient) ->
         assert choices and all(c["additionalProperties"] is False for c in choices), field
     assert client.post("/backtest/runs", json={"strategy": "momentum_ls", "bars": "time-1h",
                                                "engine": {"no_such_key": 1}}).status_code == 400
+
+
+def test_task_results_name_lake_relative_paths(tmp_path: Path) -> None:
+    """Issue 19 item 3 for results too: a run folder or a written file is named under <lake>/."""
+    import time
+
+    from cde_core.tasks import TaskContext
+
+    app = create_app(CdeConfig(data_root=tmp_path / "lake"))
+    root = str(tmp_path / "lake")
+    try:
+        def run(ctx: TaskContext) -> dict[str, object]:
+            return {"run_dir": f"{root}/runs/r1", "files": [f"{root}/features/spec=x/part-0.parquet"], "n": 3}
+
+        task = app.state.tasks.submit("test.paths", {}, run)
+        while (info := app.state.tasks.get(task.id)).status in ("queued", "running"):
+            time.sleep(0.02)
+        assert info.result == {"run_dir": "<lake>/runs/r1", "files": ["<lake>/features/spec=x/part-0.parquet"],
+                               "n": 3}, info
+    finally:
+        app.state.tasks.close(wait_s=0)

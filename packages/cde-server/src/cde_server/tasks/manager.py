@@ -237,7 +237,7 @@ class TaskManager:
                                         kill_grace_s=self.kill_grace_s)
             else:
                 result = entry.run(TaskContext(task_id=entry.task_id, progress=progress, cancel=entry.token))
-            changes = {"result": _jsonable(result), "progress": 1.0}
+            changes = {"result": self._public_result(_jsonable(result)), "progress": 1.0}
         except CancelledError as exc:
             status, changes = "cancelled", {"error": str(exc)}
         except Exception as exc:
@@ -279,6 +279,17 @@ class TaskManager:
                         return
         finally:
             self._unreported.pop(entry.task_id, None)
+
+    def _public_result(self, value: Any) -> Any:
+        """The result with :attr:`public_text` applied to every string in it (run folders, written
+        files): a client reads lake-relative paths in results as in errors."""
+        if isinstance(value, str):
+            return self.public_text(value)
+        if isinstance(value, list):
+            return [self._public_result(item) for item in value]
+        if isinstance(value, dict):
+            return {key: self._public_result(item) for key, item in value.items()}
+        return value
 
     def _may_heartbeat(self) -> bool:
         """False while the end of a task has gone unrecorded for longer than the heartbeat TTL: the
