@@ -41,7 +41,7 @@ def _read(lake: Lake, kind: str, spec: str, what: str, exchange: str, market: st
     if not base.exists():
         raise NotFoundError(f"no {what} '{spec}' in the lake", where=str(base),
                             hint=f"build it first, or list {lake.root / kind}")
-    dataset = ds.dataset(base, format="parquet", partitioning="hive")
+    dataset = lake.hive_dataset(base)
     names = dataset.schema.names
     if "ts" not in names or "symbol" not in names:
         raise DataError(f"{what} dataset lacks ts/symbol", where=str(base))

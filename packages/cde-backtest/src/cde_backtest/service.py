@@ -37,6 +37,44 @@ def resolve(request: BacktestRequest) -> tuple[Any, BaseModel, Any, BaseModel]:
             engine, _validate(engine.Params, request.engine, f"engine {engine.name}"))
 
 
+def check_benchmark(request: BacktestRequest, lake: Lake) -> None:
+    """A named benchmark must be a symbol the run loads; refused at submit (4xx), not replaced by the
+    equal-weight basket."""
+    import difflib
+
+    from cde_core.errors import DataError, NotFoundError
+
+    if request.benchmark is None:
+        return
+    if request.symbols is not None:
+        if request.benchmark not in request.symbols:
+            raise DataError(f"benchmark '{request.benchmark}' is not among the run's symbols",
+                            where="benchmark", hint="add it to symbols, or leave benchmark out for the "
+                                                    "equal-weight basket")
+        return
+    folder = lake.bars_dir(request.bars, request.exchange, request.market, request.benchmark)
+    if not folder.is_dir():
+        symbols_dir = folder.parent
+        known = sorted(p.name.removeprefix("symbol=") for p in symbols_dir.glob("symbol=*")) \
+            if symbols_dir.is_dir() else []
+        near = difflib.get_close_matches(request.benchmark, known, n=3)
+        raise NotFoundError(f"no bars of benchmark '{request.benchmark}' in spec '{request.bars}' "
+                            f"({request.exchange}/{request.market})", where="benchmark",
+                            hint=f"did you mean {', '.join(near)}?" if near else
+                            "build its bars first, or leave benchmark out for the equal-weight basket")
+
+
+def loaded_benchmark(close: pd.DataFrame, symbol: str | None) -> str | None:
+    """``symbol`` if the run loaded it; DataError otherwise (``benchmark_nav`` would quietly fall back to
+    the equal-weight basket)."""
+    from cde_core.errors import DataError
+
+    if symbol is not None and symbol not in close.columns:
+        raise DataError(f"benchmark '{symbol}' is not among the run's symbols", where="benchmark",
+                        hint="add it to symbols, or leave benchmark out for the equal-weight basket")
+    return symbol
+
+
 def _version(dist: str) -> str:
     try:
         return version(dist)
@@ -72,7 +110,7 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
     sim = result.simulation
     nav = result.nav
     close = pd.DataFrame(sim.marks, index=sim.index, columns=sim.market.symbols)
-    nav["benchmark"] = benchmark_nav(close, sim.initial_cash, request.benchmark).to_numpy()
+    nav["benchmark"] = benchmark_nav(close, sim.initial_cash, loaded_benchmark(close, request.benchmark)).to_numpy()
     run_id = run_id or new_run_id(request.strategy, request.name)
     start, end = sim.index[0].to_pydatetime(), sim.index[-1].to_pydatetime()
     positions = result.positions.stack().rename("qty").reset_index()

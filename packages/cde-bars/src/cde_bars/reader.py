@@ -33,7 +33,7 @@ def read_bars(lake: Lake, spec_id: str, exchange: str, market: str, symbols: Seq
         for month, path in months.items():
             if (start and month < month_label(start)) or (end and month > month_label(end)):
                 continue
-            table = pq.read_table(path)
+            table = pq.read_table(lake.inside(path))
             tables.append(table.append_column("symbol", pa.array([symbol] * table.num_rows, pa.string())))
     if not tables:
         raise NotFoundError(f"no bars of spec '{spec_id}' for {', '.join(symbols)}",

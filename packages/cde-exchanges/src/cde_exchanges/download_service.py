@@ -32,6 +32,7 @@ from cde_exchanges.archive_cache import ArchiveCache
 from cde_exchanges.archive_exchange import ArchiveExchange
 from cde_exchanges.archive_fetcher import ArchiveFetcher, TransferMonitor
 from cde_exchanges.archive_files import ArchiveFile
+from cde_exchanges.download_cancel import CancelFlag, mirrored
 from cde_exchanges.download_locks import SymbolLocks
 from cde_exchanges.download_models import DayOutcome, DownloadReport, DownloadRequest, FileOutcome
 from cde_exchanges.download_plan import daily_files, days_between, plan_files, wanted_days
@@ -48,12 +49,19 @@ def _today() -> date:
     return datetime.now(UTC).date()
 
 
-def check_request(request: DownloadRequest, adapter: ArchiveExchange) -> None:
+def check_request(request: DownloadRequest, adapter: ArchiveExchange, config: CdeConfig | None = None) -> None:
     """The one-line errors a request can be refused with before anything runs (also ``POST /download``'s 4xx)."""
     adapter.check(request.market, request.kind)
     if request.start > request.end:
         raise DataError(f"start {request.start} is after end {request.end}", where="download request",
                         hint="swap them")
+    limit = (config or get_config()).download.max_span_days
+    span = (request.end - request.start).days + 1
+    if span > limit:
+        raise DataError(f"{request.start}..{request.end} spans {span} days, over the limit of {limit} days "
+                        "(download.max_span_days)", where="download request",
+                        hint="split the range into several downloads, or raise download.max_span_days "
+                             "(CDE_DOWNLOAD__MAX_SPAN_DAYS)")
     if request.kind == "klines":
         interval_us(request.interval, request.market)
     elif request.interval is not None:
@@ -70,7 +78,7 @@ def run_download(request: DownloadRequest, *, adapter: ArchiveExchange, config: 
     config = config or get_config()
     progress = progress or no_progress
     today = today or _today()
-    check_request(request, adapter)
+    check_request(request, adapter, config)
     params = adapter.params(request.params)
     lake = Lake(config.data_root)
     target = LakeTarget(lake, adapter.name, request.market, request.kind,
@@ -80,10 +88,10 @@ def run_download(request: DownloadRequest, *, adapter: ArchiveExchange, config: 
     symbols = list(dict.fromkeys(request.symbols))
     fetcher = ArchiveFetcher(adapter.base_url(config.download), config.download, cache, monitor,
                              recheck_missing=request.recheck_missing, refetch=request.force)
-    run = _Run(request, adapter, params, target, cache, fetcher, config, today, report, cancel)
     pending, finished = symbols, 0
     try:
-        with SymbolLocks(target) as locks:
+        with mirrored(cancel, cache.root / "cancel") as flag, SymbolLocks(target) as locks:
+            run = _Run(request, adapter, params, target, cache, fetcher, config, today, report, cancel, flag)
             while pending:
                 turn = _next_turn(locks, pending, run, notify, functools.partial(progress, finished / len(symbols)),
                                   cancel)
@@ -136,6 +144,7 @@ class _Run:
     today: date
     report: DownloadReport
     cancel: CancelToken | None
+    flag: CancelFlag
     waited_for: set[str] = field(default_factory=set)
     stamps_at_start: dict[str, dict[date, tuple[int, int] | None]] = field(default_factory=dict)
 
@@ -187,13 +196,15 @@ class _Run:
         jobs = []
         for symbol, days in todo.items():
             sources = tuple(sorted(fetched.get(symbol, []), key=lambda s: (s.file.first_day, s.file.period)))
-            jobs.append(_extraction_job(self.adapter, self.params, target, symbol, sources, days))
+            jobs.append(_extraction_job(self.adapter, self.params, target, symbol, sources, days, self.flag))
         if jobs:
             executor = create_executor(self.config.executor)
             try:
                 results = executor.run(jobs, progress=scaled(progress, 0.7, 1.0), cancel=self.cancel)
             finally:
                 executor.close()
+            if self.cancel is not None:  # jobs stopped by the flag report failed days: the run was cancelled
+                self.cancel.raise_if_cancelled("download")
             for outcomes in results:
                 report.days.extend(outcomes)
         if not request.keep_archives:
@@ -224,17 +235,17 @@ def _set_aside_unpublished(adapter: ArchiveExchange, kind: str, todo: dict[str, 
 
 
 def _extraction_job(adapter: ArchiveExchange, params: Any, target: LakeTarget, symbol: str,
-                    sources: tuple[SourceZip, ...], days: list[date]) -> Job:
+                    sources: tuple[SourceZip, ...], days: list[date], cancel: CancelFlag) -> Job:
     """The executor job that writes one symbol's partitions: the streaming trade extractor for trade
     kinds, the small-table extractor for the others."""
     key = f"{target.exchange}/{target.market}/{symbol}"
     if target.is_trades:
         prev_id, prev_ts = _previous_day_tail(target, symbol, days[0])
         job = SymbolExtraction(adapter, params, target.lake.root, target.market, target.kind, symbol, sources,
-                               frozenset(days), prev_id, prev_ts)
+                               frozenset(days), prev_id, prev_ts, cancel)
         return Job(key=key, fn=extract_symbol, args=(job,))
     return Job(key=key, fn=extract_tables, args=(TableExtraction(adapter, params, target, symbol, sources,
-                                                                 frozenset(days)),))
+                                                                 frozenset(days), cancel),))
 
 
 def _fetch_all(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: DownloadRequest, target: LakeTarget,
@@ -251,12 +262,19 @@ def _fetch_all(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: Downl
         while round_files:
             if cancel is not None:
                 cancel.raise_if_cancelled("download")
-            outcomes = list(pool.map(lambda item: fetcher.fetch(item[1]), round_files))
+            outcomes = list(pool.map(lambda item: _fetch_unless_cancelled(fetcher, item[1], cancel), round_files))
+            listed = _first_monthly_file(round_files, outcomes)
             fallback: list[tuple[str, ArchiveFile]] = []
             for (symbol, file), outcome in zip(round_files, outcomes, strict=True):
                 done += 1
                 progress(done / total, file.name)
-                if outcome.status == "missing" and file.period == "monthly":
+                if outcome.status == "missing" and file.period == "monthly" and symbol in listed \
+                        and file.last_day < listed[symbol]:
+                    # before the symbol's first monthly archive: it was not traded yet, and probing
+                    # every day of those months (decades, for a careless range) only writes markers;
+                    # its days are reported missing like any day without a file
+                    outcome = outcome.model_copy(update={"error": None})
+                elif outcome.status == "missing" and file.period == "monthly":
                     month_days = [d for d in todo[symbol] if file.first_day <= d <= file.last_day]
                     planned = {f.rel_path for s, f in round_files if s == symbol}
                     extra = [f for f in daily_files(adapter, request.market, request.kind, symbol, month_days, today,
@@ -272,6 +290,22 @@ def _fetch_all(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: Downl
                     _fail_days(report, symbol, todo, file, outcome)
             round_files = fallback
     return fetched
+
+
+def _first_monthly_file(round_files: list[tuple[str, ArchiveFile]], outcomes: list[FileOutcome]) -> dict[str, date]:
+    """First day of each symbol's earliest monthly file the archive has (in this round)."""
+    first: dict[str, date] = {}
+    for (symbol, file), outcome in zip(round_files, outcomes, strict=True):
+        if file.period == "monthly" and outcome.status in ("downloaded", "cached"):
+            first[symbol] = min(first.get(symbol, file.first_day), file.first_day)
+    return first
+
+
+def _fetch_unless_cancelled(fetcher: ArchiveFetcher, file: ArchiveFile, cancel: CancelToken | None) -> FileOutcome:
+    """One file, after a cancel poll: a cancel stops a round of thousands of files between two files."""
+    if cancel is not None:
+        cancel.raise_if_cancelled("download")
+    return fetcher.fetch(file)
 
 
 def _fail_days(report: DownloadReport, symbol: str, todo: dict[str, list[date]], file: ArchiveFile,

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cde_core.errors import CdeError, ConfigError, NotFoundError, first_validation_problem
 from cde_core.plugins import PluginHost, get_plugins
+from cde_core.lake import LakeName
 
 
 class FactorSpec(BaseModel):
@@ -36,7 +37,7 @@ class FeatureSet(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]*$", max_length=100, description="feature set name")
+    name: LakeName = Field(description="feature set name (part of the features spec id, so a lake name)")
     factors: list[FactorSpec] = Field(min_length=1, max_length=5000,
                                       description="factors with their parameters, in output order")
 

@@ -45,7 +45,7 @@ def read_symbol_bars(lake: Lake, spec: str, exchange: str, market: str, symbol: 
     if not folder.exists():
         raise NotFoundError(f"no bars for {symbol}", where=str(folder),
                             hint="build them with `cde aggregate` or check --bars/--exchange/--market")
-    dataset = ds.dataset(folder, format="parquet", partitioning="hive")
+    dataset = lake.hive_dataset(folder)
     clock = bar_clock_column(dataset.schema.names)
     filt = None
     if end is not None:
@@ -117,10 +117,11 @@ def write_features(features: pd.DataFrame, lake: Lake, *, spec: str, exchange: s
 def read_features(lake: Lake, spec: str, exchange: str, market: str,
                   columns: Sequence[str] | None = None) -> pd.DataFrame:
     """A features lake spec as a panel indexed by ``(ts, symbol)`` (symbol from the hive partition)."""
-    base = lake.root / "features" / f"spec={spec}" / f"exchange={exchange}" / f"market={market}"
+    base = lake.features_dir(spec, exchange, market, "X").parent  # every name through safe_value
     if not base.exists():
-        raise NotFoundError(f"no features under {base}", hint="compute them with `cde features compute`")
-    dataset = ds.dataset(base, format="parquet", partitioning="hive")
+        raise NotFoundError(f"no features '{spec}' for {exchange}/{market} in the lake",
+                            hint="compute them with `cde features compute`, or list the features tree")
+    dataset = lake.hive_dataset(base)
     wanted = None if columns is None else ["ts", "symbol", *[c for c in columns if c not in ("ts", "symbol")]]
     frame = dataset.to_table(columns=wanted).to_pandas()
     frame["symbol"] = frame["symbol"].astype(str)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cde_core.config import get_config
 from cde_core.errors import DataError
 from cde_core.json_types import JsonDate, JsonInt
-from cde_core.lake import Lake
+from cde_core.lake import Lake, LakeName
 from cde_core.progress import CancelToken, ProgressCallback, scaled
 from cde_features.feature_set import FeatureSet
 from cde_features.lake_io import read_bars_panel, read_features, utc_start, write_features
@@ -25,22 +25,22 @@ class BarsSource(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    bars: str = Field(description="bars spec id in the lake (bars/spec=<id>)")
-    exchange: str = Field("binance", description="exchange partition")
-    market: str = Field("spot", description="market partition")
-    symbols: list[str] = Field(default_factory=list, description="symbols; empty = every symbol with bars")
+    bars: LakeName = Field(description="bars spec id in the lake (bars/spec=<id>)")
+    exchange: LakeName = Field("binance", description="exchange partition")
+    market: LakeName = Field("spot", description="market partition")
+    symbols: list[LakeName] = Field(default_factory=list, description="symbols; empty = every symbol with bars")
     start: JsonDate | None = Field(None, description="first day of output, inclusive (UTC)")
     end: JsonDate | None = Field(None, description="last day of output, inclusive (UTC)")
 
 
 class ComputeRequest(BarsSource):
-    feature_set: str | FeatureSet = Field("default", description="a feature set name (`default`) or the set "
+    feature_set: LakeName | FeatureSet = Field("default", description="a feature set name (`default`) or the set "
                                           "itself: {name, factors: [{factor, params}]}, as in a feature-set file")
     factors: list[str] = Field(default_factory=list, description="keep only these factor names, groups or "
                                "globs (a registered factor outside the set joins by name); empty = the whole set")
     params: dict[str, dict[str, Any]] = Field(default_factory=dict, description="param overrides per factor "
                                               "name, e.g. {\"rsi\": {\"window\": 21}}")
-    out_spec: str | None = Field(None, description="features spec id; default <feature-set-id>__<bars>")
+    out_spec: LakeName | None = Field(None, description="features spec id; default <feature-set-id>__<bars>")
 
 
 class ComputeResult(BaseModel):
@@ -52,10 +52,16 @@ class ComputeResult(BaseModel):
     files: list[str]
 
 
+#: longest forward horizon (bars): ten years of hourly bars; anything longer leaves no sample to rank
+MAX_HORIZON = 100_000
+
+
 class AnalyzeRequest(BarsSource):
-    features: str | None = Field(None, description="features spec to read; none = compute from the bars")
+    features: LakeName | None = Field(None, description="features spec to read; none = compute from the bars")
     columns: list[str] = Field(default_factory=list, description="columns or globs to analyse")
-    horizons: list[JsonInt] = Field(default_factory=lambda: [1, 24, 168], description="forward horizons (bars)")
+    horizons: list[Annotated[JsonInt, Field(ge=1, le=MAX_HORIZON)]] = Field(
+        default_factory=lambda: [1, 24, 168], min_length=1, max_length=32,
+        description=f"forward horizons in bars, 1 to {MAX_HORIZON}")
     quantiles: JsonInt = Field(5, ge=2, le=20, description="number of quantiles")
 
 
@@ -106,6 +112,22 @@ def compute_to_lake(request: ComputeRequest, *, lake: Lake | None = None, progre
     symbols = sorted({str(s) for s in features.index.get_level_values(1)})
     return ComputeResult(spec=spec, feature_set_id=calc.id, columns=calc.columns, symbols=symbols,
                          rows=len(features), files=[str(f) for f in files])
+
+
+def check_compute(request: ComputeRequest) -> None:
+    """Refuse now what the task would fail on (unknown feature set, factor or parameter): the API
+    answers 4xx at submit instead of a task that fails later."""
+    from cde_features.calculator import UnifiedFeatureCalculator
+
+    UnifiedFeatureCalculator(request.feature_set, select=request.factors or None, params=request.params or None)
+
+
+def check_analyze(request: AnalyzeRequest) -> None:
+    """As :func:`check_compute`, for an analysis that computes its features from the bars."""
+    from cde_features.calculator import UnifiedFeatureCalculator
+
+    if not request.features:
+        UnifiedFeatureCalculator(select=request.columns or None)
 
 
 def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None, report_path: Path | None = None,

@@ -8,6 +8,7 @@ cde-server's own routers come first, then every healthy plugin's ``register_rout
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import AsyncIterator
 from importlib.metadata import version
@@ -17,7 +18,9 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from cde_core.config import CdeConfig, get_config
 from cde_core.lake import Lake
+from cde_core.lake_paths import lake_relative
 from cde_core.plugins import get_plugins
+from cde_server.api.head_requests import HeadAsGetMiddleware
 from cde_server.api.limits import BodySizeLimitMiddleware
 from cde_server.api.openapi import install_openapi
 from cde_server.api.path_guard import PathTraversalGuard
@@ -54,6 +57,7 @@ def create_app(config: CdeConfig | None = None, *, task_manager: TaskManager | N
     app.state.config = config
     app.state.lake = Lake(config.data_root)
     app.state.tasks = manager
+    manager.public_text = functools.partial(lake_relative, root=app.state.lake.root)
     install_problem_handlers(app)
     for router in (health.router, plugins.router, components.router, tasks.router):
         app.include_router(router)
@@ -64,6 +68,7 @@ def create_app(config: CdeConfig | None = None, *, task_manager: TaskManager | N
     keys = [k.get_secret_value() for k in config.server.api_keys]
     # added innermost first: the guard and size limit run before auth, CORS wraps everything so even
     # a 401 or 413 carries the CORS headers a browser needs to read it
+    app.add_middleware(HeadAsGetMiddleware)
     if keys:
         app.add_middleware(ApiKeyMiddleware, keys=keys)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=config.server.max_request_bytes)

@@ -16,9 +16,11 @@ from cde_server.api.problems import PROBLEM_MEDIA_TYPE, Problem, ValidationIssue
 from cde_server.api.security import API_KEY_HEADER, is_public
 
 #: what any operation may answer: the middleware's 400/401/413, validation's 422, a NotFoundError
-#: from a registry or lake lookup (404), the catch-all 500
+#: from a registry or lake lookup (404), the catch-all 500, and 503 (with Retry-After) while the task
+#: store does not answer
 _COMMON = {400: "bad path (traversal attempt)", 401: "missing or invalid API key", 404: "not found",
-           413: "request too large", 422: "invalid request", 500: "internal error"}
+           413: "request too large", 422: "invalid request", 500: "internal error",
+           503: "task store unavailable (Retry-After says when to try again)"}
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 
