@@ -225,11 +225,17 @@ def make_archive_command(
 def serve_archive_command(
     root: Annotated[Path, typer.Option(help="archive directory to serve")],
     port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0 = any free port)")] = 0,
+    fault: Annotated[list[str] | None, typer.Option(
+        help="inject a fault, KIND:GLOB[:TIMES] (repeatable); KIND: 404, 429, 500, 503, truncate, bad_checksum, "
+             "slow, trickle")] = None,
 ) -> None:
     """Serve an archive directory on 127.0.0.1 (point download.*_archive_url at the printed URL)."""
-    from cde_exchanges.archive_server import ArchiveServer
+    from cde_exchanges.archive_server import ArchiveServer, parse_fault
 
+    faults = [parse_fault(spec) for spec in fault or []]
     server = ArchiveServer(root, port=port)
+    for rule, pattern in faults:
+        server.add_fault(rule, pattern)
     typer.echo(server.url, err=False)
     sys.stdout.flush()
     server.serve_forever()
