@@ -99,10 +99,10 @@ class DownloadReport(BaseModel):
             v = day.validation
             parts = [f"{k}={v[k]}" for k in ("gaps", "missing_ids", "duplicates", "non_monotonic_ids",
                                              "non_monotonic_ts", "zero_qty", "foreign_rows") if v.get(k)]
-            if v.get("foreign_rows"):
-                parts.append(f"(rows of {', '.join(v.get('foreign_dates', []))} in this day's file, not written)")
+            note = (f" (rows of {', '.join(v.get('foreign_dates', []))} in this day's file, not written)"
+                    if v.get("foreign_rows") else "")
             if parts:
-                lines.append(f"{day.symbol} {day.date}: " + ", ".join(parts))
+                lines.append(f"{day.symbol} {day.date}: " + ", ".join(parts) + note)
         return lines
 
     def summary(self) -> dict[str, Any]:

@@ -183,7 +183,7 @@ def _read_file(run: _SymbolRun, source: SourceZip) -> None:
     for batch in run.job.adapter.read_trades(source.path, file, run.job.params):
         zero_qty = check_trade_values(batch, where=file.name, first_row=rows)
         rows += batch.num_rows
-        mine, theirs = _route(batch, run, source, (own_from, first, last), found, count_zero=zero_qty)
+        mine, theirs = _route(batch, run, source, (own_from, last), found, count_zero=zero_qty)
         own, foreign = own + mine, foreign + theirs
     if foreign > own:
         raise DataError(f"{foreign:,} of {own + foreign:,} rows are dated {_dates(found)}, not "
@@ -199,16 +199,17 @@ def _dates(days: set[int]) -> str:
     return f"{date_of(ordered[0])} … {date_of(ordered[-1])} ({len(ordered)} days)"
 
 
-def _route(batch: pa.RecordBatch, run: _SymbolRun, source: SourceZip, own: tuple[int, int, int],
+def _route(batch: pa.RecordBatch, run: _SymbolRun, source: SourceZip, own: tuple[int, int],
            found: set[int], *, count_zero: bool) -> tuple[int, int]:
     """Append each same-day run of ``batch`` to its day; returns (own rows, foreign rows).
 
     Rows of the file's own days that were not asked for are left out (they belong to partitions this
     run does not write, e.g. the neighbours of a monthly file's days), as are rows of a day already
-    finished in this run. Foreign rows are counted on the file's nearest own day."""
+    finished in this run. Foreign rows are counted on the file's nearest own day (the day before its
+    first, for a spilling exchange's file, is one of its own)."""
     if batch.num_rows == 0:
         return 0, 0
-    own_from, first, last = own
+    own_from, last = own
     ts = numpy_view(batch.column(0))
     ids = numpy_view(batch.column(1))
     qty = numpy_view(batch.column(3)) if count_zero else None
@@ -222,7 +223,7 @@ def _route(batch: pa.RecordBatch, run: _SymbolRun, source: SourceZip, own: tuple
         if day < own_from or day > last:
             theirs += b - a
             found.add(day)
-            findings = run.validator.day(min(max(day, first), last))
+            findings = run.validator.day(min(max(day, own_from), last))
             findings.foreign_rows += b - a
             findings.foreign_days.add(day)
             continue
