@@ -146,9 +146,11 @@ def stream_positional(source: IO[bytes], layout: CsvLayout, *, header: bool, whe
 def stream_named(source: IO[bytes], names: list[str], types: dict[str, pa.DataType], *, where: str,
                  rules: dict[str, ValueRule] | None = None) -> Iterator[pa.RecordBatch]:
     """Stream a CSV whose header ``names`` (already normalised) are matched to ``types`` by name."""
+    if names in ([], [""]):
+        raise DataError("line 1: the CSV file is empty", where=where, hint=BAD_FILE_HINT)
     missing = [n for n in types if n not in names]
     if missing:
-        raise DataError(f"CSV header lacks column(s) {', '.join(missing)}", where=where,
+        raise DataError(f"line 1: CSV header lacks column(s) {', '.join(missing)}", where=where,
                         hint=f"header seen: {', '.join(names)}")
     # duplicate or empty names would confuse include_columns: rename the ones we do not use
     unique = [n if n in types else f"_unused_{i}" for i, n in enumerate(names)]

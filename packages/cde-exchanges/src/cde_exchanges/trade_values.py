@@ -37,7 +37,7 @@ def check_trade_values(batch: pa.RecordBatch, *, where: str, first_row: int) -> 
         if len(bad):
             row = int(bad[0])
             rule = "a finite number >= 0" if zero_ok else "a positive finite number"
-            raise DataError(f"row {first_row + row + 1} of the file: {name} is {values[row]!r}, not {rule}",
+            raise DataError(f"row {first_row + row + 1} of the file: {name} is {float(values[row])!r}, not {rule}",
                             where=where, hint="the file is malformed; report it to the exchange")
         zero_qty = zero_qty or (name == "qty" and low == 0)
     return zero_qty
