@@ -21,7 +21,8 @@ No official spec exists; the facts below come from third-party parsers (EXCHANGE
   ctVal and ``qty`` = quote_qty / price. ctVal from ``GET /api/v5/public/instruments?instType=SWAP``.
 - Daily files are reported (unconfirmed) to be cut on the UTC+8 day, so the file of the next day is
   always fetched too (``spill_days``) and rows are assigned to UTC days by their own timestamp: correct
-  either way, at the price of one extra file per run.
+  either way, at the price of one extra file per run. A UTC day is written only once the next day's
+  file was read too; without it the day is incomplete and not written (``trade_extractor``).
 """
 
 from __future__ import annotations
