@@ -2,9 +2,10 @@
 values outside their rule (a price that is not a positive finite number, a negative quantity …).
 
 Why here and not after the rows became canonical trades: only the CSV layer knows where each piece
-starts in the file, so only it can say "line 1,234,567". The checks are vectorised (one Arrow
-``min_max`` per checked column and piece); the line of the first bad row is looked up only when
-there is one, so a clean file pays a few passes over its numbers and nothing per row.
+starts in the file, so only it can say "line 1,234,567". The checks are vectorised (a ``min`` and a
+``sum`` per checked column and piece, on numpy views of the Arrow buffers: NaN and ±inf make the sum
+non-finite); the line of the first bad row is looked up only when there is one, so a clean file pays
+two passes over each checked column and nothing per row (~20 µs per 1 MiB piece).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from cde_core.arrow_views import numpy_view
 from cde_core.errors import DataError
@@ -26,11 +26,6 @@ ValueRule = Literal["positive", "non_negative", "finite"]
 RULE_TEXT: dict[str, str] = {"positive": "a positive finite number", "non_negative": "a finite number >= 0",
                              "finite": "a finite number"}
 BAD_FILE_HINT = "the archive file is malformed; report it to the exchange, or delete it and download again"
-
-
-def newline_count(piece: memoryview | bytes) -> int:
-    """Lines ending in ``piece`` (one vectorised pass; ~0.1 ms per MiB)."""
-    return int(np.count_nonzero(np.frombuffer(piece, dtype=np.uint8) == 10))
 
 
 @dataclass(frozen=True)
@@ -102,13 +97,14 @@ def check_batch(batch: pa.RecordBatch, rules: dict[str, ValueRule], place: Piece
     for name, rule in rules.items():
         if name not in batch.schema.names or batch.num_rows == 0:
             continue
-        column = batch.column(name)
-        bounds = pc.min_max(column)
-        low, high = bounds["min"].as_py(), bounds["max"].as_py()
-        if _within(np.float64(low), np.float64(high), rule):
+        values = numpy_view(batch.column(name))
+        low = values.min()
+        if (low > 0 or (low == 0 and rule == "non_negative") or rule == "finite") and np.isfinite(values.sum()):
+            continue  # the usual case; a finite sum of huge values that overflows is sorted out below
+        bad = np.flatnonzero(~_ok(values.astype(np.float64, copy=False), rule))
+        if len(bad) == 0:
             continue
-        values = numpy_view(column).astype(np.float64, copy=False)
-        row = int(np.flatnonzero(~_ok(values, rule))[0])
+        row = int(bad[0])
         line = place.line_of_row(row_offset + row)
         raise DataError(f"line {line}: {name} is {float(values[row])!r}, not {RULE_TEXT[rule]}", where=place.where,
                         hint=BAD_FILE_HINT)
@@ -116,10 +112,6 @@ def check_batch(batch: pa.RecordBatch, rules: dict[str, ValueRule], place: Piece
 
 def numpy_bool(mask: pa.Array) -> np.ndarray:
     return np.asarray(mask.to_pylist(), dtype=bool)
-
-
-def _within(low: np.float64, high: np.float64, rule: ValueRule) -> bool:
-    return bool(_ok(np.array([low, high]), rule).all())
 
 
 def _ok(values: np.ndarray, rule: ValueRule) -> np.ndarray:

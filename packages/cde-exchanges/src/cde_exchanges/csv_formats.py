@@ -25,8 +25,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from cde_core.errors import DataError
-from cde_exchanges.csv_checks import BAD_FILE_HINT, PiecePlace, ValueRule, check_batch, newline_count
-from cde_exchanges.zip_member import in_background, line_chunks
+from cde_exchanges.csv_checks import BAD_FILE_HINT, PiecePlace, ValueRule, check_batch
+from cde_exchanges.zip_member import counted_line_chunks, in_background
 
 #: timestamps at or above this are microseconds (µs ≈ 1.7e15 today, ms ≈ 1.7e12)
 MICROS_THRESHOLD = 10**14
@@ -176,10 +176,10 @@ def _stream(source: IO[bytes], names: list[str], types: dict[str, pa.DataType], 
     def parsed() -> Iterator[tuple[pa.Table, PiecePlace]]:
         """Runs in the parser thread: each piece's table and where the piece starts in the file."""
         line = 1
-        for index, piece in enumerate(line_chunks(source, CHUNK_SIZE)):
+        for index, (piece, newlines) in enumerate(counted_line_chunks(source, CHUNK_SIZE)):
             skip = skip_rows if index == 0 else 0
             place = PiecePlace(where, line, piece, skip)
-            line += newline_count(piece)
+            line += newlines
             if skip and line == 1:  # a header without a line break and nothing after it: no rows
                 piece = bytes(piece) + b"\n"
             try:
