@@ -320,3 +320,27 @@ def test_okx_day_whose_own_file_is_missing_is_not_made_of_the_next_file_alone(
     assert f"incomplete: BTC-USDT {D1}" in result.stderr
     assert not partition(config, case, D1).exists()
     assert cde.verify_exit_code() == 0
+
+
+def test_a_partition_marked_incomplete_fails_verify_and_is_fetched_again(archive_root: Path,
+                                                                        server: ArchiveServer,
+                                                                        config: CdeConfig, cde: Any) -> None:
+    case = CASES[0]
+    trades = utc_days([D1])
+    publish(archive_root, case, trades, [D1])
+    assert cde.download("binance", "spot", "BTCUSDT", D1, D1).exit_code == 0
+    lake = Lake(config.data_root)
+    path = partition(config, case, D1)
+    prov = lake.read_provenance(path)
+    assert prov is not None
+    half = read_day(config, case, D1).slice(0, 100)  # what a writer that knew the day was partial would leave
+    marked = prov.model_copy(update={"rows": 100, "last_trade_id": 100,
+                                     "extra": {**prov.extra, "complete": False}})
+    lake.write_partition(path.parent, half, marked)
+    assert cde.verify_exit_code() == 1
+    listed = cde("lake", "ls", "--json")
+    assert f"{D1}: incomplete" in listed.output
+    again = cde.download("binance", "spot", "BTCUSDT", D1, D1)  # not taken as present: fetched again
+    assert again.exit_code == 0 and "1 downloaded, 0 skipped" in again.output
+    assert read_day(config, case, D1).equals(expected_day(case, trades, D1))
+    assert cde.verify_exit_code() == 0
