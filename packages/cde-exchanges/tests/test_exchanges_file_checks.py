@@ -170,6 +170,29 @@ def test_nan_and_empty_fields_name_the_line(archive_root: Path, server: ArchiveS
         assert name in result.stderr and "line 77: empty value (or NaN) in column 'price'" in result.stderr
 
 
+@pytest.mark.parametrize("adapter,market,symbol,time_column", [(BINANCE, "spot", "BTCUSDT", 4),
+                                                               (BINANCE, "um", "BTCUSDT", 4),
+                                                               (OKX, "spot", "BTC-USDT", 5)], ids=["spot", "um", "okx"])
+def test_time_units_that_change_inside_a_file_name_the_line(adapter: ArchiveExchange, market: str, symbol: str,
+                                                            time_column: int, archive_root: Path,
+                                                            server: ArchiveServer, config: CdeConfig, cde: Any) -> None:
+    for scale, message in ((1000, "timestamps mix milliseconds and microseconds"), (0.001, "looks like seconds")):
+        shutil.rmtree(Path(config.data_root) / ".cache", ignore_errors=True)
+        publish(archive_root, adapter, market, "trades", symbol, [D1, D2, D3] if adapter.spill_days else [D1])
+
+        def rescale(lines: list[str], scale: float = scale) -> list[str]:
+            fields = lines[249].rstrip("\n").split(",")
+            fields[time_column] = str(int(int(fields[time_column]) * scale))
+            lines[249] = ",".join(fields) + "\n"
+            return lines
+
+        name = edit_zip(archive_root, adapter, market, "trades", symbol, D1, rescale)
+        result = cde.download(adapter.name, market, symbol, D1, D1, "--force", "--recheck-missing")
+        assert result.exit_code == 1, result.output
+        assert name in result.stderr and "line 250: " in result.stderr and message in result.stderr, result.stderr
+        assert cde.verify_exit_code() == 0
+
+
 def test_zero_quantity_is_kept_and_counted(archive_root: Path, server: ArchiveServer, config: CdeConfig,
                                            cde: Any) -> None:
     publish(archive_root, BINANCE, "um", "trades", "BTCUSDT", [D1])

@@ -26,6 +26,10 @@ ValueRule = Literal["positive", "non_negative", "finite"]
 RULE_TEXT: dict[str, str] = {"positive": "a positive finite number", "non_negative": "a finite number >= 0",
                              "finite": "a finite number"}
 BAD_FILE_HINT = "the archive file is malformed; report it to the exchange, or delete it and download again"
+#: epoch integers at or above this are microseconds (µs ≈ 1.7e15 today, ms ≈ 1.7e12)
+MICROS_THRESHOLD = 10**14
+#: epoch integers below this are seconds, not ms (as ms they would all fall before March 1973)
+SECONDS_THRESHOLD = 10**11
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,36 @@ def check_batch(batch: pa.RecordBatch, rules: dict[str, ValueRule], place: Piece
         line = place.line_of_row(row_offset + row)
         raise DataError(f"line {line}: {name} is {float(values[row])!r}, not {RULE_TEXT[rule]}", where=place.where,
                         hint=BAD_FILE_HINT)
+
+
+class EpochUnits:
+    """Holds each epoch column of one file to one unit, ms or µs (the first row decides), and refuses
+    seconds, naming the line of the first row that breaks it (the decoder then trusts the unit)."""
+
+    def __init__(self, columns: tuple[str, ...]) -> None:
+        self.columns = columns
+        self.micros: dict[str, bool] = {}
+
+    def check(self, batch: pa.RecordBatch, place: PiecePlace, row_offset: int) -> None:
+        for name in self.columns:
+            if name not in batch.schema.names or batch.num_rows == 0:
+                continue
+            values = numpy_view(batch.column(name))
+            low, high = int(values.min()), int(values.max())
+            micros = self.micros.setdefault(name, int(values[0]) >= MICROS_THRESHOLD)
+            if low >= SECONDS_THRESHOLD and (low >= MICROS_THRESHOLD) == micros == (high >= MICROS_THRESHOLD):
+                continue
+            seconds = values < SECONDS_THRESHOLD
+            if seconds.any():
+                row = int(np.flatnonzero(seconds)[0])
+                raise DataError(f"line {place.line_of_row(row_offset + row)}: {name} {int(values[row])} looks like "
+                                "seconds, not milliseconds or microseconds", where=place.where,
+                                hint="the file's time unit changed; report it (it cannot be placed in days)")
+            row = int(np.flatnonzero((values >= MICROS_THRESHOLD) != micros)[0])
+            unit, before = ("µs", "ms") if not micros else ("ms", "µs")
+            raise DataError(f"line {place.line_of_row(row_offset + row)}: timestamps mix milliseconds and "
+                            f"microseconds: {name} {int(values[row])} is in {unit}, the rows before it in {before}", where=place.where,
+                            hint="report the file; it cannot be read unambiguously")
 
 
 def numpy_bool(mask: pa.Array) -> np.ndarray:

@@ -25,13 +25,17 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from cde_core.errors import DataError
-from cde_exchanges.csv_checks import BAD_FILE_HINT, PiecePlace, ValueRule, check_batch
+from cde_exchanges.csv_checks import (
+    BAD_FILE_HINT,
+    MICROS_THRESHOLD,
+    SECONDS_THRESHOLD,
+    EpochUnits,
+    PiecePlace,
+    ValueRule,
+    check_batch,
+)
 from cde_exchanges.zip_member import counted_line_chunks, in_background
 
-#: timestamps at or above this are microseconds (µs ≈ 1.7e15 today, ms ≈ 1.7e12)
-MICROS_THRESHOLD = 10**14
-#: epoch integers below this are seconds, not ms (as ms they would all fall before March 1973)
-SECONDS_THRESHOLD = 10**11
 TRUE_VALUES = ["true", "True", "TRUE"]
 FALSE_VALUES = ["false", "False", "FALSE"]
 CHUNK_SIZE = 1 << 20  # bytes of CSV read and parsed at a time; resident memory is a small multiple of it
@@ -59,6 +63,8 @@ class CsvLayout:
     columns: tuple[str, ...]
     types: dict[str, pa.DataType]
     rules: dict[str, ValueRule] = field(default_factory=dict)
+    #: epoch columns: one unit (ms or µs) per file, never seconds
+    epochs: tuple[str, ...] = ()
 
     @property
     def used(self) -> list[str]:
@@ -75,28 +81,28 @@ BINANCE_SPOT_TRADES = CsvLayout("binance-spot-trades",
                                 ("id", "price", "qty", "quote_qty", "time", "is_buyer_maker",
                                  "is_best_match"),
                                 {"id": _I64, "price": _F64, "qty": _F64, "quote_qty": _F64, "time": _I64,
-                                 "is_buyer_maker": _BOOL}, _TRADE_RULES)
+                                 "is_buyer_maker": _BOOL}, _TRADE_RULES, ("time",))
 # USD-M trades: id,price,qty,quote_qty,time,is_buyer_maker (header from 2022-08-11)
 BINANCE_UM_TRADES = CsvLayout("binance-um-trades",
                               ("id", "price", "qty", "quote_qty", "time", "is_buyer_maker"),
                               {"id": _I64, "price": _F64, "qty": _F64, "quote_qty": _F64, "time": _I64,
-                               "is_buyer_maker": _BOOL}, _TRADE_RULES)
+                               "is_buyer_maker": _BOOL}, _TRADE_RULES, ("time",))
 # COIN-M trades: id, price, qty (contracts), baseQty, time, isBuyerMaker
 BINANCE_CM_TRADES = CsvLayout("binance-cm-trades",
                               ("id", "price", "qty", "base_qty", "time", "is_buyer_maker"),
                               {"id": _I64, "price": _F64, "qty": _F64, "base_qty": _F64, "time": _I64,
-                               "is_buyer_maker": _BOOL}, {**_TRADE_RULES, "base_qty": "non_negative"})
+                               "is_buyer_maker": _BOOL}, {**_TRADE_RULES, "base_qty": "non_negative"}, ("time",))
 # spot aggTrades: aggTradeId, price, quantity, firstTradeId, lastTradeId, timestamp, isBuyerMaker, isBestMatch
 BINANCE_SPOT_AGG = CsvLayout("binance-spot-aggTrades",
                              ("agg_id", "price", "qty", "first_id", "last_id", "time", "is_buyer_maker",
                               "is_best_match"),
                              {"agg_id": _I64, "price": _F64, "qty": _F64, "time": _I64,
-                              "is_buyer_maker": _BOOL}, _TRADE_RULES)
+                              "is_buyer_maker": _BOOL}, _TRADE_RULES, ("time",))
 # futures aggTrades: agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker
 BINANCE_FUTURES_AGG = CsvLayout("binance-futures-aggTrades",
                                 ("agg_id", "price", "qty", "first_id", "last_id", "time", "is_buyer_maker"),
                                 {"agg_id": _I64, "price": _F64, "qty": _F64, "time": _I64,
-                                 "is_buyer_maker": _BOOL}, _TRADE_RULES)
+                                 "is_buyer_maker": _BOOL}, _TRADE_RULES, ("time",))
 # klines (all markets): open_time … ignore; header in futures files from ~2022-05 (issue #246)
 BINANCE_KLINES = CsvLayout("binance-klines",
                            ("open_time", "open", "high", "low", "close", "volume", "close_time",
@@ -106,17 +112,19 @@ BINANCE_KLINES = CsvLayout("binance-klines",
                             "taker_buy_volume": _F64, "taker_buy_quote_volume": _F64},
                            {**dict.fromkeys(("open", "high", "low", "close"), "positive"),
                             **dict.fromkeys(("volume", "quote_volume", "taker_buy_volume", "taker_buy_quote_volume"),
-                                            "non_negative")})
+                                            "non_negative")},
+                           ("open_time", "close_time"))
 
 # funding rates (um/cm): calc_time,funding_interval_hours,last_funding_rate (header row; calc_time in ms)
 BINANCE_FUNDING = CsvLayout("binance-fundingRate", ("calc_time", "funding_interval_hours", "last_funding_rate"),
                             {"calc_time": _I64, "funding_interval_hours": _I64, "last_funding_rate": _F64},
-                            {"last_funding_rate": "finite"})
+                            {"last_funding_rate": "finite"}, ("calc_time",))
 
 #: OKX trades columns we need, by their English header name
 OKX_TRADE_TYPES: dict[str, pa.DataType] = {"trade_id": _I64, "side": pa.string(), "price": _F64,
                                            "size": _F64, "created_time": _I64}
 OKX_TRADE_RULES: dict[str, ValueRule] = {"price": "positive", "size": "non_negative"}
+OKX_EPOCHS = ("created_time",)
 
 
 def first_line(raw: bytes) -> str:
@@ -140,11 +148,11 @@ def stream_positional(source: IO[bytes], layout: CsvLayout, *, header: bool, whe
     """Stream a headerless-or-headed positional CSV as typed record batches (only used columns); errors
     name ``where`` (the archive file) and the line."""
     return _stream(source, list(layout.columns), layout.types, skip_rows=1 if header else 0, where=where,
-                   rules=layout.rules)
+                   rules=layout.rules, epochs=layout.epochs)
 
 
 def stream_named(source: IO[bytes], names: list[str], types: dict[str, pa.DataType], *, where: str,
-                 rules: dict[str, ValueRule] | None = None) -> Iterator[pa.RecordBatch]:
+                 rules: dict[str, ValueRule] | None = None, epochs: tuple[str, ...] = ()) -> Iterator[pa.RecordBatch]:
     """Stream a CSV whose header ``names`` (already normalised) are matched to ``types`` by name."""
     if names in ([], [""]):
         raise DataError("line 1: the CSV file is empty", where=where, hint=BAD_FILE_HINT)
@@ -154,11 +162,11 @@ def stream_named(source: IO[bytes], names: list[str], types: dict[str, pa.DataTy
                         hint=f"header seen: {', '.join(names)}")
     # duplicate or empty names would confuse include_columns: rename the ones we do not use
     unique = [n if n in types else f"_unused_{i}" for i, n in enumerate(names)]
-    return _stream(source, unique, types, skip_rows=1, where=where, rules=rules or {})
+    return _stream(source, unique, types, skip_rows=1, where=where, rules=rules or {}, epochs=epochs)
 
 
 def _stream(source: IO[bytes], names: list[str], types: dict[str, pa.DataType], *, skip_rows: int, where: str,
-            rules: dict[str, ValueRule]) -> Iterator[pa.RecordBatch]:
+            rules: dict[str, ValueRule], epochs: tuple[str, ...] = ()) -> Iterator[pa.RecordBatch]:
     """Parse line-aligned pieces of ``source`` one at a time, so memory holds a few pieces, never the
     file, and never Arrow's 32-block read-ahead of ``open_csv``. Every batch is checked (empty fields,
     value ``rules``) and every error names the file line (:mod:`cde_exchanges.csv_checks`)."""
@@ -189,6 +197,7 @@ def _stream(source: IO[bytes], names: list[str], types: dict[str, pa.DataType], 
             yield table, place
 
     # parsing runs in its own thread too (Arrow releases the GIL), overlapping the caller's Parquet writing
+    units = EpochUnits(epochs)
     seen = False
     for table, place in in_background(parsed(), name="csv-parser"):
         seen = True
@@ -198,6 +207,7 @@ def _stream(source: IO[bytes], names: list[str], types: dict[str, pa.DataType], 
         for batch in table.combine_chunks(memory_pool=extraction_pool()).to_batches():
             if batch.num_rows:
                 check_batch(batch, rules, place, offset)
+                units.check(batch, place, offset)
                 offset += batch.num_rows
                 yield batch
     if not seen:

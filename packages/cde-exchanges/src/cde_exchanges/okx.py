@@ -43,6 +43,7 @@ from cde_core.schemas import TRADES_SCHEMA
 from cde_exchanges.archive_exchange import ArchiveExchange
 from cde_exchanges.archive_files import ArchiveFile
 from cde_exchanges.csv_formats import (
+    OKX_EPOCHS,
     OKX_TRADE_RULES,
     OKX_TRADE_TYPES,
     first_line,
@@ -118,7 +119,8 @@ class OkxArchive(ArchiveExchange):
             member = single_member(archive, where=str(zip_path))
             names = okx_header_names(first_line(read_head(archive, member)))
             with open_member(archive, member) as source:
-                for raw in stream_named(source, names, OKX_TRADE_TYPES, where=where, rules=OKX_TRADE_RULES):
+                for raw in stream_named(source, names, OKX_TRADE_TYPES, where=where, rules=OKX_TRADE_RULES,
+                                             epochs=OKX_EPOCHS):
                     yield okx_to_canonical(raw, decoder, ct_val, inverse=is_inverse(file.symbol))
 
 
