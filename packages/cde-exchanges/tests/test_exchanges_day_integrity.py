@@ -287,7 +287,7 @@ def test_timestamps_in_seconds_fail_the_day(archive_root: Path, server: ArchiveS
     rewrite_zip(archive_root, file.rel_path, to_seconds, file.checksum_rel_path)
     result = cde.download("binance", "spot", "BTCUSDT", D1, D1)
     assert result.exit_code == 1
-    assert "timestamps look like seconds" in result.stderr and file.name in result.stderr
+    assert "line 1: time " in result.stderr and "looks like seconds" in result.stderr and file.name in result.stderr
     assert not partition(config, case, D1).exists()
     assert cde.verify_exit_code() == 0
 
