@@ -113,7 +113,7 @@ def cli_args(case: Case) -> list[str]:
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_a_row_of_another_day_never_rewrites_that_day(case: Case, archive_root: Path, server: ArchiveServer,
                                                       config: CdeConfig, cde: Any) -> None:
-    adapter, market, kind, symbol, _ = case
+    adapter, market, _, symbol, _ = case
     trades = utc_days([D1, D2, D3])
     last_file = D2 + timedelta(days=adapter.spill_days)  # the last file a D1..D2 run reads
     late = trades[D1].slice(trades[D1].num_rows - 1, 1)  # D1's last trade again (a boundary duplicate)
@@ -227,8 +227,8 @@ def test_a_file_of_another_day_fails_its_day_and_writes_nothing(case: Case, arch
     far = date(2024, 6, 20)
     publish(archive_root, case, trades, [D1, D3])
     # the file named for D2 holds the trades of another day (checksum valid: published so)
-    shifted = trades[D1].set_column(0, "ts", pc.cast(pc.add(pc.cast(trades[D1].column("ts"), pa.int64()),
-                                                            (far - D1).days * DAY_US), trades[D1].schema.field("ts").type))
+    moved = pc.add(pc.cast(trades[D1].column("ts"), pa.int64()), (far - D1).days * DAY_US)
+    shifted = trades[D1].set_column(0, "ts", pc.cast(moved, trades[D1].schema.field("ts").type))
     write_archive_file(archive_root, adapter.daily_file(market, kind, symbol, D2), shifted, variant)
     result = cde.download(adapter.name, market, symbol, D1, D2, *cli_args(case))
     assert result.exit_code == 1, result.output

@@ -140,7 +140,8 @@ class EpochUnits:
             row = int(np.flatnonzero((values >= MICROS_THRESHOLD) != micros)[0])
             unit, before = ("µs", "ms") if not micros else ("ms", "µs")
             raise DataError(f"line {place.line_of_row(row_offset + row)}: timestamps mix milliseconds and "
-                            f"microseconds: {name} {int(values[row])} is in {unit}, the rows before it in {before}", where=place.where,
+                            f"microseconds: {name} {int(values[row])} is in {unit}, the rows before it in {before}",
+                            where=place.where,
                             hint="report the file; it cannot be read unambiguously")
 
 

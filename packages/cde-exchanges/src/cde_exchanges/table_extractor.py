@@ -114,7 +114,8 @@ def _commit(job: TableExtraction, key: date, batches: list[pa.RecordBatch], sour
     validation: dict[str, Any] = {"duplicates": table.num_rows - len(pc.unique(times)),
                                   "non_monotonic_ts": int(not is_sorted(times))}
     if foreign:
-        validation.update(foreign_rows=foreign["foreign_rows"], foreign_dates=sorted(map(str, foreign["foreign_dates"])))
+        validation.update(foreign_rows=foreign["foreign_rows"],
+                          foreign_dates=sorted(map(str, foreign["foreign_dates"])))
     provenance = Provenance(
         source=source.url, checksum=source.sha256, rows=table.num_rows,
         min_ts=iso_from_us(bounds["min"].value) if bounds else None,
