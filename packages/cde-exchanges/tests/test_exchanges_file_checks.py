@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import zipfile
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -113,6 +115,29 @@ def test_a_zip_whose_checksum_is_404_is_unverified_not_missing(market: str, kind
     day1 = (lake.klines_dir("binance", market, "1h", symbol, D1) if kind == "klines"
             else Lake(config.data_root, trade_kind=kind).trades_dir("binance", market, symbol, D1))
     assert "unverified_sources" not in lake.read_provenance(day1).extra  # type: ignore[union-attr]
+    assert cde.verify_exit_code() == 0
+
+
+def test_an_unverified_monthly_file_gives_way_to_the_verified_daily_files(archive_root: Path,
+                                                                          server: ArchiveServer, config: CdeConfig,
+                                                                          cde: Any) -> None:
+    feb = [date(2024, 2, 27), date(2024, 2, 28), date(2024, 2, 29)]
+    trades = {d: random_trades(d, N, seed=i, first_id=1 + i * N) for i, d in enumerate(feb)}
+    monthly = BINANCE.monthly_file("spot", "trades", "BTCUSDT", 2024, 2)
+    write_archive_file(archive_root, monthly, pa.concat_tables(trades.values()))
+    for day in feb:
+        write_archive_file(archive_root, BINANCE.daily_file("spot", "trades", "BTCUSDT", day), trades[day])
+    server.add_fault(Fault("404"), "*-2024-02.zip.CHECKSUM")
+    result = cde.download("binance", "spot", "BTCUSDT", feb[0], feb[-1], "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["report"]
+    monthly_outcome = [f for f in report["files"] if f["url"].endswith(monthly.rel_path)]
+    assert [(f["status"], f["unverified"]) for f in monthly_outcome] == [("failed", True)]
+    assert "its daily files were used instead" in monthly_outcome[0]["error"]
+    for day in feb:
+        prov = Lake(config.data_root).read_provenance(partition(config, "binance", "spot", "trades", "BTCUSDT", day))
+        assert prov is not None and prov.source.endswith(f"BTCUSDT-trades-{day}.zip")
+        assert "unverified_sources" not in prov.extra
     assert cde.verify_exit_code() == 0
 
 

@@ -72,6 +72,10 @@ class _Missing(Exception):
 UNPUBLISHED = "unpublished"
 
 
+class UnverifiedError(DataError):
+    """The zip exists but its ``.CHECKSUM`` is 404, and unverified files are not allowed."""
+
+
 def parse_retry_after(value: str | None) -> float:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); 0 when absent/bad."""
     if not value:
@@ -155,7 +159,8 @@ class ArchiveFetcher:
                     return FileOutcome(url=url, status="failed", attempts=attempts, error=str(error))
                 self.sleep(self._backoff(attempts, getattr(exc, "wait", 0.0)))
             except (RemoteError, DataError) as exc:
-                return FileOutcome(url=url, status="failed", attempts=attempts, error=str(exc))
+                return FileOutcome(url=url, status="failed", attempts=attempts, error=str(exc),
+                                   unverified=isinstance(exc, UnverifiedError))
 
     def _backoff(self, attempt: int, floor: float) -> float:
         with self._lock:
@@ -220,7 +225,7 @@ class ArchiveFetcher:
             with self.client.stream("GET", url) as response:
                 self._check_status(response, url)  # a 404 here, of the zip itself, is "no data"
                 if expected == UNPUBLISHED and not self.allow_unverified:
-                    raise DataError(f"published without its checksum ({file.name}.CHECKSUM is 404): the zip "
+                    raise UnverifiedError(f"published without its checksum ({file.name}.CHECKSUM is 404): the zip "
                                     "cannot be verified", where=url,
                                     hint="try again later (the checksum may not be published yet), or pass "
                                          "--allow-unverified to accept it on its zip CRC-32 alone (recorded in "

@@ -43,8 +43,8 @@ class FileOutcome(BaseModel):
     sha256: str | None = None
     attempts: int = 0
     error: str | None = None
-    unverified: bool = Field(False, description="published without a .CHECKSUM; accepted on its zip CRC-32 "
-                                                "(--allow-unverified)")
+    unverified: bool = Field(False, description="published without a .CHECKSUM: accepted on its zip CRC-32 "
+                                                "(--allow-unverified), or else failed")
 
 
 class DayOutcome(BaseModel):

@@ -157,14 +157,21 @@ def _fetch_all(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: Downl
             for (symbol, file), outcome in zip(round_files, outcomes, strict=True):
                 done += 1
                 progress(done / total, file.name)
-                if outcome.status == "missing" and file.period == "monthly":
+                refused = outcome.status == "failed" and outcome.unverified  # its .CHECKSUM is 404
+                if (outcome.status == "missing" or refused) and file.period == "monthly":
                     month_days = [d for d in todo[symbol] if file.first_day <= d <= file.last_day]
                     planned = {f.rel_path for s, f in round_files if s == symbol}
                     extra = [f for f in daily_files(adapter, request.market, request.kind, symbol, month_days, today,
                                                     target.interval) if f.rel_path not in planned]
                     fallback.extend((symbol, f) for f in extra)
                     total += len(extra)
-                    outcome = outcome.model_copy(update={"error": None})
+                    if not refused:
+                        outcome = outcome.model_copy(update={"error": None})
+                    elif extra:  # the month's verified daily files stand in for the unverified monthly one
+                        outcome = outcome.model_copy(update={"error": f"{outcome.error} (its daily files were "
+                                                                      "used instead)"})
+                        report.files.append(outcome)
+                        continue
                 report.files.append(outcome)
                 if outcome.status in ("downloaded", "cached"):
                     fetched.setdefault(symbol, []).append(
