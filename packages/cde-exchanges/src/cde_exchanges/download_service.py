@@ -77,7 +77,7 @@ def run_download(request: DownloadRequest, *, adapter: ArchiveExchange, config: 
     _set_aside_unpublished(adapter, request.kind, todo, today, report)
 
     fetcher = ArchiveFetcher(adapter.base_url(config.download), config.download, cache, monitor,
-                             recheck_missing=request.recheck_missing)
+                             recheck_missing=request.recheck_missing, allow_unverified=request.allow_unverified)
     try:
         fetched = _fetch_all(fetcher, adapter, request, target, todo, today, report, scaled(progress, 0.0, 0.7), cancel)
     finally:
@@ -168,7 +168,7 @@ def _fetch_all(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: Downl
                 report.files.append(outcome)
                 if outcome.status in ("downloaded", "cached"):
                     fetched.setdefault(symbol, []).append(
-                        SourceZip(file, fetcher.cache.zip_path(file), outcome.url, outcome.sha256))
+                        SourceZip(file, fetcher.cache.zip_path(file), outcome.url, outcome.sha256, outcome.unverified))
                 elif outcome.status == "failed":
                     _fail_days(report, symbol, todo, file, outcome)
             round_files = fallback
@@ -199,7 +199,7 @@ def _previous_day_tail(target: LakeTarget, symbol: str, first: date) -> tuple[in
 
 
 def _drop_extracted(cache: ArchiveCache, fetched: dict[str, list[SourceZip]], report: DownloadReport) -> None:
-    failed = {(d.symbol) for d in report.days if d.status == "failed"}
+    failed = {d.symbol for d in report.days if d.status in ("failed", "incomplete")}
     for symbol, sources in fetched.items():
         if symbol in failed:
             continue  # keep the verified zips so a re-run does not download them again
