@@ -25,7 +25,10 @@ def register_exchanges(register: Callable[[Any], None]) -> None:
 def register_commands(app: Any) -> None:
     from cde_exchanges.cli import register as register_exchange_commands
 
+    from cde_exchanges.import_cli import register as register_import_commands
+
     register_exchange_commands(app)
+    register_import_commands(app)
     try:
         from cde_exchanges.universe.cli import register as register_universe
     except ImportError:

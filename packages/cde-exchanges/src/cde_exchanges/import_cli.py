@@ -1,0 +1,80 @@
+"""``cde import trades|bars``: thin shells over :mod:`cde_exchanges.trade_import` and
+:mod:`cde_exchanges.bar_import`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+import_app = typer.Typer(help="import your own trades or OHLCV bars (CSV, CSV.gz, Parquet) into the lake",
+                         no_args_is_help=True)
+
+FilesArg = Annotated[list[Path], typer.Argument(help="CSV, CSV.gz or Parquet files, in time order")]
+ColumnsOpt = Annotated[str | None, typer.Option(
+    help="role=column pairs, comma-separated, for columns not named as the role, e.g. "
+         "'ts=Date and Time,price=Price,qty=Volume'")]
+UnitOpt = Annotated[str | None, typer.Option("--ts-unit", help="epoch unit of numeric times: s, ms, us or ns "
+                                             "(required for numeric times: never guessed)")]
+FormatOpt = Annotated[str | None, typer.Option("--ts-format", help="strftime layout of date-time text that is "
+                                               "not ISO 8601, e.g. '%d.%m.%Y %H:%M:%S.%f'")]
+ZoneOpt = Annotated[str, typer.Option("--timezone", help="zone of times written without one (IANA name)")]
+
+
+def _time_options(ts_unit: str | None, ts_format: str | None, timezone: str) -> object:
+    from cde_core.errors import ConfigError
+    from cde_exchanges.import_timestamps import TimeOptions
+
+    if ts_unit is not None and ts_unit not in ("s", "ms", "us", "ns"):
+        raise ConfigError(f"--ts-unit '{ts_unit}' is not s, ms, us or ns", where="--ts-unit")
+    return TimeOptions(unit=ts_unit, format=ts_format, timezone=timezone)  # type: ignore[arg-type]
+
+
+@import_app.command("trades")
+def import_trades_command(
+    files: FilesArg,
+    exchange: Annotated[str, typer.Option(help="exchange partition to write, e.g. cme or myvendor")],
+    market: Annotated[str, typer.Option(help="market partition, e.g. spot or futures")],
+    symbol: Annotated[str, typer.Option(help="symbol partition, e.g. ES or BTCUSDT")],
+    columns: ColumnsOpt = None,
+    ts_unit: UnitOpt = None,
+    ts_format: FormatOpt = None,
+    timezone: ZoneOpt = "UTC",
+    first_trade_id: Annotated[int, typer.Option(help="first generated trade id (files without ids)")] = 1,
+    force: Annotated[bool, typer.Option("--force", help="replace days already in the lake")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Import trades (roles ts, price, qty; optional quote_qty, trade_id, is_buyer_maker or side) into the
+    trades lake, one verified partition per UTC day, all or nothing. Without is_buyer_maker or side the
+    tick rule decides the side; without trade_id, ids are generated. Both are recorded in the provenance."""
+    from cde_core.config import get_config
+    from cde_core.console import progress_bar
+    from cde_core.lake import Lake
+    from cde_exchanges.import_columns import parse_column_map
+    from cde_exchanges.trade_import import TradeImportRequest, import_trades
+
+    request = TradeImportRequest(files=files, exchange=exchange, market=market, symbol=symbol,
+                                 columns=parse_column_map(columns),
+                                 time=_time_options(ts_unit, ts_format, timezone),  # type: ignore[arg-type]
+                                 force=force, first_trade_id=first_trade_id)
+    with progress_bar("importing trades", enabled=None if not as_json else False) as progress:
+        report = import_trades(request, Lake(get_config().data_root), progress=progress)
+    if as_json:
+        typer.echo(report.model_dump_json(indent=1))
+        return
+    first, last = report.days[0].date, report.days[-1].date
+    typer.echo(f"{report.symbol}: {report.rows:,} trades in {len(report.days)} day{"s" if len(report.days) != 1 else ""} ({first} … {last}) "
+               f"written to trades/exchange={report.exchange}/market={report.market}")
+    typer.echo(f"is_buyer_maker: {report.is_buyer_maker}")
+    typer.echo(f"trade_id: {report.trade_id}")
+    for day in report.days:
+        found = {k: v for k, v in day.validation.items()
+                 if k in ("gaps", "duplicates", "non_monotonic_ids", "zero_qty") and v}
+        if found:
+            typer.echo(f"validation: {day.date}: " + ", ".join(f"{k} {v}" for k, v in found.items()))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(import_app, name="import")
+
