@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from cde_exchanges.import_timestamps import TimeOptions
 
 import_app = typer.Typer(help="import your own trades or OHLCV bars (CSV, CSV.gz, Parquet) into the lake",
                          no_args_is_help=True)
@@ -22,13 +25,13 @@ FormatOpt = Annotated[str | None, typer.Option("--ts-format", help="strftime lay
 ZoneOpt = Annotated[str, typer.Option("--timezone", help="zone of times written without one (IANA name)")]
 
 
-def _time_options(ts_unit: str | None, ts_format: str | None, timezone: str) -> object:
+def _time_options(ts_unit: str | None, ts_format: str | None, timezone: str) -> TimeOptions:
     from cde_core.errors import ConfigError
-    from cde_exchanges.import_timestamps import TimeOptions
 
     if ts_unit is not None and ts_unit not in ("s", "ms", "us", "ns"):
         raise ConfigError(f"--ts-unit '{ts_unit}' is not s, ms, us or ns", where="--ts-unit")
-    return TimeOptions(unit=ts_unit, format=ts_format, timezone=timezone)  # type: ignore[arg-type]
+    from cde_exchanges.import_timestamps import TimeOptions
+    return TimeOptions(unit=ts_unit, format=ts_format, timezone=timezone)
 
 
 @import_app.command("trades")
@@ -56,7 +59,7 @@ def import_trades_command(
 
     request = TradeImportRequest(files=files, exchange=exchange, market=market, symbol=symbol,
                                  columns=parse_column_map(columns),
-                                 time=_time_options(ts_unit, ts_format, timezone),  # type: ignore[arg-type]
+                                 time=_time_options(ts_unit, ts_format, timezone),
                                  force=force, first_trade_id=first_trade_id)
     with progress_bar("importing trades", enabled=None if not as_json else False) as progress:
         report = import_trades(request, Lake(get_config().data_root), progress=progress)
@@ -64,7 +67,8 @@ def import_trades_command(
         typer.echo(report.model_dump_json(indent=1))
         return
     first, last = report.days[0].date, report.days[-1].date
-    typer.echo(f"{report.symbol}: {report.rows:,} trades in {len(report.days)} day{"s" if len(report.days) != 1 else ""} ({first} … {last}) "
+    days = f"{len(report.days)} day" + ("s" if len(report.days) != 1 else "")
+    typer.echo(f"{report.symbol}: {report.rows:,} trades in {days} ({first} … {last}) "
                f"written to trades/exchange={report.exchange}/market={report.market}")
     typer.echo(f"is_buyer_maker: {report.is_buyer_maker}")
     typer.echo(f"trade_id: {report.trade_id}")

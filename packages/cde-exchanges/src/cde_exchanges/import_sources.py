@@ -10,6 +10,7 @@ for CSV, "row 57" for Parquet) so later checks (time order, timestamps) can say 
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,6 +34,12 @@ _FALSE = ["false", "False", "FALSE", "0"]
 _ARROW_TYPES: dict[str, pa.DataType] = {"float": pa.float64(), "int": pa.int64(), "bool": pa.bool_(),
                                         "string": pa.string()}
 PARQUET_BATCH_ROWS = 1 << 17
+
+
+def users_file(exc: DataError) -> DataError:
+    """The archive checks' error with the advice for a user's own file (they advise reporting an
+    exchange's file)."""
+    return DataError(exc.what, where=exc.where, hint=FIX_HINT)
 
 
 @dataclass(frozen=True)
@@ -74,8 +81,10 @@ def read_source(path: Path, roles: dict[str, ValueKind], required: set[str], map
 # -- CSV ---------------------------------------------------------------------------------------------
 def _open_text(path: Path) -> tuple[IO[bytes], IO[bytes]]:
     """(decoded byte stream, the raw file whose position measures progress)."""
-    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
-    return (gzip.GzipFile(fileobj=raw, mode="rb") if file_kind(path) == "csv.gz" else raw), raw
+    raw: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by the caller
+    if file_kind(path) == "csv.gz":
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw  # type: ignore[return-value]
+    return raw, raw
 
 
 def _header(path: Path) -> tuple[list[str], list[str]]:
@@ -84,7 +93,8 @@ def _header(path: Path) -> tuple[list[str], list[str]]:
     try:
         head = stream.read(64 << 10)
     except (OSError, EOFError) as exc:
-        raise DataError(f"cannot read the file: {exc}", where=path.name, hint="is it a CSV, CSV.gz or Parquet file?") from None
+        raise DataError(f"cannot read the file: {exc}", where=path.name,
+                        hint="is it a CSV, CSV.gz or Parquet file?") from None
     finally:
         raw.close()
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
@@ -115,11 +125,11 @@ def _read_csv(path: Path, roles: dict[str, ValueKind], required: set[str], mappi
     found = resolve_columns(header, roles, required, mapping, where=where)
     types: dict[str, pa.DataType] = {}
     for role, column in found.items():
-        kind = roles[role]
-        if kind == "time":
+        read_as: str = roles[role]
+        if read_as == "time":
             sample = first[header.index(column)] if len(first) > header.index(column) else None
-            kind = _time_kind(sample)
-        types[column] = _ARROW_TYPES[kind]
+            read_as = _time_kind(sample)
+        types[column] = _ARROW_TYPES[read_as]
     names = [n if n in types else f"_unused_{i}" for i, n in enumerate(header)]
     column_rules = {found[role]: rule for role, rule in rules.items() if role in found}
     convert = pcsv.ConvertOptions(column_types=types, include_columns=list(types), true_values=_TRUE,
@@ -143,7 +153,7 @@ def _read_csv(path: Path, roles: dict[str, ValueKind], required: set[str], mappi
                 try:
                     table = parse(piece, skip)
                 except pa.ArrowInvalid as exc:
-                    raise place.parse_error(exc, lambda data, skip=skip: parse(data, skip)) from None
+                    raise users_file(place.parse_error(exc, functools.partial(parse, skip=skip))) from None
                 yield table, place, raw.tell() / size
         except (OSError, EOFError) as exc:  # a truncated or corrupt gzip stream
             raise DataError(f"cannot read the file: {exc}", where=where, hint="the file is damaged; "
@@ -156,7 +166,10 @@ def _read_csv(path: Path, roles: dict[str, ValueKind], required: set[str], mappi
         for batch in table.combine_chunks().to_batches():
             if not batch.num_rows:
                 continue
-            check_batch(batch, column_rules, place, offset)
+            try:
+                check_batch(batch, column_rules, place, offset)
+            except DataError as exc:
+                raise users_file(exc) from None
             columns = {role: batch.column(column) for role, column in found.items()}
             yield SourceBatch(columns, where, _line_locator(place, offset), fraction)
             offset += batch.num_rows

@@ -117,7 +117,8 @@ def _from_epoch(values: pa.Array, options: TimeOptions, *, where: str, column: s
     bad = np.flatnonzero(~np.isfinite(numbers))
     if len(bad):
         raise DataError(f"{locate(int(bad[0]))}: time is {numbers[bad[0]]!r}", where=where, hint="fix that row")
-    return np.round(numbers * _PER_UNIT_US[options.unit]).astype(np.int64)
+    micros: np.ndarray = np.round(numbers * _PER_UNIT_US[options.unit]).astype(np.int64)
+    return micros
 
 
 def _from_text(values: pa.Array, options: TimeOptions, *, where: str, locate: Callable[[int], str]) -> np.ndarray:

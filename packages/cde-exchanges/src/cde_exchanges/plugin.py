@@ -24,7 +24,6 @@ def register_exchanges(register: Callable[[Any], None]) -> None:
 @hookimpl
 def register_commands(app: Any) -> None:
     from cde_exchanges.cli import register as register_exchange_commands
-
     from cde_exchanges.import_cli import register as register_import_commands
 
     register_exchange_commands(app)

@@ -9,6 +9,7 @@ import succeeded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from cde_core.atomic import fsync_dir
@@ -32,7 +33,5 @@ class StagedTradePartition(TradePartitionWriter):
     def discard(self) -> None:
         """Remove the temporary file, and the day's folder when this import created it empty."""
         self.abort()
-        try:
+        with contextlib.suppress(OSError):
             self.target.parent.rmdir()
-        except OSError:
-            pass

@@ -34,7 +34,7 @@ from cde_core.progress import ProgressCallback
 from cde_core.schemas import TRADES_SCHEMA, TS_TYPE
 from cde_exchanges.csv_checks import ValueRule
 from cde_exchanges.import_columns import ValueKind
-from cde_exchanges.import_sources import FIX_HINT, SourceBatch, read_source
+from cde_exchanges.import_sources import FIX_HINT, SourceBatch, read_source, users_file
 from cde_exchanges.import_timestamps import TimeOptions, check_timezone, to_utc_micros
 from cde_exchanges.staged_partition import StagedTradePartition
 from cde_exchanges.tick_rule import TickRule
@@ -110,14 +110,22 @@ class _TradeImport:
         self.rows_in_file = 0
 
     # -- rows ------------------------------------------------------------------------------------
-    def canonical(self, batch: SourceBatch) -> pa.RecordBatch:
+    def canonical(self, batch: SourceBatch, first_row: int) -> pa.RecordBatch:
+        """``batch`` as canonical trades; values are checked (the download's rules) before anything is
+        derived from them (the tick rule)."""
         cols = batch.columns
         ts = to_utc_micros(cols["ts"], self.request.time, where=batch.where,
                            column=self.request.columns.get("ts", "ts"), locate=batch.locate)
         self._check_order(ts, batch)
-        price = cols["price"]
-        qty = cols["qty"]
+        price, qty = cols["price"], cols["qty"]
         quote = cols["quote_qty"] if "quote_qty" in cols else pc.multiply(price, qty)
+        ts_array = pa.array(ts, type=pa.int64()).cast(TS_TYPE)
+        unsided = pa.RecordBatch.from_arrays([ts_array, pa.nulls(len(ts), pa.int64()), price, qty, quote,
+                                              pa.nulls(len(ts), pa.bool_())], names=TRADES_SCHEMA.names)
+        try:
+            check_trade_values(unsided, where=batch.where, first_row=first_row)
+        except DataError as exc:
+            raise users_file(exc) from None
         if "trade_id" in cols:
             ids = cols["trade_id"]
         else:
@@ -129,7 +137,6 @@ class _TradeImport:
             maker = self._from_side(cols["side"], batch)
         else:
             maker = pa.array(self.tick_rule.is_buyer_maker(price.to_numpy(zero_copy_only=False)))
-        ts_array = pa.array(ts, type=pa.int64()).cast(TS_TYPE)
         return pa.RecordBatch.from_arrays([ts_array, ids, price, qty, quote, maker], schema=TRADES_SCHEMA)
 
     def _check_order(self, ts: np.ndarray, batch: SourceBatch) -> None:
@@ -137,9 +144,9 @@ class _TradeImport:
         back = np.flatnonzero(before < 0)
         if len(back):
             row = int(back[0])
-            previous = ts[row - 1] if row else self.prev_ts
+            previous = int(ts[row - 1]) if row else int(self.prev_ts or 0)
             raise DataError(f"{batch.locate(row)}: time goes backwards ({iso_from_us(int(ts[row]))} after "
-                            f"{iso_from_us(int(previous))})", where=batch.where,
+                            f"{iso_from_us(previous)})", where=batch.where,
                             hint="sort the rows by time (and give the files in time order) before importing")
         self.prev_ts = int(ts[-1])
 
@@ -250,8 +257,7 @@ def import_trades(request: TradeImportRequest, lake: Lake, progress: ProgressCal
             for batch in read_source(path, TRADE_ROLES, {"ts", "price", "qty"}, request.columns, TRADE_RULES):
                 if not run.origin:
                     run.origin = _origin(set(batch.columns), request)
-                canonical = run.canonical(batch)
-                check_trade_values(canonical, where=path.name, first_row=file_rows)
+                canonical = run.canonical(batch, file_rows)
                 run.route(canonical, url)
                 file_rows += canonical.num_rows
                 report((index + batch.fraction) / len(request.files), path.name)
