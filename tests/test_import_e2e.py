@@ -1,0 +1,95 @@
+"""``cde import trades`` end to end with real ``cde`` processes: the mlfinlab tick sample goes in with one
+command, ``cde lake ls|verify`` accept it, and ``cde aggregate`` on the lake gives the bars ``build_bars``
+gives on the same data frame; a bad file is one line naming file and line, with nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import CliRunner
+
+SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "mlfinlab_tick_data.csv"
+if not SAMPLE.exists():
+    SAMPLE = Path("/work/shared/data/real/mlfinlab_tick_data.csv")
+COLUMNS = "ts=Date and Time,price=Price,qty=Volume"
+
+
+def tick_rule_loop(prices: list[float]) -> list[bool]:
+    """is_buyer_maker by the tick rule, one trade at a time (first trades: buyer-initiated)."""
+    out, side, last = [], 1, None
+    for p in prices:
+        if last is not None and p != last:
+            side = 1 if p > last else -1
+        out.append(side < 0)
+        last = p
+    return out
+
+
+def sample_frame() -> pd.DataFrame:
+    """The sample as a user would load it for ``build_bars`` (PROVENANCE.md: 100 E-mini trades, 2011-07-31,
+    columns ``Date and Time,Price,Volume``; times without a zone, taken as UTC)."""
+    raw = pd.read_csv(SAMPLE)
+    return pd.DataFrame({"ts": pd.to_datetime(raw["Date and Time"], format="%Y/%m/%d %H:%M:%S.%f", utc=True),
+                         "trade_id": range(1, len(raw) + 1), "price": raw["Price"].astype(float),
+                         "qty": raw["Volume"].astype(float),
+                         "is_buyer_maker": tick_rule_loop(raw["Price"].astype(float).tolist())})
+
+
+def lake_bars(lake: Path, spec: str) -> pd.DataFrame:
+    parts = sorted((lake / "bars" / f"spec={spec}").rglob("part-0.parquet"))
+    frame = pd.concat([pq.read_table(p).to_pandas() for p in parts], ignore_index=True)
+    return frame.drop(columns=[c for c in frame.columns if c in ("exchange", "market", "symbol", "month")])
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason="real sample data absent (/work/shared/data/real)")
+@pytest.mark.parametrize(("bar", "options"), [("tick", ["--threshold", "10"]), ("volume", ["--threshold", "20"]),
+                                               ("dollar", ["--threshold", "30000"]),
+                                               ("time", ["--interval", "1m"])])
+def test_mlfinlab_sample_in_one_command_gives_build_bars(run_cde: CliRunner, tmp_path: Path, bar: str,
+                                                          options: list[str]) -> None:
+    from cde_bars import build_bars
+
+    done = run_cde("import", "trades", str(SAMPLE), "--exchange", "cme", "--market", "futures", "--symbol", "ES",
+                   "--columns", COLUMNS)
+    assert done.returncode == 0, done.stderr
+    assert "100 trades in 1 day" in done.stdout and "tick rule" in done.stdout
+    ls = run_cde("lake", "ls", "--json")
+    (item,) = json.loads(ls.stdout)
+    assert (item["exchange"], item["symbol"], item["rows"], item["first_date"]) == ("cme", "ES", 100, "2011-07-31")
+    assert run_cde("lake", "verify").returncode == 0
+    agg = run_cde("aggregate", "--bar", bar, *options, "--exchange", "cme", "--market", "futures", "--symbols", "ES",
+                  "--start", "2011-07-31", "--end", "2011-07-31", "--flush", "--json")
+    assert agg.returncode == 0, agg.stderr
+    spec = json.loads(agg.stdout)["spec_id"]
+    params = {"threshold": float(options[1])} if bar != "time" else {"interval": options[1]}
+    want = build_bars(sample_frame(), bar, flush=True, **params)
+    got = lake_bars(tmp_path / "lake", spec)
+    pd.testing.assert_frame_equal(got[want.columns].reset_index(drop=True), want.reset_index(drop=True))
+    if bar == "tick":  # hand-checked against the file: ten bars of ten trades, the first from rows 2-11
+        raw = pd.read_csv(SAMPLE)
+        first = raw["Price"].iloc[:10]
+        assert len(got) == 10 and (got["n_trades"] == 10).all()
+        assert (got.loc[0, "open"], got.loc[0, "high"], got.loc[0, "low"], got.loc[0, "close"]) == (
+            first.iloc[0], first.max(), first.min(), first.iloc[-1])
+
+
+def test_a_bad_file_is_one_line_naming_file_and_line(run_cde: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "mine.csv"
+    path.write_text("time,price,qty\n2024-01-01T00:00:01,100,1\n2024-01-01T00:00:02,nan,1\n")
+    done = run_cde("import", "trades", str(path), "--exchange", "me", "--market", "spot", "--symbol", "X",
+                   "--columns", "ts=time")
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "mine.csv" in lines[0] and "line 3" in lines[0] and "Traceback" not in done.stderr
+    assert "nothing of this import was written" in lines[0]
+    assert not list((tmp_path / "lake").rglob("*.parquet"))
+    numbers = tmp_path / "epoch.csv"
+    numbers.write_text("time,price,qty\n1704067200000,100,1\n")
+    done = run_cde("import", "trades", str(numbers), "--exchange", "me", "--market", "spot", "--symbol", "X",
+                   "--columns", "ts=time")
+    assert done.returncode != 0 and "--ts-unit" in done.stderr and len(done.stderr.strip().splitlines()) == 1
