@@ -79,6 +79,48 @@ def import_trades_command(
             typer.echo(f"validation: {day.date}: " + ", ".join(f"{k} {v}" for k, v in found.items()))
 
 
+@import_app.command("bars")
+def import_bars_command(
+    files: FilesArg,
+    exchange: Annotated[str, typer.Option(help="exchange partition to write")],
+    market: Annotated[str, typer.Option(help="market partition")],
+    symbol: Annotated[str, typer.Option(help="symbol partition")],
+    interval: Annotated[str | None, typer.Option(help="bar interval, e.g. 1m, 1h, 1d (default: the smallest "
+                                                      "step between bars)")] = None,
+    name: Annotated[str | None, typer.Option(help="spec id suffix: the bars go to spec imported-<name> "
+                                                  "(default imported-<interval>)")] = None,
+    columns: ColumnsOpt = None,
+    ts_unit: UnitOpt = None,
+    ts_format: FormatOpt = None,
+    timezone: ZoneOpt = "UTC",
+    force: Annotated[bool, typer.Option("--force", help="replace this symbol's bars of that spec")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Import OHLCV bars (roles ts = bar open time, open, high, low, close, volume; optional quote_volume,
+    vwap, n_trades, buy_volume, buy_quote_volume) into the bars lake under spec imported-<interval>, usable
+    by `cde features compute --bars imported-<interval>`. Derived columns are listed and recorded."""
+    from cde_core.config import get_config
+    from cde_core.console import progress_bar
+    from cde_core.lake import Lake
+    from cde_exchanges.bar_import import BarImportRequest, import_bars
+    from cde_exchanges.import_columns import parse_column_map
+
+    request = BarImportRequest(files=files, exchange=exchange, market=market, symbol=symbol, interval=interval,
+                               name=name, columns=parse_column_map(columns),
+                               time=_time_options(ts_unit, ts_format, timezone), force=force)
+    with progress_bar("importing bars", enabled=None if not as_json else False) as progress:
+        report = import_bars(request, Lake(get_config().data_root), progress=progress)
+    if as_json:
+        typer.echo(report.model_dump_json(indent=1))
+        return
+    typer.echo(f"{report.symbol}: {report.bars:,} {report.interval} bars ({report.first:%Y-%m-%d %H:%M} … "
+               f"{report.last:%Y-%m-%d %H:%M} UTC) written to bars/spec={report.spec}")
+    for column, how in report.derived.items():
+        typer.echo(f"derived: {column}: {how}")
+    typer.echo(f"next: cde features compute --bars {report.spec} --exchange {report.exchange} "
+               f"--market {report.market} --symbols {report.symbol}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(import_app, name="import")
 
