@@ -55,3 +55,12 @@ def register_routes(app: Any) -> None:
     from cde_backtest.api import build_router
 
     app.include_router(build_router())
+
+
+@hookimpl
+def register_services(register: Callable[[Any], None]) -> None:
+    from cde_backtest.models import BacktestRequest
+    from cde_core.services import ServiceFunction
+
+    register(ServiceFunction("backtest.run", "run a strategy on lake bars (+ features); stores the run folder",
+                             BacktestRequest, "cde_backtest.service:run_backtest"))

@@ -41,3 +41,15 @@ def register_routes(app: Any) -> None:
     from cde_exchanges.api import register_routes as add_routes
 
     add_routes(app)
+
+
+@hookimpl
+def register_services(register: Callable[[Any], None]) -> None:
+    from cde_core.services import ServiceFunction
+    from cde_exchanges.bar_import import BarImportRequest
+    from cde_exchanges.trade_import import TradeImportRequest
+
+    register(ServiceFunction("trades.import", "your own trades (CSV, CSV.gz, Parquet) into the trades lake",
+                             TradeImportRequest, "cde_exchanges.trade_import:import_trades"))
+    register(ServiceFunction("bars.import", "your own OHLCV bars into the bars lake (spec imported-…)",
+                             BarImportRequest, "cde_exchanges.bar_import:import_bars"))
