@@ -270,3 +270,24 @@ def test_days_in_the_lake_are_kept_unless_forced(tmp_path: Path) -> None:
     run(tmp_path / "lake", [changed], time=TimeOptions(unit="us"), force=True)
     assert (lake_trades(tmp_path / "lake")["qty"] == 2.5).all()
     assert all(c.ok for c in verify(Lake(tmp_path / "lake")))
+
+
+def test_a_bad_line_deep_in_a_gz_file_is_named_exactly_and_progress_is_reported(tmp_path: Path) -> None:
+    """Several 1 MiB pieces: the line number counts across them (and across blank lines), and progress
+    rises to 1."""
+    trades = synthetic_trades(120_000, days=1.5)
+    lines = [f"{t},{100 + (i % 7) / 10},{q}" for i, (t, q) in enumerate(zip(trades.ts_us, trades.qty, strict=True))]
+    lines.insert(30_000, "")  # a blank line the parser skips but the count keeps
+    lines[90_000] = lines[90_000].rsplit(",", 1)[0] + ",-0.5"
+    path = tmp_path / "big.csv.gz"
+    path.write_bytes(gzip.compress(("ts,price,qty\n" + "\n".join(lines) + "\n").encode()))
+    with pytest.raises(CdeError, match=r"line 90002: qty is -0.5.*big.csv.gz"):
+        run(tmp_path / "lake", [path], time=TimeOptions(unit="us"))
+    lines[90_000] = lines[90_000].rsplit(",", 1)[0] + ",0.5"
+    path.write_bytes(gzip.compress(("ts,price,qty\n" + "\n".join(lines) + "\n").encode()))
+    seen: list[float] = []
+    request = TradeImportRequest(files=[path], exchange="vendor", market="spot", symbol="XYZ",
+                                 time=TimeOptions(unit="us"))
+    report = import_trades(request, Lake(tmp_path / "lake"), progress=lambda f, m: seen.append(f))
+    assert report.rows == len(trades) and len(report.days) == 2
+    assert len(seen) > 2 and seen == sorted(seen) and seen[-1] == 1.0

@@ -15,6 +15,9 @@ import_app = typer.Typer(help="import your own trades or OHLCV bars (CSV, CSV.gz
                          no_args_is_help=True)
 
 FilesArg = Annotated[list[Path], typer.Argument(help="CSV, CSV.gz or Parquet files, in time order")]
+ExchangeOpt = Annotated[str, typer.Option(help="exchange partition to write, e.g. cme or myvendor")]
+MarketOpt = Annotated[str, typer.Option(help="market partition, e.g. spot or futures")]
+SymbolOpt = Annotated[str, typer.Option(help="symbol partition, e.g. ES or BTCUSDT")]
 ColumnsOpt = Annotated[str | None, typer.Option(
     help="role=column pairs, comma-separated, for columns not named as the role, e.g. "
          "'ts=Date and Time,price=Price,qty=Volume'")]
@@ -37,9 +40,9 @@ def _time_options(ts_unit: str | None, ts_format: str | None, timezone: str) -> 
 @import_app.command("trades")
 def import_trades_command(
     files: FilesArg,
-    exchange: Annotated[str, typer.Option(help="exchange partition to write, e.g. cme or myvendor")],
-    market: Annotated[str, typer.Option(help="market partition, e.g. spot or futures")],
-    symbol: Annotated[str, typer.Option(help="symbol partition, e.g. ES or BTCUSDT")],
+    exchange: ExchangeOpt,
+    market: MarketOpt,
+    symbol: SymbolOpt,
     columns: ColumnsOpt = None,
     ts_unit: UnitOpt = None,
     ts_format: FormatOpt = None,
@@ -82,9 +85,9 @@ def import_trades_command(
 @import_app.command("bars")
 def import_bars_command(
     files: FilesArg,
-    exchange: Annotated[str, typer.Option(help="exchange partition to write")],
-    market: Annotated[str, typer.Option(help="market partition")],
-    symbol: Annotated[str, typer.Option(help="symbol partition")],
+    exchange: ExchangeOpt,
+    market: MarketOpt,
+    symbol: SymbolOpt,
     interval: Annotated[str | None, typer.Option(help="bar interval, e.g. 1m, 1h, 1d (default: the smallest "
                                                       "step between bars)")] = None,
     name: Annotated[str | None, typer.Option(help="spec id suffix: the bars go to spec imported-<name> "
