@@ -69,3 +69,18 @@ def test_existing_bars_are_kept_unless_forced(tmp_path: Path) -> None:
         run(tmp_path, [write(tmp_path, ROWS[:2], "other.csv")])
     run(tmp_path, [write(tmp_path, ROWS[:2], "other.csv")], force=True)
     assert len(pq.read_table(tmp_path / "lake" / "bars" / "spec=imported-1h").to_pandas()) == 2
+
+
+def test_daily_bars_with_dates(tmp_path: Path) -> None:
+    import datetime as dt
+
+    import pyarrow as pa
+
+    days = [dt.date(2024, 1, 30) + dt.timedelta(days=k) for k in range(4)]
+    path = tmp_path / "daily.parquet"
+    pq.write_table(pa.table({"time": pa.array(days, pa.date32()), "o": [1.0, 2, 3, 4], "h": [2.0, 3, 4, 5],
+                             "l": [0.5, 1, 2, 3], "c": [2.0, 3, 4, 5], "v": [1.0, 1, 1, 1]}), path)
+    report = run(tmp_path, [path])
+    assert report.spec == "imported-1d" and report.months == ["2024-01", "2024-02"]  # type: ignore[attr-defined]
+    text = write(tmp_path, ["2024-01-30,1,2,0.5,2,1", "2024-01-31,2,3,1,3,1"], "daily.csv")
+    assert run(tmp_path, [text], name="daily-csv").spec == "imported-daily-csv"  # type: ignore[attr-defined]

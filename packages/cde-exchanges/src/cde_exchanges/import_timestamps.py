@@ -58,6 +58,8 @@ def to_utc_micros(values: pa.Array, options: TimeOptions, *, where: str, column:
     kind = values.type
     if pa.types.is_timestamp(kind):
         micros = _from_timestamps(values, options, where=where, locate=locate)
+    elif pa.types.is_date(kind):  # daily bars: the day's start, in --timezone
+        micros = _from_timestamps(values.cast(pa.timestamp("us")), options, where=where, locate=locate)
     elif pa.types.is_integer(kind) or pa.types.is_floating(kind):
         micros = _from_epoch(values, options, where=where, column=column, locate=locate)
     elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
