@@ -13,9 +13,11 @@ import pytest
 
 from tests.conftest import CliRunner
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "mlfinlab_tick_data.csv"
-if not SAMPLE.exists():
-    SAMPLE = Path("/work/shared/data/real/mlfinlab_tick_data.csv")
+#: ../shared/data/real beside the repository (or beside the folder of work trees holding it)
+_ROOT = Path(__file__).resolve().parents[1]
+_CANDIDATES = [base / "shared" / "data" / "real" / "mlfinlab_tick_data.csv"
+               for base in (_ROOT.parent, _ROOT.parent.parent)]
+SAMPLE = next((path for path in _CANDIDATES if path.exists()), _CANDIDATES[0])
 COLUMNS = "ts=Date and Time,price=Price,qty=Volume"
 
 
