@@ -70,8 +70,13 @@ def bool_bytes(array: pa.Array) -> np.ndarray:
     bitmap = array.buffers()[1]
     if bitmap is None:  # pragma: no cover - arrays of length 0
         return np.zeros(len(array), dtype=np.uint8)
-    bits = np.unpackbits(np.frombuffer(bitmap, dtype=np.uint8), bitorder="little")
-    return bits[array.offset:array.offset + len(array)]
+    # A slice (``Table.to_batches(max_chunksize=…)``, a reader's batch) shares its parent's whole
+    # bitmap: unpack only the bytes that hold this slice's bits, or every batch costs the parent's size.
+    first_byte = array.offset // 8
+    last_byte = (array.offset + len(array) + 7) // 8
+    packed = np.frombuffer(bitmap, dtype=np.uint8, count=last_byte - first_byte, offset=first_byte)
+    skip = array.offset - 8 * first_byte
+    return np.unpackbits(packed, bitorder="little")[skip:skip + len(array)]
 
 
 @njit(cache=True, nogil=True)
