@@ -75,9 +75,34 @@ def to_table(parts: list[BarBlock], schema: pa.Schema) -> pa.Table:
     else:
         block = BarBlock.empty(0)
     n = len(block)
-    arrays = []
-    for fld in schema:
-        is_int, row = BLOCK_ROWS[fld.name]
-        values = (block.ints if is_int else block.floats)[row]
-        arrays.append(pa.Array.from_buffers(fld.type, n, [None, pa.py_buffer(values)]))
-    return pa.Table.from_arrays(arrays, schema=schema)
+    kinds, columns = _column_plan(schema)
+    # one Arrow array per column type over a whole block, then a zero-copy slice per column: a few
+    # ``from_buffers`` calls instead of one per column
+    buffers = (pa.py_buffer(block.floats), pa.py_buffer(block.ints))
+    wholes = [pa.Array.from_buffers(arrow_type, block.floats.size if is_int == 0 else block.ints.size,
+                                    [None, buffers[is_int]]) for arrow_type, is_int in kinds]
+    return pa.Table.from_arrays([wholes[kind].slice(row * n, n) for kind, row in columns], schema=schema)
+
+
+Plan = tuple[list[tuple[pa.DataType, int]], list[tuple[int, int]]]
+_PLANS: dict[int, tuple[pa.Schema, Plan]] = {}
+
+
+def _column_plan(schema: pa.Schema) -> Plan:
+    """The distinct (Arrow type, block: 0 floats / 1 ints) of ``schema``, and per column (index of
+    its type, block row). Cached by identity (builders return module-level schemas): walking a
+    schema's fields builds new Field objects, and hashing a schema or a type walks them too, each
+    costing as much as building the columns."""
+    entry = _PLANS.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        kinds: list[tuple[pa.DataType, int]] = []
+        columns = []
+        for fld in schema:
+            is_int, row = BLOCK_ROWS[fld.name]
+            kind = (fld.type, int(is_int))
+            if kind not in kinds:
+                kinds.append(kind)
+            columns.append((kinds.index(kind), row))
+        entry = (schema, (kinds, columns))
+        _PLANS[id(schema)] = entry
+    return entry[1]
