@@ -8,12 +8,16 @@ On the same synthetic trades (default 20 M, ~30 days) it measures, single-thread
   * baselines: pandas resample (1m OHLCV) and cumsum-groupby dollar bars, polars group_by_dynamic
     (its default thread pool), DuckDB integer-floor GROUP BY, and a pure-Python loop over lists on a
     slice (how mlfinlab-style code works);
+  * the batch-size sweep: every builder's public ``update()`` fed record batches of 2^15, 2^17 (what
+    the lake reader hands it) and 2^20 trades, interleaved round by round so load drifts hit all
+    sizes alike, as M trades/s, × floor and the ratio to 2^20 batches (``--sweep-only`` runs just this);
   * end to end from a zstd Parquet trades lake: pyarrow's decode rate on one core, and
     ``aggregate_lake`` (dollar bars) with 1 and 2 workers, with the child process's peak RSS.
 Prints trades/s and ratios to the floor. ``--lake-trades 200000000`` also writes a lake of that
 size and reports the out-of-core aggregation's time and peak RSS.
 
     uv run python benchmarks/bench_bars.py [--trades 20000000] [--lake-trades 0] [--lake-dir DIR]
+                                           [--sweep-only] [--sweep-rounds 5]
 """
 
 from __future__ import annotations
@@ -135,6 +139,59 @@ def builder_runner(name: str, params: dict, batch) -> Callable[[], int]:
         return builder.update(state, batch).num_rows
 
     return run
+
+
+SWEEP_EXPONENTS = (15, 17, 20)
+
+
+def batch_size_sweep(specs: list[tuple[str, dict]], t: dict, rounds: int) -> dict[tuple[str, int], float]:
+    """Best CPU seconds of each builder's ``update()`` over the whole stream in batches of 2^e trades.
+
+    Round-robin (every spec and size once per round, best of ``rounds``): on a shared machine a
+    burst of load then hits each size alike, so the ratios within one run stay meaningful. CPU
+    seconds, not wall: other tenants stretch wall time, not the CPU a single-threaded call needs."""
+    import pyarrow as pa
+
+    table = pa.Table.from_batches([arrow_batch(t)])
+    batches = {e: table.to_batches(max_chunksize=1 << e) for e in SWEEP_EXPONENTS}
+    runners = {}
+    for label, (name, params) in zip(spec_labels(specs), specs, strict=True):
+        for e in SWEEP_EXPONENTS:
+            runners[(label, e)] = stream_runner(name, params, batches[e])
+            runners[(label, e)]()  # warm-up: kernels loaded from the Numba cache
+    best = dict.fromkeys(runners, float("inf"))
+    for _ in range(rounds):
+        for key, run in runners.items():
+            c0 = time.process_time()
+            run()
+            best[key] = min(best[key], time.process_time() - c0)
+    return best
+
+
+def stream_runner(name: str, params: dict, batches: list) -> Callable[[], int]:
+    """Build all bars of a stream handed over as record batches, as the lake reader does."""
+    from cde_bars.catalog import builder_by_name
+
+    builder = builder_by_name(name)
+
+    def run() -> int:
+        state = builder.new_state(params)
+        return sum(builder.update(state, batch).num_rows for batch in batches)
+
+    return run
+
+
+def spec_labels(specs: list[tuple[str, dict]]) -> list[str]:
+    return [name + (" (dynamic)" if "bars_per_day" in params else "") for name, params in specs]
+
+
+def print_sweep(best: dict[tuple[str, int], float], n: int, floor_cpu: float) -> None:
+    print("\n| builder | batch | M trades/s (CPU) | × floor | vs 2^20 batches |")
+    print("|---|---|---:|---:|---:|")
+    for (label, e), seconds in best.items():
+        rate = n / seconds
+        print(f"| {label} | 2^{e} | {rate / 1e6:,.1f} | {rate / floor_cpu:.2f} | "
+              f"{best[(label, 20)] / seconds:.2f} |")
 
 
 def two_symbols_in_threads(name: str, params: dict, halves: list[dict]) -> Callable[[], int]:
@@ -336,6 +393,9 @@ def main() -> None:
                         help="also aggregate a lake of this many trades")
     parser.add_argument("--lake-dir", type=Path, default=None, help="where to write the big lake")
     parser.add_argument("--only-lake", action="store_true", help="skip the in-memory part (with --lake-trades)")
+    parser.add_argument("--sweep-only", action="store_true",
+                        help="only the floor and the batch-size sweep of every builder's update()")
+    parser.add_argument("--sweep-rounds", type=int, default=5)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -372,6 +432,14 @@ def main() -> None:
                ("dollar", {"threshold": dollar_threshold, "bars_per_day": 50}),
                *[(f"{m}_{kind}", info) for kind in ("imbalance", "run")
                  for m in ("tick", "volume", "dollar")]]
+    load_before = os.getloadavg()[0]
+    sweep = batch_size_sweep(kernels, t, args.sweep_rounds)
+    print(f"  batch-size sweep done (load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
+          f"{os.cpu_count()} CPUs)", flush=True)
+    if args.sweep_only:
+        print_table(rows, floor, floor_cpu)
+        print_sweep(sweep, n, floor_cpu)
+        return
     for name, params in kernels:
         label = name + (" (dynamic threshold)" if "bars_per_day" in params else "")
         measure(f"cde kernel: {label}", "1", kernel_runner(name, params, t))
@@ -412,6 +480,7 @@ def main() -> None:
             print(f"  {rows[-1][0]}: {rows[-1][2] / 1e6:.1f} M trades/s", flush=True)
 
     print_table(rows, floor, floor_cpu)
+    print_sweep(sweep, n, floor_cpu)
     python_rate = next(r[2] for r in rows if r[0].startswith("pure Python"))
     dollar_rate = next(r[2] for r in rows if r[0] == "cde kernel: dollar")
     polars_rate = next(r[2] for r in rows if r[0].startswith("polars"))
