@@ -11,13 +11,16 @@ On the same synthetic trades (default 20 M, ~30 days) it measures, single-thread
   * the batch-size sweep: every builder's public ``update()`` fed record batches of 2^15, 2^17 (what
     the lake reader hands it) and 2^20 trades, interleaved round by round so load drifts hit all
     sizes alike, as M trades/s, × floor and the ratio to 2^20 batches (``--sweep-only`` runs just this);
-  * end to end from a zstd Parquet trades lake: pyarrow's decode rate on one core, and
-    ``aggregate_lake`` (dollar bars) with 1 and 2 workers, with the child process's peak RSS.
+  * end to end from a Parquet trades lake (the configured codec, zstd by default;
+    ``--lake-compression lz4`` to compare): pyarrow's decode rate on one core, and ``aggregate_lake``
+    (dollar bars) with 1 and 2 workers, with the child process's peak RSS (``--end-to-end-only``
+    runs just this, with ratios to the decode rate).
 Prints trades/s and ratios to the floor. ``--lake-trades 200000000`` also writes a lake of that
 size and reports the out-of-core aggregation's time and peak RSS.
 
     uv run python benchmarks/bench_bars.py [--trades 20000000] [--lake-trades 0] [--lake-dir DIR]
-                                           [--sweep-only] [--sweep-rounds 5]
+                                           [--sweep-only] [--sweep-rounds 5] [--end-to-end-only]
+                                           [--lake-compression lz4]
 """
 
 from __future__ import annotations
@@ -396,10 +399,21 @@ def main() -> None:
     parser.add_argument("--sweep-only", action="store_true",
                         help="only the floor and the batch-size sweep of every builder's update()")
     parser.add_argument("--sweep-rounds", type=int, default=5)
+    parser.add_argument("--end-to-end-only", action="store_true",
+                        help="only pyarrow's decode rate and aggregate_lake on a lake of --trades trades")
+    parser.add_argument("--lake-compression", default=None,
+                        help="codec of the lakes written (lake.compression: zstd, lz4, …); default: config")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.lake_compression:  # before any write; the aggregation child inherits it
+        os.environ["CDE_LAKE__COMPRESSION"] = args.lake_compression
     if args.child:
         child(args.child)
+        return
+    if args.end_to_end_only:
+        t = synthetic_trades(args.trades)
+        rows = end_to_end_rows(args.trades, float(t["quote"].sum() / SPAN_DAYS / 50))
+        print_table(rows, rows[1][2], rows[1][3] or rows[1][2])  # ratios here: to pyarrow's decode
         return
     if args.only_lake:
         big_lake(args.lake_trades or 200_000_000, args.lake_dir, 19_000_000.0)
@@ -462,23 +476,7 @@ def main() -> None:
     measure(f"pure Python loop over lists, dollar ({py_n:,} slice)", "1",
             python_loop_dollar(t, dollar_threshold, py_n), count=py_n, repeat=1)
 
-    with tempfile.TemporaryDirectory(prefix="cde-bench-lake-") as tmp:
-        root = Path(tmp)
-        symbols = ["BTCUSDT", "ETHUSDT"]
-        first, last = write_lake(root, n, symbols, per_day=1_000_000)
-        lake_trades = (((last - first).days + 1) * 1_000_000) * len(symbols)
-        rows.append(("pyarrow decode ts/price/qty, zstd Parquet", "1",
-                     *decode_rate(root / "trades", ["ts", "price", "qty"])))
-        rows.append(("pyarrow decode all 6 trade columns, zstd Parquet", "1",
-                     *decode_rate(root / "trades", TRADE_COLUMNS)))
-        for workers in (1, 2):
-            result = aggregate_in_child(root, symbols, first, last, workers, dollar_threshold)
-            label = f"end to end: aggregate_lake dollar, {workers} worker(s), peak RSS " \
-                    f"{result['peak_rss_mb']:.0f} MB"
-            rows.append((label, str(workers), lake_trades / result["seconds"],
-                         lake_trades / result["cpu_seconds"]))
-            print(f"  {rows[-1][0]}: {rows[-1][2] / 1e6:.1f} M trades/s", flush=True)
-
+    rows.extend(end_to_end_rows(n, dollar_threshold))
     print_table(rows, floor, floor_cpu)
     print_sweep(sweep, n, floor_cpu)
     python_rate = next(r[2] for r in rows if r[0].startswith("pure Python"))
@@ -490,6 +488,37 @@ def main() -> None:
 
     if args.lake_trades:
         big_lake(args.lake_trades, args.lake_dir, dollar_threshold)
+
+
+def end_to_end_rows(n: int, dollar_threshold: float) -> list[tuple[str, str, float, float | None]]:
+    """pyarrow's decode rate of a trades lake on one core and ``aggregate_lake`` over the same files
+    with 1 and 2 workers, measured back to back (compression: the lake's configured codec)."""
+    from cde_core.parquet_encoding import lake_compression
+
+    codec = lake_compression()[0]
+    rows: list[tuple[str, str, float, float | None]] = []
+    with tempfile.TemporaryDirectory(prefix="cde-bench-lake-") as tmp:
+        root = Path(tmp)
+        symbols = ["BTCUSDT", "ETHUSDT"]
+        first, last = write_lake(root, n, symbols, per_day=1_000_000)
+        lake_trades = (((last - first).days + 1) * 1_000_000) * len(symbols)
+        size_mb = sum(f.stat().st_size for f in (root / "trades").rglob("*.parquet")) / 1e6
+        print(f"  trades lake: {lake_trades:,} trades, {codec}, {size_mb:.0f} MB", flush=True)
+        rows.append((f"pyarrow decode ts/price/qty, {codec} Parquet", "1",
+                     *decode_rate(root / "trades", ["ts", "price", "qty"])))
+        rows.append((f"pyarrow decode all 6 trade columns, {codec} Parquet", "1",
+                     *decode_rate(root / "trades", TRADE_COLUMNS)))
+        for workers in (1, 2):
+            result = aggregate_in_child(root, symbols, first, last, workers, dollar_threshold)
+            label = f"end to end: aggregate_lake dollar, {codec}, {workers} worker(s), peak RSS " \
+                    f"{result['peak_rss_mb']:.0f} MB"
+            rows.append((label, str(workers), lake_trades / result["seconds"],
+                         lake_trades / result["cpu_seconds"]))
+            print(f"  {rows[-1][0]}: {rows[-1][2] / 1e6:.1f} M trades/s", flush=True)
+    decode = rows[1][2]
+    print(f"  end to end / decode rate of the same files: 1 worker {rows[2][2] / decode:.2f}×, "
+          f"2 workers {rows[3][2] / decode:.2f}× (wall)", flush=True)
+    return rows
 
 
 def big_lake(total: int, where: Path | None, threshold: float) -> None:

@@ -13,25 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from cde_bars.kernels.layout import (
-    B_BUY,
-    B_BUY_QUOTE,
-    B_CLOSE,
-    B_FIRST_ID,
-    B_HIGH,
-    B_LAST_ID,
-    B_LOW,
-    B_N_TRADES,
-    B_OPEN,
-    B_PERIOD_START,
-    B_QUOTE,
-    B_TS,
-    B_TS_CLOSE,
-    B_VOLUME,
-    B_VWAP,
-    N_BAR_FLOAT,
-    N_BAR_INT,
-)
+from cde_bars.kernels import layout
 from cde_core.schemas import BARS_SCHEMA, TS_TYPE
 
 #: extra column of time bars (after the canonical ones): start of the UTC-aligned interval
@@ -40,12 +22,13 @@ TIME_BARS_SCHEMA = BARS_SCHEMA.append(pa.field(PERIOD_START, TS_TYPE, nullable=F
 
 #: bars-schema column → (integer block?, row)
 BLOCK_ROWS: dict[str, tuple[bool, int]] = {
-    "ts": (True, B_TS), "ts_close": (True, B_TS_CLOSE), "open": (False, B_OPEN), "high": (False, B_HIGH),
-    "low": (False, B_LOW), "close": (False, B_CLOSE), "volume": (False, B_VOLUME),
-    "quote_volume": (False, B_QUOTE), "vwap": (False, B_VWAP), "n_trades": (True, B_N_TRADES),
-    "buy_volume": (False, B_BUY), "buy_quote_volume": (False, B_BUY_QUOTE),
-    "first_trade_id": (True, B_FIRST_ID), "last_trade_id": (True, B_LAST_ID),
-    PERIOD_START: (True, B_PERIOD_START),
+    "ts": (True, layout.B_TS), "ts_close": (True, layout.B_TS_CLOSE), "open": (False, layout.B_OPEN),
+    "high": (False, layout.B_HIGH), "low": (False, layout.B_LOW), "close": (False, layout.B_CLOSE),
+    "volume": (False, layout.B_VOLUME), "quote_volume": (False, layout.B_QUOTE),
+    "vwap": (False, layout.B_VWAP), "n_trades": (True, layout.B_N_TRADES),
+    "buy_volume": (False, layout.B_BUY), "buy_quote_volume": (False, layout.B_BUY_QUOTE),
+    "first_trade_id": (True, layout.B_FIRST_ID), "last_trade_id": (True, layout.B_LAST_ID),
+    PERIOD_START: (True, layout.B_PERIOD_START),
 }
 
 
@@ -59,7 +42,7 @@ class BarBlock:
 
     @classmethod
     def empty(cls, n: int) -> BarBlock:
-        return cls(np.empty((N_BAR_FLOAT, n)), np.empty((N_BAR_INT, n), dtype=np.int64))
+        return cls(np.empty((layout.N_BAR_FLOAT, n)), np.empty((layout.N_BAR_INT, n), dtype=np.int64))
 
     def __len__(self) -> int:
         return int(self.floats.shape[1])
