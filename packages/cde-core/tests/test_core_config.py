@@ -85,7 +85,8 @@ def test_lake_compression_is_configured_and_reaches_the_write_options(tmp_path: 
 
 @pytest.mark.parametrize(("env", "words"), [
     ({"CDE_LAKE__COMPRESSION": "lzo"}, ["lake.compression", "environment"]),
-    ({"CDE_LAKE__COMPRESSION": "lz4", "CDE_LAKE__COMPRESSION_LEVEL": "3"}, ["lake.compression_level", "environment", "takes no level"]),
+    ({"CDE_LAKE__COMPRESSION": "lz4", "CDE_LAKE__COMPRESSION_LEVEL": "3"},
+     ["lake.compression_level", "environment", "takes no level"]),
     ({"CDE_LAKE__COMPRESSION_LEVEL": "30"}, ["lake.compression_level", "1..22", "30"]),
 ])
 def test_bad_lake_compression_says_what_and_where(env: dict[str, str], words: list[str]) -> None:
