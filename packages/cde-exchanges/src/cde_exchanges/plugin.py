@@ -14,8 +14,8 @@ from cde_core import hookimpl
 
 @hookimpl
 def register_exchanges(register: Callable[[Any], None]) -> None:
-    from cde_exchanges.binance import BinanceArchive
-    from cde_exchanges.okx import OkxArchive
+    from cde_exchanges.formats.binance import BinanceArchive
+    from cde_exchanges.formats.okx import OkxArchive
 
     register(BinanceArchive())
     register(OkxArchive())
