@@ -14,11 +14,10 @@ from cde_core import hookimpl
 
 @hookimpl
 def register_exchanges(register: Callable[[Any], None]) -> None:
-    from cde_exchanges.formats.binance import BinanceArchive
-    from cde_exchanges.formats.okx import OkxArchive
+    from cde_exchanges.download.exchanges import BinanceExchange, OkxExchange
 
-    register(BinanceArchive())
-    register(OkxArchive())
+    register(BinanceExchange())
+    register(OkxExchange())
 
 
 @hookimpl

@@ -1,4 +1,9 @@
-"""What every archive adapter shares: the Exchange protocol surface and the generic download entry."""
+"""What every archive adapter shares: its markets and kinds, file layout and parsers.
+
+An adapter describes and reads archives; it knows nothing of the service that downloads them (that
+service takes an adapter). The Exchange protocol's ``download`` is added where the adapters are
+registered: :mod:`cde_exchanges.download.exchanges`.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +16,18 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from cde_core.config import DownloadConfig
-from cde_core.contracts.exchange import ArchiveRequest
 from cde_core.errors import NotFoundError
 from cde_exchanges.formats.archive_files import ArchiveFile
 
 
 class ArchiveExchange:
-    """Base of the Binance and OKX adapters (satisfies :class:`cde_core.contracts.exchange.Exchange`).
+    """Base of the Binance and OKX adapters.
 
     Subclasses describe the archive layout (``daily_file`` / ``monthly_file``) and parse one zip into
     canonical trades (``read_trades``); downloading, verifying, splitting into day partitions and
-    validating are shared (:mod:`cde_exchanges.download.service`).
+    validating are shared (:mod:`cde_exchanges.download.service`, which takes the adapter). With the
+    ``download`` of :class:`cde_exchanges.download.exchanges.DownloadableArchive` it satisfies
+    :class:`cde_core.contracts.exchange.Exchange`.
     """
 
     name: str = ""
@@ -69,11 +75,3 @@ class ArchiveExchange:
         """Rows of a zip of a kind that is not trades (klines, funding rates), in that kind's lake
         schema (:func:`cde_exchanges.lake.targets.LakeTarget.schema`), streamed in batches."""
         raise NotImplementedError
-
-    def download(self, request: ArchiveRequest, **context: Any) -> BaseModel:
-        """Fetch, verify and write the requested days into the lake; see ``download_service``."""
-        from cde_exchanges.download.models import DownloadRequest
-        from cde_exchanges.download.service import run_download
-
-        full = request if isinstance(request, DownloadRequest) else DownloadRequest(**request.model_dump())
-        return run_download(full, adapter=self, **context)
