@@ -82,3 +82,13 @@ def test_every_module_imports(name: str) -> None:
         if error.name and error.name.startswith(PACKAGE):
             raise
         pytest.skip(f"optional dependency missing: {error.name}")
+
+
+def test_only_the_commands_reach_the_fakes() -> None:
+    """The lake, the download and the adapters never depend on test fakes; only ``cde exchanges
+    make-archive`` / ``serve-archive`` (cli) use them."""
+    graph = import_graph()
+    fakes = f"{PACKAGE}.fakes"
+    users = {name for name, targets in graph.items() if not name.startswith(fakes)
+             and any(target.startswith(fakes) for target in targets)}
+    assert users == {f"{PACKAGE}.cli"}

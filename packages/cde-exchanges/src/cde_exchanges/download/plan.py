@@ -13,10 +13,7 @@ from datetime import date, timedelta
 from cde_exchanges.formats.archive_exchange import ArchiveExchange
 from cde_exchanges.formats.archive_files import ArchiveFile
 from cde_exchanges.lake.targets import LakeTarget
-
-
-def days_between(start: date, end: date) -> list[date]:
-    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+from cde_exchanges.utc_days import days_between
 
 
 def wanted_days(target: LakeTarget, symbol: str, start: date, end: date,

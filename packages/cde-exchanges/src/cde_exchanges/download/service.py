@@ -31,7 +31,7 @@ from cde_core.progress import CancelToken, ProgressCallback, no_progress, scaled
 from cde_exchanges.download.cancel import CancelFlag, mirrored
 from cde_exchanges.download.locks import SymbolLocks
 from cde_exchanges.download.models import DayOutcome, DownloadReport, DownloadRequest, FileOutcome
-from cde_exchanges.download.plan import daily_files, days_between, plan_files, wanted_days
+from cde_exchanges.download.plan import daily_files, plan_files, wanted_days
 from cde_exchanges.extraction.table_extractor import TableExtraction, extract_tables
 from cde_exchanges.extraction.trade_extractor import SourceZip, SymbolExtraction, extract_symbol
 from cde_exchanges.fetching.archive_cache import ArchiveCache
@@ -40,6 +40,7 @@ from cde_exchanges.formats.archive_exchange import ArchiveExchange
 from cde_exchanges.formats.archive_files import ArchiveFile
 from cde_exchanges.formats.kline_intervals import interval_us
 from cde_exchanges.lake.targets import LakeTarget
+from cde_exchanges.utc_days import days_between
 
 #: how often a run waiting for another run's symbol looks again
 LOCK_POLL_S = 0.2

@@ -24,10 +24,10 @@ from cde_core.lake import Provenance
 from cde_core.schemas import is_sorted, validate_table
 from cde_exchanges.download.cancel import CancelFlag
 from cde_exchanges.download.models import DayOutcome
-from cde_exchanges.download.plan import days_between
 from cde_exchanges.extraction.trade_extractor import SourceZip, iso_from_us, one_line
 from cde_exchanges.formats.archive_exchange import ArchiveExchange
 from cde_exchanges.lake.targets import LakeTarget
+from cde_exchanges.utc_days import days_between
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,12 @@ from pydantic import BaseModel
 
 from cde_core.contracts.executor import Executor, Job
 from cde_core.progress import ProgressCallback
-from cde_exchanges.download.plan import days_between
 from cde_exchanges.fakes.archive_writer import ArchiveVariant, write_archive_file
 from cde_exchanges.fakes.synthetic_funding import random_funding
 from cde_exchanges.fakes.synthetic_trades import random_trades
 from cde_exchanges.formats.archive_exchange import ArchiveExchange
 from cde_exchanges.formats.archive_files import ArchiveFile
+from cde_exchanges.utc_days import days_between
 
 DayTrades = Callable[[str, date], pa.Table]
 ArchiveLayout = Literal["daily", "monthly", "both"]

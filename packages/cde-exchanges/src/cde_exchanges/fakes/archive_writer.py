@@ -34,10 +34,10 @@ import pyarrow.csv as pcsv
 from cde_core.atomic import atomic_write_bytes
 from cde_core.errors import DataError
 from cde_core.schemas import FUNDING_SCHEMA, TRADES_SCHEMA, validate_table
-from cde_exchanges.fakes.synthetic_trades import day_start_us
 from cde_exchanges.formats.archive_files import ArchiveFile
 from cde_exchanges.formats.kline_intervals import interval_us
 from cde_exchanges.lake.interval_aggregator import IntervalAggregator
+from cde_exchanges.utc_days import day_start_us
 
 OkxHeader = Literal["english", "english_source", "bilingual"]
 BINANCE_SPOT_MICROS_FROM = date(2025, 1, 1)

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from cde_core.schemas import FUNDING_SCHEMA
-from cde_exchanges.fakes.synthetic_trades import day_start_us
+from cde_exchanges.utc_days import day_start_us
 
 HOUR_US = 3_600_000_000
 

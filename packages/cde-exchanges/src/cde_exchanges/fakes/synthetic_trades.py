@@ -6,18 +6,15 @@ canonical (:data:`cde_core.schemas.TRADES_SCHEMA`), in µs.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import numpy as np
 import pyarrow as pa
 
 from cde_core.schemas import TRADES_SCHEMA
+from cde_exchanges.utc_days import DAY_US, day_start_us
 
-DAY_US = 86_400_000_000
-
-
-def day_start_us(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1_000_000
+__all__ = ["DAY_US", "day_start_us", "random_trades"]
 
 
 def random_trades(day: date, n: int, *, seed: int = 0, first_id: int = 1, price: float = 40_000.0) -> pa.Table:

@@ -23,10 +23,9 @@ from pydantic import BaseModel, Field
 from cde_core.errors import NotFoundError
 from cde_core.json_types import JsonDate
 from cde_core.lake import PART_FILE, Lake
-from cde_exchanges.download.plan import days_between
-from cde_exchanges.fakes.synthetic_trades import day_start_us
 from cde_exchanges.formats.kline_intervals import interval_us
 from cde_exchanges.lake.interval_aggregator import IntervalAggregator
+from cde_exchanges.utc_days import day_start_us, days_between
 
 PRICE_FIELDS = ("open", "high", "low", "close")
 VOLUME_FIELDS = ("volume", "quote_volume", "taker_buy_volume", "taker_buy_quote_volume")

@@ -20,8 +20,8 @@ from pydantic import BaseModel, Field
 
 from cde_core.errors import CdeError
 from cde_core.lake import PART_FILE, Lake, Provenance
-from cde_exchanges.fakes.synthetic_trades import day_start_us
 from cde_exchanges.lake.targets import KIND_TREES, TreeSpec
+from cde_exchanges.utc_days import day_start_us
 
 #: every tree a download writes
 TREES: tuple[TreeSpec, ...] = tuple(KIND_TREES.values())
