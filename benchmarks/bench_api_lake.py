@@ -51,7 +51,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         lake = args.lake or demo_lake(Path(tmp) / "demo")
         from cde_core.lake import Lake
-        from cde_exchanges.lake_inventory import inventory
+        from cde_exchanges.lake.inventory import inventory
 
         files = sum(1 for _ in lake.rglob("part-0.parquet"))
         started = time.perf_counter()

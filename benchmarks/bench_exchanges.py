@@ -42,8 +42,8 @@ CDE_RUN = HWM + """
 import json, sys, time
 from datetime import date
 from pathlib import Path
-from cde_exchanges.binance import BinanceArchive, BinanceParams
-from cde_exchanges.trade_extractor import SourceZip, SymbolExtraction, extract_symbol
+from cde_exchanges.formats.binance import BinanceArchive, BinanceParams
+from cde_exchanges.extraction.trade_extractor import SourceZip, SymbolExtraction, extract_symbol
 zip_path, out = Path(sys.argv[1]), Path(sys.argv[2])
 adapter, day = BinanceArchive(), date(2024, 3, 12)
 file = adapter.daily_file("spot", "trades", "BTCUSDT", day)
@@ -80,9 +80,9 @@ print(json.dumps({"rows": len(frame), "seconds": time.perf_counter() - start, "c
 
 
 def make_zip(folder: Path, rows: int) -> tuple[Path, int]:
-    from cde_exchanges.archive_writer import ArchiveVariant, csv_bytes, zip_bytes
-    from cde_exchanges.binance import BinanceArchive
-    from cde_exchanges.synthetic_trades import random_trades
+    from cde_exchanges.fakes.archive_writer import ArchiveVariant, csv_bytes, zip_bytes
+    from cde_exchanges.fakes.synthetic_trades import random_trades
+    from cde_exchanges.formats.binance import BinanceArchive
 
     file = BinanceArchive().daily_file("spot", "trades", "BTCUSDT", DAY)
     csv = csv_bytes(random_trades(DAY, rows), file, ArchiveVariant())

@@ -10,7 +10,7 @@ import pytest
 from click.testing import Result
 
 from cde_core.config import CdeConfig, DownloadConfig, ExecutorConfig
-from cde_exchanges.archive_server import ArchiveServer
+from cde_exchanges.fakes.archive_server import ArchiveServer
 
 
 @pytest.fixture

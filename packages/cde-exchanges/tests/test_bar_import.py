@@ -11,8 +11,8 @@ import pytest
 
 from cde_core.errors import CdeError
 from cde_core.lake import Lake
-from cde_exchanges.bar_import import BarImportRequest, import_bars
-from cde_exchanges.import_timestamps import TimeOptions
+from cde_exchanges.importing.bar_import import BarImportRequest, import_bars
+from cde_exchanges.importing.import_timestamps import TimeOptions
 
 HEADER = "time,o,h,l,c,v"
 ROWS = ["2024-01-01 00:00,10,12,9,11,2", "2024-01-01 01:00,11,13,10,12,0", "2024-01-01 03:00,12,12,11,11.5,4"]

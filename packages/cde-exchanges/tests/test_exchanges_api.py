@@ -14,10 +14,10 @@ from cde_core.config import CdeConfig, LoadedConfig, set_config
 from cde_core.lake import Lake
 from cde_core.progress import CancelToken
 from cde_core.tasks import TaskContext, TaskFunction, TaskInfo
-from cde_exchanges.archive_server import ArchiveServer
-from cde_exchanges.archive_writer import ArchiveVariant, write_archive_file
-from cde_exchanges.binance import BinanceArchive
-from cde_exchanges.synthetic_trades import random_trades
+from cde_exchanges.fakes.archive_server import ArchiveServer
+from cde_exchanges.fakes.archive_writer import ArchiveVariant, write_archive_file
+from cde_exchanges.fakes.synthetic_trades import random_trades
+from cde_exchanges.formats.binance import BinanceArchive
 
 
 class InlineTasks:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from cde_exchanges.archive_maker import make_archive
-from cde_exchanges.binance import BinanceArchive
-from cde_exchanges.synthetic_trades import random_trades
+from cde_exchanges.fakes.archive_maker import make_archive
+from cde_exchanges.fakes.synthetic_trades import random_trades
+from cde_exchanges.formats.binance import BinanceArchive
 
 START, END = date(2024, 1, 30), date(2024, 3, 2)  # partial Jan, whole Feb, partial Mar
 

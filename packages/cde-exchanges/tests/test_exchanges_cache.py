@@ -18,13 +18,13 @@ import pytest
 
 from cde_core.config import CdeConfig
 from cde_core.lake import PART_FILE, Lake
-from cde_exchanges.archive_server import ArchiveServer
-from cde_exchanges.archive_writer import ArchiveVariant, write_archive_file
-from cde_exchanges.binance import BinanceArchive
-from cde_exchanges.download_models import DownloadReport, DownloadRequest
-from cde_exchanges.download_service import run_download
-from cde_exchanges.lake_inventory import verify
-from cde_exchanges.synthetic_trades import random_trades
+from cde_exchanges.download.models import DownloadReport, DownloadRequest
+from cde_exchanges.download.service import run_download
+from cde_exchanges.fakes.archive_server import ArchiveServer
+from cde_exchanges.fakes.archive_writer import ArchiveVariant, write_archive_file
+from cde_exchanges.fakes.synthetic_trades import random_trades
+from cde_exchanges.formats.binance import BinanceArchive
+from cde_exchanges.lake.inventory import verify
 
 TODAY = date(2024, 6, 20)
 DAY1, DAY2, DAY3 = date(2024, 6, 10), date(2024, 6, 11), date(2024, 6, 12)
@@ -124,9 +124,9 @@ KILLED_RUN = """
 import os, signal, sys
 from datetime import date
 from cde_core.config import CdeConfig, DownloadConfig, ExecutorConfig
-from cde_exchanges.binance import BinanceArchive
-from cde_exchanges.download_models import DownloadRequest
-from cde_exchanges.download_service import run_download
+from cde_exchanges.formats.binance import BinanceArchive
+from cde_exchanges.download.models import DownloadRequest
+from cde_exchanges.download.service import run_download
 root, url, kill_after = sys.argv[1], sys.argv[2], sys.argv[3]
 config = CdeConfig(data_root=root, download=DownloadConfig(binance_archive_url=url, retries=1, backoff_s=0.01),
                    executor=ExecutorConfig(max_workers=1))
@@ -209,8 +209,8 @@ def test_cache_rules_hold_for_every_kind(exchange: str, market: str, kind: str, 
     """Monthly and daily files of every kind and exchange: kept zips of written days go on the next
     plain run, and ``--force`` after a republication writes from the new files."""
     from cde_core.plugins import get_plugins
-    from cde_exchanges.archive_maker import make_archive
-    from cde_exchanges.synthetic_funding import random_funding
+    from cde_exchanges.fakes.archive_maker import make_archive
+    from cde_exchanges.fakes.synthetic_funding import random_funding
 
     adapter = get_plugins().exchanges.get(exchange)
     start = date(2024, 5, 1)  # May as one monthly file, then daily files (OKX: plus the spill day)

@@ -22,15 +22,15 @@ from cde_core.errors import CancelledError
 from cde_core.lake import PART_FILE, Lake, Provenance
 from cde_core.progress import CancelToken
 from cde_core.schemas import TRADES_SCHEMA
-from cde_exchanges.archive_server import ArchiveServer, Fault
-from cde_exchanges.archive_writer import ArchiveVariant, write_archive_file
-from cde_exchanges.binance import BinanceArchive
-from cde_exchanges.download_locks import SymbolLocks
-from cde_exchanges.download_models import DownloadReport, DownloadRequest
-from cde_exchanges.download_service import run_download
-from cde_exchanges.lake_targets import LakeTarget
-from cde_exchanges.partition_writer import TradePartitionWriter
-from cde_exchanges.synthetic_trades import random_trades
+from cde_exchanges.download.locks import SymbolLocks
+from cde_exchanges.download.models import DownloadReport, DownloadRequest
+from cde_exchanges.download.service import run_download
+from cde_exchanges.extraction.partition_writer import TradePartitionWriter
+from cde_exchanges.fakes.archive_server import ArchiveServer, Fault
+from cde_exchanges.fakes.archive_writer import ArchiveVariant, write_archive_file
+from cde_exchanges.fakes.synthetic_trades import random_trades
+from cde_exchanges.formats.binance import BinanceArchive
+from cde_exchanges.lake.targets import LakeTarget
 
 DAY1, DAY2 = date(2024, 6, 10), date(2024, 6, 11)
 BINANCE = BinanceArchive()

@@ -16,15 +16,15 @@ from typer.testing import CliRunner
 from cde_core.config import CdeConfig
 from cde_core.errors import NotFoundError
 from cde_core.lake import Lake
-from cde_exchanges.archive_maker import make_archive
-from cde_exchanges.archive_server import ArchiveServer
-from cde_exchanges.archive_writer import checksum_line
-from cde_exchanges.binance import BinanceArchive
 from cde_exchanges.cli import register
-from cde_exchanges.download_models import DownloadRequest
-from cde_exchanges.download_service import run_download
-from cde_exchanges.lake_crosscheck import CrosscheckRequest, crosscheck
-from cde_exchanges.synthetic_trades import random_trades
+from cde_exchanges.download.models import DownloadRequest
+from cde_exchanges.download.service import run_download
+from cde_exchanges.fakes.archive_maker import make_archive
+from cde_exchanges.fakes.archive_server import ArchiveServer
+from cde_exchanges.fakes.archive_writer import checksum_line
+from cde_exchanges.fakes.synthetic_trades import random_trades
+from cde_exchanges.formats.binance import BinanceArchive
+from cde_exchanges.lake.crosscheck import CrosscheckRequest, crosscheck
 
 START, END = date(2024, 3, 1), date(2024, 3, 3)
 BAD_DAY, BAD_HOUR = date(2024, 3, 2), 5

@@ -26,14 +26,14 @@ import pytest
 
 from cde_core.config import CdeConfig
 from cde_core.lake import Lake
-from cde_exchanges.archive_exchange import ArchiveExchange
-from cde_exchanges.archive_server import ArchiveServer, Fault
-from cde_exchanges.archive_writer import ArchiveVariant, checksum_line, conform, write_archive_file
-from cde_exchanges.binance import BinanceArchive
-from cde_exchanges.download_models import DownloadRequest
-from cde_exchanges.download_service import run_download
-from cde_exchanges.okx import OkxArchive
-from cde_exchanges.synthetic_trades import DAY_US, day_start_us, random_trades
+from cde_exchanges.download.models import DownloadRequest
+from cde_exchanges.download.service import run_download
+from cde_exchanges.fakes.archive_server import ArchiveServer, Fault
+from cde_exchanges.fakes.archive_writer import ArchiveVariant, checksum_line, conform, write_archive_file
+from cde_exchanges.fakes.synthetic_trades import DAY_US, day_start_us, random_trades
+from cde_exchanges.formats.archive_exchange import ArchiveExchange
+from cde_exchanges.formats.binance import BinanceArchive
+from cde_exchanges.formats.okx import OkxArchive
 
 BINANCE, OKX = BinanceArchive(), OkxArchive()
 D1, D2, D3 = date(2024, 6, 10), date(2024, 6, 11), date(2024, 6, 12)

@@ -17,12 +17,12 @@ import pytest
 from cde_core.config import CdeConfig
 from cde_core.errors import CancelledError, DataError
 from cde_core.progress import CancelToken
-from cde_exchanges.archive_server import ArchiveServer, Fault
-from cde_exchanges.archive_writer import ArchiveVariant, write_archive_file
-from cde_exchanges.binance import BinanceArchive
-from cde_exchanges.download_models import DownloadRequest
-from cde_exchanges.download_service import run_download
-from cde_exchanges.synthetic_trades import random_trades
+from cde_exchanges.download.models import DownloadRequest
+from cde_exchanges.download.service import run_download
+from cde_exchanges.fakes.archive_server import ArchiveServer, Fault
+from cde_exchanges.fakes.archive_writer import ArchiveVariant, write_archive_file
+from cde_exchanges.fakes.synthetic_trades import random_trades
+from cde_exchanges.formats.binance import BinanceArchive
 
 DAY = date(2024, 6, 10)
 

@@ -11,13 +11,13 @@ import pytest
 
 from cde_core.config import CdeConfig
 from cde_core.lake import Lake
-from cde_exchanges.archive_server import ArchiveServer, Fault
-from cde_exchanges.archive_writer import ArchiveVariant, write_archive_file
-from cde_exchanges.binance import BinanceArchive
-from cde_exchanges.download_models import DownloadReport, DownloadRequest
-from cde_exchanges.download_service import run_download
-from cde_exchanges.okx import OkxArchive
-from cde_exchanges.synthetic_trades import random_trades
+from cde_exchanges.download.models import DownloadReport, DownloadRequest
+from cde_exchanges.download.service import run_download
+from cde_exchanges.fakes.archive_server import ArchiveServer, Fault
+from cde_exchanges.fakes.archive_writer import ArchiveVariant, write_archive_file
+from cde_exchanges.fakes.synthetic_trades import random_trades
+from cde_exchanges.formats.binance import BinanceArchive
+from cde_exchanges.formats.okx import OkxArchive
 
 TODAY = date(2024, 6, 20)
 DAY1, DAY2 = date(2024, 6, 10), date(2024, 6, 11)
@@ -64,7 +64,7 @@ def test_retry_after_is_honoured(archive_root: Path, server: ArchiveServer, conf
     publish(archive_root, DAY1)
     server.add_fault(Fault("429", times=1, retry_after=1), "*.zip")
     waits: list[float] = []
-    from cde_exchanges import archive_fetcher
+    from cde_exchanges.fetching import archive_fetcher
 
     original = archive_fetcher.ArchiveFetcher.__init__
 
@@ -126,7 +126,7 @@ def test_rerun_skips_verified_partitions(archive_root: Path, server: ArchiveServ
 
 def test_monthly_preferred_daily_for_current_month_and_fallback(archive_root: Path, server: ArchiveServer,
                                                                 config: CdeConfig) -> None:
-    from cde_exchanges.archive_maker import make_archive
+    from cde_exchanges.fakes.archive_maker import make_archive
 
     make_archive(archive_root, BINANCE, "spot", "trades", ["BTCUSDT"], date(2024, 4, 1), date(2024, 6, 12),
                  layout="both", trades_per_day=50,

@@ -12,12 +12,12 @@ import pyarrow as pa
 import pytest
 
 from cde_core.errors import DataError
-from cde_exchanges.archive_fetcher import parse_checksum, parse_retry_after
-from cde_exchanges.archive_files import ArchiveFile
-from cde_exchanges.archive_writer import checksum_line
-from cde_exchanges.binance import BinanceArchive, BinanceParams
-from cde_exchanges.csv_formats import has_header, okx_header_names
-from cde_exchanges.okx import OkxArchive, OkxParams
+from cde_exchanges.fakes.archive_writer import checksum_line
+from cde_exchanges.fetching.archive_fetcher import parse_checksum, parse_retry_after
+from cde_exchanges.formats.archive_files import ArchiveFile
+from cde_exchanges.formats.binance import BinanceArchive, BinanceParams
+from cde_exchanges.formats.csv_formats import has_header, okx_header_names
+from cde_exchanges.formats.okx import OkxArchive, OkxParams
 
 REAL = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "real"  # ../shared beside the repo
 

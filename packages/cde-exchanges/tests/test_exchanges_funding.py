@@ -14,14 +14,14 @@ from cde_core.config import CdeConfig
 from cde_core.errors import NotFoundError
 from cde_core.lake import Lake
 from cde_core.schemas import FUNDING_SCHEMA
-from cde_exchanges.archive_maker import make_archive
-from cde_exchanges.archive_server import ArchiveServer, Fault
-from cde_exchanges.archive_writer import ArchiveVariant, conform, write_archive_file
-from cde_exchanges.binance import BinanceArchive
-from cde_exchanges.download_models import DownloadReport, DownloadRequest
-from cde_exchanges.download_service import run_download
-from cde_exchanges.lake_inventory import inventory, verify
-from cde_exchanges.synthetic_funding import random_funding
+from cde_exchanges.download.models import DownloadReport, DownloadRequest
+from cde_exchanges.download.service import run_download
+from cde_exchanges.fakes.archive_maker import make_archive
+from cde_exchanges.fakes.archive_server import ArchiveServer, Fault
+from cde_exchanges.fakes.archive_writer import ArchiveVariant, conform, write_archive_file
+from cde_exchanges.fakes.synthetic_funding import random_funding
+from cde_exchanges.formats.binance import BinanceArchive
+from cde_exchanges.lake.inventory import inventory, verify
 
 TODAY = date(2024, 4, 10)
 MONTHS = [date(2024, 1, 1), date(2024, 2, 1)]

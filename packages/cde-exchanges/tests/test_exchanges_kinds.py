@@ -12,13 +12,13 @@ import pyarrow.parquet as pq
 
 from cde_core.config import CdeConfig
 from cde_core.lake import Lake
-from cde_exchanges.archive_server import ArchiveServer
-from cde_exchanges.archive_writer import ArchiveVariant, conform, write_archive_file
-from cde_exchanges.binance import BinanceArchive
-from cde_exchanges.download_models import DownloadReport, DownloadRequest
-from cde_exchanges.download_service import run_download
-from cde_exchanges.lake_inventory import inventory, verify
-from cde_exchanges.synthetic_trades import random_trades
+from cde_exchanges.download.models import DownloadReport, DownloadRequest
+from cde_exchanges.download.service import run_download
+from cde_exchanges.fakes.archive_server import ArchiveServer
+from cde_exchanges.fakes.archive_writer import ArchiveVariant, conform, write_archive_file
+from cde_exchanges.fakes.synthetic_trades import random_trades
+from cde_exchanges.formats.binance import BinanceArchive
+from cde_exchanges.lake.inventory import inventory, verify
 
 TODAY = date(2024, 6, 20)
 DAYS = [date(2024, 6, 10), date(2024, 6, 11)]

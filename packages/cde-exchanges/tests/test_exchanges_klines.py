@@ -16,13 +16,13 @@ from cde_core.config import CdeConfig
 from cde_core.errors import DataError
 from cde_core.lake import Lake
 from cde_core.schemas import KLINES_SCHEMA
-from cde_exchanges import csv_formats
-from cde_exchanges.archive_server import ArchiveServer, Fault
-from cde_exchanges.archive_writer import ArchiveVariant, conform, write_archive_file
-from cde_exchanges.binance import BinanceArchive
-from cde_exchanges.download_models import DownloadReport, DownloadRequest
-from cde_exchanges.download_service import run_download
-from cde_exchanges.synthetic_trades import random_trades
+from cde_exchanges.download.models import DownloadReport, DownloadRequest
+from cde_exchanges.download.service import run_download
+from cde_exchanges.fakes.archive_server import ArchiveServer, Fault
+from cde_exchanges.fakes.archive_writer import ArchiveVariant, conform, write_archive_file
+from cde_exchanges.fakes.synthetic_trades import random_trades
+from cde_exchanges.formats import csv_formats
+from cde_exchanges.formats.binance import BinanceArchive
 
 TODAY = date(2025, 6, 15)
 BINANCE = BinanceArchive()
@@ -147,7 +147,7 @@ def test_an_interval_for_another_kind_is_refused(config: CdeConfig) -> None:
 
 def test_lake_ls_and_verify_cover_the_klines_tree(archive_root: Path, server: ArchiveServer,
                                                   config: CdeConfig) -> None:
-    from cde_exchanges.lake_inventory import inventory, verify
+    from cde_exchanges.lake.inventory import inventory, verify
 
     days = [date(2024, 3, 1), date(2024, 3, 3)]
     expected = publish(archive_root, "um", "BTCUSDT", "1h", ArchiveVariant(), days)

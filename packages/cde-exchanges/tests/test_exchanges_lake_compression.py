@@ -13,7 +13,7 @@ import pytest
 from cde_core.config import load_config, set_config
 from cde_core.lake import Lake, Provenance
 from cde_core.schemas import TRADES_SCHEMA
-from cde_exchanges.partition_writer import ROW_GROUP_ROWS, TradePartitionWriter
+from cde_exchanges.extraction.partition_writer import ROW_GROUP_ROWS, TradePartitionWriter
 
 
 @pytest.fixture()

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from cde_core.lake import Lake, Provenance
-from cde_exchanges.lake_inventory import inventory
-from cde_exchanges.lake_inventory_cache import InventoryCache
-from cde_exchanges.synthetic_trades import random_trades
+from cde_exchanges.fakes.synthetic_trades import random_trades
+from cde_exchanges.lake.inventory import inventory
+from cde_exchanges.lake.inventory_cache import InventoryCache
 
 fastapi = pytest.importorskip("fastapi")
 

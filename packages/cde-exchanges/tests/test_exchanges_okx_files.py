@@ -12,12 +12,12 @@ import pyarrow.parquet as pq
 
 from cde_core.config import CdeConfig
 from cde_core.lake import Lake
-from cde_exchanges.archive_server import ArchiveServer
-from cde_exchanges.archive_writer import ArchiveVariant, conform, write_archive_file
-from cde_exchanges.download_models import DownloadReport, DownloadRequest
-from cde_exchanges.download_service import run_download
-from cde_exchanges.okx import OkxArchive
-from cde_exchanges.synthetic_trades import random_trades
+from cde_exchanges.download.models import DownloadReport, DownloadRequest
+from cde_exchanges.download.service import run_download
+from cde_exchanges.fakes.archive_server import ArchiveServer
+from cde_exchanges.fakes.archive_writer import ArchiveVariant, conform, write_archive_file
+from cde_exchanges.fakes.synthetic_trades import random_trades
+from cde_exchanges.formats.okx import OkxArchive
 
 OKX = OkxArchive()
 TODAY = date(2024, 4, 10)

@@ -17,12 +17,12 @@ import pytest
 
 from cde_core.config import CdeConfig
 from cde_core.lake import Lake
-from cde_exchanges.archive_maker import make_archive
-from cde_exchanges.archive_server import ArchiveServer, Fault
-from cde_exchanges.binance import BinanceArchive
-from cde_exchanges.download_models import DownloadRequest
-from cde_exchanges.download_service import run_download
-from cde_exchanges.synthetic_trades import random_trades
+from cde_exchanges.download.models import DownloadRequest
+from cde_exchanges.download.service import run_download
+from cde_exchanges.fakes.archive_maker import make_archive
+from cde_exchanges.fakes.archive_server import ArchiveServer, Fault
+from cde_exchanges.fakes.synthetic_trades import random_trades
+from cde_exchanges.formats.binance import BinanceArchive
 
 START, END = date(2024, 6, 10), date(2024, 6, 13)
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
@@ -30,9 +30,9 @@ SCRIPT = """
 import json, sys
 from datetime import date
 from cde_core.config import CdeConfig, DownloadConfig, ExecutorConfig
-from cde_exchanges.binance import BinanceArchive
-from cde_exchanges.download_models import DownloadRequest
-from cde_exchanges.download_service import run_download
+from cde_exchanges.formats.binance import BinanceArchive
+from cde_exchanges.download.models import DownloadRequest
+from cde_exchanges.download.service import run_download
 root, url = sys.argv[1], sys.argv[2]
 config = CdeConfig(data_root=root, download=DownloadConfig(binance_archive_url=url, concurrency=2, timeout_s=20,
                    retries=2, backoff_s=0.01), executor=ExecutorConfig(max_workers=1))

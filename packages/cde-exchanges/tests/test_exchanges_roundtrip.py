@@ -12,14 +12,14 @@ import pytest
 
 from cde_core.config import CdeConfig
 from cde_core.lake import Lake
-from cde_exchanges import csv_formats
-from cde_exchanges.archive_server import ArchiveServer
-from cde_exchanges.archive_writer import ArchiveVariant, conform, write_archive_file
-from cde_exchanges.binance import BinanceArchive
-from cde_exchanges.download_models import DownloadRequest
-from cde_exchanges.download_service import run_download
-from cde_exchanges.okx import OkxArchive
-from cde_exchanges.synthetic_trades import random_trades
+from cde_exchanges.download.models import DownloadRequest
+from cde_exchanges.download.service import run_download
+from cde_exchanges.fakes.archive_server import ArchiveServer
+from cde_exchanges.fakes.archive_writer import ArchiveVariant, conform, write_archive_file
+from cde_exchanges.fakes.synthetic_trades import random_trades
+from cde_exchanges.formats import csv_formats
+from cde_exchanges.formats.binance import BinanceArchive
+from cde_exchanges.formats.okx import OkxArchive
 
 TODAY = date(2025, 6, 15)
 

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cde_core.errors import DataError
-from cde_exchanges.zip_member import InflatedMember, line_chunks, open_member
+from cde_exchanges.formats.zip_member import InflatedMember, line_chunks, open_member
 
 
 @settings(max_examples=100, deadline=None)

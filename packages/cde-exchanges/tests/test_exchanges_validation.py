@@ -16,14 +16,14 @@ from hypothesis import strategies as st
 from cde_core.config import CdeConfig
 from cde_core.lake import Lake, Provenance
 from cde_core.schemas import TRADES_SCHEMA
-from cde_exchanges.archive_server import ArchiveServer
-from cde_exchanges.archive_writer import ArchiveVariant, write_archive_file
-from cde_exchanges.binance import BinanceArchive
-from cde_exchanges.download_models import DownloadRequest
-from cde_exchanges.download_service import run_download
-from cde_exchanges.lake_inventory import inventory, verify
-from cde_exchanges.synthetic_trades import random_trades
-from cde_exchanges.trade_validation import TradeStreamValidator
+from cde_exchanges.download.models import DownloadRequest
+from cde_exchanges.download.service import run_download
+from cde_exchanges.extraction.trade_validation import TradeStreamValidator
+from cde_exchanges.fakes.archive_server import ArchiveServer
+from cde_exchanges.fakes.archive_writer import ArchiveVariant, write_archive_file
+from cde_exchanges.fakes.synthetic_trades import random_trades
+from cde_exchanges.formats.binance import BinanceArchive
+from cde_exchanges.lake.inventory import inventory, verify
 
 
 def reference(ids: list[int], ts: list[int]) -> dict[str, int]:

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from cde_exchanges.simulation import (
+from cde_exchanges.fakes.simulation import (
     MarketSpec,
     hourly_profile,
     latent_market,

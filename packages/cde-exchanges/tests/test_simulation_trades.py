@@ -13,8 +13,8 @@ import pytest
 
 from cde_core.errors import ConfigError, NotFoundError
 from cde_core.schemas import TRADES_SCHEMA, is_sorted, validate_table
-from cde_exchanges.simulation import MarketSpec, latent_market, simulate_daily_path, simulate_day
-from cde_exchanges.simulation.latent import _cached
+from cde_exchanges.fakes.simulation import MarketSpec, latent_market, simulate_daily_path, simulate_day
+from cde_exchanges.fakes.simulation.latent import _cached
 
 SMALL = MarketSpec(symbols=["BTCUSDT", "ETHUSDT", "DOGEUSDT"], start=date(2024, 1, 1), end=date(2024, 1, 10),
                    seed=11, trades_per_day=3_000)

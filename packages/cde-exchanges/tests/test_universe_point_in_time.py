@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from cde_core.errors import ConfigError, NotFoundError
 from cde_core.lake import Lake, Provenance
 from cde_core.schemas import TRADES_SCHEMA
-from cde_exchanges.simulation import MarketSpec, simulate_day
+from cde_exchanges.fakes.simulation import MarketSpec, simulate_day
 from cde_exchanges.universe.daily_volume import daily_quote_volumes
 from cde_exchanges.universe.point_in_time import point_in_time_universe, rank_by_trailing_volume, rebalance_dates
 

@@ -11,8 +11,8 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from cde_core.config import CdeConfig
 from cde_core.lake import SAFE_VALUE_PATTERN
 from cde_core.tasks import TaskContext, TaskInfo
-from cde_exchanges.download_models import DownloadRequest
-from cde_exchanges.lake_inventory import SymbolInventory
+from cde_exchanges.download.models import DownloadRequest
+from cde_exchanges.lake.inventory import SymbolInventory
 
 DOWNLOAD_TASK = "download"
 
@@ -26,7 +26,7 @@ def download_task(config: CdeConfig, params: dict[str, Any], context: TaskContex
     """Run one download from its stored JSON params: what ``POST /download`` submits and what a
     restarted server re-runs (a download resumes: days already in the lake are skipped)."""
     from cde_core.plugins import get_plugins
-    from cde_exchanges.download_service import run_download
+    from cde_exchanges.download.service import run_download
 
     body = DownloadRequest.model_validate(params)
     adapter = get_plugins().exchanges.get(body.exchange)
@@ -37,7 +37,7 @@ def download_task(config: CdeConfig, params: dict[str, Any], context: TaskContex
 def register_routes(app: FastAPI) -> None:
     """Mount the routes and register the download handler, so the task manager can re-queue an
     interrupted download (submitted ``idempotent=True``) after a restart instead of failing it."""
-    from cde_exchanges.lake_inventory_cache import InventoryCache
+    from cde_exchanges.lake.inventory_cache import InventoryCache
 
     app.state.tasks.register_handler(DOWNLOAD_TASK, functools.partial(download_task, app.state.config))
     app.state.lake_inventory = InventoryCache(app.state.lake)
@@ -48,7 +48,7 @@ def register_routes(app: FastAPI) -> None:
 def start_download(body: DownloadRequest, request: Request) -> TaskInfo:
     """Start a download task; poll the task for progress and the report."""
     from cde_core.plugins import get_plugins
-    from cde_exchanges.download_service import check_request
+    from cde_exchanges.download.service import check_request
 
     check_request(body, get_plugins().exchanges.get(body.exchange), request.app.state.config)  # 4xx now
     run = functools.partial(download_task, request.app.state.config, body.model_dump(mode="json"))

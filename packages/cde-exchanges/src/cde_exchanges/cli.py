@@ -57,9 +57,9 @@ def download_command(
     """Download public tick archives into the lake (verified, resumable)."""
     from cde_core.config import get_config
     from cde_core.plugins import get_plugins
-    from cde_exchanges.download_models import DownloadRequest
-    from cde_exchanges.download_progress import RichTransferMonitor
-    from cde_exchanges.download_service import run_download
+    from cde_exchanges.download.models import DownloadRequest
+    from cde_exchanges.download.progress import RichTransferMonitor
+    from cde_exchanges.download.service import run_download
 
     request = DownloadRequest(exchange=exchange, market=market, kind=kind,  # type: ignore[arg-type]
                               interval=interval, symbols=_symbols(symbols), start=_day(start, "--start"),
@@ -115,7 +115,7 @@ def lake_ls(
 
     from cde_core.config import get_config
     from cde_core.lake import Lake
-    from cde_exchanges.lake_inventory import inventory
+    from cde_exchanges.lake.inventory import inventory
 
     items = inventory(Lake(get_config().data_root), exchange=exchange, market=market, symbol=symbol)
     if as_json:
@@ -141,7 +141,7 @@ def lake_verify(
     """Re-check every downloaded partition against its provenance (schema, rows, ids, period)."""
     from cde_core.config import get_config
     from cde_core.lake import Lake
-    from cde_exchanges.lake_inventory import verify
+    from cde_exchanges.lake.inventory import verify
 
     checks = verify(Lake(get_config().data_root), exchange=exchange, market=market, symbol=symbol)
     bad = [c for c in checks if not c.ok]
@@ -169,7 +169,7 @@ def lake_crosscheck(
     (count, OHLC, volumes, taker-buy volumes); exit 1 when a symbol-day differs or one side is absent."""
     from cde_core.config import get_config
     from cde_core.lake import Lake
-    from cde_exchanges.lake_crosscheck import CrosscheckRequest, crosscheck, describe
+    from cde_exchanges.lake.crosscheck import CrosscheckRequest, crosscheck, describe
 
     request = CrosscheckRequest(exchange=exchange, market=market, interval=interval,
                                 symbols=_symbols(symbols) if symbols else [],
@@ -211,7 +211,7 @@ def make_archive_command(
     from cde_core.console import progress_bar
     from cde_core.errors import ConfigError
     from cde_core.plugins import get_plugins
-    from cde_exchanges.archive_maker import make_archive
+    from cde_exchanges.fakes.archive_maker import make_archive
 
     if layout not in ("daily", "monthly", "both"):
         raise ConfigError(f"unknown --layout '{layout}'", hint="use daily, monthly or both")
@@ -232,7 +232,7 @@ def serve_archive_command(
              "slow, trickle")] = None,
 ) -> None:
     """Serve an archive directory on 127.0.0.1 (point download.*_archive_url at the printed URL)."""
-    from cde_exchanges.archive_server import ArchiveServer, parse_fault
+    from cde_exchanges.fakes.archive_server import ArchiveServer, parse_fault
 
     faults = [parse_fault(spec) for spec in fault or []]
     server = ArchiveServer(root, port=port)

@@ -14,17 +14,16 @@ from cde_core import hookimpl
 
 @hookimpl
 def register_exchanges(register: Callable[[Any], None]) -> None:
-    from cde_exchanges.binance import BinanceArchive
-    from cde_exchanges.okx import OkxArchive
+    from cde_exchanges.download.exchanges import BinanceExchange, OkxExchange
 
-    register(BinanceArchive())
-    register(OkxArchive())
+    register(BinanceExchange())
+    register(OkxExchange())
 
 
 @hookimpl
 def register_commands(app: Any) -> None:
     from cde_exchanges.cli import register as register_exchange_commands
-    from cde_exchanges.import_cli import register as register_import_commands
+    from cde_exchanges.importing.import_cli import register as register_import_commands
 
     register_exchange_commands(app)
     register_import_commands(app)
@@ -46,10 +45,10 @@ def register_routes(app: Any) -> None:
 @hookimpl
 def register_services(register: Callable[[Any], None]) -> None:
     from cde_core.services import ServiceFunction
-    from cde_exchanges.bar_import import BarImportRequest
-    from cde_exchanges.trade_import import TradeImportRequest
+    from cde_exchanges.importing.bar_import import BarImportRequest
+    from cde_exchanges.importing.trade_import import TradeImportRequest
 
     register(ServiceFunction("trades.import", "your own trades (CSV, CSV.gz, Parquet) into the trades lake",
-                             TradeImportRequest, "cde_exchanges.trade_import:import_trades"))
+                             TradeImportRequest, "cde_exchanges.importing.trade_import:import_trades"))
     register(ServiceFunction("bars.import", "your own OHLCV bars into the bars lake (spec imported-…)",
-                             BarImportRequest, "cde_exchanges.bar_import:import_bars"))
+                             BarImportRequest, "cde_exchanges.importing.bar_import:import_bars"))

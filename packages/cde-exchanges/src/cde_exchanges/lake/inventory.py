@@ -1,0 +1,175 @@
+"""What the lake's downloaded trees hold (``cde lake ls``) and whether they are intact (``cde lake verify``).
+
+Every tree a download writes is covered (:data:`TREES`: ``trades``, ``aggtrades``, ``klines``, ``funding``); each
+row names its tree (and kline interval), since the same symbol may be in several. The inventory reads
+only partition footers and provenance; ``verify`` additionally streams every partition's row groups to
+re-check schema, row count, trade-id range (trade trees) and that every timestamp lies in the
+partition's day (or month) against the provenance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pydantic import BaseModel, Field
+
+from cde_core.errors import CdeError
+from cde_core.lake import PART_FILE, Lake, Provenance
+from cde_exchanges.lake.targets import KIND_TREES, TreeSpec
+from cde_exchanges.utc_days import day_start_us
+
+#: every tree a download writes
+TREES: tuple[TreeSpec, ...] = tuple(KIND_TREES.values())
+
+
+class SymbolInventory(BaseModel):
+    tree: str = Field("trades", description="lake tree: trades, aggtrades, klines …")
+    interval: str | None = Field(None, description="kline interval (klines tree)")
+    exchange: str
+    market: str
+    symbol: str
+    first_date: date
+    last_date: date
+    days: int = Field(description="partitions present (days; months in monthly trees)")
+    rows: int
+    missing_days: list[date] = Field(default_factory=list, description="partitions absent in the range")
+    id_gaps: int = Field(0, description="trade-id gaps found while downloading (provenance validation)")
+    boundary_gaps: int = Field(0, description="consecutive days whose ids do not continue (first != last + 1)")
+    issues: list[str] = Field(default_factory=list)
+
+
+class PartitionCheck(BaseModel):
+    path: str
+    ok: bool
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class _Series:
+    tree: TreeSpec
+    values: dict[str, str]
+
+
+def _period(values: dict[str, str]) -> tuple[date, date]:
+    """[first day, day after the last) of a partition (``date=`` a day, ``month=`` a month)."""
+    if "month" in values:
+        first = date.fromisoformat(values["month"] + "-01")
+        return first, (first + timedelta(days=32)).replace(day=1)
+    day = date.fromisoformat(values["date"])
+    return day, day + timedelta(days=1)
+
+
+def _partitions(lake: Lake, exchange: str | None, market: str | None,
+                symbol: str | None) -> dict[tuple[str, ...], tuple[_Series, list[tuple[date, Path]]]]:
+    """Every partition of every tree, grouped by series (tree and hive values above the partition)."""
+    wanted = {"exchange": exchange, "market": market, "symbol": symbol}
+    found: dict[tuple[str, ...], tuple[_Series, list[tuple[date, Path]]]] = {}
+    for tree in TREES:
+        pattern = "/".join(f"{level}={wanted.get(level) or '*'}" for level in tree.levels) + f"/{PART_FILE}"
+        for path in sorted((lake.root / tree.name).glob(pattern)):
+            folders = path.parent.relative_to(lake.root / tree.name).parts
+            values = dict(folder.split("=", 1) for folder in folders)
+            series_values = {k: v for k, v in values.items() if k not in ("date", "month")}
+            key = (tree.name, *series_values.values())
+            entry = found.setdefault(key, (_Series(tree, series_values), []))
+            entry[1].append((_period(values)[0], path))
+    return found
+
+
+def _missing(keys: list[date], monthly: bool) -> list[date]:
+    present, missing, key = set(keys), [], keys[0]
+    while key < keys[-1]:
+        key = (key + timedelta(days=32)).replace(day=1) if monthly else key + timedelta(days=1)
+        if key not in present:
+            missing.append(key)
+    return missing
+
+
+def inventory(lake: Lake, *, exchange: str | None = None, market: str | None = None,
+              symbol: str | None = None,
+              read_provenance: Callable[[Path], Provenance | None] | None = None) -> list[SymbolInventory]:
+    """One row per series. ``read_provenance`` (default: read each footer) lets a caller that keeps
+    the inventory warm reuse what it read before (:class:`cde_exchanges.lake.inventory_cache.InventoryCache`)."""
+    read = read_provenance or lake.read_provenance
+    result = []
+    for series, parts in _partitions(lake, exchange, market, symbol).values():
+        days = [d for d, _ in parts]
+        present = set(days)
+        rows, gaps, boundary, issues, prev_last = 0, 0, 0, [], None
+        for day, path in parts:
+            try:
+                prov = read(path)
+            except CdeError as exc:
+                issues.append(f"{day}: {exc}")
+                continue
+            if prov is None:
+                issues.append(f"{day}: no provenance")
+                continue
+            rows += prov.rows
+            if prov.extra.get("complete") is False:
+                issues.append(f"{day}: incomplete (provenance says complete: false)")
+            gaps += int(prov.extra.get("validation", {}).get("gaps", 0))
+            if (prev_last is not None and prov.first_trade_id is not None
+                    and (day - timedelta(days=1)) in present and prov.first_trade_id != prev_last + 1):
+                boundary += 1
+            prev_last = prov.last_trade_id if prov.last_trade_id is not None else prev_last
+        values = series.values
+        result.append(SymbolInventory(
+            tree=series.tree.name, interval=values.get("interval"), exchange=values["exchange"],
+            market=values["market"], symbol=values["symbol"], first_date=days[0], last_date=days[-1],
+            days=len(days), rows=rows, missing_days=_missing(days, series.tree.monthly), id_gaps=gaps,
+            boundary_gaps=boundary, issues=issues))
+    return result
+
+
+def verify(lake: Lake, *, exchange: str | None = None, market: str | None = None,
+           symbol: str | None = None) -> list[PartitionCheck]:
+    checks = []
+    for series, parts in _partitions(lake, exchange, market, symbol).values():
+        for _, path in parts:
+            checks.append(_verify_one(lake, series.tree, path))
+    return checks
+
+
+def _verify_one(lake: Lake, tree: TreeSpec, path: Path) -> PartitionCheck:
+    try:
+        prov = lake.read_provenance(path)
+        if prov is None:
+            return PartitionCheck(path=str(path), ok=False, problem="no provenance")
+        parquet = pq.ParquetFile(path)
+        if not parquet.schema_arrow.remove_metadata().equals(tree.schema):
+            return PartitionCheck(path=str(path), ok=False, problem=f"schema differs from the {tree.name} schema")
+        columns = [tree.time_column, "trade_id"] if tree.has_trade_ids else [tree.time_column]
+        rows, lo, hi, tlo, thi = 0, None, None, None, None
+        for i in range(parquet.num_row_groups):
+            group = parquet.read_row_group(i, columns=columns)
+            rows += group.num_rows
+            if group.num_rows:
+                ts = pc.min_max(group.column(tree.time_column).cast("int64"))
+                tlo = ts["min"].as_py() if tlo is None else min(tlo, ts["min"].as_py())
+                thi = ts["max"].as_py() if thi is None else max(thi, ts["max"].as_py())
+                if tree.has_trade_ids:
+                    ids = pc.min_max(group.column("trade_id"))
+                    lo = ids["min"].as_py() if lo is None else min(lo, ids["min"].as_py())
+                    hi = ids["max"].as_py() if hi is None else max(hi, ids["max"].as_py())
+    except Exception as exc:  # any unreadable file is a finding, not a crash
+        return PartitionCheck(path=str(path), ok=False, problem=f"unreadable: {str(exc).splitlines()[0]}")
+    if prov.extra.get("complete") is False:
+        return PartitionCheck(path=str(path), ok=False, problem="incomplete: its provenance says complete: false; "
+                                                                "download the day again")
+    if rows != prov.rows:
+        return PartitionCheck(path=str(path), ok=False, problem=f"{rows} rows, provenance says {prov.rows}")
+    if tree.has_trade_ids and (lo, hi) != (prov.first_trade_id, prov.last_trade_id):
+        return PartitionCheck(path=str(path), ok=False,
+                              problem=f"trade ids {lo}..{hi}, provenance says "
+                                      f"{prov.first_trade_id}..{prov.last_trade_id}")
+    values = dict(folder.split("=", 1) for folder in path.parent.relative_to(lake.root / tree.name).parts)
+    first, after = _period(values)
+    if tlo is not None and thi is not None and (tlo < day_start_us(first) or thi >= day_start_us(after)):
+        return PartitionCheck(path=str(path), ok=False, problem="timestamps outside the partition's period")
+    return PartitionCheck(path=str(path), ok=True)
