@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from cde_backtest.costs import CostModel
-from cde_backtest.market import MarketArrays, forward_fill
+from cde_backtest.market import MarketArrays, delisting_spans, forward_fill
 from cde_backtest.risk import RiskManager
 from cde_backtest.trade_log import trade_log_frame
 
@@ -99,9 +99,11 @@ class Simulation:
                             index=pd.Index(self.market.symbols, name="symbol"))
 
 
-def _capacity(rows: np.ndarray, n_assets: int, stops: bool) -> int:
+def _capacity(rows: np.ndarray, n_assets: int) -> int:
+    """Room for every fill: each order fills at most once (the drawdown stop adds one per asset), and
+    each stop or delisting exit closes a position some order opened, so at most doubles the count."""
     orders = int(np.count_nonzero(~np.isnan(rows))) + n_assets
-    return (2 * orders if stops else orders) + n_assets + 1
+    return 2 * orders + n_assets + 1
 
 
 def simulate(
@@ -116,9 +118,11 @@ def simulate(
     stop_loss: float | None = None,
     take_profit: float | None = None,
     min_trade_value: float = 0.0,
+    delist_after_bars: int | None = None,
 ) -> Simulation:
     """Trade target weights ``rows`` (one row per True in ``decide``, in order; NaN = keep that
-    position) on the decision bars of ``market``."""
+    position) on the decision bars of ``market``; a position whose asset has had no bar for
+    ``delist_after_bars`` of its usual bar spacings is closed at its last price (None: never)."""
     from cde_backtest.engines.kernel import simulate_kernel
 
     decide = np.asarray(decide, dtype=np.bool_)
@@ -131,13 +135,13 @@ def simulate(
     rates = costs.rates(market)
     funding = market.funding if market.funding is not None else np.zeros((1, 1))
     qv = market.quote_volume if rates.impact > 0 else np.zeros((1, 1))
-    stops = bool(stop_loss) or bool(take_profit)
-    out = simulate_kernel(market.open, market.high, market.low, market.close, rows, row_of, rates.fee_rate,
+    delist_ns = delisting_spans(market, delist_after_bars)
+    out = simulate_kernel(market.ts, market.open, market.high, market.low, market.close, rows, row_of, rates.fee_rate,
                           rates.slip_rate, float(rates.impact), qv, funding, float(initial_cash),
                           execution == "close",
                           float((risk.max_drawdown if risk is not None else None) or 0.0),
                           float(stop_loss or 0.0), float(take_profit or 0.0), float(min_trade_value),
-                          _capacity(rows, market.shape[1], stops))
+                          delist_ns, _capacity(rows, market.shape[1]))
     (nav, cash, pnl, fees, slip, fund, traded, gross, net, a_pnl, a_cost, a_fund) = out[:12]
     return Simulation(market=market, initial_cash=float(initial_cash), nav=nav, cash=cash, pnl=pnl, fees=fees,
                       slippage=slip, funding=fund, traded=traded, gross=gross, net=net,
