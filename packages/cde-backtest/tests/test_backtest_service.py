@@ -115,10 +115,34 @@ def test_backtest_service_errors_are_actionable(lake_and_panel):
         run_backtest(_request(engine={"rebalance": {"every": "fortnight"}}), lake)
     with pytest.raises(NotFoundError, match="bars spec"):
         run_backtest(_request(bars="missing"), lake)
-    with pytest.raises(NotFoundError, match="no bars match"):
+    with pytest.raises(NotFoundError, match="no symbol 'XXXUSDT'"):
         run_backtest(_request(symbols=["XXXUSDT"]), lake)
     with pytest.raises(NotFoundError):
         RunStore(lake).load("no-such-run")
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"symbols": ["S01USDT", "SO2USDT"]}, r"no symbol 'SO2USDT'.*did you mean S02USDT"),
+    ({"symbols": ["s01usdt"]}, r"no symbol 's01usdt'.*did you mean S01USDT"),
+    ({"exchange": "binanse"}, r"no exchange 'binanse'.*did you mean binance"),
+    ({"market": "usdm"}, r"no market 'usdm'.*um"),
+    ({"bars": "time-1hh"}, r"no bars spec 'time-1hh'.*did you mean time-1h"),
+    ({"features": "fs2"}, r"no feature set 'fs2'.*did you mean fs1"),
+    ({"start": datetime(2025, 1, 1)}, r"no bars of any symbol from 2025-01-01.*months 2024-01 … 2024-02"),
+    ({"symbols": ["S01USDT"], "start": datetime(2023, 1, 1), "end": datetime(2023, 2, 1)},
+     r"no bars of S01USDT from 2023-01-01.*2024-01 … 2024-02"),
+    ({"params": {"factor": "ret_log_27", "n_long": 1, "n_short": 1}}, r"no column 'ret_log_27'.*did you mean ret_log_72"),
+    ({"params": {"factor": "rsi_99"}}, r"no column 'rsi_99'"),
+    ({"benchmark": "S00USDX"}, r"benchmark symbol 'S00USDX'.*did you mean S00USDT"),
+    ({"strategy": "momentum_sl"}, r"no strategies named 'momentum_sl'.*did you mean momentum_ls"),
+])
+def test_backtest_names_missing_from_the_lake_are_errors_with_the_nearest_names(lake_and_panel, change, message):
+    """A typo or an empty date range never runs on less data (or another factor) than asked for."""
+    from cde_core.errors import CdeError
+
+    lake, _ = lake_and_panel
+    with pytest.raises(CdeError, match=message):
+        run_backtest(_request(**change), lake)
 
 
 def test_backtest_run_store_delete_and_list(lake_and_panel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from cde_backtest.funding import funding_column, read_funding
 from cde_core.errors import DataError, NotFoundError
 from cde_core.lake import Lake, safe_value
 from cde_core.schemas import bar_clock_column
+from cde_core.suggest import did_you_mean
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "quote_volume")
 PARTITION_KEYS = ("spec", "exchange", "market", "symbol", "date", "month", "year")
@@ -39,8 +41,10 @@ def _read(lake: Lake, kind: str, spec: str, what: str, exchange: str, market: st
           start: datetime | None, end: datetime | None, columns: list[str] | None) -> pd.DataFrame:
     base = lake.root / kind / f"spec={safe_value(spec, what=what)}"
     if not base.exists():
+        known = partition_values(lake.root / kind, "spec")
+        hint = did_you_mean(spec, known, what=f"{what}s") if known else f"there are none in {lake.root / kind}"
         raise NotFoundError(f"no {what} '{spec}' in the lake", where=str(base),
-                            hint=f"build it first, or list {lake.root / kind}")
+                            hint=f"{hint} (build it first, or point --lake / data_root elsewhere)")
     dataset = ds.dataset(base, format="parquet", partitioning="hive")
     names = dataset.schema.names
     if "ts" not in names or "symbol" not in names:
@@ -69,9 +73,8 @@ def load_panel(lake: Lake, *, bars: str, features: str | None, exchange: str, ma
     (:mod:`cde_backtest.funding`)."""
     panel = _read(lake, "bars", bars, "bars spec", exchange, market, symbols, start, end,
                   [*BAR_COLUMNS, "funding_rate"])
-    if panel.empty:
-        raise NotFoundError("no bars match the request", where=f"bars/spec={bars}",
-                            hint=f"check exchange={exchange}, market={market}, symbols and dates")
+    check_found(panel, lake.root / "bars" / f"spec={bars}", exchange=exchange, market=market, symbols=symbols,
+                start=start, end=end)
     missing = [c for c in BAR_COLUMNS if c not in panel.columns]
     if missing:
         raise DataError(f"bars lack column(s) {', '.join(missing)}", where=f"bars/spec={bars}")
@@ -84,6 +87,43 @@ def load_panel(lake: Lake, *, bars: str, features: str | None, exchange: str, ma
         feats = feats.drop(columns=[c for c in feats.columns if c in panel.columns])
         panel = panel.join(feats, how="left")
     return panel.astype({c: np.float64 for c in BAR_COLUMNS})
+
+
+def partition_values(folder: Path, key: str) -> list[str]:
+    """The values of the hive partition ``key=…`` folders directly inside ``folder``."""
+    if not folder.is_dir():
+        return []
+    return sorted(p.name.split("=", 1)[1] for p in folder.glob(f"{key}=*") if p.is_dir())
+
+
+def _missing(what: str, value: str, folder: Path, key: str) -> NotFoundError:
+    return NotFoundError(f"no {what} '{value}'", where=str(folder),
+                         hint=did_you_mean(value, partition_values(folder, key), what=f"{what}s there"))
+
+
+def check_found(panel: pd.DataFrame, base: Path, *, exchange: str, market: str, symbols: list[str] | None,
+                start: datetime | None, end: datetime | None) -> None:
+    """Raise a :class:`NotFoundError` naming what the request asked for and the lake lacks (an
+    exchange, market or symbol, with the nearest names; or any bar of a symbol in the date range,
+    with the months the lake holds), instead of running on less data than asked for."""
+    folder = base / f"exchange={exchange}"
+    if not folder.is_dir():
+        raise _missing("exchange", exchange, base, "exchange")
+    if not (folder / f"market={market}").is_dir():
+        raise _missing("market", market, folder, "market")
+    folder = folder / f"market={market}"
+    for symbol in symbols or []:
+        if not (folder / f"symbol={symbol}").is_dir():
+            raise _missing("symbol", symbol, folder, "symbol")
+    loaded = set(panel.index.get_level_values("symbol").unique())
+    absent = [s for s in (symbols or []) if s not in loaded] or ([] if loaded else ["any symbol"])
+    if absent:
+        span = f"{start or 'the start'} to {end or 'the end'}"
+        months = sorted({m for s in (symbols or partition_values(folder, "symbol"))
+                         for m in partition_values(folder / f"symbol={s}", "month")})
+        held = f"the lake holds months {months[0]} … {months[-1]}" if months else "the lake holds no months"
+        raise NotFoundError(f"no bars of {', '.join(absent)} from {span}", where=str(folder),
+                            hint=f"{held}; change --start/--end (start inclusive, end exclusive)")
 
 
 def universe_column(panel: pd.DataFrame, universe: dict[str, list[str]] | pd.DataFrame) -> pd.Series:

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from cde_backtest.metrics import Metrics
+from cde_core.errors import NotFoundError
+from cde_core.suggest import did_you_mean
 
 _MAX_POINTS = 20_000
 _PERCENT = {"total_return", "cagr", "annual_volatility", "max_drawdown", "avg_gross_exposure",
@@ -24,7 +26,10 @@ def benchmark_nav(close: pd.DataFrame, initial_cash: float, symbol: str | None =
     """Buy and hold ``symbol``, or an equal-weight basket rebalanced every bar (mean simple return of
     the symbols that have a bar), scaled to the initial cash and valued at each bar's close."""
     close = close.ffill()
-    if symbol is not None and symbol in close.columns:
+    if symbol is not None and symbol not in close.columns:
+        raise NotFoundError(f"benchmark symbol '{symbol}' is not in the backtest's data", where="benchmark",
+                            hint=did_you_mean(symbol, map(str, close.columns), what="symbols"))
+    if symbol is not None:
         first = close[symbol].dropna()
         return close[symbol] / (first.iloc[0] if len(first) else np.nan) * initial_cash
     rets = close.pct_change(fill_method=None)

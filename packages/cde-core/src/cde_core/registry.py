@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cde_core.errors import NotFoundError, PluginError
+from cde_core.suggest import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,9 @@ class Registry:
         try:
             return self._entries[name]
         except KeyError:
-            available = ", ".join(sorted(self._entries)) or "none installed"
-            raise NotFoundError(f"no {self.kind} named '{name}'", hint=f"available: {available}") from None
+            hint = did_you_mean(name, self._entries, what=f"installed {self.kind}") if self._entries \
+                else f"no {self.kind} installed"
+            raise NotFoundError(f"no {self.kind} named '{name}'", hint=hint) from None
 
     def names(self) -> list[str]:
         return sorted(self._entries)
