@@ -262,3 +262,61 @@ def test_backtest_api_routes(lake_and_panel):
                                                "strategy": "nope"}).status_code == 404
     assert client.delete(f"/backtest/runs/{run_id}").status_code == 204
     assert client.get(f"/backtest/runs/{run_id}").status_code == 404
+
+
+def _leveraged(on_limit: str) -> BacktestRequest:
+    """Weights of 50/n: signal_xs top_bottom with 25 long and 25 short gross on 2 + 2 symbols."""
+    return _request(strategy="signal_xs", params={"signal": "factor", "params": {
+        "column": "ret_log_72", "method": "top_bottom", "n_long": 2, "n_short": 2, "long_gross": 25.0,
+        "short_gross": 25.0}}, engine={"rebalance": {"every": "day"}, "risk": {"on_limit": on_limit}})
+
+
+def test_backtest_weights_beyond_the_leverage_limit_are_scaled_and_reported(lake_and_panel):
+    lake, _ = lake_and_panel
+    result = run_backtest(_leveraged("scale"), lake)
+    scaled = [n for n in result.notices if "exceeded the risk limits and were scaled" in n]
+    assert scaled and "largest gross asked 50.00, allowed 10.00" in scaled[0]
+    stored = RunStore(lake).load(result.run_id)
+    assert stored.config["notices"] == result.notices
+    assert "Notices" in stored.report.read_text() and "were scaled" in stored.report.read_text()
+    # the book never holds more than 10× at a fill (weights drift a little between rebalances)
+    trades = stored.trades
+    first_fill = trades[trades["ts"] == trades["ts"].min()]
+    assert first_fill["notional"].sum() == pytest.approx(10 * 1_000_000.0, rel=0.02)
+
+
+def test_backtest_weights_beyond_the_leverage_limit_are_refused_when_configured(lake_and_panel):
+    from cde_core.errors import DataError
+
+    lake, _ = lake_and_panel
+    with pytest.raises(DataError, match=r"break the risk limits \(gross 50.00, allowed 10.00"):
+        run_backtest(_leveraged("refuse"), lake)
+
+
+def test_backtest_clean_run_has_no_notices(lake_and_panel):
+    lake, _ = lake_and_panel
+    result = run_backtest(_request(), lake)
+    assert result.notices == []
+    assert "Notices" not in Path(result.report).read_text()
+
+
+def test_backtest_cli_prints_numbers_between_ten_and_a_hundred_thousand_plainly(lake_and_panel):
+    """Initial cash 17,790: the fees, NAV-sized numbers land in 10,000–100,000 and must not print as 1.779e+04."""
+    import re
+
+    import typer
+    from typer.testing import CliRunner
+
+    from cde_backtest.cli import backtest_app
+
+    lake, _ = lake_and_panel
+    result = run_backtest(_request(engine={"initial_cash": 17_790.0, "rebalance": {"every": "bar"},
+                                           "costs": {"taker_bp": 500}}), lake)
+    assert 1e4 <= result.metrics.total_fees < 1e5  # the case the test is about
+    app = typer.Typer()
+    app.add_typer(backtest_app, name="backtest")
+    shown = CliRunner().invoke(app, ["backtest", "show", result.run_id, "--lake", str(lake.root)])
+    assert shown.exit_code == 0, shown.output
+    assert not re.search(r"\d[eE][+-]?\d", shown.output), shown.output
+    assert f"{result.metrics.total_fees:,.2f}" in shown.output
+    assert f"{result.metrics.total_fees:,.2f}" in Path(result.report).read_text()

@@ -65,6 +65,8 @@ def run_command(
     console = Console()
     console.print(_metrics_table(result.metrics, f"{result.strategy} on {len(result.symbols)} symbols, "
                                                  f"{result.n_bars} bars ({result.engine})"))
+    for notice in result.notices:
+        typer.echo(f"notice: {notice}")
     typer.echo(f"run: {result.run_id}")
     typer.echo(f"report: {result.report}")
 

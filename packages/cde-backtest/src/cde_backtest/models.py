@@ -60,6 +60,8 @@ class RunResult(BaseModel):
     end: datetime | None
     n_bars: int
     metrics: Metrics
+    notices: list[str] = Field(default_factory=list, description="what the run did unasked: forced exits of "
+                               "delisted symbols, weights scaled into the risk limits, a wiped-out NAV")
 
 
 class RunSummary(BaseModel):

@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 
 from cde_backtest.metrics import Metrics
+from cde_backtest.run_notices import notices_html
 from cde_core.errors import NotFoundError
+from cde_core.number_format import format_number, format_percent
 from cde_core.suggest import did_you_mean
 
 _MAX_POINTS = 20_000
@@ -42,13 +44,10 @@ def _thin(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _fmt(name: str, value: float | int) -> str:
-    if isinstance(value, int):
-        return f"{value:,}"
-    if not math.isfinite(value):
-        return str(value)
-    if name in _PERCENT:
-        return f"{value * 100:.2f} %"
-    return f"{value:,.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
+    """One metric as printed in the report and the CLI tables (percentages for the fractions)."""
+    if name in _PERCENT and not isinstance(value, int):
+        return format_percent(value)
+    return format_number(value)
 
 
 def metrics_table_html(metrics: Metrics) -> str:
@@ -69,8 +68,9 @@ def monthly_returns(nav: pd.Series, initial_cash: float) -> pd.DataFrame:
 
 
 def build_report(*, title: str, nav: pd.DataFrame, contributions: pd.DataFrame, metrics: Metrics,
-                 initial_cash: float, subtitle: str = "") -> str:
-    """The report HTML. ``nav`` is the run's nav frame (nav, benchmark, gross, net, turnover …)."""
+                 initial_cash: float, subtitle: str = "", notices: list[str] | None = None) -> str:
+    """The report HTML. ``nav`` is the run's nav frame (nav, benchmark, gross, net, turnover …);
+    ``notices`` (forced exits, scaled weights, :mod:`cde_backtest.run_notices`) head the page."""
     import plotly.graph_objects as go
 
     nav = nav.copy()
@@ -125,7 +125,7 @@ def build_report(*, title: str, nav: pd.DataFrame, contributions: pd.DataFrame, 
                            marker={"color": ["#27ae60" if v >= 0 else "#c0392b" for v in shown]}))
     figures.append(("Top contributors (P&L after costs)", fig))
 
-    parts = []
+    parts = [notices_html(notices or [])]
     for k, (name, figure) in enumerate(figures):
         figure.update_layout(height=360, margin={"l": 50, "r": 30, "t": 30, "b": 40}, template="plotly_white")
         parts.append(f"<h2>{html.escape(name)}</h2>")

@@ -49,6 +49,7 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
                  run_id: str | None = None) -> RunResult:
     """Run ``request`` on an already-loaded panel (tests, notebooks) and store the run folder."""
     from cde_backtest.report import benchmark_nav, build_report
+    from cde_backtest.run_notices import run_notices
     from cde_backtest.run_store import RunStore, new_run_id
 
     report = progress or no_progress
@@ -71,8 +72,9 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
     nav["benchmark"] = benchmark_nav(close, sim.initial_cash, request.benchmark).to_numpy()
     run_id = run_id or new_run_id(request.strategy, request.name)
     start, end = sim.index[0].to_pydatetime(), sim.index[-1].to_pydatetime()
+    notices = run_notices(sim)
     html = build_report(title=f"{request.strategy} — {run_id}", nav=nav, contributions=result.contributions,
-                        metrics=result.metrics, initial_cash=sim.initial_cash,
+                        metrics=result.metrics, initial_cash=sim.initial_cash, notices=notices,
                         subtitle=f"{request.exchange}/{request.market} bars={request.bars} "
                                  f"features={request.features} {len(sim.market.symbols)} symbols, "
                                  f"{start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC, engine {engine.name}")
@@ -94,6 +96,7 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
                      "engine": engine.name, "engine_params": engine_params.model_dump(mode="json")},
         "data": {"symbols": list(sim.market.symbols), "bars": len(sim.index),
                  "start": start.isoformat(), "end": end.isoformat()},
+        "notices": notices,
         "versions": {d: _version(d) for d in ("cde-core", "cde-backtest")},
     }
     folder = RunStore(lake).save(run_id, config=config, metrics=result.metrics, nav=nav, positions=positions,
@@ -101,7 +104,7 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
     report(1.0, "done")
     return RunResult(run_id=run_id, run_dir=str(folder), report=str(folder / "report.html"),
                      strategy=request.strategy, engine=engine.name, symbols=list(sim.market.symbols),
-                     start=start, end=end, n_bars=len(sim.index), metrics=result.metrics)
+                     start=start, end=end, n_bars=len(sim.index), metrics=result.metrics, notices=notices)
 
 
 def run_backtest(request: BacktestRequest, lake: Lake, progress: ProgressCallback | None = None,

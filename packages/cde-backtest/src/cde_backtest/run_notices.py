@@ -1,0 +1,47 @@
+"""What a run did on its own that the user did not ask for, said in the report, the CLI and the result.
+
+Forced exits of delisted symbols, target weights scaled into the risk limits, and a NAV that fell to
+zero or below all change the numbers a quant reads; none of them may pass silently. Kept apart from
+the report's charts so the tear sheet can change without touching these rules.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+
+from cde_backtest.portfolio import Simulation
+from cde_core.number_format import format_number
+
+_LISTED = 10
+
+
+def run_notices(sim: Simulation) -> list[str]:
+    """One sentence per unasked-for event of the run (empty when there was none)."""
+    notices = []
+    trades = sim.trades()
+    forced = trades[trades["reason"].astype(str) == "delisted"]
+    if len(forced):
+        listed = "; ".join(f"{row.symbol} at {format_number(row.price)} on {row.ts:%Y-%m-%d %H:%M}"
+                           for row in forced.head(_LISTED).itertuples())
+        more = f" and {len(forced) - _LISTED} more" if len(forced) > _LISTED else ""
+        notices.append(f"{len(forced)} forced exit(s): symbols without bars for engine.delist_after_bars of "
+                       f"their bar spacings (delisted) were closed at their last price: {listed}{more} "
+                       "(trade log reason 'delisted')")
+    if sim.limits is not None:
+        notices.append(sim.limits.sentence() + " (engine.risk.on_limit: refuse stops such a run instead)")
+    broke = np.flatnonzero(sim.nav <= 0)
+    if len(broke):
+        notices.append(f"NAV fell to {format_number(float(sim.nav[broke[0]]))} on "
+                       f"{sim.index[broke[0]]:%Y-%m-%d %H:%M} UTC: the account was wiped out and every "
+                       "number after that is meaningless; lower the leverage (engine.risk.max_leverage)")
+    return notices
+
+
+def notices_html(notices: list[str]) -> str:
+    """The notices as a list at the top of the report (nothing when there are none)."""
+    if not notices:
+        return ""
+    items = "".join(f"<li>{html.escape(n)}</li>" for n in notices)
+    return f'<section class="notices"><h2>Notices</h2><ul>{items}</ul></section>'
