@@ -131,7 +131,8 @@ def test_backtest_service_errors_are_actionable(lake_and_panel):
     ({"start": datetime(2025, 1, 1)}, r"no bars of any symbol from 2025-01-01.*months 2024-01 … 2024-02"),
     ({"symbols": ["S01USDT"], "start": datetime(2023, 1, 1), "end": datetime(2023, 2, 1)},
      r"no bars of S01USDT from 2023-01-01.*2024-01 … 2024-02"),
-    ({"params": {"factor": "ret_log_27", "n_long": 1, "n_short": 1}}, r"no column 'ret_log_27'.*did you mean ret_log_72"),
+    ({"params": {"factor": "ret_log_27", "n_long": 1, "n_short": 1}},
+     r"no column 'ret_log_27'.*did you mean ret_log_72"),
     ({"params": {"factor": "rsi_99"}}, r"no column 'rsi_99'"),
     ({"benchmark": "S00USDX"}, r"benchmark symbol 'S00USDX'.*did you mean S00USDT"),
     ({"strategy": "momentum_sl"}, r"no strategies named 'momentum_sl'.*did you mean momentum_ls"),
@@ -320,3 +321,34 @@ def test_backtest_cli_prints_numbers_between_ten_and_a_hundred_thousand_plainly(
     assert not re.search(r"\d[eE][+-]?\d", shown.output), shown.output
     assert f"{result.metrics.total_fees:,.2f}" in shown.output
     assert f"{result.metrics.total_fees:,.2f}" in Path(result.report).read_text()
+
+
+@pytest.fixture(scope="module")
+def wide_features(lake_and_panel):
+    """A feature set of 170 columns (like the default set), so pandas block fragmentation would show."""
+    lake, panel = lake_and_panel
+    rng = np.random.default_rng(5)
+    for symbol, bars in panel.groupby(level="symbol"):
+        ts = bars.reset_index()["ts"]
+        columns = {f"f{k:03d}": pa.array(rng.normal(size=len(ts)), pa.float64()) for k in range(170)}
+        table = pa.table({"ts": pa.array(ts, BARS_SCHEMA.field("ts").type), **columns,
+                          "ret_log_72": pa.array(rng.normal(size=len(ts)), pa.float64())})
+        lake.write_partition(lake.features_dir("wide", "binance", "um", symbol), table,
+                             Provenance(source="test", rows=len(ts)))
+    return lake
+
+
+@pytest.mark.filterwarnings("error::pandas.errors.PerformanceWarning")
+@pytest.mark.parametrize("strategy", [
+    {"strategy": "momentum_ls", "universe": {"2024-01-01": ["S00USDT", "S01USDT", "S02USDT", "S03USDT"]}},
+    {"strategy": "mean_reversion_xs", "params": {"factor": "f001"}},
+    {"strategy": "trend_following", "params": {"fast": 5, "slow": 20}, "engine": {"sizing": "vol_target",
+                                                                                  "vol_window": 48}},
+    {"strategy": "signal_xs", "params": {"signal": "factor", "params": {"column": "f002", "method": "top_bottom"}}},
+    {"strategy": "signal_ts", "params": {"signal": "rule", "params": {"long_when": ["f003 > 0"],
+                                                                       "short_when": ["f003 < -1"]}}},
+])
+def test_backtest_raises_no_pandas_performance_warning(wide_features, strategy):
+    change = {"features": "wide", "engine": {}, "params": {}, **strategy}
+    result = run_backtest(_request(**change), wide_features)
+    assert result.n_bars > 0

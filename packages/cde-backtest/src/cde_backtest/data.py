@@ -13,6 +13,7 @@ import pyarrow.dataset as ds
 from cde_backtest.funding import funding_column, read_funding
 from cde_core.errors import DataError, NotFoundError
 from cde_core.lake import Lake, safe_value
+from cde_core.lake_names import POINT_ELSEWHERE, missing_name, partition_values
 from cde_core.schemas import bar_clock_column
 from cde_core.suggest import did_you_mean
 
@@ -44,7 +45,7 @@ def _read(lake: Lake, kind: str, spec: str, what: str, exchange: str, market: st
         known = partition_values(lake.root / kind, "spec")
         hint = did_you_mean(spec, known, what=f"{what}s") if known else f"there are none in {lake.root / kind}"
         raise NotFoundError(f"no {what} '{spec}' in the lake", where=str(base),
-                            hint=f"{hint} (build it first, or point --lake / data_root elsewhere)")
+                            hint=f"{hint} (build it first, or {POINT_ELSEWHERE})")
     dataset = ds.dataset(base, format="parquet", partitioning="hive")
     names = dataset.schema.names
     if "ts" not in names or "symbol" not in names:
@@ -82,23 +83,14 @@ def load_panel(lake: Lake, *, bars: str, features: str | None, exchange: str, ma
         rates = read_funding(lake, exchange, market, sorted(panel.index.get_level_values("symbol").unique()))
         if rates is not None:
             panel = panel.assign(funding_rate=funding_column(panel.index, rates))
+    # cast before the join: a per-column astype of the joined frame would split its ~170 feature columns
+    # into one block each, and every later column insert would raise pandas' PerformanceWarning
+    panel = panel.astype({c: np.float64 for c in BAR_COLUMNS})
     if features:
         feats = _read(lake, "features", features, "feature set", exchange, market, symbols, start, end, None)
         feats = feats.drop(columns=[c for c in feats.columns if c in panel.columns])
         panel = panel.join(feats, how="left")
-    return panel.astype({c: np.float64 for c in BAR_COLUMNS})
-
-
-def partition_values(folder: Path, key: str) -> list[str]:
-    """The values of the hive partition ``key=…`` folders directly inside ``folder``."""
-    if not folder.is_dir():
-        return []
-    return sorted(p.name.split("=", 1)[1] for p in folder.glob(f"{key}=*") if p.is_dir())
-
-
-def _missing(what: str, value: str, folder: Path, key: str) -> NotFoundError:
-    return NotFoundError(f"no {what} '{value}'", where=str(folder),
-                         hint=did_you_mean(value, partition_values(folder, key), what=f"{what}s there"))
+    return panel
 
 
 def check_found(panel: pd.DataFrame, base: Path, *, exchange: str, market: str, symbols: list[str] | None,
@@ -108,13 +100,13 @@ def check_found(panel: pd.DataFrame, base: Path, *, exchange: str, market: str, 
     with the months the lake holds), instead of running on less data than asked for."""
     folder = base / f"exchange={exchange}"
     if not folder.is_dir():
-        raise _missing("exchange", exchange, base, "exchange")
+        raise missing_name("exchange", exchange, partition_values(base, "exchange"), str(base))
     if not (folder / f"market={market}").is_dir():
-        raise _missing("market", market, folder, "market")
+        raise missing_name("market", market, partition_values(folder, "market"), str(folder))
     folder = folder / f"market={market}"
     for symbol in symbols or []:
         if not (folder / f"symbol={symbol}").is_dir():
-            raise _missing("symbol", symbol, folder, "symbol")
+            raise missing_name("symbol", symbol, partition_values(folder, "symbol"), str(folder))
     loaded = set(panel.index.get_level_values("symbol").unique())
     absent = [s for s in (symbols or []) if s not in loaded] or ([] if loaded else ["any symbol"])
     if absent:

@@ -13,7 +13,7 @@ import math
 
 def format_number(value: float | int) -> str:
     """A human-readable number, never in scientific notation for magnitudes from 0.0001 up."""
-    if isinstance(value, bool) or isinstance(value, int):
+    if isinstance(value, int):  # bool is an int too
         return f"{value:,}"
     if not math.isfinite(value):
         return str(value)

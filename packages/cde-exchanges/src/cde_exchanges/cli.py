@@ -101,14 +101,18 @@ def lake_ls(
 ) -> None:
     """Inventory of every downloaded tree (trades, aggtrades, klines, funding): per symbol date range, rows,
     missing days (months for funding), id gaps."""
-    from rich.console import Console
     from rich.table import Table
 
     from cde_core.config import get_config
+    from cde_core.console import table_console
     from cde_core.lake import Lake
+    from cde_exchanges.lake_filters import nothing_found
     from cde_exchanges.lake_inventory import inventory
 
-    items = inventory(Lake(get_config().data_root), exchange=exchange, market=market, symbol=symbol)
+    lake = Lake(get_config().data_root)
+    items = inventory(lake, exchange=exchange, market=market, symbol=symbol)
+    if not items:
+        raise nothing_found(lake, exchange=exchange, market=market, symbol=symbol)
     if as_json:
         typer.echo(json.dumps([i.model_dump(mode="json") for i in items], indent=2))
         return
@@ -119,7 +123,7 @@ def lake_ls(
         tree = f"{i.tree}/{i.interval}" if i.interval else i.tree
         table.add_row(tree, i.exchange, i.market, i.symbol, str(i.first_date), str(i.last_date), str(i.days),
                       f"{i.rows:,}", str(len(i.missing_days)), str(i.id_gaps + i.boundary_gaps))
-    Console().print(table)
+    table_console().print(table)
 
 
 @lake_app.command("verify")
@@ -132,9 +136,13 @@ def lake_verify(
     """Re-check every downloaded partition against its provenance (schema, rows, ids, period)."""
     from cde_core.config import get_config
     from cde_core.lake import Lake
+    from cde_exchanges.lake_filters import nothing_found
     from cde_exchanges.lake_inventory import verify
 
-    checks = verify(Lake(get_config().data_root), exchange=exchange, market=market, symbol=symbol)
+    lake = Lake(get_config().data_root)
+    checks = verify(lake, exchange=exchange, market=market, symbol=symbol)
+    if not checks:
+        raise nothing_found(lake, exchange=exchange, market=market, symbol=symbol)
     bad = [c for c in checks if not c.ok]
     if as_json:
         typer.echo(json.dumps({"checked": len(checks), "bad": [c.model_dump() for c in bad]}, indent=2))
@@ -161,12 +169,15 @@ def lake_crosscheck(
     from cde_core.config import get_config
     from cde_core.lake import Lake
     from cde_exchanges.lake_crosscheck import CrosscheckRequest, crosscheck, describe
+    from cde_exchanges.lake_filters import check_filters
 
     request = CrosscheckRequest(exchange=exchange, market=market, interval=interval,
                                 symbols=_symbols(symbols) if symbols else [],
                                 start=_day(start, "--start") if start else None,
                                 end=_day(end, "--end") if end else None)
-    report = crosscheck(Lake(get_config().data_root), request)
+    lake = Lake(get_config().data_root)
+    check_filters(lake, exchange=exchange, market=market, symbol=request.symbols)
+    report = crosscheck(lake, request)
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:

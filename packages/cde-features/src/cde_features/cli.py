@@ -60,8 +60,9 @@ def list_command(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from cde_core.console import table_console
 
     table = Table(title=f"cde factors ({len(rows)})")
     for name in ("name", "group", "inputs", "lookback", "summary", "plugin"):
@@ -69,7 +70,7 @@ def list_command(
     for r in rows:
         table.add_row(r["name"], r["group"], ",".join(r["inputs"]), str(r["lookback"]), r["summary"],
                       f"{r['plugin']} ({r['distribution']})")
-    Console(width=200).print(table)
+    table_console().print(table)
 
 
 @features_app.command("compute")
@@ -108,10 +109,9 @@ def analyze_command(
 ) -> None:
     """IC / rank IC, IC decay, quantile returns, turnover and autocorrelation; prints a table and writes
     a self-contained HTML report."""
-    from rich.console import Console
     from rich.table import Table
 
-    from cde_core.console import progress_bar
+    from cde_core.console import progress_bar, table_console
     from cde_features.service import AnalyzeRequest, analyze_request
 
     request = AnalyzeRequest(bars=bars, features=features, columns=_split(columns),
@@ -127,5 +127,5 @@ def analyze_command(
     for row in frame.itertuples(index=False):
         table.add_row(*[v if isinstance(v, str) else (str(v) if isinstance(v, int) else f"{v:.4f}")
                         for v in row])
-    Console(width=200).print(table)
+    table_console().print(table)
     typer.echo(f"report: {report}")

@@ -45,8 +45,9 @@ def top_command(
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from cde_core.console import table_console
 
     table = Table(title=f"{result.exchange} {result.market} top {len(result.pairs)} by 24h quote volume "
                         f"({result.quote})")
@@ -54,7 +55,7 @@ def top_command(
         table.add_column(column, justify="right" if column in ("rank", "quote volume") else "left")
     for pair in result.pairs:
         table.add_row(str(pair.rank), pair.symbol, pair.base, f"{pair.quote_volume:,.0f}")
-    console = Console()
+    console = table_console()
     console.print(table)
     if show_excluded:
         for item in result.excluded:
@@ -99,12 +100,14 @@ def pit_command(
     from rich.console import Console
     from rich.table import Table
 
+    from cde_core.console import table_console
+
     table = Table(title=f"{exchange} {market} point-in-time top {n} (trailing {lookback_days} d quote volume)")
     table.add_column("as of")
     table.add_column("members, largest first", overflow="fold")
     for day, group in universe.groupby("date", sort=True):
         table.add_row(str(day), " ".join(group.sort_values("rank")["symbol"]))
-    Console().print(table)
+    table_console().print(table)
     if out is not None:
         Console(stderr=True).print(f"wrote {len(universe)} rows to {out}")
 

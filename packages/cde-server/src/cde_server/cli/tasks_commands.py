@@ -7,9 +7,9 @@ import time
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from cde_core.console import table_console
 from cde_core.tasks import FINISHED, TaskInfo
 from cde_server.cli.api_client import ApiClient
 
@@ -23,7 +23,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 def _print_task(task: TaskInfo) -> None:
-    console = Console()
+    console = table_console()
     console.print(f"[bold]{task.id}[/]  {task.kind}  [bold]{task.status}[/]  {task.progress:.0%}  {task.message}")
     console.print(f"created {task.created_at:%Y-%m-%d %H:%M:%S}  started {task.started_at or '-'}  "
                   f"finished {task.finished_at or '-'}")
@@ -59,7 +59,7 @@ def tasks_ls(
     for t in tasks:
         table.add_row(t.id, t.kind, t.status, f"{t.progress:.0%}", t.error or t.message,
                       f"{t.created_at:%Y-%m-%d %H:%M:%S}")
-    Console().print(table)
+    table_console().print(table)
 
 
 @tasks_app.command("show")
