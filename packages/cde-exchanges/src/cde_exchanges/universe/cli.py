@@ -84,13 +84,19 @@ def pit_command(
     """
     from cde_core.config import get_config
     from cde_core.lake import Lake
-    from cde_exchanges.universe.point_in_time import PointInTimeRequest, point_in_time_universe
+    from cde_exchanges.universe.point_in_time import (
+        PointInTimeRequest,
+        empty_universe_error,
+        point_in_time_universe,
+    )
 
     request = PointInTimeRequest(exchange=exchange, market=market, n=n, start=start.date(), end=end.date(),
                                  lookback_days=lookback_days, rebalance=rebalance.value)
     lake = Lake(data_root or get_config().data_root)
     universe = point_in_time_universe(lake, request.exchange, request.market, request.n, request.start,
                                       request.end, request.lookback_days, request.rebalance)
+    if universe.empty:
+        raise empty_universe_error(lake, request)
     if out is not None:
         _write_parquet(universe, out)
     if as_json:
