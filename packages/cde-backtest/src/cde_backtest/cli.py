@@ -79,7 +79,13 @@ def ls_command(lake_root: LakeOption = None,
     from cde_backtest.run_store import RunStore
     from cde_core.console import table_console
 
-    runs = RunStore(_lake(lake_root)).list()
+    from cde_core.lake_names import absent_lake
+
+    lake = _lake(lake_root)
+    missing = absent_lake(lake.root)
+    if missing is not None:
+        raise missing
+    runs = RunStore(lake).list()
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
         return

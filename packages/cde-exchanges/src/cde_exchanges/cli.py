@@ -212,11 +212,20 @@ def make_archive_command(
     already complete are kept, so an interrupted run resumes."""
     from cde_core.console import progress_bar
     from cde_core.errors import ConfigError
+    from cde_core.lake import safe_value
     from cde_core.plugins import get_plugins
     from cde_exchanges.archive_maker import make_archive
 
     if layout not in ("daily", "monthly", "both"):
         raise ConfigError(f"unknown --layout '{layout}'", hint="use daily, monthly or both")
+    if interval is not None and kind != "klines":
+        raise ConfigError(f"--interval applies to --kind klines only, not {kind}", where="--interval")
+    if kind == "klines":
+        from cde_exchanges.kline_intervals import interval_us
+
+        interval_us(interval, market)
+    for symbol in _symbols(symbols):
+        safe_value(symbol, what="symbol")
     adapter = get_plugins().exchanges.get(exchange)
     with progress_bar("generating archive") as progress:
         report = make_archive(root, adapter, market, kind, _symbols(symbols), _day(start, "--start"),
@@ -227,8 +236,8 @@ def make_archive_command(
 
 @exchanges_app.command("serve-archive")
 def serve_archive_command(
-    root: Annotated[Path, typer.Option(help="archive directory to serve")],
-    port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0 = any free port)")] = 0,
+    root: Annotated[Path, typer.Option(help="archive directory to serve", exists=True, file_okay=False)],
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0 = any free port)", min=0, max=65535)] = 0,
 ) -> None:
     """Serve an archive directory on 127.0.0.1 (point download.*_archive_url at the printed URL)."""
     from cde_exchanges.archive_server import ArchiveServer

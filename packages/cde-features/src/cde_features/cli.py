@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from cde_core.errors import DataError
+
 features_app = typer.Typer(help="Factor library: list factors, compute feature sets, analyse factors.",
                            no_args_is_help=True)
 
@@ -17,8 +19,24 @@ def _split(values: list[str] | None) -> list[str]:
     return [part.strip() for v in values or [] for part in v.split(",") if part.strip()]
 
 
-def _day(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
+def _day(value: str | None, option: str = "--start/--end") -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise DataError(f"'{value}' is not a date", where=option, hint="use YYYY-MM-DD") from None
+
+
+def _horizons(raw: str) -> list[int]:
+    try:
+        horizons = [int(h) for h in _split([raw])]
+    except ValueError:
+        horizons = []
+    if not horizons or min(horizons) < 1:
+        raise DataError(f"bad --horizons '{raw}'", where="--horizons",
+                        hint="comma-separated whole numbers of bars, each ≥ 1, e.g. 1,24,168")
+    return horizons
 
 
 Symbols = Annotated[list[str] | None, typer.Option("--symbols", "-s", help="symbols (repeat or comma-separate)")]
@@ -43,6 +61,13 @@ def list_command(
         cols = UnifiedFeatureCalculator().columns
         typer.echo(json.dumps(cols, indent=2) if as_json else "\n".join(cols))
         return
+    groups = {str(getattr(entry.obj, "group", "")) for entry in get_plugins().factors}
+    if group is not None and group not in groups:
+        from cde_core.errors import NotFoundError
+        from cde_core.suggest import did_you_mean
+
+        raise NotFoundError(f"no factor group '{group}'", where="--group",
+                            hint=did_you_mean(group, groups, what="groups"))
     rows = []
     for entry in get_plugins().factors:
         factor = entry.obj
@@ -87,7 +112,7 @@ def compute_command(
     from cde_features.service import ComputeRequest, compute_to_lake
 
     request = ComputeRequest(bars=bars, feature_set=feature_set, factors=_split(factors), symbols=_split(symbols),
-                             start=_day(start), end=_day(end), exchange=exchange, market=market,
+                             start=_day(start, "--start"), end=_day(end, "--end"), exchange=exchange, market=market,
                              out_spec=out_spec)
     with progress_bar("features") as progress:
         result = compute_to_lake(request, progress=progress)
@@ -115,9 +140,9 @@ def analyze_command(
     from cde_features.service import AnalyzeRequest, analyze_request
 
     request = AnalyzeRequest(bars=bars, features=features, columns=_split(columns),
-                             horizons=[int(h) for h in _split([horizons])], quantiles=quantiles,
-                             symbols=_split(symbols), start=_day(start), end=_day(end), exchange=exchange,
-                             market=market)
+                             horizons=_horizons(horizons), quantiles=quantiles,
+                             symbols=_split(symbols), start=_day(start, "--start"), end=_day(end, "--end"),
+                             exchange=exchange, market=market)
     with progress_bar("analyze") as progress:
         result = analyze_request(request, report_path=report, progress=progress)
     frame = result.table()

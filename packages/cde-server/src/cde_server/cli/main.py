@@ -58,6 +58,12 @@ def run(args: list[str], *, debug: bool) -> int:
         key, message = first_validation_problem(exc, root="(input)")
         _one_line(f"bad value for {key}: {message} ({exc.title}) — see the command's --help")
         return 1
+    except OSError as exc:  # a path the user named cannot be read or written (not a folder, no permission …)
+        if debug or exc.filename is None:
+            raise
+        _one_line(f"{exc.strerror or type(exc).__name__}: {exc.filename}"
+                  + (f" → {exc.filename2}" if exc.filename2 else "") + " — check the path and its permissions")
+        return 1
     except Exception as exc:
         if debug:
             raise

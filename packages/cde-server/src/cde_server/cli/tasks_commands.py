@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated
+from typing import Annotated, get_args
 
 import typer
 from rich.table import Table
 
 from cde_core.console import table_console
-from cde_core.tasks import FINISHED, TaskInfo
+from cde_core.errors import ConfigError
+from cde_core.suggest import did_you_mean
+from cde_core.tasks import FINISHED, TaskInfo, TaskStatus
 from cde_server.cli.api_client import ApiClient
 
 tasks_app = typer.Typer(help="list, show and cancel tasks of a running server", no_args_is_help=True)
@@ -45,6 +47,10 @@ def tasks_ls(
     """List tasks, newest first."""
     params: dict[str, str | int] = {"limit": limit}
     if status:
+        known = get_args(TaskStatus)
+        if status not in known:
+            raise ConfigError(f"unknown task status '{status}'", where="--status",
+                              hint=did_you_mean(status, known, what="statuses"))
         params["status"] = status
     if kind:
         params["kind"] = kind
