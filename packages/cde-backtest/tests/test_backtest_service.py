@@ -151,6 +151,8 @@ def test_backtest_run_store_delete_and_list(lake_and_panel):
     result = run_backtest(_request(name="todelete"), lake)
     store = RunStore(lake)
     assert result.run_id in {r.run_id for r in store.list()}
+    with pytest.raises(NotFoundError, match=f"did you mean {result.run_id}"):
+        store.load(result.run_id[:-1] + "x")  # a typo in the run id gets the nearest ids
     store.delete(result.run_id)
     assert result.run_id not in {r.run_id for r in store.list()}
     assert not any(p.name.startswith(".") for p in lake.runs_dir().iterdir())
