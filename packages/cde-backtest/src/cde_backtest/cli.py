@@ -78,7 +78,6 @@ def ls_command(lake_root: LakeOption = None,
     from cde_backtest.report import _fmt
     from cde_backtest.run_store import RunStore
     from cde_core.console import table_console
-
     from cde_core.lake_names import absent_lake
 
     lake = _lake(lake_root)

@@ -91,6 +91,32 @@ def _equity_at_open(t, open_, q, mark, cash):
 
 
 @njit(cache=True, nogil=True)
+def _fill_waiting(t, prices, equity, pend, pend_reason, min_trade_value, q, mark, entry, state, fee_rate,
+                  slip_rate, impact, quote_volume, asset_pnl, asset_cost, tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip,
+                  tr_reason, tr_after):
+    """Fill every waiting order whose asset has a price at bar ``t`` (``target_qty = w × equity / price``);
+    the others keep waiting. Returns (orders still waiting, whether anything was traded)."""
+    waiting = 0
+    filled = False
+    for i in range(pend.shape[0]):
+        w = pend[i]
+        if np.isnan(w):
+            continue
+        p = prices[t, i]
+        if np.isnan(p):
+            waiting += 1
+            continue
+        pend[i] = np.nan
+        dq = w * equity / p - q[i]
+        if dq == 0.0 or abs(dq) * p < min_trade_value:
+            continue
+        _fill(t, i, dq, p, pend_reason[i], q, mark, entry, state, fee_rate, slip_rate, impact, quote_volume,
+              asset_pnl, asset_cost, tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip, tr_reason, tr_after)
+        filled = True
+    return waiting, filled
+
+
+@njit(cache=True, nogil=True)
 def simulate_kernel(ts, open_, high, low, close, rows, row_of, fee_rate, slip_rate, impact, quote_volume,
                     funding, initial_cash, exec_at_close, max_drawdown, stop_loss, take_profit,
                     min_trade_value, delist_ns, capacity):
@@ -148,19 +174,9 @@ def simulate_kernel(ts, open_, high, low, close, rows, row_of, fee_rate, slip_ra
         # 1. fills at the open of waiting orders (decided on an earlier bar)
         if n_pend > 0 and not exec_at_close:
             equity = _equity_at_open(t, open_, q, mark, state[0])
-            for i in range(n_assets):
-                w = pend[i]
-                p = open_[t, i]
-                if np.isnan(w) or np.isnan(p):
-                    continue
-                pend[i] = np.nan
-                n_pend -= 1
-                dq = w * equity / p - q[i]
-                if dq == 0.0 or abs(dq) * p < min_trade_value:
-                    continue
-                _fill(t, i, dq, p, pend_reason[i], q, mark, entry, state, fee_rate, slip_rate, impact,
-                      quote_volume, asset_pnl, asset_cost, tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip,
-                      tr_reason, tr_after)
+            n_pend, _ = _fill_waiting(t, open_, equity, pend, pend_reason, min_trade_value, q, mark, entry, state,
+                                      fee_rate, slip_rate, impact, quote_volume, asset_pnl, asset_cost, tr_t, tr_i,
+                                      tr_q, tr_p, tr_fee, tr_slip, tr_reason, tr_after)
         # 2. stop-loss / take-profit against this bar's range
         if use_stops:
             for i in range(n_assets):
@@ -253,21 +269,9 @@ def simulate_kernel(ts, open_, high, low, close, rows, row_of, fee_rate, slip_ra
                 pend[i] = w
                 pend_reason[i] = REASON_REBALANCE
         if exec_at_close and n_pend > 0:
-            filled = False
-            for i in range(n_assets):
-                w = pend[i]
-                p = close[t, i]
-                if np.isnan(w) or np.isnan(p):
-                    continue
-                pend[i] = np.nan
-                n_pend -= 1
-                dq = w * nav_t / p - q[i]
-                if dq == 0.0 or abs(dq) * p < min_trade_value:
-                    continue
-                _fill(t, i, dq, p, pend_reason[i], q, mark, entry, state, fee_rate, slip_rate, impact,
-                      quote_volume, asset_pnl, asset_cost, tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip,
-                      tr_reason, tr_after)
-                filled = True
+            n_pend, filled = _fill_waiting(t, close, nav_t, pend, pend_reason, min_trade_value, q, mark, entry,
+                                           state, fee_rate, slip_rate, impact, quote_volume, asset_pnl, asset_cost,
+                                           tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip, tr_reason, tr_after)
             if filled:
                 value = 0.0
                 gross = 0.0
