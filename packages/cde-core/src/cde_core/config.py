@@ -220,6 +220,8 @@ class BrokenSection:
         self.error = error
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy, pickle and friends probe for optional dunders
+            raise AttributeError(name)
         raise ConfigError(self.error.what, where=self.error.where, hint=self.error.hint)
 
 
