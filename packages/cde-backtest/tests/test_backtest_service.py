@@ -136,6 +136,9 @@ def test_backtest_service_errors_are_actionable(lake_and_panel):
     ({"params": {"factor": "rsi_99"}}, r"no column 'rsi_99'"),
     ({"benchmark": "S00USDX"}, r"benchmark symbol 'S00USDX'.*did you mean S00USDT"),
     ({"strategy": "momentum_sl"}, r"no strategies named 'momentum_sl'.*did you mean momentum_ls"),
+    ({"engine": {"delist_afte_bars": 5}}, r"'delist_afte_bars'.*did you mean delist_after_bars"),
+    ({"engine": {"risk": {"max_leverge": 2}}}, r"'risk.max_leverge'.*did you mean max_leverage"),
+    ({"params": {"n_lng": 2}}, r"'n_lng'.*did you mean n_long"),
 ])
 def test_backtest_names_missing_from_the_lake_are_errors_with_the_nearest_names(lake_and_panel, change, message):
     """A typo or an empty date range never runs on less data (or another factor) than asked for."""

@@ -17,6 +17,7 @@ from cde_core.errors import CancelledError, ConfigError, first_validation_proble
 from cde_core.lake import Lake
 from cde_core.plugins import get_plugins
 from cde_core.progress import CancelToken, ProgressCallback, no_progress
+from cde_core.suggest import did_you_mean
 
 
 def _validate(model: type[BaseModel], data: dict[str, Any], where: str) -> BaseModel:
@@ -24,8 +25,15 @@ def _validate(model: type[BaseModel], data: dict[str, Any], where: str) -> BaseM
         return model.model_validate(data)
     except ValidationError as exc:
         key, message = first_validation_problem(exc, root="(root)")
-        raise ConfigError(f"bad {where} parameter '{key}': {message}", where=where,
-                          hint="see `cde backtest strategies` / `cde backtest engines` for the schema") from None
+        hint = "see `cde backtest strategies` / `cde backtest engines` for the schema"
+        first = exc.errors()[0]
+        if first["type"] == "extra_forbidden":  # a misspelt parameter: name the ones it may have meant
+            parent: Any = model
+            for part in first["loc"][:-1]:
+                parent = getattr(parent.model_fields.get(str(part)), "annotation", None)
+            fields = getattr(parent, "model_fields", {})
+            hint = did_you_mean(str(first["loc"][-1]), fields, what="parameters") if fields else hint
+        raise ConfigError(f"bad {where} parameter '{key}': {message}", where=where, hint=hint) from None
 
 
 def resolve(request: BacktestRequest) -> tuple[Any, BaseModel, Any, BaseModel]:
