@@ -173,9 +173,9 @@ def bad_cases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tupl
 
 def test_the_corpus_reaches_every_command(bad_cases) -> None:  # type: ignore[no-untyped-def]
     _, corpus = bad_cases
-    covered = {" ".join(argv[: len(path)]) for argv, _ in corpus for path, _c in leaf_commands()
-               if argv[: len(path)] == path}
-    with_values = {" ".join(path) for path, command in leaf_commands()
+    commands = leaf_commands()
+    covered = {" ".join(path) for argv, _ in corpus for path, _c in commands if argv[: len(path)] == path}
+    with_values = {" ".join(path) for path, command in commands
                    if any(_annotation(p) is not bool for p in command.params if p.name != "help")}
     assert with_values <= covered
     assert len(corpus) > 150
@@ -204,7 +204,7 @@ def test_missing_required_options_are_one_line(bad_cases) -> None:  # type: igno
                 assert_one_line_error(path, code, err)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=st.text(min_size=1, max_size=12).filter(lambda s: not s.startswith("-")))
 def test_generated_dates_never_pass_silently(tmp_path: Path, raw: str) -> None:
     """Whatever text --start gets: a valid ISO day (then the empty lake is the error) or a one-line error."""
