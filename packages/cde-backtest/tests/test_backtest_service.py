@@ -119,6 +119,8 @@ def test_backtest_service_errors_are_actionable(lake_and_panel):
         run_backtest(_request(symbols=["XXXUSDT"]), lake)
     with pytest.raises(NotFoundError):
         RunStore(lake).load("no-such-run")
+    with pytest.raises(ValueError, match="end 2024-01-02 00:00 is not after start 2024-01-05"):
+        _request(start="2024-01-05", end="2024-01-01")  # a date end includes its day: 2024-01-02 00:00
 
 
 @pytest.mark.parametrize(("change", "message"), [
