@@ -174,9 +174,9 @@ def reference_backtest(panel: pd.DataFrame, weights: pd.Series, *, decide_ts: se
                 funding += pay
         nav = cash + sum(q * last[s] for s, q in qty.items() if q)
         liquidate = False
-        if max_drawdown and not halted:
+        if not halted:
             peak = max(peak, nav)
-            if nav <= peak * (1 - max_drawdown):
+            if nav <= 0 or (max_drawdown and nav <= peak * (1 - max_drawdown)):
                 halted = liquidate = True
         order = None
         if liquidate:

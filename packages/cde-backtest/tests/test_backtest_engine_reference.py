@@ -296,3 +296,27 @@ def _daily(panel: pd.DataFrame) -> set:
     times = pd.DatetimeIndex(panel.index.get_level_values("ts").unique())
     days = times.floor("D")
     return {times[k] for k in range(len(times) - 1) if days[k + 1] != days[k]}
+
+
+@pytest.mark.parametrize("execution", ["next_open", "close"])
+def test_a_wiped_out_account_is_closed_out_and_stops_trading(panel_factory, weights_factory, reference, execution):
+    """Weights of 30× on random bars drive NAV below zero: every position is closed (risk_stop), the run
+    stays flat, the reference loop agrees, and the run's notices say so."""
+    from cde_backtest.run_notices import run_notices
+
+    panel = panel_factory(n_bars=24 * 20, n_symbols=4, seed=9)
+    weights = weights_factory(panel, seed=10) * 30
+    params = CrossSectionalParams(rebalance=RebalanceSchedule(every="day"), initial_cash=10_000.0, execution=execution,
+                                  risk={"max_leverage": None})
+    result = CrossSectionalEngine().run(panel, weights, params)
+    ref = reference(panel, weights, decide_ts=_daily(panel), execution=execution, initial_cash=10_000.0, fee=5e-4)
+    nav = result.nav["nav"].to_numpy()
+    assert (nav <= 0).any()
+    np.testing.assert_allclose(nav, ref["nav"], rtol=RTOL)
+    assert_trades_equal(result, ref["trades"])
+    broke = result.nav.index[np.argmax(nav <= 0)]
+    closing = result.trades[result.trades["ts"] > broke] if execution == "next_open" else \
+        result.trades[result.trades["ts"] >= broke]
+    assert set(closing["reason"].astype(str)) == {"risk_stop"}
+    assert (result.positions.iloc[-1] == 0).all()
+    assert any("wiped out" in n for n in run_notices(result.simulation))

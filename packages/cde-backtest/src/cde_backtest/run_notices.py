@@ -34,8 +34,9 @@ def run_notices(sim: Simulation) -> list[str]:
     broke = np.flatnonzero(sim.nav <= 0)
     if len(broke):
         notices.append(f"NAV fell to {format_number(float(sim.nav[broke[0]]))} on "
-                       f"{sim.index[broke[0]]:%Y-%m-%d %H:%M} UTC: the account was wiped out and every "
-                       "number after that is meaningless; lower the leverage (engine.risk.max_leverage)")
+                       f"{sim.index[broke[0]]:%Y-%m-%d %H:%M} UTC: the account was wiped out, every position "
+                       "was closed (trade log reason 'risk_stop') and the strategy stopped trading; lower the "
+                       "leverage (engine.risk.max_leverage)")
     return notices
 
 

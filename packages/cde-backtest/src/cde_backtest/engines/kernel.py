@@ -8,7 +8,8 @@ Per bar ``t`` the order of events is fixed (docs/backtest.md, "Execution timing"
 2. stop-loss / take-profit checks against ``high``/``low`` (gap through the level → fill at open;
    both levels inside one bar → the stop is assumed hit first, the conservative choice);
 3. positions are marked to ``close[t]``; funding ``-qty × close × rate`` is paid or received;
-4. the drawdown stop is checked on the close NAV;
+4. the drawdown stop is checked on the close NAV; a NAV at or below zero (the account is wiped out)
+   closes everything the same way, like a broker's margin call, instead of trading on with debt;
 5. a decision on bar ``t`` either fills at ``close[t]`` (close execution) or waits for ``open[t+1]``.
 
 An order for an asset without a bar waits for that asset's next bar (its open, or its close with close
@@ -246,11 +247,12 @@ def simulate_kernel(ts, open_, high, low, close, rows, row_of, fee_rate, slip_ra
             elif c == c:
                 mark[i] = c
         nav_t = state[0] + value
-        # 4. drawdown stop on the close NAV: every asset gets a closing order
-        if max_drawdown > 0.0 and not halted:
+        # 4. drawdown stop on the close NAV, and the margin call of a wiped-out account (NAV <= 0):
+        #    every asset gets a closing order and the strategy stays flat
+        if not halted:
             if nav_t > peak:
                 peak = nav_t
-            if nav_t <= peak * (1.0 - max_drawdown):
+            if nav_t <= 0.0 or (max_drawdown > 0.0 and nav_t <= peak * (1.0 - max_drawdown)):
                 halted = True
                 for i in range(n_assets):
                     if np.isnan(pend[i]):
