@@ -230,6 +230,9 @@ def test_delisted_symbol_is_closed_at_its_last_price_after_the_configured_bars()
     kept = CrossSectionalEngine().run(panel, weights, params.model_copy(update={"delist_after_bars": None}))
     assert "delisted" not in set(kept.trades["reason"].astype(str))
     assert kept.positions["DEADUSDT"].iloc[-1] > 0
+    assert run_notices(kept.simulation) == [  # the stale valuation is said, not hidden
+        "open at the end but valued at an old close (no bar since): DEADUSDT since 2024-01-01 03:00 (8 bars) "
+        "(engine.delist_after_bars closes such positions earlier)"]
 
 
 def test_delisting_counts_the_symbols_own_bar_spacing_not_panel_rows():

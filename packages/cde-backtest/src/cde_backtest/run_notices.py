@@ -29,6 +29,10 @@ def run_notices(sim: Simulation) -> list[str]:
         notices.append(f"{len(forced)} forced exit(s): symbols without bars for engine.delist_after_bars of "
                        f"their bar spacings (delisted) were closed at their last price: {listed}{more} "
                        "(trade log reason 'delisted')")
+    stale = _stale_at_end(sim)
+    if stale:
+        notices.append("open at the end but valued at an old close (no bar since): " + "; ".join(stale)
+                       + " (engine.delist_after_bars closes such positions earlier)")
     if sim.limits is not None:
         notices.append(sim.limits.sentence() + " (engine.risk.on_limit: refuse stops such a run instead)")
     broke = np.flatnonzero(sim.nav <= 0)
@@ -38,6 +42,21 @@ def run_notices(sim: Simulation) -> list[str]:
                        "was closed (trade log reason 'risk_stop') and the strategy stopped trading; lower the "
                        "leverage (engine.risk.max_leverage)")
     return notices
+
+
+def _stale_at_end(sim: Simulation) -> list[str]:
+    """Positions held at the last bar whose symbol's last bar came earlier: their value is a stale close."""
+    present = ~np.isnan(sim.market.close)
+    n_bars = present.shape[0]
+    if n_bars == 0:
+        return []
+    last = n_bars - 1 - np.argmax(present[::-1], axis=0)  # index of each symbol's last bar
+    held = sim.qty[-1] != 0.0
+    out = []
+    for i in np.flatnonzero(held & present.any(axis=0) & (last < n_bars - 1)):
+        out.append(f"{sim.market.symbols[i]} since {sim.index[last[i]]:%Y-%m-%d %H:%M} "
+                   f"({n_bars - 1 - last[i]} bars)")
+    return out
 
 
 def notices_html(notices: list[str]) -> str:
