@@ -116,3 +116,32 @@ def minimal(session: nox.Session) -> None:
     """Install only what you need: cde-core + cde-server alone run `cde plugins`."""
     session.install(str(ROOT / "packages/cde-core"), str(ROOT / "packages/cde-server"))
     session.run("cde", "plugins", "--json")
+
+
+@nox.session(python="3.11")
+def plugin_wheels(session: nox.Session) -> None:
+    """Outside the repository: build every package's wheel with `uv build --all-packages`, install
+    cde-core, cde-server and the example plugin from those wheels (dependencies from the index) into
+    this clean venv, and check `cde plugins --json` lists the plugin as a user would see it."""
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="cde-wheels-") as folder:
+        out = Path(folder)
+        session.run("uv", "build", "--all-packages", "--wheel", "--out-dir", str(out), external=True)
+        wanted = ("cde_core-", "cde_server-", "cde_example_plugin-")
+        wheels = sorted(str(w) for w in out.glob("*.whl") if w.name.startswith(wanted))
+        if len(wheels) != len(wanted):
+            session.error(f"expected wheels for {wanted}, found {wheels}")
+        session.install(*wheels)
+    report = json.loads(str(session.run("cde", "plugins", "--json", silent=True)))
+    plugins = {p["name"]: p for p in report["plugins"]}
+    example = plugins.get("example")
+    if not example or example["status"] != "ok" or example["distribution"] != "cde-example-plugin":
+        session.error(f"the example plugin is not listed as ok: {plugins}")
+    broken = [p for p in plugins.values() if p["error"]]
+    components = {(c["kind"], c["name"]) for c in report["components"]}
+    if broken or not {("factors", "example_range_position"), ("strategies", "example_low_range")} <= components:
+        session.error(f"broken: {broken}; components: {sorted(components)}")
+    listed = ", ".join(f"{name} {info['version']} {info['status']}" for name, info in plugins.items())
+    session.log(f"from wheels: {listed}; {len(components)} components")

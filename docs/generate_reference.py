@@ -44,8 +44,10 @@ def rest_reference(schema: dict[str, Any]) -> str:
              f"{schema['info']['title']} {schema['info']['version']}. Start it with `cde serve` (or `cde dev`); the",
              "live schema is at `/openapi.json`, interactive docs at `/docs`. The full schema is in",
              "[openapi.json](openapi.json). Errors are `application/problem+json` bodies; when API keys are",
-             "configured every route but `/health` needs the `X-API-Key` header. Long work answers 202 with a",
-             "task: poll `GET /tasks/{task_id}`.", ""]
+             "configured every route but `/health` and the plotly.js bundle under `/visual/assets/` needs the",
+             "`X-API-Key` header. Long work answers 202 with a task: poll `GET /tasks/{task_id}`. The `/visual`",
+             "routes answer HTML pages (plotly charts) and, under `…/data`, the same charts as plotly figure JSON.",
+             ""]
     by_tag: dict[str, list[tuple[str, str, str]]] = {}
     for path, item in sorted(schema["paths"].items()):
         for method, op in item.items():

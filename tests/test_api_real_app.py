@@ -60,3 +60,153 @@ def test_an_api_client_cannot_choose_where_the_server_writes_a_report(client: Te
     target = tmp_path / "written-by-client.html"
     answer = client.post("/features/analyze", json={"bars": "time-1h", "report": str(target)})
     assert answer.status_code == 422 and not target.exists()
+
+
+def _plant_outside_run(outside: Path) -> None:
+    """A folder outside the lake that looks like a run, with a secret in every file the API serves."""
+    source = Lake(outside.parent / "other-lake")
+    nav = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=2, freq="h", tz="UTC"),
+                        "nav": [7.0, 7.0], "benchmark": [7.0, 7.0]}).set_index("ts")
+    folder = RunStore(source).save("secret", config={"request": {"strategy": "SECRET"}},
+                                   metrics=Metrics(**dict.fromkeys(Metrics.model_fields, 7)), nav=nav,
+                                   positions=pd.DataFrame({"symbol": ["A"]}), trades=pd.DataFrame({"symbol": ["A"]}),
+                                   contributions=pd.DataFrame({"symbol": ["A"], "pnl": [0.0]}).set_index("symbol"),
+                                   report_html="<html>SECRET</html>")
+    folder.rename(outside)
+
+
+def test_a_run_folder_linked_outside_the_lake_is_not_served(client: TestClient, tmp_path: Path) -> None:
+    """Issue 19 item 2: a whole run folder that is a symlink out of the lake."""
+    _plant_outside_run(tmp_path / "outside-run")
+    (tmp_path / "lake" / "runs" / "linked").symlink_to(tmp_path / "outside-run", target_is_directory=True)
+    for route in ("/backtest/runs/linked", "/backtest/runs/linked/report", "/backtest/runs/linked/nav"):
+        answer = client.get(route)
+        assert answer.status_code == 422 and "SECRET" not in answer.text and "7.0" not in answer.text, route
+        assert answer.json()["detail"] == "path leaves the lake"
+    assert [r["run_id"] for r in client.get("/backtest/runs").json()] == ["run-1"]
+
+
+@pytest.mark.parametrize(("name", "route"), [("report.html", "report"), ("nav.parquet", "nav"),
+                                             ("metrics.json", ""), ("config.yaml", "")])
+def test_a_run_file_linked_outside_the_lake_is_not_served(client: TestClient, tmp_path: Path, name: str,
+                                                          route: str) -> None:
+    """Issue 19 item 2: one file of a genuine run replaced by a symlink out of the lake."""
+    _plant_outside_run(tmp_path / "outside-run")
+    planted = tmp_path / "lake" / "runs" / "run-1" / name
+    planted.unlink()
+    planted.symlink_to(tmp_path / "outside-run" / name)
+    answer = client.get(f"/backtest/runs/run-1/{route}".rstrip("/"))
+    assert answer.status_code == 422 and "SECRET" not in answer.text, answer.text
+    assert answer.json()["instance"] == f"<lake>/runs/run-1/{name}"
+
+
+def test_a_link_inside_the_lake_is_still_served(client: TestClient, tmp_path: Path) -> None:
+    """Containment, not a ban on links: a report linked to another file of the lake is fine."""
+    run = tmp_path / "lake" / "runs" / "run-1"
+    (run / "report-copy.html").write_text("<html>copy</html>")
+    (run / "report.html").unlink()
+    (run / "report.html").symlink_to(run / "report-copy.html")
+    assert client.get("/backtest/runs/run-1/report").text == "<html>copy</html>"
+
+
+def test_a_bars_partition_linked_outside_the_lake_is_not_served(client: TestClient, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    outside = tmp_path / "outside.parquet"
+    pq.write_table(pa.table({"ts": pa.array([0], pa.timestamp("us", tz="UTC")), "close": [7.0]}), outside)
+    folder = tmp_path / "lake" / "bars" / "spec=t" / "exchange=binance" / "market=spot" / "symbol=BTC" / \
+        "month=2024-01"
+    folder.mkdir(parents=True)
+    (folder / "part-0.parquet").symlink_to(outside)
+    answer = client.get("/bars/t/binance/spot/BTC")
+    assert answer.status_code == 422 and answer.json()["detail"] == "path leaves the lake", answer.text
+
+
+def test_problem_bodies_and_task_errors_name_lake_relative_paths(client: TestClient, tmp_path: Path) -> None:
+    """Issue 19 item 3: the server's absolute lake path reaches no client."""
+    import time
+
+    root = str(tmp_path / "lake")
+    missing = client.get("/bars/nospec/binance/spot/BTC")
+    assert missing.status_code == 404 and root not in missing.text and "<lake>/bars/spec=nospec" in missing.text
+    task = client.post("/backtest/runs", json={"strategy": "momentum_ls", "bars": "nospec"}).json()
+    while task["status"] in ("queued", "running"):
+        time.sleep(0.05)
+        task = client.get(f"/tasks/{task['id']}").json()
+    assert task["status"] == "failed" and task["error"], task
+    assert root not in task["error"] and root not in task["message"], task
+    assert "<lake>" in task["error"], task
+
+
+@pytest.mark.parametrize(("route", "body", "status"), [
+    ("/features/compute", {"bars": "time-1h", "factors": ["no_such_factor"]}, 404),
+    ("/features/compute", {"bars": "time-1h", "feature_set": "no_such_set"}, 404),
+    ("/features/compute", {"bars": "time-1h", "factors": ["rsi"], "params": {"rsi": {"window": 10**30}}}, 400),
+    ("/features/analyze", {"bars": "time-1h", "columns": ["no_such_factor"]}, 404),
+    ("/features/analyze", {"bars": "time-1h", "horizons": [-1]}, 422),
+    ("/features/analyze", {"bars": "time-1h", "horizons": []}, 422),
+    ("/features/compute", {"bars": "b" * 256}, 422),
+    ("/backtest/runs", {"strategy": "momentum_ls", "bars": "time-1h", "params": {"lookback": 10**30}}, 400),
+    ("/backtest/runs", {"strategy": "momentum_ls", "bars": "time-1h", "name": "n" * 256}, 422),
+    ("/backtest/runs", {"strategy": "momentum_ls", "bars": "time-1h", "benchmark": "NOSUCHUSDT"}, 404),
+    ("/backtest/runs", {"strategy": "momentum_ls", "bars": "time-1h", "symbols": ["BTCUSDT"],
+                        "benchmark": "ETHUSDT"}, 422),
+    ("/download", {"exchange": "binance", "market": "spot", "symbols": ["S" * 256], "start": "2024-01-01",
+                   "end": "2024-01-01"}, 422),
+])
+def test_bodies_that_would_fail_in_the_task_are_refused_at_submit(client: TestClient, route: str,
+                                                                 body: dict[str, object], status: int) -> None:
+    """Issue 19 item 11: a 4xx with the reason now, not a 202 and a task that fails later."""
+    answer = client.post(route, json=body)
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_the_benchmark_is_never_silently_replaced_by_the_basket() -> None:
+    from cde_backtest.report.benchmark import loaded_benchmark
+    from cde_core.errors import DataError
+
+    close = pd.DataFrame({"A": [1.0, 2.0]})
+    assert loaded_benchmark(close, "A") == "A" and loaded_benchmark(close, None) is None
+    with pytest.raises(DataError, match="benchmark 'B'"):
+        loaded_benchmark(close, "B")
+
+
+def test_head_answers_every_get_route(client: TestClient) -> None:
+    """Issue 19 item 11: `Allow` lists HEAD wherever GET is, so HEAD must answer there (no body)."""
+    for path in ("/health", "/backtest/runs", "/backtest/runs/run-1/report", "/tasks"):
+        get, head = client.get(path), client.head(path)
+        assert head.status_code == get.status_code == 200 and head.content == b"", path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+
+
+def test_open_maps_in_the_schema_say_which_keys_they_take(client: TestClient) -> None:
+    """Issue 19 item 11: backtest ``engine`` / ``params`` refuse unknown keys, and the schema says so."""
+    body = client.get("/openapi.json").json()["components"]["schemas"]["BacktestRequest"]["properties"]
+    for field in ("engine", "params"):
+        choices = body[field]["anyOf"]
+        assert choices and all(c["additionalProperties"] is False for c in choices), field
+    assert client.post("/backtest/runs", json={"strategy": "momentum_ls", "bars": "time-1h",
+                                               "engine": {"no_such_key": 1}}).status_code == 400
+
+
+def test_task_results_name_lake_relative_paths(tmp_path: Path) -> None:
+    """Issue 19 item 3 for results too: a run folder or a written file is named under <lake>/."""
+    import time
+
+    from cde_core.tasks import TaskContext
+
+    app = create_app(CdeConfig(data_root=tmp_path / "lake"))
+    root = str(tmp_path / "lake")
+    try:
+        def run(ctx: TaskContext) -> dict[str, object]:
+            return {"run_dir": f"{root}/runs/r1", "files": [f"{root}/features/spec=x/part-0.parquet"], "n": 3}
+
+        task = app.state.tasks.submit("test.paths", {}, run)
+        while (info := app.state.tasks.get(task.id)).status in ("queued", "running"):
+            time.sleep(0.02)
+        assert info.result == {"run_dir": "<lake>/runs/r1", "files": ["<lake>/features/spec=x/part-0.parquet"],
+                               "n": 3}, info
+    finally:
+        app.state.tasks.close(wait_s=0)

@@ -34,13 +34,13 @@ def test_broken_plugin_is_listed_while_everything_else_works(run_cde, tmp_path: 
     assert listed.returncode == 0, listed.stderr
     broken = {p["name"]: p for p in json.loads(listed.stdout)["plugins"]}["broken_one"]
     assert broken["status"] == "broken"
-    assert broken["error"] == "ModuleNotFoundError: No module named 'not_a_real_module_xyz'"
+    assert broken["error"] == "import failed: ModuleNotFoundError: No module named 'not_a_real_module_xyz'"
     table = run_cde("plugins", env=env)
     assert table.returncode == 0 and "broken" in table.stdout and "Traceback" not in table.stderr
     assert run_cde("config", "show", env=env).returncode == 0
 
 
-def test_duplicate_name_gives_one_line_naming_both_distributions(run_cde, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_duplicate_name_is_rejected_on_the_newcomer_naming_both_distributions(run_cde, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     source = textwrap.dedent("""
         from cde_core import hookimpl
         from cde_core.contracts.base import NoParams
@@ -58,8 +58,14 @@ def test_duplicate_name_gives_one_line_naming_both_distributions(run_cde, tmp_pa
     """)
     site = install_fake_distribution(tmp_path / "site", "fake-clash", "fake_cde_clash_mod", source, "clash")
     result = run_cde("plugins", "--json", env={"PYTHONPATH": str(site)})
-    clash = {p["name"]: p for p in json.loads(result.stdout)["plugins"]}["clash"]
-    assert "cde-core" in clash["error"] and "fake-clash" in clash["error"]
+    report = json.loads(result.stdout)
+    plugins = {p["name"]: p for p in report["plugins"]}
+    assert plugins["core"]["status"] == "ok" and plugins["core"]["rejected"] == []
+    assert plugins["clash"]["status"] == "ok"
+    assert plugins["clash"]["rejected"] == ["executors 'local' rejected: the name is already registered by "
+                                            "cde-core 0.1.0 (plugin core)"]
+    local = next(c for c in report["components"] if c["kind"] == "executors" and c["name"] == "local")
+    assert local["distribution"] == "cde-core"
 
 
 def test_bad_config_value_is_one_line_without_traceback(run_cde, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

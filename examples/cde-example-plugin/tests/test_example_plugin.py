@@ -8,6 +8,7 @@ import math
 import pandas as pd
 
 from cde_core.plugins import PluginHost
+from cde_core.testing import check_factor, check_strategy
 from cde_example_plugin.low_range_strategy import LowRangeParams, LowRangeStrategy
 from cde_example_plugin.range_factor import RangePositionFactor, RangePositionParams
 
@@ -39,3 +40,17 @@ def test_the_installed_entry_point_registers_both_objects() -> None:
     assert host.factors.entry("example_range_position").distribution == "cde-example-plugin"
     assert host.strategies.entry("example_low_range").obj.engine == "cross_sectional"
     assert next(p for p in host.plugins() if p.name == "example").status == "ok"
+
+
+def test_the_factor_keeps_the_factor_contract() -> None:
+    """Protocol, declared columns, determinism and no look-ahead, on synthetic bars (cde's kit)."""
+    out = check_factor(RangePositionFactor(), {"window": 12})
+    assert list(out.columns) == ["example_range_position_12"]
+    assert out.dropna().iloc[:, 0].between(0.0, 1.0).all()
+
+
+def test_the_strategy_keeps_the_strategy_contract() -> None:
+    weights = check_strategy(LowRangeStrategy(), {"n": 2}, columns=["example_range_position_24"])
+    by_time = weights.groupby(level="ts")
+    assert (by_time.sum().abs() < 1e-12).all()  # dollar neutral at every bar
+    assert set(by_time.apply(lambda w: int((w != 0).sum()))) == {4}  # 2 long + 2 short of 6 symbols

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # shared test helpers (report_oracles)
 
 
 def make_panel(n_bars: int = 400, n_symbols: int = 6, *, seed: int = 0, late_listing: bool = True,

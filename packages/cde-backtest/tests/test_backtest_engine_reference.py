@@ -217,15 +217,17 @@ def test_delisted_symbol_is_closed_at_its_last_price_after_the_configured_bars()
     assert forced["fee"].iloc[0] == pytest.approx(forced["notional"].iloc[0] * 10e-4)
     assert (result.positions["DEADUSDT"].iloc[6:] == 0).all()
     # the run says so: a notice for the report, the CLI and the API result
-    from cde_backtest.report import build_report
+    from cde_backtest.report import ReportInputs, build_report
     from cde_backtest.run_notices import run_notices
 
     notices = run_notices(result.simulation)
     assert len(notices) == 1 and "1 forced exit(s)" in notices[0]
     assert "DEADUSDT at 106.0 on 2024-01-01 06:00" in notices[0]
-    page = build_report(title="t", nav=result.nav, contributions=result.contributions, metrics=result.metrics,
-                        initial_cash=result.simulation.initial_cash, notices=notices)
-    assert "forced exit(s)" in page and "DEADUSDT at 106.0" in page
+    page = build_report(ReportInputs(title="t", nav=result.nav, contributions=result.contributions,
+                                     metrics=result.metrics, initial_cash=result.simulation.initial_cash,
+                                     trades=result.trades, notices=notices))
+    box = page.split('<div class="notice">', 1)[1].split("</div>", 1)[0]  # the warning box above the metrics
+    assert "forced exit(s)" in box and "DEADUSDT at 106.0" in box
     # with delisting switched off the position stays open to the end, valued at 106
     kept = CrossSectionalEngine().run(panel, weights, params.model_copy(update={"delist_after_bars": None}))
     assert "delisted" not in set(kept.trades["reason"].astype(str))

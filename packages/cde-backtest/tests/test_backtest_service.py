@@ -18,6 +18,7 @@ from cde_backtest.service import run_backtest
 from cde_core.errors import ConfigError, NotFoundError
 from cde_core.lake import Lake, Provenance
 from cde_core.schemas import BARS_SCHEMA
+from cde_core.visual.plotly_asset import asset_name
 
 N_SYMBOLS = 6
 
@@ -136,7 +137,7 @@ def test_backtest_service_errors_are_actionable(lake_and_panel):
     ({"params": {"factor": "ret_log_27", "n_long": 1, "n_short": 1}},
      r"no column 'ret_log_27'.*did you mean ret_log_72"),
     ({"params": {"factor": "rsi_99"}}, r"no column 'rsi_99'"),
-    ({"benchmark": "S00USDX"}, r"benchmark symbol 'S00USDX'.*did you mean S00USDT"),
+    ({"benchmark": "S00USDX"}, r"benchmark 'S00USDX' is not among.*did you mean S00USDT"),
     ({"strategy": "momentum_sl"}, r"no strategies named 'momentum_sl'.*did you mean momentum_ls"),
     ({"engine": {"delist_afte_bars": 5}}, r"'delist_afte_bars'.*did you mean delist_after_bars"),
     ({"engine": {"risk": {"max_leverge": 2}}}, r"'risk.max_leverge'.*did you mean max_leverage"),
@@ -187,6 +188,20 @@ def test_backtest_cli_run_ls_show(lake_and_panel, tmp_path):
     table = runner.invoke(app, ["backtest", "run", "--config", str(config), "--strategy", "momentum_ls",
                                 "--lake", str(lake.root)])
     assert table.exit_code == 0 and "total_return" in table.output and "report:" in table.output
+    assert "Sharpe ratio" in table.output  # human labels beside the keys
+    mailed = tmp_path / "mail" / "run.html"
+    mailed.parent.mkdir()
+    one_file = runner.invoke(app, ["backtest", "report", result["run_id"], "--lake", str(lake.root),
+                                   "--self-contained", "--out", str(mailed)])
+    assert one_file.exit_code == 0, one_file.output
+    assert "<script src=" not in mailed.read_text() and mailed.stat().st_size > 3_000_000
+    beside = runner.invoke(app, ["backtest", "report", result["run_id"], "--lake", str(lake.root),
+                                 "--out", str(tmp_path / "mail" / "small.html")])
+    assert beside.exit_code == 0 and (tmp_path / "mail" / asset_name()).exists()
+    stored = RunStore(lake).load(result["run_id"]).report
+    before = stored.read_text()
+    redrawn = runner.invoke(app, ["backtest", "report", result["run_id"], "--lake", str(lake.root)])
+    assert redrawn.exit_code == 0 and stored.read_text() == before  # a stored run re-draws the same page
     schemas = runner.invoke(app, ["backtest", "strategies", "--json"])
     names = {s["name"]: s for s in json.loads(schemas.output)}
     assert {"momentum_ls", "mean_reversion_xs", "trend_following"} <= set(names)
@@ -286,7 +301,14 @@ def test_backtest_weights_beyond_the_leverage_limit_are_scaled_and_reported(lake
     assert scaled and "largest gross asked 50.00, allowed 10.00" in scaled[0]
     stored = RunStore(lake).load(result.run_id)
     assert stored.config["notices"] == result.notices
-    assert "Notices" in stored.report.read_text() and "were scaled" in stored.report.read_text()
+    from cde_backtest.report import build_report
+    from cde_backtest.report.stored import stored_report_inputs
+
+    def warning_box(page: str) -> str:  # the notice box drawn above the metrics
+        return page.split('<div class="notice">', 1)[1].split("</div>", 1)[0]
+
+    assert "were scaled" in warning_box(stored.report.read_text())
+    assert "were scaled" in warning_box(build_report(stored_report_inputs(stored)))  # re-drawn too
     # the book never holds more than 10× at a fill (weights drift a little between rebalances)
     trades = stored.trades
     first_fill = trades[trades["ts"] == trades["ts"].min()]

@@ -181,14 +181,15 @@ def information_bars(trades: list[Trade], measure: str, run: bool, *, expected_t
             if run:
                 threshold = clipped(exp_ticks) * (max(pos, neg) / n)
             else:
-                threshold = clipped(exp_ticks) * (max(abs(pos - neg), imbalance_floor * (pos + neg)) / n)
+                e = clipped(exp_ticks)
+                threshold = max(e * abs(pos - neg), imbalance_floor * math.sqrt(e) * (pos + neg)) / n
         theta = max(pos, neg) if run else abs(pos - neg)
         if theta >= threshold or n >= expected_ticks_max:
             bars.append(bar.row())
             bar = None
-            a, c = (pos / n, neg / n) if run else ((pos - neg) / n, (pos + neg) / n)
-            if closed == 0:
-                exp_ticks, exp_a, exp_b = float(n), a, c
+            a, c = (pos / n, neg / n) if run else (pos - neg, pos + neg)
+            if closed == 0:  # imbalance: E[(pos - neg)/T] moves from a balanced prior of 0
+                exp_ticks, exp_a, exp_b = float(n), (a if run else alpha * a), c
             else:
                 exp_ticks += alpha * (n - exp_ticks)
                 exp_a += alpha * (a - exp_a)
@@ -197,7 +198,8 @@ def information_bars(trades: list[Trade], measure: str, run: bool, *, expected_t
             if run:
                 threshold = clipped(exp_ticks) * max(exp_a, exp_b)
             else:
-                threshold = clipped(exp_ticks) * max(abs(exp_a), imbalance_floor * exp_b)
+                e = clipped(exp_ticks)
+                threshold = max(e * abs(exp_a), imbalance_floor * math.sqrt(e) * exp_b) / exp_ticks
     return bars, bar.row() if bar else None
 
 

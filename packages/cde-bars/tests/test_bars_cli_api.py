@@ -90,3 +90,32 @@ def test_rest_routes_list_builders_and_reject_bad_params(lake_config: Lake) -> N
     report = aggregate_lake(AggregateRequest(**{**body, "params": {"threshold": 1e4}}))
     rows = client.get(f"/bars/{report.spec_id}/binance/spot/BTCUSDT", params={"limit": 3}).json()
     assert len(rows) == 3 and json.dumps(rows)
+
+
+def test_cli_aggregate_on_bad_trades_is_one_line_naming_symbol_day_and_file(
+        lake_config: Lake, capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+    import pyarrow as pa
+    from cde_bars_lake import random_day
+
+    from cde_core.lake import Provenance
+
+    cli = pytest.importorskip("cde_server.cli.main")
+    day = random_day(date(2024, 1, 3), 2000, seed=5, first_id=4001)
+    qty = day.column("qty").to_numpy().copy()
+    qty[1500] = np.nan
+    day = day.set_column(day.schema.get_field_index("qty"), "qty", pa.array(qty))
+    target = lake_config.trades_dir("binance", "spot", "BTCUSDT", date(2024, 1, 3))
+    lake_config.write_partition(target, day, Provenance(source="test", rows=day.num_rows))
+    args = ["aggregate", "--bar", "volume", "--threshold", "50", "--exchange", "binance", "--market", "spot",
+            "--symbols", "BTCUSDT", "--start", "2024-01-01", "--end", "2024-01-03"]
+    capsys.readouterr()
+    assert cli.run(args, debug=False) == 1
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and "internal error" not in err
+    line = next(x for x in err.splitlines() if "non-finite qty" in x)
+    assert "row 1500" in line and "BTCUSDT" in line and "day 2024-01-03" in line and "date=2024-01-03" in line
+    misspelt = ["aggregate", "--bar", "dollar", "-p", "treshold=1e4", "--exchange", "binance",
+                "--market", "spot", "--symbols", "BTCUSDT", "--start", "2024-01-01", "--end", "2024-01-02"]
+    assert cli.run(misspelt, debug=False) == 1
+    assert "did you mean threshold" in capsys.readouterr().err

@@ -109,8 +109,9 @@ def test_a_full_output_resumes_exactly(name: str, params: dict[str, Any], trades
 
 def test_out_of_order_trades_are_rejected_naming_the_row() -> None:
     from cde_bars_oracle import Trade
+    from cde_bars_streams import BASE_TS
 
-    trades = [Trade(10, 1, 1.0, 1.0, 1.0, False), Trade(5, 2, 1.0, 1.0, 1.0, False)]
+    trades = [Trade(BASE_TS + 10, 1, 1.0, 1.0, 1.0, False), Trade(BASE_TS + 5, 2, 1.0, 1.0, 1.0, False)]
     builder = builder_by_name("tick")
     with pytest.raises(DataError, match="row 1"):
         builder.update(builder.new_state({"threshold": 5}), trades_table(trades))
@@ -137,14 +138,17 @@ def test_no_look_ahead_closed_bars_of_a_prefix_are_final(name: str, params: dict
 
 
 @settings(max_examples=20, deadline=None)
-@given(seed=st.integers(0, 10_000), run=st.booleans(), floor=st.sampled_from([0.0, 0.05, 0.3]))
+@given(seed=st.integers(0, 10_000), run=st.booleans(), floor=st.sampled_from([0.0, 0.5, 1.0]))
 def test_information_bars_neither_collapse_nor_stall_on_balanced_flow(seed: int, run: bool,
                                                                       floor: float) -> None:
     """Random 50/50 order flow is the case where unbounded EWMA expectations blow up: bars must
     stay within [1, expected_ticks_max] trades and keep closing."""
     rng = np.random.default_rng(seed)
     n = 20_000
-    table = pa.table({"ts": pa.array(np.arange(n, dtype=np.int64) * 1000).cast(pa.timestamp("us", "UTC")),
+    from cde_bars_streams import BASE_TS
+
+    ts = pa.array(BASE_TS + np.arange(n, dtype=np.int64) * 1000).cast(pa.timestamp("us", "UTC"))
+    table = pa.table({"ts": ts,
                       "trade_id": np.arange(n), "price": 100 + np.cumsum(rng.normal(0, 0.01, n)),
                       "qty": rng.exponential(1.0, n), "quote_qty": rng.exponential(100.0, n),
                       "is_buyer_maker": rng.random(n) < 0.5})

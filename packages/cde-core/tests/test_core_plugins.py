@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from cde_core import hookimpl
 from cde_core.contracts.base import NoParams
-from cde_core.errors import NotFoundError, PluginError
+from cde_core.errors import NotFoundError
 from cde_core.plugins import PluginHost
 
 
@@ -49,13 +49,13 @@ def test_programmatic_registration_and_unregistration(host: PluginHost) -> None:
         host.executors.get("alpha")
 
 
-def test_duplicate_names_raise_an_error_naming_both_distributions(host: PluginHost) -> None:
+def test_a_duplicate_name_keeps_the_first_and_rejects_the_second_naming_both(host: PluginHost) -> None:
     host.register(executor_plugin("same"), name="p1", distribution="dist-one")
     host.register(executor_plugin("same"), name="p2", distribution="dist-two")
-    with pytest.raises(PluginError) as info:
-        host.executors.get("same")
-    assert "dist-one" in str(info.value) and "dist-two" in str(info.value)
-    assert any(p.error and "registered twice" in p.error for p in host.plugins())
+    assert host.executors.entry("same").distribution == "dist-one"
+    second = next(p for p in host.plugins() if p.name == "p2")
+    assert second.status == "ok"
+    assert second.rejected == ["executors 'same' rejected: the name is already registered by dist-one (plugin p1)"]
 
 
 def test_object_breaking_its_protocol_marks_the_plugin_broken_and_keeps_others(host: PluginHost) -> None:
@@ -106,7 +106,7 @@ def test_plugin_raising_on_import_is_broken_and_others_still_load(
     host = PluginHost()
     broken = next(p for p in host.plugins() if p.name == "broken")
     assert broken.distribution == "fake-broken"
-    assert broken.error == "RuntimeError: boom at import"
+    assert broken.error == "import failed: RuntimeError: boom at import"
     assert "fine-executor" in host.executors
     assert "example_range_position" in host.factors
 
@@ -138,4 +138,4 @@ def test_call_hook_isolates_a_raising_plugin(host: PluginHost) -> None:
     host.call_hook("register_commands", app="APP")
     assert calls == ["APP"]
     raiser = next(p for p in host.plugins() if p.name == "raiser")
-    assert raiser.error == "register_commands failed: ValueError: cannot add commands"
+    assert raiser.error == "register_commands raised ValueError: cannot add commands"

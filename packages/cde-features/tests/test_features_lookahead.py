@@ -1,5 +1,6 @@
 """No look-ahead, proven for every registered factor (built-in and third-party): changing or deleting
-all data after a random time t must leave every value at or before t unchanged."""
+all data after a random time t must leave every value at or before t unchanged. The ``perp`` set is
+``default`` plus the perpetual factors, so the panel carries their lake inputs (funding, spot close)."""
 
 from __future__ import annotations
 
@@ -10,19 +11,22 @@ import pytest
 from cde_core.local_executor import LocalExecutor, LocalExecutorParams
 from cde_core.plugins import get_plugins
 from cde_features.calculator import UnifiedFeatureCalculator
-from cde_features.synthetic import synthetic_bars, synthetic_panel
+from cde_features.synthetic import synthetic_bars, synthetic_panel, with_perp_inputs
 
 N_BARS = 760  # longer than the longest default lookback (672) so every column has values
 
 
 @pytest.fixture(scope="module")
 def calc() -> UnifiedFeatureCalculator:
-    return UnifiedFeatureCalculator("default", executor=LocalExecutor(LocalExecutorParams(max_workers=2)))
+    # the perp set (default plus the perpetual factors) and every other registered factor (third-party
+    # ones never join a built-in set)
+    return UnifiedFeatureCalculator("perp", select=["*"],
+                                    executor=LocalExecutor(LocalExecutorParams(max_workers=2)))
 
 
 @pytest.fixture(scope="module")
 def panel() -> pd.DataFrame:
-    return synthetic_panel(5, N_BARS, seed=11)
+    return with_perp_inputs(synthetic_panel(5, N_BARS, seed=11), seed=11)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +34,7 @@ def full(calc: UnifiedFeatureCalculator, panel: pd.DataFrame) -> pd.DataFrame:
     return calc.compute(panel)
 
 
-def test_default_set_covers_every_registered_factor(calc: UnifiedFeatureCalculator) -> None:
+def test_perp_set_covers_every_registered_factor(calc: UnifiedFeatureCalculator) -> None:
     computed = {r.name for r in calc.factors}
     registered = set(get_plugins().factors.names())
     assert registered <= computed, f"not exercised by the look-ahead test: {registered - computed}"
@@ -40,13 +44,14 @@ def test_default_set_covers_every_registered_factor(calc: UnifiedFeatureCalculat
 def _perturb_after(panel: pd.DataFrame, cut: pd.Timestamp, rng: np.random.Generator) -> pd.DataFrame:
     out = panel.copy()
     after = out.index.get_level_values(0) > cut
-    for col in ("open", "high", "low", "close", "vwap"):
+    for col in ("open", "high", "low", "close", "vwap", "spot_close"):
         out.loc[after, col] = out.loc[after, col] * rng.uniform(0.5, 2.0, after.sum())
     out.loc[after, "high"] = out.loc[after, ["open", "high", "low", "close", "vwap"]].max(axis=1) * 1.01
     out.loc[after, "low"] = out.loc[after, ["open", "high", "low", "close", "vwap"]].min(axis=1) * 0.99
     for col in ("volume", "quote_volume", "buy_volume", "buy_quote_volume"):
         out.loc[after, col] = out.loc[after, col] * rng.uniform(0.1, 10.0, after.sum())
     out.loc[after, "buy_volume"] = np.minimum(out.loc[after, "buy_volume"], out.loc[after, "volume"])
+    out.loc[after, "funding_last"] = rng.normal(0.0, 1e-3, after.sum())
     return out
 
 
@@ -80,7 +85,7 @@ def test_deleting_the_future_changes_nothing_before(calc, panel, full, seed) -> 
 
 def test_each_series_factor_protocol_compute_has_no_look_ahead() -> None:
     """The protocol's own ``compute`` (what a third party implements), factor by factor."""
-    bars = synthetic_bars(400, seed=5)
+    bars = with_perp_inputs(synthetic_bars(400, seed=5), seed=5)
     rng = np.random.default_rng(9)
     for entry in get_plugins().factors:
         factor = entry.obj
@@ -106,7 +111,7 @@ def test_warmup_rows_are_nan_and_not_dropped(calc, panel, full) -> None:
 def test_builtin_lookbacks_are_tight() -> None:
     """Each built-in time-series factor has every column from row ``lookback`` on, and at least one
     column with no value before it (the declared warm-up is neither too short nor too long)."""
-    bars = synthetic_bars(800, seed=21)
+    bars = with_perp_inputs(synthetic_bars(800, seed=21), seed=21)
     for entry in get_plugins().factors:
         factor = entry.obj
         if factor.cross_sectional or entry.distribution != "cde-features":

@@ -59,69 +59,16 @@ def test_atr_wilder() -> None:
     np.testing.assert_allclose(out[2:], [2.5, 2.25, 3.125])
 
 
-def test_macd_with_sma_seeded_emas() -> None:
-    # closes 1 3 2 5 4 6; EMA2 (α 2/3) seeded at bar 1 with 2: 2, 2, 4, 4, 16/3
-    # EMA3 (α 1/2) seeded at bar 2 with 2: 2, 3.5, 3.75, 4.875
-    # MACD from bar 2: 0, 0.5, 0.25, 16/3 − 4.875; signal EMA2 seeded at bar 3 with 0.25
+def test_macd_with_talib_seeding() -> None:
+    # closes 1 3 2 5 4 6, TA-Lib's seeding: both EMAs start at bar slow − 1 = 2.
+    # EMA3 (α 1/2) seeded with (1+3+2)/3 = 2: 2, 7/2, 15/4, 39/8
+    # EMA2 (α 2/3) seeded with the mean of the 2 closes ending at bar 2, 5/2: 5/2, 25/6, 73/18, 289/54
+    # MACD from bar 2: 1/2, 2/3, 11/36, 103/216; signal EMA2 seeded at bar 3 with 7/12: 7/12, 43/108, 73/162
     out = run("macd", bars([1, 3, 2, 5, 4, 6]), fast=2, slow=3, signal=2)
-    macd = 16 / 3 - 4.875
-    signal5 = 2 / 3 * macd + 1 / 3 * 0.25
-    np.testing.assert_allclose(out["macd_2_3_2"].to_numpy()[2:], [0.0, 0.5, 0.25, macd])
-    np.testing.assert_allclose(out["macd_signal_2_3_2"].to_numpy()[3:], [0.25, 0.25, signal5])
-    np.testing.assert_allclose(out["macd_hist_2_3_2"].to_numpy()[3:], [0.25, 0.0, macd - signal5])
+    np.testing.assert_allclose(out["macd_2_3_2"].to_numpy()[2:], [1 / 2, 2 / 3, 11 / 36, 103 / 216])
+    np.testing.assert_allclose(out["macd_signal_2_3_2"].to_numpy()[3:], [7 / 12, 43 / 108, 73 / 162])
+    np.testing.assert_allclose(out["macd_hist_2_3_2"].to_numpy()[3:], [1 / 12, -5 / 54, 17 / 648])
     assert factor("macd").lookback(factor("macd").Params(fast=2, slow=3, signal=2)) == 3
-
-
-def test_stochastic_and_williams_r() -> None:
-    high = [10, 11, 12, 11, 10]
-    low = [8, 9, 10, 9, 7]
-    close = [9, 10, 11, 10, 8]
-    # window 3: bar 2: HH 12, LL 8 → %K = 100·3/4 = 75; bar 3: HH 12, LL 9 → 100/3; bar 4: HH 12, LL 7 → 20
-    out = run("stoch", bars(close, high, low), window=3, smooth=2)
-    np.testing.assert_allclose(out["stoch_k_3"].to_numpy()[2:], [75.0, 100 / 3, 20.0])
-    np.testing.assert_allclose(out["stoch_d_3_2"].to_numpy()[3:], [(75 + 100 / 3) / 2, (100 / 3 + 20) / 2])
-    willr = run("willr", bars(close, high, low), window=3)["willr_3"].to_numpy()
-    np.testing.assert_allclose(willr[2:], [-25.0, -100 * 2 / 3, -80.0])
-
-
-def test_parkinson_garman_klass_rogers_satchell() -> None:
-    o, h, lo, c = [100, 101], [102, 104], [99, 100], [101, 103]
-    frame = bars(c, h, lo, o)
-    hl = [math.log(102 / 99), math.log(104 / 100)]
-    park = math.sqrt((hl[0] ** 2 + hl[1] ** 2) / 2 / (4 * math.log(2)))
-    co = [math.log(101 / 100), math.log(103 / 101)]
-    gk = math.sqrt(sum(0.5 * a * a - (2 * math.log(2) - 1) * b * b for a, b in zip(hl, co, strict=True)) / 2)
-    rs_terms = [math.log(hh / cc) * math.log(hh / oo) + math.log(ll / cc) * math.log(ll / oo)
-                for oo, hh, ll, cc in zip(o, h, lo, c, strict=True)]
-    rs = math.sqrt(sum(rs_terms) / 2)
-    assert run("vol_parkinson", frame, window=2)["vol_parkinson_2"].iloc[1] == pytest.approx(park)
-    assert run("vol_gk", frame, window=2)["vol_gk_2"].iloc[1] == pytest.approx(gk)
-    assert run("vol_rs", frame, window=2)["vol_rs_2"].iloc[1] == pytest.approx(rs)
-
-
-def test_yang_zhang() -> None:
-    o = [100, 101, 103, 102]
-    h = [102, 104, 105, 104]
-    lo = [99, 100, 101, 100]
-    c = [101, 103, 102, 103]
-    n = 3
-    overnight = [math.log(o[i] / c[i - 1]) for i in (1, 2, 3)]
-    open_close = [math.log(c[i] / o[i]) for i in (1, 2, 3)]
-    rs = [math.log(h[i] / c[i]) * math.log(h[i] / o[i]) + math.log(lo[i] / c[i]) * math.log(lo[i] / o[i])
-          for i in (1, 2, 3)]
-    k = 0.34 / (1.34 + (n + 1) / (n - 1))
-    var = np.var(overnight, ddof=1) + k * np.var(open_close, ddof=1) + (1 - k) * np.mean(rs)
-    out = run("vol_yz", bars(c, h, lo, o), window=n)["vol_yz_3"].to_numpy()
-    assert np.isnan(out[:3]).all()
-    assert out[3] == pytest.approx(math.sqrt(var))
-
-
-def test_close_to_close_vol_and_returns() -> None:
-    close = [100, 110, 99, 108.9]
-    r = [math.log(110 / 100), math.log(99 / 110), math.log(108.9 / 99)]
-    assert run("vol_cc", bars(close), window=3)["vol_cc_3"].iloc[3] == pytest.approx(np.std(r, ddof=1))
-    assert run("ret_simple", bars(close), window=2)["ret_simple_2"].iloc[3] == pytest.approx(108.9 / 110 - 1)
-    assert run("ret_log", bars(close), window=3)["ret_log_3"].iloc[3] == pytest.approx(math.log(1.089))
 
 
 def test_adx_against_a_slow_loop() -> None:
@@ -130,18 +77,18 @@ def test_adx_against_a_slow_loop() -> None:
     high = close + rng.uniform(0.1, 1.5, 60)
     low = close - rng.uniform(0.1, 1.5, 60)
     n = 5
-    # Wilder's original running sums: S_n = S_{n-1} − S_{n-1}/n + x
+    # Wilder's running sums seeded as TA-Lib seeds them: the sum of the first n − 1 values, then
+    # S ← S − S/n + x from bar n on (Wilder's book starts from the sum of the first n instead)
     tr, pdm, mdm = [], [], []
     for i in range(1, 60):
         tr.append(max(high[i] - low[i], abs(high[i] - close[i - 1]), abs(low[i] - close[i - 1])))
         up, down = high[i] - high[i - 1], low[i - 1] - low[i]
         pdm.append(up if up > down and up > 0 else 0.0)
         mdm.append(down if down > up and down > 0 else 0.0)
-    s_tr, s_p, s_m = sum(tr[:n]), sum(pdm[:n]), sum(mdm[:n])
+    s_tr, s_p, s_m = sum(tr[:n - 1]), sum(pdm[:n - 1]), sum(mdm[:n - 1])
     dxs, plus = [], []
     for j in range(n - 1, 59):
-        if j > n - 1:
-            s_tr, s_p, s_m = s_tr - s_tr / n + tr[j], s_p - s_p / n + pdm[j], s_m - s_m / n + mdm[j]
+        s_tr, s_p, s_m = s_tr - s_tr / n + tr[j], s_p - s_p / n + pdm[j], s_m - s_m / n + mdm[j]
         p, m = 100 * s_p / s_tr, 100 * s_m / s_tr
         plus.append(p)
         dxs.append(100 * abs(p - m) / (p + m))

@@ -53,6 +53,8 @@ class SlowParams(BaseModel):
     timeout_s: StrictFloat | None = Field(None, gt=0, le=3600)
     pool: Literal["thread", "process"] = "thread"
     ignore_cancel: StrictBool = False
+    journal: StrictBool = Field(False, description="append '<pid> <step> <time>' to <lake>/journal-<task>.log "
+                                "per step, after the cancel poll: a stand-in for committing a partition")
 
 
 def slow_work(params: dict[str, Any], ctx: TaskContext) -> dict[str, Any]:
@@ -60,6 +62,9 @@ def slow_work(params: dict[str, Any], ctx: TaskContext) -> dict[str, Any]:
     for i in range(p.steps):
         if not p.ignore_cancel:
             ctx.cancel.raise_if_cancelled("slow work")
+        if p.journal:
+            with open(os.path.join(os.environ["CDE_DATA_ROOT"], f"journal-{ctx.task_id}.log"), "a") as out:
+                out.write(f"{os.getpid()} {i} {time.time()}\n")
         time.sleep(p.delay_s)
         ctx.progress((i + 1) / p.steps, f"step {i + 1}/{p.steps}")
     if p.fail:

@@ -53,9 +53,9 @@ class CountingStore(MemoryTaskStore):
         super().__init__()
         self.progress_writes = 0
 
-    def set_progress(self, task_id: str, progress: float, message: str) -> bool:
+    def set_progress(self, task_id: str, progress: float, message: str, *, lease: str | None = None) -> bool:
         self.progress_writes += 1
-        return super().set_progress(task_id, progress, message)
+        return super().set_progress(task_id, progress, message, lease=lease)
 
 
 def test_server_manager_satisfies_task_submitter(managers: list[TaskManager]) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-if TYPE_CHECKING:  # pandas loads only when the object is used, not when `cde` starts
+from cde_core.authoring import Strategy
+
+if TYPE_CHECKING:  # pandas loads only when the strategy is used, not when `cde` starts
     import pandas as pd
 
 
@@ -17,20 +19,18 @@ class LowRangeParams(BaseModel):
     n: int = Field(2, ge=1, description="symbols long and short")
 
 
-class LowRangeStrategy:
+class LowRangeStrategy(Strategy[LowRangeParams]):
     name = "example_low_range"
     summary = "long the n lowest range positions, short the n highest, equal weight"
     engine = "cross_sectional"
-    Params: ClassVar[type[BaseModel]] = LowRangeParams
 
-    def target_weights(self, panel: pd.DataFrame, params: BaseModel) -> pd.Series:
+    def target_weights(self, panel: pd.DataFrame, params: LowRangeParams) -> pd.Series:
         import pandas as pd
 
-        p = LowRangeParams.model_validate(params.model_dump())
-        score = panel[p.factor]
+        score = panel[params.factor]
         rank = score.groupby(level="ts").rank(method="first")
         count = score.groupby(level="ts").transform("count")
         weights = pd.Series(0.0, index=panel.index)
-        weights[rank <= p.n] = 0.5 / p.n
-        weights[rank > count - p.n] = -0.5 / p.n
-        return weights.where(count >= 2 * p.n, 0.0)
+        weights[rank <= params.n] = 0.5 / params.n
+        weights[rank > count - params.n] = -0.5 / params.n
+        return weights.where(count >= 2 * params.n, 0.0)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-if TYPE_CHECKING:  # pandas loads only when the object is used, not when `cde` starts
+from cde_core.authoring import Factor
+
+if TYPE_CHECKING:  # pandas loads only when the factor is used, not when `cde` starts
     import pandas as pd
 
 
@@ -16,27 +18,18 @@ class RangePositionParams(BaseModel):
     window: int = Field(24, ge=2, le=10_000, description="bars in the rolling range")
 
 
-class RangePositionFactor:
+class RangePositionFactor(Factor[RangePositionParams]):
     """(close − min low) / (max high − min low) over the last ``window`` bars, in [0, 1]."""
 
     name = "example_range_position"
     group = "example"
     summary = "position of the close inside the rolling high-low range (0 = at the low, 1 = at the high)"
     inputs = ("high", "low", "close")
-    cross_sectional = False
-    Params: ClassVar[type[BaseModel]] = RangePositionParams
 
-    def lookback(self, params: BaseModel) -> int:
-        return RangePositionParams.model_validate(params.model_dump()).window - 1
+    def lookback(self, params: RangePositionParams) -> int:
+        return params.window - 1
 
-    def columns(self, params: BaseModel) -> list[str]:
-        return [f"example_range_position_{RangePositionParams.model_validate(params.model_dump()).window}"]
-
-    def compute(self, bars: pd.DataFrame, params: BaseModel) -> pd.DataFrame:
-        import pandas as pd
-
-        window = RangePositionParams.model_validate(params.model_dump()).window
-        low = bars["low"].rolling(window, min_periods=window).min()
-        high = bars["high"].rolling(window, min_periods=window).max()
-        span = (high - low).where(high > low)
-        return pd.DataFrame({self.columns(params)[0]: (bars["close"] - low) / span}, index=bars.index)
+    def values(self, bars: pd.DataFrame, params: RangePositionParams) -> pd.Series:
+        low = bars["low"].rolling(params.window).min()
+        high = bars["high"].rolling(params.window).max()
+        return (bars["close"] - low) / (high - low).where(high > low)

@@ -40,10 +40,11 @@ def build_router() -> APIRouter:
     @router.post("/runs", response_model=TaskInfo, status_code=202)
     def submit(body: BacktestRequest, request: Request) -> TaskInfo:
         """Validate names and parameters now (4xx on mistakes), then run as a task."""
-        from cde_backtest.service import resolve, run_backtest
+        from cde_backtest.service import check_benchmark, resolve, run_backtest
 
         resolve(body)
         lake = _lake(request)
+        check_benchmark(body, lake)
 
         def run(ctx: TaskContext) -> dict[str, Any]:
             return run_backtest(body, lake, progress=ctx.progress, cancel=ctx.cancel).model_dump(mode="json")
@@ -76,10 +77,13 @@ def build_router() -> APIRouter:
 
     @router.get("/runs/{run_id}/report", response_class=HTMLResponse)
     def report(run_id: RunIdPath, request: Request) -> HTMLResponse:
+        """The run's stored report.html; its plotly.js comes from this server (``/visual/assets/…``)
+        instead of the lake's ``assets/`` folder, which a browser cannot reach over HTTP."""
         from cde_backtest.run_store import RunStore
+        from cde_core.visual.plotly_asset import ASSET_FOLDER, SERVER_ASSET_PREFIX
 
-        path = RunStore(_lake(request)).path(run_id) / "report.html"
-        return HTMLResponse(path.read_text())
+        page = RunStore(_lake(request)).file(run_id, "report.html").read_text()
+        return HTMLResponse(page.replace(f'<script src="../../{ASSET_FOLDER}/', f'<script src="{SERVER_ASSET_PREFIX}', 1))
 
     @router.get("/runs/{run_id}/nav")
     def nav(run_id: RunIdPath, request: Request) -> dict[str, Any]:
@@ -88,7 +92,7 @@ def build_router() -> APIRouter:
 
         from cde_backtest.run_store import RunStore
 
-        frame = pq.read_table(RunStore(_lake(request)).path(run_id) / "nav.parquet",
+        frame = pq.read_table(RunStore(_lake(request)).file(run_id, "nav.parquet"),
                               columns=["ts", "nav", "benchmark"]).to_pandas()
         drawdown = frame["nav"] / frame["nav"].cummax() - 1.0
         return {"ts": frame["ts"].map(lambda t: t.isoformat()).tolist(), "nav": frame["nav"].tolist(),

@@ -26,13 +26,14 @@ LakeOption = Annotated[Path | None, typer.Option("--lake", help="lake root (defa
 def _metrics_table(metrics, title: str):  # type: ignore[no-untyped-def]
     from rich.table import Table
 
-    from cde_backtest.report import _fmt
+    from cde_backtest.report.labels import format_metric, metric_label
 
     table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
+    table.add_column("key", style="dim")
     for key, value in metrics.model_dump().items():
-        table.add_row(key, _fmt(key, value))
+        table.add_row(metric_label(key), format_metric(key, value), key)
     return table
 
 
@@ -44,6 +45,9 @@ def run_command(
                                                          "engine.costs.taker_bp=4 (repeatable)")] = None,
     lake_root: LakeOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    self_contained: Annotated[bool, typer.Option("--self-contained", help="inline plotly.js in the report "
+                                                 "(one file to mail, ~4.6 MB) instead of the lake's shared "
+                                                 "assets/ copy")] = False,
 ) -> None:
     """Run one backtest and print its metrics and the path of its HTML report."""
     from cde_backtest.request_file import build_request, parse_overrides, read_yaml
@@ -56,7 +60,7 @@ def run_command(
         extra["strategy"] = strategy
     request = build_request(data, extra, where=str(config or "command line"))
     with progress_bar(f"backtest {request.strategy}") as progress:
-        result = run_backtest(request, _lake(lake_root), progress=progress)
+        result = run_backtest(request, _lake(lake_root), progress=progress, self_contained=self_contained)
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
         return
@@ -75,7 +79,7 @@ def ls_command(lake_root: LakeOption = None,
     """List stored runs."""
     from rich.table import Table
 
-    from cde_backtest.report import _fmt
+    from cde_backtest.report.labels import format_metric as _fmt
     from cde_backtest.run_store import RunStore
     from cde_core.console import table_console
     from cde_core.lake_names import absent_lake
@@ -118,6 +122,35 @@ def show_command(run_id: Annotated[str, typer.Argument(help="run id (see `cde ba
     console.print(yaml.safe_dump(config.get("request", {}), sort_keys=False).rstrip())
     console.print(_metrics_table(metrics, run_id))
     typer.echo(f"report: {folder / 'report.html'}")
+
+
+@backtest_app.command("report")
+def report_command(
+    run_id: Annotated[str, typer.Argument(help="run id (see `cde backtest ls`)")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write here instead of the run's report.html")] = None,
+    self_contained: Annotated[bool, typer.Option("--self-contained", help="inline plotly.js: one file that "
+                                                 "opens anywhere (for mailing)")] = False,
+    lake_root: LakeOption = None,
+) -> None:
+    """Re-draw a stored run's tear sheet (e.g. as one self-contained file to mail)."""
+    from cde_backtest.report import build_report
+    from cde_backtest.report.stored import stored_report_inputs
+    from cde_backtest.run_store import RunStore
+    from cde_core.atomic import atomic_write_bytes
+    from cde_core.visual.plotly_asset import PlotlyScript
+
+    lake = _lake(lake_root)
+    store = RunStore(lake)
+    stored = store.load(run_id)
+    target = out or stored.report
+    if self_contained:
+        plotly = PlotlyScript.inline()
+    elif out is None:
+        plotly = store.plotly_script()
+    else:
+        plotly = PlotlyScript.beside(target, lake.root)
+    atomic_write_bytes(target, build_report(stored_report_inputs(stored), plotly).encode())
+    typer.echo(f"report: {target}")
 
 
 @backtest_app.command("delete")

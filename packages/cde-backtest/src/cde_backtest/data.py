@@ -46,7 +46,7 @@ def _read(lake: Lake, kind: str, spec: str, what: str, exchange: str, market: st
         hint = did_you_mean(spec, known, what=f"{what}s") if known else f"there are none in {lake.root / kind}"
         raise NotFoundError(f"no {what} '{spec}' in the lake", where=str(base),
                             hint=f"{hint} (build it first, or {POINT_ELSEWHERE})")
-    dataset = ds.dataset(base, format="parquet", partitioning="hive")
+    dataset = lake.hive_dataset(base)
     names = dataset.schema.names
     if "ts" not in names or "symbol" not in names:
         raise DataError(f"{what} dataset lacks ts/symbol", where=str(base))

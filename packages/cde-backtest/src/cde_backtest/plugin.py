@@ -53,5 +53,7 @@ def register_commands(app: Any) -> None:
 @hookimpl
 def register_routes(app: Any) -> None:
     from cde_backtest.api import build_router
+    from cde_backtest.visual_routes import add_visual_routes
 
     app.include_router(build_router())
+    add_visual_routes(app)

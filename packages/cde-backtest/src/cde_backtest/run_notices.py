@@ -7,8 +7,6 @@ the report's charts so the tear sheet can change without touching these rules.
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 
 from cde_backtest.portfolio import Simulation
@@ -58,10 +56,3 @@ def _stale_at_end(sim: Simulation) -> list[str]:
                    f"({n_bars - 1 - last[i]} bars)")
     return out
 
-
-def notices_html(notices: list[str]) -> str:
-    """The notices as a list at the top of the report (nothing when there are none)."""
-    if not notices:
-        return ""
-    items = "".join(f"<li>{html.escape(n)}</li>" for n in notices)
-    return f'<section class="notices"><h2>Notices</h2><ul>{items}</ul></section>'

@@ -29,6 +29,7 @@ from cde_core.errors import NotFoundError
 from cde_core.lake import Lake
 from cde_core.parquet_encoding import write_parquet
 from cde_core.suggest import nearest
+from cde_core.visual.plotly_asset import ASSET_FOLDER, PlotlyScript, asset_name, lake_asset
 
 RUN_FILES = ("config.yaml", "nav.parquet", "positions.parquet", "trades.parquet", "contributions.parquet",
              "metrics.json", "report.html")
@@ -105,7 +106,14 @@ class RunStore:
             raise
         return final
 
+    def plotly_script(self) -> PlotlyScript:
+        """What a report in a run folder loads plotly.js from: the lake's shared copy, two levels up
+        (``runs/<id>/report.html`` → ``assets/plotly-<version>.min.js``), written here if missing."""
+        lake_asset(self.lake.root)
+        return PlotlyScript(f"../../{ASSET_FOLDER}/{asset_name()}")
+
     def path(self, run_id: str) -> Path:
+        """The run folder, refused when it (or a link in its place) leads outside the lake."""
         folder = self.lake.run_dir(run_id)
         if not (folder / "metrics.json").exists():
             runs = self.lake.runs_dir()
@@ -114,22 +122,28 @@ class RunStore:
             raise NotFoundError(f"no run '{run_id}'", where=str(runs),
                                 hint=f"did you mean {' or '.join(close)}?" if close else
                                 "list runs with `cde backtest ls`")
+        self.lake.inside(folder)
         return folder
+
+    def file(self, run_id: str, name: str) -> Path:
+        """File ``name`` of a run, symlinks resolved and refused when they lead outside the lake: what
+        every read of a run file goes through."""
+        return self.lake.inside(self.path(run_id) / name)
 
     def load(self, run_id: str) -> StoredRun:
         folder = self.path(run_id)
-        nav = pq.read_table(folder / "nav.parquet").to_pandas().set_index("ts")
-        contributions = pq.read_table(folder / "contributions.parquet").to_pandas().set_index("symbol")
+        nav = pq.read_table(self.file(run_id, "nav.parquet")).to_pandas().set_index("ts")
+        contributions = pq.read_table(self.file(run_id, "contributions.parquet")).to_pandas().set_index("symbol")
         return StoredRun(run_id=run_id, path=folder, config=self.config(run_id), metrics=self.metrics(run_id),
-                         nav=nav, positions=pq.read_table(folder / "positions.parquet").to_pandas(),
-                         trades=pq.read_table(folder / "trades.parquet").to_pandas(),
+                         nav=nav, positions=pq.read_table(self.file(run_id, "positions.parquet")).to_pandas(),
+                         trades=pq.read_table(self.file(run_id, "trades.parquet")).to_pandas(),
                          contributions=contributions)
 
     def config(self, run_id: str) -> dict[str, Any]:
-        return yaml.safe_load((self.path(run_id) / "config.yaml").read_text()) or {}
+        return yaml.safe_load(self.file(run_id, "config.yaml").read_text()) or {}
 
     def metrics(self, run_id: str) -> Metrics:
-        return metrics_from_json(json.loads((self.path(run_id) / "metrics.json").read_text()))
+        return metrics_from_json(json.loads(self.file(run_id, "metrics.json").read_text()))
 
     def list(self) -> list[RunSummary]:
         runs_dir = self.lake.runs_dir()
@@ -139,9 +153,9 @@ class RunStore:
         for folder in sorted(runs_dir.iterdir()):
             if folder.name.startswith(".") or not (folder / "metrics.json").exists():
                 continue
-            with contextlib.suppress(Exception):  # a foreign folder must not break the listing
-                config = yaml.safe_load((folder / "config.yaml").read_text()) or {}
-                metrics = json.loads((folder / "metrics.json").read_text())
+            with contextlib.suppress(Exception):  # a foreign folder (or a link out) must not break the listing
+                config = yaml.safe_load(self.lake.inside(folder / "config.yaml").read_text()) or {}
+                metrics = json.loads(self.lake.inside(folder / "metrics.json").read_text())
                 created = config.get("created")
                 out.append(RunSummary(run_id=folder.name, strategy=config.get("request", {}).get("strategy", "?"),
                                       created=created, total_return=metrics.get("total_return"),

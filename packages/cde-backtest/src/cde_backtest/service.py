@@ -45,6 +45,30 @@ def resolve(request: BacktestRequest) -> tuple[Any, BaseModel, Any, BaseModel]:
             engine, _validate(engine.Params, request.engine, f"engine {engine.name}"))
 
 
+def check_benchmark(request: BacktestRequest, lake: Lake) -> None:
+    """A named benchmark must be a symbol the run loads; refused at submit (4xx), not replaced by the
+    equal-weight basket."""
+    from cde_core.errors import DataError, NotFoundError
+
+    if request.benchmark is None:
+        return
+    if request.symbols is not None:
+        if request.benchmark not in request.symbols:
+            raise DataError(f"benchmark '{request.benchmark}' is not among the run's symbols",
+                            where="benchmark", hint="add it to symbols, or leave benchmark out for the "
+                                                    "equal-weight basket")
+        return
+    folder = lake.bars_dir(request.bars, request.exchange, request.market, request.benchmark)
+    if not folder.is_dir():
+        symbols_dir = folder.parent
+        known = sorted(p.name.removeprefix("symbol=") for p in symbols_dir.glob("symbol=*")) \
+            if symbols_dir.is_dir() else []
+        raise NotFoundError(f"no bars of benchmark '{request.benchmark}' in spec '{request.bars}' "
+                            f"({request.exchange}/{request.market})", where="benchmark",
+                            hint=f"{did_you_mean(request.benchmark, known, what='symbols in the spec')}; build "
+                                 "its bars first, or leave benchmark out for the equal-weight basket")
+
+
 def _version(dist: str) -> str:
     try:
         return version(dist)
@@ -54,11 +78,15 @@ def _version(dist: str) -> str:
 
 def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
                  progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
-                 run_id: str | None = None) -> RunResult:
-    """Run ``request`` on an already-loaded panel (tests, notebooks) and store the run folder."""
-    from cde_backtest.report import benchmark_nav, build_report
+                 run_id: str | None = None, self_contained: bool = False) -> RunResult:
+    """Run ``request`` on an already-loaded panel (tests, notebooks) and store the run folder.
+
+    The report loads plotly.js from the lake's shared ``assets/`` copy; ``self_contained`` inlines it
+    instead (one file to mail, ~4.6 MB larger)."""
+    from cde_backtest.report import ReportInputs, benchmark_nav, build_report
     from cde_backtest.run_notices import run_notices
     from cde_backtest.run_store import RunStore, new_run_id
+    from cde_core.visual.plotly_asset import PlotlyScript
 
     report = progress or no_progress
     strategy, strategy_params, engine, engine_params = resolve(request)
@@ -81,13 +109,6 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
     run_id = run_id or new_run_id(request.strategy, request.name)
     start, end = sim.index[0].to_pydatetime(), sim.index[-1].to_pydatetime()
     notices = run_notices(sim)
-    html = build_report(title=f"{request.strategy} — {run_id}", nav=nav, contributions=result.contributions,
-                        metrics=result.metrics, initial_cash=sim.initial_cash, notices=notices,
-                        subtitle=f"{request.exchange}/{request.market} bars={request.bars} "
-                                 f"features={request.features} {len(sim.market.symbols)} symbols, "
-                                 f"{start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC, engine {engine.name}")
-    check("report")
-    report(0.85, "saving run")
     positions = result.positions.stack().rename("qty").reset_index()
     weights_long = result.weights.stack().rename("weight").reset_index()
     positions["weight"] = weights_long["weight"].to_numpy()
@@ -96,6 +117,7 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
     trades = result.trades.copy()
     trades["symbol"] = trades["symbol"].astype(str)
     trades["reason"] = trades["reason"].astype(str)
+    last_close = close.iloc[-1] if len(close) else pd.Series(dtype=float)
     config = {
         "run_id": run_id,
         "created": datetime.now(UTC).isoformat(),
@@ -103,12 +125,21 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
         "resolved": {"strategy_params": strategy_params.model_dump(mode="json"),
                      "engine": engine.name, "engine_params": engine_params.model_dump(mode="json")},
         "data": {"symbols": list(sim.market.symbols), "bars": len(sim.index),
-                 "start": start.isoformat(), "end": end.isoformat()},
+                 "start": start.isoformat(), "end": end.isoformat(), "initial_cash": sim.initial_cash,
+                 # valuation of positions still open at the end (the report's round trips)
+                 "last_close": {str(k): float(v) for k, v in last_close.items() if pd.notna(v)}},
         "notices": notices,
         "versions": {d: _version(d) for d in ("cde-core", "cde-backtest")},
     }
-    folder = RunStore(lake).save(run_id, config=config, metrics=result.metrics, nav=nav, positions=positions,
-                                 trades=trades, contributions=result.contributions, report_html=html)
+    store = RunStore(lake)
+    inputs = ReportInputs(title=f"{request.strategy} — {run_id}", nav=nav, contributions=result.contributions,
+                          metrics=result.metrics, initial_cash=sim.initial_cash, trades=trades, config=config,
+                          last_close=config["data"]["last_close"], notices=notices)
+    html = build_report(inputs, PlotlyScript.inline() if self_contained else store.plotly_script())
+    check("report")
+    report(0.85, "saving run")
+    folder = store.save(run_id, config=config, metrics=result.metrics, nav=nav, positions=positions,
+                        trades=trades, contributions=result.contributions, report_html=html)
     report(1.0, "done")
     return RunResult(run_id=run_id, run_dir=str(folder), report=str(folder / "report.html"),
                      strategy=request.strategy, engine=engine.name, symbols=list(sim.market.symbols),
@@ -116,7 +147,8 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
 
 
 def run_backtest(request: BacktestRequest, lake: Lake, progress: ProgressCallback | None = None,
-                 cancel: CancelToken | None = None, *, universe: pd.DataFrame | None = None) -> RunResult:
+                 cancel: CancelToken | None = None, *, universe: pd.DataFrame | None = None,
+                 self_contained: bool = False) -> RunResult:
     """Load bars (+ features) from the lake, run the strategy on its engine, save the run folder.
 
     ``universe`` (rows of date/ts and symbol, e.g. a point-in-time universe table) or
@@ -134,4 +166,4 @@ def run_backtest(request: BacktestRequest, lake: Lake, progress: ProgressCallbac
         panel = panel.assign(in_universe=membership)  # one new block, not an insert into ~170 columns
     if cancel is not None and cancel.cancelled:
         raise CancelledError("backtest cancelled", where="loading")
-    return run_on_panel(request, panel, lake, progress=report, cancel=cancel)
+    return run_on_panel(request, panel, lake, progress=report, cancel=cancel, self_contained=self_contained)

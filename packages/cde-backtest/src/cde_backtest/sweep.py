@@ -15,6 +15,7 @@ from cde_backtest.request_file import build_request
 from cde_core.atomic import atomic_path, atomic_write_bytes
 from cde_core.lake import Lake
 from cde_core.progress import CancelToken, ProgressCallback
+from cde_core.visual.plotly_asset import PlotlyScript
 
 
 class SweepRequest(BaseModel):
@@ -83,12 +84,16 @@ def run_sweep(request: SweepRequest, lake: Lake, *, progress: ProgressCallback |
     with atomic_path(summary) as tmp:
         frame.to_parquet(tmp, index=False)
     heatmap = folder / "heatmap.html"
-    atomic_write_bytes(heatmap, _heatmap_html(frame, keys, request.metric).encode())
+    atomic_write_bytes(heatmap, _heatmap_html(frame, keys, request.metric,
+                                              PlotlyScript.beside(heatmap, lake.root)).encode())
     return SweepResult(sweep_id=sweep_id, rows=rows, summary=str(summary), heatmap=str(heatmap))
 
 
-def _heatmap_html(frame: pd.DataFrame, keys: list[str], metric: str) -> str:
+def _heatmap_html(frame: pd.DataFrame, keys: list[str], metric: str, plotly: PlotlyScript) -> str:
+    """The sweep's heat map, loading plotly.js from the lake's shared copy."""
     import plotly.graph_objects as go
+
+    from cde_core.visual.page import Chart, Page
 
     if len(keys) >= 2:
         table = frame.pivot_table(index=keys[0], columns=keys[1], values=metric, aggfunc="mean")
@@ -99,8 +104,8 @@ def _heatmap_html(frame: pd.DataFrame, keys: list[str], metric: str) -> str:
     else:
         fig = go.Figure(go.Bar(x=frame[keys[0]].astype(str), y=frame[metric]))
         fig.update_layout(xaxis_title=keys[0])
-    fig.update_layout(title=f"{metric} by {' × '.join(keys[:2])}", template="plotly_white")
-    return fig.to_html(full_html=True, include_plotlyjs=True)
+    title = f"{metric} by {' × '.join(keys[:2])}"
+    return Page(title=f"sweep: {title}", blocks=[Chart("sweep", title, fig)]).render(plotly)
 
 
 __all__ = ["SweepRequest", "SweepResult", "run_sweep", "sweep_job"]

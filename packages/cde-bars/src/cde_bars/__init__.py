@@ -2,7 +2,7 @@
 
 Public API (lazy: importing the package costs nothing until a name is used)::
 
-    build_bars(trades, bar, **params) -> pandas.DataFrame            # notebooks
+    build_bars(trades, bar, *, flush=False, ts_unit=None, **params) -> pandas.DataFrame   # notebooks
     aggregate_lake(request, lake=None, executor=None, progress=None, cancel=None) -> AggregateReport
     read_bars(lake, spec_id, exchange, market, symbols, start=None, end=None) -> panel (ts, symbol)
 """

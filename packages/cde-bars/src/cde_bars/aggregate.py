@@ -13,12 +13,12 @@ import threading
 import time
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from cde_bars.params import validated_params
 from cde_bars.requests import AggregateReport, AggregateRequest, SymbolReport
 from cde_core.config import get_config
 from cde_core.contracts.executor import Executor, Job
-from cde_core.errors import ConfigError, first_validation_problem
 from cde_core.lake import Lake, safe_value
 from cde_core.lake_names import check_trades_present
 from cde_core.progress import CancelToken, ProgressCallback
@@ -31,13 +31,7 @@ def resolve_spec(bar: str, params: dict[str, Any]) -> tuple[Any, BaseModel, str]
     from cde_bars.symbol_job import resolve_builder
 
     builder = resolve_builder(bar)
-    try:
-        validated = builder.Params.model_validate(params)
-    except ValidationError as exc:
-        key, message = first_validation_problem(exc, root="params")
-        fields = ", ".join(builder.Params.model_fields)
-        raise ConfigError(f"bad parameter '{key}' for {bar} bars: {message}", where=f"bar {bar}",
-                          hint=f"parameters of {bar}: {fields}") from None
+    validated = validated_params(builder, params)
     return builder, validated, str(builder.spec_id(validated))
 
 

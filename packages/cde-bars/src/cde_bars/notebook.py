@@ -9,23 +9,28 @@ import pandas as pd
 import pyarrow as pa
 
 from cde_core.errors import SchemaError
-from cde_core.schemas import TRADES_SCHEMA, TS_TYPE
+from cde_core.schemas import TRADES_SCHEMA
 
 
-def build_bars(trades: pa.Table | pd.DataFrame, bar: str, *, flush: bool = True,
+def build_bars(trades: pa.Table | pd.DataFrame, bar: str, *, flush: bool = False, ts_unit: str | None = None,
                builder: Any = None, **params: Any) -> pd.DataFrame:
     """Bars of ``trades`` with builder ``bar`` (``time``, ``dollar``, ``tick_imbalance`` …).
 
     ``params`` are the builder's parameters (``interval="1h"``, ``threshold=1e7`` …). The trades need
     ``ts``, ``price``, ``qty`` and ``is_buyer_maker``; a missing ``trade_id`` becomes the row number
-    and a missing ``quote_qty`` becomes price × qty. ``flush`` (default) also returns the unfinished
-    last bar. Returns a DataFrame in the bars schema (timestamps tz-aware UTC), one row per bar.
+    and a missing ``quote_qty`` becomes price × qty. ``ts`` must be timestamps; plain integers are
+    accepted only with ``ts_unit`` (``"s"``, ``"ms"``, ``"us"``, ``"ns"``) naming their epoch unit.
+    ``flush`` also returns the unfinished last bar; off by default, as in ``cde aggregate`` (its
+    ``--flush``), because that bar is cut by the end of the data, not by its rule. Returns a DataFrame
+    in the bars schema (timestamps tz-aware UTC), one row per bar. Bad trades (unsorted, non-finite or
+    non-positive prices, negative quantities, timestamps before 2009 or in the future) and bad
+    parameters raise a :class:`cde_core.errors.CdeError` naming the row or the parameter.
     """
     if builder is None:
         from cde_bars.catalog import builder_by_name
 
         builder = builder_by_name(bar)
-    table = canonical_trades(trades)
+    table = canonical_trades(trades, ts_unit=ts_unit)
     state = builder.new_state(params)
     parts = [builder.update(state, table)]
     if flush:
@@ -33,9 +38,18 @@ def build_bars(trades: pa.Table | pd.DataFrame, bar: str, *, flush: bool = True,
     return pa.concat_tables(parts).to_pandas()
 
 
-def canonical_trades(trades: pa.Table | pd.DataFrame) -> pa.Table:
+def canonical_trades(trades: pa.Table | pd.DataFrame, *, ts_unit: str | None = None) -> pa.Table:
     """Trades as a table in :data:`TRADES_SCHEMA` (derivable columns filled in, types cast)."""
-    table = pa.Table.from_pandas(trades, preserve_index=False) if isinstance(trades, pd.DataFrame) else trades
+    from cde_bars.trade_columns import cast_trade_column
+
+    if isinstance(trades, pd.DataFrame):
+        try:
+            table = pa.Table.from_pandas(trades, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise SchemaError(f"trades are not a table of plain columns: {exc}", where="build_bars",
+                              hint=f"expected columns: {', '.join(TRADES_SCHEMA.names)}") from None
+    else:
+        table = trades
     names = set(table.column_names)
     missing = {"ts", "price", "qty", "is_buyer_maker"} - names
     if missing:
@@ -44,12 +58,12 @@ def canonical_trades(trades: pa.Table | pd.DataFrame) -> pa.Table:
     columns = {}
     for fld in TRADES_SCHEMA:
         if fld.name in names:
-            column = table.column(fld.name)
-            columns[fld.name] = column.cast(TS_TYPE if fld.name == "ts" else fld.type)
+            columns[fld.name] = cast_trade_column(table.column(fld.name), fld.name, where="build_bars",
+                                                  ts_unit=ts_unit)
         elif fld.name == "trade_id":
             columns[fld.name] = pa.array(np.arange(table.num_rows, dtype=np.int64))
         else:  # quote_qty
-            price = table.column("price").cast(pa.float64()).to_numpy()
-            qty = table.column("qty").cast(pa.float64()).to_numpy()
+            price = columns["price"].to_numpy()
+            qty = columns["qty"].to_numpy()
             columns[fld.name] = pa.array(price * qty)
     return pa.table(columns, schema=TRADES_SCHEMA)

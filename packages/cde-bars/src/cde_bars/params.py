@@ -4,9 +4,13 @@ REST JSON schema."""
 from __future__ import annotations
 
 import re
-from typing import Literal
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:  # numpy loads on first use: registering builders stays cheap
+    import numpy as np
 
 _INTERVAL = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
@@ -65,6 +69,48 @@ class ThresholdBarParams(_Params):
                                        "bars_per_day")
     window_days: int = Field(7, ge=1, le=366, description="trailing days of the dynamic threshold "
                              "(days without trades count as zero)")
+    thresholds: dict[date, float] | None = Field(None, description="your own threshold per UTC day "
+                                                 "(date -> value, e.g. a pandas Series): a day not listed "
+                                                 "keeps the latest earlier listed value, days before the "
+                                                 "first use threshold")
+
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def _days_of_series(cls, value: Any) -> Any:
+        """Accept a pandas Series / any mapping keyed by dates, datetimes or Timestamps (UTC days)."""
+        if value is None or not hasattr(value, "items"):
+            return value
+        out = {}
+        for key, threshold in value.items():
+            if hasattr(key, "tzinfo") and key.tzinfo is not None:
+                key = key.astimezone(UTC)
+            out[key.date() if isinstance(key, datetime) else key] = threshold
+        return out
+
+    @field_validator("thresholds")
+    @classmethod
+    def _positive(cls, value: dict[date, float] | None) -> dict[date, float] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("thresholds is empty")
+            bad = [d for d, v in value.items() if not (v > 0 and v < float("inf"))]
+            if bad:
+                raise ValueError(f"threshold of {bad[0]} is {value[bad[0]]}, not a finite number > 0")
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind_of_dynamic(self) -> ThresholdBarParams:
+        if self.thresholds is not None and self.bars_per_day is not None:
+            raise ValueError("give bars_per_day or thresholds, not both")
+        return self
+
+    def day_thresholds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(UTC day numbers, thresholds) of ``thresholds``, sorted by day."""
+        import numpy as np
+
+        days = sorted(self.thresholds or {})
+        return (np.array([(d - date(1970, 1, 1)).days for d in days], dtype=np.int64),
+                np.array([(self.thresholds or {})[d] for d in days], dtype=np.float64))
 
 
 class InformationBarParams(_Params):
@@ -93,11 +139,44 @@ class InformationBarParams(_Params):
 
 
 class ImbalanceBarParams(InformationBarParams):
-    """Imbalance bars: close when |Σ b·v| reaches E[T] · |E[b·v]|."""
+    """Imbalance bars: close when |Σ b·v| reaches max(E[T] · |E[b·v]|, floor · √E[T] · E[|v|]).
 
-    imbalance_floor: float = Field(0.1, ge=0, le=1, description="lower bound of |E[b·v]| as a fraction of "
-                                   "E[|v|]: a balanced market cannot shrink the threshold to zero")
+    Defaults chosen so that balanced and moderately persistent flow ends most bars on the imbalance
+    rule, not on the ``expected_ticks_max`` cap (docs/bars.md, "Defaults")."""
+
+    expected_ticks_init: float = Field(100.0, gt=0, description="E[T] (trades per bar) before the first "
+                                       "bar closes")
+    ewma_bars: int = Field(100, ge=1, description="EWMA span in bars (alpha = 2 / (span + 1)) of E[T] and "
+                           "the per-trade expectations (a short span lets one long bar run E[T] away)")
+    imbalance_floor: float = Field(0.7, ge=0, le=1, description="lower bound of the threshold in random-walk "
+                                   "units: floor · sqrt(E[T]) · E[|v|], the typical |imbalance| of a "
+                                   "balanced bar of E[T] trades times floor, so a balanced market neither "
+                                   "shrinks the threshold to zero nor lets E[T] feed on itself")
 
 
 class RunBarParams(InformationBarParams):
     """Run bars: close when max(Σ buy v, Σ sell v) reaches E[T] · max(E[buy v], E[sell v])."""
+
+
+def validated_params(builder: Any, params: BaseModel | dict[str, Any]) -> BaseModel:
+    """``params`` checked by ``builder.Params``, or a one-line :class:`ConfigError` naming the
+    parameter, the problem and (for a misspelt name) the nearest valid names."""
+    from difflib import get_close_matches
+
+    from pydantic import ValidationError
+
+    from cde_core.errors import ConfigError, first_validation_problem
+
+    data = params.model_dump() if isinstance(params, BaseModel) else params
+    try:
+        return builder.Params.model_validate(data)
+    except ValidationError as exc:
+        unknown = [".".join(map(str, e["loc"])) for e in exc.errors() if e["type"] == "extra_forbidden"]
+        key, message = (unknown[0], "unknown parameter") if unknown else \
+            first_validation_problem(exc, root="params")
+        fields = list(builder.Params.model_fields)
+        near = get_close_matches(key, fields, n=3, cutoff=0.5)
+        hint = (f"did you mean {' or '.join(near)}? " if near and key not in fields else "") + \
+            f"parameters of {builder.name}: {', '.join(fields)}"
+        raise ConfigError(f"bad parameter '{key}' for {builder.name} bars: {message}",
+                          where=f"bar {builder.name}", hint=hint) from None

@@ -30,5 +30,7 @@ def register_commands(app: Any) -> None:
 @hookimpl
 def register_routes(app: Any) -> None:
     from cde_bars.api import add_routes
+    from cde_bars.visual_routes import add_visual_routes
 
     add_routes(app)
+    add_visual_routes(app)

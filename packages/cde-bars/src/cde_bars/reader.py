@@ -13,6 +13,7 @@ from cde_bars.assemble import PERIOD_START
 from cde_bars.bars_lake import month_label, month_partitions
 from cde_core.errors import NotFoundError
 from cde_core.lake import Lake
+from cde_core.schemas import mark_bar_interval
 
 
 def read_bars(lake: Lake, spec_id: str, exchange: str, market: str, symbols: Sequence[str] | str,
@@ -32,7 +33,7 @@ def read_bars(lake: Lake, spec_id: str, exchange: str, market: str, symbols: Seq
         for month, path in months.items():
             if (start and month < month_label(start)) or (end and month > month_label(end)):
                 continue
-            table = pq.read_table(path)
+            table = pq.read_table(lake.inside(path))
             tables.append(table.append_column("symbol", pa.array([symbol] * table.num_rows, pa.string())))
     if not tables:
         raise NotFoundError(f"no bars of spec '{spec_id}' for {', '.join(symbols)}",
@@ -47,4 +48,5 @@ def read_bars(lake: Lake, spec_id: str, exchange: str, market: str, symbols: Seq
     level = index or (PERIOD_START if PERIOD_START in frame.columns else "ts")
     if level != "ts":
         frame = frame.rename(columns={"ts": "ts_first"}).rename(columns={level: "ts"})
-    return frame.set_index(["ts", "symbol"]).sort_index()
+    panel = frame.set_index(["ts", "symbol"]).sort_index()
+    return mark_bar_interval(panel) if level == PERIOD_START else panel

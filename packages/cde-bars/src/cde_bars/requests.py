@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from cde_core.json_types import JsonDate, JsonInt
+from cde_core.lake_paths import LakeName
 
 SymbolStatus = Literal["built", "resumed", "up-to-date", "no-data"]
 
@@ -29,9 +30,9 @@ class AggregateRequest(BaseModel):
     bar: str = Field(description="registered bar builder: time, tick, volume, dollar, tick_imbalance, …")
     params: dict[str, Any] = Field(default_factory=dict, description="the builder's parameters, e.g. "
                                    "{\"interval\": \"1h\"} or {\"threshold\": 1e7}")
-    exchange: str = Field(description="exchange partition of the trades lake, e.g. binance")
-    market: str = Field(description="market partition, e.g. spot")
-    symbols: list[str] = Field(min_length=1, description="symbols to aggregate, e.g. BTCUSDT")
+    exchange: LakeName = Field(description="exchange partition of the trades lake, e.g. binance")
+    market: LakeName = Field(description="market partition, e.g. spot")
+    symbols: list[LakeName] = Field(min_length=1, description="symbols to aggregate, e.g. BTCUSDT")
     start: JsonDate = Field(description="first trades day, inclusive (UTC)")
     end: JsonDate = Field(description="last trades day, inclusive (UTC)")
     flush: StrictBool = Field(False, description="also write the unfinished last bar (time bars: the last "

@@ -29,6 +29,7 @@ from cde_bars.bars_lake import (
 )
 from cde_bars.requests import DEFAULT_BATCH_ROWS, SymbolReport
 from cde_bars.state import BarState
+from cde_bars.trade_checks import BadTradeError
 from cde_core.errors import DataError
 from cde_core.lake import Lake, Provenance
 from cde_core.progress import CancelToken
@@ -116,10 +117,18 @@ class SymbolAggregation:
                 # the process; ~0.1 CPU-s less per 20 M trades). Lake files are replaced by rename,
                 # never rewritten in place, so a mapping never sees a file change under it.
                 parquet = pq.ParquetFile(self.files[index], memory_map=True)
+                rows_before = 0
                 for batch in parquet.iter_batches(batch_size=self.batch_rows, columns=columns,
                                                  use_threads=False):
                     trades += batch.num_rows
-                    self._collect(self.builder.update(state, batch), index, skip_through)
+                    try:
+                        bars = self.builder.update(state, batch)
+                    except BadTradeError as exc:
+                        raise exc.located(row_offset=rows_before, where=self._file_where(index)) from None
+                    except DataError as exc:  # schema problems: the file is the place to look
+                        raise type(exc)(exc.what, where=self._file_where(index), hint=exc.hint) from None
+                    rows_before += batch.num_rows
+                    self._collect(bars, index, skip_through)
             except (pa.ArrowInvalid, OSError) as exc:
                 raise DataError(f"unreadable trades partition: {exc}", where=str(self.files[index]),
                                 hint="re-download that day") from exc
@@ -131,6 +140,10 @@ class SymbolAggregation:
         for month in sorted(self.pending):
             self._write_month(month, complete=False, resume=None)
         return trades
+
+    def _file_where(self, index: int) -> str:
+        return (f"{self.exchange}/{self.market} symbol {self.symbol}, day {self.days[index].isoformat()}, "
+                f"file {self.files[index]}")
 
     # -- bars → months -------------------------------------------------------------------------
     def _collect(self, bars: pa.Table, day_index: int, skip_through: str | None) -> None:

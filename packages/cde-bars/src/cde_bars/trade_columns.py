@@ -6,12 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-from numba import njit
 
-from cde_core.errors import DataError, SchemaError
+from cde_core.errors import SchemaError
 from cde_core.schemas import TRADES_SCHEMA, TS_TYPE
-
-NUMBA_CACHE_INPUTS = "0f34b254479fd4d7"  # sha256 of the cde code it imports; tools/numba_cache_stamps.py
 
 
 @dataclass(frozen=True)
@@ -38,14 +35,42 @@ def _column(batch: pa.RecordBatch, name: str, where: str) -> pa.Array:
     if array.null_count:
         raise SchemaError(f"column '{name}' has {array.null_count} null value(s)", where=where,
                           hint="drop or fill them before building bars")
-    expected = TRADES_SCHEMA.field(name).type
-    if array.type != expected:
-        try:
-            array = array.cast(TS_TYPE if name == "ts" else expected)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise SchemaError(f"column '{name}' has type {array.type}, expected {expected}", where=where,
-                              hint="cast it first") from exc
+    array = cast_trade_column(array, name, where=where)
     return array
+
+
+#: units a caller may name for plain-integer epoch timestamps (``build_bars(..., ts_unit="ms")``)
+TS_UNITS = ("s", "ms", "us", "ns")
+
+
+def cast_trade_column(array: pa.Array | pa.ChunkedArray, name: str, *, where: str,
+                      ts_unit: str | None = None) -> pa.Array | pa.ChunkedArray:
+    """``array`` as the canonical type of trades column ``name``, or a :class:`SchemaError`.
+
+    Timestamps of any unit / zone become ``timestamp[us, UTC]`` (naive ones are taken as UTC, finer
+    units are truncated to µs). Plain integers are refused for ``ts`` unless ``ts_unit`` names their
+    unit: an epoch in milliseconds read as microseconds lands in 1970 and nothing else would notice.
+    """
+    expected = TS_TYPE if name == "ts" else TRADES_SCHEMA.field(name).type
+    if array.type == expected:
+        return array
+    if name == "ts" and not pa.types.is_timestamp(array.type):
+        if ts_unit is None or not pa.types.is_integer(array.type):
+            kind = "plain integers" if pa.types.is_integer(array.type) else f"values of type {array.type}"
+            raise SchemaError(f"column 'ts' holds {kind}, not timestamps", where=where,
+                              hint="name the epoch unit (build_bars(..., ts_unit='ms'), one of "
+                                   f"{', '.join(TS_UNITS)}) or convert first, e.g. "
+                                   "pd.to_datetime(df.ts, unit='ms', utc=True)")
+        if ts_unit not in TS_UNITS:
+            raise SchemaError(f"ts_unit '{ts_unit}' is not one of {', '.join(TS_UNITS)}", where=where)
+        array = array.cast(pa.int64()).cast(pa.timestamp(ts_unit, tz="UTC"))
+    try:
+        if name == "ts":
+            return array.cast(expected, safe=False)  # ns → µs truncates; any zone is the same instant
+        return array.cast(expected)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise SchemaError(f"column '{name}' has type {array.type}, expected {expected}", where=where,
+                          hint=f"cast it to {expected} first") from None
 
 
 def trade_columns(batch: pa.RecordBatch, *, where: str = "trades") -> TradeColumns:
@@ -72,33 +97,3 @@ def bool_bytes(array: pa.Array) -> np.ndarray:
         return np.zeros(len(array), dtype=np.uint8)
     bits = np.unpackbits(np.frombuffer(bitmap, dtype=np.uint8), bitorder="little")
     return bits[array.offset:array.offset + len(array)]
-
-
-@njit(cache=True, nogil=True)
-def first_out_of_order(ts: np.ndarray, previous: int) -> int:
-    """Index of the first timestamp earlier than its predecessor (``previous`` before index 0), or -1.
-
-    The common case (all in order) runs as a branch-free reduction that LLVM vectorises; only a
-    stream with a violation pays for the search."""
-    n = ts.shape[0]
-    if n == 0:
-        return -1
-    disorder = ts[0] < previous
-    for i in range(1, n):
-        disorder |= ts[i] < ts[i - 1]
-    if not disorder:
-        return -1
-    last = previous
-    for i in range(n):
-        if ts[i] < last:
-            return i
-        last = ts[i]
-    return -1  # pragma: no cover - unreachable
-
-
-def check_order(columns: TradeColumns, previous_ts: int | None, *, where: str) -> None:
-    """Bars need trades in time order, within a batch and across batches of one stream."""
-    bad = first_out_of_order(columns.ts, np.iinfo(np.int64).min if previous_ts is None else previous_ts)
-    if bad >= 0:
-        raise DataError(f"trades are not in time order at row {bad} (trade id {columns.trade_id[bad]})",
-                        where=where, hint="sort the trades by ts (and trade id) before building bars")

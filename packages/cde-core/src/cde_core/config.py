@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import yaml
 from platformdirs import user_data_dir
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from cde_core.errors import ConfigError, first_validation_problem
 
@@ -54,6 +54,8 @@ class DownloadConfig(_Section):
     timeout_s: float = Field(30.0, gt=0, description="connect/read timeout per request, seconds")
     retries: int = Field(5, ge=0, le=20, description="retries on timeouts, 429 and 5xx")
     backoff_s: float = Field(0.5, ge=0, description="first back-off delay; doubles per retry, with jitter")
+    max_span_days: int = Field(3700, ge=1, description="longest start..end range one download may ask for "
+                               "(days); longer requests are refused before anything runs")
 
 
 class ExecutorConfig(_Section):
@@ -70,12 +72,24 @@ class ServerConfig(_Section):
 
     host: str = Field("127.0.0.1", description="bind address")
     port: int = Field(8000, ge=1, le=65535, description="bind port")
-    api_keys: list[SecretStr] = Field(default_factory=list, description="if set, X-API-Key is required")
+    api_keys: list[SecretStr] = Field(default_factory=list, description="if set, X-API-Key is required; "
+                                      "without keys `cde serve` binds only a loopback address")
     cors_origins: list[str] = Field(default_factory=list, description="allowed CORS origins")
     max_request_bytes: int = Field(1_000_000, ge=1024, description="largest accepted request body")
     task_store: str = Field("memory", description="memory, or redis://host:port/db")
     task_ttl_s: int = Field(7 * 24 * 3600, ge=60, description="how long finished tasks are kept")
     task_timeout_s: float | None = Field(None, gt=0, description="default per-task timeout")
+
+
+    @field_validator("api_keys")
+    @classmethod
+    def _no_empty_key(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        # an empty key would read as "no keys" to one check and as a key to another: refuse it
+        for position, key in enumerate(keys):
+            if not key.get_secret_value().strip():
+                raise ValueError(f"API key {position + 1} is empty; use a long random string "
+                                 "(python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        return keys
 
 
 class LoggingConfig(_Section):
@@ -130,11 +144,8 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
     layer: dict[str, Any] = {}
     for name, raw in environ.items():
-        if name in ENV_ALIASES:
-            dotted = ENV_ALIASES[name]
-        elif name.startswith("CDE_") and "__" in name:
-            dotted = name.removeprefix("CDE_").lower().replace("__", ".")
-        else:
+        dotted = _env_key(name)
+        if dotted is None:
             continue
         try:
             value = yaml.safe_load(raw) if raw.strip() else raw
@@ -209,7 +220,7 @@ def load_config(
     try:
         config = CdeConfig.model_validate(merged)
     except ValidationError:
-        config = _validate_by_section(merged, origins)
+        config = _validate_by_section(merged, origins, env)
     return LoadedConfig(config=config, origins=origins, file=path)
 
 
@@ -225,29 +236,31 @@ class BrokenSection:
         raise ConfigError(self.error.what, where=self.error.where, hint=self.error.hint)
 
 
-def _config_error(exc: ValidationError, origins: dict[str, str]) -> ConfigError:
+def _config_error(exc: ValidationError, origins: dict[str, str], environ: dict[str, str]) -> ConfigError:
     """The first problem as a one-line error naming the dotted key and the file (or variable) that set it."""
     from cde_core.suggest import did_you_mean
 
     key, message = first_validation_problem(exc)
-    hint = "fix it, see `cde config show`, or compare with the template from `cde config init`"
+    hint = ("API keys are strings: quote one that reads as a number, CDE_API_KEYS='[\"12345\"]'"
+            if key.startswith("server.api_keys.") else
+            "fix it, see `cde config show`, or compare with the template from `cde config init`")
     first = exc.errors()[0]
     if first["type"] == "extra_forbidden" and len(first["loc"]) == 2:
         section = CdeConfig.model_fields[str(first["loc"][0])].annotation
         fields = getattr(section, "model_fields", {})
         hint = did_you_mean(str(first["loc"][1]), fields, what=f"keys of {first['loc'][0]}")
-    return ConfigError(f"bad config value for '{key}': {message}", where=origins.get(key, "defaults"), hint=hint)
+    return ConfigError(f"bad config value for '{key}': {message}", where=_blame(key, origins, environ), hint=hint)
 
 
-def _validate_by_section(merged: dict[str, Any], origins: dict[str, str]) -> CdeConfig:
+def _validate_by_section(merged: dict[str, Any], origins: dict[str, str], environ: dict[str, str]) -> CdeConfig:
     """Validate each section alone: unknown keys fail now, a bad section only where it is used."""
     from cde_core.suggest import did_you_mean
 
     sections = CdeConfig.model_fields
     for key in merged:
         if key not in sections:
-            origin = next((o for k, o in origins.items() if k == key or k.startswith(f"{key}.")), "defaults")
-            raise ConfigError(f"unknown config key '{key}'", where=origin,
+            dotted = next((k for k in origins if k == key or k.startswith(f"{key}.")), key)
+            raise ConfigError(f"unknown config key '{key}'", where=_blame(dotted, origins, environ),
                               hint=did_you_mean(key, sections, what="config sections"))
     values: dict[str, Any] = {}
     for name in sections:
@@ -256,9 +269,33 @@ def _validate_by_section(merged: dict[str, Any], origins: dict[str, str]) -> Cde
         try:
             values[name] = CdeConfig.model_validate({name: merged[name]}).__dict__[name]
         except ValidationError as exc:
-            values[name] = BrokenSection(_config_error(exc, origins))
+            values[name] = BrokenSection(_config_error(exc, origins, environ))
     defaults = {name: getattr(CdeConfig(), name) for name in sections if name not in values}
     return CdeConfig.model_construct(**defaults, **values)
+
+
+def _blame(key: str, origins: dict[str, str], environ: dict[str, str]) -> str:
+    """Where the bad value of ``key`` came from: the value set at ``key`` or at the nearest enclosing
+    key (``server.api_keys`` for ``server.api_keys.0``), naming the environment variable when it was one."""
+    parts = key.split(".")
+    for end in range(len(parts), 0, -1):
+        dotted = ".".join(parts[:end])
+        if dotted in origins:
+            origin = origins[dotted]
+            if origin == "environment":
+                names = [n for n in environ if _env_key(n) == dotted]
+                return f"environment variable {names[0]}" if names else origin
+            return origin
+    return "defaults"
+
+
+def _env_key(name: str) -> str | None:
+    """The dotted config key an environment variable sets, or None."""
+    if name in ENV_ALIASES:
+        return ENV_ALIASES[name]
+    if name.startswith("CDE_") and "__" in name:
+        return name.removeprefix("CDE_").lower().replace("__", ".")
+    return None
 
 
 def _inline_yaml(value: Any) -> str:

@@ -4,8 +4,11 @@ Every capability of cde, the built-in ones included, arrives through these hooks
 module (named by an entry point in the group ``cde``) that implements some of them with
 ``@cde_core.hookimpl``. Each ``register_<kind>`` hook receives a ``register`` callable; the plugin
 calls it once for each object it offers. Objects must satisfy the protocol named in the hook's
-docstring (see :mod:`cde_core.contracts`); cde checks the protocol at registration time and reports
-a violation as a broken plugin rather than failing later.
+docstring (see :mod:`cde_core.contracts`; typed optional bases in :mod:`cde_core.authoring`); cde
+checks the protocol at registration time and reports a violation as a broken plugin rather than
+failing later. Names are unique per kind: the first registration (built-ins first, then third-party
+plugins by distribution name) keeps a name, a later one is rejected and reported. Prove an object
+with the kit in :mod:`cde_core.testing` (``check_factor`` …).
 
 Minimal plugin module::
 
@@ -78,8 +81,9 @@ def register_factors(register: Callable[[Any], None]) -> None:
     :class:`cde_core.contracts.factor.Factor`: ``name``, ``group``, ``summary``, ``inputs`` (bar
     columns it reads), a pydantic ``Params`` model, ``lookback(params)`` (bars needed before the
     first valid value), ``columns(params)`` (deterministic output names) and ``compute``. A factor
-    must never look ahead: the value at bar *t* may use bars up to and including *t* only; cde tests
-    this for every registered factor.
+    must never look ahead: the value at bar *t* may use bars up to and including *t* only
+    (``cde_core.testing.check_factor`` proves it). Third-party factors never join the built-in
+    ``default`` feature set; users ask for them by name or in a feature-set file.
 
     Used by ``cde features`` and the features API.
 
@@ -142,8 +146,10 @@ def register_commands(app: Any) -> None:
     """Add commands to the ``cde`` command line.
 
     ``app`` is the root :class:`typer.Typer` application. Add commands with ``app.command()`` or
-    groups with ``app.add_typer(sub_app, name=...)``. Raise :class:`cde_core.errors.CdeError` for
-    user errors: the CLI prints it as one line (with a traceback only under ``--debug``).
+    groups with ``app.add_typer(sub_app, name=...)``. A name the shell or an earlier plugin already
+    has is refused (removed again) and reported in ``cde plugins``. Raise
+    :class:`cde_core.errors.CdeError` for user errors: the CLI prints it as one line (with a
+    traceback only under ``--debug``).
 
     Example::
 
@@ -159,7 +165,8 @@ def register_commands(app: Any) -> None:
 def register_routes(app: Any) -> None:
     """Add routes to the REST API.
 
-    ``app`` is the :class:`fastapi.FastAPI` application; call ``app.include_router(router)``.
+    ``app`` is the :class:`fastapi.FastAPI` application; call ``app.include_router(router)``. A
+    ``METHOD path`` another plugin already serves is refused with its router and reported.
     Long work should run as a task: ``app.state.tasks`` satisfies
     :class:`cde_core.tasks.TaskSubmitter`. Raise :class:`cde_core.errors.CdeError` for client
     errors: the API answers with a JSON problem body and the error's ``http_status``.

@@ -18,7 +18,6 @@ with provenance or not at all.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,12 @@ from pydantic import BaseModel, Field
 
 from cde_core.atomic import atomic_path
 from cde_core.errors import DataError, NotFoundError
+
+# re-exported: the guard lives in cde_core.lake_paths, callers know it as part of the lake
+from cde_core.lake_paths import SAFE_VALUE_PATTERN as SAFE_VALUE_PATTERN
+from cde_core.lake_paths import LakeName as LakeName
+from cde_core.lake_paths import inside
+from cde_core.lake_paths import safe_value as safe_value
 from cde_core.parquet_encoding import parquet_write_options
 
 if TYPE_CHECKING:
@@ -36,14 +41,6 @@ if TYPE_CHECKING:
 
 PROVENANCE_KEY = b"cde.provenance"
 PART_FILE = "part-0.parquet"
-# \Z, not $: Python's $ also matches before a trailing newline, so "run\n" would pass
-_SAFE_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*\Z")
-#: :func:`safe_value`'s rule as one JSON-schema regex, for API path and query parameters: the OpenAPI
-#: schema then says exactly which names a route accepts (FastAPI answers 422 before the route runs,
-#: and fuzzers generate only names the code takes). Starts with a letter or digit; letters, digits,
-#: '.', '_', '-'; never two dots in a row. No look-arounds, so pydantic's Rust regex (what FastAPI
-#: validates with) and JSON Schema's ECMA regex both read it, with ``$`` as the end of the text.
-SAFE_VALUE_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-])*\.?$"
 
 
 #: the lake tree of each trade-shaped archive kind. They share :data:`cde_core.schemas.TRADES_SCHEMA` but
@@ -73,13 +70,6 @@ class Provenance(BaseModel):
     max_ts: str | None = None
     created_by: str = "cde"
     extra: dict[str, Any] = Field(default_factory=dict)
-
-
-def safe_value(value: str, *, what: str) -> str:
-    """Reject partition values that could escape the lake (``..``, ``/``) or break hive parsing."""
-    if not _SAFE_VALUE.match(value) or ".." in value:
-        raise DataError(f"invalid {what} '{value}'", hint="use letters, digits, '.', '_' or '-' only")
-    return value
 
 
 class Lake:
@@ -139,6 +129,20 @@ class Lake:
                 / f"market={safe_value(market, what='market')}"
                 / f"symbol={safe_value(symbol, what='symbol')}")
 
+    def inside(self, path: Path) -> Path:
+        """``path`` with symlinks resolved, if it stays in the lake; DataError otherwise. Every file
+        the API serves is opened through this, so a link planted in the lake serves nothing outside."""
+        return inside(self.root, path)
+
+    def hive_dataset(self, base: Path) -> ds.Dataset:
+        """The Parquet files under ``base`` as one hive dataset, every file checked :meth:`inside`."""
+        import pyarrow.dataset as ds
+
+        dataset = ds.dataset(self.inside(base), format="parquet", partitioning="hive")
+        for file in dataset.files:
+            self.inside(Path(file))
+        return dataset
+
     def runs_dir(self) -> Path:
         return self.root / "runs"
 
@@ -183,9 +187,7 @@ class Lake:
         base = self.root / kind if subpath is None else self.root / kind / subpath
         if not base.exists():
             raise NotFoundError(f"nothing in the lake under {base}", hint="download or build it first")
-        import pyarrow.dataset as ds
-
-        return ds.dataset(base, format="parquet", partitioning="hive")
+        return self.hive_dataset(base)
 
     def trades_files(self, exchange: str, market: str, symbol: str,
                      start: date | None = None, end: date | None = None) -> list[Path]:
@@ -202,6 +204,6 @@ class Lake:
         return files
 
     def symbols(self, exchange: str, market: str) -> list[str]:
-        base = self.root / self.trade_tree / f"exchange={exchange}" / f"market={market}"
+        base = self.hive_dir(self.trade_tree, ("exchange", exchange), ("market", market))
         return sorted(p.name.removeprefix("symbol=") for p in base.glob("symbol=*")) if base.exists() else []
 

@@ -26,7 +26,8 @@ from cde_core.contracts.factor import Factor
 from cde_core.contracts.signal import SignalGenerator
 from cde_core.contracts.strategy import Strategy
 from cde_core.markers import PROJECT
-from cde_core.registry import Registered, Registry
+from cde_core.plugin_checks import PluginCheckError, check_hook_result, check_object, describe, hook_problems
+from cde_core.registry import Registered, Registry, Withheld
 
 ENTRY_POINT_GROUP = "cde"
 
@@ -44,7 +45,15 @@ KINDS: dict[str, tuple[str, type]] = {
 
 @dataclass
 class PluginInfo:
-    """What ``cde plugins`` shows for one plugin."""
+    """What ``cde plugins`` shows for one plugin.
+
+    ``error`` set means *broken*, one definition everywhere: the plugin failed to import, has a hook
+    cde cannot call, or one of its hooks raised or registered something invalid. Nothing a broken
+    plugin offers is used (no object, no command, no route), and asking for one of its objects says
+    why. ``rejected`` lists single contributions refused because another plugin had the name first;
+    the rest of the plugin works. ``added`` records the commands and routes it contributed
+    (``{"commands": [...], "routes": [...]}``).
+    """
 
     name: str
     distribution: str
@@ -52,10 +61,28 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
     error: str | None = None
     builtin: bool = False
+    conflicts: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    added: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def rejected(self) -> list[str]:
+        """Registered objects (``conflicts``, found on each registry build) and commands or routes
+        (``refused``, found when the CLI or API is built) that another plugin had first."""
+        return self.conflicts + self.refused
 
     @property
     def status(self) -> str:
         return "broken" if self.error else "ok"
+
+    @property
+    def owner(self) -> str:
+        version = f" {self.version}" if self.version else ""
+        return f"{self.distribution}{version} (plugin {self.name})"
+
+    def order_key(self) -> tuple[bool, str, str]:
+        """Built-ins first, then third-party plugins by distribution name: who keeps a shared name."""
+        return (not self.builtin, self.distribution, self.name)
 
 
 BUILTIN_DISTRIBUTIONS = frozenset(
@@ -71,13 +98,19 @@ def _names_from_env(var: str) -> set[str] | None:
 
 
 class PluginHost:
-    """A pluggy manager plus per-kind registries built from it on first use."""
+    """A pluggy manager plus per-kind registries built from it on first use.
+
+    All registries are built together, in one pass over the plugins in a stable order (built-ins,
+    then third-party by distribution name), so whether a plugin is broken never depends on which
+    registry a command happened to ask for first.
+    """
 
     def __init__(self, *, load_entry_points: bool = True) -> None:
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self._info: dict[str, PluginInfo] = {}
         self._registries: dict[str, Registry] = {}
+        self._owners: dict[int, Registered] = {}
         self._lock = threading.RLock()
         if load_entry_points:
             self._load_entry_points()
@@ -93,10 +126,16 @@ class PluginHost:
                 continue
             if ep.name in disabled or dist in disabled:
                 continue
+            if ep.name in self._info:  # two distributions claim one entry point name: keep the first
+                first = self._info[ep.name]
+                self._info[f"{ep.name}@{dist}"] = PluginInfo(
+                    ep.name, dist, version, builtin=dist in BUILTIN_DISTRIBUTIONS,
+                    error=f"entry point name '{ep.name}' is already used by {first.owner}; rename it")
+                continue
             try:
                 module = ep.load()
             except Exception as exc:  # any import failure must not take the other plugins down
-                self._info[ep.name] = PluginInfo(ep.name, dist, version, error=_describe(exc),
+                self._info[ep.name] = PluginInfo(ep.name, dist, version, error=f"import failed: {describe(exc)}",
                                                  builtin=dist in BUILTIN_DISTRIBUTIONS)
                 continue
             self._register(module, ep.name, dist, version)
@@ -104,18 +143,16 @@ class PluginHost:
     def _register(self, plugin: object, name: str, distribution: str, version: str) -> None:
         info = PluginInfo(name, distribution, version, builtin=distribution in BUILTIN_DISTRIBUTIONS)
         self._info[name] = info
+        problems = hook_problems(self.pm, plugin)
+        if problems:
+            info.error = "; ".join(problems)
+            return
         try:
             self.pm.register(plugin, name=name)
-        except Exception as exc:  # pluggy validates hook signatures here
-            info.error = _describe(exc)
+        except Exception as exc:  # pluggy's own validation, should ours have missed something
+            info.error = describe(exc)
             return
-        callers = self.pm.get_hookcallers(plugin) or []
-        unknown = [c.name for c in callers if c.spec is None]
-        if unknown:
-            self.pm.unregister(plugin)
-            info.error = f"implements unknown hook(s) {', '.join(unknown)} (misspelled?)"
-            return
-        info.hooks = sorted(c.name for c in callers)
+        info.hooks = sorted(c.name for c in self.pm.get_hookcallers(plugin) or [])
 
     def register(self, plugin: object, *, name: str | None = None,
                  distribution: str = "<programmatic>", version: str = "") -> str:
@@ -126,7 +163,7 @@ class PluginHost:
         plugin_name = name or getattr(plugin, "__name__", None) or f"plugin-{id(plugin)}"
         with self._lock:
             self._register(plugin, plugin_name, distribution, version)
-            self._registries.clear()
+            self._invalidate()
         return plugin_name
 
     def unregister(self, name: str) -> None:
@@ -135,51 +172,112 @@ class PluginHost:
             if plugin is not None:
                 self.pm.unregister(plugin)
             self._info.pop(name, None)
-            self._registries.clear()
+            self._invalidate()
+
+    def _invalidate(self) -> None:
+        self._registries.clear()
+        self._owners.clear()
+        for info in self._info.values():
+            info.conflicts = []
+
+    def mark_broken(self, plugin: str, reason: str) -> None:
+        """Record that ``plugin`` is broken (e.g. its ``register_commands`` raised): from now on
+        nothing it registered is used."""
+        with self._lock:
+            info = self._info.get(plugin)
+            if info is not None and info.error is None:
+                info.error = reason
+                self._invalidate()
+
+    def info(self, plugin: str) -> PluginInfo | None:
+        return self._info.get(plugin)
+
+    def loaded(self) -> list[PluginInfo]:
+        """Every plugin seen so far, without building the registries (cheap; hook failures of
+        registry hooks are not known yet — use :meth:`plugins` for the full picture)."""
+        return sorted(self._info.values(), key=PluginInfo.order_key)
 
     # -- registries ----------------------------------------------------------------------------
     def registry(self, kind: str) -> Registry:
         with self._lock:
-            if kind not in self._registries:
-                self._registries[kind] = self._build_registry(kind)
+            if not self._registries:
+                self._build_registries()
             return self._registries[kind]
 
-    def _build_registry(self, kind: str) -> Registry:
-        hook_name, protocol = KINDS[kind]
-        registry = Registry(kind)
-        caller = getattr(self.pm.hook, hook_name)
-        # call each implementation separately so every object is attributed to its plugin
-        for impl in reversed(caller.get_hookimpls()):
-            info = self._info.get(impl.plugin_name)
-            if info is None or info.error:
+    def _build_registries(self) -> None:
+        collected: dict[str, list[tuple[str, Any]]] = {}
+        ordered = sorted(self._info.values(), key=PluginInfo.order_key)
+        for info in ordered:
+            if self.pm.get_plugin(info.name) is not None:  # loaded, with hooks cde can call
+                collected[info.name] = self._collect(info)
+        registries = {kind: Registry(kind) for kind in KINDS}
+        for info in ordered:
+            objects = collected.get(info.name, [])
+            if info.error is not None:
+                for kind, obj in objects:  # say why a name is unusable instead of "not found"
+                    registries[kind].withhold(Withheld(kind, str(obj.name), info.name, info.distribution,
+                                                       info.error))
                 continue
-            collected: list[Any] = []
-            try:
-                impl.function(**{arg: collected.append for arg in impl.argnames})
-                for obj in collected:
-                    _check_protocol(kind, protocol, obj)
-            except Exception as exc:
-                info.error = f"{hook_name} failed: {_describe(exc)}"
-                continue
-            for obj in collected:
-                conflict = registry.add(Registered(kind, str(obj.name), obj, impl.plugin_name,
-                                                   info.distribution, info.version))
-                if conflict:
-                    info.error = conflict
-        return registry
+            for kind, obj in objects:
+                entry = Registered(kind, str(obj.name), obj, info.name, info.distribution, info.version,
+                                   info.builtin)
+                holder = registries[kind].add(entry)
+                if holder is not None:
+                    info.conflicts.append(f"{kind} '{entry.name}' rejected: the name is "
+                                         f"already registered by {holder.owner}")
+                else:
+                    self._owners[id(obj)] = entry
+        broken = [i for i in ordered if i.error]
+        if broken:
+            note = "broken plugin(s): " + ", ".join(f"{i.name} ({i.distribution})" for i in broken)
+            for registry in registries.values():
+                registry.broken_note = note
+        self._registries = registries
+
+    def _collect(self, info: PluginInfo) -> list[tuple[str, Any]]:
+        """Call every registry hook of one plugin; any failure marks the whole plugin broken. The
+        other hooks still run, so the names the plugin offers can say why they are unusable."""
+        objects: list[tuple[str, Any]] = []
+        for kind, (hook_name, protocol) in KINDS.items():
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                if impl.plugin_name != info.name:
+                    continue
+                got: list[Any] = []
+                try:
+                    check_hook_result(hook_name, impl.function(**{arg: got.append for arg in impl.argnames}))
+                    for obj in got:
+                        check_object(kind, protocol, obj)
+                except PluginCheckError as exc:
+                    info.error = info.error or f"{hook_name}: {exc}"
+                    continue
+                except Exception as exc:  # the plugin's own code raised
+                    info.error = info.error or f"{hook_name} raised {describe(exc)}"
+                    continue
+                objects += [(kind, obj) for obj in got]
+        return objects
+
+    def hookimpls(self, hook_name: str) -> list[tuple[PluginInfo, Any]]:
+        """``(plugin, implementation)`` of a hook for every healthy plugin, in the stable order
+        (built-ins first, then third-party by distribution name)."""
+        pairs = [(self._info[impl.plugin_name], impl) for impl in getattr(self.pm.hook, hook_name).get_hookimpls()
+                 if impl.plugin_name in self._info]
+        return sorted([(i, impl) for i, impl in pairs if i.error is None], key=lambda p: p[0].order_key())
 
     def call_hook(self, hook_name: str, **kwargs: Any) -> None:
         """Call a non-registry hook (``register_commands``, ``register_routes``) on every healthy
-        plugin; a plugin that raises is marked broken and the others still run."""
-        caller = getattr(self.pm.hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):
-            info = self._info.get(impl.plugin_name)
-            if info is None or info.error:
-                continue
+        plugin in the stable order; a plugin that raises is marked broken and the others still run."""
+        for info, impl in self.hookimpls(hook_name):
             try:
                 impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
             except Exception as exc:
-                info.error = f"{hook_name} failed: {_describe(exc)}"
+                self.mark_broken(info.name, f"{hook_name} raised {describe(exc)}")
+
+    def owner_of(self, obj: object) -> Registered | None:
+        """The registry entry of a registered object (by identity), e.g. to name it in an error."""
+        with self._lock:
+            if not self._registries:
+                self._build_registries()
+            return self._owners.get(id(obj))
 
     @property
     def exchanges(self) -> Registry:
@@ -221,27 +319,6 @@ class PluginHost:
     @property
     def broken(self) -> list[PluginInfo]:
         return [p for p in self.plugins() if p.error]
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
-def _check_protocol(kind: str, protocol: type, obj: object) -> None:
-    missing = [attr for attr in _protocol_members(protocol) if not hasattr(obj, attr)]
-    if missing:
-        raise TypeError(f"{type(obj).__name__} registered as {kind} lacks {', '.join(missing)}")
-
-
-def _protocol_members(protocol: type) -> list[str]:
-    members: set[str] = set()
-    for klass in protocol.__mro__:
-        if klass is object:
-            continue
-        members.update(getattr(klass, "__annotations__", {}))
-        members.update(n for n, v in vars(klass).items() if callable(v) and not n.startswith("_"))
-    return sorted(members)
 
 
 _host: PluginHost | None = None

@@ -7,6 +7,8 @@ Every exchange adapter produces exactly :data:`TRADES_SCHEMA`; every bar builder
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -89,6 +91,29 @@ def bar_clock_column(names: list[str] | tuple[str, ...]) -> str:
     close (``ts_close``), so consumers must act on it no earlier than the next bar.
     """
     return PERIOD_START if PERIOD_START in names else "ts"
+
+
+#: ``DataFrame.attrs`` key of a time-bar panel's interval (a ``pandas.Timedelta``): the grid on which a
+#: symbol's missing bar is a gap, not the next bar (the feature calculator reads it)
+BAR_INTERVAL_ATTR = "bar_interval"
+
+
+def mark_bar_interval(panel: Any) -> Any:
+    """Record on a time-bar panel indexed by ``(interval start, symbol)`` its interval: the smallest
+    step between one symbol's consecutive bars (time bars are aligned to the epoch, so every step is
+    a multiple of it). Returns the panel; a panel where no symbol has two bars is left unmarked."""
+    import numpy as np
+
+    ts = panel.index.get_level_values(0).as_unit("ns").asi8
+    codes = panel.index.get_level_values(1).factorize()[0]
+    order = np.lexsort((ts, codes))
+    steps = np.diff(ts[order])[np.diff(codes[order]) == 0]
+    steps = steps[steps > 0]
+    if len(steps):
+        import pandas as pd
+
+        panel.attrs[BAR_INTERVAL_ATTR] = pd.Timedelta(int(steps.min()), unit="ns")
+    return panel
 
 
 def validate_table(table: pa.Table, schema: pa.Schema, *, where: str, exact: bool = True) -> pa.Table:

@@ -12,6 +12,7 @@ from cde_core.config import CdeConfig
 from cde_core.lake import SAFE_VALUE_PATTERN
 from cde_core.tasks import TaskContext, TaskInfo
 from cde_exchanges.download_models import DownloadRequest
+from cde_exchanges.lake_inventory import SymbolInventory
 
 DOWNLOAD_TASK = "download"
 
@@ -36,7 +37,10 @@ def download_task(config: CdeConfig, params: dict[str, Any], context: TaskContex
 def register_routes(app: FastAPI) -> None:
     """Mount the routes and register the download handler, so the task manager can re-queue an
     interrupted download (submitted ``idempotent=True``) after a restart instead of failing it."""
+    from cde_exchanges.lake_inventory_cache import InventoryCache
+
     app.state.tasks.register_handler(DOWNLOAD_TASK, functools.partial(download_task, app.state.config))
+    app.state.lake_inventory = InventoryCache(app.state.lake)
     app.include_router(router)
 
 
@@ -46,17 +50,23 @@ def start_download(body: DownloadRequest, request: Request) -> TaskInfo:
     from cde_core.plugins import get_plugins
     from cde_exchanges.download_service import check_request
 
-    check_request(body, get_plugins().exchanges.get(body.exchange))  # 4xx now, not a failed task
+    check_request(body, get_plugins().exchanges.get(body.exchange), request.app.state.config)  # 4xx now
     run = functools.partial(download_task, request.app.state.config, body.model_dump(mode="json"))
     info: TaskInfo = request.app.state.tasks.submit(DOWNLOAD_TASK, body, run, idempotent=True)
     return info
 
 
-@router.get("/lake")
-def lake_inventory(request: Request, exchange: PartitionQuery = None, market: PartitionQuery = None,
-                   symbol: PartitionQuery = None) -> list[dict[str, Any]]:
-    """What the trades lake holds per symbol."""
-    from cde_exchanges.lake_inventory import inventory
+@router.get("/lake", response_model=list[SymbolInventory])
+def lake_inventory(request: Request, exchange: PartitionQuery = None,
+                   market: PartitionQuery = None, symbol: PartitionQuery = None,
+                   limit: Annotated[int, Query(ge=1, le=10_000, description="rows per page")] = 1000,
+                   offset: Annotated[int, Query(ge=0, le=10_000_000, description="rows to skip")] = 0,
+                   ) -> Any:
+    """What the lake's downloaded trees hold per series, a page at a time (``X-Total-Count`` says how
+    many rows match). Served from an inventory at most a few seconds old (a committed partition shows
+    up within that), rebuilt by one request at a time."""
+    from fastapi.responses import JSONResponse
 
-    items = inventory(request.app.state.lake, exchange=exchange, market=market, symbol=symbol)
-    return [i.model_dump(mode="json") for i in items]
+    rows = request.app.state.lake_inventory.select(exchange=exchange, market=market, symbol=symbol)
+    # rows are JSON-ready: encoded once here, not re-validated per request (this route takes the load)
+    return JSONResponse(rows[offset:offset + limit], headers={"X-Total-Count": str(len(rows))})

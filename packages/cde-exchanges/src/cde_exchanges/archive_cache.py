@@ -1,7 +1,9 @@
 """Where verified zips and "no data that day" markers live: ``<data_root>/.cache/``.
 
 A zip is trusted only with its ``.sha256`` sidecar, written after verification, so a zip left by a
-killed download is never mistaken for a good one. A 404 is recorded as a small JSON marker with the
+killed download is never mistaken for a good one; before reuse the fetcher re-hashes it against the
+sidecar and the sidecar against the currently published checksum (the exchange may have republished
+the file). A 404 is recorded as a small JSON marker with the
 time it was checked; it is trusted for :data:`MISSING_TTL` (then asked again: daily files appear the
 next day, monthly ones on the first Monday) unless the request says ``recheck_missing``.
 """
@@ -9,14 +11,17 @@ next day, monthly ones on the first Monday) unless the request says ``recheck_mi
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cde_core.atomic import atomic_write_bytes, remove_stale_temps
+from cde_core.atomic import atomic_write_bytes
+from cde_core.errors import DataError
 from cde_exchanges.archive_files import ArchiveFile
 
 MISSING_TTL = timedelta(days=1)
+HASH_CHUNK = 1 << 20
 
 
 class ArchiveCache:
@@ -34,11 +39,24 @@ class ArchiveCache:
         return self.root / "missing" / file.exchange / (file.rel_path + ".json")
 
     def verified(self, file: ArchiveFile) -> str | None:
-        """The sha256 of a cached, verified zip, or None."""
+        """The sha256 recorded when the cached zip was verified, or None (no zip, no or bad sidecar)."""
         sidecar, path = self._sidecar(file), self.zip_path(file)
-        if sidecar.exists() and path.exists():
-            return sidecar.read_text().strip() or None
-        return None
+        if not (sidecar.exists() and path.exists()):
+            return None
+        digest = sidecar.read_text().strip().lower()
+        return digest if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest) else None
+
+    def content_sha256(self, file: ArchiveFile) -> str:
+        """The sha256 of the cached zip as it is on disk now."""
+        path = self.zip_path(file)
+        digest = hashlib.sha256()
+        try:
+            with open(path, "rb") as fh:
+                while chunk := fh.read(HASH_CHUNK):
+                    digest.update(chunk)
+        except OSError as exc:
+            raise self._unusable(path, exc) from None
+        return digest.hexdigest()
 
     def mark_verified(self, file: ArchiveFile, sha256: str) -> None:
         atomic_write_bytes(self._sidecar(file), sha256.encode())
@@ -46,9 +64,19 @@ class ArchiveCache:
             self._missing(file).unlink()
 
     def forget(self, file: ArchiveFile) -> None:
+        """Remove the cached zip and its sidecar (the sidecar first: a zip without one is never trusted)."""
         for path in (self._sidecar(file), self.zip_path(file)):
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise self._unusable(path, exc) from None
+
+    @staticmethod
+    def _unusable(path: Path, exc: OSError) -> DataError:
+        return DataError(f"the cached archive cannot be checked or replaced ({exc.strerror or exc})",
+                         where=str(path), hint=f"remove {path} by hand, then run the download again")
 
     def mark_missing(self, file: ArchiveFile, url: str) -> None:
         body = {"url": url, "checked_at": datetime.now(UTC).isoformat()}
@@ -64,6 +92,18 @@ class ArchiveCache:
             return False
         return (now or datetime.now(UTC)) - checked < MISSING_TTL
 
-    def clean_partial(self) -> int:
-        """Remove temporary files of killed downloads."""
-        return remove_stale_temps(self.root)
+    def clean_partial(self, file: ArchiveFile) -> int:
+        """Remove what killed downloads of ``file`` left (temporary zip, sidecar or marker).
+
+        Only for a caller holding ``file``'s symbol lock (:mod:`cde_exchanges.download_locks`): then
+        no live run is writing them. Returns how many were removed."""
+        zip_path, marker = self.zip_path(file), self._missing(file)
+        patterns = [(zip_path.parent, f".{zip_path.name}.tmp-*"), (zip_path.parent, f".{zip_path.name}.sha256.tmp-*"),
+                    (marker.parent, f".{marker.name}.tmp-*")]
+        removed = 0
+        for folder, pattern in patterns:
+            for path in folder.glob(pattern) if folder.is_dir() else ():
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed += 1
+        return removed

@@ -4,7 +4,13 @@ Retries (exponential back-off with jitter, at most ``DownloadConfig.retries`` ti
 broken connections, truncated bodies, 429 (waiting at least the server's ``Retry-After``), 5xx and a
 sha256 that does not match the published ``.CHECKSUM``. A 404 means "no data that day": it is
 recorded, not raised. Any other 4xx fails at once. Nothing unverified is ever left under the final
-name, so a killed process leaves at most a hidden temporary file, removed on the next run.
+name, so a killed process leaves at most a hidden temporary file, removed by the next fetch of the
+same file.
+
+A cached zip is reused only while it is still the published file: its bytes must hash to the sha256
+recorded when it was verified, and (where the exchange publishes one) that sha256 must equal the
+current ``.CHECKSUM`` — exchanges republish corrected archives under the same name. Otherwise it is
+fetched again; ``refetch`` (``--force``) always fetches again.
 """
 
 from __future__ import annotations
@@ -94,13 +100,14 @@ class ArchiveFetcher:
 
     def __init__(self, base_url: str, config: DownloadConfig, cache: ArchiveCache,
                  monitor: TransferMonitor | None = None, *, sleep: Callable[[float], None] = time.sleep,
-                 recheck_missing: bool = False) -> None:
+                 recheck_missing: bool = False, refetch: bool = False) -> None:
         self.base_url = base_url.rstrip("/")
         self.config = config
         self.cache = cache
         self.monitor = monitor or NullMonitor()
         self.sleep = sleep
         self.recheck_missing = recheck_missing
+        self.refetch = refetch
         timeout = httpx.Timeout(config.timeout_s)
         limits = httpx.Limits(max_connections=config.concurrency * 2, max_keepalive_connections=config.concurrency)
         self.client = httpx.Client(timeout=timeout, limits=limits, follow_redirects=True)
@@ -115,24 +122,48 @@ class ArchiveFetcher:
 
     # -- public --------------------------------------------------------------------------------
     def fetch(self, file: ArchiveFile) -> FileOutcome:
+        """Fetch ``file`` into the cache (or reuse it there). The caller holds the file's symbol lock
+        (:mod:`cde_exchanges.download_locks`), so temporary files of this file are a dead run's."""
         url = self.url(file.rel_path)
-        cached = self.cache.verified(file)
-        if cached is not None:
-            outcome = FileOutcome(url=url, status="cached", sha256=cached)
-        elif not self.recheck_missing and self.cache.known_missing(file):
-            outcome = FileOutcome(url=url, status="missing")
+        try:
+            self.cache.clean_partial(file)
+            cached = self._reusable(file)
+        except DataError as exc:
+            outcome = FileOutcome(url=url, status="failed", error=str(exc))
         else:
-            outcome = self._download(file, url)
+            if cached is not None and file.checksum_rel_path is None:
+                outcome = FileOutcome(url=url, status="cached", sha256=cached)
+            elif cached is None and not self.recheck_missing and self.cache.known_missing(file):
+                outcome = FileOutcome(url=url, status="missing")
+            else:
+                outcome = self._download(file, url, cached)
         self.monitor.file_done(outcome)
         return outcome
 
+    def _reusable(self, file: ArchiveFile) -> str | None:
+        """The sha256 of the cached zip if it may be reused (still to be compared with the published
+        checksum); a cached zip that may not is removed."""
+        recorded = self.cache.verified(file)
+        if recorded is not None and not self.refetch and self.cache.content_sha256(file) == recorded:
+            return recorded
+        if recorded is not None or self.cache.zip_path(file).exists():
+            self.cache.forget(file)  # refetched, changed on disk, or a zip that was never verified
+        return None
+
     # -- internals -----------------------------------------------------------------------------
-    def _download(self, file: ArchiveFile, url: str) -> FileOutcome:
+    def _download(self, file: ArchiveFile, url: str, cached: str | None = None) -> FileOutcome:
+        """Stream ``file`` into the cache, unless ``cached`` (the cached zip's sha256) is still the
+        published checksum: then only the small ``.CHECKSUM`` is fetched."""
         attempts = 0
         while True:
             attempts += 1
             try:
                 expected = self._expected_checksum(file)
+                if cached is not None and expected == cached:
+                    return FileOutcome(url=url, status="cached", sha256=cached, attempts=attempts)
+                if cached is not None:  # republished: the cached copy is not the published file any more
+                    self.cache.forget(file)
+                    cached = None
                 sha, size = self._stream_to_cache(file, url, expected)
                 return FileOutcome(url=url, status="downloaded", bytes=size, sha256=sha, attempts=attempts)
             except _Missing:

@@ -9,8 +9,10 @@ over HTTP on 127.0.0.1 (a free port), in a background thread::
 
 Faults apply to request paths matching a glob (or to every path), optionally only the first ``times``
 matching requests: ``404``, ``429`` (+ ``Retry-After``), ``500``, ``503``, ``truncate`` (declares the
-full length, sends half, closes), ``bad_checksum`` (a ``.CHECKSUM`` with a wrong digest) and ``slow``
-(``delay_s`` before the body and between 64 KiB chunks).
+full length, sends half, closes), ``bad_checksum`` (a ``.CHECKSUM`` with a wrong digest), ``slow``
+(``delay_s`` before the body and between 64 KiB chunks) and ``hold`` (sends half the body, then waits
+for ``fault.release()``: a download caught mid-file for as long as a test needs, e.g. to start a
+second run beside it; ``fault.wait_holding()`` returns once a request is held).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-FaultKind = Literal["404", "429", "500", "503", "truncate", "bad_checksum", "slow"]
+FaultKind = Literal["404", "429", "500", "503", "truncate", "bad_checksum", "slow", "hold"]
 SLOW_CHUNK = 64 << 10
 
 
@@ -35,12 +37,27 @@ class Fault:
     retry_after: float | None = None
     delay_s: float = 0.5
     used: int = 0
+    _holding: threading.Event = field(default_factory=threading.Event, repr=False)
+    _released: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def take(self) -> bool:
         if self.times is not None and self.used >= self.times:
             return False
         self.used += 1
         return True
+
+    def wait_holding(self, timeout: float | None = None) -> bool:
+        """``hold``: wait until a request is being held; False on timeout."""
+        return self._holding.wait(timeout)
+
+    def release(self) -> None:
+        """``hold``: let held requests (and later ones) finish."""
+        self._released.set()
+
+    def hold(self) -> None:
+        """The server's side of ``hold``: block this request until :meth:`release`."""
+        self._holding.set()
+        self._released.wait()
 
 
 @dataclass
@@ -97,6 +114,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self.close_connection = True
+            return
+        if fault is not None and fault.kind == "hold":
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            fault.hold()
+            self.wfile.write(body[len(body) // 2:])
             return
         if fault is not None and fault.kind == "slow":
             for start in range(0, len(body), SLOW_CHUNK):

@@ -44,7 +44,8 @@ def download_command(
                                            "monthly only)")] = "trades",
     interval: Annotated[str | None, typer.Option(help="kline interval (klines): 1s (spot), 1m … 1d")] = None,
     params: Annotated[str | None, typer.Option(help="adapter parameters as JSON")] = None,
-    force: Annotated[bool, typer.Option("--force", help="rewrite days already in the lake")] = False,
+    force: Annotated[bool, typer.Option("--force", help="fetch the files again (not from the cache) and rewrite "
+                                                        "days already in the lake")] = False,
     recheck_missing: Annotated[bool, typer.Option("--recheck-missing",
                                                   help="ask again for files recently found missing")] = False,
     keep_archives: Annotated[bool, typer.Option("--keep-archives", help="keep the verified zips")] = False,
@@ -64,7 +65,8 @@ def download_command(
                               keep_archives=keep_archives)
     adapter = get_plugins().exchanges.get(exchange)
     with RichTransferMonitor(enabled=sys.stderr.isatty() and not as_json) as monitor:
-        report = run_download(request, adapter=adapter, config=get_config(), monitor=monitor)
+        report = run_download(request, adapter=adapter, config=get_config(), monitor=monitor,
+                              notify=lambda line: typer.echo(line, err=True))
     summary = report.summary()
     if as_json:
         typer.echo(json.dumps({"summary": summary, "report": report.model_dump(mode="json")}, indent=2))

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, StrictBool
 
 from cde_core.contracts.exchange import ArchiveRequest
 from cde_core.json_types import JsonDate
+from cde_core.lake_paths import LakeName
 
 FileStatus = Literal["downloaded", "cached", "missing", "failed"]
 DayStatus = Literal["written", "skipped", "missing", "failed"]
@@ -23,10 +24,11 @@ class DownloadRequest(ArchiveRequest):
 
     start: JsonDate = Field(description="first day, inclusive (UTC)")
     end: JsonDate = Field(description="last day, inclusive (UTC)")
-    interval: str | None = Field(None, description="kline interval (klines only): 1s (spot), 1m, 3m, 5m, 15m, "
+    interval: LakeName | None = Field(None, description="kline interval (klines only): 1s (spot), 1m, 3m, 5m, 15m, "
                                                   "30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d", max_length=8)
     params: dict[str, Any] = Field(default_factory=dict, description="adapter parameters (see its Params)")
-    force: StrictBool = Field(False, description="rewrite days already in the lake")
+    force: StrictBool = Field(False, description="fetch the files again (not from the cache) and rewrite days "
+                                                 "already in the lake")
     recheck_missing: StrictBool = Field(False, description="ask again for files recorded as missing (404) "
                                                            "less than a day ago")
     keep_archives: StrictBool = Field(False, description="keep the verified zips in <data_root>/.cache/archives")

@@ -9,6 +9,7 @@ partition's day (or month) against the provenance.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
 from cde_core.errors import CdeError
-from cde_core.lake import PART_FILE, Lake
+from cde_core.lake import PART_FILE, Lake, Provenance
 from cde_exchanges.lake_targets import KIND_TREES, TreeSpec
 from cde_exchanges.synthetic_trades import day_start_us
 
@@ -90,7 +91,11 @@ def _missing(keys: list[date], monthly: bool) -> list[date]:
 
 
 def inventory(lake: Lake, *, exchange: str | None = None, market: str | None = None,
-              symbol: str | None = None) -> list[SymbolInventory]:
+              symbol: str | None = None,
+              read_provenance: Callable[[Path], Provenance | None] | None = None) -> list[SymbolInventory]:
+    """One row per series. ``read_provenance`` (default: read each footer) lets a caller that keeps
+    the inventory warm reuse what it read before (:class:`cde_exchanges.lake_inventory_cache.InventoryCache`)."""
+    read = read_provenance or lake.read_provenance
     result = []
     for series, parts in _partitions(lake, exchange, market, symbol).values():
         days = [d for d, _ in parts]
@@ -98,7 +103,7 @@ def inventory(lake: Lake, *, exchange: str | None = None, market: str | None = N
         rows, gaps, boundary, issues, prev_last = 0, 0, 0, [], None
         for day, path in parts:
             try:
-                prov = lake.read_provenance(path)
+                prov = read(path)
             except CdeError as exc:
                 issues.append(f"{day}: {exc}")
                 continue

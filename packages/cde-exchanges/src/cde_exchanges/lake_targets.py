@@ -92,9 +92,11 @@ class LakeTarget:
     def time_column(self) -> str:
         return self.spec.time_column
 
-    def market_dir(self) -> Path:
-        """The folder above every symbol of this target (where stale temporary files are swept)."""
-        return self.lake.hive_dir(self.tree, ("exchange", self.exchange), ("market", self.market))
+    def symbol_dir(self, symbol: str) -> Path:
+        """The folder above every partition of ``symbol`` (what one download of the symbol writes)."""
+        values = {"exchange": self.exchange, "market": self.market, "interval": self.interval or "",
+                  "symbol": symbol}
+        return self.lake.hive_dir(self.tree, *((level, values[level]) for level in self.spec.levels[:-1]))
 
     def key(self, day: date) -> date:
         """The partition a requested day belongs to."""

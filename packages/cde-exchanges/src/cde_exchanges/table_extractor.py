@@ -10,7 +10,7 @@ already written stay.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -23,6 +23,7 @@ from cde_core.errors import CdeError
 from cde_core.lake import Provenance
 from cde_core.schemas import is_sorted, validate_table
 from cde_exchanges.archive_exchange import ArchiveExchange
+from cde_exchanges.download_cancel import CancelFlag
 from cde_exchanges.download_models import DayOutcome
 from cde_exchanges.download_plan import days_between
 from cde_exchanges.lake_targets import LakeTarget
@@ -39,6 +40,7 @@ class TableExtraction:
     symbol: str
     sources: tuple[SourceZip, ...]
     wanted: frozenset[date]
+    cancel: CancelFlag = field(default_factory=CancelFlag)
 
 
 def extract_tables(job: TableExtraction) -> list[DayOutcome]:
@@ -52,6 +54,7 @@ def extract_tables(job: TableExtraction) -> list[DayOutcome]:
             file_keys = {job.target.key(d) for d in days_between(source.file.first_day, source.file.last_day)}
             covered.update(file_keys)
             for batch in job.adapter.read_records(source.path, source.file, job.params):
+                job.cancel.raise_if_set(job.symbol)
                 for key, rows in _split(batch, job.target):
                     if key in job.wanted and key not in done:
                         pending.setdefault(key, []).append(rows)

@@ -22,6 +22,7 @@ from cde_core.errors import CdeError
 from cde_core.lake import Lake, Provenance
 from cde_exchanges.archive_exchange import ArchiveExchange
 from cde_exchanges.archive_files import ArchiveFile
+from cde_exchanges.download_cancel import CancelFlag
 from cde_exchanges.download_models import DayOutcome
 from cde_exchanges.partition_writer import TradePartitionWriter
 from cde_exchanges.trade_validation import TradeStreamValidator
@@ -52,6 +53,7 @@ class SymbolExtraction:
     wanted: frozenset[date]
     prev_id: int | None = None
     prev_ts: int | None = None
+    cancel: CancelFlag = field(default_factory=CancelFlag)
 
 
 @dataclass
@@ -77,6 +79,7 @@ def extract_symbol(job: SymbolExtraction) -> list[DayOutcome]:
             first, last = day_number(source.file.first_day), day_number(source.file.last_day)
             covered.update(range(first, last + 1))
             for batch in job.adapter.read_trades(source.path, source.file, job.params):
+                job.cancel.raise_if_set(job.symbol)  # aborts the open days below: nothing half-written
                 _route(batch, job, lake, validator, wanted, open_days, source)
             horizon = (day_number(job.sources[index + 1].file.first_day) - job.adapter.spill_days
                        if index + 1 < len(job.sources) else None)

@@ -25,8 +25,9 @@ def list_factors() -> list[dict[str, Any]]:
 @router.post("/compute", status_code=202)
 def compute(body: ComputeRequest, request: Request) -> Any:
     """Compute a feature set into the features lake (a task)."""
-    from cde_features.service import compute_to_lake
+    from cde_features.service import check_compute, compute_to_lake
 
+    check_compute(body)  # 4xx now, not a failed task
     lake = request.app.state.lake
     def run(ctx: TaskContext) -> Any:
         return compute_to_lake(body, lake=lake, progress=ctx.progress, cancel=ctx.cancel).model_dump()
@@ -37,8 +38,9 @@ def compute(body: ComputeRequest, request: Request) -> Any:
 @router.post("/analyze", status_code=202)
 def analyze(body: AnalyzeRequest, request: Request) -> Any:
     """Factor analysis (a task); the result holds the summary table rows."""
-    from cde_features.service import analyze_request
+    from cde_features.service import analyze_request, check_analyze
 
+    check_analyze(body)  # 4xx now, not a failed task
     lake = request.app.state.lake
     def run(ctx: TaskContext) -> Any:
         result = analyze_request(body, lake=lake, progress=ctx.progress, cancel=ctx.cancel)

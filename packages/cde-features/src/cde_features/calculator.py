@@ -21,6 +21,7 @@ from cde_core.errors import DataError
 from cde_core.executors import create_executor
 from cde_core.plugins import PluginHost
 from cde_core.progress import CancelToken, ProgressCallback, scaled
+from cde_features.factor_calls import checked_compute, factor_problem
 from cde_features.feature_set import FeatureSet, ResolvedFactor, feature_set_id, resolve
 
 #: (factor, params as a dict, lookback, number of columns) — picklable for process / Dask executors
@@ -31,8 +32,22 @@ TaskSpec = tuple[Any, dict[str, Any], int, int]
 #: values land in the same cache lines of the output while they are hot
 SYMBOLS_PER_JOB = 8
 
-#: one symbol's inputs and its bars' timestamps (naive UTC)
-SymbolInputs = tuple[Mapping[str, np.ndarray], np.ndarray]
+#: one symbol's inputs, its bars' timestamps (naive UTC) and, when its bars have gaps on the time-bar
+#: grid, each bar's slot on the symbol's stretch of the grid (None: no gaps, or no grid)
+SymbolInputs = tuple[Mapping[str, np.ndarray], np.ndarray, np.ndarray | None]
+
+
+def _on_grid(data: Mapping[str, np.ndarray], ts: np.ndarray, slots: np.ndarray
+             ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """A symbol's inputs spread over its stretch of the bar grid: a missing bar is a NaN input."""
+    size = int(slots[-1]) + 1
+    spread = {}
+    for c, a in data.items():
+        full = np.full(size, np.nan)
+        full[slots] = a
+        spread[c] = full
+    step = (ts[-1] - ts[0]) // int(slots[-1])
+    return spread, ts[0] + np.arange(size) * step
 
 
 def _batch_values(specs: Sequence[TaskSpec], batch: Sequence[SymbolInputs]) -> Iterator[tuple[int, int, np.ndarray]]:
@@ -40,12 +55,14 @@ def _batch_values(specs: Sequence[TaskSpec], batch: Sequence[SymbolInputs]) -> I
     factor by factor (each symbol's shared intermediates are cached across its factors)."""
     from cde_features.factor_base import SymbolArrays
 
-    arrays = [SymbolArrays(data) for data, _ts in batch]
+    spread = [(data, ts) if slots is None else _on_grid(data, ts, slots) for data, ts, slots in batch]
+    arrays = [SymbolArrays(data) for data, _ts in spread]
     frames: list[pd.DataFrame | None] = [None] * len(batch)
     row = 0
     for factor, raw_params, _lookback, width in specs:
         params = factor.Params.model_validate(raw_params)
-        for b, (data, ts) in enumerate(batch):
+        for b, (data, ts) in enumerate(spread):
+            slots = batch[b][2]
             if hasattr(factor, "compute_arrays"):
                 values = factor.compute_arrays(arrays[b], params)
             else:  # a third-party factor: the protocol's DataFrame interface
@@ -53,22 +70,23 @@ def _batch_values(specs: Sequence[TaskSpec], batch: Sequence[SymbolInputs]) -> I
                 if frame is None:
                     index = pd.DatetimeIndex(ts, name="ts").tz_localize("UTC")
                     frame = frames[b] = pd.DataFrame(dict(data), index=index)
-                result = factor.compute(frame, params)
-                values = [result[c].to_numpy(dtype=np.float64) for c in factor.columns(params)]
+                columns = factor.columns(params)
+                result = checked_compute(factor, frame, params, columns)
+                values = [result[c].to_numpy(dtype=np.float64) for c in columns]
             if len(values) != width:
-                raise DataError(f"factor {factor.name} returned {len(values)} columns, expected {width}")
+                raise factor_problem(factor, f"returned {len(values)} columns, expected {width}")
             for j, v in enumerate(values):
                 v = np.ascontiguousarray(v, dtype=np.float64)
                 if v.shape != (len(ts),):
-                    raise DataError(f"factor {factor.name} returned {v.shape[0]} values, expected {len(ts)}")
-                yield b, row + j, v
+                    raise factor_problem(factor, f"returned {v.shape} values for {len(ts)} bars")
+                yield b, row + j, v if slots is None else v[slots]
         row += width
 
 
 def _series_block(specs: Sequence[TaskSpec], batch: Sequence[SymbolInputs]) -> np.ndarray:
     """A job: the time-series factors of a few symbols → one raw block (columns, Σ bars), the symbols'
     bars one after the other; warm-up cells and ±inf are masked when the block is scattered."""
-    sizes = [len(ts) for _data, ts in batch]
+    sizes = [len(ts) for _data, ts, _slots in batch]
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     out = np.empty((sum(s[3] for s in specs), int(offsets[-1])))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -123,27 +141,34 @@ class UnifiedFeatureCalculator:
 
     # -- compute ---------------------------------------------------------------------------------
     def compute(self, panel: pd.DataFrame, *, progress: ProgressCallback | None = None,
-                cancel: CancelToken | None = None, executor: Executor | None = None) -> pd.DataFrame:
+                cancel: CancelToken | None = None, executor: Executor | None = None,
+                bar_interval: str | pd.Timedelta | None = None) -> pd.DataFrame:
         """The feature matrix of ``panel``, indexed like it (sorted by ``(ts, symbol)``).
 
-        Jobs run on ``executor``, else on the calculator's own, else on one created from the config
-        for this call (and closed before returning)."""
-        panel = _checked_panel(panel, self.inputs)
+        The bars are checked first (:func:`cde_features.panel_checks.checked_panel`). Time bars are
+        laid out on their grid (``bar_interval``, else ``panel.attrs['bar_interval']`` as the bars
+        readers set it): a symbol's missing bar is a NaN input, so no factor bridges a gap. Jobs run
+        on ``executor``, else on the calculator's own, else on one created from the config for this
+        call (and closed before returning)."""
+        from cde_features.panel_checks import bar_interval_of, checked_panel
+
+        step = bar_interval_of(panel, bar_interval)
+        panel = checked_panel(panel, self.inputs)
         owned = None
         if executor is None:
             executor = self._executor
         if executor is None:
             executor = owned = create_executor(get_config().executor)
         try:
-            out = self._compute(panel, executor, progress or (lambda fraction, message: None), cancel)
+            out = self._compute(panel, executor, progress or (lambda fraction, message: None), cancel, step)
         finally:
             if owned is not None:
                 owned.close()
         return pd.DataFrame(out.T, index=panel.index, columns=pd.Index(self.columns), copy=False)
 
     def _compute(self, panel: pd.DataFrame, executor: Executor, report: ProgressCallback,
-                 cancel: CancelToken | None) -> np.ndarray:
-        layout = _Layout(panel)
+                 cancel: CancelToken | None, step: int | None = None) -> np.ndarray:
+        layout = _Layout(panel, step)
         columns = self.columns
         col_of = {c: i for i, c in enumerate(columns)}
         # every cell is written below (series blocks cover each symbol's rows, panel factors the grid)
@@ -179,7 +204,7 @@ class UnifiedFeatureCalculator:
             items = []
             for k in batch:
                 pos = layout.rows_of(k)
-                items.append(({c: a[pos] for c, a in arrays.items()}, ts_values[pos]))
+                items.append(({c: a[pos] for c, a in arrays.items()}, ts_values[pos], layout.slots_of(k)))
             symbols = layout.symbols[batch.start:batch.stop]
             key = f"{symbols[0]}..{symbols[-1]}"
             if in_process:
@@ -201,6 +226,7 @@ class UnifiedFeatureCalculator:
     def _compute_panel(self, panel: pd.DataFrame, layout: _Layout, factors: list[ResolvedFactor],
                        out: np.ndarray, col_of: dict[str, int], executor: Executor,
                        report: ProgressCallback, cancel: CancelToken | None) -> None:
+        from cde_features.factor_base import PanelGrids
 
         finished = {c for r in self.factors if not r.cross_sectional for c in r.columns}
         bar_columns = set(panel.columns)
@@ -229,7 +255,8 @@ class UnifiedFeatureCalculator:
             fast = [r for r in ready if hasattr(r.factor, "compute_grid")]
             jobs = []
             for r in fast:
-                args = (r.factor, r.params.model_dump(), {c: grid_of(c) for c in r.factor.grid_inputs(r.params)})
+                grids = PanelGrids({c: grid_of(c) for c in r.factor.grid_inputs(r.params)}, layout.symbols)
+                args = (r.factor, r.params.model_dump(), grids)
                 if direct:  # the job writes its columns' grids (views of out) itself, in parallel
                     dsts = [layout.to_grid(out[col_of[c]]) for c in r.columns]
                     jobs.append(Job(r.name, _panel_into, (*args, dsts, r.lookback)))
@@ -245,7 +272,7 @@ class UnifiedFeatureCalculator:
                     frame = panel.copy()
                     for c in col_of:
                         frame[c] = out[col_of[c]]
-                    result = r.factor.compute(frame, r.params)
+                    result = checked_compute(r.factor, frame, r.params, list(r.columns))
                     for c in r.columns:
                         grids.pop(c, None)
                         out[col_of[c]] = layout.masked(result[c].to_numpy(dtype=np.float64), r.lookback)
@@ -274,21 +301,45 @@ class _Layout:
 
     A *complete* panel (every symbol has a bar at every timestamp — time bars without gaps) is its own
     grid: row ``t · n_symbols + k`` is cell ``(t, k)``, so a column reshapes to the grid without copies.
+    With a bar interval (time bars) the time axis is every interval from the first bar to the last,
+    so a timestamp no symbol has is still a (NaN) row of the grid.
     """
 
-    def __init__(self, panel: pd.DataFrame) -> None:
+    def __init__(self, panel: pd.DataFrame, step: int | None = None) -> None:
         index = panel.index
         self.index = index
         self.n_rows = len(panel)
-        self.ts_codes, ts_uniques = pd.factorize(index.get_level_values(0), sort=True)
         self.sym_codes, self.symbols = pd.factorize(index.get_level_values(1), sort=True)
-        self.n_times, self.n_symbols = len(ts_uniques), len(self.symbols)
+        self.n_symbols = len(self.symbols)
+        self.step = step
+        if step is not None and self.n_rows:
+            from cde_features.panel_checks import grid_codes
+
+            times = index.get_level_values(0)
+            if not isinstance(times, pd.DatetimeIndex):
+                raise DataError(f"a bar interval needs timestamps, the panel's ts level is {times.dtype}",
+                                hint="index the bars by (ts, symbol) with ts a datetime")
+            ts_ns = times.as_unit("ns").asi8
+            self.ts_codes, self.n_times = grid_codes(ts_ns, np.asarray(index.get_level_values(1)), step,
+                                                     self.n_symbols)
+        else:
+            self.ts_codes, ts_uniques = pd.factorize(index.get_level_values(0), sort=True)
+            self.n_times = len(ts_uniques)
         self.complete = self.n_rows == self.n_times * self.n_symbols  # sorted and without duplicates
         if not self.complete:
             self.order = np.argsort(self.sym_codes, kind="stable")
             counts = np.bincount(self.sym_codes, minlength=self.n_symbols)
             self.bounds = np.concatenate([[0], np.cumsum(counts)])
             self._seq: np.ndarray | None = None
+
+    def slots_of(self, k: int) -> np.ndarray | None:
+        """Symbol k's bars' slots on its stretch of the time grid, or None when it has no gap there."""
+        if self.step is None or self.complete:
+            return None
+        codes = self.ts_codes[self.rows_of(k)]
+        if len(codes) == 0 or codes[-1] - codes[0] + 1 == len(codes):
+            return None
+        return np.asarray(codes - codes[0], dtype=np.int64)
 
     def size_of(self, k: int) -> int:
         return self.n_times if self.complete else int(self.bounds[k + 1] - self.bounds[k])
@@ -360,26 +411,11 @@ def _panel_into(factor: Any, raw_params: dict[str, Any], grids: dict[str, np.nda
         finish_grid(dst, np.asarray(grid, dtype=np.float64), lookback)
 
 
-def _checked_panel(panel: pd.DataFrame, inputs: Sequence[str]) -> pd.DataFrame:
-    if not isinstance(panel.index, pd.MultiIndex) or panel.index.nlevels != 2:
-        raise DataError("the bars panel must be indexed by (ts, symbol)",
-                        hint="panel.set_index(['ts', 'symbol']).sort_index()")
-    missing = [c for c in inputs if c not in panel.columns]
-    if missing:
-        raise DataError(f"the bars panel lacks column(s) {', '.join(missing)}",
-                        hint="pass bars in cde_core.schemas.BARS_SCHEMA")
-    if not panel.index.is_monotonic_increasing:
-        panel = panel.sort_index()
-    if panel.index.has_duplicates:
-        dup = panel.index[panel.index.duplicated()][0]
-        raise DataError(f"the bars panel has duplicate rows, e.g. {dup}", hint="deduplicate the bars first")
-    return panel
-
-
 def compute_features(panel: pd.DataFrame, factors: Sequence[str] | None = None,
                      params: Mapping[str, Mapping[str, Any]] | None = None, *,
                      feature_set: str | FeatureSet = "default", executor: Executor | None = None,
-                     progress: ProgressCallback | None = None) -> pd.DataFrame:
+                     progress: ProgressCallback | None = None,
+                     bar_interval: str | pd.Timedelta | None = None) -> pd.DataFrame:
     """Shortcut: ``UnifiedFeatureCalculator(feature_set, select=factors, params=params).compute(panel)``."""
     calc = UnifiedFeatureCalculator(feature_set, select=factors, params=params, executor=executor)
-    return calc.compute(panel, progress=progress)
+    return calc.compute(panel, progress=progress, bar_interval=bar_interval)

@@ -8,9 +8,15 @@ from cde_features import (
     alphas,
     cross_sectional,
     distribution,
+    market_relative,
     microstructure,
     momentum,
+    perpetual,
     returns,
+    risk,
+    seasonality,
+    technical,
+    trading_activity,
     volatility,
     volume_flow,
 )
@@ -38,6 +44,8 @@ _CLASSES: tuple[type, ...] = (
     distribution.DownsideVolatility, distribution.UpsideVolatility, distribution.ReturnZScore,
     cross_sectional.CrossSectionalRank, cross_sectional.CrossSectionalZScore,
     cross_sectional.CrossSectionalDemean,
+    *technical.FACTORS, *risk.FACTORS, *trading_activity.FACTORS, *seasonality.FACTORS,
+    *market_relative.FACTORS, *perpetual.FACTORS,
 )
 
 

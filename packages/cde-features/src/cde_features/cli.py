@@ -101,17 +101,24 @@ def list_command(
 @features_app.command("compute")
 def compute_command(
     bars: Annotated[str, typer.Option("--bars", help="bars spec id in the lake")],
-    feature_set: Annotated[str, typer.Option("--set", help="feature set")] = "default",
+    feature_set: Annotated[str, typer.Option("--set", help="feature set name")] = "default",
+    set_file: Annotated[Path | None, typer.Option("--set-file", help="feature-set YAML file (name, factors "
+                                                  "with params); replaces --set", dir_okay=False)] = None,
     factors: Annotated[list[str] | None, typer.Option("--factors", "-f", help="names, groups or globs")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="FACTOR.PARAM=VALUE, e.g. "
+                                                    "rsi.window=21 (repeatable)")] = None,
     symbols: Symbols = None, start: Start = None, end: End = None,
     exchange: Exchange = "binance", market: Market = "spot",
     out_spec: Annotated[str | None, typer.Option("--out-spec", help="features spec id to write")] = None,
 ) -> None:
     """Compute a feature set from the bars lake and write it to the features lake."""
     from cde_core.console import progress_bar
+    from cde_features.feature_set_file import load_feature_set_file, parse_param_flags
     from cde_features.service import ComputeRequest, compute_to_lake
 
-    request = ComputeRequest(bars=bars, feature_set=feature_set, factors=_split(factors), symbols=_split(symbols),
+    chosen = load_feature_set_file(set_file) if set_file is not None else feature_set
+    request = ComputeRequest(bars=bars, feature_set=chosen, factors=_split(factors),
+                             params=parse_param_flags(param or []), symbols=_split(symbols),
                              start=_day(start, "--start"), end=_day(end, "--end"), exchange=exchange, market=market,
                              out_spec=out_spec)
     with progress_bar("features") as progress:
@@ -131,9 +138,12 @@ def analyze_command(
     symbols: Symbols = None, start: Start = None, end: End = None,
     exchange: Exchange = "binance", market: Market = "spot",
     report: Annotated[Path, typer.Option("--report", help="HTML report path")] = Path("factor_report.html"),
+    self_contained: Annotated[bool, typer.Option("--self-contained", help="inline plotly.js (one file to "
+                                                 "mail, ~4.6 MB) instead of a shared plotly-<version>.min.js "
+                                                 "beside the report or in the lake's assets/")] = False,
 ) -> None:
-    """IC / rank IC, IC decay, quantile returns, turnover and autocorrelation; prints a table and writes
-    a self-contained HTML report."""
+    """IC / rank IC, IC decay, quantile returns, cumulative quantile spreads, turnover and rank
+    autocorrelation for one or several factors; prints a table and writes an HTML report (plotly)."""
     from rich.table import Table
 
     from cde_core.console import progress_bar, table_console
@@ -144,7 +154,7 @@ def analyze_command(
                              symbols=_split(symbols), start=_day(start, "--start"), end=_day(end, "--end"),
                              exchange=exchange, market=market)
     with progress_bar("analyze") as progress:
-        result = analyze_request(request, report_path=report, progress=progress)
+        result = analyze_request(request, report_path=report, progress=progress, self_contained=self_contained)
     frame = result.table()
     table = Table(title="factor analysis")
     for name in frame.columns:

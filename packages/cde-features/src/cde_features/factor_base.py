@@ -36,6 +36,15 @@ class SymbolArrays(dict[str, np.ndarray]):
         self.cache: dict[Any, Any] = {}
 
 
+class PanelGrids(dict[str, np.ndarray]):
+    """A panel factor's input grids (time × symbol) with ``symbols``, the names of the grid's columns
+    (for factors that single out a symbol, e.g. BTC as the market)."""
+
+    def __init__(self, grids: Mapping[str, np.ndarray], symbols: Any) -> None:
+        super().__init__(grids)
+        self.symbols = [str(s) for s in symbols]
+
+
 def shared(data: Arrays, key: Any, make: Callable[[], T]) -> T:
     """``make()``, computed once per symbol when ``data`` is a :class:`SymbolArrays`."""
     cache = getattr(data, "cache", None)
@@ -163,7 +172,7 @@ class PanelFactor(FactorBase):
         ts_codes, ts_values = pd.factorize(bars.index.get_level_values(0), sort=True)
         sym_codes, sym_values = pd.factorize(bars.index.get_level_values(1), sort=True)
         shape = (len(ts_values), len(sym_values))
-        grids = {}
+        grids = PanelGrids({}, sym_values)
         for col in self.grid_inputs(p):
             if col not in bars.columns:
                 raise DataError(f"factor {self.name} needs column '{col}'",

@@ -1,12 +1,14 @@
 """Feature sets: ordered lists of (factor, params) and how a selection resolves against the registry.
 
-The ``default`` set is the curated list below plus every *other* registered factor (third-party
-plugins included) that works with its default parameters, so installing a factor plugin extends the
-default output. Parameterised factors expand to deterministic column names (``ret_log_24``).
+The ``default`` set is the curated list of built-in factors below and nothing else: installing a
+factor plugin never changes it, so ``default`` means the same columns everywhere. A third-party
+factor joins an output only when asked for (``--factors NAME`` or a feature-set file that lists it).
+Parameterised factors expand to deterministic column names (``ret_log_24``).
 """
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import hashlib
 import json
@@ -16,8 +18,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cde_core.errors import ConfigError, NotFoundError, first_validation_problem
+from cde_core.errors import CdeError, ConfigError, NotFoundError, first_validation_problem
 from cde_core.plugins import PluginHost, get_plugins
+from cde_core.lake import LakeName
 
 
 class FactorSpec(BaseModel):
@@ -30,14 +33,13 @@ class FactorSpec(BaseModel):
 
 
 class FeatureSet(BaseModel):
-    """A named, ordered list of factor specs; ``include_registered`` appends every other registered
-    factor with its default parameters."""
+    """A named, explicit, ordered list of factor specs (what a feature-set YAML file holds)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]*$", description="feature set name")
-    factors: list[FactorSpec] = Field(default_factory=list)
-    include_registered: bool = False
+    name: LakeName = Field(description="feature set name (part of the features spec id, so a lake name)")
+    factors: list[FactorSpec] = Field(min_length=1, max_length=5000,
+                                      description="factors with their parameters, in output order")
 
 
 def _windows(factor: str, windows: Iterable[int]) -> list[FactorSpec]:
@@ -74,7 +76,9 @@ def _default_specs() -> list[FactorSpec]:
     specs += _windows("max_ret", (24,)) + _windows("min_ret", (24,))
     specs += _windows("downside_vol", (168,)) + _windows("upside_vol", (168,)) + _windows("ret_z", (168,))
     from cde_features.alphas import ALPHAS
+    from cde_features.quant_sets import quant_default_specs
 
+    specs += quant_default_specs()
     specs += [FactorSpec(factor=f"alpha_{a.number:03d}") for a in ALPHAS]
     for source in ("ret_log_24", "ret_log_168", "ret_log_672", "vol_yz_168", "rsi_14", "volume_z_24",
                    "amihud_168", "kyle_lambda_168"):
@@ -87,11 +91,17 @@ def _default_specs() -> list[FactorSpec]:
 
 
 def default_feature_set() -> FeatureSet:
-    """The ``default`` set (160+ built-in columns, plus registered third-party factors)."""
-    return FeatureSet(name="default", factors=_default_specs(), include_registered=True)
+    """The ``default`` set: a fixed list of built-in factors (180+ columns), whatever is installed."""
+    return FeatureSet(name="default", factors=_default_specs())
 
 
-FEATURE_SETS = {"default": default_feature_set}
+def _perp_feature_set() -> FeatureSet:
+    from cde_features.quant_sets import perp_feature_set
+
+    return perp_feature_set()
+
+
+FEATURE_SETS = {"default": default_feature_set, "perp": _perp_feature_set}
 
 
 def get_feature_set(name: str | FeatureSet) -> FeatureSet:
@@ -114,6 +124,7 @@ class ResolvedFactor:
     lookback: int
     plugin: str
     distribution: str
+    version: str = ""
 
     @property
     def name(self) -> str:
@@ -130,6 +141,12 @@ class ResolvedFactor:
     def spec(self) -> FactorSpec:
         return FactorSpec(factor=self.name, params=self.params.model_dump(mode="json"))
 
+    def manifest(self) -> dict[str, Any]:
+        """What the features lake records about this factor: name, params, columns and the
+        distribution (with version) that produced it, so a result can be traced and reproduced."""
+        return {**self.spec().model_dump(mode="json"), "columns": list(self.columns),
+                "plugin": self.plugin, "distribution": self.distribution, "version": self.version}
+
 
 def _resolve_one(host: PluginHost, spec: FactorSpec) -> ResolvedFactor:
     entry = host.factors.entry(spec.factor)
@@ -140,8 +157,16 @@ def _resolve_one(host: PluginHost, spec: FactorSpec) -> ResolvedFactor:
         key, message = first_validation_problem(exc, root=spec.factor)
         raise ConfigError(f"bad params for factor '{spec.factor}': {message}", where=key,
                           hint=f"see `cde features list` for {spec.factor}'s parameters") from None
-    return ResolvedFactor(factor, params, tuple(factor.columns(params)), int(factor.lookback(params)),
-                          entry.plugin, entry.distribution)
+    try:
+        columns, lookback = tuple(str(c) for c in factor.columns(params)), int(factor.lookback(params))
+    except CdeError:
+        raise
+    except Exception as exc:  # a third-party factor's own code: name it, never "internal error"
+        from cde_core.plugin_checks import describe
+        from cde_features.factor_calls import factor_problem
+
+        raise factor_problem(factor, f"failed in columns/lookback: {describe(exc)}") from exc
+    return ResolvedFactor(factor, params, columns, lookback, entry.plugin, entry.distribution, entry.version)
 
 
 def resolve(feature_set: str | FeatureSet = "default", *, select: Sequence[str] | None = None,
@@ -156,43 +181,48 @@ def resolve(feature_set: str | FeatureSet = "default", *, select: Sequence[str] 
     """
     host = host or get_plugins()
     fs = get_feature_set(feature_set)
-    specs = list(fs.factors)
-    listed = {s.factor for s in specs}
-    extra = [FactorSpec(factor=n) for n in host.factors.names() if n not in listed]
-    if fs.include_registered:
-        specs += [s for s in extra if _defaults_ok(host, s.factor)]
-    elif select:
-        specs += extra
     overrides = dict(params or {})
     for name in overrides:
         if name not in host.factors:
-            host.factors.entry(name)  # raises NotFoundError with the available names
-    resolved: list[ResolvedFactor] = []
-    for spec in specs:
-        if spec.factor in overrides:
-            spec = FactorSpec(factor=spec.factor, params={**spec.params, **overrides[spec.factor]})
-        resolved.append(_resolve_one(host, spec))
+            host.factors.entry(name)  # raises NotFoundError (nearest names) or names the broken plugin
+    resolved = [_resolve_one(host, _with_overrides(spec, overrides)) for spec in fs.factors]
     if select:
-        resolved = _apply_selection(resolved, select)
+        listed = {s.factor for s in fs.factors}
+        named = set(select) | set(overrides)
+        for name in host.factors.names():
+            if name in listed:
+                continue
+            try:  # a factor outside the set, with its default params; one that cannot be is skipped
+                resolved.append(_resolve_one(host, _with_overrides(FactorSpec(factor=name), overrides)))
+            except CdeError:
+                if name in named:  # ...unless it was asked for by name
+                    raise
+        resolved = _apply_selection(resolved, select, host)
     return _dedupe(resolved)
 
 
-def _defaults_ok(host: PluginHost, name: str) -> bool:
-    try:
-        host.factors.get(name).Params()
-    except Exception:
-        return False
-    return True
+def _with_overrides(spec: FactorSpec, overrides: Mapping[str, Mapping[str, Any]]) -> FactorSpec:
+    if spec.factor not in overrides:
+        return spec
+    return FactorSpec(factor=spec.factor, params={**spec.params, **overrides[spec.factor]})
 
 
-def _apply_selection(resolved: list[ResolvedFactor], select: Sequence[str]) -> list[ResolvedFactor]:
+def _apply_selection(resolved: list[ResolvedFactor], select: Sequence[str],
+                     host: PluginHost) -> list[ResolvedFactor]:
     chosen: list[ResolvedFactor] = []
     for item in select:
         hits = [r for r in resolved if r.name == item or r.group == item
                 or fnmatch.fnmatchcase(r.name, item) or any(fnmatch.fnmatchcase(c, item) for c in r.columns)]
         if not hits:
-            raise NotFoundError(f"no factor, group or column matches '{item}'",
-                                hint="see `cde features list`")
+            withheld = host.factors.withheld(item)
+            if withheld is not None:  # a factor of a broken plugin: say so, not "no factor matches"
+                raise withheld.error()
+            known = sorted({r.name for r in resolved} | {c for r in resolved for c in r.columns})
+            close = difflib.get_close_matches(item, known, n=5)
+            hint = f"did you mean {', '.join(close)}?" if close else "see `cde features list`"
+            if host.factors.broken_note:
+                hint += f"; {host.factors.broken_note}; see `cde plugins`"
+            raise NotFoundError(f"no factor, group or column matches '{item}'", hint=hint)
         chosen += [h for h in hits if h not in chosen]
     order = {id(r): i for i, r in enumerate(resolved)}
     return sorted(chosen, key=lambda r: order[id(r)])
@@ -227,11 +257,12 @@ _BAR_COLUMNS = frozenset({"open", "high", "low", "close", "volume", "quote_volum
 
 def feature_set_id(feature_set: str | FeatureSet, resolved: Sequence[ResolvedFactor],
                    host: PluginHost | None = None) -> str:
-    """``<set name>`` when the resolution equals the named set's own, else ``<name>-<hash8>``."""
+    """``<set name>`` when the resolution equals a built-in named set's own, else ``<name>-<hash8>``
+    (a user's set file always gets the hash: two files with one name never share a lake spec)."""
     fs = get_feature_set(feature_set)
     canonical = [r.spec().model_dump(mode="json") for r in resolved]
-    reference = [r.spec().model_dump(mode="json") for r in resolve(fs, host=host)]
-    if canonical == reference:
+    builtin = isinstance(feature_set, str) and feature_set in FEATURE_SETS
+    if builtin and canonical == [r.spec().model_dump(mode="json") for r in resolve(fs, host=host)]:
         return fs.name
     digest = hashlib.sha1(json.dumps(canonical, sort_keys=True).encode()).hexdigest()[:8]
     return f"{fs.name}-{digest}"

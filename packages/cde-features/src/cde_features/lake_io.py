@@ -26,7 +26,7 @@ from cde_core.executors import create_executor
 from cde_core.lake import Lake, Provenance
 from cde_core.lake_names import check_hive_path, held_span
 from cde_core.progress import ProgressCallback
-from cde_core.schemas import BARS_SCHEMA, TS_TYPE, bar_clock_column
+from cde_core.schemas import BARS_SCHEMA, TS_TYPE, bar_clock_column, mark_bar_interval
 
 
 def utc_start(day: date | None) -> datetime | None:
@@ -46,7 +46,7 @@ def read_symbol_bars(lake: Lake, spec: str, exchange: str, market: str, symbol: 
     if not folder.exists():
         raise NotFoundError(f"no bars for {symbol}", where=str(folder),
                             hint="build them with `cde aggregate` or check --bars/--exchange/--market")
-    dataset = ds.dataset(folder, format="parquet", partitioning="hive")
+    dataset = lake.hive_dataset(folder)
     clock = bar_clock_column(dataset.schema.names)
     filt = None
     if end is not None:
@@ -55,8 +55,9 @@ def read_symbol_bars(lake: Lake, spec: str, exchange: str, market: str, symbol: 
     if clock != "ts":
         names = [clock, *(n for n in names if n != "ts")]
     table = dataset.to_table(columns=names, filter=filt)
-    frame = table.to_pandas().rename(columns={clock: "ts"}).sort_values("ts", kind="stable")
-    return frame.set_index("ts")
+    frame = table.to_pandas().rename(columns={clock: "ts"}).sort_values("ts", kind="stable").set_index("ts")
+    frame.attrs["time_bars"] = clock != "ts"
+    return frame
 
 
 def read_bars_panel(lake: Lake, spec: str, exchange: str, market: str, symbols: Sequence[str] | None = None,
@@ -70,6 +71,8 @@ def read_bars_panel(lake: Lake, spec: str, exchange: str, market: str, symbols: 
                             where=str(lake.root / "bars"), hint="build bars first (`cde aggregate`)")
     frames = [read_symbol_bars(lake, spec, exchange, market, s, end).assign(symbol=s) for s in names]
     panel = pd.concat(frames).set_index("symbol", append=True).sort_index()
+    if any(frame.attrs.get("time_bars") for frame in frames):
+        mark_bar_interval(panel)  # time bars: the calculator lays them out on their grid
     return panel
 
 
@@ -117,9 +120,9 @@ def write_features(features: pd.DataFrame, lake: Lake, *, spec: str, exchange: s
 def read_features(lake: Lake, spec: str, exchange: str, market: str,
                   columns: Sequence[str] | None = None) -> pd.DataFrame:
     """A features lake spec as a panel indexed by ``(ts, symbol)`` (symbol from the hive partition)."""
-    base = lake.root / "features" / f"spec={spec}" / f"exchange={exchange}" / f"market={market}"
+    base = lake.features_dir(spec, exchange, market, "X").parent  # every name through safe_value
     check_hive_path(lake.root / "features", ("spec", spec), ("exchange", exchange), ("market", market))
-    dataset = ds.dataset(base, format="parquet", partitioning="hive")
+    dataset = lake.hive_dataset(base)
     wanted = None if columns is None else ["ts", "symbol", *[c for c in columns if c not in ("ts", "symbol")]]
     frame = dataset.to_table(columns=wanted).to_pandas()
     frame["symbol"] = frame["symbol"].astype(str)

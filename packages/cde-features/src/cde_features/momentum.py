@@ -63,10 +63,19 @@ class MacdParams(BaseModel):
         return self
 
 
+def aligned_fast_ema(close: np.ndarray, p: Any) -> np.ndarray:
+    """The fast EMA of MACD / PPO, started where the slow one starts (TA-Lib's MACD seeding)."""
+    from cde_features.kernels.smoothing import ema_seeded_at
+
+    return ema_seeded_at(close, p.fast, 2.0 / (p.fast + 1.0), p.slow)
+
+
 class Macd(TimeSeriesFactor):
     """MACD (Appel 1979): ``EMA_fast(C) − EMA_slow(C)``, signal ``EMA_signal(MACD)``, histogram
-    MACD − signal. Each EMA (alpha = 2/(span+1)) is seeded with the SMA of its first span values,
-    so MACD starts at bar slow − 1 and the signal at bar slow + signal − 2. Price units."""
+    MACD − signal, seeded as TA-Lib's MACD: both EMAs (alpha = 2/(span+1)) start at bar slow − 1, the
+    slow one at the SMA of the first slow closes, the fast one at the SMA of the fast closes ending
+    there; the signal is seeded with the SMA of the first signal MACD values, so it starts at bar
+    slow + signal − 2. Price units."""
 
     name = "macd"
     group = "momentum"
@@ -86,7 +95,7 @@ class Macd(TimeSeriesFactor):
     def lines(self, close: np.ndarray, p: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         from cde_features.kernels.smoothing import ema
 
-        line = ema(close, p.fast) - ema(close, p.slow)
+        line = aligned_fast_ema(close, p) - ema(close, p.slow)
         signal = ema(line, p.signal)
         return line, signal, line - signal
 
@@ -96,7 +105,8 @@ class Macd(TimeSeriesFactor):
 
 class PercentagePriceOscillator(Macd):
     """PPO (Murphy 1999, ch. 10): ``100 · (EMA_fast − EMA_slow) / EMA_slow``, signal and histogram
-    as in MACD; scale-free, so comparable across symbols."""
+    as in MACD, with MACD's seeding; scale-free, so comparable across symbols. (TA-Lib's ``PPO``
+    uses simple moving averages by default; this is its ``matype=1`` form with MACD's seeding.)"""
 
     name = "ppo"
     summary = "percentage price oscillator (scale-free MACD), signal and histogram"
@@ -106,7 +116,7 @@ class PercentagePriceOscillator(Macd):
         from cde_features.kernels.smoothing import ema
 
         slow = ema(close, p.slow)
-        line = 100.0 * (ema(close, p.fast) - slow) / slow
+        line = 100.0 * (aligned_fast_ema(close, p) - slow) / slow
         signal = ema(line, p.signal)
         return line, signal, line - signal
 

@@ -27,5 +27,7 @@ def register_commands(app: Any) -> None:
 @hookimpl
 def register_routes(app: Any) -> None:
     from cde_features.api import router
+    from cde_features.visual_routes import add_visual_routes
 
     app.include_router(router)
+    add_visual_routes(app)

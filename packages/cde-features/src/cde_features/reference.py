@@ -14,16 +14,34 @@ import pandas as pd
 LN2 = math.log(2.0)
 
 
-def _ema(x: pd.Series, n: int, alpha: float) -> pd.Series:
-    """EMA seeded with the SMA of the first n valid values (then ``ewm(adjust=False)``)."""
+def _ema(x: pd.Series, n: int, alpha: float, warm: int | None = None) -> pd.Series:
+    """EMA seeded at the ``warm``-th valid value (default n) with the SMA of the n valid values ending
+    there (then ``ewm(adjust=False)`` over the valid values)."""
+    warm = n if warm is None else warm
+    valid = x.dropna()
+    out = pd.Series(np.nan, index=x.index)
+    if len(valid) < warm:
+        return out
+    seeded = valid.copy()
+    seeded.iloc[: warm - 1] = np.nan
+    seeded.iloc[warm - 1] = valid.iloc[warm - n:warm].mean()
+    out.loc[valid.index] = seeded.iloc[warm - 1:].ewm(alpha=alpha, adjust=False).mean().reindex(valid.index)
+    return out
+
+
+def _wilder_sum(x: pd.Series, n: int) -> pd.Series:
+    """Wilder's running sum as TA-Lib keeps it: the sum of the first n − 1 valid values, then
+    ``S − S/n + x`` at each later valid value (a loop: the recursion has no pandas form)."""
     valid = x.dropna()
     out = pd.Series(np.nan, index=x.index)
     if len(valid) < n:
         return out
-    seeded = valid.copy()
-    seeded.iloc[: n - 1] = np.nan
-    seeded.iloc[n - 1] = valid.iloc[:n].mean()
-    out.loc[valid.index] = seeded.iloc[n - 1:].ewm(alpha=alpha, adjust=False).mean().reindex(valid.index)
+    total = float(valid.iloc[: n - 1].sum())
+    sums = []
+    for v in valid.iloc[n - 1:]:
+        total = total - total / n + v
+        sums.append(total)
+    out.loc[valid.index[n - 1:]] = sums
     return out
 
 
@@ -59,7 +77,7 @@ def _rs_term(b: pd.DataFrame) -> pd.Series:
 
 def _macd(b: pd.DataFrame, p: dict[str, int], ppo: bool) -> dict[str, pd.Series]:
     f, s, g = p.get("fast", 12), p.get("slow", 26), p.get("signal", 9)
-    fast, slow = _ema(b.close, f, 2 / (f + 1)), _ema(b.close, s, 2 / (s + 1))
+    fast, slow = _ema(b.close, f, 2 / (f + 1), warm=s), _ema(b.close, s, 2 / (s + 1))
     line = 100 * (fast - slow) / slow if ppo else fast - slow
     sig = _ema(line, g, 2 / (g + 1))
     name = "ppo" if ppo else "macd"
@@ -70,8 +88,8 @@ def _adx(b: pd.DataFrame, n: int) -> dict[str, pd.Series]:
     up, down = b.high.diff(), -b.low.diff()
     pdm = pd.Series(np.where((up > down) & (up > 0), up, 0.0), index=b.index).where(up.notna())
     mdm = pd.Series(np.where((down > up) & (down > 0), down, 0.0), index=b.index).where(up.notna())
-    tr = _rma(_tr(b), n)
-    pdi, mdi = 100 * _rma(pdm, n) / tr, 100 * _rma(mdm, n) / tr
+    tr = _wilder_sum(_tr(b), n)
+    pdi, mdi = 100 * _wilder_sum(pdm, n) / tr, 100 * _wilder_sum(mdm, n) / tr
     dx = (100 * (pdi - mdi).abs() / (pdi + mdi)).where(pdi + mdi != 0, 0.0).where(pdi.notna())
     return {f"adx_{n}": _rma(dx, n), f"plus_di_{n}": pdi, f"minus_di_{n}": mdi}
 
@@ -212,6 +230,11 @@ def _rsi(close: pd.Series, n: int) -> pd.Series:
 
 def reference_series_factor(bars: pd.DataFrame, factor: str, params: dict[str, Any]) -> dict[str, pd.Series]:
     """One time-series factor of one symbol's bars (index ts) → {column: Series}."""
+    from cde_features.reference_quant import quant_series_factor
+
+    quant = quant_series_factor(bars, factor, params)
+    if quant is not None:
+        return quant
     if factor in ("macd", "ppo"):
         return _macd(bars, params, factor == "ppo")
     if factor == "stoch":
@@ -299,7 +322,10 @@ def reference_features(panel: pd.DataFrame, specs: list[tuple[str, dict[str, Any
 
     alphas = {f"alpha_{a.number:03d}": a for a in ALPHAS}
     columns: dict[str, pd.Series] = {}
-    series_specs = [(f, p) for f, p in specs if f not in alphas and not f.startswith("cs_")]
+    from cde_features.reference_quant import PANEL_FACTORS
+
+    series_specs = [(f, p) for f, p in specs
+                    if f not in alphas and not f.startswith("cs_") and f not in PANEL_FACTORS]
     parts: list[pd.DataFrame] = []
     for symbol, bars in panel.groupby(level=1, sort=True):
         b = bars.droplevel(1)
@@ -325,6 +351,8 @@ def reference_features(panel: pd.DataFrame, specs: list[tuple[str, dict[str, Any
                 out = a.formula(o, AlphaData(o, wide)).stack(future_stack=True).reindex(panel.index)
             out = out.where(np.isfinite(out)).where(count >= a.lookback)
             columns[factor] = out
+        elif factor in PANEL_FACTORS:
+            columns.update(PANEL_FACTORS[factor](panel, params))
         elif factor.startswith("cs_"):
             src = columns[params["source"]].unstack(1)
             if factor == "cs_rank":

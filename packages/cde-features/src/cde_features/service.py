@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,10 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from cde_core.config import get_config
 from cde_core.errors import DataError
 from cde_core.json_types import JsonDate, JsonInt
-from cde_core.lake import Lake
+from cde_core.lake import Lake, LakeName
 from cde_core.progress import CancelToken, ProgressCallback, scaled
 from cde_core.suggest import did_you_mean
+from cde_features.feature_set import FeatureSet
 from cde_features.lake_io import empty_window, read_bars_panel, read_features, utc_start, write_features
+from cde_features.perp_inputs import attach_lake_inputs
 
 
 class BarsSource(BaseModel):
@@ -24,19 +26,22 @@ class BarsSource(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    bars: str = Field(description="bars spec id in the lake (bars/spec=<id>)")
-    exchange: str = Field("binance", description="exchange partition")
-    market: str = Field("spot", description="market partition")
-    symbols: list[str] = Field(default_factory=list, description="symbols; empty = every symbol with bars")
+    bars: LakeName = Field(description="bars spec id in the lake (bars/spec=<id>)")
+    exchange: LakeName = Field("binance", description="exchange partition")
+    market: LakeName = Field("spot", description="market partition")
+    symbols: list[LakeName] = Field(default_factory=list, description="symbols; empty = every symbol with bars")
     start: JsonDate | None = Field(None, description="first day of output, inclusive (UTC)")
     end: JsonDate | None = Field(None, description="last day of output, inclusive (UTC)")
 
 
 class ComputeRequest(BarsSource):
-    feature_set: str = Field("default", description="feature set name")
-    factors: list[str] = Field(default_factory=list, description="factor names, groups or globs; empty = all")
-    params: dict[str, dict[str, Any]] = Field(default_factory=dict, description="param overrides per factor")
-    out_spec: str | None = Field(None, description="features spec id; default <feature-set-id>__<bars>")
+    feature_set: LakeName | FeatureSet = Field("default", description="a feature set name (`default`) or the set "
+                                          "itself: {name, factors: [{factor, params}]}, as in a feature-set file")
+    factors: list[str] = Field(default_factory=list, description="keep only these factor names, groups or "
+                               "globs (a registered factor outside the set joins by name); empty = the whole set")
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict, description="param overrides per factor "
+                                              "name, e.g. {\"rsi\": {\"window\": 21}}")
+    out_spec: LakeName | None = Field(None, description="features spec id; default <feature-set-id>__<bars>")
 
 
 class ComputeResult(BaseModel):
@@ -48,10 +53,16 @@ class ComputeResult(BaseModel):
     files: list[str]
 
 
+#: longest forward horizon (bars): ten years of hourly bars; anything longer leaves no sample to rank
+MAX_HORIZON = 100_000
+
+
 class AnalyzeRequest(BarsSource):
-    features: str | None = Field(None, description="features spec to read; none = compute from the bars")
+    features: LakeName | None = Field(None, description="features spec to read; none = compute from the bars")
     columns: list[str] = Field(default_factory=list, description="columns or globs to analyse")
-    horizons: list[JsonInt] = Field(default_factory=lambda: [1, 24, 168], description="forward horizons (bars)")
+    horizons: list[Annotated[JsonInt, Field(ge=1, le=MAX_HORIZON)]] = Field(
+        default_factory=lambda: [1, 24, 168], min_length=1, max_length=32,
+        description=f"forward horizons in bars, 1 to {MAX_HORIZON}")
     quantiles: JsonInt = Field(5, ge=2, le=20, description="number of quantiles")
 
 
@@ -85,6 +96,8 @@ def compute_to_lake(request: ComputeRequest, *, lake: Lake | None = None, progre
                             end=request.end)
     if _window(panel, request.start, request.end).empty:  # before computing ~170 factors for nothing
         raise _no_bars_between(lake, request, panel)
+    panel = attach_lake_inputs(panel, lake, calc.factors, bars=request.bars, exchange=request.exchange,
+                               market=request.market)
     from cde_core.executors import create_executor
 
     executor = create_executor(get_config().executor)  # one for computing and writing, closed here
@@ -95,7 +108,7 @@ def compute_to_lake(request: ComputeRequest, *, lake: Lake | None = None, progre
             raise _no_bars_between(lake, request, panel)
         spec = request.out_spec or f"{calc.id}__{request.bars}"
         extra = {"feature_set": calc.id, "bars_spec": request.bars,
-                 "factors": [r.spec().model_dump(mode="json") for r in calc.factors],
+                 "factors": [r.manifest() for r in calc.factors],
                  "start": str(request.start) if request.start else None,
                  "end": str(request.end) if request.end else None}
         files = write_features(features, lake, spec=spec, exchange=request.exchange, market=request.market,
@@ -108,12 +121,31 @@ def compute_to_lake(request: ComputeRequest, *, lake: Lake | None = None, progre
                          rows=len(features), files=[str(f) for f in files])
 
 
+def check_compute(request: ComputeRequest) -> None:
+    """Refuse now what the task would fail on (unknown feature set, factor or parameter): the API
+    answers 4xx at submit instead of a task that fails later."""
+    from cde_features.calculator import UnifiedFeatureCalculator
+
+    UnifiedFeatureCalculator(request.feature_set, select=request.factors or None, params=request.params or None)
+
+
+def check_analyze(request: AnalyzeRequest) -> None:
+    """As :func:`check_compute`, for an analysis that computes its features from the bars."""
+    from cde_features.calculator import UnifiedFeatureCalculator
+
+    if not request.features:
+        UnifiedFeatureCalculator(select=request.columns or None)
+
+
 def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None, report_path: Path | None = None,
-                    progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> Any:
+                    progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+                    self_contained: bool = False) -> Any:
     """Run a factor analysis; returns the :class:`~cde_features.analysis.analyzer.FactorAnalysis`.
 
     ``report_path`` (the CLI's ``--report``) is deliberately not part of the request model: a path from
-    an API body would let a client write files anywhere the server can."""
+    an API body would let a client write files anywhere the server can. The report loads plotly.js
+    from a shared copy (the lake's ``assets/`` when written inside the lake, else one beside the
+    report); ``self_contained`` inlines it."""
     import fnmatch
 
     from cde_features.analysis.analyzer import analyze_factors
@@ -129,7 +161,9 @@ def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None, report
             features = features[features.index.get_level_values(1).isin(request.symbols)]
     else:
         calc = UnifiedFeatureCalculator(select=request.columns or None)
-        features = calc.compute(panel, progress=scaled(report, 0.0, 0.7), cancel=cancel)
+        inputs = attach_lake_inputs(panel, lake, calc.factors, bars=request.bars, exchange=request.exchange,
+                                    market=request.market)
+        features = calc.compute(inputs, progress=scaled(report, 0.0, 0.7), cancel=cancel)
     features = _window(features, request.start, request.end)
     if features.empty:
         raise _no_bars_between(lake, request, panel)
@@ -145,8 +179,11 @@ def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None, report
                              quantiles=request.quantiles)
     if report_path is not None:
         from cde_core.atomic import atomic_write_bytes
+        from cde_core.visual.plotly_asset import PlotlyScript
         from cde_features.analysis.report import render_html
 
-        atomic_write_bytes(report_path, render_html(result, note=f"bars spec {request.bars}").encode())
+        plotly = PlotlyScript.inline() if self_contained else PlotlyScript.beside(report_path, lake.root)
+        atomic_write_bytes(report_path, render_html(result, note=f"bars spec {request.bars}",
+                                                    plotly=plotly).encode())
     report(1.0, "done")
     return result

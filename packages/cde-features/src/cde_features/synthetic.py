@@ -51,3 +51,21 @@ def synthetic_panel(symbols: Sequence[str] | int, n_bars: int, *, seed: int = 0,
                               price=float(10 ** (1 + i % 4)), vol=0.005 + 0.002 * (i % 5))
         frames.append(bars.assign(symbol=name).set_index("symbol", append=True))
     return pd.concat(frames).sort_index()
+
+
+def with_perp_inputs(bars: pd.DataFrame, *, seed: int = 0, settle_every: int = 8) -> pd.DataFrame:
+    """``bars`` (one symbol or a panel) plus the perpetual factors' lake inputs: ``funding_last``, a rate
+    that changes every ``settle_every`` bars of each symbol (known from its first bar on), and
+    ``spot_close``, the close times a small random basis."""
+    rng = np.random.default_rng(seed)
+    funding = np.empty(len(bars))
+    if isinstance(bars.index, pd.MultiIndex):
+        groups = [np.flatnonzero(codes == k) for codes in [pd.factorize(bars.index.get_level_values(1))[0]]
+                  for k in range(codes.max() + 1)]
+    else:
+        groups = [np.arange(len(bars))]
+    for rows in groups:
+        levels = rng.normal(1e-4, 2e-4, len(rows) // settle_every + 1)
+        funding[rows] = np.repeat(levels, settle_every)[: len(rows)]
+    spot = bars["close"].to_numpy() * np.exp(rng.normal(-2e-4, 5e-4, len(bars)))
+    return bars.assign(funding_last=funding, spot_close=spot)

@@ -200,8 +200,9 @@ class KyleLambda(WindowFactor):
 
 class MoneyFlowIndex(WindowFactor):
     """MFI (Quong & Soudack 1989): typical price ``TP = (H + L + C)/3``, money flow ``TP · V``,
-    positive when TP rises, negative when it falls; ``MFI = 100 − 100 / (1 + Σpos / Σneg)`` over n
-    bars (100 when there is no negative flow)."""
+    positive when TP rises, negative when it falls (a change within 8 ulps of TP is rounding, not a
+    change); ``MFI = 100 − 100 / (1 + Σpos / Σneg)`` over n bars (100 when there is no negative flow,
+    50 when there is no flow at all)."""
 
     name = "mfi"
     group = "volume_flow"
@@ -216,7 +217,12 @@ class MoneyFlowIndex(WindowFactor):
         from cde_features.kernels.rolling import rolling_sum
 
         tp = (data["high"] + data["low"] + data["close"]) / 3.0
-        change = tp - lagged(tp, 1)
+        previous = lagged(tp, 1)
+        change = tp - previous
+        # (H + L + C) / 3 of bars at one price can differ in the last bits (0.1 + 0.2 + 0.3 is not
+        # 0.3 + 0.2 + 0.1): a change within a few ulps of the price is no change, not money flow
+        noise = 8.0 * np.finfo(np.float64).eps * np.maximum(np.abs(tp), np.abs(previous))
+        change = np.where(np.abs(change) <= noise, 0.0, change)
         flow = tp * data["volume"]
         pos = rolling_sum(np.where(np.isnan(change), np.nan, np.where(change > 0, flow, 0.0)), window)
         neg = rolling_sum(np.where(np.isnan(change), np.nan, np.where(change < 0, flow, 0.0)), window)

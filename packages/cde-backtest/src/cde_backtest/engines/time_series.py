@@ -32,7 +32,7 @@ class TimeSeriesParams(EngineParams):
     sizing: Literal["fixed_fraction", "vol_target"] = Field("fixed_fraction", description="position sizing")
     fraction: float = Field(0.1, gt=0, description="fraction of NAV per asset at |signal| = 1")
     target_vol: float = Field(0.2, gt=0, description="vol_target: annualised volatility per position")
-    vol_window: int = Field(24 * 30, ge=2, description="vol_target: bars of returns in the volatility")
+    vol_window: int = Field(24 * 30, ge=2, le=100_000, description="vol_target: bars of returns in the volatility")
     max_weight: float = Field(1.0, gt=0, description="cap of |weight| per asset after sizing")
     trade_on: Literal["signal_change", "every_decision"] = Field(
         "signal_change", description="trade an asset only when its signal changes, or re-size every decision")

@@ -19,9 +19,9 @@ class FactorSignalParams(BaseModel):
     method: Literal["rank", "zscore", "top_bottom", "quantile"] = Field(
         "rank", description="rank / zscore → scores; top_bottom / quantile → target weights")
     direction: Literal[1, -1] = Field(1, description="1: high values are good; -1: low values are good")
-    n_long: int = Field(3, ge=0, description="top_bottom: assets held long")
-    n_short: int = Field(3, ge=0, description="top_bottom: assets held short")
-    quantiles: int = Field(5, ge=2, description="quantile: number of buckets")
+    n_long: int = Field(3, ge=0, le=10_000, description="top_bottom: assets held long")
+    n_short: int = Field(3, ge=0, le=10_000, description="top_bottom: assets held short")
+    quantiles: int = Field(5, ge=2, le=100, description="quantile: number of buckets")
     long_gross: float = Field(0.5, ge=0, description="weights: total long exposure")
     short_gross: float = Field(0.5, ge=0, description="weights: total short exposure")
 

@@ -15,11 +15,11 @@ class MeanReversionParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     factor: str = Field("ret_log_24", description="feature column with the short-term return")
-    lookback: int = Field(24, ge=1, description="bars of log return when the factor column is absent")
+    lookback: int = Field(24, ge=1, le=100_000, description="bars of log return when the factor column is absent")
     universe_size: int | None = Field(None, ge=1, description="top-N by trailing quote volume (None: all)")
-    volume_window: int = Field(24 * 30, ge=1, description="bars of quote volume for the universe rank")
-    n_long: int = Field(3, ge=0, description="losers held long")
-    n_short: int = Field(3, ge=0, description="winners held short")
+    volume_window: int = Field(24 * 30, ge=1, le=100_000, description="bars of quote volume for the universe rank")
+    n_long: int = Field(3, ge=0, le=10_000, description="losers held long")
+    n_short: int = Field(3, ge=0, le=10_000, description="winners held short")
     gross: float = Field(1.0, gt=0, description="total gross exposure")
 
 

@@ -19,8 +19,8 @@ from cde_backtest.signals.panel_io import column_wide, to_long
 class TrendFollowingParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    fast: int = Field(24, ge=1, description="bars in the fast moving average")
-    slow: int = Field(24 * 7, ge=2, description="bars in the slow moving average")
+    fast: int = Field(24, ge=1, le=100_000, description="bars in the fast moving average")
+    slow: int = Field(24 * 7, ge=2, le=100_000, description="bars in the slow moving average")
     long_only: bool = Field(False, description="flat instead of short in down-trends")
 
     @model_validator(mode="after")

@@ -42,8 +42,9 @@ class KernelBarBuilder:
         raise NotImplementedError
 
     def validate_params(self, params: BaseModel | dict[str, Any]) -> BaseModel:
-        data = params.model_dump() if isinstance(params, BaseModel) else params
-        return self.Params.model_validate(data)
+        from cde_bars.params import validated_params
+
+        return validated_params(self, params)
 
     def new_state(self, params: BaseModel | dict[str, Any]) -> BarState:
         from cde_bars.state import BarState
@@ -85,11 +86,12 @@ class KernelBarBuilder:
 
         from cde_bars.assemble import assemble_bars
         from cde_bars.kernels.layout import F_CLOSE, I_COUNT, I_LAST_ID, I_LAST_TS
-        from cde_bars.trade_columns import check_order, trade_columns
+        from cde_bars.trade_checks import check_trades
+        from cde_bars.trade_columns import trade_columns
 
         where = f"{self.name} bars"
         cols = trade_columns(batch, where=where)
-        check_order(cols, int(state.ints[I_LAST_TS]) if state.started else None, where=where)
+        check_trades(cols, int(state.ints[I_LAST_TS]) if state.started else None, where=where)
         interval_us = self._interval_us(state.params)
         parts = []
         n = len(cols)

@@ -4,13 +4,16 @@ Every trade gets a sign b (+1 taker buy / -1 taker sell, or the tick rule) and a
 qty or quote qty). A bar keeps ``pos`` = Σ v over b = +1 and ``neg`` = Σ v over b = -1 and closes
 at the first trade where
 
-* imbalance: ``|pos - neg| >= E[T] · max(|E[(pos-neg)/T]|, floor · E[(pos+neg)/T])``
+* imbalance: ``|pos - neg| >= max(E[T] · |m|, floor · √E[T] · s)`` with the trade-weighted per-trade
+  means ``m = E[pos - neg] / E[T]`` and ``s = E[pos + neg] / E[T]`` (EWMAs of the bar sums)
 * run:       ``max(pos, neg) >= E[T] · max(E[pos/T], E[neg/T])``
 
 The expectations are EWMAs over closed bars (``alpha``), E[T] clipped to ``[ticks_min, ticks_max]``
-so bars neither collapse to single trades nor grow without end. Before the first bar closes
-(warm-up) E[T] is the initial value and the per-trade expectations are the open bar's own
-running means.
+where it scales the threshold, so bars neither collapse to single trades nor grow without end; the
+imbalance EWMA starts from a balanced prior (α times the first bar's imbalance). The floor grows with
+√E[T], as a balanced random walk does, so on balanced flow E[T] contracts instead of feeding on
+itself. Before the first bar closes (warm-up) E[T] is the initial value and the per-trade
+expectations are the open bar's own running means.
 
 One loop body, compiled twelve times (measure × imbalance/run × taker side/tick rule), as
 :func:`cde_bars.kernels.threshold.threshold_kernel` does and for the same reasons: each compiled loop
@@ -142,10 +145,10 @@ def _compile_information_kernel(measure: int, run: bool, tick_rule: bool) -> Any
                     neg_1 = neg + v * neg_weights[1 - s_index]
                 expected_ticks = min(max(exp_ticks, ticks_min), ticks_max)
                 if run:
-                    per_trade = max(pos_1, neg_1) / (count + 1)
+                    threshold = expected_ticks * (max(pos_1, neg_1) / (count + 1))
                 else:
-                    per_trade = max(abs(pos_1 - neg_1), floor * (pos_1 + neg_1)) / (count + 1)
-                threshold = expected_ticks * per_trade
+                    threshold = max(expected_ticks * abs(pos_1 - neg_1),
+                                    floor * np.sqrt(expected_ticks) * (pos_1 + neg_1)) / (count + 1)
                 theta_limit = tick_count_limit(threshold)
             # Indexed from 0 over slices so Numba's negative-index wraparound folds away (see
             # cde_bars.kernels.threshold).
@@ -205,12 +208,15 @@ def _compile_information_kernel(measure: int, run: bool, tick_rule: bool) -> Any
                     if run:
                         a = pos / count
                         b = neg / count
-                    else:
-                        a = (pos - neg) / count
-                        b = (pos + neg) / count
+                    else:  # bar sums: their EWMAs over E[T] are trade-weighted per-trade means
+                        a = pos - neg
+                        b = pos + neg
                     if bars == 0:
                         exp_ticks = float(count)
-                        exp_a = a
+                        # imbalance: E[(pos-neg)/T] starts from a balanced prior (0), as one bar's
+                        # imbalance is no estimate of it (taken as is, an early one-sided bar set a
+                        # threshold of E[T] trades all on one side, and E[T] ran away to the cap)
+                        exp_a = a if run else alpha * a
                         exp_b = b
                     else:
                         exp_ticks += alpha * (count - exp_ticks)
@@ -218,8 +224,11 @@ def _compile_information_kernel(measure: int, run: bool, tick_rule: bool) -> Any
                         exp_b += alpha * (b - exp_b)
                     bars += 1
                     expected_ticks = min(max(exp_ticks, ticks_min), ticks_max)
-                    expected_per_trade = max(exp_a, exp_b) if run else max(abs(exp_a), floor * exp_b)
-                    threshold = expected_ticks * expected_per_trade
+                    if run:
+                        threshold = expected_ticks * max(exp_a, exp_b)
+                    else:
+                        threshold = max(expected_ticks * abs(exp_a),
+                                        floor * np.sqrt(expected_ticks) * exp_b) / exp_ticks
                     theta_limit = tick_count_limit(threshold)
                     count = 0
                     high = -np.inf

@@ -7,16 +7,18 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from cde_core.lake_paths import LakeName
+
 ArchiveKind = Literal["trades", "aggTrades", "klines", "fundingRate"]
 
 
 class ArchiveRequest(BaseModel):
     """Which archive files to fetch: one exchange, one market, one kind, symbols × days."""
 
-    exchange: str = Field(description="registered exchange name, e.g. binance or okx")
-    market: str = Field(description="market of the exchange, e.g. spot, um, cm, swap")
+    exchange: LakeName = Field(description="registered exchange name, e.g. binance or okx")
+    market: LakeName = Field(description="market of the exchange, e.g. spot, um, cm, swap")
     kind: ArchiveKind = Field(default="trades", description="archive kind")
-    symbols: list[str] = Field(min_length=1, description="exchange symbols, e.g. BTCUSDT")
+    symbols: list[LakeName] = Field(min_length=1, description="exchange symbols, e.g. BTCUSDT")
     start: date = Field(description="first day, inclusive (UTC)")
     end: date = Field(description="last day, inclusive (UTC)")
 

@@ -10,9 +10,9 @@ from cde_core.errors import DataError
 from cde_features.analysis.metrics import (
     forward_returns,
     information_coefficients,
-    quantile_mean_returns,
-    quantile_turnover,
-    rank_autocorrelation,
+    quantile_returns_by_time,
+    quantile_turnover_series,
+    rank_autocorrelation_series,
     summarize_ic,
 )
 
@@ -29,6 +29,9 @@ class ColumnAnalysis:
     turnover_top: float
     turnover_bottom: float
     autocorrelation: float
+    quantile_returns_by_time: dict[int, pd.DataFrame] = field(default_factory=dict)  # horizon → t × quantile
+    turnover: pd.DataFrame = field(default_factory=pd.DataFrame)   # per t: top, bottom quantile turnover
+    autocorrelation_series: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))  # per t, lag 1
 
 
 @dataclass
@@ -51,6 +54,11 @@ class FactorAnalysis:
         return pd.DataFrame(rows)
 
 
+def _mean(series: pd.Series) -> float:
+    values = series.dropna()
+    return float(values.mean()) if len(values) else float("nan")
+
+
 def analyze_factors(features: pd.DataFrame, close: pd.Series, *, columns: list[str] | None = None,
                     horizons: tuple[int, ...] | list[int] = (1, 24, 168), quantiles: int = 5) -> FactorAnalysis:
     """Analyse ``columns`` of a feature panel (index ``(ts, symbol)``) against forward returns of
@@ -71,13 +79,17 @@ def analyze_factors(features: pd.DataFrame, close: pd.Series, *, columns: list[s
     for column in columns:
         wide = features[column].unstack(1)
         ics = {h: information_coefficients(wide, fwd_wide[h]) for h in horizons}
+        by_time = {h: quantile_returns_by_time(wide, fwd_wide[h], quantiles) for h in horizons}
+        turnover = pd.DataFrame({"top": quantile_turnover_series(wide, quantiles, quantiles),
+                                 "bottom": quantile_turnover_series(wide, quantiles, 1)})
+        autocorrelation = rank_autocorrelation_series(wide, 1)
         result.columns.append(ColumnAnalysis(
             column=column, ic=ics,
             ic_summary={h: summarize_ic(ics[h]["ic"]) for h in horizons},
             rank_ic_summary={h: summarize_ic(ics[h]["rank_ic"]) for h in horizons},
-            quantile_returns={h: quantile_mean_returns(wide, fwd_wide[h], quantiles) for h in horizons},
-            turnover_top=quantile_turnover(wide, quantiles, quantiles),
-            turnover_bottom=quantile_turnover(wide, quantiles, 1),
-            autocorrelation=rank_autocorrelation(wide, 1),
+            quantile_returns={h: by_time[h].mean().rename("mean_fwd_return") for h in horizons},
+            turnover_top=_mean(turnover["top"]), turnover_bottom=_mean(turnover["bottom"]),
+            autocorrelation=_mean(autocorrelation),
+            quantile_returns_by_time=by_time, turnover=turnover, autocorrelation_series=autocorrelation,
         ))
     return result

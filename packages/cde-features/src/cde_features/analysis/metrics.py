@@ -70,19 +70,31 @@ def quantile_labels(factor: pd.DataFrame, fwd: pd.DataFrame, quantiles: int) -> 
     return labels.where(count >= quantiles, axis=0)
 
 
-def quantile_mean_returns(factor: pd.DataFrame, fwd: pd.DataFrame, quantiles: int) -> pd.Series:
-    """Mean forward return of each quantile (1 = lowest factor values), averaged over time."""
+def quantile_returns_by_time(factor: pd.DataFrame, fwd: pd.DataFrame, quantiles: int) -> pd.DataFrame:
+    """Mean forward return of each quantile's members at each timestamp (columns 1 … q; NaN where
+    fewer than q symbols have both values)."""
     labels = quantile_labels(factor, fwd, quantiles)
     fwd = fwd.reindex_like(factor)
-    means = {}
-    for q in range(1, quantiles + 1):
-        per_t = fwd.where(labels == q).mean(axis=1)
-        means[q] = per_t.mean()
-    return pd.Series(means, name="mean_fwd_return")
+    return pd.DataFrame({q: fwd.where(labels == q).mean(axis=1) for q in range(1, quantiles + 1)},
+                        index=factor.index)
 
 
-def quantile_turnover(factor: pd.DataFrame, quantiles: int, quantile: int) -> float:
-    """Mean share of a quantile's members at t that were not members at t − 1."""
+def quantile_mean_returns(factor: pd.DataFrame, fwd: pd.DataFrame, quantiles: int) -> pd.Series:
+    """Mean forward return of each quantile (1 = lowest factor values), averaged over time."""
+    return quantile_returns_by_time(factor, fwd, quantiles).mean().rename("mean_fwd_return")
+
+
+def cumulative_quantile_returns(by_time: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    """Growth of 1 invested in each quantile, and in the top-minus-bottom spread (column ``spread``),
+    compounding only every ``horizon``-th timestamp so h-bar forward returns do not overlap."""
+    sampled = by_time.iloc[::horizon]
+    spread = sampled[sampled.columns[-1]] - sampled[sampled.columns[0]]
+    frame = sampled.assign(spread=spread)
+    return (1.0 + frame.fillna(0.0)).cumprod() - 1.0
+
+
+def quantile_turnover_series(factor: pd.DataFrame, quantiles: int, quantile: int) -> pd.Series:
+    """Share of a quantile's members at t that were not members at t − 1 (NaN where either is empty)."""
     labels = quantile_labels(factor, factor, quantiles)
     member = (labels == quantile).to_numpy()
     prev = np.vstack([np.zeros((1, member.shape[1]), dtype=bool), member[:-1]])
@@ -90,14 +102,26 @@ def quantile_turnover(factor: pd.DataFrame, quantiles: int, quantile: int) -> fl
     prev_size = prev.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         turnover = 1.0 - (member & prev).sum(axis=1) / size
-    turnover = turnover[(size > 0) & (prev_size > 0)]
-    return float(np.mean(turnover)) if len(turnover) else float("nan")
+    turnover[(size == 0) | (prev_size == 0)] = np.nan
+    return pd.Series(turnover, index=factor.index, name=f"turnover_q{quantile}")
+
+
+def quantile_turnover(factor: pd.DataFrame, quantiles: int, quantile: int) -> float:
+    """Mean share of a quantile's members at t that were not members at t − 1."""
+    series = quantile_turnover_series(factor, quantiles, quantile).dropna()
+    return float(series.mean()) if len(series) else float("nan")
+
+
+def rank_autocorrelation_series(factor: pd.DataFrame, lag: int = 1) -> pd.Series:
+    """Cross-sectional correlation of factor ranks at t and t − lag, per timestamp."""
+    ranks = factor.rank(axis=1)
+    r = _row_pearson(ranks.to_numpy(dtype=np.float64), ranks.shift(lag).to_numpy(dtype=np.float64))
+    return pd.Series(r, index=factor.index, name=f"rank_autocorrelation_{lag}")
 
 
 def rank_autocorrelation(factor: pd.DataFrame, lag: int = 1) -> float:
     """Mean cross-sectional correlation of factor ranks at t and t − lag."""
-    ranks = factor.rank(axis=1)
-    r = _row_pearson(ranks.to_numpy(dtype=np.float64), ranks.shift(lag).to_numpy(dtype=np.float64))
+    r = rank_autocorrelation_series(factor, lag).to_numpy()
     return float(np.nanmean(r)) if np.isfinite(r).any() else float("nan")
 
 

@@ -18,7 +18,7 @@ from numba import njit
 
 from cde_features.kernels import rolling
 
-NUMBA_CACHE_INPUTS = "af07fc8d4f13a407"  # sha256 of the cde code it imports; tools/numba_cache_stamps.py
+NUMBA_CACHE_INPUTS = "2103fcf93709608a"  # sha256 of the cde code it imports; tools/numba_cache_stamps.py
 
 _JIT = {"nogil": True, "cache": True}
 

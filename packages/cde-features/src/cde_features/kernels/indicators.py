@@ -4,8 +4,9 @@ Formulas (conventions documented in docs/features.md):
 
 * True range (Wilder 1978): ``TR[i] = max(H[i] − L[i], |H[i] − C[i−1]|, |L[i] − C[i−1]|)`` for i ≥ 1.
 * RSI (Wilder 1978): Wilder-smoothed gains / losses of close-to-close changes, first value at bar n.
-* ADX / +DI / −DI (Wilder 1978): directional movement smoothed with Wilder's RMA (ratios are the same
-  as with his running sums); ADX is the RMA of DX, first value at bar 2n − 1 (as TA-Lib).
+* ADX / +DI / −DI (Wilder 1978): directional movement and true range kept as Wilder's running sums
+  seeded as TA-Lib seeds them (:func:`cde_features.kernels.smoothing.wilder_sum`: +DI / −DI from bar
+  n); ADX is the RMA of DX, first value at bar 2n − 1 (as TA-Lib).
 * Stochastic / Williams %R / CCI / MFI: see the factor docstrings in ``momentum`` and ``volume_flow``.
 """
 
@@ -14,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from cde_features.kernels.smoothing import wilder
+from cde_features.kernels.smoothing import wilder, wilder_sum
 
-NUMBA_CACHE_INPUTS = "e209b686a0e051d2"  # sha256 of the cde code it imports; tools/numba_cache_stamps.py
+NUMBA_CACHE_INPUTS = "db84bd48dd7f9abb"  # sha256 of the cde code it imports; tools/numba_cache_stamps.py
 
 _JIT = {"nogil": True, "cache": True}
 
@@ -57,7 +58,7 @@ def rsi(close: np.ndarray, n: int) -> np.ndarray:
 
 @njit(**_JIT)
 def directional(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int) -> tuple:
-    """(+DI, −DI, ADX) with Wilder's smoothing."""
+    """(+DI, −DI, ADX) as TA-Lib's PLUS_DI, MINUS_DI and ADX (see the module docstring)."""
     size = high.shape[0]
     plus_dm = np.full(size, np.nan)
     minus_dm = np.full(size, np.nan)
@@ -66,9 +67,9 @@ def directional(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int) ->
         down = low[i - 1] - low[i]
         plus_dm[i] = up if (up > down and up > 0) else 0.0
         minus_dm[i] = down if (down > up and down > 0) else 0.0
-    tr = wilder(true_range(high, low, close), n)
-    pdm = wilder(plus_dm, n)
-    mdm = wilder(minus_dm, n)
+    tr = wilder_sum(true_range(high, low, close), n)
+    pdm = wilder_sum(plus_dm, n)
+    mdm = wilder_sum(minus_dm, n)
     plus_di = np.full(size, np.nan)
     minus_di = np.full(size, np.nan)
     dx = np.full(size, np.nan)

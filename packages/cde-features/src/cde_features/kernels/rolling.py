@@ -18,29 +18,55 @@ _JIT = {"nogil": True, "cache": True}
 
 
 @njit(**_JIT)
+def _neumaier(total: float, comp: float, v: float) -> tuple[float, float]:
+    """Add v to the compensated pair (total, comp): comp keeps the low-order bits rounding dropped."""
+    t = total + v
+    if abs(total) >= abs(v):
+        comp += (total - t) + v
+    else:
+        comp += (v - t) + total
+    return t, comp
+
+
+@njit(**_JIT)
 def rolling_sum(x: np.ndarray, w: int) -> np.ndarray:
+    """Window sums updated in O(1) per step, exact where the exact answer is 0.
+
+    Adding and removing values leaves rounding residue (1e6 + 1e-3 - 1e6 - 1e-3 is not 0), which a
+    ratio of two sums turns into garbage once the window holds only zeros (a taker-buy share of 8.75
+    over a run of empty bars). So the window's non-zero inputs are counted and the sum restarts at an
+    exact 0 whenever there are none, and the running sum is compensated (Neumaier), which keeps the
+    residue of the values that left the window at the rounding of the values in it."""
     n = x.shape[0]
     out = np.full(n, np.nan)
     total = 0.0
+    comp = 0.0
     nans = 0
+    nonzero = 0
     for i in range(n):
         v = x[i]
         if np.isnan(v):
             nans += 1
-        else:
-            total += v
+        elif v != 0.0:
+            nonzero += 1
+            total, comp = _neumaier(total, comp, v)
         if i >= w:
             old = x[i - w]
             if np.isnan(old):
                 nans -= 1
-            else:
-                total -= old
+            elif old != 0.0:
+                nonzero -= 1
+                total, comp = _neumaier(total, comp, -old)
+        if nonzero == 0 or not np.isfinite(total):
+            # nothing but zeros (exactly 0), or an inf that has left the window: restart from the window
+            total = 0.0
+            comp = 0.0
+            if nonzero > 0:
+                for j in range(max(i - w + 1, 0), i + 1):
+                    if not np.isnan(x[j]):
+                        total, comp = _neumaier(total, comp, x[j])
         if i >= w - 1 and nans == 0:
-            if i % w == 0:  # re-sum now and then so add/subtract rounding cannot drift
-                total = 0.0
-                for j in range(i - w + 1, i + 1):
-                    total += x[j]
-            out[i] = total
+            out[i] = total + comp
     return out
 
 

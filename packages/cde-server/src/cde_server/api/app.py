@@ -8,6 +8,7 @@ cde-server's own routers come first, then every healthy plugin's ``register_rout
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import AsyncIterator
 from importlib.metadata import version
@@ -17,13 +18,16 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from cde_core.config import CdeConfig, get_config
 from cde_core.lake import Lake
+from cde_core.lake_paths import lake_relative
 from cde_core.plugins import get_plugins
+from cde_server.api.head_requests import HeadAsGetMiddleware
 from cde_server.api.limits import BodySizeLimitMiddleware
 from cde_server.api.openapi import install_openapi
 from cde_server.api.path_guard import PathTraversalGuard
 from cde_server.api.problems import install_problem_handlers
 from cde_server.api.routers import components, health, plugins, tasks
 from cde_server.api.security import API_KEY_HEADER, ApiKeyMiddleware
+from cde_server.contributions import add_plugin_routes
 from cde_server.tasks import TaskManager, open_task_store
 from cde_server.tasks.redis_store import RedisTaskStore, wait_for_redis
 
@@ -53,16 +57,18 @@ def create_app(config: CdeConfig | None = None, *, task_manager: TaskManager | N
     app.state.config = config
     app.state.lake = Lake(config.data_root)
     app.state.tasks = manager
+    manager.public_text = functools.partial(lake_relative, root=app.state.lake.root)
     install_problem_handlers(app)
     for router in (health.router, plugins.router, components.router, tasks.router):
         app.include_router(router)
-    get_plugins().call_hook("register_routes", app=app)
+    add_plugin_routes(app, get_plugins())  # refuses routes another plugin already added
     # started after the plugins ran, so handlers they registered can re-queue orphaned tasks
     manager.start()
 
     keys = [k.get_secret_value() for k in config.server.api_keys]
     # added innermost first: the guard and size limit run before auth, CORS wraps everything so even
     # a 401 or 413 carries the CORS headers a browser needs to read it
+    app.add_middleware(HeadAsGetMiddleware)
     if keys:
         app.add_middleware(ApiKeyMiddleware, keys=keys)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=config.server.max_request_bytes)

@@ -47,7 +47,11 @@ class PluginEntry(BaseModel):
     builtin: bool
     status: Literal["ok", "broken"]
     hooks: list[str]
-    error: str | None = None
+    error: str | None = Field(None, description="why the plugin is broken (then nothing it offers is used)")
+    rejected: list[str] = Field(default_factory=list, description="objects, commands or routes refused "
+                                "because another plugin had the name first, each naming that owner")
+    commands: list[str] = Field(default_factory=list, description="top-level `cde` commands it added")
+    routes: list[str] = Field(default_factory=list, description="REST routes it added (`METHOD path`)")
 
 
 class ComponentEntry(BaseModel):

@@ -13,12 +13,14 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from cde_server.api.problems import PROBLEM_MEDIA_TYPE, Problem, ValidationIssue
-from cde_server.api.security import API_KEY_HEADER, PUBLIC_PATHS
+from cde_server.api.security import API_KEY_HEADER, is_public
 
 #: what any operation may answer: the middleware's 400/401/413, validation's 422, a NotFoundError
-#: from a registry or lake lookup (404), the catch-all 500
+#: from a registry or lake lookup (404), the catch-all 500, and 503 (with Retry-After) while the task
+#: store does not answer
 _COMMON = {400: "bad path (traversal attempt)", 401: "missing or invalid API key", 404: "not found",
-           413: "request too large", 422: "invalid request", 500: "internal error"}
+           413: "request too large", 422: "invalid request", 500: "internal error",
+           503: "task store unavailable (Retry-After says when to try again)"}
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 
@@ -47,9 +49,9 @@ def build_openapi(app: FastAPI, *, api_keys: bool) -> dict[str, Any]:
                 continue
             responses = operation.setdefault("responses", {})
             common = dict(_COMMON)
-            if path in PUBLIC_PATHS or not api_keys:
+            if is_public(path) or not api_keys:
                 common.pop(401)
-            if api_keys and path not in PUBLIC_PATHS:
+            if api_keys and not is_public(path):
                 operation["security"] = [{"ApiKey": []}]
             for status, description in common.items():
                 responses.setdefault(str(status), {"description": description})

@@ -19,7 +19,7 @@ from typing import Annotated
 
 from fastapi import Path
 
-from cde_core.errors import DataError, NotFoundError
+from cde_core.errors import NotFoundError
 from cde_core.lake import SAFE_VALUE_PATTERN, Lake, safe_value
 
 RunIdPath = Annotated[str, Path(description="run id", pattern=SAFE_VALUE_PATTERN, max_length=200)]
@@ -27,18 +27,9 @@ FileNamePath = Annotated[str, Path(description="file name inside the run folder"
                                    max_length=200)]
 
 
-def inside(root: FsPath, candidate: FsPath) -> FsPath:
-    """``candidate`` resolved, if it stays under ``root`` (resolved too); DataError otherwise."""
-    resolved_root = root.resolve()
-    resolved = candidate.resolve()
-    if resolved != resolved_root and resolved_root not in resolved.parents:
-        raise DataError("path leaves the lake", where=candidate.name, hint="use a plain name inside the run")
-    return resolved
-
-
 def run_file_path(lake: Lake, run_id: str, name: str) -> FsPath:
     """The path of file ``name`` in run ``run_id``; 422 on unsafe names, 404 if the run is missing."""
     folder = lake.run_dir(run_id)
     if not folder.is_dir():
         raise NotFoundError(f"no run '{run_id}'", hint="list runs with GET /runs")
-    return inside(folder, folder / safe_value(name, what="file name"))
+    return lake.inside(folder / safe_value(name, what="file name"))

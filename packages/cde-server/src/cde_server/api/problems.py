@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cde_core.errors import CdeError
+from cde_core.lake_paths import lake_relative
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -56,7 +58,11 @@ async def _cde_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CdeError)
     if exc.http_status >= 500:
         logger.opt(exception=exc).error("{} {} failed", request.method, request.url.path)
-    return JSONResponse(exc.problem(), status_code=exc.http_status, media_type=PROBLEM_MEDIA_TYPE)
+    body = exc.problem()
+    lake = getattr(request.app.state, "lake", None)
+    if lake is not None:  # the client learns lake-relative paths, never where the lake is on the server
+        body = {k: lake_relative(v, lake.root) if isinstance(v, str) else v for k, v in body.items()}
+    return JSONResponse(body, status_code=exc.http_status, media_type=PROBLEM_MEDIA_TYPE)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -102,8 +108,34 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, title, detail, headers=headers)
 
 
+#: seconds a client should wait before retrying while the task store is down
+STORE_RETRY_AFTER_S = 5
+
+
+def store_unavailable(store_name: str, exc: BaseException) -> JSONResponse:
+    """503 with the cause and a Retry-After: the answer of every route that needs the task store while
+    it does not answer (health included), instead of a 500 that says nothing."""
+    return problem_response(503, "task store unavailable",
+                            f"the {store_name} task store does not answer ({type(exc).__name__})",
+                            headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
+                            hint="retry later; the operator should check server.task_store and that Redis is up")
+
+
+async def _store_error(request: Request, exc: Exception) -> JSONResponse:
+    tasks = getattr(request.app.state, "tasks", None)
+    store = getattr(getattr(tasks, "store", None), "name", "task")
+    if tasks is not None:
+        tasks.outage.failed(exc, f"answering {request.method} {request.url.path}")
+    return store_unavailable(store, exc)
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     logger.opt(exception=exc).error("unhandled error on {} {}", request.method, request.url.path)
+    from cde_core.plugin_faults import plugin_fault
+
+    fault = plugin_fault(exc)  # a third-party plugin's code failed: name it, not cde
+    if fault is not None:
+        return await _cde_error(request, fault)
     return problem_response(500, "internal error", "the server failed to handle the request; "
                             "the details are in the server log")
 
@@ -112,4 +144,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CdeError, _cde_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(redis.RedisError, _store_error)
     app.add_exception_handler(Exception, _unhandled)

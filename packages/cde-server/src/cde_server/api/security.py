@@ -12,11 +12,20 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from cde_core.visual.plotly_asset import SERVER_ASSET_PREFIX
 from cde_server.api.problems import problem_response
 
 API_KEY_HEADER = "X-API-Key"
 #: health for load balancers; the schema and docs so clients can discover the API (they hold no data)
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+#: the plotly.js bundle the /visual pages load: a browser's <script> request cannot carry an API key,
+#: and the bundle is plotly's code, not data
+PUBLIC_PREFIXES = (SERVER_ASSET_PREFIX,)
+
+
+def is_public(path: str) -> bool:
+    """True for paths answered without an API key."""
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 class ApiKeyMiddleware:
@@ -32,7 +41,7 @@ class ApiKeyMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.keys or scope["method"] == "OPTIONS" \
-                or scope["path"] in PUBLIC_PATHS:
+                or is_public(scope["path"]):
             await self.app(scope, receive, send)
             return
         presented = dict(scope["headers"]).get(API_KEY_HEADER.lower().encode())

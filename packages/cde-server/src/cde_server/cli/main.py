@@ -67,6 +67,10 @@ def run(args: list[str], *, debug: bool) -> int:
     except Exception as exc:
         if debug:
             raise
+        fault = _plugin_fault(exc)
+        if fault is not None:  # a third-party plugin's code failed: blame it, not cde
+            _err.print(f"[bold red]error:[/] {escape(str(fault))}")
+            return 1
         first = (str(exc).strip().splitlines() or [""])[0]
         _err.print(f"[bold red]internal error:[/] {escape(type(exc).__name__)}: {escape(first)} "
                    "(re-run with --debug for the traceback, and please report it)")
@@ -77,6 +81,15 @@ def run(args: list[str], *, debug: bool) -> int:
 def _one_line(message: str) -> None:
     """Print a user error as exactly one line (newlines inside a message are folded)."""
     _err.print(f"[bold red]error:[/] {escape(' '.join(message.split()))}")
+
+
+def _plugin_fault(exc: Exception) -> CdeError | None:
+    from cde_core.plugin_faults import plugin_fault
+
+    try:
+        return plugin_fault(exc)
+    except Exception:  # attribution is best effort; the original error is still reported
+        return None
 
 
 if __name__ == "__main__":

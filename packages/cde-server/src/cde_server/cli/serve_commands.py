@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from loguru import logger
 
 from cde_core.config import CONFIG_FILE_ENV, get_config, get_loaded_config
 from cde_core.errors import ConfigError
@@ -79,23 +80,60 @@ def serve(
     workers: Annotated[int, typer.Option(help="worker processes (use a Redis task store with more "
                                          "than one)", min=1)] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level: " + ", ".join(LOG_LEVELS))] = "info",
+    insecure_no_auth: InsecureNoAuth = False,
 ) -> None:
     """Run the REST API (uvicorn); configuration from cde.yaml / CDE_* environment."""
     server = get_config().server
+    bind = host or server.host
+    check_bind(bind, has_keys=bool(server.api_keys), insecure_no_auth=insecure_no_auth)
     if workers > 1 and server.task_store == "memory":
         raise ConfigError("several workers need a shared task store: each worker's in-memory store is "
                           "its own", where="server.task_store",
                           hint="set CDE_TASK_STORE=redis://host:6379/0, or run one worker")
-    _run(host or server.host, port or server.port, reload=reload, workers=workers, log_level=log_level)
+    _run(bind, port or server.port, reload=reload, workers=workers, log_level=log_level)
+
+
+InsecureNoAuth = Annotated[bool, typer.Option(
+    "--insecure-no-auth", help="serve a non-loopback address without API keys (anyone who can reach the "
+    "port can download into, read and delete from the lake)")]
+
+
+def check_bind(bind: str, *, has_keys: bool, insecure_no_auth: bool) -> None:
+    """Closed by default: a non-loopback address is served only with API keys, or when the user says
+    ``--insecure-no-auth`` (then with a warning on the console and in the log)."""
+    if has_keys or is_loopback(bind):
+        return
+    if not insecure_no_auth:
+        raise ConfigError(f"refusing to serve {bind} without API keys: anyone who reaches it could use the "
+                          "whole API", where="server.api_keys",
+                          hint="set CDE_API_KEYS='[<a long random key>]', bind 127.0.0.1, or pass "
+                               "--insecure-no-auth to accept the risk")
+    logger.warning("serving {} WITHOUT API keys (--insecure-no-auth): every client that reaches the port "
+                   "can use the whole API", bind)
+    typer.echo(f"warning: serving {bind} without API keys (--insecure-no-auth)", err=True)
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
 
 
 def dev(
     host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(help="bind port (default: server.port)", min=1, max=65535)] = None,
+    insecure_no_auth: InsecureNoAuth = False,
 ) -> None:
     """Run the API for development: auto-reload and an in-memory task store."""
     os.environ["CDE_TASK_STORE"] = "memory"  # environment beats the file; reload processes inherit it
     from cde_core.config import use_config_file
 
     use_config_file(get_loaded_config().file)  # reload the config with the override in place
+    check_bind(host, has_keys=bool(get_config().server.api_keys), insecure_no_auth=insecure_no_auth)
     _run(host, port or get_config().server.port, reload=True, workers=1, log_level="info")

@@ -46,7 +46,8 @@ def demo(
     momentum backtest → metrics and HTML report. A second run resumes."""
     from pydantic import ValidationError
 
-    from cde_server.demo.pipeline import run_pipeline
+    from cde_server.demo.pipeline import demo_steps, run_pipeline
+    from cde_server.stage_commands import require_commands
 
     try:
         settings = DemoSettings(data_root=(data_root or default_demo_root()).expanduser(),
@@ -57,6 +58,8 @@ def demo(
         raise ConfigError(f"bad demo option --{key.split('.')[0].replace('_', '-')}: {message}") from None
     except ValueError as exc:  # date.fromisoformat
         raise ConfigError(f"bad demo option --start: {exc}") from None
+    invoke, available = _in_process_cli()
+    require_commands([step.command for step in demo_steps(settings)], available, by="`cde demo`")
     prepare_root(settings, clean=clean)
     console = Console(stderr=True)
     if (settings.lake).exists():
@@ -64,7 +67,7 @@ def demo(
                       "reused; --clean starts over)")
     else:
         console.print(f"demo data: {settings.data_root}")
-    result = run_pipeline(settings, _in_process_cli(), console)
+    result = run_pipeline(settings, invoke, console)
     console.rule("[bold]done")
     typer.echo(f"run folder: {result.run_dir}")
     typer.echo(f"report:     {result.report}")
@@ -72,15 +75,18 @@ def demo(
 
 
 def _in_process_cli():  # type: ignore[no-untyped-def]
-    """Invoke `cde ARGS` in this process (one plugin load, warm Numba caches) and return its exit code."""
+    """Invoke `cde ARGS` in this process (one plugin load, warm Numba caches) and return its exit
+    code; also the top-level commands available, so missing stages are named before any work."""
     import typer.main
 
     from cde_server.cli.app import build_app
+    from cde_server.contributions import command_names
 
-    command = typer.main.get_command(build_app())
+    app = build_app()
+    command = typer.main.get_command(app)
 
     def invoke(args: list[str]) -> int:
         result = command.main(args=args, prog_name="cde", standalone_mode=False)
         return result if isinstance(result, int) else 0
 
-    return invoke
+    return invoke, command_names(app)

@@ -80,10 +80,12 @@ def latest_run(lake: Path) -> Path:
 
 @dataclass(frozen=True)
 class DemoStep:
-    """One step: a title for the user and the `cde` arguments, built when the step starts (the
-    backtest's run.yaml needs the universe the step before wrote)."""
+    """One step: a title for the user, its top-level `cde` command (known up front, so the demo names
+    missing stages before any work) and the `cde` arguments, built when the step starts (the
+    backtest's run.yaml needs the universe the step before wrote); ``args()[0] == command``."""
 
     title: str
+    command: str
     args: Callable[[], list[str]]
     needs_archive_server: bool = False
 
@@ -98,24 +100,26 @@ def demo_steps(settings: DemoSettings) -> list[DemoStep]:
     if synthetic:
         steps.append(DemoStep(
             f"generate a market of {settings.symbols} symbols × {settings.days} days in Binance's archive format",
+            "exchanges",
             lambda: ["exchanges", "make-archive", "--root", str(settings.archive), "--symbols", symbols, *days,
                      "--layout", "monthly", "--trades-per-day", str(settings.trades_per_day),
                      "--seed", str(settings.seed)]))
     steps += [
-        DemoStep("download trades over HTTP, verify checksums, write the Parquet lake",
+        DemoStep("download trades over HTTP, verify checksums, write the Parquet lake", "download",
                  lambda: ["download", *market, "--kind", "trades", "--symbols", symbols, *days],
                  needs_archive_server=synthetic),
         DemoStep(f"point-in-time asset pool: top {settings.universe_size} by trailing 7-day quote volume",
+                 "universe",
                  lambda: ["universe", "pit", *market, *days, "--n", str(settings.universe_size),
                           "--rebalance", "weekly", "--out", str(universe_file)]),
-        DemoStep("1 h time bars",
+        DemoStep("1 h time bars", "aggregate",
                  lambda: ["aggregate", "--bar", "time", "--interval", "1h", *market, "--symbols", symbols, *days]),
-        DemoStep("dollar bars (dynamic threshold: 24 bars a day from the trailing week)",
+        DemoStep("dollar bars (dynamic threshold: 24 bars a day from the trailing week)", "aggregate",
                  lambda: ["aggregate", "--bar", "dollar", "--threshold", "1e6", "--bars-per-day", "24",
                           "--window-days", "7", *market, "--symbols", symbols, *days]),
-        DemoStep("the default feature set on 1 h bars",
+        DemoStep("the default feature set on 1 h bars", "features",
                  lambda: ["features", "compute", "--bars", TIME_BARS, *market, *days]),
-        DemoStep("momentum_ls backtest: weekly rebalance, long 2 / short 2, 5 bp fees",
+        DemoStep("momentum_ls backtest: weekly rebalance, long 2 / short 2, 5 bp fees", "backtest",
                  lambda: ["backtest", "run", "--config",
                           str(write_run_config(settings, universe_file, settings.work / "run.yaml"))]),
     ]

@@ -8,7 +8,9 @@ from typing import Any
 from cde_core.tasks import TaskInfo
 
 #: fields kept as plain strings (the Redis scripts compare them); the rest are JSON-encoded
-RAW_FIELDS = frozenset({"status", "owner"})
+RAW_FIELDS = frozenset({"status", "owner", "lease"})
+#: bookkeeping of the stores, not part of the public TaskInfo
+PRIVATE_FIELDS = frozenset({"owner", "lease"})
 
 
 def encode(info: TaskInfo, **extra: str) -> dict[str, str]:
@@ -22,5 +24,5 @@ def encode_changes(changes: dict[str, Any]) -> dict[str, str]:
 
 
 def decode(fields: dict[str, str]) -> TaskInfo:
-    data = {k: (v if k in RAW_FIELDS else json.loads(v)) for k, v in fields.items() if k != "owner"}
+    data = {k: (v if k in RAW_FIELDS else json.loads(v)) for k, v in fields.items() if k not in PRIVATE_FIELDS}
     return TaskInfo.model_validate(data)

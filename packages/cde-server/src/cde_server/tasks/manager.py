@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from cde_core.errors import CancelledError, CdeError, NotFoundError
 from cde_core.progress import CancelToken
 from cde_core.tasks import TaskContext, TaskFunction, TaskHandler, TaskInfo, TaskPool, TaskStatus
 from cde_server.tasks.liveness import instance_is_dead
+from cde_server.tasks.outage import StoreOutage
 from cde_server.tasks.process_runner import run_in_process
 from cde_server.tasks.store import InstanceRecord, TaskStore
 
@@ -43,15 +45,42 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+class _LeaseToken(CancelToken):
+    """The run's cancel token, which also stops the run once its lease is gone.
+
+    Work polls ``raise_if_cancelled`` between units — before it commits the next one. Besides the
+    flag, that poll asks the store (at most every ``check_s``, never while the store is down) whether
+    this run still holds the task's lease: a server frozen past its heartbeat whose task was taken
+    over by another instance stops at its next poll instead of writing the same partitions twice.
+    """
+
+    def __init__(self, still_ours: Callable[[], bool | None], check_s: float = 0.2) -> None:
+        super().__init__()
+        self._still_ours = still_ours
+        self._check_s = check_s
+        self._checked = time.monotonic()
+
+    def raise_if_cancelled(self, where: str | None = None) -> None:
+        if not self._event.is_set() and time.monotonic() - self._checked >= self._check_s:
+            self._checked = time.monotonic()
+            if self._still_ours() is False:
+                self.cancel()
+        super().raise_if_cancelled(where)
+
+
 @dataclass
 class _Local:
-    """What this instance knows about a task it runs (never persisted)."""
+    """What this instance knows about a task it runs (never persisted). ``lease`` is this run's
+    fencing token: the claim writes it to the task, every later write of this run requires it."""
 
     task_id: str
     run: TaskFunction
     pool: TaskPool
     timeout_s: float | None
     token: CancelToken = field(default_factory=CancelToken)
+    lease: str = field(default_factory=lambda: _new_lease())
+    started: bool = False
+    fenced: bool = False
     deadline: float | None = None
     latest: tuple[float, str] | None = None
     dirty: bool = False
@@ -83,6 +112,12 @@ class TaskManager:
         self._stop = threading.Event()
         self._maintenance: threading.Thread | None = None
         self._record = InstanceRecord(self.instance_id, socket.gethostname(), os.getpid())
+        self.outage = StoreOutage(store.name)
+        #: tasks whose end this instance could not record yet, since when (monotonic)
+        self._unreported: dict[str, float] = {}
+        self._silenced = False
+        #: applied to task errors and messages before they are stored (the app makes lake paths relative)
+        self.public_text: Callable[[str], str] = str
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> TaskManager:
@@ -167,6 +202,7 @@ class TaskManager:
 
     # -- running -------------------------------------------------------------------------------
     def _enqueue(self, entry: _Local) -> None:
+        entry.token = _LeaseToken(functools.partial(self._holds_lease, entry))
         with self._lock:
             self._local[entry.task_id] = entry
         pool = self._processes if entry.pool == "process" else self._threads
@@ -185,9 +221,11 @@ class TaskManager:
         if self._stop.is_set():  # shutting down: leave it queued for _abandon
             return
         claimed = self.store.transition(entry.task_id, "running", expect={"queued"},
-                                        expect_owner=self.instance_id, started_at=_now(), message="started")
+                                        expect_owner=self.instance_id, lease=entry.lease, started_at=_now(),
+                                        message="started")
         if claimed is None:  # cancelled or failed while queued
             return
+        entry.started = True
         if entry.timeout_s is not None:
             entry.deadline = time.monotonic() + entry.timeout_s
         progress = self._progress_callback(entry)
@@ -199,7 +237,7 @@ class TaskManager:
                                         kill_grace_s=self.kill_grace_s)
             else:
                 result = entry.run(TaskContext(task_id=entry.task_id, progress=progress, cancel=entry.token))
-            changes = {"result": _jsonable(result), "progress": 1.0}
+            changes = {"result": self._public_result(_jsonable(result)), "progress": 1.0}
         except CancelledError as exc:
             status, changes = "cancelled", {"error": str(exc)}
         except Exception as exc:
@@ -211,29 +249,65 @@ class TaskManager:
                     logger.opt(exception=exc).error("task {} ({}) failed", entry.task_id, claimed.kind)
         if entry.shutdown and status != "succeeded":
             return  # stopped by shutdown, not by a user: _abandon fails or re-queues it
+        if entry.fenced:
+            logger.warning("task {} was taken over by another instance; this run stopped and records nothing",
+                           entry.task_id)
+            return
         message = entry.latest[1] if entry.latest else ("done" if status == "succeeded" else "")
-        self._finish(entry.task_id, status, message=message, **changes)
+        if "error" in changes:
+            changes["error"] = self.public_text(changes["error"])
+        self._finish(entry, status, message=message, **changes)
 
-    def _finish(self, task_id: str, status: TaskStatus, **changes: Any) -> None:
-        """The final write, retried through a store outage: a task whose outcome is lost to a Redis
-        blip would otherwise show ``running`` for as long as this (live) instance keeps its heartbeat."""
-        delay = 0.5
-        for attempt in range(7):
-            try:
-                self.store.transition(task_id, status, expect={"running"}, finished_at=_now(), **changes)
-                return
-            except Exception:
-                if attempt == 6 or self._stop.is_set():
-                    raise
-                logger.warning("could not record the end of task {}; retrying in {:g} s", task_id, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 8.0)
+    def _finish(self, entry: _Local, status: TaskStatus, **changes: Any) -> None:
+        """The final write. The outcome is kept here and retried with back-off through a store outage
+        for as long as this process lives (a task whose outcome was dropped would read ``running`` for
+        ever); it is written only while this run holds the task's lease."""
+        finished_at = _now()
+        try:
+            while True:
+                try:
+                    self.store.transition(entry.task_id, status, expect={"running"}, expect_lease=entry.lease,
+                                          finished_at=finished_at, **changes)
+                    self.outage.recovered()
+                    return
+                except Exception as exc:
+                    self._unreported.setdefault(entry.task_id, time.monotonic())
+                    delay = self.outage.failed(exc, f"recording the end of task {entry.task_id}")
+                    if self._stop.wait(delay):
+                        logger.error("task {} ended {} but the server stopped before the task store answered; "
+                                     "the next instance recovers it", entry.task_id, status)
+                        return
+        finally:
+            self._unreported.pop(entry.task_id, None)
+
+    def _public_result(self, value: Any) -> Any:
+        """The result with :attr:`public_text` applied to every string in it (run folders, written
+        files): a client reads lake-relative paths in results as in errors."""
+        if isinstance(value, str):
+            return self.public_text(value)
+        if isinstance(value, list):
+            return [self._public_result(item) for item in value]
+        if isinstance(value, dict):
+            return {key: self._public_result(item) for key, item in value.items()}
+        return value
+
+    def _may_heartbeat(self) -> bool:
+        """False while the end of a task has gone unrecorded for longer than the heartbeat TTL: the
+        instance then lets its heartbeat lapse, so another instance recovers its tasks as a dead
+        one's (the recovery's new lease fences out the outcome this one still holds)."""
+        now = time.monotonic()
+        stuck = sorted(t for t, since in list(self._unreported.items()) if now - since > self.instance_ttl_s)
+        if stuck and not self._silenced:
+            logger.warning("cannot record the end of task(s) {} for over {:g} s: this instance stops its "
+                           "heartbeat so another instance recovers them", ", ".join(stuck), self.instance_ttl_s)
+        self._silenced = bool(stuck)
+        return not stuck
 
     def _progress_callback(self, entry: _Local) -> Any:
         def progress(fraction: float, message: str) -> None:
             if fraction != fraction:  # NaN
                 return
-            entry.latest = (min(max(float(fraction), 0.0), 1.0), str(message)[:500])
+            entry.latest = (min(max(float(fraction), 0.0), 1.0), self.public_text(str(message))[:500])
             entry.dirty = True
             if time.monotonic() - entry.last_write >= self.progress_interval_s:
                 self._flush_progress(entry)
@@ -243,23 +317,65 @@ class TaskManager:
     def _flush_progress(self, entry: _Local) -> None:
         """Write the latest progress; called by the work (throttled) and by the tick (catch-up), so a
         task that goes quiet after a dropped update still shows its latest progress."""
-        if entry.dirty and entry.latest is not None:
+        if entry.dirty and entry.latest is not None and not entry.fenced:
             entry.dirty = False
             entry.last_write = time.monotonic()
-            self.store.set_progress(entry.task_id, *entry.latest)
+            if self.outage.down:
+                entry.dirty = True  # the tick retries once the store answers; the work never waits
+                return
+            try:
+                written = self.store.set_progress(entry.task_id, *entry.latest, lease=entry.lease)
+            except Exception as exc:  # best effort: progress never stops the work
+                entry.dirty = True
+                self.outage.failed(exc, f"writing the progress of task {entry.task_id}")
+                return
+            self.outage.recovered()
+            if not written and self._holds_lease(entry) is False:
+                self._lose_lease(entry)
+
+    def _holds_lease(self, entry: _Local) -> bool | None:
+        """Does this run still hold the task's lease? None when the store cannot tell right now."""
+        if entry.fenced:
+            return False
+        if self.outage.down:
+            return None
+        try:
+            lease = self.store.leases([entry.task_id]).get(entry.task_id)
+        except Exception as exc:
+            self.outage.failed(exc, f"checking the lease of task {entry.task_id}")
+            return None
+        if lease != entry.lease:
+            self._lose_lease(entry)
+            return False
+        return True
+
+    def _lose_lease(self, entry: _Local) -> None:
+        """Another instance took the task over: stop this run, write nothing more for it."""
+        if not entry.fenced:
+            entry.fenced = True
+            entry.token.cancel()
+            logger.warning("task {} is now run by another instance; stopping this run", entry.task_id)
 
     # -- maintenance ---------------------------------------------------------------------------
     def _maintain(self) -> None:
         last_beat = time.monotonic()
-        while not self._stop.wait(self.tick_s):
+        wait = self.tick_s
+        while not self._stop.wait(wait):
             try:
+                if self.outage.down:  # a tick may touch no key at all: ask the store itself
+                    self.store.ping()
+                    self.outage.recovered()
                 self._tick()
                 if time.monotonic() - last_beat >= self.heartbeat_s:
                     last_beat = time.monotonic()
-                    self.store.heartbeat(self._record, self.instance_ttl_s)
+                    if self._may_heartbeat():
+                        self.store.heartbeat(self._record, self.instance_ttl_s)
                     self.recover_orphans()
-            except Exception:  # a Redis blip must not end maintenance for good
-                logger.exception("task maintenance failed; retrying")
+                wait = self.tick_s
+            except Exception as exc:  # a Redis outage must not end maintenance, nor flood the log
+                if not _is_store_error(exc):
+                    logger.exception("task maintenance failed; retrying")
+                wait = max(self.tick_s, self.outage.failed(exc, "maintaining tasks"))
 
     def _tick(self) -> None:
         with self._lock:
@@ -271,8 +387,13 @@ class TaskManager:
             if entry.deadline is not None and now >= entry.deadline and not entry.timed_out:
                 entry.timed_out = True
                 entry.token.cancel()
-                self.store.transition(entry.task_id, "failed", expect={"running"}, finished_at=_now(),
-                                      error=f"timed out after {entry.timeout_s:g} s")
+                self.store.transition(entry.task_id, "failed", expect={"running"}, expect_lease=entry.lease,
+                                      finished_at=_now(), error=f"timed out after {entry.timeout_s:g} s")
+        claimed = [e for e in local if e.started and not e.fenced]
+        leases = self.store.leases([e.task_id for e in claimed])
+        for entry in claimed:  # taken over while this instance was frozen or cut off: stop the run
+            if leases.get(entry.task_id) != entry.lease:
+                self._lose_lease(entry)
         running = [e.task_id for e in local if not e.token.cancelled]
         for task_id in self.store.cancel_requested(running):
             with self._lock:
@@ -299,10 +420,12 @@ class TaskManager:
         if info.idempotent and handler is not None:
             if not rerun_here:  # shutting down: leave it queued under our (soon dead) id
                 moved = self.store.transition(info.id, "queued", expect={"queued", "running"},
-                                              expect_owner=owner, message=f"{reason}; will be re-run")
+                                              expect_owner=owner, lease=_new_lease(),
+                                              message=f"{reason}; will be re-run")
                 return int(moved is not None)
+            # a new lease fences the old run out at once: its next progress write or poll stops it
             moved = self.store.transition(info.id, "queued", expect={"queued", "running"}, expect_owner=owner,
-                                          owner=self.instance_id, progress=0.0, started_at=None,
+                                          owner=self.instance_id, lease=_new_lease(), progress=0.0, started_at=None,
                                           cancel_requested=False, message=f"re-queued: {reason}")
             if moved is not None:
                 run_handler, pool = handler
@@ -312,15 +435,31 @@ class TaskManager:
                 logger.info("re-queued idempotent task {} ({})", info.id, info.kind)
             return int(moved is not None)
         failed = self.store.transition(info.id, "failed", expect={"queued", "running"}, expect_owner=owner,
-                                       finished_at=_now(), error=reason)
+                                       lease=_new_lease(), finished_at=_now(), error=reason)
         if failed is not None:
             logger.warning("task {} ({}) marked failed: {}", info.id, info.kind, reason)
         return int(failed is not None)
 
 
+def _new_lease() -> str:
+    return uuid.uuid4().hex
+
+
+def _is_store_error(exc: BaseException) -> bool:
+    """A failure of the store's connection (Redis down or paused), as opposed to a bug."""
+    import redis
+
+    return isinstance(exc, redis.ConnectionError | redis.TimeoutError | ConnectionError | TimeoutError)
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, CdeError):
         return str(exc)
+    from cde_core.plugin_faults import plugin_fault
+
+    fault = plugin_fault(exc)  # a third-party plugin's code failed: name it and its distribution
+    if fault is not None:
+        return str(fault)
     first = (str(exc).strip().splitlines() or [""])[0]
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 

@@ -21,6 +21,7 @@ class MemoryTaskStore:
         self._lock = threading.Lock()
         self._tasks: dict[str, TaskInfo] = {}
         self._owners: dict[str, str] = {}
+        self._leases: dict[str, str] = {}
         self._expires: dict[str, float] = {}
         self._instances: dict[str, tuple[InstanceRecord, float]] = {}
 
@@ -32,6 +33,7 @@ class MemoryTaskStore:
         for task_id in [t for t, at in self._expires.items() if at <= now]:
             self._tasks.pop(task_id, None)
             self._owners.pop(task_id, None)
+            self._leases.pop(task_id, None)
             self._expires.pop(task_id, None)
 
     def create(self, info: TaskInfo, *, owner: str) -> None:
@@ -54,6 +56,7 @@ class MemoryTaskStore:
 
     def transition(self, task_id: str, to: TaskStatus, *, expect: Collection[TaskStatus],
                    expect_owner: str | None = None, owner: str | None = None,
+                   expect_lease: str | None = None, lease: str | None = None,
                    **changes: Any) -> TaskInfo | None:
         with self._lock:
             current = self._tasks.get(task_id)
@@ -61,6 +64,10 @@ class MemoryTaskStore:
                 return None
             if expect_owner is not None and self._owners.get(task_id) != expect_owner:
                 return None
+            if expect_lease is not None and self._leases.get(task_id) != expect_lease:
+                return None
+            if lease is not None:
+                self._leases[task_id] = lease
             updated = TaskInfo.model_validate({**current.model_dump(mode="json"), **changes, "status": to})
             self._tasks[task_id] = updated
             if owner is not None:
@@ -69,10 +76,12 @@ class MemoryTaskStore:
                 self._expires[task_id] = time.monotonic() + self.ttl_s
             return updated
 
-    def set_progress(self, task_id: str, progress: float, message: str) -> bool:
+    def set_progress(self, task_id: str, progress: float, message: str, *, lease: str | None = None) -> bool:
         with self._lock:
             current = self._tasks.get(task_id)
             if current is None or current.status != "running":
+                return False
+            if lease is not None and self._leases.get(task_id) != lease:
                 return False
             self._tasks[task_id] = current.model_copy(update={"progress": progress, "message": message})
             return True
@@ -93,6 +102,10 @@ class MemoryTaskStore:
                 return current
             self._tasks[task_id] = updated
             return updated
+
+    def leases(self, task_ids: Iterable[str]) -> dict[str, str | None]:
+        with self._lock:
+            return {t: self._leases.get(t) for t in task_ids}
 
     def cancel_requested(self, task_ids: Iterable[str]) -> set[str]:
         with self._lock:

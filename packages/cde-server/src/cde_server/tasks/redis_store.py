@@ -32,8 +32,9 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 0 end
 if not string.find(ARGV[1], ',' .. status .. ',', 1, true) then return 0 end
 if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'owner') ~= ARGV[3] then return 0 end
+if ARGV[6] ~= '' and redis.call('HGET', KEYS[1], 'lease') ~= ARGV[6] then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2])
-if #ARGV > 5 then redis.call('HSET', KEYS[1], unpack(ARGV, 6)) end
+if #ARGV > 6 then redis.call('HSET', KEYS[1], unpack(ARGV, 7)) end
 if tonumber(ARGV[4]) > 0 then
   redis.call('EXPIRE', KEYS[1], ARGV[4])
   redis.call('SREM', KEYS[2], ARGV[5])
@@ -45,6 +46,7 @@ return 1
 
 _PROGRESS = """
 if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
+if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'lease') ~= ARGV[3] then return 0 end
 redis.call('HSET', KEYS[1], 'progress', ARGV[1], 'message', ARGV[2])
 return 1
 """
@@ -150,19 +152,32 @@ class RedisTaskStore:
 
     def transition(self, task_id: str, to: TaskStatus, *, expect: Collection[TaskStatus],
                    expect_owner: str | None = None, owner: str | None = None,
+                   expect_lease: str | None = None, lease: str | None = None,
                    **changes: Any) -> TaskInfo | None:
         fields = encode_changes(changes)
         if owner is not None:
             fields["owner"] = owner
+        if lease is not None:
+            fields["lease"] = lease
         flat = [item for pair in fields.items() for item in pair]
         ttl = self.ttl_s if to in FINISHED else 0
-        args: list[str | int] = [f",{','.join(expect)},", to, expect_owner or "", ttl, task_id, *flat]
+        args: list[str | int] = [f",{','.join(expect)},", to, expect_owner or "", ttl, task_id, expect_lease or "",
+                                 *flat]
         done = self._transition(keys=[self._key(task_id), self._active], args=args)
         return self.get(task_id) if done else None
 
-    def set_progress(self, task_id: str, progress: float, message: str) -> bool:
-        args = [json.dumps(progress), json.dumps(message)]
+    def set_progress(self, task_id: str, progress: float, message: str, *, lease: str | None = None) -> bool:
+        args = [json.dumps(progress), json.dumps(message), lease or ""]
         return bool(self._progress(keys=[self._key(task_id)], args=args))
+
+    def leases(self, task_ids: Iterable[str]) -> dict[str, str | None]:
+        ids = list(task_ids)
+        if not ids:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        for task_id in ids:
+            pipe.hget(self._key(task_id), "lease")
+        return dict(zip(ids, pipe.execute(), strict=True))
 
     def request_cancel(self, task_id: str, *, finished_at: str) -> TaskInfo | None:
         args: list[str | int] = [json.dumps("cancelled before it started"), json.dumps(finished_at), self.ttl_s,

@@ -53,14 +53,21 @@ class TaskStore(Protocol):
 
     def transition(self, task_id: str, to: TaskStatus, *, expect: Collection[TaskStatus],
                    expect_owner: str | None = None, owner: str | None = None,
+                   expect_lease: str | None = None, lease: str | None = None,
                    **changes: Any) -> TaskInfo | None:
         """Atomically move the task to ``to`` and apply ``changes`` if its status is in ``expect``
-        (and its owner is ``expect_owner`` when given); returns the new state, or None if the task
-        is unknown or was not in an expected state."""
+        (and its owner is ``expect_owner``, its lease ``expect_lease`` when given; ``owner`` / ``lease``
+        set new ones); returns the new state, or None if the task is unknown or was not in an expected
+        state."""
         ...
 
-    def set_progress(self, task_id: str, progress: float, message: str) -> bool:
-        """Record progress of a running task; False (and no write) if it is not running."""
+    def set_progress(self, task_id: str, progress: float, message: str, *, lease: str | None = None) -> bool:
+        """Record progress of a running task; False (and no write) if it is not running, or when
+        ``lease`` is given and the task runs under another lease (it was taken over)."""
+        ...
+
+    def leases(self, task_ids: Iterable[str]) -> dict[str, str | None]:
+        """The current lease (fencing token) of each task: a new one is set by every claim."""
         ...
 
     def request_cancel(self, task_id: str, *, finished_at: str) -> TaskInfo | None:

@@ -1,4 +1,4 @@
-"""Helpers for testing plugins (cde's own tests and third-party plugin authors').
+"""Fake installed distributions for testing plugin discovery (cde's own tests and plugin authors').
 
 ``install_fake_distribution`` writes a one-module distribution into a folder exactly as an installer
 lays it out (the module plus a ``.dist-info`` with ``METADATA`` and an entry point in the ``cde``
