@@ -30,7 +30,7 @@ BAD_FLOATS = ["abc", "nan", "inf", "-1"]
 FILLERS: dict[str, str] = {
     "exchange": "binance", "market": "spot", "symbols": "BTCUSDT", "symbol": "BTCUSDT", "start": "2024-01-01",
     "end": "2024-01-02", "bar": "time", "interval": "1h", "bars": "time-1h", "task_id": "t-1", "run_id": "r-1",
-    "root": "{tmp}/archive", "grid": "{tmp}/grid.yaml",
+    "root": "{tmp}/archive", "grid": "{tmp}/grid.yaml", "files": "{tmp}/import.csv",
 }
 
 #: bad values by option name (a name here wins over the option's type)
@@ -46,15 +46,20 @@ BY_NAME: dict[str, list[str]] = {
     "params": ["{", "[1]"], "strategy": ["momentum_sl"], "out_spec": ["../x", "a/b"],
     "seed": ["abc", "-1"], "trades_per_day": ["abc", "-1", "0"], "days": ["abc", "-1", "0"], "n": ["abc", "0", "-1"],
     "port": ["abc", "-1", "70000"], "workers": ["abc", "0"], "quantiles": ["abc", "1"], "limit": ["abc", "0"],
-    "api_key": ["key-without-server"],
+    "api_key": ["key-without-server"], "fault": ["boom:*.zip", "404", "404:", "404:*.zip:x", "404:*.zip:-1"],
+    "ts_unit": ["m", "ms2"], "ts_format": ["%Q", "%d.%m.%Y"], "timezone": ["Mars/Olympus", ""],
+    "name": ["../x", "a/b"],
 }
 
 #: options whose every value is legitimate, so no bad value exists (kept short and explained)
 FREE: set[str] = set()
 
 #: (command, option, value) that is bad elsewhere but valid here: a synthetic archive may be made for
-#: any well-formed symbol name, so a symbol absent from every lake is fine for make-archive
-VALID_HERE = {("exchanges make-archive", "symbols", "BTCUSDX")}
+#: any well-formed symbol name, so a symbol absent from every lake is fine for make-archive; an import
+#: writes the exchange, market and symbol partitions it is given (any well-formed name)
+VALID_HERE = {("exchanges make-archive", "symbols", "BTCUSDX"),
+              *{(f"import {kind}", option, value) for kind in ("trades", "bars")
+                for option, value in (("exchange", "binanse"), ("market", "spt"), ("symbol", "BTCUSDX"))}}
 
 
 def _under_a_file(tmp: Path) -> str:
@@ -95,7 +100,7 @@ def bad_values(param: Any, tmp: Path) -> list[str]:
         return BAD_FLOATS
     if annotation is datetime:
         return BAD_DATES
-    if annotation is Path:
+    if annotation is Path or annotation == list[Path]:
         return [_under_a_file(tmp)]
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return ["no-such-choice"]
@@ -133,6 +138,9 @@ def cde_environment(tmp: Path) -> Iterator[None]:
     """An empty lake, no config file, every remote URL a closed local port, no retries."""
     (tmp / "archive").mkdir(exist_ok=True)
     (tmp / "a-file").write_text("not a folder\n")
+    (tmp / "import.csv").write_text("ts,price,qty,open,high,low,close,volume\n"  # valid trades and bars
+                                    "2024-01-01T00:00:00Z,100,1,100,101,99,100,5\n"
+                                    "2024-01-01T00:01:00Z,101,2,100,102,99,101,6\n")
     (tmp / "grid.yaml").write_text("base: {strategy: momentum_ls, bars: time-1h}\ngrid: {params.n_long: [1, 2]}\n")
     env = {"CDE_DATA_ROOT": str(tmp / "lake"), "CDE_DOWNLOAD__RETRIES": "0", "CDE_DOWNLOAD__TIMEOUT_S": "2",
            **{f"CDE_DOWNLOAD__{k}": "http://127.0.0.1:9" for k in

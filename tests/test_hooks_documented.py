@@ -112,6 +112,18 @@ def test_the_documented_example_registers_an_object_that_keeps_its_contract(hook
         request = ArchiveRequest(exchange=obj.name, market="spot", symbols=["X"], start=date(2024, 1, 1),
                                  end=date(2024, 1, 1))
         assert obj.download(request).model_dump() == {"exchange": "null_exchange", "files": 0}
+    elif kind == "services":
+        import tempfile
+
+        from cde_core.lake import Lake
+
+        with tempfile.TemporaryDirectory() as root:
+            for day in ("2024-01-01", "2024-01-02"):  # two partitions, one stray file that is not one
+                folder = Path(root) / "trades" / "exchange=x" / "market=spot" / "symbol=A" / f"date={day}"
+                folder.mkdir(parents=True)
+                (folder / "part-0.parquet").write_bytes(b"")
+                (folder / ".part-0.parquet.tmp").write_bytes(b"")
+            assert obj.run(params, Lake(root)) == 2
 
 
 def test_the_documented_command_example_runs_through_the_cde_shell() -> None:

@@ -249,3 +249,20 @@ def test_two_threads_writing_one_table_partition_leave_one_whole_partition(tmp_p
         assert provenance.source == f"writer-{got.num_rows}"
         assert got.replace_schema_metadata(None).equals(tables[got.num_rows].replace_schema_metadata(None))
     assert not temp_files(tmp_path)
+
+
+def test_an_owner_note_half_written_by_a_killed_run_is_removed_by_the_next_holder(tmp_path: Path) -> None:
+    """A SIGKILL while a run writes its lock's owner note leaves the note's temporary file; the next
+    run to take that lock removes it (nobody else can be writing that note), and only that one."""
+    target = LakeTarget(Lake(tmp_path), "binance", "spot", "trades")
+    locks = SymbolLocks(target)
+    note = locks.path("BTCUSDT").with_name(locks.path("BTCUSDT").name + ".owner")
+    note.parent.mkdir(parents=True)
+    stale = note.with_name(f".{note.name}.tmp-999999-deadbeef")
+    other = note.with_name(".ETHUSDT.lock.owner.tmp-999999-deadbeef")
+    stale.write_bytes(b'{"pid": 9')
+    other.write_bytes(b'{"pid": 9')
+    with locks:
+        assert locks.try_take("BTCUSDT")
+        assert not stale.exists() and other.exists()
+        assert "pid" in locks.holder("BTCUSDT")

@@ -149,7 +149,10 @@ def test_okx_zip_without_checksum_verified_by_crc(archive_root: Path, server: Ar
     okx = OkxArchive()
     file = okx.daily_file("spot", "trades", "BTC-USDT", DAY1)
     write_archive_file(archive_root, file, random_trades(DAY1, 300), ArchiveVariant())
-    server.add_fault(Fault("truncate", times=1), "*.zip")
+    # the next day's file holds the end of the UTC day (OKX files are cut on UTC+8): without it the day is incomplete
+    write_archive_file(archive_root, okx.daily_file("spot", "trades", "BTC-USDT", DAY2),
+                       random_trades(DAY2, 300, first_id=301), ArchiveVariant())
+    server.add_fault(Fault("truncate", times=1), "*2024-06-10.zip")
     request = DownloadRequest(exchange="okx", market="spot", symbols=["BTC-USDT"], start=DAY1, end=DAY1)
     report = run_download(request, adapter=okx, config=config, today=TODAY)
     assert report.count_days("written") == 1

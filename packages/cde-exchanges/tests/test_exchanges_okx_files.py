@@ -83,6 +83,9 @@ def test_aggtrades_are_daily_files_in_their_own_folder_and_tree(archive_root: Pa
     assert OKX.monthly_file("spot", "aggTrades", "BTC-USDT", 2024, 2) is None
     trades = random_trades(day, 300)
     write_archive_file(archive_root, file, trades)
+    after = day + timedelta(days=1)  # holds the day's UTC+8 tail; without it the day is incomplete
+    write_archive_file(archive_root, OKX.daily_file("spot", "aggTrades", "BTC-USDT", after),
+                       random_trades(after, 100, first_id=301))
     report = download(config, "aggTrades", day, day)
     assert report.count_days("written") == 1, report.summary()
     assert read_day(config, "aggTrades", day).equals(conform(trades, file, ArchiveVariant()))

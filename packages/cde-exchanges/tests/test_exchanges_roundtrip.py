@@ -3,7 +3,7 @@ for every exchange / market / kind / format variant."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -66,6 +66,11 @@ def test_round_trip_every_variant(case: tuple, archive_root: Path, server: Archi
         file = adapter.daily_file(market, kind, symbol, day)
         write_archive_file(archive_root, file, trades, variant)
         expected[day] = conform(trades, file, variant)
+    for extra in range(1, adapter.spill_days + 1):  # OKX: the next file holds the last day's UTC+8 tail
+        after = days[-1] + timedelta(days=extra)
+        write_archive_file(archive_root, adapter.daily_file(market, kind, symbol, after),
+                           random_trades(after, 50, seed=9, first_id=first_id), variant)
+        first_id += 50
     request = DownloadRequest(exchange=adapter.name, market=market, kind=kind, symbols=[symbol],
                               start=days[0], end=days[-1])
     report = run_download(request, adapter=adapter, config=config, today=TODAY)

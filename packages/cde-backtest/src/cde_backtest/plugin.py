@@ -57,3 +57,12 @@ def register_routes(app: Any) -> None:
 
     app.include_router(build_router())
     add_visual_routes(app)
+
+
+@hookimpl
+def register_services(register: Callable[[Any], None]) -> None:
+    from cde_backtest.models import BacktestRequest
+    from cde_core.services import ServiceFunction
+
+    register(ServiceFunction("backtest.run", "run a strategy on lake bars (+ features); stores the run folder",
+                             BacktestRequest, "cde_backtest.service:run_backtest"))

@@ -34,3 +34,12 @@ def register_routes(app: Any) -> None:
 
     add_routes(app)
     add_visual_routes(app)
+
+
+@hookimpl
+def register_services(register: Callable[[Any], None]) -> None:
+    from cde_bars.requests import AggregateRequest
+    from cde_core.services import ServiceFunction
+
+    register(ServiceFunction("bars.aggregate", "build bars of one spec from the trades lake (resumable)",
+                             AggregateRequest, "cde_bars.aggregate:aggregate_lake"))

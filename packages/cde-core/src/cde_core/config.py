@@ -52,6 +52,9 @@ class DownloadConfig(_Section):
     okx_api_url: str = Field("https://www.okx.com", description="OKX REST base URL (asset pool)")
     concurrency: int = Field(4, ge=1, le=64, description="files downloaded at once")
     timeout_s: float = Field(30.0, gt=0, description="connect/read timeout per request, seconds")
+    file_deadline_s: float = Field(3600.0, gt=0, description="total time one file's download may take, all reads "
+                                                             "together, seconds (a trickling server is cut off "
+                                                             "and retried)")
     retries: int = Field(5, ge=0, le=20, description="retries on timeouts, 429 and 5xx")
     backoff_s: float = Field(0.5, ge=0, description="first back-off delay; doubles per retry, with jitter")
     max_span_days: int = Field(3700, ge=1, description="longest start..end range one download may ask for "

@@ -142,6 +142,24 @@ def register_executors(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
+def register_services(register: Callable[[Any], None]) -> None:
+    """Offer a stage's service functions to notebooks (``from cde import Lake``).
+
+    Call ``register(service)`` for each; it satisfies :class:`cde_core.contracts.service.StageService`:
+    a ``name`` of the form ``<stage>.<verb>`` (``bars.aggregate``, ``features.compute``, ``backtest.run``,
+    ``trades.import``, ``bars.import``), a ``summary``, its request model as ``Params`` and
+    ``run(request, lake, progress) -> result``. :class:`cde.Lake` calls services only by these names,
+    so it works with whichever stages are installed and names the distribution to install otherwise.
+
+    Example::
+
+        @hookimpl
+        def register_services(register):
+            register(AggregateService())   # name = "bars.aggregate", Params = AggregateRequest
+    """
+
+
+@hookspec
 def register_commands(app: Any) -> None:
     """Add commands to the ``cde`` command line.
 

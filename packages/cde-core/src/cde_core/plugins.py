@@ -23,6 +23,7 @@ from cde_core.contracts.engine import Engine
 from cde_core.contracts.exchange import Exchange
 from cde_core.contracts.executor import ExecutorType
 from cde_core.contracts.factor import Factor
+from cde_core.contracts.service import StageService
 from cde_core.contracts.signal import SignalGenerator
 from cde_core.contracts.strategy import Strategy
 from cde_core.markers import PROJECT
@@ -40,6 +41,7 @@ KINDS: dict[str, tuple[str, type]] = {
     "strategies": ("register_strategies", Strategy),
     "engines": ("register_engines", Engine),
     "executors": ("register_executors", ExecutorType),
+    "services": ("register_services", StageService),
 }
 
 
@@ -306,6 +308,10 @@ class PluginHost:
     @property
     def executors(self) -> Registry:
         return self.registry("executors")
+
+    @property
+    def services(self) -> Registry:
+        return self.registry("services")
 
     def all_registered(self) -> list[Registered]:
         return [entry for kind in KINDS for entry in self.registry(kind)]

@@ -29,7 +29,8 @@ class ArchiveExchange:
     Params: ClassVar[type[BaseModel]]
     markets: tuple[str, ...] = ()
     kinds: ClassVar[dict[str, tuple[str, ...]]] = {}
-    #: a day's rows may sit in the file of the next day(s) (OKX files reportedly cut on UTC+8)
+    #: a day's rows may sit in the file of the next day(s) (OKX files reportedly cut on UTC+8): a day is
+    #: written only once those files were read, and a file's own days include the ``spill_days`` before it
     spill_days: int = 0
 
     def base_url(self, config: DownloadConfig) -> str:

@@ -2,10 +2,13 @@
 
 Retries (exponential back-off with jitter, at most ``DownloadConfig.retries`` times) on timeouts,
 broken connections, truncated bodies, 429 (waiting at least the server's ``Retry-After``), 5xx and a
-sha256 that does not match the published ``.CHECKSUM``. A 404 means "no data that day": it is
-recorded, not raised. Any other 4xx fails at once. Nothing unverified is ever left under the final
-name, so a killed process leaves at most a hidden temporary file, removed by the next fetch of the
-same file.
+sha256 that does not match the published ``.CHECKSUM``. A 404 *of the zip* means "no data that day":
+it is recorded, not raised. A zip whose ``.CHECKSUM`` is 404 is *unverified*: the file fails unless
+the request allows unverified files (then its zip CRC-32 is checked and the outcome says so; it is
+never cached as verified). Any other 4xx fails at once. Each read waits at most ``timeout_s`` and a
+whole file at most ``file_deadline_s``, so a trickling server cannot hold a download for ever. Nothing
+unverified is ever left under the final name, so a killed process leaves at most a hidden temporary
+file, removed on the next run.
 
 A cached zip is reused only while it is still the published file: its bytes must hash to the sha256
 recorded when it was verified, and (where the exchange publishes one) that sha256 must equal the
@@ -36,7 +39,6 @@ from cde_exchanges.archive_cache import ArchiveCache
 from cde_exchanges.archive_files import ArchiveFile
 from cde_exchanges.download_models import FileOutcome
 
-CHUNK = 1 << 20
 MAX_RETRY_AFTER_S = 300.0
 
 
@@ -71,6 +73,14 @@ class _Missing(Exception):
     pass
 
 
+#: the ``.CHECKSUM`` of a file is 404 (the zip itself may exist)
+UNPUBLISHED = "unpublished"
+
+
+class UnverifiedError(DataError):
+    """The zip exists but its ``.CHECKSUM`` is 404, and unverified files are not allowed."""
+
+
 def parse_retry_after(value: str | None) -> float:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); 0 when absent/bad."""
     if not value:
@@ -100,7 +110,7 @@ class ArchiveFetcher:
 
     def __init__(self, base_url: str, config: DownloadConfig, cache: ArchiveCache,
                  monitor: TransferMonitor | None = None, *, sleep: Callable[[float], None] = time.sleep,
-                 recheck_missing: bool = False, refetch: bool = False) -> None:
+                 recheck_missing: bool = False, refetch: bool = False, allow_unverified: bool = False) -> None:
         self.base_url = base_url.rstrip("/")
         self.config = config
         self.cache = cache
@@ -108,6 +118,7 @@ class ArchiveFetcher:
         self.sleep = sleep
         self.recheck_missing = recheck_missing
         self.refetch = refetch
+        self.allow_unverified = allow_unverified
         timeout = httpx.Timeout(config.timeout_s)
         limits = httpx.Limits(max_connections=config.concurrency * 2, max_keepalive_connections=config.concurrency)
         self.client = httpx.Client(timeout=timeout, limits=limits, follow_redirects=True)
@@ -165,7 +176,8 @@ class ArchiveFetcher:
                     self.cache.forget(file)
                     cached = None
                 sha, size = self._stream_to_cache(file, url, expected)
-                return FileOutcome(url=url, status="downloaded", bytes=size, sha256=sha, attempts=attempts)
+                return FileOutcome(url=url, status="downloaded", bytes=size, sha256=sha, attempts=attempts,
+                                   unverified=expected == UNPUBLISHED)
             except _Missing:
                 self.cache.mark_missing(file, url)
                 return FileOutcome(url=url, status="missing", attempts=attempts)
@@ -177,7 +189,8 @@ class ArchiveFetcher:
                     return FileOutcome(url=url, status="failed", attempts=attempts, error=str(error))
                 self.sleep(self._backoff(attempts, getattr(exc, "wait", 0.0)))
             except (RemoteError, DataError) as exc:
-                return FileOutcome(url=url, status="failed", attempts=attempts, error=str(exc))
+                return FileOutcome(url=url, status="failed", attempts=attempts, error=str(exc),
+                                   unverified=isinstance(exc, UnverifiedError))
 
     def _backoff(self, attempt: int, floor: float) -> float:
         with self._lock:
@@ -185,12 +198,30 @@ class ArchiveFetcher:
         return max(floor, self.config.backoff_s * 2 ** (attempt - 1) * jitter)
 
     def _get_small(self, url: str) -> str:
+        body = bytearray()
         try:
-            response = self.client.get(url)
+            with self.client.stream("GET", url) as response:
+                self._check_status(response, url)
+                deadline = self._deadline()
+                for chunk in response.iter_bytes():
+                    body.extend(chunk)
+                    deadline(len(body))
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             raise _Retry(f"{type(exc).__name__} on {url}") from exc
-        self._check_status(response, url)
-        return response.text
+        return body.decode("utf-8", errors="replace")
+
+    def _deadline(self) -> Callable[[int], None]:
+        """A check to call after each read: raises a retryable error once the file has taken longer than
+        ``file_deadline_s`` in all (``timeout_s`` bounds each read only)."""
+        limit = self.config.file_deadline_s
+        started = time.monotonic()
+
+        def check(received: int) -> None:
+            if time.monotonic() - started > limit:
+                raise _Retry(f"the download took longer than the {limit:g} s per-file deadline "
+                             f"(download.file_deadline_s; {received:,} bytes received)")
+
+        return check
 
     def _check_status(self, response: httpx.Response, url: str) -> None:
         status = response.status_code
@@ -204,10 +235,15 @@ class ArchiveFetcher:
             raise RemoteError(f"HTTP {status}", where=url, hint="check the symbol, market and date")
 
     def _expected_checksum(self, file: ArchiveFile) -> str | None:
+        """The published sha256; None when the exchange publishes none (OKX); :data:`UNPUBLISHED` when
+        this file's ``.CHECKSUM`` is 404 (whether the zip exists is asked next)."""
         if file.checksum_rel_path is None:
             return None
         url = self.url(file.checksum_rel_path)
-        return parse_checksum(self._get_small(url), where=url)
+        try:
+            return parse_checksum(self._get_small(url), where=url)
+        except _Missing:
+            return UNPUBLISHED
 
     def _stream_to_cache(self, file: ArchiveFile, url: str, expected: str | None) -> tuple[str, int]:
         target = self.cache.zip_path(file)
@@ -217,29 +253,39 @@ class ArchiveFetcher:
         size = 0
         try:
             with self.client.stream("GET", url) as response:
-                self._check_status(response, url)
+                self._check_status(response, url)  # a 404 here, of the zip itself, is "no data"
+                if expected == UNPUBLISHED and not self.allow_unverified:
+                    raise UnverifiedError(f"published without its checksum ({file.name}.CHECKSUM is 404): the zip "
+                                    "cannot be verified", where=url,
+                                    hint="try again later (the checksum may not be published yet), or pass "
+                                         "--allow-unverified to accept it on its zip CRC-32 alone (recorded in "
+                                         "the provenance)")
                 declared = int(response.headers.get("Content-Length", "0") or 0)
                 if declared:
                     self.monitor.expect_bytes(declared)
+                deadline = self._deadline()
                 with open(tmp, "wb") as fh:
-                    for chunk in response.iter_bytes(CHUNK):
+                    for chunk in response.iter_bytes():  # each read as it comes, so the deadline is checked
                         fh.write(chunk)
                         digest.update(chunk)
                         size += len(chunk)
                         self.monitor.advance_bytes(len(chunk))
+                        deadline(size)
                     fh.flush()
                     os.fsync(fh.fileno())
             if declared and size != declared:
                 raise _Retry(f"truncated body: {size} of {declared} bytes")
             sha = digest.hexdigest()
-            if expected is not None and sha != expected:
+            verified = expected not in (None, UNPUBLISHED)
+            if verified and sha != expected:
                 raise ChecksumError(f"sha256 {sha[:12]}… does not match the published {expected[:12]}…",
                                     where=url, hint="the file may have been replaced; retry later")
-            if expected is None:
+            if not verified:
                 _check_zip(tmp, url)
             os.replace(tmp, target)
             fsync_dir(target.parent)
-            self.cache.mark_verified(file, sha)
+            if expected != UNPUBLISHED:  # an unverified zip is used once, never trusted from the cache
+                self.cache.mark_verified(file, sha)
             return sha, size
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             raise _Retry(f"{type(exc).__name__} on {url}") from exc

@@ -10,9 +10,11 @@ over HTTP on 127.0.0.1 (a free port), in a background thread::
 Faults apply to request paths matching a glob (or to every path), optionally only the first ``times``
 matching requests: ``404``, ``429`` (+ ``Retry-After``), ``500``, ``503``, ``truncate`` (declares the
 full length, sends half, closes), ``bad_checksum`` (a ``.CHECKSUM`` with a wrong digest), ``slow``
-(``delay_s`` before the body and between 64 KiB chunks) and ``hold`` (sends half the body, then waits
-for ``fault.release()``: a download caught mid-file for as long as a test needs, e.g. to start a
-second run beside it; ``fault.wait_holding()`` returns once a request is held).
+(``delay_s`` before the body and between 64 KiB chunks), ``trickle`` (``delay_s`` between pieces of
+512 bytes: each read is quick, the whole body takes for ever) and ``hold`` (sends half the body, then
+waits for ``fault.release()``: a download caught mid-file for as long as a test needs, e.g. to start a
+second run beside it; ``fault.wait_holding()`` returns once a request is held). ``cde exchanges
+serve-archive --fault KIND:GLOB[:TIMES]`` sets the same faults from the command line.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-FaultKind = Literal["404", "429", "500", "503", "truncate", "bad_checksum", "slow", "hold"]
+FaultKind = Literal["404", "429", "500", "503", "truncate", "bad_checksum", "slow", "trickle", "hold"]
+#: the faults `serve-archive --fault` takes (``hold`` needs a test to release it)
+FAULT_KINDS: tuple[str, ...] = ("404", "429", "500", "503", "truncate", "bad_checksum", "slow", "trickle")
 SLOW_CHUNK = 64 << 10
+TRICKLE_CHUNK = 512
 
 
 @dataclass
@@ -58,6 +63,21 @@ class Fault:
         """The server's side of ``hold``: block this request until :meth:`release`."""
         self._holding.set()
         self._released.wait()
+
+
+def parse_fault(spec: str) -> tuple[Fault, str]:
+    """``KIND:GLOB[:TIMES]`` (``serve-archive --fault``) → the fault and its path glob."""
+    from cde_core.errors import ConfigError
+
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or parts[0] not in FAULT_KINDS or not parts[1]:
+        raise ConfigError(f"bad --fault '{spec}'", where="--fault",
+                          hint=f"use KIND:GLOB[:TIMES], KIND one of {', '.join(FAULT_KINDS)}; "
+                               "e.g. 404:*.CHECKSUM or trickle:*2024-06-11.zip:1")
+    if len(parts) == 3 and not parts[2].isdigit():
+        raise ConfigError(f"bad --fault '{spec}': TIMES must be a whole number", where="--fault")
+    times = int(parts[2]) if len(parts) == 3 else None
+    return Fault(parts[0], times=times, retry_after=1 if parts[0] == "429" else None), parts[1]  # type: ignore[arg-type]
 
 
 @dataclass
@@ -121,11 +141,15 @@ class _Handler(BaseHTTPRequestHandler):
             fault.hold()
             self.wfile.write(body[len(body) // 2:])
             return
-        if fault is not None and fault.kind == "slow":
-            for start in range(0, len(body), SLOW_CHUNK):
-                time.sleep(fault.delay_s)
-                self.wfile.write(body[start:start + SLOW_CHUNK])
-                self.wfile.flush()
+        if fault is not None and fault.kind in ("slow", "trickle"):
+            step = SLOW_CHUNK if fault.kind == "slow" else TRICKLE_CHUNK
+            try:
+                for start in range(0, len(body), step):
+                    time.sleep(fault.delay_s)
+                    self.wfile.write(body[start:start + step])
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up: nothing more to send
+                self.close_connection = True
             return
         self.wfile.write(body)
 

@@ -57,7 +57,6 @@ from cde_exchanges.csv_formats import (
     CsvLayout,
     first_line,
     has_header,
-    require_complete,
     stream_positional,
 )
 from cde_exchanges.kline_intervals import interval_us
@@ -138,7 +137,7 @@ class BinanceArchive(ArchiveExchange):
         assert isinstance(params, BinanceParams)
         size = cm_contract_size(file.symbol, params) if file.market == "cm" else None
         decoder = TimestampDecoder(f"{file.name} in {zip_path}")
-        for raw in positional_rows(zip_path, layout_for(file.market, file.kind)):
+        for raw in positional_rows(zip_path, layout_for(file.market, file.kind), where=decoder.where):
             yield to_canonical(raw, file.kind, decoder, size)
 
     def read_records(self, zip_path: Path, file: ArchiveFile, params: BaseModel) -> Iterator[pa.RecordBatch]:
@@ -148,21 +147,21 @@ class BinanceArchive(ArchiveExchange):
         where = f"{file.name} in {zip_path}"
         size = cm_contract_size(file.symbol, params) if file.market == "cm" else None
         decoder = TimestampDecoder(where)
-        for raw in positional_rows(zip_path, layout_for(file.market, file.kind)):
-            require_complete(raw, where)
+        for raw in positional_rows(zip_path, layout_for(file.market, file.kind), where=where):
             if file.kind == "fundingRate":
                 yield funding_to_canonical(raw, decoder)
             else:
                 yield klines_to_canonical(raw, decoder, size)
 
 
-def positional_rows(zip_path: Path, layout: CsvLayout) -> Iterator[pa.RecordBatch]:
-    """The single CSV of a Binance zip parsed by position; a header row, where there is one, is skipped."""
+def positional_rows(zip_path: Path, layout: CsvLayout, *, where: str) -> Iterator[pa.RecordBatch]:
+    """The single CSV of a Binance zip parsed by position; a header row, where there is one, is skipped;
+    errors name ``where`` (the archive file) and the line."""
     with open_zip(zip_path) as archive:
         member = single_member(archive, where=str(zip_path))
         header = has_header(first_line(read_head(archive, member)))
         with open_member(archive, member) as source:
-            yield from stream_positional(source, layout, header=header)
+            yield from stream_positional(source, layout, header=header, where=where)
 
 
 def to_canonical(raw: pa.RecordBatch, kind: str, decoder: TimestampDecoder,
@@ -184,7 +183,6 @@ def to_canonical(raw: pa.RecordBatch, kind: str, decoder: TimestampDecoder,
         else:
             quote = pc.multiply(qty, contract_size)
             qty = raw.column("base_qty")
-    require_complete(raw, decoder.where)
     ts = decoder.decode(raw.column("time"))
     return pa.RecordBatch.from_arrays([ts, trade_id, price, qty, quote, raw.column("is_buyer_maker")],
                                       schema=TRADES_SCHEMA)

@@ -49,6 +49,9 @@ def download_command(
     recheck_missing: Annotated[bool, typer.Option("--recheck-missing",
                                                   help="ask again for files recently found missing")] = False,
     keep_archives: Annotated[bool, typer.Option("--keep-archives", help="keep the verified zips")] = False,
+    allow_unverified: Annotated[bool, typer.Option(
+        "--allow-unverified", help="accept zips published without a .CHECKSUM (zip CRC-32 only; recorded in "
+                                   "the provenance)")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Download public tick archives into the lake (verified, resumable)."""
@@ -62,7 +65,7 @@ def download_command(
                               interval=interval, symbols=_symbols(symbols), start=_day(start, "--start"),
                               end=_day(end, "--end"),
                               params=_params(params), force=force, recheck_missing=recheck_missing,
-                              keep_archives=keep_archives)
+                              keep_archives=keep_archives, allow_unverified=allow_unverified)
     adapter = get_plugins().exchanges.get(exchange)
     with RichTransferMonitor(enabled=sys.stderr.isatty() and not as_json) as monitor:
         report = run_download(request, adapter=adapter, config=get_config(), monitor=monitor,
@@ -74,10 +77,14 @@ def download_command(
         files, days = summary["files"], summary["days"]
         typer.echo(f"files: {files['downloaded']} downloaded, {files['cached']} cached, {files['missing']} "
                    f"missing, {files['failed']} failed ({summary['bytes']:,} bytes)")
+        incomplete = f", {days['incomplete']} incomplete" if days["incomplete"] else ""
         typer.echo(f"{report.partition_unit}: {days['written']} downloaded, {days['skipped']} skipped, "
-                   f"{days['missing']} missing, {days['failed']} failed ({summary['rows']:,} {report.row_unit})")
+                   f"{days['missing']} missing{incomplete}, {days['failed']} failed "
+                   f"({summary['rows']:,} {report.row_unit})")
         for line in summary["issues"]:
             typer.echo(f"validation: {line}")
+        for line in summary["incomplete"]:
+            typer.echo(f"incomplete: {line}", err=True)
         for line in summary["errors"]:
             typer.echo(f"error: {line}", err=True)
     if not report.ok:
@@ -240,11 +247,17 @@ def make_archive_command(
 def serve_archive_command(
     root: Annotated[Path, typer.Option(help="archive directory to serve", exists=True, file_okay=False)],
     port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0 = any free port)", min=0, max=65535)] = 0,
+    fault: Annotated[list[str] | None, typer.Option(
+        help="inject a fault, KIND:GLOB[:TIMES] (repeatable); KIND: 404, 429, 500, 503, truncate, bad_checksum, "
+             "slow, trickle")] = None,
 ) -> None:
     """Serve an archive directory on 127.0.0.1 (point download.*_archive_url at the printed URL)."""
-    from cde_exchanges.archive_server import ArchiveServer
+    from cde_exchanges.archive_server import ArchiveServer, parse_fault
 
+    faults = [parse_fault(spec) for spec in fault or []]
     server = ArchiveServer(root, port=port)
+    for rule, pattern in faults:
+        server.add_fault(rule, pattern)
     typer.echo(server.url, err=False)
     sys.stdout.flush()
     server.serve_forever()

@@ -17,7 +17,7 @@ Timestamps are detected by magnitude: ms ≈ 1.7e12, µs ≈ 1.7e15.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO
 
 import pyarrow as pa
@@ -25,10 +25,17 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from cde_core.errors import DataError
-from cde_exchanges.zip_member import in_background, line_chunks
+from cde_exchanges.csv_checks import (
+    BAD_FILE_HINT,
+    MICROS_THRESHOLD,
+    SECONDS_THRESHOLD,
+    EpochUnits,
+    PiecePlace,
+    ValueRule,
+    check_batch,
+)
+from cde_exchanges.zip_member import counted_line_chunks, in_background
 
-#: timestamps at or above this are microseconds (µs ≈ 1.7e15 today, ms ≈ 1.7e12)
-MICROS_THRESHOLD = 10**14
 TRUE_VALUES = ["true", "True", "TRUE"]
 FALSE_VALUES = ["false", "False", "FALSE"]
 CHUNK_SIZE = 1 << 20  # bytes of CSV read and parsed at a time; resident memory is a small multiple of it
@@ -49,11 +56,15 @@ def extraction_pool() -> pa.MemoryPool:
 
 @dataclass(frozen=True)
 class CsvLayout:
-    """Positional column names and the types we read them with (only ``used`` columns are parsed)."""
+    """Positional column names and the types we read them with (only ``used`` columns are parsed), and
+    the rule each checked numeric column's values must satisfy (:mod:`cde_exchanges.csv_checks`)."""
 
     name: str
     columns: tuple[str, ...]
     types: dict[str, pa.DataType]
+    rules: dict[str, ValueRule] = field(default_factory=dict)
+    #: epoch columns: one unit (ms or µs) per file, never seconds
+    epochs: tuple[str, ...] = ()
 
     @property
     def used(self) -> list[str]:
@@ -62,49 +73,58 @@ class CsvLayout:
 
 _I64, _F64, _BOOL = pa.int64(), pa.float64(), pa.bool_()
 _TS_MS, _TS_US = pa.timestamp("ms", tz="UTC"), pa.timestamp("us", tz="UTC")
+#: a trade's price is a positive finite number, its quantities finite and >= 0 (exchanges print zero)
+_TRADE_RULES: dict[str, ValueRule] = {"price": "positive", "qty": "non_negative", "quote_qty": "non_negative"}
 
 # Binance spot trades: id, price, qty, quoteQty, time, isBuyerMaker, isBestMatch (no header)
 BINANCE_SPOT_TRADES = CsvLayout("binance-spot-trades",
                                 ("id", "price", "qty", "quote_qty", "time", "is_buyer_maker",
                                  "is_best_match"),
                                 {"id": _I64, "price": _F64, "qty": _F64, "quote_qty": _F64, "time": _I64,
-                                 "is_buyer_maker": _BOOL})
+                                 "is_buyer_maker": _BOOL}, _TRADE_RULES, ("time",))
 # USD-M trades: id,price,qty,quote_qty,time,is_buyer_maker (header from 2022-08-11)
 BINANCE_UM_TRADES = CsvLayout("binance-um-trades",
                               ("id", "price", "qty", "quote_qty", "time", "is_buyer_maker"),
                               {"id": _I64, "price": _F64, "qty": _F64, "quote_qty": _F64, "time": _I64,
-                               "is_buyer_maker": _BOOL})
+                               "is_buyer_maker": _BOOL}, _TRADE_RULES, ("time",))
 # COIN-M trades: id, price, qty (contracts), baseQty, time, isBuyerMaker
 BINANCE_CM_TRADES = CsvLayout("binance-cm-trades",
                               ("id", "price", "qty", "base_qty", "time", "is_buyer_maker"),
                               {"id": _I64, "price": _F64, "qty": _F64, "base_qty": _F64, "time": _I64,
-                               "is_buyer_maker": _BOOL})
+                               "is_buyer_maker": _BOOL}, {**_TRADE_RULES, "base_qty": "non_negative"}, ("time",))
 # spot aggTrades: aggTradeId, price, quantity, firstTradeId, lastTradeId, timestamp, isBuyerMaker, isBestMatch
 BINANCE_SPOT_AGG = CsvLayout("binance-spot-aggTrades",
                              ("agg_id", "price", "qty", "first_id", "last_id", "time", "is_buyer_maker",
                               "is_best_match"),
                              {"agg_id": _I64, "price": _F64, "qty": _F64, "time": _I64,
-                              "is_buyer_maker": _BOOL})
+                              "is_buyer_maker": _BOOL}, _TRADE_RULES, ("time",))
 # futures aggTrades: agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker
 BINANCE_FUTURES_AGG = CsvLayout("binance-futures-aggTrades",
                                 ("agg_id", "price", "qty", "first_id", "last_id", "time", "is_buyer_maker"),
                                 {"agg_id": _I64, "price": _F64, "qty": _F64, "time": _I64,
-                                 "is_buyer_maker": _BOOL})
+                                 "is_buyer_maker": _BOOL}, _TRADE_RULES, ("time",))
 # klines (all markets): open_time … ignore; header in futures files from ~2022-05 (issue #246)
 BINANCE_KLINES = CsvLayout("binance-klines",
                            ("open_time", "open", "high", "low", "close", "volume", "close_time",
                             "quote_volume", "count", "taker_buy_volume", "taker_buy_quote_volume", "ignore"),
                            {"open_time": _I64, "open": _F64, "high": _F64, "low": _F64, "close": _F64,
                             "volume": _F64, "close_time": _I64, "quote_volume": _F64, "count": _I64,
-                            "taker_buy_volume": _F64, "taker_buy_quote_volume": _F64})
+                            "taker_buy_volume": _F64, "taker_buy_quote_volume": _F64},
+                           {**dict.fromkeys(("open", "high", "low", "close"), "positive"),
+                            **dict.fromkeys(("volume", "quote_volume", "taker_buy_volume", "taker_buy_quote_volume"),
+                                            "non_negative")},
+                           ("open_time", "close_time"))
 
 # funding rates (um/cm): calc_time,funding_interval_hours,last_funding_rate (header row; calc_time in ms)
 BINANCE_FUNDING = CsvLayout("binance-fundingRate", ("calc_time", "funding_interval_hours", "last_funding_rate"),
-                            {"calc_time": _I64, "funding_interval_hours": _I64, "last_funding_rate": _F64})
+                            {"calc_time": _I64, "funding_interval_hours": _I64, "last_funding_rate": _F64},
+                            {"last_funding_rate": "finite"}, ("calc_time",))
 
 #: OKX trades columns we need, by their English header name
 OKX_TRADE_TYPES: dict[str, pa.DataType] = {"trade_id": _I64, "side": pa.string(), "price": _F64,
                                            "size": _F64, "created_time": _I64}
+OKX_TRADE_RULES: dict[str, ValueRule] = {"price": "positive", "size": "non_negative"}
+OKX_EPOCHS = ("created_time",)
 
 
 def first_line(raw: bytes) -> str:
@@ -124,27 +144,32 @@ def okx_header_names(line: str) -> list[str]:
     return [part.split("/", 1)[0].strip().strip('"').lower() for part in line.split(",")]
 
 
-def stream_positional(source: IO[bytes], layout: CsvLayout, *, header: bool) -> Iterator[pa.RecordBatch]:
-    """Stream a headerless-or-headed positional CSV as typed record batches (only used columns)."""
-    return _stream(source, list(layout.columns), layout.types, skip_rows=1 if header else 0)
+def stream_positional(source: IO[bytes], layout: CsvLayout, *, header: bool, where: str) -> Iterator[pa.RecordBatch]:
+    """Stream a headerless-or-headed positional CSV as typed record batches (only used columns); errors
+    name ``where`` (the archive file) and the line."""
+    return _stream(source, list(layout.columns), layout.types, skip_rows=1 if header else 0, where=where,
+                   rules=layout.rules, epochs=layout.epochs)
 
 
-def stream_named(source: IO[bytes], names: list[str], types: dict[str, pa.DataType],
-                 *, where: str) -> Iterator[pa.RecordBatch]:
+def stream_named(source: IO[bytes], names: list[str], types: dict[str, pa.DataType], *, where: str,
+                 rules: dict[str, ValueRule] | None = None, epochs: tuple[str, ...] = ()) -> Iterator[pa.RecordBatch]:
     """Stream a CSV whose header ``names`` (already normalised) are matched to ``types`` by name."""
+    if names in ([], [""]):
+        raise DataError("line 1: the CSV file is empty", where=where, hint=BAD_FILE_HINT)
     missing = [n for n in types if n not in names]
     if missing:
-        raise DataError(f"CSV header lacks column(s) {', '.join(missing)}", where=where,
+        raise DataError(f"line 1: CSV header lacks column(s) {', '.join(missing)}", where=where,
                         hint=f"header seen: {', '.join(names)}")
     # duplicate or empty names would confuse include_columns: rename the ones we do not use
     unique = [n if n in types else f"_unused_{i}" for i, n in enumerate(names)]
-    return _stream(source, unique, types, skip_rows=1)
+    return _stream(source, unique, types, skip_rows=1, where=where, rules=rules or {}, epochs=epochs)
 
 
-def _stream(source: IO[bytes], names: list[str], types: dict[str, pa.DataType],
-            *, skip_rows: int) -> Iterator[pa.RecordBatch]:
+def _stream(source: IO[bytes], names: list[str], types: dict[str, pa.DataType], *, skip_rows: int, where: str,
+            rules: dict[str, ValueRule], epochs: tuple[str, ...] = ()) -> Iterator[pa.RecordBatch]:
     """Parse line-aligned pieces of ``source`` one at a time, so memory holds a few pieces, never the
-    file, and never Arrow's 32-block read-ahead of ``open_csv``."""
+    file, and never Arrow's 32-block read-ahead of ``open_csv``. Every batch is checked (empty fields,
+    value ``rules``) and every error names the file line (:mod:`cde_exchanges.csv_checks`)."""
     parse = pcsv.ParseOptions(newlines_in_values=False)
     convert = pcsv.ConvertOptions(column_types=types, include_columns=list(types), true_values=TRUE_VALUES,
                                   false_values=FALSE_VALUES, strings_can_be_null=False,
@@ -156,19 +181,37 @@ def _stream(source: IO[bytes], names: list[str], types: dict[str, pa.DataType],
         return pcsv.read_csv(pa.BufferReader(pa.py_buffer(piece)), read_options=options,
                              parse_options=parse, convert_options=convert, memory_pool=extraction_pool())
 
+    def parsed() -> Iterator[tuple[pa.Table, PiecePlace]]:
+        """Runs in the parser thread: each piece's table and where the piece starts in the file."""
+        line = 1
+        for index, (piece, newlines) in enumerate(counted_line_chunks(source, CHUNK_SIZE)):
+            skip = skip_rows if index == 0 else 0
+            place = PiecePlace(where, line, piece, skip)
+            line += newlines
+            if skip and line == 1:  # a header without a line break and nothing after it: no rows
+                piece = bytes(piece) + b"\n"
+            try:
+                table = read(piece, skip)
+            except pa.ArrowInvalid as exc:
+                raise place.parse_error(exc, lambda data, skip=skip: read(data, skip)) from None
+            yield table, place
+
     # parsing runs in its own thread too (Arrow releases the GIL), overlapping the caller's Parquet writing
-    tables = in_background((read(piece, skip_rows if index == 0 else 0)
-                            for index, piece in enumerate(line_chunks(source, CHUNK_SIZE))), name="csv-parser")
-    parsed = False
-    for table in tables:
-        parsed = True
+    units = EpochUnits(epochs)
+    seen = False
+    for table, place in in_background(parsed(), name="csv-parser"):
+        seen = True
         # one batch per piece (a copy only if it was parsed in several blocks): fewer, larger batches
         # keep the per-batch Python work downstream (canonical columns, routing, validation) small
+        offset = 0
         for batch in table.combine_chunks(memory_pool=extraction_pool()).to_batches():
             if batch.num_rows:
+                check_batch(batch, rules, place, offset)
+                units.check(batch, place, offset)
+                offset += batch.num_rows
                 yield batch
-    if not parsed:  # nothing at all was read: let Arrow say so, as for any empty CSV
-        read(b"", skip_rows)
+    if not seen:
+        raise DataError("line 1: the CSV file is empty", where=where, hint=BAD_FILE_HINT)
 
 
 def epoch_to_ts(values: pa.Array, unit: str) -> pa.Array:
@@ -188,16 +231,11 @@ def detect_unit(values: pa.Array, *, where: str) -> str:
         return "ms"
     bounds = pc.min_max(values)
     low, top = bounds["min"].as_py(), bounds["max"].as_py()
+    if top < SECONDS_THRESHOLD:
+        raise DataError(f"timestamps look like seconds (largest {top}), not milliseconds or microseconds",
+                        where=where, hint="the file's time unit changed; report it (it cannot be placed in days)")
     unit = "us" if top >= MICROS_THRESHOLD else "ms"
     if (low >= MICROS_THRESHOLD) != (unit == "us"):
         raise DataError("timestamps mix milliseconds and microseconds", where=where,
                         hint="report the file; it cannot be read unambiguously")
     return unit
-
-
-def require_complete(raw: pa.RecordBatch, where: str) -> None:
-    """Empty fields parse as nulls; a trade with a missing field is a malformed file, not a trade."""
-    for name, column in zip(raw.schema.names, raw.columns, strict=True):
-        if column.null_count:
-            raise DataError(f"{column.null_count} empty value(s) in column '{name}'", where=where,
-                            hint="the file is malformed or truncated; delete it and download again")

@@ -53,9 +53,13 @@ class SymbolLocks:
         except Timeout:
             return False
         self._held[symbol] = lock
+        note = self._owner_file(path)
+        for stale in note.parent.glob(f".{note.name}.tmp-*"):  # a run killed while writing its note
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
         owner = {"pid": os.getpid(), "host": socket.gethostname(),
                  "since": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")}
-        atomic_write_bytes(self._owner_file(path), json.dumps(owner).encode())
+        atomic_write_bytes(note, json.dumps(owner).encode())
         return True
 
     def holder(self, symbol: str) -> str:

@@ -12,7 +12,9 @@ from cde_core.json_types import JsonDate
 from cde_core.lake_paths import LakeName
 
 FileStatus = Literal["downloaded", "cached", "missing", "failed"]
-DayStatus = Literal["written", "skipped", "missing", "failed"]
+#: ``incomplete``: part of the day's trades is in a file that could not be read (OKX's next-day file,
+#: missing or not published yet): nothing written, fetched again by the next run
+DayStatus = Literal["written", "skipped", "missing", "incomplete", "failed"]
 
 
 class DownloadRequest(ArchiveRequest):
@@ -32,6 +34,8 @@ class DownloadRequest(ArchiveRequest):
     recheck_missing: StrictBool = Field(False, description="ask again for files recorded as missing (404) "
                                                            "less than a day ago")
     keep_archives: StrictBool = Field(False, description="keep the verified zips in <data_root>/.cache/archives")
+    allow_unverified: StrictBool = Field(False, description="accept a zip published without its .CHECKSUM on its "
+                                                            "zip CRC-32 alone (recorded in the provenance)")
 
 
 class FileOutcome(BaseModel):
@@ -41,6 +45,8 @@ class FileOutcome(BaseModel):
     sha256: str | None = None
     attempts: int = 0
     error: str | None = None
+    unverified: bool = Field(False, description="published without a .CHECKSUM: accepted on its zip CRC-32 "
+                                                "(--allow-unverified), or else failed")
 
 
 class DayOutcome(BaseModel):
@@ -94,17 +100,21 @@ class DownloadReport(BaseModel):
         for day in self.days:
             v = day.validation
             parts = [f"{k}={v[k]}" for k in ("gaps", "missing_ids", "duplicates", "non_monotonic_ids",
-                                             "non_monotonic_ts") if v.get(k)]
+                                             "non_monotonic_ts", "zero_qty", "foreign_rows") if v.get(k)]
+            note = (f" (rows of {', '.join(v.get('foreign_dates', []))} in this day's file, not written)"
+                    if v.get("foreign_rows") else "")
             if parts:
-                lines.append(f"{day.symbol} {day.date}: " + ", ".join(parts))
+                lines.append(f"{day.symbol} {day.date}: " + ", ".join(parts) + note)
         return lines
 
     def summary(self) -> dict[str, Any]:
         return {
             "files": {s: self.count_files(s) for s in ("downloaded", "cached", "missing", "failed")},
-            "days": {s: self.count_days(s) for s in ("written", "skipped", "missing", "failed")},
+            "days": {s: self.count_days(s) for s in ("written", "skipped", "missing", "incomplete", "failed")},
             "bytes": self.bytes,
             "rows": sum(d.rows for d in self.days if d.status == "written"),
             "issues": self.issues(),
-            "errors": sorted({e for e in [*(f.error for f in self.files), *(d.error for d in self.days)] if e}),
+            "errors": sorted({e for e in [*(f.error for f in self.files),
+                                          *(d.error for d in self.days if d.status != "incomplete")] if e}),
+            "incomplete": [f"{d.symbol} {d.date}: {d.error}" for d in self.days if d.status == "incomplete"],
         }

@@ -87,7 +87,8 @@ def run_download(request: DownloadRequest, *, adapter: ArchiveExchange, config: 
     report = DownloadReport(exchange=adapter.name, market=request.market, kind=request.kind)
     symbols = list(dict.fromkeys(request.symbols))
     fetcher = ArchiveFetcher(adapter.base_url(config.download), config.download, cache, monitor,
-                             recheck_missing=request.recheck_missing, refetch=request.force)
+                             recheck_missing=request.recheck_missing, refetch=request.force,
+                             allow_unverified=request.allow_unverified)
     pending, finished = symbols, 0
     try:
         with mirrored(cancel, cache.root / "cancel") as flag, SymbolLocks(target) as locks:
@@ -268,24 +269,31 @@ def _fetch_all(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: Downl
             for (symbol, file), outcome in zip(round_files, outcomes, strict=True):
                 done += 1
                 progress(done / total, file.name)
+                refused = outcome.status == "failed" and outcome.unverified  # its .CHECKSUM is 404
                 if outcome.status == "missing" and file.period == "monthly" and symbol in listed \
                         and file.last_day < listed[symbol]:
                     # before the symbol's first monthly archive: it was not traded yet, and probing
                     # every day of those months (decades, for a careless range) only writes markers;
                     # its days are reported missing like any day without a file
                     outcome = outcome.model_copy(update={"error": None})
-                elif outcome.status == "missing" and file.period == "monthly":
+                elif (outcome.status == "missing" or refused) and file.period == "monthly":
                     month_days = [d for d in todo[symbol] if file.first_day <= d <= file.last_day]
                     planned = {f.rel_path for s, f in round_files if s == symbol}
                     extra = [f for f in daily_files(adapter, request.market, request.kind, symbol, month_days, today,
                                                     target.interval) if f.rel_path not in planned]
                     fallback.extend((symbol, f) for f in extra)
                     total += len(extra)
-                    outcome = outcome.model_copy(update={"error": None})
+                    if not refused:
+                        outcome = outcome.model_copy(update={"error": None})
+                    elif extra:  # the month's verified daily files stand in for the unverified monthly one
+                        outcome = outcome.model_copy(update={"error": f"{outcome.error} (its daily files were "
+                                                                      "used instead)"})
+                        report.files.append(outcome)
+                        continue
                 report.files.append(outcome)
                 if outcome.status in ("downloaded", "cached"):
                     fetched.setdefault(symbol, []).append(
-                        SourceZip(file, fetcher.cache.zip_path(file), outcome.url, outcome.sha256))
+                        SourceZip(file, fetcher.cache.zip_path(file), outcome.url, outcome.sha256, outcome.unverified))
                 elif outcome.status == "failed":
                     _fail_days(report, symbol, todo, file, outcome)
             round_files = fallback

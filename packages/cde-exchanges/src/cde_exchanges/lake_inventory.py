@@ -111,6 +111,8 @@ def inventory(lake: Lake, *, exchange: str | None = None, market: str | None = N
                 issues.append(f"{day}: no provenance")
                 continue
             rows += prov.rows
+            if prov.extra.get("complete") is False:
+                issues.append(f"{day}: incomplete (provenance says complete: false)")
             gaps += int(prov.extra.get("validation", {}).get("gaps", 0))
             if (prev_last is not None and prov.first_trade_id is not None
                     and (day - timedelta(days=1)) in present and prov.first_trade_id != prev_last + 1):
@@ -157,6 +159,9 @@ def _verify_one(lake: Lake, tree: TreeSpec, path: Path) -> PartitionCheck:
                     hi = ids["max"].as_py() if hi is None else max(hi, ids["max"].as_py())
     except Exception as exc:  # any unreadable file is a finding, not a crash
         return PartitionCheck(path=str(path), ok=False, problem=f"unreadable: {str(exc).splitlines()[0]}")
+    if prov.extra.get("complete") is False:
+        return PartitionCheck(path=str(path), ok=False, problem="incomplete: its provenance says complete: false; "
+                                                                "download the day again")
     if rows != prov.rows:
         return PartitionCheck(path=str(path), ok=False, problem=f"{rows} rows, provenance says {prov.rows}")
     if tree.has_trade_ids and (lo, hi) != (prov.first_trade_id, prov.last_trade_id):

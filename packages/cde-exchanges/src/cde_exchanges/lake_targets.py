@@ -123,7 +123,8 @@ class LakeTarget:
         return extra
 
     def is_complete(self, symbol: str, key: date) -> bool:
-        """The partition exists and its provenance says it holds this kind (and interval)."""
+        """The partition exists, its provenance says it holds this kind (and interval) and does not say
+        it is incomplete (``complete: false``)."""
         folder = self.folder(symbol, key)
         if not (folder / PART_FILE).exists():
             return False
@@ -131,7 +132,7 @@ class LakeTarget:
             provenance = self.lake.read_provenance(folder)
         except CdeError:
             return False  # unreadable: fetch it again
-        if provenance is None:
+        if provenance is None or provenance.extra.get("complete") is False:
             return False
         return all(provenance.extra.get(k) == v for k, v in self.provenance_extra(symbol).items()
                    if k in ("kind", "interval"))

@@ -21,7 +21,8 @@ No official spec exists; the facts below come from third-party parsers (EXCHANGE
   ctVal and ``qty`` = quote_qty / price. ctVal from ``GET /api/v5/public/instruments?instType=SWAP``.
 - Daily files are reported (unconfirmed) to be cut on the UTC+8 day, so the file of the next day is
   always fetched too (``spill_days``) and rows are assigned to UTC days by their own timestamp: correct
-  either way, at the price of one extra file per run.
+  either way, at the price of one extra file per run. A UTC day is written only once the next day's
+  file was read too; without it the day is incomplete and not written (``trade_extractor``).
 """
 
 from __future__ import annotations
@@ -42,10 +43,11 @@ from cde_core.schemas import TRADES_SCHEMA
 from cde_exchanges.archive_exchange import ArchiveExchange
 from cde_exchanges.archive_files import ArchiveFile
 from cde_exchanges.csv_formats import (
+    OKX_EPOCHS,
+    OKX_TRADE_RULES,
     OKX_TRADE_TYPES,
     first_line,
     okx_header_names,
-    require_complete,
     stream_named,
 )
 from cde_exchanges.timestamp_decoder import TimestampDecoder
@@ -117,8 +119,8 @@ class OkxArchive(ArchiveExchange):
             member = single_member(archive, where=str(zip_path))
             names = okx_header_names(first_line(read_head(archive, member)))
             with open_member(archive, member) as source:
-                for raw in stream_named(source, names, OKX_TRADE_TYPES, where=where):
-                    require_complete(raw, where)
+                for raw in stream_named(source, names, OKX_TRADE_TYPES, where=where, rules=OKX_TRADE_RULES,
+                                             epochs=OKX_EPOCHS):
                     yield okx_to_canonical(raw, decoder, ct_val, inverse=is_inverse(file.symbol))
 
 

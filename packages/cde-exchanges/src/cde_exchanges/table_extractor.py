@@ -4,8 +4,8 @@ The trade extractor streams millions of rows per day; these kinds are small (a d
 86,400 rows, a month of funding rates ~90), so each partition's rows are gathered in memory and
 written with :meth:`cde_core.lake.Lake.write_partition` (atomic, provenance in the file). A file's
 partitions are committed when the file has been read (Binance files do not spill into the next
-day); on any error the partitions not yet written are reported failed with the error, and those
-already written stay.
+day). A file writes only its own partitions (rows dated elsewhere are counted as ``foreign_rows``,
+never written); an error in a file fails that file's partitions only, naming the file and line.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cde_core.arrow_views import numpy_view
-from cde_core.errors import CdeError
+from cde_core.errors import CdeError, DataError
 from cde_core.lake import Provenance
 from cde_core.schemas import is_sorted, validate_table
 from cde_exchanges.archive_exchange import ArchiveExchange
@@ -27,7 +27,7 @@ from cde_exchanges.download_cancel import CancelFlag
 from cde_exchanges.download_models import DayOutcome
 from cde_exchanges.download_plan import days_between
 from cde_exchanges.lake_targets import LakeTarget
-from cde_exchanges.trade_extractor import SourceZip, iso_from_us
+from cde_exchanges.trade_extractor import SourceZip, iso_from_us, one_line
 
 
 @dataclass(frozen=True)
@@ -44,32 +44,59 @@ class TableExtraction:
 
 
 def extract_tables(job: TableExtraction) -> list[DayOutcome]:
-    """Run one job; never raises for data problems (they become failed partitions with the error)."""
+    """Run one job; never raises for data problems (they become failed partitions with the error).
+
+    As for trades (:mod:`cde_exchanges.trade_extractor`): a file writes only its own partitions; rows
+    dated outside them are counted (``foreign_rows``) on its nearest partition and never written; a file
+    most of whose rows are foreign, or any error in a file, fails that file's partitions only."""
     done: dict[date, DayOutcome] = {}
-    covered: set[date] = set()
-    pending: dict[date, list[pa.RecordBatch]] = {}
-    sources: dict[date, dict[str, str | None]] = {}
-    try:
-        for source in job.sources:
-            file_keys = {job.target.key(d) for d in days_between(source.file.first_day, source.file.last_day)}
-            covered.update(file_keys)
-            for batch in job.adapter.read_records(source.path, source.file, job.params):
-                job.cancel.raise_if_set(job.symbol)
-                for key, rows in _split(batch, job.target):
-                    if key in job.wanted and key not in done:
-                        pending.setdefault(key, []).append(rows)
-                        sources.setdefault(key, {})[source.url] = source.sha256
-            for key in sorted((file_keys & job.wanted) - set(done)):
-                sources.setdefault(key, {})[source.url] = source.sha256
-                done[key] = _commit(job, key, pending.pop(key, []), sources.pop(key))
-    except (CdeError, pa.ArrowException, OSError, ValueError) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        for key in job.wanted - set(done):
-            done[key] = DayOutcome(symbol=job.symbol, date=key, status="failed", error=message)
-        return [done[k] for k in sorted(done)]
+    for source in job.sources:
+        file_keys = sorted({job.target.key(d) for d in days_between(source.file.first_day, source.file.last_day)})
+        try:
+            pending, foreign = _read_file(job, source, file_keys, done)
+        except (CdeError, pa.ArrowException, OSError, ValueError) as exc:
+            message = one_line(exc, source.file)
+            for key in sorted(set(file_keys) & job.wanted - set(done)):
+                done[key] = DayOutcome(symbol=job.symbol, date=key, status="failed", error=message)
+            continue
+        for key in sorted(set(file_keys) & job.wanted - set(done)):
+            done[key] = _commit(job, key, pending.get(key, []), source, foreign.get(key))
     for key in job.wanted - set(done):
         done[key] = DayOutcome(symbol=job.symbol, date=key, status="missing")
     return [done[k] for k in sorted(done)]
+
+
+def _read_file(job: TableExtraction, source: SourceZip, file_keys: list[date], done: dict[date, DayOutcome],
+               ) -> tuple[dict[date, list[pa.RecordBatch]], dict[date, dict[str, Any]]]:
+    """The rows of ``source`` per wanted partition of its own, and the foreign rows per own partition."""
+    pending: dict[date, list[pa.RecordBatch]] = {}
+    foreign: dict[date, dict[str, Any]] = {}
+    own_keys = set(file_keys)
+    own = theirs = 0
+    for batch in job.adapter.read_records(source.path, source.file, job.params):
+        job.cancel.raise_if_set(job.symbol)
+        for key, rows in _split(batch, job.target):
+            if key not in own_keys:
+                theirs += rows.num_rows
+                nearest = min(max(key, file_keys[0]), file_keys[-1])
+                entry = foreign.setdefault(nearest, {"foreign_rows": 0, "foreign_dates": set()})
+                entry["foreign_rows"] += rows.num_rows
+                entry["foreign_dates"].add(key)
+                continue
+            own += rows.num_rows
+            if key in job.wanted and key not in done:
+                pending.setdefault(key, []).append(rows)
+    if theirs > own:
+        found = sorted({d for entry in foreign.values() for d in entry["foreign_dates"]})
+        raise DataError(f"{theirs:,} of {own + theirs:,} rows are dated {_span(found)}, not "
+                        f"{_span(file_keys)} as the file's name says", where=source.file.name,
+                        hint="another period's data may be published under this name, or the time unit "
+                             "changed; nothing of it was written; report it")
+    return pending, foreign
+
+
+def _span(keys: list[date]) -> str:
+    return ", ".join(map(str, keys)) if len(keys) <= 3 else f"{keys[0]} … {keys[-1]} ({len(keys)} partitions)"
 
 
 def _split(batch: pa.RecordBatch, target: LakeTarget) -> list[tuple[date, pa.RecordBatch]]:
@@ -80,21 +107,25 @@ def _split(batch: pa.RecordBatch, target: LakeTarget) -> list[tuple[date, pa.Rec
     return [(key.item(), batch.filter(pa.array(keys == key))) for key in np.unique(keys)]
 
 
-def _commit(job: TableExtraction, key: date, batches: list[pa.RecordBatch],
-            sources: dict[str, str | None]) -> DayOutcome:
+def _commit(job: TableExtraction, key: date, batches: list[pa.RecordBatch], source: SourceZip,
+            foreign: dict[str, Any] | None) -> DayOutcome:
     target = job.target
     table = pa.Table.from_batches(batches, schema=target.schema)
     validate_table(table, target.schema, where=f"{job.symbol} {key}")
     times = table.column(target.time_column)
     bounds = pc.min_max(times) if table.num_rows else None
-    validation = {"duplicates": table.num_rows - len(pc.unique(times)), "non_monotonic_ts": int(not is_sorted(times))}
-    urls = list(sources)
+    validation: dict[str, Any] = {"duplicates": table.num_rows - len(pc.unique(times)),
+                                  "non_monotonic_ts": int(not is_sorted(times))}
+    if foreign:
+        validation.update(foreign_rows=foreign["foreign_rows"],
+                          foreign_dates=sorted(map(str, foreign["foreign_dates"])))
     provenance = Provenance(
-        source=urls[0] if urls else "", checksum=sources.get(urls[0]) if urls else None, rows=table.num_rows,
+        source=source.url, checksum=source.sha256, rows=table.num_rows,
         min_ts=iso_from_us(bounds["min"].value) if bounds else None,
         max_ts=iso_from_us(bounds["max"].value) if bounds else None,
         created_by="cde-exchanges",
-        extra={**target.provenance_extra(job.symbol), "sources": sources, "validation": validation})
+        extra={**target.provenance_extra(job.symbol), "sources": {source.url: source.sha256}, "validation": validation,
+               **({"unverified_sources": [source.url]} if source.unverified else {})})
     target.lake.write_partition(target.folder(job.symbol, key), table, provenance)
     return DayOutcome(symbol=job.symbol, date=key, status="written", rows=table.num_rows, validation=validation)
 

@@ -31,6 +31,11 @@ class DayFindings:
     non_monotonic_ts: int = 0
     duplicates_checked: bool = True
     gap_examples: list[tuple[int, int]] = field(default_factory=list)
+    #: trades with a zero quantity (exchanges do print them; kept, and counted)
+    zero_qty: int = 0
+    #: rows found in this day's file(s) but dated on another day: never written (see trade_extractor)
+    foreign_rows: int = 0
+    foreign_days: set[int] = field(default_factory=set)
     min_id: int | None = None
     max_id: int | None = None
     min_ts: int | None = None
@@ -52,7 +57,9 @@ class DayFindings:
         return {"rows": self.rows, "gaps": self.gaps, "missing_ids": self.missing_ids,
                 "duplicates": self.duplicates, "duplicates_checked": self.duplicates_checked,
                 "non_monotonic_ids": self.non_monotonic_ids, "non_monotonic_ts": self.non_monotonic_ts,
-                "gap_examples": [list(g) for g in self.gap_examples]}
+                "gap_examples": [list(g) for g in self.gap_examples], "zero_qty": self.zero_qty,
+                "foreign_rows": self.foreign_rows,
+                "foreign_dates": [str(np.datetime64(d, "D")) for d in sorted(self.foreign_days)]}
 
 
 class TradeStreamValidator:
@@ -135,3 +142,11 @@ class TradeStreamValidator:
 
     def findings(self, day: int) -> DayFindings:
         return self.days.get(day, DayFindings())
+
+    def day(self, day: int) -> DayFindings:
+        """The findings of ``day``, created on first use (for the extractor's own counts)."""
+        return self.days.setdefault(day, DayFindings())
+
+    def forget_previous(self) -> None:
+        """The stream broke (a file failed): the next row is compared with nothing before it."""
+        self.prev_id = self.prev_ts = None

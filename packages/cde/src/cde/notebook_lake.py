@@ -1,0 +1,193 @@
+"""One object for a notebook: every stage of cde on one lake folder.
+
+Reading (trades, bars, features) needs only the lake (:mod:`cde_core.lake`); doing (import, aggregate,
+compute, backtest) goes through the services the installed plugins register (``register_services``),
+looked up by name, so this module imports no stage package and works with whichever are installed.
+A stage that is not installed is one error naming the distribution to ``pip install``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ValidationError
+
+from cde.runs import Run
+from cde_core.errors import ConfigError, NotFoundError, first_validation_problem
+from cde_core.lake import Lake as CoreLake
+
+#: the distribution that ships each built-in service (named in the error when it is not installed)
+PROVIDERS = {"trades.import": "cde-exchanges", "bars.import": "cde-exchanges", "bars.aggregate": "cde-bars",
+             "features.compute": "cde-features", "backtest.run": "cde-backtest"}
+
+
+def _symbols(symbols: str | Iterable[str] | None) -> list[str] | None:
+    if symbols is None:
+        return None
+    if isinstance(symbols, str):
+        return [s.strip() for s in symbols.split(",") if s.strip()]
+    return list(symbols)
+
+
+def _day(value: str | date | None) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(value)
+
+
+class Lake:
+    """The lake at ``root`` (created on first write), with every installed stage as a method.
+
+    Example (docs/notebook.md)::
+
+        lake = Lake("data")
+        lake.import_trades("ticks.csv", exchange="cme", market="futures", symbol="ES",
+                           columns={"ts": "Date and Time", "price": "Price", "qty": "Volume"})
+        bars = lake.bars("tick", threshold=10, exchange="cme", market="futures", symbols="ES")
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser()
+        self.core = CoreLake(self.root)
+
+    def __repr__(self) -> str:
+        return f"Lake({str(self.root)!r})"
+
+    # -- the plugin services -----------------------------------------------------------------------
+    def services(self) -> list[str]:
+        """Names of the installed services (``bars.aggregate``, ``backtest.run`` …)."""
+        from cde_core.plugins import get_plugins
+
+        return get_plugins().services.names()
+
+    def call(self, name: str, **fields: Any) -> Any:
+        """Run service ``name`` with its request ``fields`` on this lake; returns its report."""
+        from cde_core.plugins import get_plugins
+
+        registry = get_plugins().services
+        if name not in registry:
+            provider = PROVIDERS.get(name)
+            raise NotFoundError(f"no installed stage offers '{name}'",
+                                hint=f"pip install {provider}" if provider else
+                                f"installed services: {', '.join(registry.names()) or 'none'}")
+        service = registry.get(name)
+        try:
+            request: BaseModel = service.Params.model_validate(fields)
+        except ValidationError as exc:
+            key, message = first_validation_problem(exc, root="(request)")
+            raise ConfigError(f"bad argument '{key}' for {name}: {message}", where=name,
+                              hint=f"arguments: {', '.join(service.Params.model_fields)}") from None
+        return service.run(request, self.core)
+
+    # -- your own data in ------------------------------------------------------------------------
+    def import_trades(self, *files: str | Path, exchange: str, market: str, symbol: str,
+                      **options: Any) -> Any:
+        """``cde import trades``: options ``columns`` (role → column), ``time`` ({"unit", "format",
+        "timezone"}), ``force``, ``first_trade_id``."""
+        return self.call("trades.import", files=[Path(f) for f in files], exchange=exchange, market=market,
+                         symbol=symbol, **options)
+
+    def import_bars(self, *files: str | Path, exchange: str, market: str, symbol: str, **options: Any) -> Any:
+        """``cde import bars``: options ``interval``, ``name``, ``columns``, ``time``, ``force``."""
+        return self.call("bars.import", files=[Path(f) for f in files], exchange=exchange, market=market,
+                         symbol=symbol, **options)
+
+    # -- reading ---------------------------------------------------------------------------------
+    def trades(self, exchange: str, market: str, symbol: str, start: str | date | None = None,
+               end: str | date | None = None) -> pd.DataFrame:
+        """One symbol's trades (canonical columns), days ``start`` … ``end`` inclusive."""
+        import pyarrow.parquet as pq
+
+        files = self.core.trades_files(exchange, market, symbol, _day(start), _day(end))
+        if not files:
+            raise NotFoundError(f"no trades of {symbol} in {exchange}/{market}", where=str(self.root / "trades"),
+                                hint="import them (lake.import_trades) or download them (cde download)")
+        trades: pd.DataFrame = pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
+        return trades
+
+    def read_bars(self, spec: str, exchange: str, market: str, symbols: str | Iterable[str] | None = None
+                  ) -> pd.DataFrame:
+        """Stored bars of ``spec`` with a ``symbol`` column, sorted by symbol then time."""
+        import pyarrow.dataset as ds
+
+        base = self.root / "bars" / f"spec={spec}" / f"exchange={exchange}" / f"market={market}"
+        if not base.exists():
+            raise NotFoundError(f"no bars of spec {spec} in {exchange}/{market}", where=str(base),
+                                hint="build them with lake.bars(...) or import them with lake.import_bars(...)")
+        table = ds.dataset(base, format="parquet", partitioning="hive").to_table()
+        frame: pd.DataFrame = table.to_pandas()
+        frame["symbol"] = frame["symbol"].astype(str)
+        wanted = _symbols(symbols)
+        if wanted:
+            frame = frame[frame["symbol"].isin(wanted)]
+        frame = frame.drop(columns=["month"], errors="ignore").sort_values(["symbol", "ts"], kind="stable")
+        frame = frame.reset_index(drop=True)
+        frame.attrs.update(spec=spec, exchange=exchange, market=market)
+        return frame
+
+    def bars(self, bar: str = "time", *, exchange: str, market: str, symbols: str | Iterable[str],
+             start: str | date | None = None, end: str | date | None = None, flush: bool = False,
+             **params: Any) -> pd.DataFrame:
+        """Build (or reuse: an unchanged spec is not rebuilt) bars with builder ``bar`` and its ``params``
+        (``interval="1h"``, ``threshold=10`` …) from the trades lake, and return them. The frame's
+        ``attrs["spec"]`` is the bar spec id, which :meth:`features` and :meth:`backtest` take."""
+        names = _symbols(symbols) or []
+        first, last = _day(start), _day(end)
+        if first is None or last is None:
+            days = [f.parent.name.removeprefix("date=") for s in names
+                    for f in self.core.trades_files(exchange, market, s)]
+            if not days:
+                raise NotFoundError(f"no trades of {', '.join(names)} in {exchange}/{market}",
+                                    where=str(self.root / "trades"), hint="import or download them first")
+            first = first or date.fromisoformat(min(days))
+            last = last or date.fromisoformat(max(days))
+        report = self.call("bars.aggregate", bar=bar, params=params, exchange=exchange, market=market,
+                           symbols=names, start=first, end=last, flush=flush)
+        return self.read_bars(report.spec_id, exchange, market, names)
+
+    def features(self, bars: str | pd.DataFrame, *, exchange: str | None = None, market: str | None = None,
+                 symbols: str | Iterable[str] | None = None, feature_set: str = "default",
+                 factors: Iterable[str] | None = None, **options: Any) -> pd.DataFrame:
+        """Compute ``feature_set`` (or only ``factors``) on bars spec ``bars`` (or the frame :meth:`bars`
+        returned), store it, and return the panel indexed by ``(ts, symbol)``; ``attrs["spec"]`` is the
+        features spec id."""
+        spec, exchange, market = self._bars_source(bars, exchange, market)
+        result = self.call("features.compute", bars=spec, exchange=exchange, market=market,
+                           symbols=_symbols(symbols) or [], feature_set=feature_set, factors=list(factors or []),
+                           **options)
+        import pyarrow.dataset as ds
+
+        base = self.root / "features" / f"spec={result.spec}" / f"exchange={exchange}" / f"market={market}"
+        panel: pd.DataFrame = ds.dataset(base, format="parquet", partitioning="hive").to_table().to_pandas()
+        panel["symbol"] = panel["symbol"].astype(str)
+        frame = panel.set_index(["ts", "symbol"]).sort_index()
+        frame.attrs.update(spec=result.spec, bars=spec, exchange=exchange, market=market)
+        return frame
+
+    def backtest(self, config: dict[str, Any] | None = None, **fields: Any) -> Run:
+        """Run a backtest (the fields of ``cde backtest run``'s YAML: strategy, params, engine, bars,
+        features …; ``bars`` / ``features`` may be frames from :meth:`bars` / :meth:`features`)."""
+        body = {**(config or {}), **fields}
+        for key in ("bars", "features"):
+            if isinstance(body.get(key), pd.DataFrame):
+                frame = body[key]
+                body[key] = frame.attrs["spec"]
+                body.setdefault("exchange", frame.attrs.get("exchange"))
+                body.setdefault("market", frame.attrs.get("market"))
+        return Run(self.call("backtest.run", **body))
+
+    def _bars_source(self, bars: str | pd.DataFrame, exchange: str | None,
+                     market: str | None) -> tuple[str, str, str]:
+        if isinstance(bars, pd.DataFrame):
+            if "spec" not in bars.attrs:
+                raise ConfigError("this frame does not say which bars it holds",
+                                  hint="pass the frame lake.bars(...) returned, or the bars spec id")
+            return bars.attrs["spec"], exchange or bars.attrs["exchange"], market or bars.attrs["market"]
+        if exchange is None or market is None:
+            raise ConfigError("exchange and market are needed with a bars spec id",
+                              hint="e.g. lake.features('time-1h', exchange='binance', market='spot')")
+        return bars, exchange, market

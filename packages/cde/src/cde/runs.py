@@ -1,0 +1,70 @@
+"""A finished backtest in a notebook: its numbers, its stored frames and its report inline."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+class Report:
+    """The run's HTML report; Jupyter shows it inline (``_repr_html_``: the page in an iframe)."""
+
+    def __init__(self, path: Path, height: int = 900) -> None:
+        self.path = path
+        self.height = height
+
+    def __repr__(self) -> str:
+        return f"Report({str(self.path)!r})"
+
+    @property
+    def html(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    def _repr_html_(self) -> str:
+        # srcdoc keeps the report's own scripts and styles apart from the notebook's
+        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width:100%;'
+                f'height:{self.height}px;border:0" title="cde backtest report"></iframe>')
+
+
+class Run:
+    """What ``lake.backtest(...)`` returns: ``result`` (the service's result model), ``metrics``, the
+    stored ``nav`` / ``positions`` / ``trades`` frames, and :meth:`report`."""
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+        self.run_id: str = result.run_id
+        self.folder = Path(result.run_dir)
+
+    def __repr__(self) -> str:
+        return f"Run({self.run_id!r})"
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return dict(self.result.metrics.model_dump())
+
+    def frame(self, name: str) -> pd.DataFrame:
+        """A stored frame of the run folder: ``nav``, ``positions``, ``trades`` …"""
+        return pd.read_parquet(self.folder / f"{name}.parquet")
+
+    @property
+    def nav(self) -> pd.DataFrame:
+        return self.frame("nav")
+
+    @property
+    def trades(self) -> pd.DataFrame:
+        return self.frame("trades")
+
+    def report(self, height: int = 900) -> Report:
+        return Report(Path(self.result.report), height=height)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
+                       for k, v in self.metrics.items() if not isinstance(v, dict | list))
+        return f"<b>run {html.escape(self.run_id)}</b><table>{rows}</table>"
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:,.4f}" if isinstance(value, float) else str(value)
