@@ -8,12 +8,19 @@ On the same synthetic trades (default 20 M, ~30 days) it measures, single-thread
   * baselines: pandas resample (1m OHLCV) and cumsum-groupby dollar bars, polars group_by_dynamic
     (its default thread pool), DuckDB integer-floor GROUP BY, and a pure-Python loop over lists on a
     slice (how mlfinlab-style code works);
-  * end to end from a zstd Parquet trades lake: pyarrow's decode rate on one core, and
-    ``aggregate_lake`` (dollar bars) with 1 and 2 workers, with the child process's peak RSS.
+  * the batch-size sweep: every builder's public ``update()`` fed record batches of 2^15, 2^17 (what
+    the lake reader hands it) and 2^20 trades, interleaved round by round so load drifts hit all
+    sizes alike, as M trades/s, × floor and the ratio to 2^20 batches (``--sweep-only`` runs just this);
+  * end to end from a Parquet trades lake (the configured codec, zstd by default;
+    ``--lake-compression lz4`` to compare): pyarrow's decode rate on one core, and ``aggregate_lake``
+    (dollar bars) with 1 and 2 workers, with the child process's peak RSS (``--end-to-end-only``
+    runs just this, with ratios to the decode rate).
 Prints trades/s and ratios to the floor. ``--lake-trades 200000000`` also writes a lake of that
 size and reports the out-of-core aggregation's time and peak RSS.
 
     uv run python benchmarks/bench_bars.py [--trades 20000000] [--lake-trades 0] [--lake-dir DIR]
+                                           [--sweep-only] [--sweep-rounds 5] [--end-to-end-only]
+                                           [--lake-compression lz4]
 """
 
 from __future__ import annotations
@@ -135,6 +142,59 @@ def builder_runner(name: str, params: dict, batch) -> Callable[[], int]:
         return builder.update(state, batch).num_rows
 
     return run
+
+
+SWEEP_EXPONENTS = (15, 17, 20)
+
+
+def batch_size_sweep(specs: list[tuple[str, dict]], t: dict, rounds: int) -> dict[tuple[str, int], float]:
+    """Best CPU seconds of each builder's ``update()`` over the whole stream in batches of 2^e trades.
+
+    Round-robin (every spec and size once per round, best of ``rounds``): on a shared machine a
+    burst of load then hits each size alike, so the ratios within one run stay meaningful. CPU
+    seconds, not wall: other tenants stretch wall time, not the CPU a single-threaded call needs."""
+    import pyarrow as pa
+
+    table = pa.Table.from_batches([arrow_batch(t)])
+    batches = {e: table.to_batches(max_chunksize=1 << e) for e in SWEEP_EXPONENTS}
+    runners = {}
+    for label, (name, params) in zip(spec_labels(specs), specs, strict=True):
+        for e in SWEEP_EXPONENTS:
+            runners[(label, e)] = stream_runner(name, params, batches[e])
+            runners[(label, e)]()  # warm-up: kernels loaded from the Numba cache
+    best = dict.fromkeys(runners, float("inf"))
+    for _ in range(rounds):
+        for key, run in runners.items():
+            c0 = time.process_time()
+            run()
+            best[key] = min(best[key], time.process_time() - c0)
+    return best
+
+
+def stream_runner(name: str, params: dict, batches: list) -> Callable[[], int]:
+    """Build all bars of a stream handed over as record batches, as the lake reader does."""
+    from cde_bars.catalog import builder_by_name
+
+    builder = builder_by_name(name)
+
+    def run() -> int:
+        state = builder.new_state(params)
+        return sum(builder.update(state, batch).num_rows for batch in batches)
+
+    return run
+
+
+def spec_labels(specs: list[tuple[str, dict]]) -> list[str]:
+    return [name + (" (dynamic)" if "bars_per_day" in params else "") for name, params in specs]
+
+
+def print_sweep(best: dict[tuple[str, int], float], n: int, floor_cpu: float) -> None:
+    print("\n| builder | batch | M trades/s (CPU) | × floor | vs 2^20 batches |")
+    print("|---|---|---:|---:|---:|")
+    for (label, e), seconds in best.items():
+        rate = n / seconds
+        print(f"| {label} | 2^{e} | {rate / 1e6:,.1f} | {rate / floor_cpu:.2f} | "
+              f"{best[(label, 20)] / seconds:.2f} |")
 
 
 def two_symbols_in_threads(name: str, params: dict, halves: list[dict]) -> Callable[[], int]:
@@ -336,10 +396,24 @@ def main() -> None:
                         help="also aggregate a lake of this many trades")
     parser.add_argument("--lake-dir", type=Path, default=None, help="where to write the big lake")
     parser.add_argument("--only-lake", action="store_true", help="skip the in-memory part (with --lake-trades)")
+    parser.add_argument("--sweep-only", action="store_true",
+                        help="only the floor and the batch-size sweep of every builder's update()")
+    parser.add_argument("--sweep-rounds", type=int, default=5)
+    parser.add_argument("--end-to-end-only", action="store_true",
+                        help="only pyarrow's decode rate and aggregate_lake on a lake of --trades trades")
+    parser.add_argument("--lake-compression", default=None,
+                        help="codec of the lakes written (lake.compression: zstd, lz4, …); default: config")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.lake_compression:  # before any write; the aggregation child inherits it
+        os.environ["CDE_LAKE__COMPRESSION"] = args.lake_compression
     if args.child:
         child(args.child)
+        return
+    if args.end_to_end_only:
+        t = synthetic_trades(args.trades)
+        rows = end_to_end_rows(args.trades, float(t["quote"].sum() / SPAN_DAYS / 50))
+        print_table(rows, rows[1][2], rows[1][3] or rows[1][2])  # ratios here: to pyarrow's decode
         return
     if args.only_lake:
         big_lake(args.lake_trades or 200_000_000, args.lake_dir, 19_000_000.0)
@@ -372,6 +446,14 @@ def main() -> None:
                ("dollar", {"threshold": dollar_threshold, "bars_per_day": 50}),
                *[(f"{m}_{kind}", info) for kind in ("imbalance", "run")
                  for m in ("tick", "volume", "dollar")]]
+    load_before = os.getloadavg()[0]
+    sweep = batch_size_sweep(kernels, t, args.sweep_rounds)
+    print(f"  batch-size sweep done (load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
+          f"{os.cpu_count()} CPUs)", flush=True)
+    if args.sweep_only:
+        print_table(rows, floor, floor_cpu)
+        print_sweep(sweep, n, floor_cpu)
+        return
     for name, params in kernels:
         label = name + (" (dynamic threshold)" if "bars_per_day" in params else "")
         measure(f"cde kernel: {label}", "1", kernel_runner(name, params, t))
@@ -394,24 +476,9 @@ def main() -> None:
     measure(f"pure Python loop over lists, dollar ({py_n:,} slice)", "1",
             python_loop_dollar(t, dollar_threshold, py_n), count=py_n, repeat=1)
 
-    with tempfile.TemporaryDirectory(prefix="cde-bench-lake-") as tmp:
-        root = Path(tmp)
-        symbols = ["BTCUSDT", "ETHUSDT"]
-        first, last = write_lake(root, n, symbols, per_day=1_000_000)
-        lake_trades = (((last - first).days + 1) * 1_000_000) * len(symbols)
-        rows.append(("pyarrow decode ts/price/qty, zstd Parquet", "1",
-                     *decode_rate(root / "trades", ["ts", "price", "qty"])))
-        rows.append(("pyarrow decode all 6 trade columns, zstd Parquet", "1",
-                     *decode_rate(root / "trades", TRADE_COLUMNS)))
-        for workers in (1, 2):
-            result = aggregate_in_child(root, symbols, first, last, workers, dollar_threshold)
-            label = f"end to end: aggregate_lake dollar, {workers} worker(s), peak RSS " \
-                    f"{result['peak_rss_mb']:.0f} MB"
-            rows.append((label, str(workers), lake_trades / result["seconds"],
-                         lake_trades / result["cpu_seconds"]))
-            print(f"  {rows[-1][0]}: {rows[-1][2] / 1e6:.1f} M trades/s", flush=True)
-
+    rows.extend(end_to_end_rows(n, dollar_threshold))
     print_table(rows, floor, floor_cpu)
+    print_sweep(sweep, n, floor_cpu)
     python_rate = next(r[2] for r in rows if r[0].startswith("pure Python"))
     dollar_rate = next(r[2] for r in rows if r[0] == "cde kernel: dollar")
     polars_rate = next(r[2] for r in rows if r[0].startswith("polars"))
@@ -421,6 +488,37 @@ def main() -> None:
 
     if args.lake_trades:
         big_lake(args.lake_trades, args.lake_dir, dollar_threshold)
+
+
+def end_to_end_rows(n: int, dollar_threshold: float) -> list[tuple[str, str, float, float | None]]:
+    """pyarrow's decode rate of a trades lake on one core and ``aggregate_lake`` over the same files
+    with 1 and 2 workers, measured back to back (compression: the lake's configured codec)."""
+    from cde_core.parquet_encoding import lake_compression
+
+    codec = lake_compression()[0]
+    rows: list[tuple[str, str, float, float | None]] = []
+    with tempfile.TemporaryDirectory(prefix="cde-bench-lake-") as tmp:
+        root = Path(tmp)
+        symbols = ["BTCUSDT", "ETHUSDT"]
+        first, last = write_lake(root, n, symbols, per_day=1_000_000)
+        lake_trades = (((last - first).days + 1) * 1_000_000) * len(symbols)
+        size_mb = sum(f.stat().st_size for f in (root / "trades").rglob("*.parquet")) / 1e6
+        print(f"  trades lake: {lake_trades:,} trades, {codec}, {size_mb:.0f} MB", flush=True)
+        rows.append((f"pyarrow decode ts/price/qty, {codec} Parquet", "1",
+                     *decode_rate(root / "trades", ["ts", "price", "qty"])))
+        rows.append((f"pyarrow decode all 6 trade columns, {codec} Parquet", "1",
+                     *decode_rate(root / "trades", TRADE_COLUMNS)))
+        for workers in (1, 2):
+            result = aggregate_in_child(root, symbols, first, last, workers, dollar_threshold)
+            label = f"end to end: aggregate_lake dollar, {codec}, {workers} worker(s), peak RSS " \
+                    f"{result['peak_rss_mb']:.0f} MB"
+            rows.append((label, str(workers), lake_trades / result["seconds"],
+                         lake_trades / result["cpu_seconds"]))
+            print(f"  {rows[-1][0]}: {rows[-1][2] / 1e6:.1f} M trades/s", flush=True)
+    decode = rows[1][2]
+    print(f"  end to end / decode rate of the same files: 1 worker {rows[2][2] / decode:.2f}×, "
+          f"2 workers {rows[3][2] / decode:.2f}× (wall)", flush=True)
+    return rows
 
 
 def big_lake(total: int, where: Path | None, threshold: float) -> None:

@@ -95,3 +95,29 @@ def test_template_round_trips_to_the_defaults(tmp_path: Path) -> None:
     loaded = load_config(file, environ={})
     assert loaded.config == CdeConfig()
     assert all(line.startswith(("#", " ", "")) for line in template().splitlines())
+
+
+def test_lake_compression_is_configured_and_reaches_the_write_options(tmp_path: Path) -> None:
+    from cde_core.parquet_encoding import parquet_write_options
+    from cde_core.schemas import TRADES_SCHEMA
+
+    assert CdeConfig().lake.compression == "zstd"
+    cfg = load_config(environ={"CDE_LAKE__COMPRESSION": "lz4"}, use_file=False).config
+    assert cfg.lake.compression == "lz4" and cfg.lake.compression_level is None
+    file = write_yaml(tmp_path / "c.yaml", {"lake": {"compression": "zstd", "compression_level": 9}})
+    cfg = load_config(file, environ={}).config
+    options = parquet_write_options(TRADES_SCHEMA, (cfg.lake.compression, cfg.lake.compression_level))
+    assert options["compression"] == "zstd" and options["compression_level"] == 9
+
+
+@pytest.mark.parametrize(("env", "words"), [
+    ({"CDE_LAKE__COMPRESSION": "lzo"}, ["lake.compression", "environment"]),
+    ({"CDE_LAKE__COMPRESSION": "lz4", "CDE_LAKE__COMPRESSION_LEVEL": "3"},
+     ["lake.compression_level", "environment", "takes no level"]),
+    ({"CDE_LAKE__COMPRESSION_LEVEL": "30"}, ["lake.compression_level", "1..22", "30"]),
+])
+def test_bad_lake_compression_says_what_and_where(env: dict[str, str], words: list[str]) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(environ=env, use_file=False)
+    message = str(info.value)
+    assert all(word in message for word in words) and "\n" not in message, message

@@ -23,12 +23,13 @@ BUILTIN_NAMES = {
     "strategies": ("momentum_ls", "cde-backtest"),
     "engines": ("cross_sectional", "cde-backtest"),
     "executors": ("local", "cde-core"),
+    "services": ("bars.aggregate", "cde-bars"),
 }
 
 #: the hook of each kind, spelt out (the throwaway plugins below implement every one of them)
 HOOKS = {"exchanges": "register_exchanges", "bar_builders": "register_bar_builders",
          "factors": "register_factors", "signals": "register_signals", "strategies": "register_strategies",
-         "engines": "register_engines", "executors": "register_executors"}
+         "engines": "register_engines", "executors": "register_executors", "services": "register_services"}
 
 
 def test_the_hook_table_is_the_hosts() -> None:

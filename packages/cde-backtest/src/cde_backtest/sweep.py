@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 from cde_backtest.request_file import build_request
-from cde_core.atomic import atomic_path, atomic_write_bytes
+from cde_core.atomic import atomic_write_bytes
 from cde_core.lake import Lake
+from cde_core.parquet_encoding import write_parquet
 from cde_core.progress import CancelToken, ProgressCallback
 from cde_core.visual.plotly_asset import PlotlyScript
 
@@ -81,8 +83,7 @@ def run_sweep(request: SweepRequest, lake: Lake, *, progress: ProgressCallback |
                            "total_return": r.total_return, "sharpe": r.sharpe, "max_drawdown": r.max_drawdown,
                            request.metric: r.metric} for r in rows])
     summary = folder / "summary.parquet"
-    with atomic_path(summary) as tmp:
-        frame.to_parquet(tmp, index=False)
+    write_parquet(summary, pa.Table.from_pandas(frame, preserve_index=False))  # the lake's codec
     heatmap = folder / "heatmap.html"
     atomic_write_bytes(heatmap, _heatmap_html(frame, keys, request.metric,
                                               PlotlyScript.beside(heatmap, lake.root)).encode())

@@ -11,9 +11,12 @@ from cde_core.errors import SchemaError
 from cde_core.schemas import TRADES_SCHEMA, TS_TYPE
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TradeColumns:
-    """One batch of trades as contiguous numpy arrays (ts in µs since the epoch, maker as 0/1)."""
+    """One batch of trades as contiguous numpy arrays (ts in µs since the epoch, maker as 0/1).
+
+    Slotted, not frozen: a frozen dataclass's ``__init__`` sets each field through
+    ``object.__setattr__``, a measurable part of ``update()``'s per-batch cost."""
 
     ts: np.ndarray
     trade_id: np.ndarray
@@ -75,6 +78,14 @@ def cast_trade_column(array: pa.Array | pa.ChunkedArray, name: str, *, where: st
 
 def trade_columns(batch: pa.RecordBatch, *, where: str = "trades") -> TradeColumns:
     """Arrays of one record batch (single chunk, so numeric columns are zero-copy views)."""
+    if batch.schema.equals(TRADES_SCHEMA):  # the common case, a lake batch: no per-column lookups
+        ts, trade_id, price, qty, quote, maker = batch.columns
+        for name, array in zip(TRADES_SCHEMA.names, (ts, trade_id, price, qty, quote, maker), strict=True):
+            if array.null_count:
+                _column(batch, name, where)  # raises the null-value error
+        return TradeColumns(ts=ts.to_numpy().view(np.int64), trade_id=trade_id.to_numpy(),
+                            price=price.to_numpy(), qty=qty.to_numpy(), quote=quote.to_numpy(),
+                            maker=bool_bytes(maker))
     ts = _column(batch, "ts", where).to_numpy(zero_copy_only=False).view(np.int64)
     maker = bool_bytes(_column(batch, "is_buyer_maker", where))
     return TradeColumns(
@@ -95,5 +106,11 @@ def bool_bytes(array: pa.Array) -> np.ndarray:
     bitmap = array.buffers()[1]
     if bitmap is None:  # pragma: no cover - arrays of length 0
         return np.zeros(len(array), dtype=np.uint8)
-    bits = np.unpackbits(np.frombuffer(bitmap, dtype=np.uint8), bitorder="little")
-    return bits[array.offset:array.offset + len(array)]
+    # A slice (``Table.to_batches(max_chunksize=…)``, a reader's batch) shares its parent's whole
+    # bitmap: unpack only the bytes that hold this slice's bits, or every batch costs the parent's size.
+    first_byte = array.offset // 8
+    last_byte = (array.offset + len(array) + 7) // 8
+    packed = np.frombuffer(bitmap, dtype=np.uint8, count=last_byte - first_byte, offset=first_byte)
+    skip = array.offset - 8 * first_byte
+    return np.unpackbits(packed, bitorder="little")[skip:skip + len(array)]
+

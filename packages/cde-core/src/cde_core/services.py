@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from cde_core.lake import Lake
-from cde_core.progress import ProgressCallback
+if TYPE_CHECKING:  # registering a service runs on every `cde` call: no pyarrow there
+    from cde_core.lake import Lake
+    from cde_core.progress import ProgressCallback
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ class TimeBarBuilder(KernelBarBuilder):
         return f"time-{p.interval}" + ("-fill" if p.fill else "")
 
     def _interval_us(self, params: BaseModel) -> int | None:
+        if isinstance(params, TimeBarParams):  # the validated params a state carries: no re-validation
+            return params.interval_us
         return TimeBarParams.model_validate(params.model_dump()).interval_us
 
     def _run(self, state: BarState, cols: TradeColumns, out_f: np.ndarray, ends: np.ndarray,

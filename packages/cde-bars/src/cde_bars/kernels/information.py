@@ -72,7 +72,7 @@ from cde_bars.kernels.layout import (
 )
 from cde_bars.kernels.threshold import TAKER_BUY_WEIGHT, tick_count_limit
 
-NUMBA_CACHE_INPUTS = "c753d277bb33874d"  # sha256 of the cde code it imports; tools/numba_cache_stamps.py
+NUMBA_CACHE_INPUTS = "0817bf7a3f0b207e"  # sha256 of the cde code it imports; tools/numba_cache_stamps.py
 
 #: indexed by (sign + 1) // 2: the weight of a trade in the ``pos`` sum (branch-free)
 POSITIVE_WEIGHT = np.array([0.0, 1.0])

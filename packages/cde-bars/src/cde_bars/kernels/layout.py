@@ -54,3 +54,22 @@ N_OUT_FLOAT = 6
 MEASURE_TICKS = 0
 MEASURE_VOLUME = 1
 MEASURE_QUOTE = 2
+
+# -- assembled bars: one row per bars-schema column, one column per bar (a row is one Arrow buffer) --
+B_OPEN = 0
+B_HIGH = 1
+B_LOW = 2
+B_CLOSE = 3
+B_VOLUME = 4
+B_QUOTE = 5
+B_VWAP = 6
+B_BUY = 7
+B_BUY_QUOTE = 8
+N_BAR_FLOAT = 9
+B_TS = 0
+B_TS_CLOSE = 1
+B_N_TRADES = 2
+B_FIRST_ID = 3
+B_LAST_ID = 4
+B_PERIOD_START = 5   # time bars only
+N_BAR_INT = 6

@@ -45,7 +45,7 @@ from cde_bars.kernels.layout import (
     O_VOLUME,
 )
 
-NUMBA_CACHE_INPUTS = "e51633477345483c"  # sha256 of the cde code it imports; tools/numba_cache_stamps.py
+NUMBA_CACHE_INPUTS = "6544c9e4d49a3e28"  # sha256 of the cde code it imports; tools/numba_cache_stamps.py
 
 DAY_US = 86_400_000_000
 #: indexed by ``is_buyer_maker`` (0/1): the weight of a trade in taker-buy sums. A lookup instead of a

@@ -30,7 +30,7 @@ from cde_bars.kernels.layout import (
 )
 from cde_bars.kernels.threshold import TAKER_BUY_WEIGHT
 
-NUMBA_CACHE_INPUTS = "c753d277bb33874d"  # sha256 of the cde code it imports; tools/numba_cache_stamps.py
+NUMBA_CACHE_INPUTS = "0817bf7a3f0b207e"  # sha256 of the cde code it imports; tools/numba_cache_stamps.py
 
 
 @njit(cache=True, nogil=True)
