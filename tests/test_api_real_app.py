@@ -164,7 +164,7 @@ def test_bodies_that_would_fail_in_the_task_are_refused_at_submit(client: TestCl
 
 
 def test_the_benchmark_is_never_silently_replaced_by_the_basket() -> None:
-    from cde_backtest.service import loaded_benchmark
+    from cde_backtest.report.benchmark import loaded_benchmark
     from cde_core.errors import DataError
 
     close = pd.DataFrame({"A": [1.0, 2.0]})

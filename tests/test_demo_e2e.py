@@ -85,6 +85,7 @@ def test_demo_writes_a_run_whose_metrics_agree_with_its_nav(first_run) -> None: 
     assert math.isclose(metrics["total_fees"], trades["fee"].sum(), rel_tol=1e-9)
     assert nav["ts"].iloc[-1].strftime("%Y-%m-%d") == "2024-02-28"  # the last day is included
     assert "total time:" in result.stdout
+    assert "Warning" not in result.stderr, result.stderr[-3000:]  # e.g. pandas' PerformanceWarning
 
 
 def test_second_run_resumes_and_reproduces_the_metrics(first_run) -> None:  # type: ignore[no-untyped-def]

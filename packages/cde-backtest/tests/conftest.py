@@ -49,10 +49,12 @@ def reference_backtest(panel: pd.DataFrame, weights: pd.Series, *, decide_ts: se
                        initial_cash: float, fee: float, slip_bp: float = 0.0, range_share: float = 0.0,
                        impact: float = 0.0, max_slip_bp: float = 100.0, cs_mode: bool = True,
                        stop_loss: float = 0.0, take_profit: float = 0.0, max_drawdown: float = 0.0,
-                       funding_col: str = "funding_rate") -> dict:
+                       funding_col: str = "funding_rate", delist_after_bars: int | None = None) -> dict:
     """The obvious, slow simulation: a dict of positions, walking bar by bar and symbol by symbol.
 
     ``weights`` here are final target weights on decision bars (``cs_mode``: NaN → 0) or NaN = no order.
+    An order for a symbol without a bar waits for its next bar; a held symbol silent for
+    ``delist_after_bars`` × (median gap between its own bars) is sold at its last close.
     """
     symbols = sorted(panel.index.get_level_values("symbol").unique())
     times = list(panel.index.get_level_values("ts").unique())
@@ -63,17 +65,23 @@ def reference_backtest(panel: pd.DataFrame, weights: pd.Series, *, decide_ts: se
     last = dict.fromkeys(symbols, math.nan)  # last known close (valuation)
     entry = dict.fromkeys(symbols, math.nan)
     navs, fees_l, slips_l, fund_l, trades = [], [], [], [], []
-    pending = None
+    pending: dict = {}  # symbol -> (decision ts, reason): a waiting order
+    seen: dict = {s: [t for t in sorted({k[0] for k in rows}) if (t, s) in rows] for s in symbols}
+    grid_step = pd.Series(sorted({k[0] for k in rows})).diff().median()
+    delist_span = {s: (pd.Series(v).diff().median() if len(v) > 1 else grid_step) * delist_after_bars
+                   for s, v in seen.items()} if delist_after_bars else {}
+    last_ts = dict.fromkeys(symbols)
     halted = False
     peak = initial_cash
 
     def cost(sym, t, notional):
-        row = rows[(t, sym)]
+        row = rows.get((t, sym))  # None: a forced exit on a bar the symbol does not have (no range, no volume)
         rate = slip_bp / 1e4
         if range_share or impact:
-            rate = min(rate + range_share * (row["high"] - row["low"]) / row["close"], max_slip_bp / 1e4)
+            spread = 0.0 if row is None else range_share * (row["high"] - row["low"]) / row["close"]
+            rate = min(rate + spread, max_slip_bp / 1e4)
         s = notional * rate
-        if impact and row["quote_volume"] > 0:
+        if impact and row is not None and row["quote_volume"] > 0:
             s += impact * notional * math.sqrt(notional / row["quote_volume"])
         return notional * fee, s
 
@@ -99,12 +107,18 @@ def reference_backtest(panel: pd.DataFrame, weights: pd.Series, *, decide_ts: se
             return 0.0
         return w
 
-    def rebalance(t, price_of, equity, decision_t, reason, acc):
+    def place(decision_t, reason):
+        for sym in symbols:
+            w = 0.0 if reason == "risk_stop" else target_of(decision_t, sym)
+            if w == w:
+                pending[sym] = (w, reason)
+
+    def fill_waiting(t, price_of, equity, acc):
         for sym in symbols:
             p = price_of(sym)
-            w = 0.0 if reason == "risk_stop" else target_of(decision_t, sym)
-            if p is None or w != w:
+            if sym not in pending or p is None:
                 continue
+            w, reason = pending.pop(sym)
             dq = w * equity / p - qty[sym]
             if dq != 0:
                 trade(t, sym, dq, p, reason, acc)
@@ -112,13 +126,11 @@ def reference_backtest(panel: pd.DataFrame, weights: pd.Series, *, decide_ts: se
     for t in times:
         acc = [0.0, 0.0]
         here = {s for s in symbols if (t, s) in rows}
-        if pending is not None:
-            decision_t, reason = pending
+        if pending and execution != "close":
             equity = cash + sum(q * (rows[(t, s)]["open"] if s in here else last[s])
                                 for s, q in qty.items() if q)
             opens = {s: rows[(t, s)]["open"] for s in here}
-            rebalance(t, opens.get, equity, decision_t, reason, acc)
-            pending = None
+            fill_waiting(t, opens.get, equity, acc)
         if stop_loss or take_profit:
             for sym in symbols:
                 q = qty[sym]
@@ -152,6 +164,12 @@ def reference_backtest(panel: pd.DataFrame, weights: pd.Series, *, decide_ts: se
                     trade(t, sym, -q, hit[0], hit[1], acc)
         for sym in here:
             last[sym] = rows[(t, sym)]["close"]
+            last_ts[sym] = t
+        for sym in symbols:
+            if (delist_span and sym not in here and qty[sym] and last_ts[sym] is not None
+                    and t - last_ts[sym] >= delist_span[sym]):
+                trade(t, sym, -qty[sym], last[sym], "delisted", acc)
+                pending.pop(sym, None)
         funding = 0.0
         for sym, q in qty.items():
             if q and sym in here and funding_col in rows[(t, sym)]:
@@ -160,9 +178,9 @@ def reference_backtest(panel: pd.DataFrame, weights: pd.Series, *, decide_ts: se
                 funding += pay
         nav = cash + sum(q * last[s] for s, q in qty.items() if q)
         liquidate = False
-        if max_drawdown and not halted:
+        if not halted:
             peak = max(peak, nav)
-            if nav <= peak * (1 - max_drawdown):
+            if nav <= 0 or (max_drawdown and nav <= peak * (1 - max_drawdown)):
                 halted = liquidate = True
         order = None
         if liquidate:
@@ -170,12 +188,11 @@ def reference_backtest(panel: pd.DataFrame, weights: pd.Series, *, decide_ts: se
         elif not halted and t in decide_ts:
             order = (t, "rebalance")
         if order is not None:
-            if execution == "close":
-                closes = {s: last[s] for s in here}
-                rebalance(t, closes.get, nav, order[0], order[1], acc)
-                nav = cash + sum(q * last[s] for s, q in qty.items() if q)
-            else:
-                pending = order
+            place(*order)
+        if execution == "close" and pending:
+            closes = {s: last[s] for s in here}
+            fill_waiting(t, closes.get, nav, acc)
+            nav = cash + sum(q * last[s] for s, q in qty.items() if q)
         navs.append(nav)
         fees_l.append(acc[0])
         slips_l.append(acc[1])

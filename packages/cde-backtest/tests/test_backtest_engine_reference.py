@@ -1,5 +1,7 @@
 """The Numba engines against the naive reference loop (conftest.reference_backtest), plus
-conservation of NAV on every bar and the no-look-ahead property."""
+conservation of NAV on every bar and the no-look-ahead property. Missing bars and delistings: an
+order waits for its symbol's next bar, a silent symbol is closed at its last price (trade log reason
+``delisted``), and the engines still equal the reference loop."""
 
 from __future__ import annotations
 
@@ -158,3 +160,168 @@ def test_backtest_no_look_ahead(panel_factory, weights_factory):
         np.testing.assert_array_equal(other.nav["nav"].loc[:cut], base.nav["nav"].loc[:cut])
         np.testing.assert_array_equal(other.positions.loc[:cut], base.positions.loc[:cut])
         assert other.trades[other.trades.ts <= cut].equals(base.trades[base.trades.ts <= cut])
+
+def _bars(closes: dict[str, list[float | None]], start: str = "2024-01-01") -> pd.DataFrame:
+    """Hourly bars with open = close − 0.5; ``None`` = no bar for that symbol at that hour."""
+    ts = pd.date_range(start, periods=len(next(iter(closes.values()))), freq="h", tz="UTC")
+    frames = []
+    for symbol, values in closes.items():
+        close = pd.Series(values, index=ts, dtype=float)
+        opens = close - 0.5
+        frame = pd.DataFrame({"symbol": symbol, "open": opens, "high": np.maximum(opens, close) * 1.001,
+                              "low": np.minimum(opens, close) * 0.999, "close": close, "volume": 10.0,
+                              "quote_volume": 10.0 * close}, index=pd.Index(ts, name="ts"))
+        frames.append(frame[close.notna()])
+    return pd.concat(frames).reset_index().set_index(["ts", "symbol"]).sort_index()
+
+
+def test_time_series_exit_waits_for_the_next_bar_when_its_bar_is_missing():
+    """Signal long on bars 0–2, flat from bar 3; bar 4 (where the exit should fill) is missing: the
+    exit fills at bar 5's open, and the position is not held until the signal changes again."""
+    closes = [100.0, 101, 102, 103, None, 105, 106, 107, 108, 109]
+    panel = _bars({"AAAUSDT": closes, "BBBUSDT": [50.0 + k for k in range(10)]})
+    signal = pd.Series(0.0, index=panel.index)
+    signal.loc[(slice(None), "AAAUSDT")] = [1.0, 1, 1, 0, 0, 0, 0, 0, 0]  # 9 bars of AAA (one missing)
+    result = TimeSeriesEngine().run(panel, signal, TimeSeriesParams(fraction=0.5, costs={"taker_bp": 0.0}))
+    trades = result.trades
+    aaa = trades[trades["symbol"] == "AAAUSDT"]
+    assert list(aaa["side"]) == ["buy", "sell"]
+    ts = panel.index.get_level_values("ts").unique()
+    assert aaa["ts"].iloc[0] == ts[1] and aaa["ts"].iloc[1] == ts[5]
+    assert list(aaa["price"]) == [100.5, 104.5]  # opens of bars 1 and 5
+    assert (result.positions["AAAUSDT"].iloc[5:] == 0).all()
+
+
+def test_time_series_missing_bar_is_not_a_signal_change():
+    """A long held through a one-bar hole is neither sold nor bought back: no information is no order."""
+    panel = _bars({"AAAUSDT": [100.0, 101, 102, None, 104, 105], "BBBUSDT": [50.0, 51, 52, 53, 54, 55]})
+    signal = pd.Series(0.0, index=panel.index)
+    signal.loc[(slice(None), "AAAUSDT")] = 1.0
+    result = TimeSeriesEngine().run(panel, signal, TimeSeriesParams(fraction=0.5))
+    assert list(result.trades["side"]) == ["buy"]
+
+
+def test_delisted_symbol_is_closed_at_its_last_price_after_the_configured_bars():
+    closes = [100.0, 102, 104, 106] + [None] * 8
+    panel = _bars({"DEADUSDT": closes, "LIVEUSDT": [50.0 + k for k in range(12)]})
+    weights = pd.Series(0.0, index=panel.index)
+    weights.loc[(slice(None), "DEADUSDT")] = 0.5
+    params = CrossSectionalParams(rebalance=RebalanceSchedule(every="bar"), delist_after_bars=3,
+                                  costs={"taker_bp": 10.0})
+    result = CrossSectionalEngine().run(panel, weights, params)
+    forced = result.trades[result.trades["reason"] == "delisted"]
+    assert len(forced) == 1
+    ts = panel.index.get_level_values("ts").unique()
+    assert forced["ts"].iloc[0] == ts[3 + 3]  # third bar without data after the last bar (hour 3)
+    assert forced["price"].iloc[0] == 106.0  # its last close
+    assert forced["fee"].iloc[0] == pytest.approx(forced["notional"].iloc[0] * 10e-4)
+    assert (result.positions["DEADUSDT"].iloc[6:] == 0).all()
+    # the run says so: a notice for the report, the CLI and the API result
+    from cde_backtest.report import ReportInputs, build_report
+    from cde_backtest.run_notices import run_notices
+
+    notices = run_notices(result.simulation)
+    assert len(notices) == 1 and "1 forced exit(s)" in notices[0]
+    assert "DEADUSDT at 106.0 on 2024-01-01 06:00" in notices[0]
+    page = build_report(ReportInputs(title="t", nav=result.nav, contributions=result.contributions,
+                                     metrics=result.metrics, initial_cash=result.simulation.initial_cash,
+                                     trades=result.trades, notices=notices))
+    box = page.split('<div class="notice">', 1)[1].split("</div>", 1)[0]  # the warning box above the metrics
+    assert "forced exit(s)" in box and "DEADUSDT at 106.0" in box
+    # with delisting switched off the position stays open to the end, valued at 106
+    kept = CrossSectionalEngine().run(panel, weights, params.model_copy(update={"delist_after_bars": None}))
+    assert "delisted" not in set(kept.trades["reason"].astype(str))
+    assert kept.positions["DEADUSDT"].iloc[-1] > 0
+    assert run_notices(kept.simulation) == [  # the stale valuation is said, not hidden
+        "open at the end but valued at an old close (no bar since): DEADUSDT since 2024-01-01 03:00 (8 bars) "
+        "(engine.delist_after_bars closes such positions earlier)"]
+
+
+def test_delisting_counts_the_symbols_own_bar_spacing_not_panel_rows():
+    """A quiet threshold-bar symbol with a bar every 4 rows is not 'delisted' after 3 empty rows."""
+    quiet = [100.0 if k % 4 == 0 else None for k in range(24)]
+    panel = _bars({"QUIETUSDT": quiet, "BUSYUSDT": [50.0 + k for k in range(24)]})
+    weights = pd.Series(0.0, index=panel.index)
+    weights.loc[(slice(None), "QUIETUSDT")] = 0.5
+    params = CrossSectionalParams(rebalance=RebalanceSchedule(every="bar"), delist_after_bars=3)
+    result = CrossSectionalEngine().run(panel, weights, params)
+    assert "delisted" not in set(result.trades["reason"].astype(str))
+
+
+def _holed_panel(panel_factory, seed: int) -> pd.DataFrame:
+    """A random panel with 5 % of bars missing at random and one symbol delisted two-thirds through."""
+    panel = panel_factory(n_bars=24 * 20, n_symbols=5, seed=seed)
+    rng = np.random.default_rng(seed + 100)
+    keep = rng.random(len(panel)) > 0.05
+    ts = panel.index.get_level_values("ts")
+    symbols = panel.index.get_level_values("symbol")
+    keep &= ~((symbols == "S01USDT") & (ts >= ts.unique()[len(ts.unique()) * 2 // 3]))
+    return panel[keep]
+
+
+@pytest.mark.parametrize("execution", ["next_open", "close"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cross_sectional_with_holes_and_a_delisting_equals_reference(panel_factory, weights_factory, reference,
+                                                                     execution, seed):
+    panel = _holed_panel(panel_factory, seed)
+    weights = weights_factory(panel, seed=seed + 20)
+    params = CrossSectionalParams(execution=execution, initial_cash=10_000.0, delist_after_bars=5,
+                                  rebalance=RebalanceSchedule(every="day"), costs={"taker_bp": 6.0})
+    result = CrossSectionalEngine().run(panel, weights, params)
+    ref = reference(panel, weights, decide_ts=_daily(panel), execution=execution,
+                    initial_cash=10_000.0, fee=6e-4, delist_after_bars=5)
+    assert "delisted" in set(result.trades["reason"].astype(str))
+    np.testing.assert_allclose(result.nav["nav"], ref["nav"], rtol=RTOL)
+    assert_trades_equal(result, ref["trades"])
+    assert_conservation(result, panel)
+
+
+@pytest.mark.parametrize("execution", ["next_open", "close"])
+def test_time_series_every_bar_with_holes_equals_reference(panel_factory, weights_factory, reference, execution):
+    """Per-bar orders on a holed panel: orders for a missing bar wait; the oracle sees the same targets."""
+    panel = _holed_panel(panel_factory, 3)
+    weights = weights_factory(panel, seed=30, nan_share=0.3).clip(-1, 1)
+    params = TimeSeriesParams(execution=execution, fraction=0.3, trade_on="every_decision", delist_after_bars=4,
+                              costs={"taker_bp": 4.0})
+    result = TimeSeriesEngine().run(panel, weights, params)
+    times = panel.index.get_level_values("ts").unique()
+    # the engine's targets: 0.3 × signal (NaN → 0) on every bar, a missing bar repeats the last signal
+    wide = weights.unstack("symbol").reindex(times)
+    present = panel["close"].unstack("symbol").reindex(times).notna()
+    carried = wide.where(present).fillna(0.0).where(present).ffill().fillna(0.0)
+    targets = (0.3 * carried).stack(future_stack=True)
+    ref = reference(panel, targets, decide_ts=set(times[:-1]), execution=execution, initial_cash=1_000_000.0,
+                    fee=4e-4, cs_mode=False, delist_after_bars=4)
+    np.testing.assert_allclose(result.nav["nav"], ref["nav"], rtol=RTOL)
+    assert_trades_equal(result, ref["trades"])
+    assert_conservation(result, panel)
+
+
+def _daily(panel: pd.DataFrame) -> set:
+    times = pd.DatetimeIndex(panel.index.get_level_values("ts").unique())
+    days = times.floor("D")
+    return {times[k] for k in range(len(times) - 1) if days[k + 1] != days[k]}
+
+
+@pytest.mark.parametrize("execution", ["next_open", "close"])
+def test_a_wiped_out_account_is_closed_out_and_stops_trading(panel_factory, weights_factory, reference, execution):
+    """Weights of 30× on random bars drive NAV below zero: every position is closed (risk_stop), the run
+    stays flat, the reference loop agrees, and the run's notices say so."""
+    from cde_backtest.run_notices import run_notices
+
+    panel = panel_factory(n_bars=24 * 20, n_symbols=4, seed=9)
+    weights = weights_factory(panel, seed=10) * 30
+    params = CrossSectionalParams(rebalance=RebalanceSchedule(every="day"), initial_cash=10_000.0, execution=execution,
+                                  risk={"max_leverage": None})
+    result = CrossSectionalEngine().run(panel, weights, params)
+    ref = reference(panel, weights, decide_ts=_daily(panel), execution=execution, initial_cash=10_000.0, fee=5e-4)
+    nav = result.nav["nav"].to_numpy()
+    assert (nav <= 0).any()
+    np.testing.assert_allclose(nav, ref["nav"], rtol=RTOL)
+    assert_trades_equal(result, ref["trades"])
+    broke = result.nav.index[np.argmax(nav <= 0)]
+    closing = result.trades[result.trades["ts"] > broke] if execution == "next_open" else \
+        result.trades[result.trades["ts"] >= broke]
+    assert set(closing["reason"].astype(str)) == {"risk_stop"}
+    assert (result.positions.iloc[-1] == 0).all()
+    assert any("wiped out" in n for n in run_notices(result.simulation))

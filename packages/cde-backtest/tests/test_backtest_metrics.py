@@ -27,6 +27,32 @@ def test_backtest_periods_per_year():
     assert periods_per_year(np.arange(10) * (DAY // 24)) == pytest.approx(8760.0)
 
 
+def test_backtest_metrics_annualise_irregular_bars_by_calendar_time():
+    """Threshold bars: 5 bars opening at hours 0, 1, 2, 3 and 39 (a quiet stretch). The median spacing
+    (1 h) would call this 5 hours; the calendar says 39 h from first to last open, plus one mean
+    spacing (39/4 h) for the last bar: 48.75 h."""
+    hour = DAY // 24
+    ts = np.array([0, 1, 2, 3, 39], dtype=np.int64) * hour
+    nav = np.array([101.0, 99.99, 102.9897, 101.959803, 104.01])
+    m = compute_metrics(nav, ts, initial_cash=100.0, traded=np.zeros(5), gross=np.ones(5), net=np.ones(5))
+    years = 48.75 / (365 * 24)
+    assert m.years == pytest.approx(years, rel=1e-12)
+    assert m.periods_per_year == pytest.approx(5 / years, rel=1e-12)  # 898.46… bars per year
+    r = np.array([0.01, -0.01, 0.03, -0.01, 104.01 / 101.959803 - 1])
+    mean, std = r.mean(), math.sqrt(((r - r.mean()) ** 2).sum() / 4)
+    assert m.cagr == pytest.approx(1.0401 ** (1 / years) - 1, rel=1e-9)
+    assert m.annual_volatility == pytest.approx(std * math.sqrt(5 / years), rel=1e-12)
+    assert m.sharpe == pytest.approx(mean / std * math.sqrt(5 / years), rel=1e-12)
+
+
+def test_backtest_calendar_years_of_regular_bars_are_bars_times_interval():
+    from cde_backtest.metrics import calendar_years
+
+    hour = DAY // 24
+    assert calendar_years(np.arange(24 * 365) * hour) == pytest.approx(1.0, rel=1e-12)
+    assert periods_per_year(np.arange(24 * 365) * hour) == pytest.approx(8760.0, rel=1e-12)
+
+
 def test_backtest_metrics_hand_computed():
     # daily NAV 100 → 110 → 99 → 108.9 → 119.79: returns +10 %, −10 %, +10 %, +10 %
     nav = [110.0, 99.0, 108.9, 119.79]

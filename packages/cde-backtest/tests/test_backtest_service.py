@@ -116,10 +116,40 @@ def test_backtest_service_errors_are_actionable(lake_and_panel):
         run_backtest(_request(engine={"rebalance": {"every": "fortnight"}}), lake)
     with pytest.raises(NotFoundError, match="bars spec"):
         run_backtest(_request(bars="missing"), lake)
-    with pytest.raises(NotFoundError, match="no bars match"):
+    with pytest.raises(NotFoundError, match="no symbol 'XXXUSDT'"):
         run_backtest(_request(symbols=["XXXUSDT"]), lake)
     with pytest.raises(NotFoundError):
         RunStore(lake).load("no-such-run")
+    with pytest.raises(ValueError, match="end 2024-01-02 00:00 is not after start 2024-01-05"):
+        _request(start="2024-01-05", end="2024-01-01")  # a date end includes its day: 2024-01-02 00:00
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"symbols": ["S01USDT", "SO2USDT"]}, r"no symbol 'SO2USDT'.*did you mean S02USDT"),
+    ({"symbols": ["s01usdt"]}, r"no symbol 's01usdt'.*did you mean S01USDT"),
+    ({"exchange": "binanse"}, r"no exchange 'binanse'.*did you mean binance"),
+    ({"market": "usdm"}, r"no market 'usdm'.*um"),
+    ({"bars": "time-1hh"}, r"no bars spec 'time-1hh'.*did you mean time-1h"),
+    ({"features": "fs2"}, r"no feature set 'fs2'.*did you mean fs1"),
+    ({"start": datetime(2025, 1, 1)}, r"no bars of any symbol from 2025-01-01.*months 2024-01 … 2024-02"),
+    ({"symbols": ["S01USDT"], "start": datetime(2023, 1, 1), "end": datetime(2023, 2, 1)},
+     r"no bars of S01USDT from 2023-01-01.*2024-01 … 2024-02"),
+    ({"params": {"factor": "ret_log_27", "n_long": 1, "n_short": 1}},
+     r"no column 'ret_log_27'.*did you mean ret_log_72"),
+    ({"params": {"factor": "rsi_99"}}, r"no column 'rsi_99'"),
+    ({"benchmark": "S00USDX"}, r"benchmark 'S00USDX' is not among.*did you mean S00USDT"),
+    ({"strategy": "momentum_sl"}, r"no strategies named 'momentum_sl'.*did you mean momentum_ls"),
+    ({"engine": {"delist_afte_bars": 5}}, r"'delist_afte_bars'.*did you mean delist_after_bars"),
+    ({"engine": {"risk": {"max_leverge": 2}}}, r"'risk.max_leverge'.*did you mean max_leverage"),
+    ({"params": {"n_lng": 2}}, r"'n_lng'.*did you mean n_long"),
+])
+def test_backtest_names_missing_from_the_lake_are_errors_with_the_nearest_names(lake_and_panel, change, message):
+    """A typo or an empty date range never runs on less data (or another factor) than asked for."""
+    from cde_core.errors import CdeError
+
+    lake, _ = lake_and_panel
+    with pytest.raises(CdeError, match=message):
+        run_backtest(_request(**change), lake)
 
 
 def test_backtest_run_store_delete_and_list(lake_and_panel):
@@ -127,6 +157,8 @@ def test_backtest_run_store_delete_and_list(lake_and_panel):
     result = run_backtest(_request(name="todelete"), lake)
     store = RunStore(lake)
     assert result.run_id in {r.run_id for r in store.list()}
+    with pytest.raises(NotFoundError, match=f"did you mean {result.run_id}"):
+        store.load(result.run_id[:-1] + "x")  # a typo in the run id gets the nearest ids
     store.delete(result.run_id)
     assert result.run_id not in {r.run_id for r in store.list()}
     assert not any(p.name.startswith(".") for p in lake.runs_dir().iterdir())
@@ -253,3 +285,100 @@ def test_backtest_api_routes(lake_and_panel):
                                                "strategy": "nope"}).status_code == 404
     assert client.delete(f"/backtest/runs/{run_id}").status_code == 204
     assert client.get(f"/backtest/runs/{run_id}").status_code == 404
+
+
+def _leveraged(on_limit: str) -> BacktestRequest:
+    """Weights of 50/n: signal_xs top_bottom with 25 long and 25 short gross on 2 + 2 symbols."""
+    return _request(strategy="signal_xs", params={"signal": "factor", "params": {
+        "column": "ret_log_72", "method": "top_bottom", "n_long": 2, "n_short": 2, "long_gross": 25.0,
+        "short_gross": 25.0}}, engine={"rebalance": {"every": "day"}, "risk": {"on_limit": on_limit}})
+
+
+def test_backtest_weights_beyond_the_leverage_limit_are_scaled_and_reported(lake_and_panel):
+    lake, _ = lake_and_panel
+    result = run_backtest(_leveraged("scale"), lake)
+    scaled = [n for n in result.notices if "exceeded the risk limits and were scaled" in n]
+    assert scaled and "largest gross asked 50.00, allowed 10.00" in scaled[0]
+    stored = RunStore(lake).load(result.run_id)
+    assert stored.config["notices"] == result.notices
+    from cde_backtest.report import build_report
+    from cde_backtest.report.stored import stored_report_inputs
+
+    def warning_box(page: str) -> str:  # the notice box drawn above the metrics
+        return page.split('<div class="notice">', 1)[1].split("</div>", 1)[0]
+
+    assert "were scaled" in warning_box(stored.report.read_text())
+    assert "were scaled" in warning_box(build_report(stored_report_inputs(stored)))  # re-drawn too
+    # the book never holds more than 10× at a fill (weights drift a little between rebalances)
+    trades = stored.trades
+    first_fill = trades[trades["ts"] == trades["ts"].min()]
+    assert first_fill["notional"].sum() == pytest.approx(10 * 1_000_000.0, rel=0.02)
+
+
+def test_backtest_weights_beyond_the_leverage_limit_are_refused_when_configured(lake_and_panel):
+    from cde_core.errors import DataError
+
+    lake, _ = lake_and_panel
+    with pytest.raises(DataError, match=r"break the risk limits \(gross 50.00, allowed 10.00"):
+        run_backtest(_leveraged("refuse"), lake)
+
+
+def test_backtest_clean_run_has_no_notices(lake_and_panel):
+    lake, _ = lake_and_panel
+    result = run_backtest(_request(), lake)
+    assert result.notices == []
+    assert "Notices" not in Path(result.report).read_text()
+
+
+def test_backtest_cli_prints_numbers_between_ten_and_a_hundred_thousand_plainly(lake_and_panel):
+    """Initial cash 17,790: the fees, NAV-sized numbers land in 10,000–100,000 and must not print as 1.779e+04."""
+    import re
+
+    import typer
+    from typer.testing import CliRunner
+
+    from cde_backtest.cli import backtest_app
+
+    lake, _ = lake_and_panel
+    result = run_backtest(_request(engine={"initial_cash": 17_790.0, "rebalance": {"every": "bar"},
+                                           "costs": {"taker_bp": 500}}), lake)
+    assert 1e4 <= result.metrics.total_fees < 1e5  # the case the test is about
+    app = typer.Typer()
+    app.add_typer(backtest_app, name="backtest")
+    shown = CliRunner().invoke(app, ["backtest", "show", result.run_id, "--lake", str(lake.root)])
+    assert shown.exit_code == 0, shown.output
+    table = [line for line in shown.output.splitlines() if "│" in line]  # not the run id: its hex may read 3e5
+    assert len(table) >= 19 and not re.search(r"\d[eE][+-]?\d", "\n".join(table)), shown.output
+    assert f"{result.metrics.total_fees:,.2f}" in shown.output
+    assert f"{result.metrics.total_fees:,.2f}" in Path(result.report).read_text()
+
+
+@pytest.fixture(scope="module")
+def wide_features(lake_and_panel):
+    """A feature set of 170 columns (like the default set), so pandas block fragmentation would show."""
+    lake, panel = lake_and_panel
+    rng = np.random.default_rng(5)
+    for symbol, bars in panel.groupby(level="symbol"):
+        ts = bars.reset_index()["ts"]
+        columns = {f"f{k:03d}": pa.array(rng.normal(size=len(ts)), pa.float64()) for k in range(170)}
+        table = pa.table({"ts": pa.array(ts, BARS_SCHEMA.field("ts").type), **columns,
+                          "ret_log_72": pa.array(rng.normal(size=len(ts)), pa.float64())})
+        lake.write_partition(lake.features_dir("wide", "binance", "um", symbol), table,
+                             Provenance(source="test", rows=len(ts)))
+    return lake
+
+
+@pytest.mark.filterwarnings("error::pandas.errors.PerformanceWarning")
+@pytest.mark.parametrize("strategy", [
+    {"strategy": "momentum_ls", "universe": {"2024-01-01": ["S00USDT", "S01USDT", "S02USDT", "S03USDT"]}},
+    {"strategy": "mean_reversion_xs", "params": {"factor": "f001"}},
+    {"strategy": "trend_following", "params": {"fast": 5, "slow": 20}, "engine": {"sizing": "vol_target",
+                                                                                  "vol_window": 48}},
+    {"strategy": "signal_xs", "params": {"signal": "factor", "params": {"column": "f002", "method": "top_bottom"}}},
+    {"strategy": "signal_ts", "params": {"signal": "rule", "params": {"long_when": ["f003 > 0"],
+                                                                       "short_when": ["f003 < -1"]}}},
+])
+def test_backtest_raises_no_pandas_performance_warning(wide_features, strategy):
+    change = {"features": "wide", "engine": {}, "params": {}, **strategy}
+    result = run_backtest(_request(**change), wide_features)
+    assert result.n_bars > 0

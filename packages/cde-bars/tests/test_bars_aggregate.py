@@ -119,8 +119,23 @@ def test_bad_request_errors_are_actionable(lake: Lake) -> None:
         aggregate_lake(request("renko", {}), lake=lake, executor=executor())
     with pytest.raises(NotFoundError):
         read_bars(lake, "dollar-1", "binance", "spot", ["BTCUSDT"])
-    report = aggregate_lake(request("dollar", {"threshold": 1e4}), lake=lake, executor=executor())
-    assert [s.status for s in report.symbols] == ["no-data", "no-data"]
+    # nothing to aggregate is an error naming what is missing, not an empty report with exit code 0
+    with pytest.raises(NotFoundError, match=r"does not exist|no exchange"):
+        aggregate_lake(request("dollar", {"threshold": 1e4}), lake=lake, executor=executor())
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"symbols": ["BTCUSDX"]}, r"no symbol 'BTCUSDX'.*did you mean BTCUSDT"),
+    ({"exchange": "binanse"}, r"no exchange 'binanse'.*did you mean binance"),
+    ({"market": "spt"}, r"no market 'spt'.*did you mean spot"),
+    ({"start": date(2025, 3, 1), "end": date(2025, 3, 2)},
+     r"no trades of BTCUSDT from 2025-03-01 to 2025-03-02"),
+])
+def test_aggregate_names_what_the_trades_lake_lacks(lake: Lake, change: dict, message: str) -> None:
+    write_trades_lake(lake, "BTCUSDT", DAYS[:1], seed=1)
+    data = request("time", {"interval": "1h"}, end=DAYS[0]).model_dump() | {"symbols": ["BTCUSDT"]} | change
+    with pytest.raises(NotFoundError, match=message):
+        aggregate_lake(AggregateRequest.model_validate(data), lake=lake, executor=executor())
 
 
 def test_cancelled_run_leaves_complete_months_and_resumes(lake: Lake) -> None:

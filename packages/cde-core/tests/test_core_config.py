@@ -42,16 +42,33 @@ def test_aliases_and_yaml_typed_environment_values(tmp_path: Path) -> None:
 
 
 def test_bad_value_names_key_and_origin(tmp_path: Path) -> None:
+    loaded = load_config(environ={"CDE_SERVER__PORT": "not-a-port"}, use_file=False)
     with pytest.raises(ConfigError) as info:
-        load_config(environ={"CDE_SERVER__PORT": "not-a-port"}, use_file=False)
+        _ = loaded.config.server.port
     message = str(info.value)
     assert "server.port" in message and "environment" in message and "\n" not in message
 
 
+def test_a_bad_section_fails_where_it_is_used_not_everywhere(tmp_path: Path) -> None:
+    """A bad server.port stops `cde serve` but not `cde lake ls`, which needs only data_root."""
+    file = write_yaml(tmp_path / "cde.yaml", {"data_root": str(tmp_path / "lake"), "server": {"port": 99999999},
+                                              "download": {"retries": 3}})
+    config = load_config(file, environ={}).config
+    assert config.data_root == tmp_path / "lake" and config.download.retries == 3
+    assert config.executor.name == "local"
+    with pytest.raises(ConfigError, match=r"bad config value for 'server\.port'.*cde\.yaml"):
+        _ = config.server.port
+    with pytest.raises(ConfigError, match=r"server\.port"):
+        _ = config.server.host  # any use of the broken section
+
+
 def test_unknown_key_is_rejected(tmp_path: Path) -> None:
     file = write_yaml(tmp_path / "c.yaml", {"server": {"prot": 1}})
-    with pytest.raises(ConfigError, match=r"server\.prot"):
-        load_config(file, environ={})
+    with pytest.raises(ConfigError, match=r"server\.prot.*did you mean port"):
+        _ = load_config(file, environ={}).config.server.port
+    typo = write_yaml(tmp_path / "d.yaml", {"sever": {"port": 1}})
+    with pytest.raises(ConfigError, match=r"unknown config key 'sever' \(file .*d\.yaml\).*did you mean server"):
+        load_config(typo, environ={})
 
 
 def test_invalid_yaml_gives_one_line_with_the_file(tmp_path: Path) -> None:
@@ -60,6 +77,16 @@ def test_invalid_yaml_gives_one_line_with_the_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(file, environ={})
     assert str(file) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_template_comments_carry_whole_section_docstrings() -> None:
+    """Each section's docstring is in the template whole, not cut after its first line."""
+    comments = " ".join(line.removeprefix("#").strip() for line in template().splitlines() if line.startswith("#"))
+    for name, field in CdeConfig.model_fields.items():
+        doc = " ".join((getattr(field.annotation, "__doc__", None) or "").split())
+        if name != "data_root" and doc:
+            assert doc in comments, name
+    assert "so tests and the offline demo point the real download code at a local archive server." in comments
 
 
 def test_template_round_trips_to_the_defaults(tmp_path: Path) -> None:
@@ -90,7 +117,8 @@ def test_lake_compression_is_configured_and_reaches_the_write_options(tmp_path: 
     ({"CDE_LAKE__COMPRESSION_LEVEL": "30"}, ["lake.compression_level", "1..22", "30"]),
 ])
 def test_bad_lake_compression_says_what_and_where(env: dict[str, str], words: list[str]) -> None:
+    loaded = load_config(environ=env, use_file=False)  # a bad section fails where it is used, not at load
     with pytest.raises(ConfigError) as info:
-        load_config(environ=env, use_file=False)
+        _ = loaded.config.lake.compression
     message = str(info.value)
     assert all(word in message for word in words) and "\n" not in message, message

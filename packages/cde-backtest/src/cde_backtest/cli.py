@@ -50,11 +50,9 @@ def run_command(
                                                  "assets/ copy")] = False,
 ) -> None:
     """Run one backtest and print its metrics and the path of its HTML report."""
-    from rich.console import Console
-
     from cde_backtest.request_file import build_request, parse_overrides, read_yaml
     from cde_backtest.service import run_backtest
-    from cde_core.console import progress_bar
+    from cde_core.console import progress_bar, table_console
 
     data = read_yaml(config) if config else {}
     extra = parse_overrides(overrides or [])
@@ -66,9 +64,11 @@ def run_command(
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
         return
-    console = Console()
+    console = table_console()
     console.print(_metrics_table(result.metrics, f"{result.strategy} on {len(result.symbols)} symbols, "
                                                  f"{result.n_bars} bars ({result.engine})"))
+    for notice in result.notices:
+        typer.echo(f"notice: {notice}")
     typer.echo(f"run: {result.run_id}")
     typer.echo(f"report: {result.report}")
 
@@ -77,13 +77,18 @@ def run_command(
 def ls_command(lake_root: LakeOption = None,
                as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """List stored runs."""
-    from rich.console import Console
     from rich.table import Table
 
     from cde_backtest.report.labels import format_metric as _fmt
     from cde_backtest.run_store import RunStore
+    from cde_core.console import table_console
+    from cde_core.lake_names import absent_lake
 
-    runs = RunStore(_lake(lake_root)).list()
+    lake = _lake(lake_root)
+    missing = absent_lake(lake.root)
+    if missing is not None:
+        raise missing
+    runs = RunStore(lake).list()
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
         return
@@ -94,7 +99,7 @@ def ls_command(lake_root: LakeOption = None,
     for r in runs:
         table.add_row(r.run_id, r.strategy, _fmt("total_return", r.total_return or 0.0),
                       _fmt("sharpe", r.sharpe or 0.0), _fmt("max_drawdown", r.max_drawdown or 0.0))
-    Console().print(table)
+    table_console().print(table)
 
 
 @backtest_app.command("show")
@@ -103,9 +108,9 @@ def show_command(run_id: Annotated[str, typer.Argument(help="run id (see `cde ba
                  as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """Show a run's configuration, metrics and report path."""
     import yaml
-    from rich.console import Console
 
     from cde_backtest.run_store import RunStore
+    from cde_core.console import table_console
 
     store = RunStore(_lake(lake_root))
     metrics, config, folder = store.metrics(run_id), store.config(run_id), store.path(run_id)
@@ -113,7 +118,7 @@ def show_command(run_id: Annotated[str, typer.Argument(help="run id (see `cde ba
         typer.echo(json.dumps({"run_id": run_id, "config": config, "metrics": metrics.model_dump(mode="json"),
                                "report": str(folder / "report.html")}, indent=2, default=str))
         return
-    console = Console()
+    console = table_console()
     console.print(yaml.safe_dump(config.get("request", {}), sort_keys=False).rstrip())
     console.print(_metrics_table(metrics, run_id))
     typer.echo(f"report: {folder / 'report.html'}")
@@ -163,12 +168,11 @@ def sweep_command(
     lake_root: LakeOption = None,
 ) -> None:
     """Run one backtest per grid combination through the executor; print a summary, write a heat map."""
-    from rich.console import Console
     from rich.table import Table
 
     from cde_backtest.request_file import read_yaml
     from cde_backtest.sweep import SweepRequest, run_sweep
-    from cde_core.console import progress_bar
+    from cde_core.console import progress_bar, table_console
 
     request = SweepRequest.model_validate(read_yaml(grid))
     with progress_bar("sweep") as progress:
@@ -180,14 +184,14 @@ def sweep_command(
     for row in result.rows:
         table.add_row(*[str(row.values[k]) for k in keys], row.run_id, f"{row.total_return:.2%}",
                       f"{row.sharpe:.3f}", f"{row.max_drawdown:.2%}")
-    Console().print(table)
+    table_console().print(table)
     typer.echo(f"heat map: {result.heatmap}")
 
 
 def _list_components(kind: str, as_json: bool) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from cde_core.console import table_console
     from cde_core.plugins import get_plugins
 
     entries = get_plugins().registry(kind).entries()
@@ -201,7 +205,7 @@ def _list_components(kind: str, as_json: bool) -> None:
         table.add_column(column)
     for e in entries:
         table.add_row(e.name, e.summary, e.distribution)
-    Console().print(table)
+    table_console().print(table)
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON with parameter schemas")]

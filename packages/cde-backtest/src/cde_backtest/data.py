@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,9 @@ import pyarrow.dataset as ds
 from cde_backtest.funding import funding_column, read_funding
 from cde_core.errors import DataError, NotFoundError
 from cde_core.lake import Lake, safe_value
+from cde_core.lake_names import POINT_ELSEWHERE, missing_name, partition_values
 from cde_core.schemas import bar_clock_column
+from cde_core.suggest import did_you_mean
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "quote_volume")
 PARTITION_KEYS = ("spec", "exchange", "market", "symbol", "date", "month", "year")
@@ -39,8 +42,10 @@ def _read(lake: Lake, kind: str, spec: str, what: str, exchange: str, market: st
           start: datetime | None, end: datetime | None, columns: list[str] | None) -> pd.DataFrame:
     base = lake.root / kind / f"spec={safe_value(spec, what=what)}"
     if not base.exists():
+        known = partition_values(lake.root / kind, "spec")
+        hint = did_you_mean(spec, known, what=f"{what}s") if known else f"there are none in {lake.root / kind}"
         raise NotFoundError(f"no {what} '{spec}' in the lake", where=str(base),
-                            hint=f"build it first, or list {lake.root / kind}")
+                            hint=f"{hint} (build it first, or {POINT_ELSEWHERE})")
     dataset = lake.hive_dataset(base)
     names = dataset.schema.names
     if "ts" not in names or "symbol" not in names:
@@ -69,9 +74,8 @@ def load_panel(lake: Lake, *, bars: str, features: str | None, exchange: str, ma
     (:mod:`cde_backtest.funding`)."""
     panel = _read(lake, "bars", bars, "bars spec", exchange, market, symbols, start, end,
                   [*BAR_COLUMNS, "funding_rate"])
-    if panel.empty:
-        raise NotFoundError("no bars match the request", where=f"bars/spec={bars}",
-                            hint=f"check exchange={exchange}, market={market}, symbols and dates")
+    check_found(panel, lake.root / "bars" / f"spec={bars}", exchange=exchange, market=market, symbols=symbols,
+                start=start, end=end)
     missing = [c for c in BAR_COLUMNS if c not in panel.columns]
     if missing:
         raise DataError(f"bars lack column(s) {', '.join(missing)}", where=f"bars/spec={bars}")
@@ -79,11 +83,39 @@ def load_panel(lake: Lake, *, bars: str, features: str | None, exchange: str, ma
         rates = read_funding(lake, exchange, market, sorted(panel.index.get_level_values("symbol").unique()))
         if rates is not None:
             panel = panel.assign(funding_rate=funding_column(panel.index, rates))
+    # cast before the join: a per-column astype of the joined frame would split its ~170 feature columns
+    # into one block each, and every later column insert would raise pandas' PerformanceWarning
+    panel = panel.astype({c: np.float64 for c in BAR_COLUMNS})
     if features:
         feats = _read(lake, "features", features, "feature set", exchange, market, symbols, start, end, None)
         feats = feats.drop(columns=[c for c in feats.columns if c in panel.columns])
         panel = panel.join(feats, how="left")
-    return panel.astype({c: np.float64 for c in BAR_COLUMNS})
+    return panel
+
+
+def check_found(panel: pd.DataFrame, base: Path, *, exchange: str, market: str, symbols: list[str] | None,
+                start: datetime | None, end: datetime | None) -> None:
+    """Raise a :class:`NotFoundError` naming what the request asked for and the lake lacks (an
+    exchange, market or symbol, with the nearest names; or any bar of a symbol in the date range,
+    with the months the lake holds), instead of running on less data than asked for."""
+    folder = base / f"exchange={exchange}"
+    if not folder.is_dir():
+        raise missing_name("exchange", exchange, partition_values(base, "exchange"), str(base))
+    if not (folder / f"market={market}").is_dir():
+        raise missing_name("market", market, partition_values(folder, "market"), str(folder))
+    folder = folder / f"market={market}"
+    for symbol in symbols or []:
+        if not (folder / f"symbol={symbol}").is_dir():
+            raise missing_name("symbol", symbol, partition_values(folder, "symbol"), str(folder))
+    loaded = set(panel.index.get_level_values("symbol").unique())
+    absent = [s for s in (symbols or []) if s not in loaded] or ([] if loaded else ["any symbol"])
+    if absent:
+        span = f"{start or 'the start'} to {end or 'the end'}"
+        months = sorted({m for s in (symbols or partition_values(folder, "symbol"))
+                         for m in partition_values(folder / f"symbol={s}", "month")})
+        held = f"the lake holds months {months[0]} … {months[-1]}" if months else "the lake holds no months"
+        raise NotFoundError(f"no bars of {', '.join(absent)} from {span}", where=str(folder),
+                            hint=f"{held}; change --start/--end (start inclusive, end exclusive)")
 
 
 def universe_column(panel: pd.DataFrame, universe: dict[str, list[str]] | pd.DataFrame) -> pd.Series:

@@ -3,7 +3,7 @@
 Panels at the boundaries are pandas frames indexed by ``(ts, symbol)``; the engines pivot them
 once into aligned 2-D float arrays. Missing bars (a symbol not listed yet, a gap) are NaN in the
 raw arrays; prices are forward-filled for valuation, and an order whose fill price is missing is
-skipped, so no trade ever happens at an invented price.
+not filled until the asset's next bar, so no trade ever happens at an invented price.
 """
 
 from __future__ import annotations
@@ -84,3 +84,35 @@ def forward_fill(values: np.ndarray) -> np.ndarray:
     np.maximum.accumulate(idx, axis=0, out=idx)
     out = values[idx, np.arange(values.shape[1])[None, :]]
     return out
+
+
+def typical_spacing_ns(ts_ns: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Median time between one asset's consecutive bars, per asset (NaN with fewer than two bars).
+
+    Threshold bars of a quiet asset are far apart on a panel clock shared with busy ones, so a
+    "number of bars without data" must be counted in the asset's own bar spacing, not panel rows."""
+    out = np.full(present.shape[1], np.nan)
+    for i in range(present.shape[1]):  # per asset, not per row
+        own = ts_ns[present[:, i]]
+        if len(own) > 1:
+            out[i] = float(np.median(np.diff(own)))
+    return out
+
+
+def delisting_spans(market: MarketArrays, after_bars: int | None) -> np.ndarray:
+    """Per asset, how long (ns) after its last bar a held position counts as delisted (inf: never)."""
+    n = market.shape[1]
+    if after_bars is None:
+        return np.full(n, np.inf)
+    spacing = typical_spacing_ns(market.ts, ~np.isnan(market.close))
+    grid = float(np.median(np.diff(market.ts))) if len(market.ts) > 1 else np.inf
+    return after_bars * np.where(np.isnan(spacing), grid, spacing)
+
+
+def carry_over_gaps(values: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Where an asset has no bar, the value of its last bar (NaN before its first): a missing bar
+    carries no new information, so it must not read as a change."""
+    rows = np.arange(values.shape[0])[:, None]
+    last = np.maximum.accumulate(np.where(present, rows, -1), axis=0)
+    carried = values[np.maximum(last, 0), np.arange(values.shape[1])[None, :]]
+    return np.where(present, values, np.where(last >= 0, carried, np.nan))

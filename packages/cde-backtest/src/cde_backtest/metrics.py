@@ -1,8 +1,11 @@
 """Performance metrics of a NAV path (definitions in docs/backtest.md, "Metrics").
 
 All per-bar statistics use simple returns ``r_t = NAV_t / NAV_{t-1} − 1`` with ``NAV_{-1}`` = the
-initial cash, and annualise with ``periods_per_year`` inferred from the median bar spacing over a
-365-day crypto year. The risk-free rate is zero.
+initial cash. Time is calendar time over a 365-day crypto year: ``years`` runs from the first bar's
+open to the end of the last bar (which lasts the mean bar spacing), and ``periods_per_year`` is the
+number of bars per such year, so threshold bars (dollar, volume, imbalance …), whose spacing varies
+by orders of magnitude, annualise by the calendar instead of a "typical" spacing. For regular time
+bars both reduce to the bar interval. The risk-free rate is zero.
 """
 
 from __future__ import annotations
@@ -35,16 +38,25 @@ class Metrics(BaseModel):
     total_slippage: float = Field(description="slippage paid, cash")
     total_funding: float = Field(description="funding received (+) or paid (−), cash")
     n_trades: int = Field(description="fills in the trade log")
-    periods_per_year: float = Field(description="bars per year used to annualise")
-    years: float = Field(description="length of the run in years (bars / periods per year)")
+    periods_per_year: float = Field(description="bars per calendar year (bars / years), used to annualise")
+    years: float = Field(description="calendar length of the run in years, first bar's open to last bar's end")
+
+
+def calendar_years(ts_ns: np.ndarray) -> float:
+    """Calendar years from the first bar's open to the end of the last one, the last bar lasting the
+    mean spacing: ``(ts[-1] − ts[0]) × n / (n − 1)`` (n bars × the interval, for regular bars)."""
+    ts = np.asarray(ts_ns, dtype=np.int64)
+    n = len(ts)
+    span = float(ts[-1] - ts[0]) / 1e9 if n > 1 else 0.0
+    if span <= 0:
+        return n / 365.0  # one bar or one instant: count bars as days
+    return span * n / (n - 1) / SECONDS_PER_YEAR
 
 
 def periods_per_year(ts_ns: np.ndarray) -> float:
-    """Bars per 365-day year from the median spacing of the bar timestamps."""
-    if len(ts_ns) < 2:
-        return 365.0
-    step = float(np.median(np.diff(np.asarray(ts_ns, dtype=np.int64)))) / 1e9
-    return SECONDS_PER_YEAR / step if step > 0 else 365.0
+    """Bars per 365-day calendar year: bars / :func:`calendar_years`."""
+    n = len(ts_ns)
+    return n / calendar_years(ts_ns) if n > 1 else 365.0
 
 
 def _safe_div(a: float, b: float) -> float:
@@ -83,7 +95,7 @@ def compute_metrics(nav: np.ndarray, ts_ns: np.ndarray, *, initial_cash: float, 
     ppy = periods_per_year(ts_ns)
     prev = np.concatenate([[initial_cash], nav[:-1]])
     r = nav / prev - 1.0
-    years = len(nav) / ppy
+    years = calendar_years(ts_ns) if len(nav) else 0.0
     total = float(nav[-1] / initial_cash - 1.0) if len(nav) else 0.0
     growth = nav[-1] / initial_cash if len(nav) else 1.0
     cagr = float(growth ** (1.0 / years) - 1.0) if years > 0 and growth > 0 else -1.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cde_backtest.metrics import Metrics
 from cde_core.lake_paths import LakeName
@@ -83,6 +83,16 @@ class BacktestRequest(BaseModel):
             return datetime.combine(value + timedelta(days=1), time(0), tzinfo=UTC)
         return value
 
+    @model_validator(mode="after")
+    def _range_not_empty(self) -> BacktestRequest:
+        if self.start is not None and self.end is not None and _utc(self.end) <= _utc(self.start):
+            raise ValueError(f"end {self.end:%Y-%m-%d %H:%M} is not after start {self.start:%Y-%m-%d %H:%M}")
+        return self
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
 
 class RunResult(BaseModel):
     """What a finished backtest returns (and the task result over the API)."""
@@ -97,6 +107,8 @@ class RunResult(BaseModel):
     end: datetime | None
     n_bars: int
     metrics: Metrics
+    notices: list[str] = Field(default_factory=list, description="what the run did unasked: forced exits of "
+                               "delisted symbols, weights scaled into the risk limits, a wiped-out NAV")
 
 
 class RunSummary(BaseModel):

@@ -1,7 +1,11 @@
 """Risk management: exposure limits on target weights, and a max-drawdown stop.
 
 Limits are applied to each decision row before execution (vectorised): weights are clipped per
-asset, then the whole row is scaled down so that gross and |net| exposure stay within bounds.
+asset, then the whole row is scaled down so that gross and |net| exposure stay within bounds, and
+gross never exceeds ``max_leverage`` (10× by default, so a sizing mistake such as weights of 50/n
+cannot silently run a 50× book). With ``on_limit: refuse`` a row that breaks a limit stops the run
+instead (:func:`cde_backtest.portfolio.simulate` names the bar); either way the run's report says
+how many rows were scaled.
 The drawdown stop is path dependent, so it runs inside the simulation kernel: when NAV at a bar's
 close falls ``max_drawdown`` below its running peak, every position is closed at the next fill
 (reason ``risk_stop``) and the strategy stays flat for the rest of the run.
@@ -10,7 +14,7 @@ Plug in another manager by passing any object with ``apply(rows)`` and ``max_dra
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,13 +28,19 @@ class RiskParams(BaseModel):
     max_weight: float | None = Field(None, gt=0, description="largest |weight| of one asset")
     max_gross: float | None = Field(None, gt=0, description="largest Σ|weight|")
     max_net: float | None = Field(None, ge=0, description="largest |Σ weight|")
+    max_leverage: float | None = Field(10.0, gt=0, description="hard ceiling of Σ|weight| (gross leverage), "
+                                       "applied after max_gross; null: none")
+    on_limit: Literal["scale", "refuse"] = Field(
+        "scale", description="a target row beyond a limit: scale it into the limits (reported in the run), "
+        "or refuse to run, naming the bar")
     allow_short: bool = Field(True, description="negative weights allowed; if false they become 0")
     max_drawdown: float | None = Field(None, gt=0, lt=1, description="close everything and stop trading "
                                        "once NAV falls this far below its peak (0.2 = 20 %)")
 
 
 class RiskManager(Protocol):
-    """Adjusts target weight rows; ``max_drawdown`` (or None) is enforced by the kernel."""
+    """Adjusts target weight rows; ``max_drawdown`` (or None) is enforced by the kernel. A manager
+    with a true ``refuse`` attribute makes any adjustment an error instead."""
 
     max_drawdown: float | None
 
@@ -45,6 +55,7 @@ class LimitsRiskManager:
     def __init__(self, params: RiskParams) -> None:
         self.params = params
         self.max_drawdown = params.max_drawdown
+        self.refuse = params.on_limit == "refuse"
 
     def apply(self, rows: np.ndarray) -> np.ndarray:
         p = self.params
@@ -54,9 +65,10 @@ class LimitsRiskManager:
             rows = np.clip(rows, -p.max_weight, p.max_weight)
         scale = np.ones(len(rows))
         filled = np.nan_to_num(rows)
-        if p.max_gross is not None:
-            gross = np.abs(filled).sum(axis=1)
-            scale = np.minimum(scale, np.where(gross > p.max_gross, p.max_gross / np.maximum(gross, 1e-300), 1.0))
+        gross = np.abs(filled).sum(axis=1)
+        for ceiling in (p.max_gross, p.max_leverage):
+            if ceiling is not None:
+                scale = np.minimum(scale, np.where(gross > ceiling, ceiling / np.maximum(gross, 1e-300), 1.0))
         if p.max_net is not None:
             net = np.abs(filled.sum(axis=1)) * scale
             scale = scale * np.where(net > p.max_net, p.max_net / np.maximum(net, 1e-300), 1.0)

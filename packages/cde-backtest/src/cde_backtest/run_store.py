@@ -28,6 +28,7 @@ from cde_core.atomic import atomic_write_bytes, fsync_dir
 from cde_core.errors import NotFoundError
 from cde_core.lake import Lake
 from cde_core.parquet_encoding import write_parquet
+from cde_core.suggest import nearest
 from cde_core.visual.plotly_asset import ASSET_FOLDER, PlotlyScript, asset_name, lake_asset
 
 RUN_FILES = ("config.yaml", "nav.parquet", "positions.parquet", "trades.parquet", "contributions.parquet",
@@ -115,7 +116,12 @@ class RunStore:
         """The run folder, refused when it (or a link in its place) leads outside the lake."""
         folder = self.lake.run_dir(run_id)
         if not (folder / "metrics.json").exists():
-            raise NotFoundError(f"no run '{run_id}'", hint="list runs with `cde backtest ls`")
+            runs = self.lake.runs_dir()
+            known = [p.name for p in runs.iterdir() if (p / "metrics.json").exists()] if runs.is_dir() else []
+            close = nearest(run_id, known)
+            raise NotFoundError(f"no run '{run_id}'", where=str(runs),
+                                hint=f"did you mean {' or '.join(close)}?" if close else
+                                "list runs with `cde backtest ls`")
         self.lake.inside(folder)
         return folder
 

@@ -17,6 +17,7 @@ from cde_core.errors import CancelledError, ConfigError, first_validation_proble
 from cde_core.lake import Lake
 from cde_core.plugins import get_plugins
 from cde_core.progress import CancelToken, ProgressCallback, no_progress
+from cde_core.suggest import did_you_mean
 
 
 def _validate(model: type[BaseModel], data: dict[str, Any], where: str) -> BaseModel:
@@ -24,8 +25,15 @@ def _validate(model: type[BaseModel], data: dict[str, Any], where: str) -> BaseM
         return model.model_validate(data)
     except ValidationError as exc:
         key, message = first_validation_problem(exc, root="(root)")
-        raise ConfigError(f"bad {where} parameter '{key}': {message}", where=where,
-                          hint="see `cde backtest strategies` / `cde backtest engines` for the schema") from None
+        hint = "see `cde backtest strategies` / `cde backtest engines` for the schema"
+        first = exc.errors()[0]
+        if first["type"] == "extra_forbidden":  # a misspelt parameter: name the ones it may have meant
+            parent: Any = model
+            for part in first["loc"][:-1]:
+                parent = getattr(parent.model_fields.get(str(part)), "annotation", None)
+            fields = getattr(parent, "model_fields", {})
+            hint = did_you_mean(str(first["loc"][-1]), fields, what="parameters") if fields else hint
+        raise ConfigError(f"bad {where} parameter '{key}': {message}", where=where, hint=hint) from None
 
 
 def resolve(request: BacktestRequest) -> tuple[Any, BaseModel, Any, BaseModel]:
@@ -40,8 +48,6 @@ def resolve(request: BacktestRequest) -> tuple[Any, BaseModel, Any, BaseModel]:
 def check_benchmark(request: BacktestRequest, lake: Lake) -> None:
     """A named benchmark must be a symbol the run loads; refused at submit (4xx), not replaced by the
     equal-weight basket."""
-    import difflib
-
     from cde_core.errors import DataError, NotFoundError
 
     if request.benchmark is None:
@@ -57,22 +63,10 @@ def check_benchmark(request: BacktestRequest, lake: Lake) -> None:
         symbols_dir = folder.parent
         known = sorted(p.name.removeprefix("symbol=") for p in symbols_dir.glob("symbol=*")) \
             if symbols_dir.is_dir() else []
-        near = difflib.get_close_matches(request.benchmark, known, n=3)
         raise NotFoundError(f"no bars of benchmark '{request.benchmark}' in spec '{request.bars}' "
                             f"({request.exchange}/{request.market})", where="benchmark",
-                            hint=f"did you mean {', '.join(near)}?" if near else
-                            "build its bars first, or leave benchmark out for the equal-weight basket")
-
-
-def loaded_benchmark(close: pd.DataFrame, symbol: str | None) -> str | None:
-    """``symbol`` if the run loaded it; DataError otherwise (``benchmark_nav`` would quietly fall back to
-    the equal-weight basket)."""
-    from cde_core.errors import DataError
-
-    if symbol is not None and symbol not in close.columns:
-        raise DataError(f"benchmark '{symbol}' is not among the run's symbols", where="benchmark",
-                        hint="add it to symbols, or leave benchmark out for the equal-weight basket")
-    return symbol
+                            hint=f"{did_you_mean(request.benchmark, known, what='symbols in the spec')}; build "
+                                 "its bars first, or leave benchmark out for the equal-weight basket")
 
 
 def _version(dist: str) -> str:
@@ -90,6 +84,7 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
     The report loads plotly.js from the lake's shared ``assets/`` copy; ``self_contained`` inlines it
     instead (one file to mail, ~4.6 MB larger)."""
     from cde_backtest.report import ReportInputs, benchmark_nav, build_report
+    from cde_backtest.run_notices import run_notices
     from cde_backtest.run_store import RunStore, new_run_id
     from cde_core.visual.plotly_asset import PlotlyScript
 
@@ -110,9 +105,10 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
     sim = result.simulation
     nav = result.nav
     close = pd.DataFrame(sim.marks, index=sim.index, columns=sim.market.symbols)
-    nav["benchmark"] = benchmark_nav(close, sim.initial_cash, loaded_benchmark(close, request.benchmark)).to_numpy()
+    nav["benchmark"] = benchmark_nav(close, sim.initial_cash, request.benchmark).to_numpy()
     run_id = run_id or new_run_id(request.strategy, request.name)
     start, end = sim.index[0].to_pydatetime(), sim.index[-1].to_pydatetime()
+    notices = run_notices(sim)
     positions = result.positions.stack().rename("qty").reset_index()
     weights_long = result.weights.stack().rename("weight").reset_index()
     positions["weight"] = weights_long["weight"].to_numpy()
@@ -132,12 +128,13 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
                  "start": start.isoformat(), "end": end.isoformat(), "initial_cash": sim.initial_cash,
                  # valuation of positions still open at the end (the report's round trips)
                  "last_close": {str(k): float(v) for k, v in last_close.items() if pd.notna(v)}},
+        "notices": notices,
         "versions": {d: _version(d) for d in ("cde-core", "cde-backtest")},
     }
     store = RunStore(lake)
     inputs = ReportInputs(title=f"{request.strategy} — {run_id}", nav=nav, contributions=result.contributions,
                           metrics=result.metrics, initial_cash=sim.initial_cash, trades=trades, config=config,
-                          last_close=config["data"]["last_close"])
+                          last_close=config["data"]["last_close"], notices=notices)
     html = build_report(inputs, PlotlyScript.inline() if self_contained else store.plotly_script())
     check("report")
     report(0.85, "saving run")
@@ -146,7 +143,7 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
     report(1.0, "done")
     return RunResult(run_id=run_id, run_dir=str(folder), report=str(folder / "report.html"),
                      strategy=request.strategy, engine=engine.name, symbols=list(sim.market.symbols),
-                     start=start, end=end, n_bars=len(sim.index), metrics=result.metrics)
+                     start=start, end=end, n_bars=len(sim.index), metrics=result.metrics, notices=notices)
 
 
 def run_backtest(request: BacktestRequest, lake: Lake, progress: ProgressCallback | None = None,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 #: fill reasons, indexed by the kernel's REASON_* codes (kept here so reading a log needs no Numba)
-REASONS = ("rebalance", "stop_loss", "take_profit", "risk_stop")
+REASONS = ("rebalance", "stop_loss", "take_profit", "risk_stop", "delisted")
 
 TRADE_COLUMNS = ["ts", "symbol", "side", "qty", "price", "notional", "fee", "slippage", "reason"]
 

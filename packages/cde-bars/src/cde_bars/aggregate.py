@@ -20,6 +20,7 @@ from cde_bars.requests import AggregateReport, AggregateRequest, SymbolReport
 from cde_core.config import get_config
 from cde_core.contracts.executor import Executor, Job
 from cde_core.lake import Lake, safe_value
+from cde_core.lake_names import check_trades_present
 from cde_core.progress import CancelToken, ProgressCallback
 
 __all__ = ["AggregateReport", "AggregateRequest", "SymbolReport", "aggregate_lake", "resolve_spec"]
@@ -70,6 +71,7 @@ def aggregate_lake(request: AggregateRequest, lake: Lake | None = None, executor
     builder, params, spec = resolve_spec(request.bar, request.params)
     for symbol in request.symbols:
         safe_value(symbol, what="symbol")
+    check_trades_present(lake, request.exchange, request.market, request.symbols, request.start, request.end)
     own_executor = executor is None
     executor = executor or create_executor(get_config().executor)
     in_process: dict[str, Any] = {}

@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from cde_bars.requests import DEFAULT_BATCH_ROWS
-from cde_core.errors import ConfigError
+from cde_core.errors import ConfigError, first_validation_problem
 
 bars_app = typer.Typer(help="Bar builders: list them and their parameters.", no_args_is_help=True)
 
@@ -60,8 +61,10 @@ def aggregate_command(
         request = AggregateRequest(bar=bar, params=params, exchange=exchange, market=market,
                                    symbols=[s.strip() for s in symbols.split(",") if s.strip()],
                                    start=start.date(), end=end.date(), flush=flush, batch_rows=batch_rows)
-    except ValueError as exc:
-        raise ConfigError(f"bad aggregate request: {str(exc).splitlines()[-1].strip()}") from None
+    except ValidationError as exc:
+        key, message = first_validation_problem(exc, root="request")
+        raise ConfigError(f"bad aggregate request: {key}: {message}", where="cde aggregate",
+                          hint="see `cde aggregate --help`") from None
     with progress_bar(f"{bar} bars") as progress:
         report = aggregate_lake(request, progress=progress)
     if as_json:

@@ -1,7 +1,10 @@
 """Configuration: pydantic models, layered defaults < YAML file < ``CDE_*`` environment < overrides.
 
-Every layer is a nested dict; the merged dict is validated once into :class:`CdeConfig`. The
-origin of each leaf is kept so ``cde config show`` can say where every value came from.
+Every layer is a nested dict; the merged dict is validated into :class:`CdeConfig`. The origin of
+each leaf is kept so ``cde config show`` can say where every value came from. A section with a bad
+value is validated where it is used: it becomes a :class:`BrokenSection` that raises the
+:class:`ConfigError` (naming the YAML file and key) on first access, so a bad ``server.port`` stops
+``cde serve`` but not ``cde lake ls``. An unknown key is an error at load, with the nearest names.
 
 Environment variables: ``CDE_<SECTION>__<FIELD>`` (``CDE_SERVER__PORT=9000``), ``CDE_DATA_ROOT``,
 plus the short aliases in :data:`ENV_ALIASES`. Values are parsed as YAML scalars/lists, so
@@ -11,6 +14,7 @@ plus the short aliases in :data:`ENV_ALIASES`. Values are parsed as YAML scalars
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from typing import Any, Literal
 
@@ -247,14 +251,59 @@ def load_config(
         origins.update({key: origin for key in _flatten(layer)})
     try:
         config = CdeConfig.model_validate(merged)
-    except ValidationError as exc:
-        key, message = first_validation_problem(exc)
-        hint = ("API keys are strings: quote one that reads as a number, CDE_API_KEYS='[\"12345\"]'"
-                if key.startswith("server.api_keys.") else
-                "see `cde config show` and the template from `cde config init`")
-        raise ConfigError(f"bad config value for '{key}': {message}", where=_blame(key, origins, env),
-                          hint=hint) from None
+    except ValidationError:
+        config = _validate_by_section(merged, origins, env)
     return LoadedConfig(config=config, origins=origins, file=path)
+
+
+class BrokenSection:
+    """Stands in for a config section whose values failed validation: any use raises its error."""
+
+    def __init__(self, error: ConfigError) -> None:
+        self.error = error
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy, pickle and friends probe for optional dunders
+            raise AttributeError(name)
+        raise ConfigError(self.error.what, where=self.error.where, hint=self.error.hint)
+
+
+def _config_error(exc: ValidationError, origins: dict[str, str], environ: dict[str, str]) -> ConfigError:
+    """The first problem as a one-line error naming the dotted key and the file (or variable) that set it."""
+    from cde_core.suggest import did_you_mean
+
+    key, message = first_validation_problem(exc)
+    hint = ("API keys are strings: quote one that reads as a number, CDE_API_KEYS='[\"12345\"]'"
+            if key.startswith("server.api_keys.") else
+            "fix it, see `cde config show`, or compare with the template from `cde config init`")
+    first = exc.errors()[0]
+    if first["type"] == "extra_forbidden" and len(first["loc"]) == 2:
+        section = CdeConfig.model_fields[str(first["loc"][0])].annotation
+        fields = getattr(section, "model_fields", {})
+        hint = did_you_mean(str(first["loc"][1]), fields, what=f"keys of {first['loc'][0]}")
+    return ConfigError(f"bad config value for '{key}': {message}", where=_blame(key, origins, environ), hint=hint)
+
+
+def _validate_by_section(merged: dict[str, Any], origins: dict[str, str], environ: dict[str, str]) -> CdeConfig:
+    """Validate each section alone: unknown keys fail now, a bad section only where it is used."""
+    from cde_core.suggest import did_you_mean
+
+    sections = CdeConfig.model_fields
+    for key in merged:
+        if key not in sections:
+            dotted = next((k for k in origins if k == key or k.startswith(f"{key}.")), key)
+            raise ConfigError(f"unknown config key '{key}'", where=_blame(dotted, origins, environ),
+                              hint=did_you_mean(key, sections, what="config sections"))
+    values: dict[str, Any] = {}
+    for name in sections:
+        if name not in merged:
+            continue
+        try:
+            values[name] = CdeConfig.model_validate({name: merged[name]}).__dict__[name]
+        except ValidationError as exc:
+            values[name] = BrokenSection(_config_error(exc, origins, environ))
+    defaults = {name: getattr(CdeConfig(), name) for name in sections if name not in values}
+    return CdeConfig.model_construct(**defaults, **values)
 
 
 def _blame(key: str, origins: dict[str, str], environ: dict[str, str]) -> str:
@@ -288,8 +337,13 @@ def _inline_yaml(value: Any) -> str:
 
 def describe(loaded: LoadedConfig) -> list[tuple[str, str, str]]:
     """Rows of (dotted key, value, origin) for every leaf of the effective config."""
-    dumped = loaded.config.model_dump(mode="json")
     rows = []
+    dumped: dict[str, Any] = {}
+    for name in CdeConfig.model_fields:
+        section = loaded.config.__dict__[name]
+        if isinstance(section, BrokenSection):  # showing every value uses every section
+            raise ConfigError(section.error.what, where=section.error.where, hint=section.error.hint)
+        dumped[name] = section.model_dump(mode="json") if isinstance(section, BaseModel) else str(section)
     for key, value in _flatten(dumped).items():
         shown = "********" if key == "server.api_keys" and value else value
         rows.append((key, _inline_yaml(shown), loaded.origins.get(key, "default")))
@@ -307,9 +361,8 @@ def template() -> str:
         if section_name == "data_root":
             continue
         section = getattr(default, section_name)
-        doc = (type(section).__doc__ or "").strip().splitlines()
-        if doc:
-            lines.append(f"# {doc[0]}")
+        doc = " ".join((type(section).__doc__ or "").split())
+        lines.extend(f"# {line}" for line in textwrap.wrap(doc, width=98))
         lines.append(f"{section_name}:")
         for name, field in type(section).model_fields.items():
             value = getattr(section, name)

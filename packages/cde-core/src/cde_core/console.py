@@ -1,4 +1,4 @@
-"""Terminal progress for long CLI work (rich), as a plain :data:`ProgressCallback`."""
+"""Terminal output of the CLI (rich): progress bars on stderr, and the console tables print on."""
 
 from __future__ import annotations
 
@@ -12,6 +12,15 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from cde_core.progress import ProgressCallback
 
 console = Console(stderr=True)
+
+#: when stdout is not a terminal, tables get this width so no value is ever cut (rich assumes 80
+#: columns for pipes and would shorten values to "bina…"); a table is only as wide as its content
+PIPED_WIDTH = 100_000
+
+
+def table_console() -> Console:
+    """The stdout console for tables: the terminal's width on a terminal; piped, whole values."""
+    return Console() if sys.stdout.isatty() else Console(width=PIPED_WIDTH)
 
 
 @contextlib.contextmanager

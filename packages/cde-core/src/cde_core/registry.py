@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from cde_core.errors import NotFoundError, PluginError
+from cde_core.suggest import did_you_mean
 
 #: how an object of each kind is called in a sentence
 KIND_NOUNS = {"exchanges": "exchange", "bar_builders": "bar builder", "factors": "factor",
@@ -102,13 +102,10 @@ class Registry:
         raise NotFoundError(f"no {self.kind} named '{name}'", hint=self.not_found_hint(name)) from None
 
     def not_found_hint(self, name: str) -> str:
-        """Nearest valid names (or all of them when few), and broken plugins that might provide it."""
-        names = sorted(self._entries)
-        close = difflib.get_close_matches(name, names, n=5, cutoff=0.6)
-        if close:
-            hint = f"did you mean {', '.join(close)}?"
-        else:
-            hint = f"available: {', '.join(names[:40]) or 'none installed'}" + (" …" if len(names) > 40 else "")
+        """Nearest valid names, case-insensitively (or the first names when none is near), and broken
+        plugins that might provide it."""
+        hint = did_you_mean(name, self._entries, what=f"installed {self.kind}") if self._entries \
+            else f"no {self.kind} installed"
         if self.broken_note:
             hint += f"; {self.broken_note}; see `cde plugins`"
         return hint

@@ -110,14 +110,18 @@ def lake_ls(
 ) -> None:
     """Inventory of every downloaded tree (trades, aggtrades, klines, funding): per symbol date range, rows,
     missing days (months for funding), id gaps."""
-    from rich.console import Console
     from rich.table import Table
 
     from cde_core.config import get_config
+    from cde_core.console import table_console
     from cde_core.lake import Lake
+    from cde_exchanges.lake.filters import nothing_found
     from cde_exchanges.lake.inventory import inventory
 
-    items = inventory(Lake(get_config().data_root), exchange=exchange, market=market, symbol=symbol)
+    lake = Lake(get_config().data_root)
+    items = inventory(lake, exchange=exchange, market=market, symbol=symbol)
+    if not items:
+        raise nothing_found(lake, exchange=exchange, market=market, symbol=symbol)
     if as_json:
         typer.echo(json.dumps([i.model_dump(mode="json") for i in items], indent=2))
         return
@@ -128,7 +132,7 @@ def lake_ls(
         tree = f"{i.tree}/{i.interval}" if i.interval else i.tree
         table.add_row(tree, i.exchange, i.market, i.symbol, str(i.first_date), str(i.last_date), str(i.days),
                       f"{i.rows:,}", str(len(i.missing_days)), str(i.id_gaps + i.boundary_gaps))
-    Console().print(table)
+    table_console().print(table)
 
 
 @lake_app.command("verify")
@@ -141,9 +145,13 @@ def lake_verify(
     """Re-check every downloaded partition against its provenance (schema, rows, ids, period)."""
     from cde_core.config import get_config
     from cde_core.lake import Lake
+    from cde_exchanges.lake.filters import nothing_found
     from cde_exchanges.lake.inventory import verify
 
-    checks = verify(Lake(get_config().data_root), exchange=exchange, market=market, symbol=symbol)
+    lake = Lake(get_config().data_root)
+    checks = verify(lake, exchange=exchange, market=market, symbol=symbol)
+    if not checks:
+        raise nothing_found(lake, exchange=exchange, market=market, symbol=symbol)
     bad = [c for c in checks if not c.ok]
     if as_json:
         typer.echo(json.dumps({"checked": len(checks), "bad": [c.model_dump() for c in bad]}, indent=2))
@@ -170,12 +178,15 @@ def lake_crosscheck(
     from cde_core.config import get_config
     from cde_core.lake import Lake
     from cde_exchanges.lake.crosscheck import CrosscheckRequest, crosscheck, describe
+    from cde_exchanges.lake.filters import check_filters
 
     request = CrosscheckRequest(exchange=exchange, market=market, interval=interval,
                                 symbols=_symbols(symbols) if symbols else [],
                                 start=_day(start, "--start") if start else None,
                                 end=_day(end, "--end") if end else None)
-    report = crosscheck(Lake(get_config().data_root), request)
+    lake = Lake(get_config().data_root)
+    check_filters(lake, exchange=exchange, market=market, symbol=request.symbols)
+    report = crosscheck(lake, request)
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:
@@ -210,11 +221,20 @@ def make_archive_command(
     already complete are kept, so an interrupted run resumes."""
     from cde_core.console import progress_bar
     from cde_core.errors import ConfigError
+    from cde_core.lake import safe_value
     from cde_core.plugins import get_plugins
     from cde_exchanges.fakes.archive_maker import make_archive
 
     if layout not in ("daily", "monthly", "both"):
         raise ConfigError(f"unknown --layout '{layout}'", hint="use daily, monthly or both")
+    if interval is not None and kind != "klines":
+        raise ConfigError(f"--interval applies to --kind klines only, not {kind}", where="--interval")
+    if kind == "klines":
+        from cde_exchanges.formats.kline_intervals import interval_us
+
+        interval_us(interval, market)
+    for symbol in _symbols(symbols):
+        safe_value(symbol, what="symbol")
     adapter = get_plugins().exchanges.get(exchange)
     with progress_bar("generating archive") as progress:
         report = make_archive(root, adapter, market, kind, _symbols(symbols), _day(start, "--start"),
@@ -225,8 +245,8 @@ def make_archive_command(
 
 @exchanges_app.command("serve-archive")
 def serve_archive_command(
-    root: Annotated[Path, typer.Option(help="archive directory to serve")],
-    port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0 = any free port)")] = 0,
+    root: Annotated[Path, typer.Option(help="archive directory to serve", exists=True, file_okay=False)],
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0 = any free port)", min=0, max=65535)] = 0,
     fault: Annotated[list[str] | None, typer.Option(
         help="inject a fault, KIND:GLOB[:TIMES] (repeatable); KIND: 404, 429, 500, 503, truncate, bad_checksum, "
              "slow, trickle")] = None,

@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from cde_core.errors import DataError
+
 features_app = typer.Typer(help="Factor library: list factors, compute feature sets, analyse factors.",
                            no_args_is_help=True)
 
@@ -17,8 +19,24 @@ def _split(values: list[str] | None) -> list[str]:
     return [part.strip() for v in values or [] for part in v.split(",") if part.strip()]
 
 
-def _day(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
+def _day(value: str | None, option: str = "--start/--end") -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise DataError(f"'{value}' is not a date", where=option, hint="use YYYY-MM-DD") from None
+
+
+def _horizons(raw: str) -> list[int]:
+    try:
+        horizons = [int(h) for h in _split([raw])]
+    except ValueError:
+        horizons = []
+    if not horizons or min(horizons) < 1:
+        raise DataError(f"bad --horizons '{raw}'", where="--horizons",
+                        hint="comma-separated whole numbers of bars, each ≥ 1, e.g. 1,24,168")
+    return horizons
 
 
 Symbols = Annotated[list[str] | None, typer.Option("--symbols", "-s", help="symbols (repeat or comma-separate)")]
@@ -43,6 +61,13 @@ def list_command(
         cols = UnifiedFeatureCalculator().columns
         typer.echo(json.dumps(cols, indent=2) if as_json else "\n".join(cols))
         return
+    groups = {str(getattr(entry.obj, "group", "")) for entry in get_plugins().factors}
+    if group is not None and group not in groups:
+        from cde_core.errors import NotFoundError
+        from cde_core.suggest import did_you_mean
+
+        raise NotFoundError(f"no factor group '{group}'", where="--group",
+                            hint=did_you_mean(group, groups, what="groups"))
     rows = []
     for entry in get_plugins().factors:
         factor = entry.obj
@@ -60,8 +85,9 @@ def list_command(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from cde_core.console import table_console
 
     table = Table(title=f"cde factors ({len(rows)})")
     for name in ("name", "group", "inputs", "lookback", "summary", "plugin"):
@@ -69,7 +95,7 @@ def list_command(
     for r in rows:
         table.add_row(r["name"], r["group"], ",".join(r["inputs"]), str(r["lookback"]), r["summary"],
                       f"{r['plugin']} ({r['distribution']})")
-    Console(width=200).print(table)
+    table_console().print(table)
 
 
 @features_app.command("compute")
@@ -93,7 +119,7 @@ def compute_command(
     chosen = load_feature_set_file(set_file) if set_file is not None else feature_set
     request = ComputeRequest(bars=bars, feature_set=chosen, factors=_split(factors),
                              params=parse_param_flags(param or []), symbols=_split(symbols),
-                             start=_day(start), end=_day(end), exchange=exchange, market=market,
+                             start=_day(start, "--start"), end=_day(end, "--end"), exchange=exchange, market=market,
                              out_spec=out_spec)
     with progress_bar("features") as progress:
         result = compute_to_lake(request, progress=progress)
@@ -118,16 +144,15 @@ def analyze_command(
 ) -> None:
     """IC / rank IC, IC decay, quantile returns, cumulative quantile spreads, turnover and rank
     autocorrelation for one or several factors; prints a table and writes an HTML report (plotly)."""
-    from rich.console import Console
     from rich.table import Table
 
-    from cde_core.console import progress_bar
+    from cde_core.console import progress_bar, table_console
     from cde_features.service import AnalyzeRequest, analyze_request
 
     request = AnalyzeRequest(bars=bars, features=features, columns=_split(columns),
-                             horizons=[int(h) for h in _split([horizons])], quantiles=quantiles,
-                             symbols=_split(symbols), start=_day(start), end=_day(end), exchange=exchange,
-                             market=market)
+                             horizons=_horizons(horizons), quantiles=quantiles,
+                             symbols=_split(symbols), start=_day(start, "--start"), end=_day(end, "--end"),
+                             exchange=exchange, market=market)
     with progress_bar("analyze") as progress:
         result = analyze_request(request, report_path=report, progress=progress, self_contained=self_contained)
     frame = result.table()
@@ -137,5 +162,5 @@ def analyze_command(
     for row in frame.itertuples(index=False):
         table.add_row(*[v if isinstance(v, str) else (str(v) if isinstance(v, int) else f"{v:.4f}")
                         for v in row])
-    Console(width=200).print(table)
+    table_console().print(table)
     typer.echo(f"report: {report}")

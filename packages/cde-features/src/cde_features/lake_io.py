@@ -21,9 +21,10 @@ import pyarrow.dataset as ds
 
 from cde_core.config import get_config
 from cde_core.contracts.executor import Executor, Job
-from cde_core.errors import NotFoundError
+from cde_core.errors import DataError, NotFoundError
 from cde_core.executors import create_executor
 from cde_core.lake import Lake, Provenance
+from cde_core.lake_names import check_hive_path, held_span
 from cde_core.progress import ProgressCallback
 from cde_core.schemas import BARS_SCHEMA, TS_TYPE, bar_clock_column, mark_bar_interval
 
@@ -62,6 +63,8 @@ def read_symbol_bars(lake: Lake, spec: str, exchange: str, market: str, symbol: 
 def read_bars_panel(lake: Lake, spec: str, exchange: str, market: str, symbols: Sequence[str] | None = None,
                     end: date | None = None) -> pd.DataFrame:
     """Bars of many symbols as a panel indexed by ``(ts, symbol)``, sorted by ts then symbol."""
+    check_hive_path(lake.root / "bars", ("spec", spec), ("exchange", exchange), ("market", market),
+                    ("symbol", list(symbols or [])))
     names = list(symbols) if symbols else bars_symbols(lake, spec, exchange, market)
     if not names:
         raise NotFoundError(f"no bars under spec={spec}/exchange={exchange}/market={market}",
@@ -118,11 +121,18 @@ def read_features(lake: Lake, spec: str, exchange: str, market: str,
                   columns: Sequence[str] | None = None) -> pd.DataFrame:
     """A features lake spec as a panel indexed by ``(ts, symbol)`` (symbol from the hive partition)."""
     base = lake.features_dir(spec, exchange, market, "X").parent  # every name through safe_value
-    if not base.exists():
-        raise NotFoundError(f"no features '{spec}' for {exchange}/{market} in the lake",
-                            hint="compute them with `cde features compute`, or list the features tree")
+    check_hive_path(lake.root / "features", ("spec", spec), ("exchange", exchange), ("market", market))
     dataset = lake.hive_dataset(base)
     wanted = None if columns is None else ["ts", "symbol", *[c for c in columns if c not in ("ts", "symbol")]]
     frame = dataset.to_table(columns=wanted).to_pandas()
     frame["symbol"] = frame["symbol"].astype(str)
     return frame.set_index(["ts", "symbol"]).sort_index()
+
+
+def empty_window(lake: Lake, spec: str, exchange: str, market: str, symbols: Sequence[str],
+                 start: date | None, end: date | None) -> DataError:
+    """The error for a date range that holds none of the bars, with the months the lake holds."""
+    folder = lake.bars_dir(spec, exchange, market, "X").parent
+    span = f"{start or 'the start'} to {end or 'the end'}"
+    return DataError(f"no bars from {span}", where=f"bars/spec={spec}",
+                     hint=f"{held_span(folder, symbols, 'month')}; change --start/--end")

@@ -14,8 +14,9 @@ from cde_core.errors import DataError
 from cde_core.json_types import JsonDate, JsonInt
 from cde_core.lake import Lake, LakeName
 from cde_core.progress import CancelToken, ProgressCallback, scaled
+from cde_core.suggest import did_you_mean
 from cde_features.feature_set import FeatureSet
-from cde_features.lake_io import read_bars_panel, read_features, utc_start, write_features
+from cde_features.lake_io import empty_window, read_bars_panel, read_features, utc_start, write_features
 from cde_features.perp_inputs import attach_lake_inputs
 
 
@@ -75,6 +76,11 @@ def _window(frame: pd.DataFrame, start: date | None, end: date | None) -> pd.Dat
     return frame[keep.to_numpy()]
 
 
+def _no_bars_between(lake: Lake, request: ComputeRequest | AnalyzeRequest, panel: pd.DataFrame) -> DataError:
+    symbols = sorted({str(s) for s in panel.index.get_level_values(1)})
+    return empty_window(lake, request.bars, request.exchange, request.market, symbols, request.start, request.end)
+
+
 def compute_to_lake(request: ComputeRequest, *, lake: Lake | None = None, progress: ProgressCallback | None = None,
                     cancel: CancelToken | None = None) -> ComputeResult:
     """Read bars (all history up to ``end``, so warm-up uses earlier bars), compute the feature set,
@@ -88,6 +94,8 @@ def compute_to_lake(request: ComputeRequest, *, lake: Lake | None = None, progre
     report(0.0, "reading bars")
     panel = read_bars_panel(lake, request.bars, request.exchange, request.market, request.symbols or None,
                             end=request.end)
+    if _window(panel, request.start, request.end).empty:  # before computing ~170 factors for nothing
+        raise _no_bars_between(lake, request, panel)
     panel = attach_lake_inputs(panel, lake, calc.factors, bars=request.bars, exchange=request.exchange,
                                market=request.market)
     from cde_core.executors import create_executor
@@ -97,8 +105,7 @@ def compute_to_lake(request: ComputeRequest, *, lake: Lake | None = None, progre
         features = _window(calc.compute(panel, progress=scaled(report, 0.05, 0.8), cancel=cancel,
                                         executor=executor), request.start, request.end)
         if features.empty:
-            raise DataError("no bars in the requested date range", where=f"bars/spec={request.bars}",
-                            hint="check --start/--end against the bars in the lake")
+            raise _no_bars_between(lake, request, panel)
         spec = request.out_spec or f"{calc.id}__{request.bars}"
         extra = {"feature_set": calc.id, "bars_spec": request.bars,
                  "factors": [r.manifest() for r in calc.factors],
@@ -158,10 +165,14 @@ def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None, report
                                     market=request.market)
         features = calc.compute(inputs, progress=scaled(report, 0.0, 0.7), cancel=cancel)
     features = _window(features, request.start, request.end)
+    if features.empty:
+        raise _no_bars_between(lake, request, panel)
     columns = [c for c in features.columns
                if not request.columns or any(fnmatch.fnmatchcase(c, g) for g in request.columns)]
     if not columns:
-        raise DataError("no feature column matches", hint="see `cde features list` for names")
+        wanted = ", ".join(request.columns)
+        raise DataError(f"no feature column matches {wanted}", where=f"features {request.features or 'computed'}",
+                        hint=did_you_mean(request.columns[0], features.columns, what="columns"))
     close = panel["close"].reindex(features.index)
     report(0.7, "analysing")
     result = analyze_factors(features, close, columns=columns, horizons=request.horizons,

@@ -30,6 +30,9 @@ class EngineParams(BaseModel):
     costs: CostParams = Field(default_factory=CostParams)
     risk: RiskParams = Field(default_factory=RiskParams)
     min_trade_value: float = Field(0.0, ge=0, description="skip orders smaller than this notional")
+    delist_after_bars: int | None = Field(
+        72, ge=1, description="close a held asset at its last price once it has had no bar for this many of "
+        "its usual bar spacings (a delisting; trade log reason 'delisted'); null: never")
     funding_column: str = Field("funding_rate", description="panel column with funding rates per bar "
                                 "(paid on positions when present)")
 

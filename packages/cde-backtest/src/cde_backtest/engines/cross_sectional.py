@@ -56,5 +56,6 @@ class CrossSectionalEngine:
                                           universe_mask(panel, market), p.normalize_gross)
         sim = simulate(market, targets, decide, costs=costs or cost_model(p.costs),
                        risk=risk or LimitsRiskManager(p.risk), execution=p.execution,
-                       initial_cash=p.initial_cash, min_trade_value=p.min_trade_value)
+                       initial_cash=p.initial_cash, min_trade_value=p.min_trade_value,
+                       delist_after_bars=p.delist_after_bars)
         return BacktestResult.from_simulation(self.name, sim)

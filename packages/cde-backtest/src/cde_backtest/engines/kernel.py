@@ -8,8 +8,12 @@ Per bar ``t`` the order of events is fixed (docs/backtest.md, "Execution timing"
 2. stop-loss / take-profit checks against ``high``/``low`` (gap through the level → fill at open;
    both levels inside one bar → the stop is assumed hit first, the conservative choice);
 3. positions are marked to ``close[t]``; funding ``-qty × close × rate`` is paid or received;
-4. the drawdown stop is checked on the close NAV;
+4. the drawdown stop is checked on the close NAV; a NAV at or below zero (the account is wiped out)
+   closes everything the same way, like a broker's margin call, instead of trading on with debt;
 5. a decision on bar ``t`` either fills at ``close[t]`` (close execution) or waits for ``open[t+1]``.
+
+An order for an asset without a bar waits for that asset's next bar (its open, or its close with close
+execution) unless a newer decision replaces it: an exit is never dropped because one bar is missing.
 
 P&L is attributed exactly: each asset is marked from its previous mark to every fill price and to
 the close, so per bar ``ΔNAV = Σ position P&L − fees − slippage + funding`` holds to rounding.
@@ -26,6 +30,7 @@ REASON_REBALANCE = 0
 REASON_STOP_LOSS = 1
 REASON_TAKE_PROFIT = 2
 REASON_RISK_STOP = 3
+REASON_DELISTED = 4
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -76,15 +81,55 @@ def _fill(t, i, dq, price, reason, q, mark, entry, state, fee_rate, slip_rate, i
 
 
 @njit(cache=True, nogil=True)
-def simulate_kernel(open_, high, low, close, rows, row_of, fee_rate, slip_rate, impact, quote_volume,
+def _equity_at_open(t, open_, q, mark, cash):
+    """Cash plus every position valued at this bar's open (its last mark where it has no bar)."""
+    equity = cash
+    for i in range(q.shape[0]):
+        if q[i] != 0.0:
+            p = open_[t, i]
+            equity += q[i] * (p if not np.isnan(p) else mark[i])
+    return equity
+
+
+@njit(cache=True, nogil=True)
+def _fill_waiting(t, prices, equity, pend, pend_reason, min_trade_value, q, mark, entry, state, fee_rate,
+                  slip_rate, impact, quote_volume, asset_pnl, asset_cost, tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip,
+                  tr_reason, tr_after):
+    """Fill every waiting order whose asset has a price at bar ``t`` (``target_qty = w × equity / price``);
+    the others keep waiting. Returns (orders still waiting, whether anything was traded)."""
+    waiting = 0
+    filled = False
+    for i in range(pend.shape[0]):
+        w = pend[i]
+        if np.isnan(w):
+            continue
+        p = prices[t, i]
+        if np.isnan(p):
+            waiting += 1
+            continue
+        pend[i] = np.nan
+        dq = w * equity / p - q[i]
+        if dq == 0.0 or abs(dq) * p < min_trade_value:
+            continue
+        _fill(t, i, dq, p, pend_reason[i], q, mark, entry, state, fee_rate, slip_rate, impact, quote_volume,
+              asset_pnl, asset_cost, tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip, tr_reason, tr_after)
+        filled = True
+    return waiting, filled
+
+
+@njit(cache=True, nogil=True)
+def simulate_kernel(ts, open_, high, low, close, rows, row_of, fee_rate, slip_rate, impact, quote_volume,
                     funding, initial_cash, exec_at_close, max_drawdown, stop_loss, take_profit,
-                    min_trade_value, capacity):
+                    min_trade_value, delist_ns, capacity):
     """Simulate trading target weights: on bar t with ``row_of[t] = k >= 0`` the targets are
     ``rows[k]`` (NaN = leave that asset alone).
 
     Prices may be NaN where an asset has no bar: it cannot trade there, is valued at its last mark,
-    and its stops are not checked. Returns per-bar arrays, per-asset P&L/costs/funding and the trade
-    log (with the position after each fill, from which end-of-bar positions are rebuilt exactly).
+    and its stops are not checked. An order for an asset without a bar waits for that asset's next bar
+    (a newer decision replaces it). An asset held with no bar for ``delist_ns[i]`` nanoseconds since
+    its last bar is closed at its last price (reason ``delisted``). Returns per-bar arrays, per-asset
+    P&L/costs/funding and the trade log (with the position after each fill, from which end-of-bar
+    positions are rebuilt exactly).
     """
     n_bars, n_assets = close.shape
     nav = np.empty(n_bars)
@@ -99,6 +144,10 @@ def simulate_kernel(open_, high, low, close, rows, row_of, fee_rate, slip_rate, 
     q = np.zeros(n_assets)
     mark = np.full(n_assets, np.nan)
     entry = np.full(n_assets, np.nan)
+    last_seen = np.full(n_assets, -1, np.int64)  # ts of each asset's last bar (-1: none yet)
+    pend = np.full(n_assets, np.nan)  # waiting target weight per asset (NaN: no order)
+    pend_reason = np.zeros(n_assets, np.int8)
+    n_pend = 0
     asset_pnl = np.zeros(n_assets)
     asset_cost = np.zeros(n_assets)
     asset_fund = np.zeros(n_assets)
@@ -115,8 +164,6 @@ def simulate_kernel(open_, high, low, close, rows, row_of, fee_rate, slip_rate, 
     state[0] = initial_cash
     use_stops = stop_loss > 0.0 or take_profit > 0.0
     has_funding = funding.shape[0] > 1 or funding[0, 0] != 0.0
-    pending_row = -1
-    liquidate = False
     halted = False
     peak = initial_cash
 
@@ -125,26 +172,12 @@ def simulate_kernel(open_, high, low, close, rows, row_of, fee_rate, slip_rate, 
         state[3] = 0.0
         state[4] = 0.0
         state[5] = 0.0
-        # 1. fills at the open of orders decided on the previous bar
-        if pending_row >= 0 or liquidate:
-            equity = state[0]
-            for i in range(n_assets):
-                if q[i] != 0.0:
-                    p = open_[t, i]
-                    equity += q[i] * (p if not np.isnan(p) else mark[i])
-            for i in range(n_assets):
-                w = 0.0 if liquidate else rows[pending_row, i]
-                p = open_[t, i]
-                if np.isnan(w) or np.isnan(p):
-                    continue
-                dq = w * equity / p - q[i]
-                if dq == 0.0 or abs(dq) * p < min_trade_value:
-                    continue
-                _fill(t, i, dq, p, REASON_RISK_STOP if liquidate else REASON_REBALANCE, q, mark, entry,
-                      state, fee_rate, slip_rate, impact, quote_volume, asset_pnl, asset_cost,
-                      tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip, tr_reason, tr_after)
-            pending_row = -1
-            liquidate = False
+        # 1. fills at the open of waiting orders (decided on an earlier bar)
+        if n_pend > 0 and not exec_at_close:
+            equity = _equity_at_open(t, open_, q, mark, state[0])
+            n_pend, _ = _fill_waiting(t, open_, equity, pend, pend_reason, min_trade_value, q, mark, entry, state,
+                                      fee_rate, slip_rate, impact, quote_volume, asset_pnl, asset_cost, tr_t, tr_i,
+                                      tr_q, tr_p, tr_fee, tr_slip, tr_reason, tr_after)
         # 2. stop-loss / take-profit against this bar's range
         if use_stops:
             for i in range(n_assets):
@@ -179,14 +212,24 @@ def simulate_kernel(open_, high, low, close, rows, row_of, fee_rate, slip_rate, 
                     _fill(t, i, -q[i], price, reason, q, mark, entry, state, fee_rate, slip_rate, impact,
                           quote_volume, asset_pnl, asset_cost, tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip,
                           tr_reason, tr_after)
-        # 3. mark to the close, pay funding (gross / net exposure accumulate on the way)
+        # 3. mark to the close, pay funding (gross / net exposure accumulate on the way); an asset
+        #    silent for its delisting span is closed at its last price first
         value = 0.0
         gross = 0.0
         for i in range(n_assets):
             c = close[t, i]
+            if c == c:  # not NaN
+                last_seen[i] = ts[t]
+            elif q[i] != 0.0 and last_seen[i] >= 0 and ts[t] - last_seen[i] >= delist_ns[i]:
+                _fill(t, i, -q[i], mark[i], REASON_DELISTED, q, mark, entry, state, fee_rate, slip_rate,
+                      impact, quote_volume, asset_pnl, asset_cost, tr_t, tr_i, tr_q, tr_p, tr_fee,
+                      tr_slip, tr_reason, tr_after)
+                if not np.isnan(pend[i]):
+                    pend[i] = np.nan
+                    n_pend -= 1
             qi = q[i]
             if qi != 0.0:
-                if c == c:  # not NaN
+                if c == c:
                     pnl = qi * (c - mark[i])
                     asset_pnl[i] += pnl
                     state[2] += pnl
@@ -204,33 +247,34 @@ def simulate_kernel(open_, high, low, close, rows, row_of, fee_rate, slip_rate, 
             elif c == c:
                 mark[i] = c
         nav_t = state[0] + value
-        # 4. drawdown stop on the close NAV
-        if max_drawdown > 0.0 and not halted:
+        # 4. drawdown stop on the close NAV, and the margin call of a wiped-out account (NAV <= 0):
+        #    every asset gets a closing order and the strategy stays flat
+        if not halted:
             if nav_t > peak:
                 peak = nav_t
-            if nav_t <= peak * (1.0 - max_drawdown):
+            if nav_t <= 0.0 or (max_drawdown > 0.0 and nav_t <= peak * (1.0 - max_drawdown)):
                 halted = True
-                liquidate = True
-        # 5. decision on this bar
-        row = -1
-        if halted:
-            row = -2 if liquidate else -1
-        elif row_of[t] >= 0:
-            row = row_of[t]
-        if row != -1:
-            if exec_at_close:
                 for i in range(n_assets):
-                    w = 0.0 if row == -2 else rows[row, i]
-                    p = close[t, i]
-                    if np.isnan(w) or np.isnan(p):
-                        continue
-                    dq = w * nav_t / p - q[i]
-                    if dq == 0.0 or abs(dq) * p < min_trade_value:
-                        continue
-                    _fill(t, i, dq, p, REASON_RISK_STOP if row == -2 else REASON_REBALANCE, q, mark, entry,
-                          state, fee_rate, slip_rate, impact, quote_volume, asset_pnl, asset_cost,
-                          tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip, tr_reason, tr_after)
-                liquidate = False
+                    if np.isnan(pend[i]):
+                        n_pend += 1
+                    pend[i] = 0.0
+                    pend_reason[i] = REASON_RISK_STOP
+        # 5. a decision on this bar replaces the waiting orders it names
+        if not halted and row_of[t] >= 0:
+            row = row_of[t]
+            for i in range(n_assets):
+                w = rows[row, i]
+                if np.isnan(w):
+                    continue
+                if np.isnan(pend[i]):
+                    n_pend += 1
+                pend[i] = w
+                pend_reason[i] = REASON_REBALANCE
+        if exec_at_close and n_pend > 0:
+            n_pend, filled = _fill_waiting(t, close, nav_t, pend, pend_reason, min_trade_value, q, mark, entry,
+                                           state, fee_rate, slip_rate, impact, quote_volume, asset_pnl, asset_cost,
+                                           tr_t, tr_i, tr_q, tr_p, tr_fee, tr_slip, tr_reason, tr_after)
+            if filled:
                 value = 0.0
                 gross = 0.0
                 for i in range(n_assets):
@@ -239,8 +283,6 @@ def simulate_kernel(open_, high, low, close, rows, row_of, fee_rate, slip_rate, 
                         value += v
                         gross += abs(v)
                 nav_t = state[0] + value
-            elif row >= 0:
-                pending_row = row
         nav[t] = nav_t
         cash_out[t] = state[0]
         pnl_out[t] = state[2]

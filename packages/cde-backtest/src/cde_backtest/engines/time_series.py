@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from cde_backtest.calendar import RebalanceSchedule, decision_mask
 from cde_backtest.costs import CostModel, cost_model
 from cde_backtest.engines.common import EngineParams, aligned_weights, universe_mask
-from cde_backtest.market import forward_fill, market_from_panel
+from cde_backtest.market import carry_over_gaps, forward_fill, market_from_panel
 from cde_backtest.metrics import periods_per_year
 from cde_backtest.results import BacktestResult
 from cde_backtest.risk import LimitsRiskManager, RiskManager
@@ -90,11 +90,12 @@ class TimeSeriesEngine:
         universe = universe_mask(panel, market)
         if universe is not None:
             signal = np.where(universe, signal, 0.0)
+        signal = carry_over_gaps(signal, ~np.isnan(market.close))
         decide = decision_mask(market.ts, p.rebalance)
         sized = size_signals(signal, market.close, p, periods_per_year(market.ts))
         targets = time_series_targets(signal, sized, decide, p.trade_on)
         sim = simulate(market, targets, decide, costs=costs or cost_model(p.costs),
                        risk=risk or LimitsRiskManager(p.risk), execution=p.execution,
                        initial_cash=p.initial_cash, stop_loss=p.stop_loss, take_profit=p.take_profit,
-                       min_trade_value=p.min_trade_value)
+                       min_trade_value=p.min_trade_value, delist_after_bars=p.delist_after_bars)
         return BacktestResult.from_simulation(self.name, sim)

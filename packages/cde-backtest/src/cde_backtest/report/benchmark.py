@@ -5,12 +5,25 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cde_core.errors import DataError
+from cde_core.suggest import did_you_mean
+
+
+def loaded_benchmark(close: pd.DataFrame, symbol: str | None) -> str | None:
+    """``symbol`` if the run loaded it; a DataError naming the nearest loaded symbols otherwise (a named
+    benchmark is never quietly replaced by the equal-weight basket)."""
+    if symbol is not None and symbol not in close.columns:
+        near = did_you_mean(symbol, map(str, close.columns), what="the run's symbols")
+        raise DataError(f"benchmark '{symbol}' is not among the run's symbols", where="benchmark",
+                        hint=f"{near}; add it to symbols, or leave benchmark out for the equal-weight basket")
+    return symbol
+
 
 def benchmark_nav(close: pd.DataFrame, initial_cash: float, symbol: str | None = None) -> pd.Series:
     """Buy and hold ``symbol``, or an equal-weight basket rebalanced every bar (mean simple return of
     the symbols that have a bar), scaled to the initial cash and valued at each bar's close."""
     close = close.ffill()
-    if symbol is not None and symbol in close.columns:
+    if loaded_benchmark(close, symbol) is not None:
         first = close[symbol].dropna()
         return close[symbol] / (first.iloc[0] if len(first) else np.nan) * initial_cash
     rets = close.pct_change(fill_method=None)

@@ -18,4 +18,5 @@ def stored_report_inputs(stored: StoredRun) -> ReportInputs:
     strategy = config.get("request", {}).get("strategy", "run")
     return ReportInputs(title=f"{strategy} — {stored.run_id}", nav=nav, contributions=stored.contributions,
                         metrics=stored.metrics, initial_cash=float(cash), trades=stored.trades, config=config,
-                        last_close={str(k): float(v) for k, v in data.get("last_close", {}).items()})
+                        last_close={str(k): float(v) for k, v in data.get("last_close", {}).items()},
+                        notices=[str(n) for n in config.get("notices", [])])

@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 
 from cde_core.errors import DataError
+from cde_core.suggest import did_you_mean
 
 
 def column_wide(panel: pd.DataFrame, column: str, *, where: str) -> pd.DataFrame:
     """One panel column as a wide frame (ts × symbol)."""
     if column not in panel.columns:
         raise DataError(f"panel has no column '{column}'", where=where,
-                        hint=f"available: {', '.join(map(str, panel.columns[:30]))}")
+                        hint=did_you_mean(column, map(str, panel.columns), what="panel columns"))
     return panel[column].astype(np.float64).unstack("symbol")
 
 

@@ -31,6 +31,6 @@ class MeanReversionXS:
 
     def target_weights(self, panel: pd.DataFrame, params: BaseModel) -> pd.Series:
         p = MeanReversionParams.model_validate(params.model_dump())
-        score = -score_frame(panel, p.factor, p.lookback)
+        score = -score_frame(panel, p.factor, p.lookback, factor_given="factor" in params.model_fields_set)
         return long_short_weights(panel, score, universe_size=p.universe_size, volume_window=p.volume_window,
                                   n_long=p.n_long, n_short=p.n_short, gross=p.gross).rename(self.name)

@@ -37,9 +37,14 @@ def trailing_log_return(panel: pd.DataFrame, lookback: int) -> pd.DataFrame:
     return np.log(close / close.shift(lookback))
 
 
-def score_frame(panel: pd.DataFrame, factor: str, lookback: int) -> pd.DataFrame:
-    if factor in panel.columns:
-        return column_wide(panel, factor, where="strategy")
+def score_frame(panel: pd.DataFrame, factor: str, lookback: int, *, factor_given: bool) -> pd.DataFrame:
+    """The ``factor`` column, or the trailing log return over ``lookback`` bars computed from closes
+    when the panel lacks it and the factor was left at its default or names that very return
+    (``ret_log_<lookback>``). Any other missing name is an error with the nearest columns: a typo must
+    not quietly become a different factor."""
+    computable = not factor_given or factor == f"ret_log_{lookback}"
+    if factor in panel.columns or not computable:
+        return column_wide(panel, factor, where=f"strategy parameter factor={factor}")
     return trailing_log_return(panel, lookback)
 
 
@@ -67,6 +72,6 @@ class MomentumLS:
 
     def target_weights(self, panel: pd.DataFrame, params: BaseModel) -> pd.Series:
         p = MomentumLSParams.model_validate(params.model_dump())
-        score = score_frame(panel, p.factor, p.lookback)
+        score = score_frame(panel, p.factor, p.lookback, factor_given="factor" in params.model_fields_set)
         return long_short_weights(panel, score, universe_size=p.universe_size, volume_window=p.volume_window,
                                   n_long=p.n_long, n_short=p.n_short, gross=p.gross).rename(self.name)

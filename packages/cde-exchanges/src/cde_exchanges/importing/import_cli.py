@@ -47,7 +47,7 @@ def import_trades_command(
     ts_unit: UnitOpt = None,
     ts_format: FormatOpt = None,
     timezone: ZoneOpt = "UTC",
-    first_trade_id: Annotated[int, typer.Option(help="first generated trade id (files without ids)")] = 1,
+    first_trade_id: Annotated[int, typer.Option(help="first generated trade id (files without ids)", min=0)] = 1,
     force: Annotated[bool, typer.Option("--force", help="replace days already in the lake")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:

@@ -158,7 +158,11 @@ def _from_formatted_text(values: pa.Array, options: TimeOptions, *, where: str,
     import pandas as pd
 
     series = pd.Series(values.to_numpy(zero_copy_only=False))
-    parsed = pd.to_datetime(series, format=options.format, errors="coerce")
+    try:  # errors="coerce" covers the rows; a layout with an unknown code still raises
+        parsed = pd.to_datetime(series, format=options.format, errors="coerce")
+    except ValueError as exc:
+        raise ConfigError(f"bad --ts-format '{options.format}': {exc}", where="--ts-format",
+                          hint="use strftime codes, e.g. '%d.%m.%Y %H:%M:%S.%f'") from None
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if len(bad):
         row = int(bad[0])

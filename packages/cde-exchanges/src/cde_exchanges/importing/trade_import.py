@@ -62,7 +62,7 @@ class TradeImportRequest(BaseModel):
                                     "quote_qty, trade_id, is_buyer_maker, side)")
     time: TimeOptions = Field(default_factory=TimeOptions)
     force: bool = Field(False, description="replace days already in the lake")
-    first_trade_id: int = Field(1, description="first generated trade id (files without trade ids)")
+    first_trade_id: int = Field(1, ge=0, description="first generated trade id (files without trade ids)")
 
 
 class ImportedDay(BaseModel):

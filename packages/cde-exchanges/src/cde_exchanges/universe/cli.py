@@ -45,8 +45,9 @@ def top_command(
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from cde_core.console import table_console
 
     table = Table(title=f"{result.exchange} {result.market} top {len(result.pairs)} by 24h quote volume "
                         f"({result.quote})")
@@ -54,7 +55,7 @@ def top_command(
         table.add_column(column, justify="right" if column in ("rank", "quote volume") else "left")
     for pair in result.pairs:
         table.add_row(str(pair.rank), pair.symbol, pair.base, f"{pair.quote_volume:,.0f}")
-    console = Console()
+    console = table_console()
     console.print(table)
     if show_excluded:
         for item in result.excluded:
@@ -83,13 +84,19 @@ def pit_command(
     """
     from cde_core.config import get_config
     from cde_core.lake import Lake
-    from cde_exchanges.universe.point_in_time import PointInTimeRequest, point_in_time_universe
+    from cde_exchanges.universe.point_in_time import (
+        PointInTimeRequest,
+        empty_universe_error,
+        point_in_time_universe,
+    )
 
     request = PointInTimeRequest(exchange=exchange, market=market, n=n, start=start.date(), end=end.date(),
                                  lookback_days=lookback_days, rebalance=rebalance.value)
     lake = Lake(data_root or get_config().data_root)
     universe = point_in_time_universe(lake, request.exchange, request.market, request.n, request.start,
                                       request.end, request.lookback_days, request.rebalance)
+    if universe.empty:
+        raise empty_universe_error(lake, request)
     if out is not None:
         _write_parquet(universe, out)
     if as_json:
@@ -99,12 +106,14 @@ def pit_command(
     from rich.console import Console
     from rich.table import Table
 
+    from cde_core.console import table_console
+
     table = Table(title=f"{exchange} {market} point-in-time top {n} (trailing {lookback_days} d quote volume)")
     table.add_column("as of")
     table.add_column("members, largest first", overflow="fold")
     for day, group in universe.groupby("date", sort=True):
         table.add_row(str(day), " ".join(group.sort_values("rank")["symbol"]))
-    Console().print(table)
+    table_console().print(table)
     if out is not None:
         Console(stderr=True).print(f"wrote {len(universe)} rows to {out}")
 

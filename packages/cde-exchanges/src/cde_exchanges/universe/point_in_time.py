@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from cde_core.errors import ConfigError, NotFoundError
 from cde_core.lake import Lake
+from cde_core.lake_names import check_hive_path, held_span
 from cde_exchanges.universe.daily_volume import daily_quote_volumes
 
 Rebalance = Literal["daily", "weekly", "monthly"]
@@ -103,10 +104,17 @@ def point_in_time_universe(lake: Lake, exchange: str, market: str, n: int, start
     """
     request = PointInTimeRequest(exchange=exchange, market=market, n=n, start=start, end=end,
                                  lookback_days=lookback_days, rebalance=rebalance)
-    if not lake.symbols(exchange, market):
-        raise NotFoundError(f"no trades in the lake for {exchange} {market}", where=str(lake.root),
-                            hint="download some first (`cde download`) or check --exchange / --market")
+    check_hive_path(lake.root / lake.trade_tree, ("exchange", exchange), ("market", market))
     as_of = rebalance_dates(request.start, request.end, request.rebalance)
     daily = daily_quote_volumes(lake, exchange, market, start - timedelta(days=lookback_days),
                                 end - timedelta(days=1))
     return rank_by_trailing_volume(daily, as_of, request.n, request.lookback_days)
+
+
+def empty_universe_error(lake: Lake, request: PointInTimeRequest) -> NotFoundError:
+    """Why a point-in-time universe came out empty: no trades in any as-of date's trailing window."""
+    folder = lake.root / lake.trade_tree / f"exchange={request.exchange}" / f"market={request.market}"
+    return NotFoundError(f"no trades of {request.exchange} {request.market} in the {request.lookback_days} days "
+                         f"before any as-of date from {request.start} to {request.end}", where=str(folder),
+                         hint=f"{held_span(folder, lake.symbols(request.exchange, request.market), 'date')}; "
+                              "change --start/--end")

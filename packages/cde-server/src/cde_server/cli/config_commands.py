@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from cde_core.atomic import atomic_write_bytes
 from cde_core.config import DEFAULT_CONFIG_FILE, describe, get_loaded_config, template
+from cde_core.console import table_console
 from cde_core.errors import ConfigError
 
 config_app = typer.Typer(help="write the config template or show the effective config", no_args_is_help=True)
@@ -44,4 +44,4 @@ def config_show(as_json: Annotated[bool, typer.Option("--json", help="print JSON
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*row)
-    Console().print(table)
+    table_console().print(table)

@@ -8,7 +8,7 @@ from loguru import logger
 from rich.console import Console
 from rich.markup import escape
 
-from cde_core.errors import CdeError
+from cde_core.errors import CdeError, first_validation_problem
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -22,20 +22,47 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: list[str], *, debug: bool) -> int:
-    """Run the CLI; usage errors are Typer's (exit 2), cde errors one line (exit 1)."""
+    """Run the CLI: every mistake of the user is one line on stderr and a non-zero exit (usage errors
+    2, cde errors and bad values 1); only a bug is an "internal error", with the traceback under --debug."""
+    import typer
     import typer.main
+    from pydantic import ValidationError
+    from typer._click import exceptions as click_errors  # Typer vendors click; its errors live here
 
     from cde_server.cli.app import build_app
 
     try:
         command = typer.main.get_command(build_app())
-        command.main(args=args, prog_name="cde", standalone_mode=True)
+        code = command.main(args=args, prog_name="cde", standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as exc:
+        typer.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
+        return exc.exit_code
+    except click_errors.ClickException as exc:
+        where = f" ({exc.ctx.command_path})" if getattr(exc, "ctx", None) is not None else ""
+        help_hint = f" — see `{exc.ctx.command_path} --help`" if getattr(exc, "ctx", None) is not None else ""
+        _one_line(f"{exc.format_message()}{where}{help_hint}")
+        return exc.exit_code
+    except typer.Abort:
+        _one_line("aborted")
+        return 1
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except CdeError as exc:
         if debug:
             logger.exception("cde error")
-        _err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        _one_line(str(exc))
+        return 1
+    except ValidationError as exc:  # a request model built from the user's values
+        if debug:
+            logger.exception("bad value")
+        key, message = first_validation_problem(exc, root="(input)")
+        _one_line(f"bad value for {key}: {message} ({exc.title}) — see the command's --help")
+        return 1
+    except OSError as exc:  # a path the user named cannot be read or written (not a folder, no permission …)
+        if debug or exc.filename is None:
+            raise
+        _one_line(f"{exc.strerror or type(exc).__name__}: {exc.filename}"
+                  + (f" → {exc.filename2}" if exc.filename2 else "") + " — check the path and its permissions")
         return 1
     except Exception as exc:
         if debug:
@@ -48,7 +75,12 @@ def run(args: list[str], *, debug: bool) -> int:
         _err.print(f"[bold red]internal error:[/] {escape(type(exc).__name__)}: {escape(first)} "
                    "(re-run with --debug for the traceback, and please report it)")
         return 2
-    return 0
+    return code if isinstance(code, int) else 0
+
+
+def _one_line(message: str) -> None:
+    """Print a user error as exactly one line (newlines inside a message are folded)."""
+    _err.print(f"[bold red]error:[/] {escape(' '.join(message.split()))}")
 
 
 def _plugin_fault(exc: Exception) -> CdeError | None:

@@ -6,9 +6,9 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from cde_core.console import table_console
 from cde_core.plugins import PluginHost, get_plugins
 
 
@@ -58,7 +58,7 @@ def plugins_command(
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
-    console = Console()
+    console = table_console()
     status = {p["name"]: p for p in report["plugins"]}
     table = Table(title="cde plugins")
     for column in ("kind", "name", "distribution", "version", "status", "summary"):

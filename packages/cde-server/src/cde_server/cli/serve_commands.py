@@ -38,8 +38,30 @@ def _source_dirs() -> list[str]:
     return folders
 
 
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+def _check_bind(host: str, port: int, log_level: str) -> None:
+    """Refuse an unknown log level or a host that does not resolve before uvicorn starts (which would
+    log a multi-line shutdown and exit 3 instead of saying what is wrong)."""
+    import socket
+
+    from cde_core.suggest import did_you_mean
+
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"unknown log level '{log_level}'", where="--log-level",
+                          hint=did_you_mean(log_level, LOG_LEVELS, what="levels"))
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise ConfigError(f"cannot bind to host '{host}': {exc}", where="--host / server.host",
+                          hint="use an IP address or a resolvable name, e.g. 127.0.0.1 or 0.0.0.0") from None
+
+
 def _run(host: str, port: int, *, reload: bool, workers: int, log_level: str) -> None:
     import uvicorn
+
+    _check_bind(host, port, log_level)
 
     loaded = get_loaded_config()
     if loaded.file is not None:  # reload/worker processes load the same file
@@ -57,7 +79,7 @@ def serve(
     reload: Annotated[bool, typer.Option("--reload", help="restart on code changes (development)")] = False,
     workers: Annotated[int, typer.Option(help="worker processes (use a Redis task store with more "
                                          "than one)", min=1)] = 1,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    log_level: Annotated[str, typer.Option(help="uvicorn log level: " + ", ".join(LOG_LEVELS))] = "info",
     insecure_no_auth: InsecureNoAuth = False,
 ) -> None:
     """Run the REST API (uvicorn); configuration from cde.yaml / CDE_* environment."""

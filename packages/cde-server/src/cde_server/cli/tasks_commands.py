@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated
+from typing import Annotated, get_args
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from cde_core.tasks import FINISHED, TaskInfo
+from cde_core.console import table_console
+from cde_core.errors import ConfigError
+from cde_core.suggest import did_you_mean
+from cde_core.tasks import FINISHED, TaskInfo, TaskStatus
 from cde_server.cli.api_client import ApiClient
 
 tasks_app = typer.Typer(help="list, show and cancel tasks of a running server", no_args_is_help=True)
@@ -23,7 +25,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 def _print_task(task: TaskInfo) -> None:
-    console = Console()
+    console = table_console()
     console.print(f"[bold]{task.id}[/]  {task.kind}  [bold]{task.status}[/]  {task.progress:.0%}  {task.message}")
     console.print(f"created {task.created_at:%Y-%m-%d %H:%M:%S}  started {task.started_at or '-'}  "
                   f"finished {task.finished_at or '-'}")
@@ -45,6 +47,10 @@ def tasks_ls(
     """List tasks, newest first."""
     params: dict[str, str | int] = {"limit": limit}
     if status:
+        known = get_args(TaskStatus)
+        if status not in known:
+            raise ConfigError(f"unknown task status '{status}'", where="--status",
+                              hint=did_you_mean(status, known, what="statuses"))
         params["status"] = status
     if kind:
         params["kind"] = kind
@@ -59,7 +65,7 @@ def tasks_ls(
     for t in tasks:
         table.add_row(t.id, t.kind, t.status, f"{t.progress:.0%}", t.error or t.message,
                       f"{t.created_at:%Y-%m-%d %H:%M:%S}")
-    Console().print(table)
+    table_console().print(table)
 
 
 @tasks_app.command("show")

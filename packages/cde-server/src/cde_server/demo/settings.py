@@ -29,7 +29,7 @@ class DemoSettings(BaseModel):
     start: date = date(2024, 1, 1)
     days: int = Field(91, ge=8, le=366, description="days of trades")
     trades_per_day: int = Field(5_000, ge=100, description="mean trades per symbol-day (synthetic)")
-    seed: int = 7
+    seed: int = Field(7, ge=0, description="seed of the generated market")
     universe_size: int = Field(8, ge=2, description="point-in-time top-N by trailing quote volume")
     momentum_factor: str = Field("ret_log_672", description="feature ranked by momentum_ls (4 weeks of 1 h bars)")
 

@@ -1,0 +1,102 @@
+"""Commands that read the lake answer "nothing there" with what was missing and the nearest names,
+exit non-zero; `lake ls` on a missing or empty lake says where it looked; tables piped print whole
+values; a bad section of cde.yaml only stops the commands that use it. Real `cde` processes."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from cde_core.lake import Lake, Provenance
+from cde_exchanges.fakes.synthetic_trades import random_trades
+
+DAYS = [date(2024, 1, 1), date(2024, 1, 2)]
+
+
+@pytest.fixture(scope="module")
+def lake_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Trades of BTCUSDT and ETHUSDT on two days, 1 h bars built by `cde aggregate`."""
+    root = tmp_path_factory.mktemp("lake")
+    lake = Lake(root)
+    for k, symbol in enumerate(("BTCUSDT", "ETHUSDT")):
+        first = 1
+        for day in DAYS:
+            table = random_trades(day, 2000, seed=k, first_id=first)
+            lake.write_partition(lake.trades_dir("binance", "spot", symbol, day), table,
+                                 Provenance(source="test", rows=2000, first_trade_id=first,
+                                            last_trade_id=first + 1999))
+            first += 2000
+    return root
+
+
+def one_error_line(result) -> str:  # type: ignore[no-untyped-def]
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    return lines[0]
+
+
+def test_aggregate_then_features_happy_path_exit_zero(run_cde, lake_root: Path) -> None:  # type: ignore[no-untyped-def]
+    env = {"CDE_DATA_ROOT": str(lake_root)}
+    built = run_cde("aggregate", "--bar", "time", "--interval", "1h", "--exchange", "binance", "--market", "spot",
+                    "--symbols", "BTCUSDT,ETHUSDT", "--start", "2024-01-01", "--end", "2024-01-02", env=env)
+    assert built.returncode == 0, built.stderr
+    assert "48 bars" in built.stdout or "built" in built.stdout
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["aggregate", "--bar", "time", "--interval", "1h", "--exchange", "binance", "--market", "spot",
+      "--symbols", "BTCUSDX", "--start", "2024-01-01", "--end", "2024-01-02"], r"no symbol 'BTCUSDX'.*BTCUSDT"),
+    (["aggregate", "--bar", "time", "--interval", "1h", "--exchange", "binanse", "--market", "spot",
+      "--symbols", "BTCUSDT", "--start", "2024-01-01", "--end", "2024-01-02"], r"no exchange 'binanse'.*binance"),
+    (["aggregate", "--bar", "time", "--interval", "1h", "--exchange", "binance", "--market", "spot",
+      "--symbols", "BTCUSDT", "--start", "2025-01-01", "--end", "2025-01-02"],
+     r"no trades of BTCUSDT from 2025-01-01.*2024-01-01 … 2024-01-02"),
+    (["lake", "ls", "--symbol", "ETHUSD"], r"no symbol 'ETHUSD'.*ETHUSDT"),
+    (["lake", "ls", "--market", "usdm"], r"no market 'usdm'"),
+    (["lake", "verify", "--exchange", "okk"], r"no exchange 'okk'"),
+    (["lake", "crosscheck", "--exchange", "binance", "--market", "spot", "--interval", "1m", "--symbols", "BTCUSD"],
+     r"no symbol 'BTCUSD'.*BTCUSDT"),
+    (["universe", "pit", "--start", "2024-01-02", "--end", "2024-01-03", "--market", "spt"], r"no market 'spt'.*spot"),
+    (["universe", "pit", "--start", "2025-01-02", "--end", "2025-01-03"], r"2024-01-01 … 2024-01-02"),
+    (["features", "compute", "--bars", "time-1hh"], r"no bars spec 'time-1hh'"),
+    (["backtest", "run", "--strategy", "trend_following", "--set", "bars=time-1h", "--set", "symbols=[BTCUSDX]"],
+     r"no (symbol 'BTCUSDX'|bars spec)"),
+])
+def test_a_command_that_finds_nothing_names_what_is_missing(run_cde, lake_root: Path, argv, expected) -> None:  # type: ignore[no-untyped-def]
+    line = one_error_line(run_cde(*argv, env={"CDE_DATA_ROOT": str(lake_root)}))
+    assert re.search(expected, line), line
+
+
+def test_lake_ls_on_a_missing_or_empty_lake_says_where_it_looked(run_cde, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    missing = tmp_path / "nowhere"
+    line = one_error_line(run_cde("lake", "ls", env={"CDE_DATA_ROOT": str(missing)}))
+    assert str(missing) in line and "does not exist" in line and "CDE_DATA_ROOT" in line and "data_root" in line
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    line = one_error_line(run_cde("lake", "ls", "--json", env={"CDE_DATA_ROOT": str(empty)}))
+    assert str(empty) in line and "no downloaded data" in line and "--config" in line
+
+
+def test_a_bad_server_port_does_not_break_lake_ls(run_cde, lake_root: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "cde.yaml").write_text(f"data_root: {lake_root}\nserver:\n  port: 99999999\n")
+    listed = run_cde("lake", "ls", "--json", env={"CDE_DATA_ROOT": str(lake_root)})
+    assert listed.returncode == 0, listed.stderr
+    assert {row["symbol"] for row in json.loads(listed.stdout)} == {"BTCUSDT", "ETHUSDT"}
+    served = one_error_line(run_cde("serve", env={"CDE_DATA_ROOT": str(lake_root)}))
+    assert "server.port" in served and "cde.yaml" in served
+
+
+def test_piped_tables_print_whole_values(run_cde) -> None:  # type: ignore[no-untyped-def]
+    """stdout is a pipe here: every strategy summary (longer than 80 columns allow) appears whole."""
+    shown = run_cde("backtest", "strategies")
+    listed = json.loads(run_cde("backtest", "strategies", "--json").stdout)
+    assert shown.returncode == 0
+    flat = shown.stdout.replace("\n", " ")
+    for entry in listed:
+        assert entry["summary"] in shown.stdout, (entry["summary"], flat)
+    assert "…" not in shown.stdout
