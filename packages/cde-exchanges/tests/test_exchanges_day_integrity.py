@@ -30,10 +30,11 @@ from cde_exchanges.download.models import DownloadRequest
 from cde_exchanges.download.service import run_download
 from cde_exchanges.fakes.archive_server import ArchiveServer, Fault
 from cde_exchanges.fakes.archive_writer import ArchiveVariant, checksum_line, conform, write_archive_file
-from cde_exchanges.fakes.synthetic_trades import DAY_US, day_start_us, random_trades
+from cde_exchanges.fakes.synthetic_trades import random_trades
 from cde_exchanges.formats.archive_exchange import ArchiveExchange
 from cde_exchanges.formats.binance import BinanceArchive
 from cde_exchanges.formats.okx import OkxArchive
+from cde_exchanges.utc_days import DAY_US, day_start_us
 
 BINANCE, OKX = BinanceArchive(), OkxArchive()
 D1, D2, D3 = date(2024, 6, 10), date(2024, 6, 11), date(2024, 6, 12)

@@ -14,8 +14,6 @@ import pyarrow as pa
 from cde_core.schemas import TRADES_SCHEMA
 from cde_exchanges.utc_days import DAY_US, day_start_us
 
-__all__ = ["DAY_US", "day_start_us", "random_trades"]
-
 
 def random_trades(day: date, n: int, *, seed: int = 0, first_id: int = 1, price: float = 40_000.0) -> pa.Table:
     """``n`` random trades on ``day`` with ids ``first_id …``; deterministic for a seed."""
