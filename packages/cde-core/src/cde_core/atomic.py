@@ -1,17 +1,28 @@
-"""Atomic file writes: write to a hidden temporary name in the same folder, fsync, rename.
+"""Atomic file writes: a reader never sees a half-written file under its final name.
 
-A reader (or a resumed run) therefore sees either the previous file or the complete new one, never
-a half-written file under the final name. Temporary names start with ``.`` so pyarrow, DuckDB and
-Polars dataset scans skip them.
+On a local disk: write to a hidden temporary name in the same folder, fsync, rename. In a bucket
+(:class:`cde_core.object_store.ObjectPath`), which has no rename: the writer fills a local temporary
+file, it is uploaded to a hidden temporary key beside the target, and a server-side copy makes the
+target appear whole in one step (S3 creates an object atomically); the temporary key is then
+deleted. Temporary names start with ``.`` so pyarrow, DuckDB and Polars dataset scans — and the
+lake's own listings — skip them; a writer killed at any point leaves at most such a hidden name,
+which :func:`remove_stale_temps` clears on the next run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from cde_core.object_store import ObjectPath
+
+#: a hidden temporary object older than this is a dead writer's (an upload-and-copy takes seconds)
+STALE_OBJECT_AGE_S = 3600.0
 
 
 def fsync_dir(folder: Path) -> None:
@@ -23,16 +34,24 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def temp_name_for(name: str) -> str:
+    return f".{name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
 def temp_path_for(target: Path) -> Path:
-    return target.with_name(f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    return target.with_name(temp_name_for(target.name))
 
 
 @contextlib.contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temporary path to write; on success it replaces ``target`` atomically.
+def atomic_path(target: Path | ObjectPath) -> Iterator[Path]:
+    """Yield a local temporary path to write; on success it replaces ``target`` atomically.
 
     If the body raises, the temporary file is removed and ``target`` keeps its previous content.
     """
+    if isinstance(target, ObjectPath):
+        with _atomic_object(target) as tmp:
+            yield tmp
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path_for(target)
     try:
@@ -46,23 +65,46 @@ def atomic_path(target: Path) -> Iterator[Path]:
             tmp.unlink()
 
 
-def atomic_write_bytes(target: Path, data: bytes) -> None:
+@contextlib.contextmanager
+def _atomic_object(target: ObjectPath) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="cde-upload-") as scratch:
+        local = Path(scratch) / target.name
+        yield local
+        staged = target.with_name(temp_name_for(target.name))
+        try:
+            staged.upload_from(local)
+            staged.move_to(target)
+        finally:
+            with contextlib.suppress(OSError):
+                staged.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(target: Path | ObjectPath, data: bytes) -> None:
+    if isinstance(target, ObjectPath):
+        target.write_bytes(data)  # one PUT: the object appears whole or not at all
+        return
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
 
 
-def atomic_write_with(target: Path, writer: Callable[[Path], None]) -> None:
+def atomic_write_with(target: Path | ObjectPath, writer: Callable[[Path], None]) -> None:
     """Run ``writer(tmp_path)`` and move its output into place atomically."""
     with atomic_path(target) as tmp:
         writer(tmp)
 
 
-def remove_stale_temps(folder: Path) -> int:
-    """Delete temporary files left by a killed writer; returns how many were removed."""
+def remove_stale_temps(folder: Path | ObjectPath) -> int:
+    """Delete temporary files left by a killed writer; returns how many were removed. In a bucket only
+    temporaries older than :data:`STALE_OBJECT_AGE_S` go: another machine may be mid-commit."""
     removed = 0
     if not folder.exists():
         return 0
+    now = time.time()
     for path in folder.rglob(".*.tmp-*"):
+        if isinstance(path, ObjectPath):
+            with contextlib.suppress(FileNotFoundError):
+                if now - path.stat().st_mtime < STALE_OBJECT_AGE_S:
+                    continue
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
             removed += 1

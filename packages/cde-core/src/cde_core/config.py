@@ -23,6 +23,7 @@ from platformdirs import user_data_dir
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
 from cde_core.errors import ConfigError, first_validation_problem
+from cde_core.lake_location import LakeRootField
 
 CONFIG_FILE_ENV = "CDE_CONFIG"
 DEFAULT_CONFIG_FILE = "cde.yaml"
@@ -136,7 +137,8 @@ def default_data_root() -> Path:
 class CdeConfig(_Section):
     """The effective configuration."""
 
-    data_root: Path = Field(default_factory=default_data_root, description="root folder of the lake")
+    data_root: LakeRootField = Field(default_factory=default_data_root,
+                                     description="root of the lake: a folder or s3://bucket/prefix")
     lake: LakeConfig = Field(default_factory=LakeConfig)
     download: DownloadConfig = Field(default_factory=DownloadConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
@@ -301,6 +303,8 @@ def _validate_by_section(merged: dict[str, Any], origins: dict[str, str], enviro
         try:
             values[name] = CdeConfig.model_validate({name: merged[name]}).__dict__[name]
         except ValidationError as exc:
+            if name == "data_root":  # not a section: every command needs it, so it fails at once
+                raise _config_error(exc, origins, environ) from None
             values[name] = BrokenSection(_config_error(exc, origins, environ))
     defaults = {name: getattr(CdeConfig(), name) for name in sections if name not in values}
     return CdeConfig.model_construct(**defaults, **values)

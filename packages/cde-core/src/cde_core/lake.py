@@ -28,12 +28,14 @@ from pydantic import BaseModel, Field
 
 from cde_core.atomic import atomic_path
 from cde_core.errors import DataError, NotFoundError
+from cde_core.lake_location import LakePath, arrow_target, lake_location
 
 # re-exported: the guard lives in cde_core.lake_paths, callers know it as part of the lake
 from cde_core.lake_paths import SAFE_VALUE_PATTERN as SAFE_VALUE_PATTERN
 from cde_core.lake_paths import LakeName as LakeName
 from cde_core.lake_paths import inside
 from cde_core.lake_paths import safe_value as safe_value
+from cde_core.object_store import ObjectPath
 from cde_core.parquet_encoding import parquet_write_options
 
 if TYPE_CHECKING:
@@ -73,7 +75,9 @@ class Provenance(BaseModel):
 
 
 class Lake:
-    """A lake rooted at a local folder.
+    """A lake rooted at a local folder or a bucket prefix (``s3://bucket/lake``, see
+    :mod:`cde_core.object_store`); every path it hands out is a ``Path`` or an ``ObjectPath`` with the
+    same operations, and pyarrow reads go through :func:`cde_core.lake_location.arrow_target`.
 
     ``trade_kind`` picks which trade tree :meth:`trades_dir`, :meth:`trades_files` and :meth:`symbols`
     address: ``trades`` (the default, what bars, universe and features read) or ``aggTrades``. A
@@ -81,8 +85,8 @@ class Lake:
     the trades tree by mistake.
     """
 
-    def __init__(self, root: Path | str, *, trade_kind: str = "trades") -> None:
-        self.root = Path(root).expanduser()
+    def __init__(self, root: LakePath | str, *, trade_kind: str = "trades") -> None:
+        self.root: LakePath = lake_location(root)
         self.trade_kind = trade_kind
         self.trade_tree = trade_tree(trade_kind)
 
@@ -91,67 +95,74 @@ class Lake:
         return Lake(self.root, trade_kind=kind)
 
     # -- paths ---------------------------------------------------------------------------------
-    def hive_dir(self, tree: str, *parts: tuple[str, str]) -> Path:
+    def hive_dir(self, tree: str, *parts: tuple[str, str]) -> LakePath:
         """``<root>/<tree>/key=value/…`` with every value checked by :func:`safe_value`."""
         folder = self.root / tree
         for key, value in parts:
             folder = folder / f"{key}={safe_value(value, what=key)}"
         return folder
 
-    def trade_kind_dir(self, kind: str, exchange: str, market: str, symbol: str, day: date) -> Path:
+    def trade_kind_dir(self, kind: str, exchange: str, market: str, symbol: str, day: date) -> LakePath:
         """Partition folder of one symbol-day of trade kind ``kind`` (``trades`` or ``aggTrades``)."""
         return self.hive_dir(trade_tree(kind), ("exchange", exchange), ("market", market), ("symbol", symbol),
                              ("date", day.isoformat()))
 
-    def trades_dir(self, exchange: str, market: str, symbol: str, day: date) -> Path:
+    def trades_dir(self, exchange: str, market: str, symbol: str, day: date) -> LakePath:
         """Partition folder of one symbol-day in this lake's trade tree (``trades`` by default)."""
         return self.trade_kind_dir(self.trade_kind, exchange, market, symbol, day)
 
-    def klines_dir(self, exchange: str, market: str, interval: str, symbol: str, day: date) -> Path:
+    def klines_dir(self, exchange: str, market: str, interval: str, symbol: str, day: date) -> LakePath:
         """Partition folder of one symbol-day of exchange klines (:data:`cde_core.schemas.KLINES_SCHEMA`)."""
         return self.hive_dir("klines", ("exchange", exchange), ("market", market), ("interval", interval),
                              ("symbol", symbol), ("date", day.isoformat()))
 
-    def funding_dir(self, exchange: str, market: str, symbol: str, month: date) -> Path:
+    def funding_dir(self, exchange: str, market: str, symbol: str, month: date) -> LakePath:
         """Partition folder of one symbol-month of funding rates (:data:`cde_core.schemas.FUNDING_SCHEMA`)."""
         return self.hive_dir("funding", ("exchange", exchange), ("market", market), ("symbol", symbol),
                              ("month", month.strftime("%Y-%m")))
 
-    def bars_dir(self, spec: str, exchange: str, market: str, symbol: str) -> Path:
+    def bars_dir(self, spec: str, exchange: str, market: str, symbol: str) -> LakePath:
         return (self.root / "bars" / f"spec={safe_value(spec, what='bar spec')}"
                 / f"exchange={safe_value(exchange, what='exchange')}"
                 / f"market={safe_value(market, what='market')}"
                 / f"symbol={safe_value(symbol, what='symbol')}")
 
-    def features_dir(self, spec: str, exchange: str, market: str, symbol: str) -> Path:
+    def features_dir(self, spec: str, exchange: str, market: str, symbol: str) -> LakePath:
         return (self.root / "features" / f"spec={safe_value(spec, what='feature set')}"
                 / f"exchange={safe_value(exchange, what='exchange')}"
                 / f"market={safe_value(market, what='market')}"
                 / f"symbol={safe_value(symbol, what='symbol')}")
 
-    def inside(self, path: Path) -> Path:
+    @property
+    def is_object_store(self) -> bool:
+        """True for a bucket: no rename, no symlinks, no local file locks."""
+        return isinstance(self.root, ObjectPath)
+
+    def inside(self, path: LakePath) -> LakePath:
         """``path`` with symlinks resolved, if it stays in the lake; DataError otherwise. Every file
         the API serves is opened through this, so a link planted in the lake serves nothing outside."""
         return inside(self.root, path)
 
-    def hive_dataset(self, base: Path) -> ds.Dataset:
+    def hive_dataset(self, base: LakePath) -> ds.Dataset:
         """The Parquet files under ``base`` as one hive dataset, every file checked :meth:`inside`."""
         import pyarrow.dataset as ds
 
-        dataset = ds.dataset(self.inside(base), format="parquet", partitioning="hive")
-        for file in dataset.files:
-            self.inside(Path(file))
+        where, filesystem = arrow_target(self.inside(base))
+        dataset = ds.dataset(where, format="parquet", partitioning="hive", filesystem=filesystem)
+        if filesystem is None:  # a bucket has no symlinks; every key listed lies under base
+            for file in dataset.files:
+                self.inside(Path(file))
         return dataset
 
-    def runs_dir(self) -> Path:
+    def runs_dir(self) -> LakePath:
         return self.root / "runs"
 
-    def run_dir(self, run_id: str) -> Path:
+    def run_dir(self, run_id: str) -> LakePath:
         return self.runs_dir() / safe_value(run_id, what="run id")
 
     # -- writes --------------------------------------------------------------------------------
-    def write_partition(self, folder: Path, table: pa.Table, provenance: Provenance,
-                        *, name: str = PART_FILE) -> Path:
+    def write_partition(self, folder: LakePath, table: pa.Table, provenance: Provenance,
+                        *, name: str = PART_FILE) -> LakePath:
         """Write ``table`` as ``folder/name`` atomically (encoded per :mod:`cde_core.parquet_encoding`), with
         provenance in its metadata."""
         meta = dict(table.schema.metadata or {})
@@ -164,17 +175,18 @@ class Lake:
 
     # -- reads ---------------------------------------------------------------------------------
     @staticmethod
-    def read_provenance(path: Path) -> Provenance | None:
+    def read_provenance(path: LakePath) -> Provenance | None:
         """Provenance of a partition file, or None if the file is missing or has none."""
         if path.is_dir():
             path = path / PART_FILE
         if not path.exists():
             return None
+        where, filesystem = arrow_target(path)
         try:
-            meta = pq.read_schema(path).metadata or {}
+            meta = pq.read_schema(where, filesystem=filesystem).metadata or {}
             if PROVENANCE_KEY not in meta:
                 # streaming writers (ParquetWriter.add_key_value_metadata) store it in the footer only
-                meta = pq.read_metadata(path).metadata or {}
+                meta = pq.read_metadata(where, filesystem=filesystem).metadata or {}
         except (pa.ArrowInvalid, OSError) as exc:
             raise DataError(f"unreadable partition file: {exc}", where=str(path),
                             hint="delete it and re-run the step that wrote it") from exc
@@ -190,16 +202,23 @@ class Lake:
         return self.hive_dataset(base)
 
     def trades_files(self, exchange: str, market: str, symbol: str,
-                     start: date | None = None, end: date | None = None) -> list[Path]:
+                     start: date | None = None, end: date | None = None) -> list[LakePath]:
         """Existing trade partition files of one symbol, in date order, within [start, end]."""
         base = self.trades_dir(exchange, market, symbol, date(2000, 1, 1)).parent
-        files: list[Path] = []
-        for folder in sorted(base.glob("date=*")):
+        files: list[LakePath] = []
+        if isinstance(base, ObjectPath):  # one listing instead of a request per day
+            days = {obj.parent for obj, _ in base.walk_files() if obj.name == PART_FILE}
+            candidates = sorted(days)
+        else:
+            candidates = sorted(base.glob("date=*"))
+        for folder in candidates:
+            if not folder.name.startswith("date="):
+                continue
             day = date.fromisoformat(folder.name.removeprefix("date="))
             if (start and day < start) or (end and day > end):
                 continue
             part = folder / PART_FILE
-            if part.exists():
+            if isinstance(part, ObjectPath) or part.exists():
                 files.append(part)
         return files
 

@@ -19,12 +19,14 @@ nothing of the server's file system.
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, StringConstraints
 
 from cde_core.errors import DataError
+
+if TYPE_CHECKING:
+    from cde_core.lake_location import LakePath
 
 # \Z, not $: Python's $ also matches before a trailing newline, so "run\n" would pass
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*\Z")
@@ -60,7 +62,7 @@ LakeName = Annotated[str, StringConstraints(pattern=SAFE_VALUE_PATTERN, max_leng
                      AfterValidator(_checked)]
 
 
-def inside(root: Path, candidate: Path) -> Path:
+def inside(root: LakePath, candidate: LakePath) -> LakePath:
     """``candidate`` with symlinks resolved, if it stays under ``root`` (resolved too); DataError
     naming the lake-relative path otherwise."""
     resolved_root = root.resolve()
@@ -71,15 +73,15 @@ def inside(root: Path, candidate: Path) -> Path:
     return resolved
 
 
-def relative_name(root: Path, path: Path) -> str:
+def relative_name(root: LakePath, path: LakePath) -> str:
     """``path`` as ``<lake>/…`` when it lies under ``root`` (as written), else its last part only."""
     try:
-        return f"{LAKE_PLACEHOLDER}/{path.relative_to(root).as_posix()}"
-    except ValueError:
+        return f"{LAKE_PLACEHOLDER}/{path.relative_to(root).as_posix()}"  # type: ignore[arg-type]
+    except (ValueError, TypeError):
         return path.name
 
 
-def lake_relative(text: str, root: Path) -> str:
+def lake_relative(text: str, root: LakePath) -> str:
     """``text`` with every spelling of the lake root (as configured, absolute, resolved) replaced by
     ``<lake>``: error messages, problem bodies and task errors go to clients this way."""
     spellings = {str(root), str(root.absolute()), str(root.resolve())}

@@ -1,0 +1,76 @@
+"""Where a lake lives: a local folder (``pathlib.Path``) or a bucket prefix (:class:`ObjectPath`).
+
+Everything that opens a lake takes its root through :func:`lake_location`, so ``data_root`` may be
+``/data/lake`` or ``s3://bucket/lake`` for every stage. pyarrow readers and writers get their
+``(path, filesystem)`` pair from :func:`arrow_target`; temporary files, zip caches and locks — which
+need a real file system — live in :func:`local_work_dir`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
+
+from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
+
+from cde_core.errors import CdeError
+from cde_core.object_store import ObjectPath, is_url
+
+if TYPE_CHECKING:
+    import pyarrow.fs as pafs
+
+#: a lake root or a path inside a lake
+LakePath: TypeAlias = Path | ObjectPath
+
+
+def lake_location(value: str | os.PathLike[str] | ObjectPath) -> LakePath:
+    """``s3://bucket/prefix`` → :class:`ObjectPath`; anything else → ``Path`` (``~`` expanded)."""
+    if isinstance(value, ObjectPath):
+        return value
+    text = os.fspath(value)
+    return ObjectPath(text) if is_url(text) else Path(text).expanduser()
+
+
+def is_object_path(path: LakePath) -> bool:
+    return isinstance(path, ObjectPath)
+
+
+def arrow_target(path: LakePath) -> tuple[str, pafs.FileSystem | None]:
+    """``(path, filesystem)`` for pyarrow's ``pq`` / ``ds`` functions: local paths go as they are
+    (``filesystem=None`` keeps pyarrow's fast local path, memory maps included)."""
+    if isinstance(path, ObjectPath):
+        return path.key, path.fs
+    return str(path), None
+
+
+def local_work_dir(root: LakePath) -> Path:
+    """A local folder that belongs to the lake at ``root``: ``<root>/.cache`` for a local lake; for a
+    bucket, ``$CDE_CACHE_DIR`` or the user cache folder, one sub-folder per bucket prefix — zips,
+    locks and temporary files need a real file system, and each machine keeps its own."""
+    if isinstance(root, Path):
+        return root / ".cache"
+    base = Path(os.environ.get("CDE_CACHE_DIR") or _user_cache_dir()).expanduser()
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:12]
+    return base / "object-lakes" / f"{root.bucket}-{digest}"
+
+
+def _user_cache_dir() -> str:
+    from platformdirs import user_cache_dir
+
+    return user_cache_dir("cde", appauthor=False)
+
+
+def _validate_location(value: Any) -> LakePath:
+    if isinstance(value, Path | ObjectPath | str):
+        try:
+            return lake_location(value)
+        except CdeError as exc:  # pydantic reports ValueErrors with the field's name and origin
+            raise ValueError(exc.one_line()) from None
+    raise ValueError("expected a folder or an s3://bucket/prefix URL")
+
+
+#: a config or request field holding a lake root: a folder or ``s3://bucket/prefix``
+LakeRootField = Annotated[LakePath, PlainValidator(_validate_location), PlainSerializer(str, return_type=str),
+                          WithJsonSchema({"type": "string", "description": "a folder or s3://bucket/prefix"})]
