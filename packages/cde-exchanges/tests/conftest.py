@@ -27,10 +27,21 @@ def server(archive_root: Path) -> Iterator[ArchiveServer]:
 
 
 @pytest.fixture
-def config(tmp_path: Path, server: ArchiveServer) -> CdeConfig:
+def data_root(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """The lake root of ``config``: a local folder, or with ``@pytest.mark.parametrize("data_root",
+    ["local", "s3"], indirect=True)`` also ``s3://<fresh bucket>/lake`` on the loopback S3 server."""
+    where = getattr(request, "param", "local")
+    if where == "s3":
+        return str(request.getfixturevalue("s3_lake_url"))
+    assert where == "local", where
+    return tmp_path / "lake"
+
+
+@pytest.fixture
+def config(data_root: Path | str, server: ArchiveServer) -> CdeConfig:
     download = DownloadConfig(binance_archive_url=server.url, okx_archive_url=server.url, concurrency=2,
                               timeout_s=2.0, retries=3, backoff_s=0.01)
-    return CdeConfig(data_root=tmp_path / "lake", download=download,
+    return CdeConfig(data_root=data_root, download=download,
                      executor=ExecutorConfig(name="local", kind="thread", max_workers=1))
 
 

@@ -43,6 +43,7 @@ class InlineTasks:
         return self.tasks[task_id]
 
 
+@pytest.mark.parametrize("data_root", ["local", "s3"], indirect=True)
 def test_download_and_lake_routes(archive_root: Path, server: ArchiveServer, config: CdeConfig) -> None:
     fastapi = pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient

@@ -64,6 +64,7 @@ def drop_hour(archive_root: Path, symbol: str, day: date, hour: int) -> int:
     return len(lines) - len(kept)
 
 
+@pytest.mark.parametrize("data_root", ["local", "s3"], indirect=True)
 def test_trades_and_klines_agree_until_an_hour_goes_missing(archive_root: Path, server: ArchiveServer,
                                                             config: CdeConfig, monkeypatch: pytest.MonkeyPatch) -> None:
     for kind in ("trades", "klines"):

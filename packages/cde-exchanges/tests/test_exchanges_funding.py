@@ -13,6 +13,7 @@ import pytest
 from cde_core.config import CdeConfig
 from cde_core.errors import NotFoundError
 from cde_core.lake import Lake
+from cde_core.lake_location import arrow_target
 from cde_core.schemas import FUNDING_SCHEMA
 from cde_exchanges.download.models import DownloadReport, DownloadRequest
 from cde_exchanges.download.service import run_download
@@ -46,9 +47,11 @@ def download(config: CdeConfig, market: str, symbol: str, start: date, end: date
 
 def read_back(config: CdeConfig, market: str, symbol: str, month: date) -> pa.Table:
     folder = Lake(config.data_root).funding_dir("binance", market, symbol, month)
-    return pq.read_table(folder / "part-0.parquet").replace_schema_metadata(None)
+    where, filesystem = arrow_target(folder / "part-0.parquet")
+    return pq.read_table(where, filesystem=filesystem).replace_schema_metadata(None)
 
 
+@pytest.mark.parametrize("data_root", ["local", "s3"], indirect=True)
 @pytest.mark.parametrize(("market", "symbol"), [("um", "BTCUSDT"), ("cm", "BTCUSD_PERP")])
 def test_funding_round_trip(market: str, symbol: str, archive_root: Path, server: ArchiveServer,
                             config: CdeConfig) -> None:
@@ -64,7 +67,7 @@ def test_funding_round_trip(market: str, symbol: str, archive_root: Path, server
         assert read_back(config, market, symbol, month).equals(table)
         prov = lake.read_provenance(lake.funding_dir("binance", market, symbol, month))
         assert prov is not None and prov.rows == table.num_rows and prov.extra["kind"] == "fundingRate"
-    assert (Path(config.data_root) / "funding" / "exchange=binance" / f"market={market}" / f"symbol={symbol}"
+    assert (lake.root / "funding" / "exchange=binance" / f"market={market}" / f"symbol={symbol}"
             / "month=2024-02" / "part-0.parquet").exists()
     again = download(config, market, symbol, date(2024, 1, 1), date(2024, 2, 29))
     assert again.count_days("skipped") == 2 and not again.files

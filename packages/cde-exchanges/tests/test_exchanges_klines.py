@@ -15,6 +15,7 @@ import pytest
 from cde_core.config import CdeConfig
 from cde_core.errors import DataError
 from cde_core.lake import Lake
+from cde_core.lake_location import arrow_target
 from cde_core.schemas import KLINES_SCHEMA
 from cde_exchanges.download.models import DownloadReport, DownloadRequest
 from cde_exchanges.download.service import run_download
@@ -58,9 +59,11 @@ def download(config: CdeConfig, market: str, symbol: str, interval: str, start: 
 
 def read_back(config: CdeConfig, market: str, symbol: str, interval: str, day: date) -> pa.Table:
     folder = Lake(config.data_root).klines_dir("binance", market, interval, symbol, day)
-    return pq.read_table(folder / "part-0.parquet").replace_schema_metadata(None)
+    where, filesystem = arrow_target(folder / "part-0.parquet")
+    return pq.read_table(where, filesystem=filesystem).replace_schema_metadata(None)
 
 
+@pytest.mark.parametrize("data_root", ["local", "s3"], indirect=True)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}-{c[1]}-{c[2]}-{c[4][0]}")
 def test_klines_round_trip(case: tuple, archive_root: Path, server: ArchiveServer, config: CdeConfig) -> None:
     market, symbol, interval, variant, days = case

@@ -12,6 +12,7 @@ import pytest
 
 from cde_core.config import CdeConfig
 from cde_core.lake import Lake
+from cde_core.lake_location import arrow_target
 from cde_exchanges.download.models import DownloadRequest
 from cde_exchanges.download.service import run_download
 from cde_exchanges.fakes.archive_server import ArchiveServer
@@ -51,9 +52,11 @@ CASES = [
 
 def read_back(lake: Lake, exchange: str, market: str, symbol: str, day: date) -> pa.Table:
     path = lake.trades_dir(exchange, market, symbol, day) / "part-0.parquet"  # the lake's own trade kind
-    return pq.read_table(path).replace_schema_metadata(None)
+    where, filesystem = arrow_target(path)
+    return pq.read_table(where, filesystem=filesystem).replace_schema_metadata(None)
 
 
+@pytest.mark.parametrize("data_root", ["local", "s3"], indirect=True)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0].name}-{c[1]}-{c[2]}-{c[3]}-{c[5][0]}")
 def test_round_trip_every_variant(case: tuple, archive_root: Path, server: ArchiveServer,
                                   config: CdeConfig) -> None:

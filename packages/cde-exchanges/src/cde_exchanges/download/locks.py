@@ -3,8 +3,15 @@
 Two ``cde download`` runs on one lake (two terminals, or the CLI beside ``POST /download``) must not
 break each other. Each run takes an OS file lock per symbol it downloads (per lake tree, exchange,
 market and kline interval: the unit whose partitions and archive files only that symbol's download
-writes), under ``<data_root>/.cache/locks/``. Different symbols proceed in parallel; a symbol held by
-another run is waited for, and the days that run wrote are then skipped instead of done twice.
+writes), under ``locks/`` of the lake's local work folder (``<data_root>/.cache/locks/`` for a local
+lake; :func:`cde_core.lake_location.local_work_dir` for a bucket). Different symbols proceed in parallel;
+a symbol held by another run is waited for, and the days that run wrote are then skipped instead of
+done twice.
+
+For a lake in a bucket the lock is per machine: runs on two machines do not see each other's locks.
+They may then download the same symbol-day twice, which is harmless: a partition is committed as one
+whole-object replacement (:func:`cde_core.atomic.atomic_path`) and both runs write the same rows from
+the same archive, so the last commit wins with identical content.
 
 The kernel releases a lock when its process dies, SIGKILL included, so a lock never outlives its run.
 That is also what makes start-up cleanup safe: whoever holds a symbol's lock owns every temporary file
@@ -24,6 +31,7 @@ from types import TracebackType
 from filelock import FileLock, Timeout
 
 from cde_core.atomic import atomic_write_bytes
+from cde_core.lake_location import local_work_dir
 from cde_exchanges.lake.targets import LakeTarget
 
 
@@ -33,13 +41,13 @@ class SymbolLocks:
 
     def __init__(self, target: LakeTarget) -> None:
         self.target = target
-        self.root = target.lake.root / ".cache" / "locks"
+        self.root = local_work_dir(target.lake.root) / "locks"
         self._held: dict[str, FileLock] = {}
 
     def path(self, symbol: str) -> Path:
         """``.cache/locks/<the symbol's lake folder>.lock``: one name per tree, exchange, market, interval
         and symbol, exactly the partitions the lock guards."""
-        folder = self.target.symbol_dir(symbol).relative_to(self.target.lake.root)
+        folder = Path(self.target.symbol_dir(symbol).relative_to(self.target.lake.root).as_posix())
         return self.root / folder.parent / f"{folder.name}.lock"
 
     def try_take(self, symbol: str) -> bool:

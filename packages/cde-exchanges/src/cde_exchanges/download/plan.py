@@ -19,9 +19,11 @@ from cde_exchanges.utc_days import days_between
 def wanted_days(target: LakeTarget, symbol: str, start: date, end: date,
                 *, force: bool) -> tuple[list[date], list[date]]:
     """(partition keys to fetch, keys already in the lake), in order."""
+    keys = sorted({target.key(day) for day in days_between(start, end)})
+    complete = set() if force else target.complete_keys(symbol, keys)
     todo, have = [], []
-    for key in sorted({target.key(day) for day in days_between(start, end)}):
-        (have if not force and target.is_complete(symbol, key) else todo).append(key)
+    for key in keys:
+        (have if key in complete else todo).append(key)
     return todo, have
 
 

@@ -39,7 +39,7 @@ from cde_exchanges.fetching.archive_fetcher import ArchiveFetcher, TransferMonit
 from cde_exchanges.formats.archive_exchange import ArchiveExchange
 from cde_exchanges.formats.archive_files import ArchiveFile
 from cde_exchanges.formats.kline_intervals import interval_us
-from cde_exchanges.lake.targets import LakeTarget
+from cde_exchanges.lake.targets import LakeTarget, partition_stamp
 from cde_exchanges.utc_days import days_between
 
 #: how often a run waiting for another run's symbol looks again
@@ -160,14 +160,7 @@ class _Run:
     def partition_stamps(self, symbol: str) -> dict[date, tuple[int, int] | None]:
         """(inode, mtime) of each requested partition file: a rename into place changes both, so a
         partition another run commits while this one waits is told apart from one that was there."""
-        stamps: dict[date, tuple[int, int] | None] = {}
-        for key in self.keys():
-            try:
-                stat = (self.target.folder(symbol, key) / PART_FILE).stat()
-                stamps[key] = (stat.st_ino, stat.st_mtime_ns)
-            except FileNotFoundError:
-                stamps[key] = None
-        return stamps
+        return {key: partition_stamp(self.target.folder(symbol, key) / PART_FILE) for key in self.keys()}
 
     def written_meanwhile(self, symbol: str) -> set[date]:
         """Partitions of ``symbol`` another run committed since this one started (``--force`` only)."""

@@ -32,6 +32,7 @@ import pyarrow as pa
 from cde_core.arrow_views import numpy_view
 from cde_core.errors import CdeError, DataError
 from cde_core.lake import Lake, Provenance
+from cde_core.lake_location import LakePath
 from cde_exchanges.download.cancel import CancelFlag
 from cde_exchanges.download.models import DayOutcome
 from cde_exchanges.extraction.partition_writer import TradePartitionWriter
@@ -60,7 +61,7 @@ class SymbolExtraction:
 
     adapter: ArchiveExchange
     params: Any
-    lake_root: Path
+    lake_root: LakePath
     market: str
     kind: str
     symbol: str

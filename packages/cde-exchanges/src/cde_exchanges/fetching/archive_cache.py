@@ -1,4 +1,6 @@
-"""Where verified zips and "no data that day" markers live: ``<data_root>/.cache/``.
+"""Where verified zips and "no data that day" markers live: the lake's local work folder
+(:func:`cde_core.lake_location.local_work_dir`: ``<data_root>/.cache/`` for a local lake; for a bucket,
+``$CDE_CACHE_DIR`` or the user cache folder — zips are never written into the bucket).
 
 A zip is trusted only with its ``.sha256`` sidecar, written after verification, so a zip left by a
 killed download is never mistaken for a good one; before reuse the fetcher re-hashes it against the
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from cde_core.atomic import atomic_write_bytes
 from cde_core.errors import DataError
+from cde_core.lake_location import LakePath, lake_location, local_work_dir
 from cde_exchanges.formats.archive_files import ArchiveFile
 
 MISSING_TTL = timedelta(days=1)
@@ -25,8 +28,8 @@ HASH_CHUNK = 1 << 20
 
 
 class ArchiveCache:
-    def __init__(self, data_root: Path) -> None:
-        self.root = Path(data_root) / ".cache"
+    def __init__(self, data_root: LakePath | str) -> None:
+        self.root: Path = local_work_dir(lake_location(data_root))
 
     def zip_path(self, file: ArchiveFile) -> Path:
         return self.root / "archives" / file.exchange / file.rel_path

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cde_core.errors import ConfigError, DataError
 from cde_core.lake import Lake, Provenance, safe_value
+from cde_core.object_store import ObjectPath
 from cde_core.progress import ProgressCallback
 from cde_core.schemas import BARS_SCHEMA, PERIOD_START, TS_TYPE
 from cde_exchanges.formats.csv_checks import ValueRule
@@ -228,7 +229,10 @@ def _write_months(request: BarImportRequest, lake: Lake, spec: str, label: str, 
         report(0.8 + 0.2 * len(written) / (len(cuts) - 1), month)
     for stale in old:  # --force: months of the earlier import that this one does not cover
         if stale.name.removeprefix("month=") not in written:
-            shutil.rmtree(stale)
+            if isinstance(stale, ObjectPath):
+                stale.remove_tree()
+            else:
+                shutil.rmtree(stale)
     first, last = table.column("ts")[0].as_py(), table.column("ts")[-1].as_py()
     return BarImportReport(spec=spec, exchange=request.exchange, market=request.market, symbol=request.symbol,
                            bars=table.num_rows, interval=label, first=first.astimezone(UTC),

@@ -12,7 +12,6 @@ Count and prices must agree exactly (both come from the same decimal strings); v
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -23,6 +22,7 @@ from pydantic import BaseModel, Field
 from cde_core.errors import NotFoundError
 from cde_core.json_types import JsonDate
 from cde_core.lake import PART_FILE, Lake
+from cde_core.lake_location import LakePath, arrow_target
 from cde_exchanges.formats.kline_intervals import interval_us
 from cde_exchanges.lake.interval_aggregator import IntervalAggregator
 from cde_exchanges.utc_days import day_start_us, days_between
@@ -108,12 +108,14 @@ def _days(lake: Lake, request: CrosscheckRequest, symbol: str) -> list[date]:
                   and (request.end is None or d <= request.end))
 
 
-def _compare_day(symbol: str, day: date, step: int, trades_path: Path, klines_path: Path) -> DayCrosscheck:
+def _compare_day(symbol: str, day: date, step: int, trades_path: LakePath, klines_path: LakePath) -> DayCrosscheck:
     start = day_start_us(day)
     ours = IntervalAggregator(start, step)
-    for batch in pq.ParquetFile(trades_path).iter_batches(columns=TRADE_COLUMNS):
+    where, filesystem = arrow_target(trades_path)
+    for batch in pq.ParquetFile(where, filesystem=filesystem).iter_batches(columns=TRADE_COLUMNS):
         ours.add(batch)
-    theirs = _klines_by_interval(pq.read_table(klines_path), start, step)
+    where, filesystem = arrow_target(klines_path)
+    theirs = _klines_by_interval(pq.read_table(where, filesystem=filesystem), start, step)
     slots = np.flatnonzero((ours.count > 0) | theirs["present"])
     mismatches = []
     for slot in slots.tolist():

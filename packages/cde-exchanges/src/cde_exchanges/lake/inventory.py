@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -20,6 +19,8 @@ from pydantic import BaseModel, Field
 
 from cde_core.errors import CdeError
 from cde_core.lake import PART_FILE, Lake, Provenance
+from cde_core.lake_location import LakePath, arrow_target
+from cde_exchanges.lake.listing import ListedFile, matching_files
 from cde_exchanges.lake.targets import KIND_TREES, TreeSpec
 from cde_exchanges.utc_days import day_start_us
 
@@ -64,20 +65,29 @@ def _period(values: dict[str, str]) -> tuple[date, date]:
     return day, day + timedelta(days=1)
 
 
-def _partitions(lake: Lake, exchange: str | None, market: str | None,
-                symbol: str | None) -> dict[tuple[str, ...], tuple[_Series, list[tuple[date, Path]]]]:
-    """Every partition of every tree, grouped by series (tree and hive values above the partition)."""
+def partition_files(lake: Lake, exchange: str | None = None, market: str | None = None,
+                    symbol: str | None = None) -> list[tuple[TreeSpec, ListedFile]]:
+    """Every partition file of every tree (one recursive listing per tree in a bucket)."""
     wanted = {"exchange": exchange, "market": market, "symbol": symbol}
-    found: dict[tuple[str, ...], tuple[_Series, list[tuple[date, Path]]]] = {}
+    found = []
     for tree in TREES:
         pattern = "/".join(f"{level}={wanted.get(level) or '*'}" for level in tree.levels) + f"/{PART_FILE}"
-        for path in sorted((lake.root / tree.name).glob(pattern)):
-            folders = path.parent.relative_to(lake.root / tree.name).parts
-            values = dict(folder.split("=", 1) for folder in folders)
-            series_values = {k: v for k, v in values.items() if k not in ("date", "month")}
-            key = (tree.name, *series_values.values())
-            entry = found.setdefault(key, (_Series(tree, series_values), []))
-            entry[1].append((_period(values)[0], path))
+        found.extend((tree, listed) for listed in matching_files(lake.root / tree.name, pattern))
+    return found
+
+
+def _partitions(lake: Lake, files: list[tuple[TreeSpec, ListedFile]]
+                ) -> dict[tuple[str, ...], tuple[_Series, list[tuple[date, LakePath]]]]:
+    """The partition ``files`` grouped by series (tree and hive values above the partition)."""
+    found: dict[tuple[str, ...], tuple[_Series, list[tuple[date, LakePath]]]] = {}
+    for tree, listed in files:
+        path = listed.path
+        folders = path.parent.relative_to(lake.root / tree.name).parts
+        values = dict(folder.split("=", 1) for folder in folders)
+        series_values = {k: v for k, v in values.items() if k not in ("date", "month")}
+        key = (tree.name, *series_values.values())
+        entry = found.setdefault(key, (_Series(tree, series_values), []))
+        entry[1].append((_period(values)[0], path))
     return found
 
 
@@ -92,12 +102,16 @@ def _missing(keys: list[date], monthly: bool) -> list[date]:
 
 def inventory(lake: Lake, *, exchange: str | None = None, market: str | None = None,
               symbol: str | None = None,
-              read_provenance: Callable[[Path], Provenance | None] | None = None) -> list[SymbolInventory]:
+              read_provenance: Callable[[LakePath], Provenance | None] | None = None,
+              files: list[tuple[TreeSpec, ListedFile]] | None = None) -> list[SymbolInventory]:
     """One row per series. ``read_provenance`` (default: read each footer) lets a caller that keeps
-    the inventory warm reuse what it read before (:class:`cde_exchanges.lake.inventory_cache.InventoryCache`)."""
+    the inventory warm reuse what it read before (:class:`cde_exchanges.lake.inventory_cache.InventoryCache`);
+    ``files``: the partitions as that caller listed them (default: list them now)."""
     read = read_provenance or lake.read_provenance
+    if files is None:
+        files = partition_files(lake, exchange, market, symbol)
     result = []
-    for series, parts in _partitions(lake, exchange, market, symbol).values():
+    for series, parts in _partitions(lake, files).values():
         days = [d for d, _ in parts]
         present = set(days)
         rows, gaps, boundary, issues, prev_last = 0, 0, 0, [], None
@@ -130,18 +144,19 @@ def inventory(lake: Lake, *, exchange: str | None = None, market: str | None = N
 def verify(lake: Lake, *, exchange: str | None = None, market: str | None = None,
            symbol: str | None = None) -> list[PartitionCheck]:
     checks = []
-    for series, parts in _partitions(lake, exchange, market, symbol).values():
+    for series, parts in _partitions(lake, partition_files(lake, exchange, market, symbol)).values():
         for _, path in parts:
             checks.append(_verify_one(lake, series.tree, path))
     return checks
 
 
-def _verify_one(lake: Lake, tree: TreeSpec, path: Path) -> PartitionCheck:
+def _verify_one(lake: Lake, tree: TreeSpec, path: LakePath) -> PartitionCheck:
     try:
         prov = lake.read_provenance(path)
         if prov is None:
             return PartitionCheck(path=str(path), ok=False, problem="no provenance")
-        parquet = pq.ParquetFile(path)
+        where, filesystem = arrow_target(path)
+        parquet = pq.ParquetFile(where, filesystem=filesystem)
         if not parquet.schema_arrow.remove_metadata().equals(tree.schema):
             return PartitionCheck(path=str(path), ok=False, problem=f"schema differs from the {tree.name} schema")
         columns = [tree.time_column, "trade_id"] if tree.has_trade_ids else [tree.time_column]

@@ -4,7 +4,8 @@ An inventory reads one footer per partition: thousands of files, a second or mor
 from :class:`InventoryCache`: requests get the latest snapshot at once; once it is older than
 ``ttl_s`` one background rebuild (never two at a time: single flight) replaces it, re-reading only
 the footers of partitions that are new or changed since the last (keyed by path, size and
-modification time), so a partition committed by a download shows up within ``ttl_s`` plus one
+modification time; in a bucket taken from the one listing of each tree, so a warm rebuild reads no
+object), so a partition committed by a download shows up within ``ttl_s`` plus one
 rebuild. Only the first request after start waits for a scan. The CLI (``cde lake ls``) still reads
 the lake afresh.
 """
@@ -13,13 +14,13 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from loguru import logger
 
 from cde_core.lake import Lake, Provenance
-from cde_exchanges.lake.inventory import SymbolInventory, inventory
+from cde_core.lake_location import LakePath
+from cde_exchanges.lake.inventory import SymbolInventory, inventory, partition_files
 
 #: how stale a served inventory may be (a commit shows up at most this late)
 DEFAULT_TTL_S = 2.0
@@ -67,20 +68,25 @@ class InventoryCache:
 
     def _build(self) -> None:
         seen: dict[str, tuple[int, int, Provenance | None]] = {}
+        started = time.monotonic()
+        files = partition_files(self.lake)
+        listed = {str(f.path): f.stamp for _, f in files if f.stamp is not None}  # a bucket's listing
 
-        def read(path: Path) -> Provenance | None:
-            stat = path.stat()  # of the link's target: a re-pointed link is read again
+        def read(path: LakePath) -> Provenance | None:
+            stamp = listed.get(str(path))
+            if stamp is None:
+                stat = path.stat()  # of the link's target: a re-pointed link is read again
+                stamp = (stat.st_size, stat.st_mtime_ns)  # type: ignore[union-attr]
             known = self._footers.get(str(path))
-            if known is not None and known[:2] == (stat.st_size, stat.st_mtime_ns):
+            if known is not None and known[:2] == stamp:
                 seen[str(path)] = known
                 return known[2]
             # a partition linked out of the lake is an issue of its row, its footer is not read
             prov = self.lake.read_provenance(self.lake.inside(path))
-            seen[str(path)] = (stat.st_size, stat.st_mtime_ns, prov)
+            seen[str(path)] = (*stamp, prov)
             return prov
 
-        started = time.monotonic()
-        items = inventory(self.lake, read_provenance=read)
+        items = inventory(self.lake, read_provenance=read, files=files)
         self._footers = seen  # forget deleted partitions
         self._rows = [item.model_dump(mode="json") for item in items]
         self._items, self._built_at = items, started

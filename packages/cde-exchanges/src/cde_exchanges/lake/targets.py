@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
 from cde_core.errors import CdeError
 from cde_core.lake import PART_FILE, TRADE_TREES, Lake, trade_tree
+from cde_core.lake_location import LakePath
+from cde_core.object_store import ObjectPath
 from cde_core.schemas import FUNDING_SCHEMA, KLINES_SCHEMA, TRADES_SCHEMA
 from cde_exchanges.formats.kline_intervals import interval_us
 
@@ -92,7 +93,7 @@ class LakeTarget:
     def time_column(self) -> str:
         return self.spec.time_column
 
-    def symbol_dir(self, symbol: str) -> Path:
+    def symbol_dir(self, symbol: str) -> LakePath:
         """The folder above every partition of ``symbol`` (what one download of the symbol writes)."""
         values = {"exchange": self.exchange, "market": self.market, "interval": self.interval or "",
                   "symbol": symbol}
@@ -107,7 +108,7 @@ class LakeTarget:
         unit = "datetime64[M]" if self.monthly else "datetime64[D]"
         return times_us.astype("datetime64[us]").astype(unit).astype("datetime64[D]")
 
-    def folder(self, symbol: str, key: date) -> Path:
+    def folder(self, symbol: str, key: date) -> LakePath:
         if self.kind == "fundingRate":
             return self.lake.funding_dir(self.exchange, self.market, symbol, key)
         if self.kind == "klines":
@@ -122,11 +123,21 @@ class LakeTarget:
             extra["interval"] = self.interval
         return extra
 
-    def is_complete(self, symbol: str, key: date) -> bool:
+    def complete_keys(self, symbol: str, keys: list[date]) -> set[date]:
+        """The ``keys`` whose partitions are complete (:meth:`is_complete`). In a bucket one listing of
+        the symbol's folder finds the partitions present, so an absent day costs no request."""
+        symbol_dir = self.symbol_dir(symbol)
+        if not isinstance(symbol_dir, ObjectPath):
+            return {key for key in keys if self.is_complete(symbol, key)}
+        present = {path.parent for path, _ in symbol_dir.walk_files() if path.name == PART_FILE}
+        return {key for key in keys
+                if self.folder(symbol, key) in present and self.is_complete(symbol, key, present=True)}
+
+    def is_complete(self, symbol: str, key: date, *, present: bool = False) -> bool:
         """The partition exists, its provenance says it holds this kind (and interval) and does not say
-        it is incomplete (``complete: false``)."""
+        it is incomplete (``complete: false``). ``present``: the caller has just listed it."""
         folder = self.folder(symbol, key)
-        if not (folder / PART_FILE).exists():
+        if not present and not (folder / PART_FILE).exists():
             return False
         try:
             provenance = self.lake.read_provenance(folder)
@@ -136,3 +147,16 @@ class LakeTarget:
             return False
         return all(provenance.extra.get(k) == v for k, v in self.provenance_extra(symbol).items()
                    if k in ("kind", "interval"))
+
+
+def partition_stamp(path: LakePath) -> tuple[int, int] | None:
+    """What changes when a partition file is committed again: (inode, mtime in ns) on a local disk,
+    where a rename into place changes both; (size, mtime in ns) of an object, which a server-side copy
+    stamps anew. None when the file is absent."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    if isinstance(path, ObjectPath):
+        return stat.st_size, int(stat.st_mtime * 1e9)
+    return stat.st_ino, stat.st_mtime_ns  # type: ignore[union-attr]

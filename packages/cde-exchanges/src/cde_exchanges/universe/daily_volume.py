@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -19,15 +18,17 @@ import pyarrow.parquet as pq
 
 from cde_core.errors import DataError
 from cde_core.lake import PROVENANCE_KEY, Lake, Provenance
+from cde_core.lake_location import LakePath, arrow_target
 
 PROVENANCE_QUOTE_VOLUME = "quote_volume"
 _READERS = 4
 
 
-def partition_quote_volume(path: Path) -> float:
+def partition_quote_volume(path: LakePath) -> float:
     """Sum of quote_qty in one trades partition (provenance total when the writer stored one)."""
     try:
-        parquet = pq.ParquetFile(path)
+        where, filesystem = arrow_target(path)
+        parquet = pq.ParquetFile(where, filesystem=filesystem)
         raw = (parquet.schema_arrow.metadata or {}).get(PROVENANCE_KEY)
         if raw:
             cached = Provenance.model_validate_json(raw).extra.get(PROVENANCE_QUOTE_VOLUME)
@@ -41,7 +42,7 @@ def partition_quote_volume(path: Path) -> float:
     return float(total or 0.0)
 
 
-def _partition_day(path: Path) -> date:
+def _partition_day(path: LakePath) -> date:
     return date.fromisoformat(path.parent.name.removeprefix("date="))
 
 
