@@ -84,3 +84,19 @@ def test_daily_bars_with_dates(tmp_path: Path) -> None:
     assert report.spec == "imported-1d" and report.months == ["2024-01", "2024-02"]  # type: ignore[attr-defined]
     text = write(tmp_path, ["2024-01-30,1,2,0.5,2,1", "2024-01-31,2,3,1,3,1"], "daily.csv")
     assert run(tmp_path, [text], name="daily-csv").spec == "imported-daily-csv"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_a_forced_reimport_drops_the_months_it_does_not_cover(where: str, tmp_path: Path,
+                                                               request: pytest.FixtureRequest) -> None:
+    lake = Lake(tmp_path / "lake" if where == "local" else request.getfixturevalue("s3_lake_url"))
+    two_months = ["2024-01-31 23:00,10,12,9,11,2", "2024-02-01 00:00,11,13,10,12,1"]
+    options = {"files": [write(tmp_path, two_months)], "exchange": "me", "market": "spot", "symbol": "AAA",
+               "columns": COLUMNS, "time": TimeOptions(), "interval": "1h"}
+    assert import_bars(BarImportRequest(**options), lake).months == ["2024-01", "2024-02"]  # type: ignore[arg-type]
+    options["files"] = [write(tmp_path, two_months[:1], "january.csv")]
+    assert import_bars(BarImportRequest(**options, force=True), lake).months == ["2024-01"]  # type: ignore[arg-type]
+    folder = lake.bars_dir("imported-1h", "me", "spot", "AAA")
+    months = sorted(p.parent.name for p in folder.glob("month=*/part-0.parquet"))
+    assert months == ["month=2024-01"]
+    assert lake.dataset("bars", subpath="spec=imported-1h").to_table().num_rows == 1

@@ -127,16 +127,22 @@ def test_no_look_ahead_the_day_itself_and_later_never_count(lake: Lake) -> None:
     assert (after[after["date"] > spike].groupby("date")["symbol"].first() == "FFFUSDT").all()
 
 
-def test_ties_break_by_symbol(tmp_path: Path) -> None:
-    lake = Lake(tmp_path)
+@pytest.fixture(params=["local", "s3"])
+def empty_root(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """An empty lake root: a local folder, or ``s3://<fresh bucket>/lake`` on the loopback S3 server."""
+    return tmp_path if request.param == "local" else str(request.getfixturevalue("s3_lake_url"))
+
+
+def test_ties_break_by_symbol(empty_root: Path | str) -> None:
+    lake = Lake(empty_root)
     for symbol in ("BBBUSDT", "AAAUSDT", "CCCUSDT"):
         write(lake, symbol, D0, 100)
     got = point_in_time_universe(lake, EX, MKT, 2, D0 + timedelta(days=1), D0 + timedelta(days=1))
     assert list(got["symbol"]) == ["AAAUSDT", "BBBUSDT"] and list(got["rank"]) == [1, 2]
 
 
-def test_daily_volume_uses_the_provenance_total_when_the_writer_stored_one(tmp_path: Path) -> None:
-    lake = Lake(tmp_path)
+def test_daily_volume_uses_the_provenance_total_when_the_writer_stored_one(empty_root: Path | str) -> None:
+    lake = Lake(empty_root)
     write(lake, "AAAUSDT", D0, 300)
     write(lake, "BBBUSDT", D0, 300, quote_volume=123.0)  # trusted, so the column is not read
     got = daily_quote_volumes(lake, EX, MKT).set_index("symbol")["quote_volume"]
