@@ -134,6 +134,24 @@ def test_download_ls_verify_resume_and_force_on_s3(archive_root: Path, server: A
     code, said = verify(machine)
     assert code == 0 and "6 partitions checked, 0 bad" in said, said
 
+    # the asset pool from the bucket, the lake named on the command line (not folded into a local path)
+    env_root = machine.env.pop("CDE_DATA_ROOT")
+    code, out, err = run(machine, "universe", "pit", "--start", str(DAYS[1]), "--end", str(DAYS[2]), "--n", "2",
+                         "--lookback-days", "1", "--json", "--data-root", s3_lake_url)
+    machine.env["CDE_DATA_ROOT"] = env_root
+    assert code == 0, out + err
+
+    def volume(symbol: str, day: date) -> float:  # the oracle: the generated trades' quote volume
+        return float(sum(expected[(symbol, day)].column("quote_qty").to_pylist()))
+
+    want = [(str(day), symbol, rank) for day, before in ((DAYS[1], DAYS[0]), (DAYS[2], DAYS[1]))
+            for rank, symbol in enumerate(sorted(SYMBOLS, key=lambda s: -volume(s, before)), start=1)]
+    got = [(r["date"], r["symbol"], r["rank"]) for r in json.loads(out)]
+    assert got == want
+    for r in json.loads(out):
+        prior = DAYS[DAYS.index(date.fromisoformat(r["date"])) - 1]
+        assert r["trailing_quote_volume"] == pytest.approx(volume(r["symbol"], prior), rel=1e-9)
+
     code, out, err = machine.finish(machine.download("--force"))
     assert code == 0 and "days: 6 downloaded, 0 skipped" in out, out + err
     assert len(server.requests("*.zip")) == zips_before + 6

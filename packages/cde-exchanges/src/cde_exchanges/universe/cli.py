@@ -76,7 +76,9 @@ def pit_command(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON records")] = False,
     out: Annotated[Path | None, typer.Option(help="also write the universe to this Parquet file",
                                              dir_okay=False)] = None,
-    data_root: Annotated[Path | None, typer.Option(help="lake root (default: config data_root)")] = None,
+    # a str, not a Path: pathlib would fold s3://bucket/lake into the local folder s3:/bucket/lake
+    data_root: Annotated[str | None, typer.Option(metavar="<path|url>", help="lake root, a folder or "
+                                                  "s3://bucket/prefix (default: config data_root)")] = None,
 ) -> None:
     """Point-in-time universe from the lake: top-N by trailing quote volume as of each date.
 
