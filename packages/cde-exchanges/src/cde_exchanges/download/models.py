@@ -33,7 +33,8 @@ class DownloadRequest(ArchiveRequest):
                                                  "already in the lake")
     recheck_missing: StrictBool = Field(False, description="ask again for files recorded as missing (404) "
                                                            "less than a day ago")
-    keep_archives: StrictBool = Field(False, description="keep the verified zips in <data_root>/.cache/archives")
+    keep_archives: StrictBool = Field(False, description="keep the verified zips in <data_root>/.cache/archives "
+                                                           "(an s3:// lake: in the local cache folder)")
     allow_unverified: StrictBool = Field(False, description="accept a zip published without its .CHECKSUM on its "
                                                             "zip CRC-32 alone (recorded in the provenance)")
 
