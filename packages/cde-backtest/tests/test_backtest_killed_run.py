@@ -53,7 +53,8 @@ def write_bars(lake: Lake, panel: pd.DataFrame) -> None:
             "ts": ts, "ts_close": ts, **{c: pa.array(bars[c].to_numpy(), pa.float64()) for c in
                                          ("open", "high", "low", "close", "volume", "quote_volume")},
             "vwap": pa.array(bars["close"].to_numpy(), pa.float64()), "n_trades": pa.array(np.full(n, 5), pa.int64()),
-            "buy_volume": pa.array(bars["volume"].to_numpy() / 2), "buy_quote_volume": pa.array(bars["quote_volume"] / 2),
+            "buy_volume": pa.array(bars["volume"].to_numpy() / 2),
+            "buy_quote_volume": pa.array(bars["quote_volume"].to_numpy() / 2),
             "first_trade_id": pa.array(np.arange(n), pa.int64()), "last_trade_id": pa.array(np.arange(n), pa.int64()),
             PERIOD_START: ts})
         lake.write_partition(lake.bars_dir("time-1h", "binance", "um", str(symbol)) / "month=2024-01", table,
