@@ -83,7 +83,8 @@ def build_router() -> APIRouter:
         from cde_core.visual.plotly_asset import ASSET_FOLDER, SERVER_ASSET_PREFIX
 
         page = RunStore(_lake(request)).file(run_id, "report.html").read_text()
-        return HTMLResponse(page.replace(f'<script src="../../{ASSET_FOLDER}/', f'<script src="{SERVER_ASSET_PREFIX}', 1))
+        lake_script, server_script = f'<script src="../../{ASSET_FOLDER}/', f'<script src="{SERVER_ASSET_PREFIX}'
+        return HTMLResponse(page.replace(lake_script, server_script, 1))
 
     @router.get("/runs/{run_id}/nav")
     def nav(run_id: RunIdPath, request: Request) -> dict[str, Any]:

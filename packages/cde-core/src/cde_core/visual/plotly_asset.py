@@ -85,8 +85,8 @@ class PlotlyScript:
             root = Path(lake_root).absolute()
             if root in page.parents:
                 folder = root / ASSET_FOLDER
-        asset = ensure_asset(folder)
-        return cls(Path(os.path.relpath(asset, page.parent)).as_posix())
+        ensure_asset(folder)
+        return cls(Path(os.path.relpath(folder / asset_name(), page.parent)).as_posix())
 
     def tag(self) -> str:
         if self.src is None:
