@@ -234,8 +234,10 @@ def test_backtest_sweep_through_executor(lake_and_panel, tmp_path):
     for row in result.rows:
         assert RunStore(lake).metrics(row.run_id).sharpe == pytest.approx(row.sharpe)
     heatmap = lake_location(result.heatmap)
-    assert "plotly" in heatmap.read_text() and heatmap.parent.parent.parent == lake.root
-    assert (lake.root / "assets" / asset_name()).exists()  # the heat map loads the lake's one copy
+    assert heatmap.parent.parent.parent == lake.root  # <root>/sweeps/<id>/heatmap.html
+    # the heat map loads the lake's one copy of plotly.js by a URL relative to the page
+    assert f'<script src="../../assets/{asset_name()}"' in heatmap.read_text()
+    assert (lake.root / "assets" / asset_name()).exists()
 
 
 class _InlineTasks:
