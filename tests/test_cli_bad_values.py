@@ -49,6 +49,9 @@ BY_NAME: dict[str, list[str]] = {
     "api_key": ["key-without-server"], "fault": ["boom:*.zip", "404", "404:", "404:*.zip:x", "404:*.zip:-1"],
     "ts_unit": ["m", "ms2"], "ts_format": ["%Q", "%d.%m.%Y"], "timezone": ["Mars/Olympus", ""],
     "name": ["../x", "a/b"],
+    # a lake root is a folder or s3://bucket/prefix (a str option: a Path option would mangle the URL)
+    "lake_root": ["gs://bucket/lake", "s3://", "s3://bucket/../x", "{under_a_file}"],
+    "data_root": ["gs://bucket/demo", "s3://", "{under_a_file}"],
 }
 
 #: options whose every value is legitimate, so no bad value exists (kept short and explained)
@@ -93,7 +96,7 @@ def bad_values(param: Any, tmp: Path) -> list[str]:
     if annotation is bool or param.name in FREE:
         return []
     if param.name in BY_NAME:
-        return BY_NAME[param.name]
+        return [value.replace("{under_a_file}", _under_a_file(tmp)) for value in BY_NAME[param.name]]
     if annotation is int:
         return BAD_INTS
     if annotation is float:

@@ -49,17 +49,18 @@ def write_funding(lake: Lake, symbol: str, month: str, events: list[tuple[str, f
                          Provenance(source="test", rows=len(events)))
 
 
-def request() -> BacktestRequest:
+def backtest_request() -> BacktestRequest:
     return BacktestRequest.model_validate({
         "strategy": "trend_following", "params": {"fast": 1, "slow": 2, "long_only": True}, "bars": "time-1h",
         "exchange": "binance", "market": "um",
         "engine": {"initial_cash": 1000.0, "fraction": 1.0, "costs": {"maker_bp": 0, "taker_bp": 0}}})
 
 
-def test_funding_tree_fills_the_panel_and_the_nav_matches_the_hand_computation(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    lake = Lake(tmp_path)
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_funding_tree_fills_the_panel_and_the_nav_matches_the_hand_computation(where, tmp_path, request) -> None:  # type: ignore[no-untyped-def]
+    lake = Lake(tmp_path if where == "local" else request.getfixturevalue("s3_lake_url"))
     write_bars(lake, "BTCUSDT")
-    without = run_backtest(request(), lake)
+    without = run_backtest(backtest_request(), lake)
     write_funding(lake, "BTCUSDT", "2023-12", [("2023-12-31T16:00:00.004", 0.01)])  # before the first bar
     write_funding(lake, "BTCUSDT", "2024-01", [
         ("2024-01-01T00:00:00.001", 0.005),   # bar 0: nothing held yet
@@ -71,7 +72,7 @@ def test_funding_tree_fills_the_panel_and_the_nav_matches_the_hand_computation(t
     rates = panel["funding_rate"].droplevel("symbol")
     assert rates[rates != 0].to_dict() == {START: 0.005, START + pd.Timedelta(hours=4): 0.001,
                                            START + pd.Timedelta(hours=8): -0.002}
-    result = run_backtest(request(), lake)
+    result = run_backtest(backtest_request(), lake)
     # signal +1 from bar 1 (close above its 2-bar mean), filled at open[2] = 101 with all 1000 of equity
     qty = 1000.0 / 101.0
     assert 1000.0 * (1 + without.metrics.total_return) == pytest.approx(1000.0 + qty * (111.0 - 101.0), rel=1e-12)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +16,7 @@ from cde_backtest.run_store import RUN_FILES, RunStore
 from cde_backtest.service import run_backtest
 from cde_core.errors import ConfigError, NotFoundError
 from cde_core.lake import Lake, Provenance
+from cde_core.lake_location import lake_location
 from cde_core.schemas import BARS_SCHEMA
 from cde_core.visual.plotly_asset import asset_name
 
@@ -51,9 +51,19 @@ def _write_lake(root, make_panel) -> tuple[Lake, pd.DataFrame]:
     return lake, panel
 
 
-@pytest.fixture(scope="module")
-def lake_and_panel(tmp_path_factory, panel_factory):
-    return _write_lake(tmp_path_factory.mktemp("lake"), panel_factory)
+@pytest.fixture(scope="module", params=["local", "s3"])
+def lake_and_panel(request, tmp_path_factory, panel_factory):
+    """The same synthetic lake in a folder and in a bucket of the loopback S3 server: every test of
+    this module runs on both."""
+    if request.param == "local":
+        yield _write_lake(tmp_path_factory.mktemp("lake"), panel_factory)
+        return
+    server = request.getfixturevalue("s3_server")
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in server.env.items():
+            env.setenv(key, value)
+        env.setenv("CDE_CACHE_DIR", str(tmp_path_factory.mktemp("cde-cache")))
+        yield _write_lake(f"s3://{server.create_bucket()}/lake", panel_factory)
 
 
 def _request(**extra) -> BacktestRequest:
@@ -223,7 +233,11 @@ def test_backtest_sweep_through_executor(lake_and_panel, tmp_path):
         (1, "day"), (1, "week"), (2, "day"), (2, "week")}
     for row in result.rows:
         assert RunStore(lake).metrics(row.run_id).sharpe == pytest.approx(row.sharpe)
-    assert "plotly" in Path(result.heatmap).read_text()
+    heatmap = lake_location(result.heatmap)
+    assert heatmap.parent.parent.parent == lake.root  # <root>/sweeps/<id>/heatmap.html
+    # the heat map loads the lake's one copy of plotly.js by a URL relative to the page
+    assert f'<script src="../../assets/{asset_name()}"' in heatmap.read_text()
+    assert (lake.root / "assets" / asset_name()).exists()
 
 
 class _InlineTasks:
@@ -327,7 +341,7 @@ def test_backtest_clean_run_has_no_notices(lake_and_panel):
     lake, _ = lake_and_panel
     result = run_backtest(_request(), lake)
     assert result.notices == []
-    assert "Notices" not in Path(result.report).read_text()
+    assert "Notices" not in lake_location(result.report).read_text()
 
 
 def test_backtest_cli_prints_numbers_between_ten_and_a_hundred_thousand_plainly(lake_and_panel):
@@ -350,7 +364,7 @@ def test_backtest_cli_prints_numbers_between_ten_and_a_hundred_thousand_plainly(
     table = [line for line in shown.output.splitlines() if "│" in line]  # not the run id: its hex may read 3e5
     assert len(table) >= 19 and not re.search(r"\d[eE][+-]?\d", "\n".join(table)), shown.output
     assert f"{result.metrics.total_fees:,.2f}" in shown.output
-    assert f"{result.metrics.total_fees:,.2f}" in Path(result.report).read_text()
+    assert f"{result.metrics.total_fees:,.2f}" in lake_location(result.report).read_text()
 
 
 @pytest.fixture(scope="module")

@@ -83,17 +83,15 @@ def build_router() -> APIRouter:
         from cde_core.visual.plotly_asset import ASSET_FOLDER, SERVER_ASSET_PREFIX
 
         page = RunStore(_lake(request)).file(run_id, "report.html").read_text()
-        return HTMLResponse(page.replace(f'<script src="../../{ASSET_FOLDER}/', f'<script src="{SERVER_ASSET_PREFIX}', 1))
+        lake_script, server_script = f'<script src="../../{ASSET_FOLDER}/', f'<script src="{SERVER_ASSET_PREFIX}'
+        return HTMLResponse(page.replace(lake_script, server_script, 1))
 
     @router.get("/runs/{run_id}/nav")
     def nav(run_id: RunIdPath, request: Request) -> dict[str, Any]:
         """NAV, benchmark and drawdown series for charts."""
-        import pyarrow.parquet as pq
-
         from cde_backtest.run_store import RunStore
 
-        frame = pq.read_table(RunStore(_lake(request)).file(run_id, "nav.parquet"),
-                              columns=["ts", "nav", "benchmark"]).to_pandas()
+        frame = RunStore(_lake(request)).table(run_id, "nav.parquet", columns=["ts", "nav", "benchmark"]).to_pandas()
         drawdown = frame["nav"] / frame["nav"].cummax() - 1.0
         return {"ts": frame["ts"].map(lambda t: t.isoformat()).tolist(), "nav": frame["nav"].tolist(),
                 "benchmark": frame["benchmark"].tolist(), "drawdown": drawdown.tolist()}

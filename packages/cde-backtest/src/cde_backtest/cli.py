@@ -13,14 +13,16 @@ backtest_app = typer.Typer(help="backtest strategies on lake bars and features; 
                            no_args_is_help=True)
 
 
-def _lake(root: Path | None):  # type: ignore[no-untyped-def]
+def _lake(root: str | None):  # type: ignore[no-untyped-def]
     from cde_core.config import get_config
     from cde_core.lake import Lake
 
     return Lake(root or get_config().data_root)
 
 
-LakeOption = Annotated[Path | None, typer.Option("--lake", help="lake root (default: data_root from config)")]
+# a str, not a Path: typer would turn s3://bucket/lake into the local folder s3:/bucket/lake
+LakeOption = Annotated[str | None, typer.Option("--lake", help="lake root: a folder or s3://bucket/prefix "
+                                                "(default: data_root from config)")]
 
 
 def _metrics_table(metrics, title: str):  # type: ignore[no-untyped-def]

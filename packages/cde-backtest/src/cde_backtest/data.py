@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +12,7 @@ import pyarrow.dataset as ds
 from cde_backtest.funding import funding_column, read_funding
 from cde_core.errors import DataError, NotFoundError
 from cde_core.lake import Lake, safe_value
+from cde_core.lake_location import LakePath
 from cde_core.lake_names import POINT_ELSEWHERE, missing_name, partition_values
 from cde_core.schemas import bar_clock_column
 from cde_core.suggest import did_you_mean
@@ -93,7 +93,7 @@ def load_panel(lake: Lake, *, bars: str, features: str | None, exchange: str, ma
     return panel
 
 
-def check_found(panel: pd.DataFrame, base: Path, *, exchange: str, market: str, symbols: list[str] | None,
+def check_found(panel: pd.DataFrame, base: LakePath, *, exchange: str, market: str, symbols: list[str] | None,
                 start: datetime | None, end: datetime | None) -> None:
     """Raise a :class:`NotFoundError` naming what the request asked for and the lake lacks (an
     exchange, market or symbol, with the nearest names; or any bar of a symbol in the date range,

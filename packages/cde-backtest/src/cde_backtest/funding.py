@@ -26,7 +26,7 @@ def read_funding(lake: Lake, exchange: str, market: str, symbols: list[str]) -> 
     base = lake.hive_dir("funding", ("exchange", exchange), ("market", market))
     if market not in FUNDED_MARKETS or not base.exists():
         return None
-    dataset = ds.dataset(base, format="parquet", partitioning="hive")
+    dataset = lake.hive_dataset(base)
     table = dataset.to_table(columns=["symbol", "calc_time", "funding_rate"],
                              filter=ds.field("symbol").isin(symbols))
     if table.num_rows == 0:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from cde.runs import Run
 from cde_core.errors import ConfigError, NotFoundError, first_validation_problem
 from cde_core.lake import Lake as CoreLake
+from cde_core.lake_location import LakePath, arrow_target, lake_location
 
 #: the distribution that ships each built-in service (named in the error when it is not installed)
 PROVIDERS = {"trades.import": "cde-exchanges", "bars.import": "cde-exchanges", "bars.aggregate": "cde-bars",
@@ -40,7 +41,8 @@ def _day(value: str | date | None) -> date | None:
 
 
 class Lake:
-    """The lake at ``root`` (created on first write), with every installed stage as a method.
+    """The lake at ``root`` — a folder (created on first write) or ``s3://bucket/prefix`` — with every
+    installed stage as a method.
 
     Example (docs/notebook.md)::
 
@@ -51,7 +53,7 @@ class Lake:
     """
 
     def __init__(self, root: str | Path) -> None:
-        self.root = Path(root).expanduser()
+        self.root: LakePath = lake_location(root)
         self.core = CoreLake(self.root)
 
     def __repr__(self) -> str:
@@ -106,19 +108,18 @@ class Lake:
         if not files:
             raise NotFoundError(f"no trades of {symbol} in {exchange}/{market}", where=str(self.root / "trades"),
                                 hint="import them (lake.import_trades) or download them (cde download)")
-        trades: pd.DataFrame = pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
+        tables = [pq.read_table(where, filesystem=filesystem) for where, filesystem in map(arrow_target, files)]
+        trades: pd.DataFrame = pd.concat([t.to_pandas() for t in tables], ignore_index=True)
         return trades
 
     def read_bars(self, spec: str, exchange: str, market: str, symbols: str | Iterable[str] | None = None
                   ) -> pd.DataFrame:
         """Stored bars of ``spec`` with a ``symbol`` column, sorted by symbol then time."""
-        import pyarrow.dataset as ds
-
-        base = self.root / "bars" / f"spec={spec}" / f"exchange={exchange}" / f"market={market}"
+        base = self.core.root / "bars" / f"spec={spec}" / f"exchange={exchange}" / f"market={market}"
         if not base.exists():
             raise NotFoundError(f"no bars of spec {spec} in {exchange}/{market}", where=str(base),
                                 hint="build them with lake.bars(...) or import them with lake.import_bars(...)")
-        table = ds.dataset(base, format="parquet", partitioning="hive").to_table()
+        table = self.core.hive_dataset(base).to_table()
         frame: pd.DataFrame = table.to_pandas()
         frame["symbol"] = frame["symbol"].astype(str)
         wanted = _symbols(symbols)
@@ -159,10 +160,8 @@ class Lake:
         result = self.call("features.compute", bars=spec, exchange=exchange, market=market,
                            symbols=_symbols(symbols) or [], feature_set=feature_set, factors=list(factors or []),
                            **options)
-        import pyarrow.dataset as ds
-
-        base = self.root / "features" / f"spec={result.spec}" / f"exchange={exchange}" / f"market={market}"
-        panel: pd.DataFrame = ds.dataset(base, format="parquet", partitioning="hive").to_table().to_pandas()
+        base = self.core.root / "features" / f"spec={result.spec}" / f"exchange={exchange}" / f"market={market}"
+        panel: pd.DataFrame = self.core.hive_dataset(base).to_table().to_pandas()
         panel["symbol"] = panel["symbol"].astype(str)
         frame = panel.set_index(["ts", "symbol"]).sort_index()
         frame.attrs.update(spec=result.spec, bars=spec, exchange=exchange, market=market)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import html
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from cde_core.lake_location import LakePath, arrow_target, lake_location
 
 
 class Report:
     """The run's HTML report; Jupyter shows it inline (``_repr_html_``: the page in an iframe)."""
 
-    def __init__(self, path: Path, height: int = 900) -> None:
+    def __init__(self, path: LakePath, height: int = 900) -> None:
         self.path = path
         self.height = height
 
@@ -36,7 +37,7 @@ class Run:
     def __init__(self, result: Any) -> None:
         self.result = result
         self.run_id: str = result.run_id
-        self.folder = Path(result.run_dir)
+        self.folder: LakePath = lake_location(result.run_dir)
 
     def __repr__(self) -> str:
         return f"Run({self.run_id!r})"
@@ -47,7 +48,11 @@ class Run:
 
     def frame(self, name: str) -> pd.DataFrame:
         """A stored frame of the run folder: ``nav``, ``positions``, ``trades`` …"""
-        return pd.read_parquet(self.folder / f"{name}.parquet")
+        import pyarrow.parquet as pq
+
+        where, filesystem = arrow_target(self.folder / f"{name}.parquet")
+        frame: pd.DataFrame = pq.read_table(where, filesystem=filesystem).to_pandas()
+        return frame
 
     @property
     def nav(self) -> pd.DataFrame:
@@ -58,7 +63,7 @@ class Run:
         return self.frame("trades")
 
     def report(self, height: int = 900) -> Report:
-        return Report(Path(self.result.report), height=height)
+        return Report(lake_location(self.result.report), height=height)
 
     def _repr_html_(self) -> str:
         rows = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"

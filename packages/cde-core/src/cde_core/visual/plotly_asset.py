@@ -9,11 +9,14 @@ plotly's version, so a cached or shared copy never serves a page built by anothe
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cde_core.atomic import atomic_write_bytes
+from cde_core.lake_location import LakePath
+from cde_core.object_store import ObjectPath
 
 ASSET_FOLDER = "assets"
 SERVER_ASSET_PREFIX = "/visual/assets/"
@@ -36,8 +39,9 @@ def plotly_js() -> str:
     return str(get_plotlyjs())
 
 
-def ensure_asset(folder: Path) -> Path:
-    """``folder/plotly-<version>.min.js``, written atomically unless an identical copy is there."""
+def ensure_asset(folder: LakePath) -> LakePath:
+    """``folder/plotly-<version>.min.js``, written atomically unless an identical copy is there (in a
+    bucket too: one HEAD per page when the lake's copy is already there)."""
     path = folder / asset_name()
     text = plotly_js().encode()
     if not path.exists() or path.stat().st_size != len(text):
@@ -45,9 +49,9 @@ def ensure_asset(folder: Path) -> Path:
     return path
 
 
-def lake_asset(lake_root: Path) -> Path:
-    """The lake's shared copy: ``<root>/assets/plotly-<version>.min.js``."""
-    return ensure_asset(Path(lake_root) / ASSET_FOLDER)
+def lake_asset(lake_root: LakePath) -> LakePath:
+    """The lake's shared copy: ``<root>/assets/plotly-<version>.min.js`` (a folder or a bucket prefix)."""
+    return ensure_asset(lake_root / ASSET_FOLDER)
 
 
 @dataclass(frozen=True)
@@ -65,18 +69,24 @@ class PlotlyScript:
         return cls(SERVER_ASSET_PREFIX + asset_name())
 
     @classmethod
-    def beside(cls, page: Path, lake_root: Path | None = None) -> PlotlyScript:
+    def beside(cls, page: LakePath, lake_root: LakePath | None = None) -> PlotlyScript:
         """For an HTML file written at ``page``: the lake's asset when the page is inside the lake,
         else a copy next to the page; the script is referenced by a relative URL either way, so the
-        folder can be moved or served as a whole."""
+        folder can be moved or served as a whole. ``page`` and ``lake_root`` may be bucket keys."""
+        if isinstance(page, ObjectPath):
+            folder_key = page.parent
+            if isinstance(lake_root, ObjectPath) and lake_root in page.parents:
+                folder_key = lake_root / ASSET_FOLDER
+            ensure_asset(folder_key)
+            return cls(posixpath.relpath((folder_key / asset_name()).key, page.parent.key))
         page = Path(page).absolute()
         folder = page.parent
-        if lake_root is not None:
+        if lake_root is not None and not isinstance(lake_root, ObjectPath):
             root = Path(lake_root).absolute()
             if root in page.parents:
                 folder = root / ASSET_FOLDER
-        asset = ensure_asset(folder)
-        return cls(Path(os.path.relpath(asset, page.parent)).as_posix())
+        ensure_asset(folder)
+        return cls(Path(os.path.relpath(folder / asset_name(), page.parent)).as_posix())
 
     def tag(self) -> str:
         if self.src is None:

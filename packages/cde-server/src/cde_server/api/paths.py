@@ -14,20 +14,20 @@ use ``Lake.run_dir(run_id)`` / ``safe_value(name, what=...)`` from cde_core — 
 
 from __future__ import annotations
 
-from pathlib import Path as FsPath
 from typing import Annotated
 
 from fastapi import Path
 
 from cde_core.errors import NotFoundError
 from cde_core.lake import SAFE_VALUE_PATTERN, Lake, safe_value
+from cde_core.lake_location import LakePath
 
 RunIdPath = Annotated[str, Path(description="run id", pattern=SAFE_VALUE_PATTERN, max_length=200)]
 FileNamePath = Annotated[str, Path(description="file name inside the run folder", pattern=SAFE_VALUE_PATTERN,
                                    max_length=200)]
 
 
-def run_file_path(lake: Lake, run_id: str, name: str) -> FsPath:
+def run_file_path(lake: Lake, run_id: str, name: str) -> LakePath:
     """The path of file ``name`` in run ``run_id``; 422 on unsafe names, 404 if the run is missing."""
     folder = lake.run_dir(run_id)
     if not folder.is_dir():

@@ -4,35 +4,49 @@ from __future__ import annotations
 
 import shutil
 from datetime import date
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from cde_core.atomic import atomic_write_bytes
 from cde_core.errors import ConfigError, first_validation_problem
+from cde_core.lake_location import LakePath
+from cde_core.object_store import ObjectPath
 from cde_server.demo.settings import DemoSettings, default_demo_root
 
 MARKER = ".cde-demo"
 
 
 def prepare_root(settings: DemoSettings, *, clean: bool) -> None:
-    """Create the demo folder (marked as the demo's own), or empty it for --clean; a folder that is
-    not empty and not the demo's is never deleted."""
+    """Create the demo folder (marked as the demo's own), or empty it for --clean; a folder — or a
+    bucket prefix — that is not empty and not the demo's is never deleted."""
     root = settings.data_root
     marked = (root / MARKER).exists()
-    if root.exists() and any(root.iterdir()) and not marked:
+    if _holds_anything(root) and not marked:
         raise ConfigError("the demo data root is not empty and was not created by `cde demo`", where=str(root),
                           hint="choose another --data-root")
-    if clean and root.exists():
-        shutil.rmtree(root)
-    (root / "work").mkdir(parents=True, exist_ok=True)
-    (root / MARKER).write_text("created by `cde demo`; `cde demo --clean` deletes this folder\n")
+    if clean:
+        if isinstance(root, ObjectPath):
+            root.remove_tree()
+            shutil.rmtree(settings.local_root, ignore_errors=True)
+        elif root.exists():
+            shutil.rmtree(root)
+    settings.work.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(root / MARKER, b"created by `cde demo`; `cde demo --clean` deletes this folder\n")
+
+
+def _holds_anything(root: LakePath) -> bool:
+    if isinstance(root, ObjectPath):  # files only: a bucket may keep empty "folder" markers of deleted keys
+        return next(root.walk_files(), None) is not None
+    return root.exists() and any(root.iterdir())
 
 
 def demo(
-    data_root: Annotated[Path | None, typer.Option(help="where the demo's archive, lake and runs go "
-                                                   "[default: <user data dir>/cde/demo]")] = None,
+    data_root: Annotated[str | None, typer.Option(help="where the demo's archive, lake and runs go; "
+                                                  "s3://bucket/prefix puts the lake in a bucket (archive and "
+                                                  "work files stay in a local cache folder) "
+                                                  "[default: <user data dir>/cde/demo]")] = None,
     clean: Annotated[bool, typer.Option("--clean", help="delete the earlier demo data and start over")] = False,
     source: Annotated[str, typer.Option(help="synthetic (offline, generated market) or binance (real archive, "
                                         "needs internet)")] = "synthetic",
@@ -50,7 +64,7 @@ def demo(
     from cde_server.stage_commands import require_commands
 
     try:
-        settings = DemoSettings(data_root=(data_root or default_demo_root()).expanduser(),
+        settings = DemoSettings(data_root=data_root or default_demo_root(),
                                 source=source, symbols=symbols,  # type: ignore[arg-type]
                                 days=days, start=date.fromisoformat(start), trades_per_day=trades_per_day, seed=seed)
     except ValidationError as exc:
@@ -62,7 +76,7 @@ def demo(
     require_commands([step.command for step in demo_steps(settings)], available, by="`cde demo`")
     prepare_root(settings, clean=clean)
     console = Console(stderr=True)
-    if (settings.lake).exists():
+    if settings.lake.exists():
         console.print(f"resuming the demo in {settings.data_root} (complete files, lake partitions and bars are "
                       "reused; --clean starts over)")
     else:

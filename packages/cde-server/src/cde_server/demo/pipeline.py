@@ -20,6 +20,7 @@ from rich.console import Console
 
 from cde_core.atomic import atomic_write_bytes
 from cde_core.errors import CdeError, NotFoundError
+from cde_core.lake_location import LakePath
 from cde_server.demo.archive_server_process import served_archive
 from cde_server.demo.settings import DemoSettings
 
@@ -31,8 +32,8 @@ RUN_NAME = "demo-momentum"
 
 
 class DemoResult(BaseModel):
-    run_dir: Path
-    report: Path
+    run_dir: str
+    report: str
     seconds: float
     resumed: bool
 
@@ -71,7 +72,7 @@ def write_run_config(settings: DemoSettings, universe_file: Path, target: Path) 
     return target
 
 
-def latest_run(lake: Path) -> Path:
+def latest_run(lake: LakePath) -> LakePath:
     runs = [p for p in (lake / "runs").glob(f"*{RUN_NAME}*") if (p / "metrics.json").exists()]
     if not runs:
         raise NotFoundError("the backtest wrote no run folder", where=str(lake / "runs"))
@@ -147,5 +148,5 @@ def run_pipeline(settings: DemoSettings, invoke: Invoke, console: Console) -> De
                                hint="fix the error above and run `cde demo` again: it resumes")
             console.print(f"[dim]step {index} took {time.perf_counter() - step_started:.1f} s[/]")
     run_dir = latest_run(settings.lake)
-    return DemoResult(run_dir=run_dir, report=run_dir / "report.html", seconds=time.perf_counter() - started,
+    return DemoResult(run_dir=str(run_dir), report=str(run_dir / "report.html"), seconds=time.perf_counter() - started,
                       resumed=resumed)

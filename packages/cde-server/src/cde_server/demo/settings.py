@@ -9,6 +9,8 @@ from typing import Literal
 from platformdirs import user_data_dir
 from pydantic import BaseModel, ConfigDict, Field
 
+from cde_core.lake_location import LakePath, LakeRootField, local_work_dir
+
 #: liquid Binance spot pairs; the generated market gives them quote volumes spread over decades
 DEMO_SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "DOGEUSDT", "ADAUSDT", "AVAXUSDT",
                 "LINKUSDT", "DOTUSDT", "LTCUSDT", "TRXUSDT")
@@ -23,7 +25,9 @@ class DemoSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    data_root: Path = Field(default_factory=default_demo_root, description="everything the demo writes")
+    data_root: LakeRootField = Field(default_factory=default_demo_root,
+                                     description="everything the demo writes: a folder, or s3://bucket/prefix "
+                                                 "for the lake (archive and work files stay local)")
     source: Literal["synthetic", "binance"] = Field("synthetic", description="generated market or the real archive")
     symbols: int = Field(len(DEMO_SYMBOLS), ge=4, le=len(DEMO_SYMBOLS), description="how many symbols")
     start: date = date(2024, 1, 1)
@@ -42,13 +46,21 @@ class DemoSettings(BaseModel):
         return list(DEMO_SYMBOLS[: self.symbols])
 
     @property
-    def lake(self) -> Path:
+    def lake(self) -> LakePath:
         return self.data_root / "lake"
 
     @property
+    def local_root(self) -> Path:
+        """Where the generated archive and the work files go: the data root itself, or for a bucket
+        the lake's local work folder (the archive server and the universe file need a file system)."""
+        if isinstance(self.data_root, Path):
+            return self.data_root
+        return local_work_dir(self.data_root) / "demo"
+
+    @property
     def archive(self) -> Path:
-        return self.data_root / "archive"
+        return self.local_root / "archive"
 
     @property
     def work(self) -> Path:
-        return self.data_root / "work"
+        return self.local_root / "work"
