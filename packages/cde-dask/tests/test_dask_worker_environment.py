@@ -1,17 +1,19 @@
 """The worker-side check of the AWS settings, case by case (the cluster tests cover two cases end to end).
 
 Each case is a worker environment written out by hand and the variable the check must name (or None
-when the worker can reach the store as the client does)."""
+when the worker can reach the store as the client does); then what a job's S3 failure becomes."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 
 from cde_core.contracts.executor import Job
+from cde_core.errors import RemoteError
 from cde_core.object_store import ObjectPath
-from cde_dask.worker_environment import ObjectStoreNeeds, missing_setting, needs_of
+from cde_dask.worker_environment import ObjectStoreNeeds, missing_setting, needs_of, run_on_worker
 
 URL = "s3://lake-bucket/lake"
 MINIO = ObjectStoreNeeds(url=URL, endpoint_override=True, static_keys=True)
@@ -78,3 +80,39 @@ def test_a_shared_credentials_file_counts_as_credentials(tmp_path: Path) -> None
     elsewhere.write_text("[default]\n")
     assert missing_setting(MINIO, {**env, "AWS_SHARED_CREDENTIALS_FILE": str(elsewhere)},
                            home=tmp_path / "nowhere") is None
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def probe(url: str) -> bool:
+    return ObjectPath(url).exists()
+
+
+def test_an_unreachable_store_becomes_one_remote_error_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker has every variable, but the store does not answer: one line naming the endpoint."""
+    endpoint = f"http://127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name, value in {**KEYS, "AWS_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    job = Job("probe", probe, (f"{URL}/trades",))
+    with pytest.raises(RemoteError) as caught:
+        run_on_worker(job, needs_of(job))
+    line = str(caught.value)
+    assert "\n" not in line and line.startswith("the object store failed on a Dask worker: ")
+    assert f"endpoint {endpoint}, lake {URL}" in line and "AWS Error" in line
+
+
+def raise_os_error(root: str) -> None:
+    raise FileNotFoundError(2, "No such file or directory", f"/tmp/{len(root)}")
+
+
+def test_other_errors_of_a_job_pass_through_unchanged() -> None:
+    job = Job("local", raise_os_error, (URL,))
+    with pytest.raises(FileNotFoundError):
+        run_on_worker(job, ObjectStoreNeeds(url=URL, endpoint_override=False, static_keys=False))
