@@ -8,50 +8,23 @@ tables with metadata, and raw bytes). Skipped when a stage package (or its servi
 from __future__ import annotations
 
 import shutil
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from cde_core.config import CdeConfig, ExecutorConfig, LoadedConfig, get_loaded_config, set_config
-from cde_core.lake import Lake, Provenance
+from cde_core.lake import Lake
 from cde_core.local_executor import LocalExecutor, LocalExecutorParams
-from cde_core.schemas import TRADES_SCHEMA
 from cde_dask import DaskExecutor
-
-SYMBOLS = ["AAAUSDT", "BBBUSDT", "CCCUSDT"]
-DAYS = [date(2024, 1, 30) + timedelta(days=d) for d in range(4)]  # crosses a month boundary
-ROWS_PER_DAY = 20_000
-
-
-def synthetic_trades(symbol: str, day: date) -> pa.Table:
-    rng = np.random.default_rng(zlib.crc32(f"{symbol}/{day}".encode()))
-    start = np.datetime64(day.isoformat(), "us").astype("int64")
-    ts = start + np.sort(rng.integers(0, 86_400_000_000, ROWS_PER_DAY))
-    price = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 5e-4, ROWS_PER_DAY)))
-    qty = rng.exponential(0.5, ROWS_PER_DAY)
-    first_id = (day - DAYS[0]).days * ROWS_PER_DAY + 1
-    return pa.Table.from_arrays(
-        [pa.array(ts).cast(TRADES_SCHEMA.field("ts").type), pa.array(np.arange(first_id, first_id + ROWS_PER_DAY)),
-         pa.array(price), pa.array(qty), pa.array(price * qty), pa.array(rng.random(ROWS_PER_DAY) < 0.5)],
-        schema=TRADES_SCHEMA)
 
 
 @pytest.fixture(scope="module")
-def trades_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    lake = Lake(tmp_path_factory.mktemp("trades-lake"))
-    for symbol in SYMBOLS:
-        for day in DAYS:
-            lake.write_partition(lake.trades_dir("binance", "spot", symbol, day), synthetic_trades(symbol, day),
-                                 Provenance(source="synthetic", rows=ROWS_PER_DAY))
-    return lake.root
+def trades_lake(tmp_path_factory: pytest.TempPathFactory, synthetic_trades: Any) -> Path:
+    return synthetic_trades.write(Lake(tmp_path_factory.mktemp("trades-lake"))).root
 
 
 def lake_copy(trades_lake: Path, root: Path) -> Lake:
@@ -85,10 +58,12 @@ def configured(root: Path, executor: ExecutorConfig) -> Iterator[None]:
         set_config(previous)
 
 
-def aggregate_both(trades_lake: Path, tmp_path: Path, dask_executor: DaskExecutor) -> tuple[Lake, Lake, Any]:
+def aggregate_both(trades: Any, trades_lake: Path, tmp_path: Path, dask_executor: DaskExecutor
+                   ) -> tuple[Lake, Lake, Any]:
     aggregate = pytest.importorskip("cde_bars.aggregate")
     request = aggregate.AggregateRequest(bar="time", params={"interval": "5min"}, exchange="binance",
-                                         market="spot", symbols=SYMBOLS, start=DAYS[0], end=DAYS[-1])
+                                         market="spot", symbols=trades.symbols, start=trades.days[0],
+                                         end=trades.days[-1])
     local_lake, dask_lake = lake_copy(trades_lake, tmp_path / "local"), lake_copy(trades_lake, tmp_path / "dask")
     local_report = aggregate.aggregate_lake(request, lake=local_lake,
                                             executor=LocalExecutor(LocalExecutorParams(max_workers=2)))
@@ -98,34 +73,37 @@ def aggregate_both(trades_lake: Path, tmp_path: Path, dask_executor: DaskExecuto
     return local_lake, dask_lake, local_report
 
 
-def test_bar_aggregation_writes_the_same_bars_lake(trades_lake: Path, tmp_path: Path,
+def test_bar_aggregation_writes_the_same_bars_lake(synthetic_trades: Any, trades_lake: Path, tmp_path: Path,
                                                    dask_executor: DaskExecutor) -> None:
-    local_lake, dask_lake, _ = aggregate_both(trades_lake, tmp_path, dask_executor)
+    local_lake, dask_lake, _ = aggregate_both(synthetic_trades, trades_lake, tmp_path, dask_executor)
     files = assert_identical_trees(local_lake.root / "bars", dask_lake.root / "bars")
-    assert files >= 2 * len(SYMBOLS)  # two month partitions per symbol at least
+    assert files >= 2 * len(synthetic_trades.symbols)  # two month partitions per symbol at least
 
 
-def test_feature_computation_writes_the_same_features_lake(trades_lake: Path, tmp_path: Path, cluster: Any,
+def test_feature_computation_writes_the_same_features_lake(synthetic_trades: Any, trades_lake: Path,
+                                                           tmp_path: Path, cluster: Any,
                                                            dask_executor: DaskExecutor) -> None:
     service = pytest.importorskip("cde_features.service")
-    local_lake, dask_lake, report = aggregate_both(trades_lake, tmp_path, dask_executor)
-    request = service.ComputeRequest(bars=report.spec_id, exchange="binance", market="spot", symbols=SYMBOLS)
+    local_lake, dask_lake, report = aggregate_both(synthetic_trades, trades_lake, tmp_path, dask_executor)
+    symbols = synthetic_trades.symbols
+    request = service.ComputeRequest(bars=report.spec_id, exchange="binance", market="spot", symbols=symbols)
     with configured(local_lake.root, ExecutorConfig(name="local", kind="thread", max_workers=2)):
         local_result = service.compute_to_lake(request, lake=local_lake)
     with configured(dask_lake.root, ExecutorConfig(name="dask", dask_scheduler=cluster.scheduler_address)):
         dask_result = service.compute_to_lake(request, lake=dask_lake)
     assert dask_result.columns == local_result.columns and dask_result.rows == local_result.rows > 0
-    assert assert_identical_trees(local_lake.root / "features", dask_lake.root / "features") == len(SYMBOLS)
+    assert assert_identical_trees(local_lake.root / "features", dask_lake.root / "features") == len(symbols)
 
 
-def test_parameter_sweep_on_the_pipeline_gives_the_same_metrics(trades_lake: Path, tmp_path: Path, cluster: Any,
-                                                               dask_executor: DaskExecutor) -> None:
+def test_parameter_sweep_on_the_pipeline_gives_the_same_metrics(synthetic_trades: Any, trades_lake: Path,
+                                                                tmp_path: Path, cluster: Any,
+                                                                dask_executor: DaskExecutor) -> None:
     """trades → bars → features → backtest sweep, every step on dask, against every step local."""
     service = pytest.importorskip("cde_features.service")
     sweep = pytest.importorskip("cde_backtest.sweep")
-    local_lake, dask_lake, report = aggregate_both(trades_lake, tmp_path, dask_executor)
-    request = service.ComputeRequest(bars=report.spec_id, exchange="binance", market="spot", symbols=SYMBOLS,
-                                     factors=["ret_log_*"])
+    local_lake, dask_lake, report = aggregate_both(synthetic_trades, trades_lake, tmp_path, dask_executor)
+    request = service.ComputeRequest(bars=report.spec_id, exchange="binance", market="spot",
+                                     symbols=synthetic_trades.symbols, factors=["ret_log_*"])
     # a time-series strategy: time bars open at each symbol's first trade, so the bars of different
     # symbols rarely share a timestamp and a cross-sectional strategy would not trade on this lake
     base = {"strategy": "trend_following", "bars": report.spec_id, "exchange": "binance", "market": "spot",

@@ -32,6 +32,8 @@ from cde_bars.state import BarState
 from cde_bars.trade_checks import BadTradeError
 from cde_core.errors import DataError
 from cde_core.lake import Lake, Provenance
+from cde_core.lake_location import arrow_target
+from cde_core.object_store import ObjectPath
 from cde_core.progress import CancelToken
 from cde_core.schemas import BARS_SCHEMA, TRADES_SCHEMA, validate_table
 
@@ -116,7 +118,8 @@ class SymbolAggregation:
                 # mapped, not read: the pages are decoded straight from the page cache (no copy into
                 # the process; ~0.1 CPU-s less per 20 M trades). Lake files are replaced by rename,
                 # never rewritten in place, so a mapping never sees a file change under it.
-                parquet = pq.ParquetFile(self.files[index], memory_map=True)
+                source, filesystem = arrow_target(self.files[index])
+                parquet = pq.ParquetFile(source, memory_map=filesystem is None, filesystem=filesystem)
                 rows_before = 0
                 for batch in parquet.iter_batches(batch_size=self.batch_rows, columns=columns,
                                                  use_threads=False):
@@ -231,7 +234,11 @@ class SymbolAggregation:
         """Months of an earlier run inside this run's range that this run did not produce."""
         for month in self._run_months(skip_through) - set(self.written):
             if month in existing:
-                shutil.rmtree(month_dir(self.symbol_dir, month), ignore_errors=True)
+                folder = month_dir(self.symbol_dir, month)
+                if isinstance(folder, ObjectPath):
+                    folder.remove_tree()
+                else:
+                    shutil.rmtree(folder, ignore_errors=True)
 
     def _last_time_bar_is_complete(self, state: Any) -> bool:
         interval_us = getattr(self.params, "interval_us", None)

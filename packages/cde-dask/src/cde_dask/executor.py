@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
 import weakref
@@ -15,6 +16,7 @@ from cde_core.progress import CancelToken, ProgressCallback
 from cde_dask.cancel_watcher import CancelWatcher
 from cde_dask.cluster_connection import ClusterConnection, connect
 from cde_dask.params import DaskExecutorParams
+from cde_dask.worker_environment import needs_of, run_on_worker
 from cde_dask.worker_watchdog import WorkerWatchdog
 
 if TYPE_CHECKING:
@@ -139,8 +141,11 @@ class _SubmissionWindow:
                 if self.cancel is not None and self.cancel.cancelled:
                     return
                 job = self.jobs[self._next]
+                # the job and what its worker must offer to reach an object-store lake, bound into one
+                # callable: Dask would otherwise look into the arguments for tasks and futures
+                task = functools.partial(run_on_worker, job, needs_of(job))
                 # a unique key per run and job: Dask would otherwise reuse a result of the same key
-                future = self.client.submit(job, key=f"cde-{job.key}-{self._run_id}-{self._next}", pure=False,
+                future = self.client.submit(task, key=f"cde-{job.key}-{self._run_id}-{self._next}", pure=False,
                                             retries=self.retries)
                 self._in_flight[future] = self._next
                 self.completed.add(future)
