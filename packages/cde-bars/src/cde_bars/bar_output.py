@@ -6,8 +6,7 @@ owns a block of ``BLOCK_BARS`` rows (:class:`~cde_bars.assemble.BarBlock`) viewe
 table; :func:`cde_bars.kernels.finish.finish_call` appends the closed bars to it and a call returns
 one zero-copy ``Table.slice`` of what it appended. Rows are only ever appended, never rewritten, so a
 slice handed out earlier never changes; a full block is left to the slices that still use it and a
-new one is started. The kernels' scratch outputs and the unpacked taker-side bytes live here too, so
-a call allocates nothing per batch.
+new one is started. The kernels' scratch outputs live here too, reused from call to call.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ BLOCK_BARS = 4096
 
 
 class BarOutput:
-    """A stream's output block, the kernels' scratch arrays and the bytes of the taker side."""
+    """A stream's output block and the kernels' scratch arrays."""
 
     def __init__(self, schema: pa.Schema, first_capacity: int, max_capacity: int) -> None:
         self.schema, self.max_capacity = schema, max_capacity
@@ -33,7 +32,6 @@ class BarOutput:
         self.used = 0                       # rows of the block written
         self.given = 0                      # rows of the block already returned
         self.earlier: list[pa.Table] = []   # rows of filled blocks not yet returned
-        self.maker = np.empty(0, dtype=np.uint8)
         self._scratch(first_capacity)
 
     def _scratch(self, capacity: int) -> None:
@@ -47,12 +45,6 @@ class BarOutput:
         """A kernel call filled the scratch output: the next call may close 4× as many bars."""
         if self.capacity < self.max_capacity:
             self._scratch(min(self.capacity * 4, self.max_capacity))
-
-    def maker_bytes(self, n: int) -> np.ndarray:
-        """A reusable buffer of ``n`` bytes for the unpacked taker side of one batch."""
-        if self.maker.shape[0] < n:
-            self.maker = np.empty(max(n, 2 * self.maker.shape[0]), dtype=np.uint8)
-        return self.maker[:n]
 
     def room(self, k: int) -> BarBlock:
         """The block to write ``k`` more bars into, at row :attr:`used` (a new one when full)."""
