@@ -60,11 +60,12 @@ def test_a_batch_spanning_two_blocks_comes_back_as_one_table() -> None:
     stream = trades()
     builder = builder_by_name("tick")
     state = builder.new_state({"threshold": 3})
-    first = builder.update(state, stream.slice(0, 3 * (BLOCK_BARS - 10)))  # the block nearly full
-    second = builder.update(state, stream.slice(3 * (BLOCK_BARS - 10), 3_000))  # over its end
+    nearly_full = 3 * (BLOCK_BARS - 10)
+    first = builder.update(state, stream.slice(0, nearly_full))  # the block nearly full
+    second = builder.update(state, stream.slice(nearly_full, 3_000))  # over its end
     assert first.num_rows == BLOCK_BARS - 10 and second.num_rows == 1_000
     assert second.column("first_trade_id").num_chunks == 1
-    whole = builder.update(builder.new_state({"threshold": 3}), stream.slice(0, 3 * (BLOCK_BARS - 10) + 3_000))
+    whole = builder.update(builder.new_state({"threshold": 3}), stream.slice(0, nearly_full + 3_000))
     assert pa.concat_tables([first, second]).combine_chunks().equals(whole.combine_chunks())
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -253,7 +254,7 @@ def month_runs(bars: pa.Table) -> list[tuple[str, int, int]]:
         return [(str(first), 0, len(ts))]
     months = ts.astype("datetime64[M]")
     edges = [0, *(np.flatnonzero(months[1:] != months[:-1]) + 1).tolist(), len(months)]
-    return [(str(months[lo]), lo, hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    return [(str(months[lo]), lo, hi) for lo, hi in pairwise(edges)]
 
 
 def open_bar_month(state: BarState) -> str | None:

@@ -50,8 +50,9 @@ def finish_call(ts, trade_id, price, sf, si, before_f, before_i, start, next_ind
                 periods, interval_us, bar_f, bar_i, first_column):
     """Write the ``k`` bars closed by a kernel call that consumed trades ``start..next_index`` into
     columns ``first_column..first_column+k`` of ``bar_f`` / ``bar_i`` (layout ``B_*``), then record
-    in ``sf`` / ``si`` the open bar's first trade (when it began in this call) and the last trade seen. ``before_*`` is the state before the call;
-    ``interval_us`` > 0 marks time bars (``periods`` valid, empty intervals at their start)."""
+    in ``sf`` / ``si`` the open bar's first trade (when it began in this call) and the last trade
+    seen. ``before_*`` is the state before the call; ``interval_us`` > 0 marks time bars (``periods``
+    valid, empty intervals at their start)."""
     count_before = before_i[I_COUNT]
     for j in range(k):
         end = ends[j]
