@@ -108,3 +108,19 @@ def test_one_bad_value_deep_in_a_lake_sized_batch_is_found_at_its_row(column: st
     with pytest.raises(BadTradeError) as caught:
         builder.update(builder.new_state({"threshold": 100}), table)
     assert caught.value.row == 100_003 and column in str(caught.value)
+
+
+def test_bars_of_a_table_whose_later_batch_is_refused_come_with_the_next_call() -> None:
+    stream = trades(60_000)
+    good, rest = stream.slice(0, 30_000), stream.slice(30_000)
+    bad_price = rest.column("price").to_numpy().copy()
+    bad_price[10] = np.nan
+    refused = rest.set_column(2, TRADES_SCHEMA.field("price"), pa.array(bad_price))
+    builder = builder_by_name("tick")
+    state = builder.new_state({"threshold": 100})
+    with pytest.raises(BadTradeError):
+        builder.update(state, pa.Table.from_batches([*good.to_batches(), *refused.to_batches()]))
+    after = builder.update(state, rest)  # the state moved past `good`: its bars come now
+    reference = builder.new_state({"threshold": 100})
+    expected = pa.concat_tables([builder.update(reference, good), builder.update(reference, rest)])
+    assert after.num_rows == 600 and after.equals(expected.combine_chunks())

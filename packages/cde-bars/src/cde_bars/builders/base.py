@@ -59,7 +59,11 @@ class KernelBarBuilder:
         return BarState.fresh(self.validate_params(params), ring_days=self._ring_days(params))
 
     def update(self, state: BarState, trades: pa.Table | pa.RecordBatch) -> pa.Table:
-        """Consume trades (canonical schema, time order); return the bars that closed."""
+        """Consume trades (canonical schema, time order); return the bars that closed.
+
+        The result is a zero-copy slice of the stream's output block (:mod:`cde_bars.bar_output`) and
+        never changes afterwards. Should a later batch of a multi-batch table be refused, the bars its
+        earlier batches closed (the state has moved past them) come with the next call's result."""
         import pyarrow as pa
 
         output = state.output
