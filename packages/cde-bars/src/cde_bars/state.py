@@ -2,18 +2,23 @@
 
 Kept as plain arrays (slots in :mod:`cde_bars.kernels.layout`) so the Numba kernels read and write it
 without Python objects, so it pickles to executor workers, and so it serialises exactly (floats as
-hex) into a bars partition's provenance for resuming a run.
+hex) into a bars partition's provenance for resuming a run. The stream's output buffers
+(:class:`~cde_bars.bar_output.BarOutput`) hang off it too, but are no part of what it carries: a copy,
+a pickle or the JSON form starts without them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel
 
 from cde_bars.kernels.layout import F_HIGH, F_LOW, I_DAY, I_SIGN, N_FLOAT, N_INT
+
+if TYPE_CHECKING:
+    from cde_bars.bar_output import BarOutput
 
 
 @dataclass
@@ -25,6 +30,7 @@ class BarState:
     ints: np.ndarray = field(default_factory=lambda: np.zeros(N_INT, dtype=np.int64))
     ring: np.ndarray = field(default_factory=lambda: np.zeros(1))
     started: bool = False
+    output: BarOutput | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def fresh(cls, params: BaseModel, *, ring_days: int = 1) -> BarState:
@@ -37,6 +43,9 @@ class BarState:
 
     def copy(self) -> BarState:
         return BarState(self.params, self.floats.copy(), self.ints.copy(), self.ring.copy(), self.started)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "output": None}  # scratch buffers and bars already handed out
 
     def to_json(self) -> dict[str, Any]:
         """Exact JSON form (floats as hex strings, so inf and every bit survive)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -152,13 +153,11 @@ class SymbolAggregation:
     def _collect(self, bars: pa.Table, day_index: int, skip_through: str | None) -> None:
         if bars.num_rows == 0:
             return
-        months = bar_months(bars)
-        edges = np.flatnonzero(months[1:] != months[:-1]) + 1
-        for lo, hi in zip(np.r_[0, edges], np.r_[edges, len(months)], strict=True):
-            month = str(months[lo])
+        for month, lo, hi in month_runs(bars):
             if skip_through is not None and month <= skip_through:
                 continue  # already in a complete partition of the run being resumed
-            self.pending.setdefault(month, []).append(bars.slice(lo, hi - lo))
+            whole = lo == 0 and hi == bars.num_rows  # the common case: no slice (~8 µs for 15 columns)
+            self.pending.setdefault(month, []).append(bars if whole else bars.slice(lo, hi - lo))
             self.first_close.setdefault(month, day_index)
 
     def _write_complete_months(self, state: Any, index: int) -> None:
@@ -251,10 +250,19 @@ class SymbolAggregation:
         return bool(state.ints[I_COUNT] > 0 and (state.ints[I_PERIOD] + 1) * interval_us <= range_end)
 
 
-def bar_months(bars: pa.Table) -> np.ndarray:
-    """``YYYY-MM`` of each bar's first trade."""
-    ts = bars.column("ts").cast(pa.int64()).to_numpy()
-    return ts.astype("datetime64[us]").astype("datetime64[M]").astype(str)
+def month_runs(bars: pa.Table) -> list[tuple[str, int, int]]:
+    """``(YYYY-MM, first row, end row)`` of each run of bars whose first trade is in one month.
+
+    Per batch of the stream, so kept cheap: the µs timestamps are viewed, not cast (``pc.cast`` cost
+    ~0.5 ms a call), and only the first bar of each month (bars are in time order) becomes a string."""
+    column = bars.column("ts")
+    ts = column.chunk(0).to_numpy() if column.num_chunks == 1 else column.to_numpy()  # datetime64[us]
+    first, last = ts[[0, -1]].astype("datetime64[M]")
+    if first == last:  # the common case: one month
+        return [(str(first), 0, len(ts))]
+    months = ts.astype("datetime64[M]")
+    edges = [0, *(np.flatnonzero(months[1:] != months[:-1]) + 1).tolist(), len(months)]
+    return [(str(months[lo]), lo, hi) for lo, hi in pairwise(edges)]
 
 
 def open_bar_month(state: BarState) -> str | None:

@@ -80,8 +80,9 @@ def trade_columns(batch: pa.RecordBatch, *, where: str = "trades") -> TradeColum
     """Arrays of one record batch (single chunk, so numeric columns are zero-copy views)."""
     if batch.schema.equals(TRADES_SCHEMA):  # the common case, a lake batch: no per-column lookups
         ts, trade_id, price, qty, quote, maker = batch.columns
-        for name, array in zip(TRADES_SCHEMA.names, (ts, trade_id, price, qty, quote, maker), strict=True):
-            if array.null_count:
+        if ts.null_count or trade_id.null_count or price.null_count or qty.null_count or quote.null_count \
+                or maker.null_count:
+            for name in TRADES_SCHEMA.names:
                 _column(batch, name, where)  # raises the null-value error
         return TradeColumns(ts=ts.to_numpy().view(np.int64), trade_id=trade_id.to_numpy(),
                             price=price.to_numpy(), qty=qty.to_numpy(), quote=quote.to_numpy(),

@@ -2,12 +2,14 @@
 
 A subclass names its kernel call (``_run``) and parameters; this class turns Arrow batches into
 arrays, calls the kernel until the batch is consumed (growing the preallocated output instead of
-growing arrays inside the loop), assembles the closed bars and carries the state in one compiled
-call (:mod:`cde_bars.kernels.finish`), and returns them as zero-copy Arrow columns.
+growing arrays inside the loop), assembles the closed bars into the stream's output block and
+carries the state in one compiled call (:mod:`cde_bars.kernels.finish`), and returns them as a
+zero-copy slice of that block (:mod:`cde_bars.bar_output`).
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
@@ -19,9 +21,12 @@ if TYPE_CHECKING:  # numpy / pyarrow load on first use: registering builders sta
     import pyarrow as pa
 
     from cde_bars.assemble import BarBlock
+    from cde_bars.bar_output import BarOutput
     from cde_bars.state import BarState
     from cde_bars.trade_columns import TradeColumns
 
+#: first capacity of a stream's kernel scratch output (bars per kernel call); ×4 each time a call
+#: fills it, up to MAX_CAPACITY
 FIRST_CAPACITY = 1024
 MAX_CAPACITY = 1 << 20
 
@@ -54,15 +59,25 @@ class KernelBarBuilder:
         return BarState.fresh(self.validate_params(params), ring_days=self._ring_days(params))
 
     def update(self, state: BarState, trades: pa.Table | pa.RecordBatch) -> pa.Table:
-        """Consume trades (canonical schema, time order); return the bars that closed."""
+        """Consume trades (canonical schema, time order); return the bars that closed.
+
+        The result is a zero-copy slice of the stream's output block (:mod:`cde_bars.bar_output`) and
+        never changes afterwards. Should a later batch of a multi-batch table be refused, the bars its
+        earlier batches closed (the state has moved past them) come with the next call's result."""
         import pyarrow as pa
 
-        batches = trades.to_batches() if isinstance(trades, pa.Table) else [trades]
-        parts = []
-        for batch in batches:
-            if batch.num_rows:
-                parts.extend(self._update_batch(state, batch))
-        return self._table(parts)
+        output = state.output
+        if output is None:
+            from cde_bars.bar_output import BarOutput
+
+            output = state.output = BarOutput(self.output_schema(), FIRST_CAPACITY, MAX_CAPACITY)
+        if isinstance(trades, pa.Table):
+            for batch in trades.to_batches():
+                if batch.num_rows:
+                    self._update_batch(state, batch, output)
+        elif trades.num_rows:
+            self._update_batch(state, trades, output)
+        return output.take()
 
     def flush(self, state: BarState) -> pa.Table:
         """Emit the unfinished bar (empty table if none) and start the next bar afresh."""
@@ -83,47 +98,46 @@ class KernelBarBuilder:
         return None
 
     # -- internals -----------------------------------------------------------------------------
-    def _update_batch(self, state: BarState, batch: pa.RecordBatch) -> list[BarBlock]:
-        """Bars closed by one record batch. Its fixed cost per call is kept to a handful of
-        microseconds (one kernel call plus :func:`finish_call` per output fill, zero-copy columns):
-        the lake reader hands 2^17-trade batches, and that tax used to halve the bars rate."""
-        import numpy as np
-
-        from cde_bars.assemble import BarBlock
-        from cde_bars.kernels.finish import finish_call
-        from cde_bars.kernels.layout import I_LAST_TS, N_OUT_FLOAT
-        from cde_bars.trade_checks import check_trades
-        from cde_bars.trade_columns import trade_columns
-
+    def _update_batch(self, state: BarState, batch: pa.RecordBatch, output: BarOutput) -> None:
+        """Append the bars closed by one record batch to ``output``. Its fixed cost per call is kept
+        to a few microseconds (zero-copy columns, one kernel call plus :func:`finish_call` per
+        scratch fill, no allocation, no Arrow objects): the lake reader hands 2^17-trade batches."""
+        trade_columns, check_trades, finish_call, last_ts_slot = _per_batch_functions()
         where = f"{self.name} bars"
         cols = trade_columns(batch, where=where)
-        check_trades(cols, int(state.ints[I_LAST_TS]) if state.started else None, where=where)
+        check_trades(cols, int(state.ints[last_ts_slot]) if state.started else None, where=where)
         interval_us = self._interval_us(state.params) or 0
-        parts = []
         n = len(cols)
         start = 0
-        capacity = FIRST_CAPACITY
         while start < n:
-            out_f = np.empty((N_OUT_FLOAT, capacity))
-            ends = np.empty(capacity, dtype=np.int64)
-            counts = np.empty(capacity, dtype=np.int64)
-            periods = np.empty(capacity, dtype=np.int64)
+            out_f, ends, counts, periods = output.out_f, output.ends, output.counts, output.periods
             before_f, before_i = state.floats.copy(), state.ints.copy()
             k, next_index = self._run(state, cols, out_f, ends, counts, periods, start)
             if next_index <= start and k == 0:
                 raise DataError("bar kernel made no progress", where=where)  # pragma: no cover
-            bars = BarBlock.empty(k)
+            block = output.room(k)
             finish_call(cols.ts, cols.trade_id, cols.price, state.floats, state.ints, before_f, before_i,
-                        start, next_index, k, out_f, ends, counts, periods, interval_us, bars.floats,
-                        bars.ints)
-            if k:
-                parts.append(bars)
+                        start, next_index, k, out_f, ends, counts, periods, interval_us, block.floats,
+                        block.ints, output.used)
+            output.used += k
             state.started = True
+            if k == output.capacity:
+                output.grow_scratch()
             start = next_index
-            capacity = min(capacity * 4, MAX_CAPACITY)
-        return parts
 
     def _table(self, parts: list[BarBlock]) -> pa.Table:
         from cde_bars.assemble import to_table
 
         return to_table(parts, self.output_schema())
+
+
+@cache
+def _per_batch_functions() -> tuple[Any, Any, Any, int]:
+    """What every batch needs, imported once (an import statement per call costs ~0.5 µs each; the
+    modules load numpy, pyarrow and Numba, so not at import of this module)."""
+    from cde_bars.kernels.finish import finish_call
+    from cde_bars.kernels.layout import I_LAST_TS
+    from cde_bars.trade_checks import check_trades
+    from cde_bars.trade_columns import trade_columns
+
+    return trade_columns, check_trades, finish_call, I_LAST_TS

@@ -44,11 +44,12 @@ class ThresholdBarBuilder(KernelBarBuilder):
 
     def _run(self, state: BarState, cols: TradeColumns, out_f: np.ndarray, ends: np.ndarray,
              counts: np.ndarray, periods: np.ndarray, start: int) -> tuple[int, int]:
-        from cde_bars.kernels.layout import F_THRESHOLD
         from cde_bars.kernels.threshold import threshold_kernel
 
         p: ThresholdBarParams = state.params  # type: ignore[assignment]
         if p.thresholds is not None:  # the caller's series: one UTC day per call, its value set first
+            from cde_bars.kernels.layout import F_THRESHOLD
+
             cols, state.floats[F_THRESHOLD] = day_segment(cols, start, p)
         kernel = threshold_kernel(self.measure, p.bars_per_day is not None)
         k, nxt = kernel(cols.ts, cols.price, cols.qty, cols.quote, cols.maker, float(p.bars_per_day or 1.0),

@@ -47,11 +47,12 @@ NUMBA_CACHE_INPUTS = "6544c9e4d49a3e28"  # sha256 of the cde code it imports; to
 
 @njit(cache=True, nogil=True)
 def finish_call(ts, trade_id, price, sf, si, before_f, before_i, start, next_index, k, out_f, ends, counts,
-                periods, interval_us, bar_f, bar_i):
+                periods, interval_us, bar_f, bar_i, first_column):
     """Write the ``k`` bars closed by a kernel call that consumed trades ``start..next_index`` into
-    ``bar_f`` / ``bar_i`` (layout ``B_*``), then record in ``sf`` / ``si`` the open bar's first trade
-    (when it began in this call) and the last trade seen. ``before_*`` is the state before the call;
-    ``interval_us`` > 0 marks time bars (``periods`` valid, empty intervals at their start)."""
+    columns ``first_column..first_column+k`` of ``bar_f`` / ``bar_i`` (layout ``B_*``), then record
+    in ``sf`` / ``si`` the open bar's first trade (when it began in this call) and the last trade
+    seen. ``before_*`` is the state before the call; ``interval_us`` > 0 marks time bars (``periods``
+    valid, empty intervals at their start)."""
     count_before = before_i[I_COUNT]
     for j in range(k):
         end = ends[j]
@@ -88,21 +89,22 @@ def finish_call(ts, trade_id, price, sf, si, before_f, before_i, start, next_ind
                 last_price = high
         volume = out_f[O_VOLUME, j]
         quote = out_f[O_QUOTE, j]
-        bar_f[B_OPEN, j] = first_price
-        bar_f[B_HIGH, j] = high
-        bar_f[B_LOW, j] = out_f[O_LOW, j]
-        bar_f[B_CLOSE, j] = last_price
-        bar_f[B_VOLUME, j] = volume
-        bar_f[B_QUOTE, j] = quote
-        bar_f[B_VWAP, j] = quote / volume if volume > 0.0 else last_price
-        bar_f[B_BUY, j] = out_f[O_BUY, j]
-        bar_f[B_BUY_QUOTE, j] = out_f[O_BUY_QUOTE, j]
-        bar_i[B_TS, j] = first_ts
-        bar_i[B_TS_CLOSE, j] = last_ts
-        bar_i[B_N_TRADES, j] = count
-        bar_i[B_FIRST_ID, j] = first_id
-        bar_i[B_LAST_ID, j] = last_id
-        bar_i[B_PERIOD_START, j] = period_start
+        col = first_column + j
+        bar_f[B_OPEN, col] = first_price
+        bar_f[B_HIGH, col] = high
+        bar_f[B_LOW, col] = out_f[O_LOW, j]
+        bar_f[B_CLOSE, col] = last_price
+        bar_f[B_VOLUME, col] = volume
+        bar_f[B_QUOTE, col] = quote
+        bar_f[B_VWAP, col] = quote / volume if volume > 0.0 else last_price
+        bar_f[B_BUY, col] = out_f[O_BUY, j]
+        bar_f[B_BUY_QUOTE, col] = out_f[O_BUY_QUOTE, j]
+        bar_i[B_TS, col] = first_ts
+        bar_i[B_TS_CLOSE, col] = last_ts
+        bar_i[B_N_TRADES, col] = count
+        bar_i[B_FIRST_ID, col] = first_id
+        bar_i[B_LAST_ID, col] = last_id
+        bar_i[B_PERIOD_START, col] = period_start
     if next_index > start:
         open_count = si[I_COUNT]
         first = next_index - open_count
