@@ -148,8 +148,6 @@ def test_bars_and_features_written_by_bucket_only_workers_equal_the_local_execut
     assert_nothing_written_locally(bucket_cluster)
 
 
-@pytest.mark.xfail(strict=True, reason="backtest runs on an s3:// lake come with the s3runs branch (issue 17); "
-                                       "remove this mark when it is merged")
 def test_a_sweep_run_by_bucket_only_workers_gives_the_local_executors_metrics(
         bucket_cluster: BucketCluster, s3_lake_url: str, synthetic_trades: Any, tmp_path: Path) -> None:
     """trades → bars → features → backtest sweep on the bucket by the cluster, against all of it local."""
