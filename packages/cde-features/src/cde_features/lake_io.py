@@ -5,13 +5,14 @@ Bars are read from ``<root>/bars/spec=<spec>/exchange=…/market=…/symbol=…/
 ``<root>/features/spec=<feature spec>/exchange=…/market=…/symbol=…/part-0.parquet`` holding ``ts``
 (``timestamp[us, tz=UTC]``, the bar's ``ts``) and one float64 column per feature, sorted by ts, with
 provenance (feature set, factors and params, bars spec, rows, min/max ts) in the file metadata.
+The lake may be a folder or a bucket (``s3://bucket/prefix``): reads go through the lake's hive
+datasets (pyarrow's S3 client), writes through :meth:`cde_core.lake.Lake.write_partition`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from cde_core.contracts.executor import Executor, Job
 from cde_core.errors import DataError, NotFoundError
 from cde_core.executors import create_executor
 from cde_core.lake import Lake, Provenance
+from cde_core.lake_location import LakePath, lake_location
 from cde_core.lake_names import check_hive_path, held_span
 from cde_core.progress import ProgressCallback
 from cde_core.schemas import BARS_SCHEMA, TS_TYPE, bar_clock_column, mark_bar_interval
@@ -92,7 +94,7 @@ def _write_symbol(lake_root: str, spec: str, exchange: str, market: str, symbol:
 
 def write_features(features: pd.DataFrame, lake: Lake, *, spec: str, exchange: str, market: str,
                    source: str, extra: dict[str, Any] | None = None,
-                   progress: ProgressCallback | None = None, executor: Executor | None = None) -> list[Path]:
+                   progress: ProgressCallback | None = None, executor: Executor | None = None) -> list[LakePath]:
     """Write a feature panel (index ``(ts, symbol)``) as one atomic partition per symbol, as jobs on
     ``executor`` (else on one created from the config for this call and closed afterwards)."""
     sym_codes, symbols = pd.factorize(features.index.get_level_values(1), sort=True)
@@ -109,10 +111,10 @@ def write_features(features: pd.DataFrame, lake: Lake, *, spec: str, exchange: s
                         (str(lake.root), spec, exchange, market, str(symbol), ts_all[pos], columns,
                          np.ascontiguousarray(matrix[:, pos]), provenance)))
     if executor is not None:
-        return [Path(p) for p in executor.run(jobs, progress=progress)]
+        return [lake_location(p) for p in executor.run(jobs, progress=progress)]
     owned = create_executor(get_config().executor)
     try:
-        return [Path(p) for p in owned.run(jobs, progress=progress)]
+        return [lake_location(p) for p in owned.run(jobs, progress=progress)]
     finally:
         owned.close()
 

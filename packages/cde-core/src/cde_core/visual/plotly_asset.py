@@ -9,11 +9,14 @@ plotly's version, so a cached or shared copy never serves a page built by anothe
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cde_core.atomic import atomic_write_bytes
+from cde_core.lake_location import LakePath, lake_location
+from cde_core.object_store import ObjectPath
 
 ASSET_FOLDER = "assets"
 SERVER_ASSET_PREFIX = "/visual/assets/"
@@ -36,7 +39,10 @@ def plotly_js() -> str:
     return str(get_plotlyjs())
 
 
-def ensure_asset(folder: Path) -> Path:
+_Folder = TypeVar("_Folder", Path, ObjectPath)
+
+
+def ensure_asset(folder: _Folder) -> _Folder:
     """``folder/plotly-<version>.min.js``, written atomically unless an identical copy is there."""
     path = folder / asset_name()
     text = plotly_js().encode()
@@ -45,9 +51,12 @@ def ensure_asset(folder: Path) -> Path:
     return path
 
 
-def lake_asset(lake_root: Path) -> Path:
-    """The lake's shared copy: ``<root>/assets/plotly-<version>.min.js``."""
-    return ensure_asset(Path(lake_root) / ASSET_FOLDER)
+def lake_asset(lake_root: LakePath | str) -> LakePath:
+    """The lake's shared copy: ``<root>/assets/plotly-<version>.min.js`` (a folder or a bucket)."""
+    root = lake_location(lake_root)
+    if isinstance(root, ObjectPath):
+        return ensure_asset(root / ASSET_FOLDER)
+    return ensure_asset(root / ASSET_FOLDER)
 
 
 @dataclass(frozen=True)
@@ -65,13 +74,19 @@ class PlotlyScript:
         return cls(SERVER_ASSET_PREFIX + asset_name())
 
     @classmethod
-    def beside(cls, page: Path, lake_root: Path | None = None) -> PlotlyScript:
+    def beside(cls, page: LakePath, lake_root: LakePath | None = None) -> PlotlyScript:
         """For an HTML file written at ``page``: the lake's asset when the page is inside the lake,
         else a copy next to the page; the script is referenced by a relative URL either way, so the
-        folder can be moved or served as a whole."""
+        folder can be moved or served as a whole. ``page`` and the lake may be in a bucket."""
+        if isinstance(page, ObjectPath):
+            bucket_folder = page.parent
+            if isinstance(lake_root, ObjectPath) and page.is_relative_to(lake_root):
+                bucket_folder = lake_root / ASSET_FOLDER
+            asset_key = ensure_asset(bucket_folder).key
+            return cls(posixpath.relpath("/" + asset_key, "/" + page.parent.key))
         page = Path(page).absolute()
         folder = page.parent
-        if lake_root is not None:
+        if isinstance(lake_root, Path):  # a page on disk is never inside a lake in a bucket
             root = Path(lake_root).absolute()
             if root in page.parents:
                 folder = root / ASSET_FOLDER
