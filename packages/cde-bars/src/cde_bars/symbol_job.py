@@ -28,7 +28,7 @@ from cde_bars.bars_lake import (
 from cde_bars.requests import DEFAULT_BATCH_ROWS, SymbolReport
 from cde_bars.state import BarState
 from cde_bars.trade_checks import BadTradeError
-from cde_bars.trade_files import open_trades_file
+from cde_bars.trade_files import TradeFileOpener
 from cde_core.errors import DataError
 from cde_core.lake import Lake, Provenance
 from cde_core.lake_location import LakePath
@@ -107,13 +107,14 @@ class SymbolAggregation:
     def _stream(self, state: Any, first_index: int, skip_through: str | None) -> int:
         trades = 0
         columns = TRADES_SCHEMA.names
+        opener = TradeFileOpener(self.files)  # from a bucket, fetches the next day while this one is read
         # one core per job: parallelism comes from the executor running symbols side by side
         for index in range(first_index, len(self.files)):
             if self.cancel is not None:
                 self.cancel.raise_if_cancelled(self.where)
             self.snapshots[index] = state.copy() if isinstance(state, BarState) else None
             try:
-                parquet = open_trades_file(self.files[index])
+                parquet = opener.open(index)
                 rows_before = 0
                 for batch in parquet.iter_batches(batch_size=self.batch_rows, columns=columns,
                                                  use_threads=False):
