@@ -241,7 +241,8 @@ def progress(fraction, message):  # after the third day file (February 1st): Jan
         os.kill(os.getpid(), signal.SIGKILL)
 
 request = AggregateRequest(bar="dollar", params={"threshold": 20000.0}, exchange="binance", market="spot",
-                           symbols=["BTCUSDT"], start=date(2024, 1, 30), end=date(2024, 3, 5), batch_rows=1024)
+                           symbols=["BTCUSDT"], start=date(2024, 1, 30), end=date(2024, 3, 5),
+                           batch_rows=1024)
 aggregate_lake(request, lake=Lake(sys.argv[1]), progress=progress,
                executor=LocalExecutor(LocalExecutorParams(kind="thread", max_workers=1)))
 """
