@@ -101,8 +101,9 @@ def list_command(
 def compute_command(
     bars: Annotated[str, typer.Option("--bars", help="bars spec id in the lake")],
     feature_set: Annotated[str, typer.Option("--set", help="feature set name")] = "default",
-    set_file: Annotated[str | None, typer.Option("--set-file", help="feature-set YAML file (name, factors "
-                                                 "with params), a path or s3://bucket/key; replaces --set")] = None,
+    set_file: Annotated[str | None, typer.Option("--set-file", metavar="PATH|URL",
+                                                 help="feature-set YAML file (name, factors with params), a path "
+                                                      "or s3://bucket/key; replaces --set")] = None,
     factors: Annotated[list[str] | None, typer.Option("--factors", "-f", help="names, groups or globs")] = None,
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="FACTOR.PARAM=VALUE, e.g. "
                                                     "rsi.window=21 (repeatable)")] = None,
@@ -137,8 +138,9 @@ def analyze_command(
     quantiles: Annotated[int, typer.Option("--quantiles", "-q", help="number of quantiles")] = 5,
     symbols: Symbols = None, start: Start = None, end: End = None,
     exchange: Exchange = "binance", market: Market = "spot",
-    report: Annotated[str, typer.Option("--report", help="HTML report path, or s3://bucket/key.html (e.g. "
-                                        "inside an s3:// lake)")] = "factor_report.html",
+    report: Annotated[str, typer.Option("--report", metavar="PATH|URL",
+                                        help="HTML report path, or s3://bucket/key.html (e.g. inside an "
+                                             "s3:// lake)")] = "factor_report.html",
     self_contained: Annotated[bool, typer.Option("--self-contained", help="inline plotly.js (one file to "
                                                  "mail, ~4.6 MB) instead of a shared plotly-<version>.min.js "
                                                  "beside the report or in the lake's assets/")] = False,
