@@ -5,8 +5,9 @@ written to a local folder and uploaded to moto's S3 server on loopback (the serv
 spoken to through pyarrow's S3 client). Then, measured in the same run and interleaved round by round
 so load drifts hit both alike:
 
-  * pyarrow's decode of the six trade columns on one thread: memory-mapped from disk, and through
-    ``cde_bars.trade_files.open_trades_file`` from the bucket (pre-buffered range requests);
+  * pyarrow's decode of the six trade columns on one thread, the files opened as the aggregation opens
+    them (``cde_bars.trade_files.TradeFileOpener``): memory-mapped from disk; fetched whole, the next
+    days read ahead concurrently, from the bucket;
   * ``aggregate_lake`` (dollar bars, ``--workers`` workers) in a fresh child process with
     ``data_root`` the folder, then ``s3://bench/lake`` — trades read from and bars written to the store.
 
@@ -39,12 +40,16 @@ SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 PER_DAY = 1_000_000
 
 
-def decode(files: list, open_file) -> tuple[float, float]:
+def decode(files: list) -> tuple[float, float]:
     """(wall s, CPU s) to decode the six trade columns of ``files`` on one thread, in 2^17-row batches."""
+    from cde_bars.trade_files import TradeFileOpener
+
     t0, c0 = time.perf_counter(), time.process_time()
+    opener = TradeFileOpener(files)
     rows = 0
-    for f in files:
-        for batch in open_file(f).iter_batches(batch_size=1 << 17, columns=TRADE_COLUMNS, use_threads=False):
+    for index in range(len(files)):
+        for batch in opener.open(index).iter_batches(batch_size=1 << 17, columns=TRADE_COLUMNS,
+                                                     use_threads=False):
             rows += batch.num_rows
     return time.perf_counter() - t0, time.process_time() - c0
 
@@ -99,9 +104,7 @@ def main() -> None:
 
     import psutil
     import pyarrow.fs as pafs
-    import pyarrow.parquet as pq
 
-    from cde_bars.trade_files import open_trades_file
     from cde_core.lake_location import lake_location
     from cde_core.parquet_encoding import lake_compression
     from cde_core.testing.s3_server import running_s3_server
@@ -131,8 +134,7 @@ def main() -> None:
         moto = psutil.Process(server.process.pid)
         best: dict[str, list[float]] = {}
         for round_ in range(args.rounds):
-            for label, fn in (("decode disk", lambda: decode(files, lambda f: pq.ParquetFile(f, memory_map=True))),
-                              ("decode bucket", lambda: decode(objects, open_trades_file))):
+            for label, fn in (("decode disk", lambda: decode(files)), ("decode bucket", lambda: decode(objects))):
                 wall, cpu = fn()
                 best.setdefault(label, [wall, cpu, 0.0])
                 best[label][:2] = min(best[label][0], wall), min(best[label][1], cpu)

@@ -5,9 +5,11 @@ into the process; ~0.1 CPU-s less per 20 M trades). Lake files are replaced by r
 rewritten in place, so a mapping never sees a file change under it.
 
 In a bucket (:class:`cde_core.object_store.ObjectPath`) the time goes to waiting for bytes, not to
-decoding them, so :class:`TradeFileOpener` reads ahead: while day ``i`` is decoded and aggregated,
-day ``i + 1`` is fetched whole (one ranged GET through pyarrow's S3 client, which releases the GIL)
-on a background thread. Memory: at most two day files' compressed bytes per symbol job.
+decoding them, and one connection carries far less than the store serves, so
+:class:`TradeFileOpener` reads ahead: while day ``i`` is decoded and aggregated, days ``i + 1`` and
+``i + 2`` are fetched whole (one GET each through pyarrow's S3 client, which releases the GIL), each
+on a background thread of its own. Memory: at most ``1 + READ_AHEAD`` day files' compressed bytes per
+symbol job (a busy symbol-day is tens of MB).
 """
 
 from __future__ import annotations
@@ -21,16 +23,9 @@ import pyarrow.parquet as pq
 from cde_core.lake_location import LakePath
 from cde_core.object_store import ObjectPath
 
-#: day files fetched ahead of the one being read (from a bucket)
-READ_AHEAD = 1
-
-
-def open_trades_file(path: LakePath) -> pq.ParquetFile:
-    """A ``ParquetFile`` over one trades partition, with no read-ahead: memory-mapped on a disk,
-    pre-buffered range requests (concurrent, coalesced column chunks) from a bucket."""
-    if isinstance(path, ObjectPath):
-        return pq.ParquetFile(path.key, filesystem=path.fs, pre_buffer=True)
-    return pq.ParquetFile(path, memory_map=True)
+#: day files fetched ahead of the one being read, concurrently (from a bucket). Measured against the
+#: loopback S3 server: two files in flight move ~2× the bytes per second of one
+READ_AHEAD = 2
 
 
 class _Fetch:
