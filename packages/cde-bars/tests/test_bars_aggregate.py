@@ -270,3 +270,23 @@ def test_a_killed_aggregation_resumes_to_the_same_bars(lake: Lake) -> None:
     assert resumed.symbols[0].status == "resumed" and resumed.symbols[0].resumed_from == "2024-01"
     want = reference(trades, bar, params, flush=False)
     pd.testing.assert_frame_equal(stored(lake, resumed.spec_id, "BTCUSDT")[want.columns], want)
+
+
+def test_process_workers_reach_the_bucket_through_the_url(tmp_path: Path, s3_lake_url: str) -> None:
+    """Jobs carry the lake as its ``s3://`` URL; each worker process builds its own S3 client from its
+    environment (as a Dask worker does) and writes the bars a thread on a local folder writes."""
+    bar, params = SPECS[1]
+    disk, bucket = Lake(tmp_path / "lake"), Lake(s3_lake_url)
+    for lake in (disk, bucket):
+        for i, symbol in enumerate(["BTCUSDT", "ETHUSDT"]):
+            write_trades_lake(lake, symbol, DAYS[:3], seed=30 + i)
+    processes = LocalExecutor(LocalExecutorParams(kind="process", max_workers=2))
+    try:
+        remote = aggregate_lake(request(bar, params, end=DAYS[2]), lake=bucket, executor=processes)
+    finally:
+        processes.close()
+    local = aggregate_lake(request(bar, params, end=DAYS[2]), lake=disk, executor=executor())
+    assert remote.symbols == local.symbols and [s.status for s in remote.symbols] == ["built", "built"]
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        pd.testing.assert_frame_equal(stored(bucket, remote.spec_id, symbol),
+                                      stored(disk, local.spec_id, symbol))
