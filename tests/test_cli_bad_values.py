@@ -49,6 +49,9 @@ BY_NAME: dict[str, list[str]] = {
     "api_key": ["key-without-server"], "fault": ["boom:*.zip", "404", "404:", "404:*.zip:x", "404:*.zip:-1"],
     "ts_unit": ["m", "ms2"], "ts_format": ["%Q", "%d.%m.%Y"], "timezone": ["Mars/Olympus", ""],
     "name": ["../x", "a/b"],
+    # a local path or s3://bucket/key (cwd is tmp, where a-file is a regular file)
+    "set_file": ["a-file/sub/x.yaml", "s3://", "gs://bucket/set.yaml", "s3://bucket/a/../set.yaml"],
+    "report": ["s3://", "gs://bucket/report.html", "s3://bucket/a/../r.html"],
 }
 
 #: options whose every value is legitimate, so no bad value exists (kept short and explained)
