@@ -52,6 +52,9 @@ BY_NAME: dict[str, list[str]] = {
     # a lake root is a folder or s3://bucket/prefix (a str option: a Path option would mangle the URL)
     "lake_root": ["gs://bucket/lake", "s3://", "s3://bucket/../x", "{under_a_file}"],
     "data_root": ["gs://bucket/demo", "s3://", "{under_a_file}"],
+    # a local path or s3://bucket/key (cwd is tmp, where a-file is a regular file)
+    "set_file": ["a-file/sub/x.yaml", "s3://", "gs://bucket/set.yaml", "s3://bucket/a/../set.yaml"],
+    "report": ["s3://", "gs://bucket/report.html", "s3://bucket/a/../r.html"],
 }
 
 #: options whose every value is legitimate, so no bad value exists (kept short and explained)

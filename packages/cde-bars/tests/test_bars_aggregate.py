@@ -13,7 +13,9 @@ from cde_bars import AggregateRequest, aggregate_lake, build_bars, read_bars
 from cde_bars.bars_lake import MANIFEST
 from cde_core.errors import ConfigError, NotFoundError
 from cde_core.lake import Lake
+from cde_core.lake_location import LakePath
 from cde_core.local_executor import LocalExecutor, LocalExecutorParams
+from cde_core.object_store import ObjectPath
 
 DAYS = [date(2024, 1, 30), date(2024, 1, 31), date(2024, 2, 1), date(2024, 2, 2), date(2024, 3, 5)]
 SPECS = [("dollar", {"threshold": 20_000.0}), ("time", {"interval": "1h"}),
@@ -23,8 +25,9 @@ SPECS = [("dollar", {"threshold": 20_000.0}), ("time", {"interval": "1h"}),
 
 
 @pytest.fixture()
-def lake(tmp_path: Path) -> Lake:
-    return Lake(tmp_path / "lake")
+def lake(lake_root: str) -> Lake:
+    """The lake on a local folder and on the loopback S3 server: every test here runs on both."""
+    return Lake(lake_root)
 
 
 def executor() -> LocalExecutor:
@@ -62,20 +65,47 @@ def test_lake_bars_equal_one_in_memory_pass(lake: Lake, bar: str, params: dict) 
     assert months == ["month=2024-01", "month=2024-02", "month=2024-03"]
 
 
+def writes_under(folder: LakePath) -> dict[str, object]:
+    """A record that changes with every write under ``folder``: each file's modification time (ns) on
+    a disk; in a bucket — whose timestamps have whole seconds only — every object version and delete
+    marker (the test bucket is versioned, so any put, copy or delete adds one)."""
+    if isinstance(folder, ObjectPath):
+        import boto3
+
+        client = boto3.client("s3")
+        bucket, _, prefix = folder.key.partition("/")
+        pages = client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix + "/")
+        return {f"{v['Key']}@{v['VersionId']}": v.get("Size") for page in pages
+                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])}
+    return {str(p): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+def versioned(lake: Lake) -> Lake:
+    """Turn on object versioning for a lake in a bucket (see :func:`writes_under`)."""
+    if isinstance(lake.root, ObjectPath):
+        import boto3
+
+        boto3.client("s3").put_bucket_versioning(Bucket=lake.root.bucket,
+                                                 VersioningConfiguration={"Status": "Enabled"})
+    return lake
+
+
 def test_rerun_is_a_no_op_and_extension_resumes(lake: Lake) -> None:
     bar, params = SPECS[0]
+    lake = versioned(lake)
     trades = write_trades_lake(lake, "BTCUSDT", DAYS, seed=3)
     write_trades_lake(lake, "ETHUSDT", DAYS, seed=4)
     first = aggregate_lake(request(bar, params, end=DAYS[3]), lake=lake, executor=executor())
-    symbol_dir = lake.bars_dir(first.spec_id, "binance", "spot", "BTCUSDT")
-    stamp = {p: p.stat().st_mtime_ns for p in symbol_dir.rglob("*.parquet")}
+    stamp = writes_under(lake.root / "bars")
+    assert any("month=2024-02/part-0.parquet" in name for name in stamp)
     again = aggregate_lake(request(bar, params, end=DAYS[3]), lake=lake, executor=executor())
     assert [s.status for s in again.symbols] == ["up-to-date", "up-to-date"]
-    assert {p: p.stat().st_mtime_ns for p in symbol_dir.rglob("*.parquet")} == stamp
+    assert writes_under(lake.root / "bars") == stamp  # nothing written, not even the manifest
     extended = aggregate_lake(request(bar, params), lake=lake, executor=executor())
     btc = extended.symbols[0]
     assert btc.status == "resumed" and btc.resumed_from == "2024-01"
     assert btc.trades < trades.num_rows  # did not re-read January
+    assert writes_under(lake.root / "bars") != stamp  # the record sees writes
     want = reference(trades, bar, params, flush=False)
     pd.testing.assert_frame_equal(stored(lake, first.spec_id, "BTCUSDT")[want.columns], want)
 
@@ -173,3 +203,90 @@ def test_bars_lake_reads_as_one_hive_dataset(lake: Lake) -> None:
     table = dataset.to_table(filter=ds.field("symbol") == "ETHUSDT")
     assert table.num_rows == 72
     assert {"exchange", "market", "symbol", "month", "period_start"} <= set(table.column_names)
+
+
+@pytest.mark.parametrize(("bar", "params"), SPECS)
+def test_bars_in_a_bucket_equal_the_bars_on_disk(tmp_path: Path, s3_lake_url: str, bar: str,
+                                                 params: dict) -> None:
+    """The same trades aggregated into a folder and into a bucket give the same months, manifests and
+    bars, value for value."""
+    import json
+
+    from cde_bars.bars_lake import MANIFEST, month_partitions
+
+    disk, bucket = Lake(tmp_path / "lake"), Lake(s3_lake_url)
+    for lake in (disk, bucket):
+        for i, symbol in enumerate(["BTCUSDT", "ETHUSDT"]):
+            write_trades_lake(lake, symbol, DAYS, seed=20 + i)
+    reports = [aggregate_lake(request(bar, params), lake=lake, executor=executor())
+               for lake in (disk, bucket)]
+    assert reports[0].symbols == reports[1].symbols and reports[0].spec_id == reports[1].spec_id
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        dirs = [lake.bars_dir(reports[0].spec_id, "binance", "spot", symbol) for lake in (disk, bucket)]
+        assert list(month_partitions(dirs[0])) == list(month_partitions(dirs[1])) != []
+        assert json.loads((dirs[0] / MANIFEST).read_text()) == json.loads((dirs[1] / MANIFEST).read_text())
+        pd.testing.assert_frame_equal(stored(bucket, reports[0].spec_id, symbol),
+                                      stored(disk, reports[0].spec_id, symbol))
+
+
+KILLED_RUN = """
+import os, signal, sys
+from datetime import date
+from cde_bars import AggregateRequest, aggregate_lake
+from cde_core.lake import Lake
+from cde_core.local_executor import LocalExecutor, LocalExecutorParams
+
+def progress(fraction, message):  # after the third day file (February 1st): January is written
+    if fraction >= 0.6:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+request = AggregateRequest(bar="dollar", params={"threshold": 20000.0}, exchange="binance", market="spot",
+                           symbols=["BTCUSDT"], start=date(2024, 1, 30), end=date(2024, 3, 5),
+                           batch_rows=1024)
+aggregate_lake(request, lake=Lake(sys.argv[1]), progress=progress,
+               executor=LocalExecutor(LocalExecutorParams(kind="thread", max_workers=1)))
+"""
+
+
+def test_a_killed_aggregation_resumes_to_the_same_bars(lake: Lake) -> None:
+    """SIGKILL mid-run (a real process, on a disk and in a bucket): the months written stay whole, no
+    manifest claims the run finished, and the next run resumes to the bars of one uninterrupted pass."""
+    import subprocess
+    import sys
+
+    bar, params = SPECS[0]
+    trades = write_trades_lake(lake, "BTCUSDT", DAYS, seed=11)
+    killed = subprocess.run([sys.executable, "-c", KILLED_RUN, str(lake.root)], capture_output=True,
+                            text=True)
+    assert killed.returncode == -9, killed.stderr
+    symbol_dir = lake.bars_dir("dollar-20000", "binance", "spot", "BTCUSDT")
+    written = [p.name for p in symbol_dir.glob("month=*") if (p / "part-0.parquet").exists()]
+    assert written == ["month=2024-01"]
+    assert not (symbol_dir / MANIFEST).exists()
+    assert not list(lake.root.rglob(".*.tmp-*"))  # nothing half-uploaded or half-renamed left
+    one = AggregateRequest(bar=bar, params=params, exchange="binance", market="spot", symbols=["BTCUSDT"],
+                           start=DAYS[0], end=DAYS[-1], batch_rows=1024)
+    resumed = aggregate_lake(one, lake=lake, executor=executor())
+    assert resumed.symbols[0].status == "resumed" and resumed.symbols[0].resumed_from == "2024-01"
+    want = reference(trades, bar, params, flush=False)
+    pd.testing.assert_frame_equal(stored(lake, resumed.spec_id, "BTCUSDT")[want.columns], want)
+
+
+def test_process_workers_reach_the_bucket_through_the_url(tmp_path: Path, s3_lake_url: str) -> None:
+    """Jobs carry the lake as its ``s3://`` URL; each worker process builds its own S3 client from its
+    environment (as a Dask worker does) and writes the bars a thread on a local folder writes."""
+    bar, params = SPECS[1]
+    disk, bucket = Lake(tmp_path / "lake"), Lake(s3_lake_url)
+    for lake in (disk, bucket):
+        for i, symbol in enumerate(["BTCUSDT", "ETHUSDT"]):
+            write_trades_lake(lake, symbol, DAYS[:3], seed=30 + i)
+    processes = LocalExecutor(LocalExecutorParams(kind="process", max_workers=2))
+    try:
+        remote = aggregate_lake(request(bar, params, end=DAYS[2]), lake=bucket, executor=processes)
+    finally:
+        processes.close()
+    local = aggregate_lake(request(bar, params, end=DAYS[2]), lake=disk, executor=executor())
+    assert remote.symbols == local.symbols and [s.status for s in remote.symbols] == ["built", "built"]
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        pd.testing.assert_frame_equal(stored(bucket, remote.spec_id, symbol),
+                                      stored(disk, local.spec_id, symbol))

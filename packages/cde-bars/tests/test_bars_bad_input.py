@@ -81,9 +81,9 @@ def aggregate(lake: Lake, bar: str = "volume") -> None:
 
 
 @pytest.mark.parametrize(("column", "value", "problem"), BAD_VALUES[:1] + BAD_VALUES[3:4] + BAD_VALUES[-2:-1])
-def test_aggregate_lake_names_symbol_day_file_and_row_in_the_file(tmp_path: Path, column: str, value: float,
+def test_aggregate_lake_names_symbol_day_file_and_row_in_the_file(lake_root: str, column: str, value: float,
                                                                   problem: str) -> None:
-    lake = Lake(tmp_path)
+    lake = Lake(lake_root)  # on a disk and in a bucket (where the next day is read ahead)
     write_trades_lake(lake, "BTCUSDT", [date(2024, 3, 3)], n=3000)
     bad_day = random_day(DAY, 3000, seed=9, first_id=3001)
     target = write_day(lake, DAY, with_value(bad_day, column, 2500, value))  # third batch of 1024
@@ -92,7 +92,19 @@ def test_aggregate_lake_names_symbol_day_file_and_row_in_the_file(tmp_path: Path
     message = str(caught.value)
     assert problem in message and "row 2500" in message and "trade id 5501" in message
     assert "BTCUSDT" in message and "day 2024-03-04" in message and str(target) in message
-    assert not list((tmp_path / "bars").rglob("*.parquet"))  # nothing half-built looks complete
+    assert not list((lake.root / "bars").rglob("*.parquet"))  # nothing half-built looks complete
+
+
+def test_an_unreadable_day_file_is_named(lake_root: str) -> None:
+    from cde_core.atomic import atomic_write_bytes
+
+    lake = Lake(lake_root)
+    write_trades_lake(lake, "BTCUSDT", [date(2024, 3, 3), date(2024, 3, 5)], n=500)
+    broken = lake.trades_dir("binance", "spot", "BTCUSDT", DAY) / "part-0.parquet"
+    atomic_write_bytes(broken, b"PAR1 not really parquet")
+    with pytest.raises(DataError, match="unreadable") as caught:
+        aggregate(lake)
+    assert str(broken) in str(caught.value) and "re-" in (caught.value.hint or "")
 
 
 def test_unsorted_trades_in_the_lake_name_symbol_day_and_file(tmp_path: Path) -> None:

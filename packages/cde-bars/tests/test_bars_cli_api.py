@@ -13,6 +13,7 @@ from cde_bars_lake import write_trades_lake
 from cde_core.config import load_config, set_config
 from cde_core.lake import Lake
 from cde_core.plugins import get_plugins
+from cde_core.testing.s3_server import S3Server
 
 
 def test_every_builder_is_registered_through_the_entry_point() -> None:
@@ -36,8 +37,9 @@ def test_registering_builders_loads_no_heavy_module() -> None:
 
 
 @pytest.fixture()
-def lake_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    lake = Lake(tmp_path / "lake")
+def lake_config(lake_root: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A small trades lake as the configured data_root, on a local folder and in a bucket."""
+    lake = Lake(lake_root)
     write_trades_lake(lake, "BTCUSDT", [date(2024, 1, 1), date(2024, 1, 2)], n=2000)
     monkeypatch.setenv("CDE_DATA_ROOT", str(lake.root))
     monkeypatch.setenv("CDE_CONFIG", "")
@@ -119,3 +121,35 @@ def test_cli_aggregate_on_bad_trades_is_one_line_naming_symbol_day_and_file(
                 "--market", "spot", "--symbols", "BTCUSDT", "--start", "2024-01-01", "--end", "2024-01-02"]
     assert cli.run(misspelt, debug=False) == 1
     assert "did you mean threshold" in capsys.readouterr().err
+
+
+def test_cli_aggregate_in_a_subprocess_writes_the_same_bars_to_a_bucket(
+        s3_server: S3Server, s3_lake_url: str, tmp_path: Path) -> None:
+    """`cde aggregate` as a user runs it (a child process, CDE_DATA_ROOT=s3://…, AWS_* from the
+    environment) writes the bars one in-process run writes to a local folder."""
+    import os
+    import subprocess
+
+    import pandas as pd
+
+    from cde_bars import AggregateRequest, aggregate_lake, read_bars
+    from cde_core.local_executor import LocalExecutor, LocalExecutorParams
+
+    days = [date(2024, 1, 31), date(2024, 2, 1)]
+    disk, bucket = Lake(tmp_path / "lake"), Lake(s3_lake_url)
+    for lake in (disk, bucket):
+        write_trades_lake(lake, "BTCUSDT", days, n=2000, seed=7)
+    env = {**os.environ, **s3_server.env, "CDE_DATA_ROOT": s3_lake_url, "CDE_CONFIG": "",
+           "CDE_CACHE_DIR": str(tmp_path / "cache")}
+    args = ["aggregate", "--bar", "volume", "--threshold", "40", "--exchange", "binance", "--market", "spot",
+            "--symbols", "BTCUSDT", "--start", "2024-01-31", "--end", "2024-02-01"]
+    done = subprocess.run([sys.executable, "-m", "cde_server.cli.main", *args], capture_output=True,
+                          text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "s3:").exists()  # nothing written to a local folder named after the URL
+    report = aggregate_lake(AggregateRequest(bar="volume", params={"threshold": 40}, exchange="binance",
+                                             market="spot", symbols=["BTCUSDT"], start=days[0], end=days[1]),
+                            lake=disk, executor=LocalExecutor(LocalExecutorParams(kind="thread")))
+    got = read_bars(bucket, report.spec_id, "binance", "spot", "BTCUSDT")
+    assert len(got) > 10
+    pd.testing.assert_frame_equal(got, read_bars(disk, report.spec_id, "binance", "spot", "BTCUSDT"))

@@ -16,10 +16,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from cde_core.atomic import atomic_path
 from cde_core.errors import ConfigError, NotFoundError
 from cde_core.lake import Lake
+from cde_core.lake_location import arrow_target, lake_location
 from cde_core.local_executor import LocalExecutor, LocalExecutorParams
 from cde_core.schemas import BARS_SCHEMA
+from cde_core.visual.plotly_asset import asset_name
 from cde_features.analysis.analyzer import analyze_factors
 from cde_features.analysis.report import render_html
 from cde_features.calculator import UnifiedFeatureCalculator, compute_features
@@ -81,14 +84,16 @@ def test_unsorted_panel_and_missing_columns() -> None:
         compute_features(panel.drop(columns=["close"]), factors=["ret_log"], executor=EXEC)
 
 
-def test_features_lake_roundtrip(tmp_path: Path) -> None:
-    lake = Lake(tmp_path)
+def test_features_lake_roundtrip(lake_root: str) -> None:
+    lake = Lake(lake_root)
     panel = synthetic_panel(3, 80, seed=4)
     features = compute_features(panel, factors=["returns"], executor=EXEC)
     files = write_features(features, lake, spec="test", exchange="binance", market="spot", source="unit",
                            extra={"feature_set": "x"})
     assert len(files) == 3 and all(f.name == "part-0.parquet" for f in files)
-    schema = pq.read_schema(files[0])
+    assert all(type(f) is type(lake.root) and lake.root in f.parents for f in files)
+    where, filesystem = arrow_target(files[0])
+    schema = pq.read_schema(where, filesystem=filesystem)
     assert schema.field("ts").type == pa.timestamp("us", tz="UTC")
     assert schema.names[0] == "ts" and "symbol" not in schema.names
     prov = Lake.read_provenance(files[0])
@@ -115,7 +120,7 @@ def test_analysis_finds_a_perfect_factor() -> None:
     assert "oracle" in html and "Plotly.newPlot" in html
 
 
-def _bars_lake(root: Path, symbols: list[str], n: int) -> None:
+def _bars_lake(root: Path | str, symbols: list[str], n: int) -> None:
     lake = Lake(root)
     for i, symbol in enumerate(symbols):
         frame = synthetic_bars(n, seed=i).reset_index()
@@ -123,39 +128,53 @@ def _bars_lake(root: Path, symbols: list[str], n: int) -> None:
         for day, part in frame.groupby("day"):
             table = pa.Table.from_pandas(part.drop(columns="day"), schema=BARS_SCHEMA, preserve_index=False)
             folder = lake.bars_dir("time-1h", "binance", "spot", symbol) / f"date={day}"
-            folder.mkdir(parents=True, exist_ok=True)
-            pq.write_table(table, folder / "part-0.parquet")
+            with atomic_path(folder / "part-0.parquet") as tmp:
+                pq.write_table(table, tmp)
 
 
-def _cde(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _cde(tmp_path: Path, *args: str, root: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``cde …`` in a child process on the lake ``root`` (default ``<tmp>/lake``); for an ``s3://`` root
+    the AWS variables of this process (set by the ``s3_lake_url`` fixture) go along."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDE_")}
-    env["CDE_DATA_ROOT"] = str(tmp_path / "lake")
+    env["CDE_DATA_ROOT"] = root or str(tmp_path / "lake")
+    env["CDE_CACHE_DIR"] = str(tmp_path / "cde-cache")
     return subprocess.run([sys.executable, "-m", "cde_server.cli.main", *args], capture_output=True, text=True,
                           env=env, cwd=tmp_path, timeout=600, check=False)
 
 
-def test_cli_list_compute_analyze(tmp_path: Path) -> None:
-    listed = _cde(tmp_path, "features", "list", "--json")
+def test_cli_list_compute_analyze(tmp_path: Path, lake_root: str) -> None:
+    listed = _cde(tmp_path, "features", "list", "--json", root=lake_root)
     assert listed.returncode == 0, listed.stderr
     assert '"example_range_position"' in listed.stdout and '"cde-example-plugin"' in listed.stdout
 
-    _bars_lake(tmp_path / "lake", ["AAAUSDT", "BBBUSDT", "CCCUSDT"], 24 * 40)
+    _bars_lake(lake_root, ["AAAUSDT", "BBBUSDT", "CCCUSDT"], 24 * 40)
     done = _cde(tmp_path, "features", "compute", "--bars", "time-1h", "--symbols", "AAAUSDT,BBBUSDT,CCCUSDT",
-                "--start", "2024-01-10", "--end", "2024-02-05")
+                "--start", "2024-01-10", "--end", "2024-02-05", root=lake_root)
     assert done.returncode == 0, done.stderr
-    spec_dir = tmp_path / "lake" / "features" / "spec=default__time-1h" / "exchange=binance" / "market=spot"
-    part = pq.read_table(spec_dir / "symbol=AAAUSDT" / "part-0.parquet")
+    spec_dir = lake_location(lake_root) / "features" / "spec=default__time-1h" / "exchange=binance" / "market=spot"
+    where, filesystem = arrow_target(spec_dir / "symbol=AAAUSDT" / "part-0.parquet")
+    part = pq.read_table(where, filesystem=filesystem)
     assert part.num_rows == 27 * 24 and "ret_log_168" in part.column_names
     assert "example_range_position_24" not in part.column_names  # default = built-ins only
     assert str(part.column("ts")[0].as_py()).startswith("2024-01-10 00:00:00")
 
     report = tmp_path / "r.html"
     analyzed = _cde(tmp_path, "features", "analyze", "--bars", "time-1h", "--features", "default__time-1h",
-                    "--columns", "ret_log_24,rsi_14", "--horizons", "1,24", "--report", str(report))
+                    "--columns", "ret_log_24,rsi_14", "--horizons", "1,24", "--report", str(report), root=lake_root)
     assert analyzed.returncode == 0, analyzed.stderr
     assert "ret_log_24" in analyzed.stdout and report.read_text().startswith("<!DOCTYPE html>")
+    assert f'<script src="{asset_name()}"' in report.read_text()  # a copy beside a report outside the lake
+    # a report inside the lake (a folder or a bucket) loads the lake's one shared plotly.js
+    in_lake = lake_location(lake_root) / "reports" / "factors.html"
+    analyzed = _cde(tmp_path, "features", "analyze", "--bars", "time-1h", "--features", "default__time-1h",
+                    "--columns", "ret_log_24", "--horizons", "1", "--report", str(in_lake), root=lake_root)
+    assert analyzed.returncode == 0, analyzed.stderr
+    assert in_lake.read_text().startswith("<!DOCTYPE html>")
+    assert f'<script src="../assets/{asset_name()}"' in in_lake.read_text()
+    assert (lake_location(lake_root) / "assets" / asset_name()).stat().st_size > 1_000_000
+    assert not (tmp_path / "s3:").exists()  # nothing went to a local folder named after the URL
 
-    missing = _cde(tmp_path, "features", "compute", "--bars", "nope")
+    missing = _cde(tmp_path, "features", "compute", "--bars", "nope", root=lake_root)
     assert missing.returncode != 0 and "no bars" in (missing.stderr + missing.stdout)
 
 

@@ -209,8 +209,9 @@ def _write_funding(lake: Lake, symbol: str, times: list[str], rates: list[float]
 
 
 @pytest.fixture
-def perp_lake(tmp_path: Path) -> Lake:
-    lake = Lake(tmp_path / "lake")
+def perp_lake(lake_root: str) -> Lake:
+    """Perpetual and spot bars and a funding tree, on a local folder and in a bucket."""
+    lake = Lake(lake_root)
     perp = synthetic_bars(24 * 10, seed=1, price=40_000.0)
     _write_bars(lake, "um", "BTCUSDT", perp)
     spot = perp.copy()
@@ -250,8 +251,8 @@ def test_perp_factors_on_spot_bars_are_refused(perp_lake: Lake) -> None:
     assert "--set default" in (info.value.hint or "")
 
 
-def test_missing_funding_tree_and_spot_bars_are_named(tmp_path: Path) -> None:
-    lake = Lake(tmp_path / "lake")
+def test_missing_funding_tree_and_spot_bars_are_named(lake_root: str) -> None:
+    lake = Lake(lake_root)
     _write_bars(lake, "um", "ETHUSDT", synthetic_bars(48, seed=2))
     with pytest.raises(NotFoundError, match="no funding tree") as info:
         compute_to_lake(ComputeRequest(bars="time-1h", market="um", feature_set="perp", factors=["funding_rate"]),

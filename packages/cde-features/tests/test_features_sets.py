@@ -14,6 +14,7 @@ import pytest
 
 from cde_core.errors import ConfigError
 from cde_core.lake import Lake
+from cde_core.lake_location import arrow_target
 from cde_core.plugins import PluginHost
 from cde_core.testing import write_bars_lake
 from cde_features.calculator import UnifiedFeatureCalculator
@@ -69,21 +70,27 @@ def test_param_flags_are_typed_yaml_scalars() -> None:
         parse_param_flags(["window=21"])
 
 
-def _bars_lake(root: Path) -> None:
+def _bars_lake(root: Path | str) -> None:
     write_bars_lake(root, "time-1h", ["AAAUSDT", "BBBUSDT"], 24 * 5)
 
 
-def test_cli_set_file_and_params_write_a_manifest_with_distributions(tmp_path: Path) -> None:
-    _bars_lake(tmp_path / "lake")
-    (tmp_path / "mine.yaml").write_text(SET_FILE)
+def test_cli_set_file_and_params_write_a_manifest_with_distributions(tmp_path: Path, lake_root: str) -> None:
+    _bars_lake(lake_root)
+    lake = Lake(lake_root)
+    # the set file lives beside the lake: a local file, or an object in the same bucket
+    set_file = tmp_path / "mine.yaml" if not lake.is_object_store else lake.root.parent / "sets" / "mine.yaml"
+    set_file.write_text(SET_FILE)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDE_")}
-    env["CDE_DATA_ROOT"] = str(tmp_path / "lake")
+    env["CDE_DATA_ROOT"] = lake_root
+    env["CDE_CACHE_DIR"] = str(tmp_path / "cde-cache")
     done = subprocess.run([sys.executable, "-m", "cde_server.cli.main", "features", "compute", "--bars", "time-1h",
-                           "--set-file", "mine.yaml", "--param", "rsi.window=7"], capture_output=True, text=True,
+                           "--set-file", str(set_file), "--param", "rsi.window=7"], capture_output=True, text=True,
                           env=env, cwd=tmp_path, timeout=600, check=False)
     assert done.returncode == 0, done.stderr
-    part = next((tmp_path / "lake" / "features").rglob("part-0.parquet"))
-    assert [c for c in pq.read_schema(part).names if c != "ts"] == ["ret_log_6", "rsi_7", "example_range_position_10"]
+    part = next((lake.root / "features").rglob("part-0.parquet"))
+    where, filesystem = arrow_target(part)
+    assert [c for c in pq.read_schema(where, filesystem=filesystem).names if c != "ts"] == [
+        "ret_log_6", "rsi_7", "example_range_position_10"]
     manifest = Lake.read_provenance(part)
     assert manifest is not None
     factors = manifest.extra["factors"]
@@ -93,17 +100,17 @@ def test_cli_set_file_and_params_write_a_manifest_with_distributions(tmp_path: P
     assert all(f["version"] for f in factors)
 
 
-def test_rest_compute_takes_the_same_feature_set_model(tmp_path: Path) -> None:
+def test_rest_compute_takes_the_same_feature_set_model(lake_root: str) -> None:
     from fastapi.testclient import TestClient
 
     from cde_core.config import CdeConfig
     from cde_server.api.app import create_app
 
-    _bars_lake(tmp_path / "lake")
+    _bars_lake(lake_root)
     body = {"bars": "time-1h", "feature_set": {"name": "mine", "factors": [
         {"factor": "ret_log", "params": {"window": 6}}, {"factor": "example_range_position"}]},
         "params": {"ret_log": {"window": 3}}}
-    with TestClient(create_app(CdeConfig(data_root=tmp_path / "lake"))) as client:
+    with TestClient(create_app(CdeConfig(data_root=lake_root))) as client:
         task = client.post("/features/compute", json=body)
         assert task.status_code == 202, task.text
         for _ in range(600):
@@ -113,6 +120,9 @@ def test_rest_compute_takes_the_same_feature_set_model(tmp_path: Path) -> None:
             time.sleep(0.05)
         assert state["status"] == "succeeded", state
         assert state["result"]["columns"] == ["ret_log_3", "example_range_position_24"]
+        assert len(state["result"]["files"]) == 2, state["result"]
+        # lake paths reach clients relative to the lake, whatever the store
+        assert all(f.startswith("<lake>/features/spec=") for f in state["result"]["files"]), state["result"]
         bad = client.post("/features/compute", json={**body, "feature_set": {"name": "x", "factors": []}})
         assert bad.status_code == 422
     assert FeatureSet.model_json_schema()["required"] == ["name", "factors"]

@@ -13,6 +13,7 @@ from cde_bars.assemble import PERIOD_START
 from cde_bars.bars_lake import month_label, month_partitions
 from cde_core.errors import NotFoundError
 from cde_core.lake import Lake
+from cde_core.lake_location import arrow_target
 from cde_core.schemas import mark_bar_interval
 
 
@@ -33,7 +34,8 @@ def read_bars(lake: Lake, spec_id: str, exchange: str, market: str, symbols: Seq
         for month, path in months.items():
             if (start and month < month_label(start)) or (end and month > month_label(end)):
                 continue
-            table = pq.read_table(lake.inside(path))
+            where, filesystem = arrow_target(lake.inside(path))
+            table = pq.read_table(where, filesystem=filesystem)
             tables.append(table.append_column("symbol", pa.array([symbol] * table.num_rows, pa.string())))
     if not tables:
         raise NotFoundError(f"no bars of spec '{spec_id}' for {', '.join(symbols)}",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cde_core.errors import NotFoundError
+from cde_core.object_store import ObjectPath
 from cde_core.suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -21,8 +22,14 @@ if TYPE_CHECKING:
 POINT_ELSEWHERE = "point at another lake with data_root in cde.yaml, CDE_DATA_ROOT=…, or --config FILE"
 
 
-def partition_values(folder: Path, key: str) -> list[str]:
+def partition_values(folder: Path | ObjectPath, key: str) -> list[str]:
     """The values of the hive partition ``key=…`` folders directly inside ``folder``."""
+    if isinstance(folder, ObjectPath):  # one listing, whose entries say which are prefixes ("folders")
+        import pyarrow.fs as pafs
+
+        infos = folder.fs.get_file_info(pafs.FileSelector(folder.key, allow_not_found=True))
+        return sorted(i.base_name.split("=", 1)[1] for i in infos
+                      if i.type == pafs.FileType.Directory and i.base_name.startswith(f"{key}="))
     if not folder.is_dir():
         return []
     return sorted(p.name.split("=", 1)[1] for p in folder.glob(f"{key}=*") if p.is_dir())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -102,8 +101,9 @@ def list_command(
 def compute_command(
     bars: Annotated[str, typer.Option("--bars", help="bars spec id in the lake")],
     feature_set: Annotated[str, typer.Option("--set", help="feature set name")] = "default",
-    set_file: Annotated[Path | None, typer.Option("--set-file", help="feature-set YAML file (name, factors "
-                                                  "with params); replaces --set", dir_okay=False)] = None,
+    set_file: Annotated[str | None, typer.Option("--set-file", metavar="PATH|URL",
+                                                 help="feature-set YAML file (name, factors with params), a path "
+                                                      "or s3://bucket/key; replaces --set")] = None,
     factors: Annotated[list[str] | None, typer.Option("--factors", "-f", help="names, groups or globs")] = None,
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="FACTOR.PARAM=VALUE, e.g. "
                                                     "rsi.window=21 (repeatable)")] = None,
@@ -113,10 +113,11 @@ def compute_command(
 ) -> None:
     """Compute a feature set from the bars lake and write it to the features lake."""
     from cde_core.console import progress_bar
+    from cde_core.lake_location import lake_location
     from cde_features.feature_set_file import load_feature_set_file, parse_param_flags
     from cde_features.service import ComputeRequest, compute_to_lake
 
-    chosen = load_feature_set_file(set_file) if set_file is not None else feature_set
+    chosen = load_feature_set_file(lake_location(set_file)) if set_file is not None else feature_set
     request = ComputeRequest(bars=bars, feature_set=chosen, factors=_split(factors),
                              params=parse_param_flags(param or []), symbols=_split(symbols),
                              start=_day(start, "--start"), end=_day(end, "--end"), exchange=exchange, market=market,
@@ -137,7 +138,9 @@ def analyze_command(
     quantiles: Annotated[int, typer.Option("--quantiles", "-q", help="number of quantiles")] = 5,
     symbols: Symbols = None, start: Start = None, end: End = None,
     exchange: Exchange = "binance", market: Market = "spot",
-    report: Annotated[Path, typer.Option("--report", help="HTML report path")] = Path("factor_report.html"),
+    report: Annotated[str, typer.Option("--report", metavar="PATH|URL",
+                                        help="HTML report path, or s3://bucket/key.html (e.g. inside an "
+                                             "s3:// lake)")] = "factor_report.html",
     self_contained: Annotated[bool, typer.Option("--self-contained", help="inline plotly.js (one file to "
                                                  "mail, ~4.6 MB) instead of a shared plotly-<version>.min.js "
                                                  "beside the report or in the lake's assets/")] = False,
@@ -147,6 +150,7 @@ def analyze_command(
     from rich.table import Table
 
     from cde_core.console import progress_bar, table_console
+    from cde_core.lake_location import lake_location
     from cde_features.service import AnalyzeRequest, analyze_request
 
     request = AnalyzeRequest(bars=bars, features=features, columns=_split(columns),
@@ -154,7 +158,8 @@ def analyze_command(
                              symbols=_split(symbols), start=_day(start, "--start"), end=_day(end, "--end"),
                              exchange=exchange, market=market)
     with progress_bar("analyze") as progress:
-        result = analyze_request(request, report_path=report, progress=progress, self_contained=self_contained)
+        result = analyze_request(request, report_path=lake_location(report), progress=progress,
+                                 self_contained=self_contained)
     frame = result.table()
     table = Table(title="factor analysis")
     for name in frame.columns:

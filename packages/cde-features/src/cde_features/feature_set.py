@@ -19,8 +19,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cde_core.errors import CdeError, ConfigError, NotFoundError, first_validation_problem
-from cde_core.plugins import PluginHost, get_plugins
 from cde_core.lake import LakeName
+from cde_core.plugins import PluginHost, get_plugins
 
 
 class FactorSpec(BaseModel):

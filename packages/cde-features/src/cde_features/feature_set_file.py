@@ -13,18 +13,19 @@ A feature-set file is the YAML form of :class:`cde_features.feature_set.FeatureS
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
 from cde_core.errors import ConfigError, first_validation_problem
+from cde_core.lake_location import LakePath
 from cde_features.feature_set import FeatureSet
 
 
-def load_feature_set_file(path: Path) -> FeatureSet:
-    """The feature set in ``path``; a bad file is one :class:`ConfigError` naming file, line or key."""
+def load_feature_set_file(path: LakePath) -> FeatureSet:
+    """The feature set in ``path`` (a local file or an ``s3://`` object); a bad file is one
+    :class:`ConfigError` naming file, line or key."""
     try:
         text = path.read_text()
     except OSError as exc:

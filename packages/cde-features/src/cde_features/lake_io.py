@@ -5,6 +5,8 @@ Bars are read from ``<root>/bars/spec=<spec>/exchange=…/market=…/symbol=…/
 ``<root>/features/spec=<feature spec>/exchange=…/market=…/symbol=…/part-0.parquet`` holding ``ts``
 (``timestamp[us, tz=UTC]``, the bar's ``ts``) and one float64 column per feature, sorted by ts, with
 provenance (feature set, factors and params, bars spec, rows, min/max ts) in the file metadata.
+The lake may be a folder or a bucket (``s3://bucket/prefix``): reads go through the lake's hive
+datasets (pyarrow's S3 client), writes through :meth:`cde_core.lake.Lake.write_partition`.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ import pyarrow.dataset as ds
 
 from cde_core.errors import DataError, NotFoundError
 from cde_core.lake import Lake
+from cde_core.lake_location import arrow_target
 
 #: markets whose symbols are perpetuals with funding and a spot underlying (Binance USDⓈ-M and COIN-M)
 PERPETUAL_MARKETS = ("um", "cm")
@@ -109,7 +110,8 @@ def _funding_column(panel: pd.DataFrame, lake: Lake, exchange: str, market: str,
     if not base.exists():
         raise NotFoundError(f"the lake has no funding tree for exchange={exchange} market={market}",
                             where=str(base), hint=f"download it: {fetch}")
-    table = ds.dataset(base, format="parquet", partitioning="hive").to_table(
+    where, filesystem = arrow_target(base)  # a folder or a bucket prefix
+    table = ds.dataset(where, format="parquet", partitioning="hive", filesystem=filesystem).to_table(
         columns=["symbol", "calc_time", "funding_interval_hours", "funding_rate"],
         filter=ds.field("symbol").isin(symbols))
     have = pd.DataFrame({"symbol": np.asarray(table.column("symbol").cast(pa.string())),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
@@ -13,6 +12,7 @@ from cde_core.config import get_config
 from cde_core.errors import DataError
 from cde_core.json_types import JsonDate, JsonInt
 from cde_core.lake import Lake, LakeName
+from cde_core.lake_location import LakePath
 from cde_core.progress import CancelToken, ProgressCallback, scaled
 from cde_core.suggest import did_you_mean
 from cde_features.feature_set import FeatureSet
@@ -137,7 +137,7 @@ def check_analyze(request: AnalyzeRequest) -> None:
         UnifiedFeatureCalculator(select=request.columns or None)
 
 
-def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None, report_path: Path | None = None,
+def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None, report_path: LakePath | None = None,
                     progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
                     self_contained: bool = False) -> Any:
     """Run a factor analysis; returns the :class:`~cde_features.analysis.analyzer.FactorAnalysis`.

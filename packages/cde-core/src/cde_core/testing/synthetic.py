@@ -64,21 +64,21 @@ def synthetic_panel(symbols: Sequence[str] | int = 5, n_bars: int = 200, *, seed
     return pd.concat(frames).set_index("symbol", append=True).sort_index()
 
 
-def write_bars_lake(root: Path, spec: str, symbols: Sequence[str], n_bars: int, *, exchange: str = "binance",
-                    market: str = "spot") -> Path:
+def write_bars_lake(root: Path | str, spec: str, symbols: Sequence[str], n_bars: int, *, exchange: str = "binance",
+                    market: str = "spot") -> Path | str:
     """Synthetic hourly bars of ``symbols`` written into a lake at ``root`` (one file per day, the bars
     lake layout), for end-to-end tests of features and backtests; returns ``root``."""
     import pyarrow.parquet as pq
 
+    from cde_core.atomic import atomic_path
     from cde_core.lake import Lake
     from cde_core.schemas import BARS_SCHEMA
 
-    lake = Lake(root)
+    lake = Lake(root)  # a folder or s3://bucket/prefix
     for i, symbol in enumerate(symbols):
         frame = synthetic_bars(n_bars, seed=i, price=10.0 * (i + 1)).reset_index()
         for day, part in frame.groupby(frame["ts"].dt.strftime("%Y-%m-%d")):
             folder = lake.bars_dir(spec, exchange, market, symbol) / f"date={day}"
-            folder.mkdir(parents=True, exist_ok=True)
-            pq.write_table(pa.Table.from_pandas(part, schema=BARS_SCHEMA, preserve_index=False),
-                           folder / "part-0.parquet")
+            with atomic_path(folder / "part-0.parquet") as tmp:
+                pq.write_table(pa.Table.from_pandas(part, schema=BARS_SCHEMA, preserve_index=False), tmp)
     return root

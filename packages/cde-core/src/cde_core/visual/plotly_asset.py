@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cde_core.atomic import atomic_write_bytes
-from cde_core.lake_location import LakePath
+from cde_core.lake_location import LakePath, lake_location
 from cde_core.object_store import ObjectPath
 
 ASSET_FOLDER = "assets"
@@ -49,9 +49,9 @@ def ensure_asset(folder: LakePath) -> LakePath:
     return path
 
 
-def lake_asset(lake_root: LakePath) -> LakePath:
+def lake_asset(lake_root: LakePath | str) -> LakePath:
     """The lake's shared copy: ``<root>/assets/plotly-<version>.min.js`` (a folder or a bucket prefix)."""
-    return ensure_asset(lake_root / ASSET_FOLDER)
+    return ensure_asset(lake_location(lake_root) / ASSET_FOLDER)
 
 
 @dataclass(frozen=True)
