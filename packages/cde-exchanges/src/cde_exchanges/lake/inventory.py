@@ -9,6 +9,7 @@ partition's day (or month) against the provenance.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -64,14 +65,35 @@ def _period(values: dict[str, str]) -> tuple[date, date]:
     return day, day + timedelta(days=1)
 
 
+def partition_files(lake: Lake, tree: TreeSpec, wanted: dict[str, str | None] | None = None) -> list[Path]:
+    """The partition files of ``tree`` (``wanted`` fixes hive values, e.g. ``{"symbol": "BTCUSDT"}``), in
+    path order. One ``scandir`` per folder instead of a glob: ``GET /lake``'s background refresh walks
+    the whole lake every few seconds. Folders may be links (followed, as a glob does); a partition
+    folder without its part file is not a partition."""
+    wanted = wanted or {}
+    folders = [lake.root / tree.name]
+    for level in tree.levels:
+        value = wanted.get(level)
+        deeper: list[Path] = []
+        for folder in folders:
+            try:
+                with os.scandir(folder) as entries:
+                    names = sorted(entry.name for entry in entries if entry.name.startswith(f"{level}=")
+                                   and (value is None or entry.name == f"{level}={value}") and entry.is_dir())
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            deeper.extend(folder / name for name in names)
+        folders = deeper
+    return [folder / PART_FILE for folder in folders if os.path.exists(folder / PART_FILE)]
+
+
 def _partitions(lake: Lake, exchange: str | None, market: str | None,
                 symbol: str | None) -> dict[tuple[str, ...], tuple[_Series, list[tuple[date, Path]]]]:
     """Every partition of every tree, grouped by series (tree and hive values above the partition)."""
     wanted = {"exchange": exchange, "market": market, "symbol": symbol}
     found: dict[tuple[str, ...], tuple[_Series, list[tuple[date, Path]]]] = {}
     for tree in TREES:
-        pattern = "/".join(f"{level}={wanted.get(level) or '*'}" for level in tree.levels) + f"/{PART_FILE}"
-        for path in sorted((lake.root / tree.name).glob(pattern)):
+        for path in partition_files(lake, tree, wanted):
             folders = path.parent.relative_to(lake.root / tree.name).parts
             values = dict(folder.split("=", 1) for folder in folders)
             series_values = {k: v for k, v in values.items() if k not in ("date", "month")}
