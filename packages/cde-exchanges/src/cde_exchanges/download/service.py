@@ -266,6 +266,9 @@ def _fetch_all(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: Downl
         while round_files:
             if cancel is not None:
                 cancel.raise_if_cancelled("download")
+            # once each: a spill file (OKX) is also the first file of the next month, and two threads
+            # fetching one file remove each other's temporary file
+            round_files = list({(symbol, f.rel_path): (symbol, f) for symbol, f in round_files}.values())
             # days before a symbol's first archive are not asked for one by one (listing or search)
             before = files_before_first_archive(fetcher, round_files, recheck_missing=request.recheck_missing)
             outcomes = list(pool.map(functools.partial(_fetch_one, fetcher, before, cancel), round_files))
