@@ -270,7 +270,8 @@ def _fetch_all(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: Downl
             # fetching one file remove each other's temporary file
             round_files = list({(symbol, f.rel_path): (symbol, f) for symbol, f in round_files}.values())
             # days before a symbol's first archive are not asked for one by one (listing or search)
-            before = files_before_first_archive(fetcher, round_files, recheck_missing=request.recheck_missing)
+            before = files_before_first_archive(fetcher, round_files, recheck_missing=request.recheck_missing,
+                                                cancel=cancel)
             outcomes = list(pool.map(functools.partial(_fetch_one, fetcher, before, cancel), round_files))
             listed = _first_monthly_file(round_files, outcomes)
             fallback: list[tuple[str, ArchiveFile]] = []

@@ -165,10 +165,13 @@ class ArchiveFetcher:
         marker (unless ``recheck_missing``), else from one ``HEAD`` request: True (200), False (404),
         None for any other answer (the caller then cannot rely on it). Writes nothing, not even a
         missing marker."""
-        if self.cache.verified(file) is not None:
-            return True
-        if not self.recheck_missing and self.cache.known_missing(file):
-            return False
+        try:
+            if self.cache.verified(file) is not None:
+                return True
+            if not self.recheck_missing and self.cache.known_missing(file):
+                return False
+        except OSError:  # an unreadable cache entry: ask the archive (fetch names the entry later)
+            pass
         try:
             status = self.client.head(self.url(file.rel_path)).status_code
         except (httpx.TimeoutException, httpx.TransportError):

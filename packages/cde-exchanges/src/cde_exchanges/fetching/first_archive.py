@@ -26,6 +26,7 @@ from typing import TypeVar
 
 from loguru import logger
 
+from cde_core.progress import CancelToken
 from cde_exchanges.fetching.archive_fetcher import ArchiveFetcher
 from cde_exchanges.formats.archive_files import ArchiveFile
 
@@ -101,12 +102,19 @@ def first_existing(files: Sequence[T], exists: Callable[[T], bool | None], *, ma
 
 
 def files_before_first_archive(fetcher: ArchiveFetcher, round_files: Sequence[tuple[str, ArchiveFile]],
-                               *, recheck_missing: bool = False) -> set[tuple[str, str]]:
+                               *, recheck_missing: bool = False,
+                               cancel: CancelToken | None = None) -> set[tuple[str, str]]:
     """(symbol, rel_path) of the daily files of a fetch round that lie before each symbol's first
     existing daily file, found by :func:`first_existing`: the round does not ask for them. Nothing
     when the archive lists its files (the listing answers exactly), with ``recheck_missing``, or for
     a symbol with fewer than :data:`MIN_FILES` daily files in the round. One log line per symbol
-    whose search was inconclusive."""
+    whose search was inconclusive. ``cancel`` is polled before each probe."""
+
+    def exists(file: ArchiveFile) -> bool | None:
+        if cancel is not None:
+            cancel.raise_if_cancelled("download")
+        return fetcher.known_to_exist(file)
+
     if fetcher.listing is not None or recheck_missing:
         return set()
     daily: dict[str, list[ArchiveFile]] = {}
@@ -118,7 +126,7 @@ def files_before_first_archive(fetcher: ArchiveFetcher, round_files: Sequence[tu
         files = sorted({f.rel_path: f for f in files}.values(), key=lambda f: f.first_day)
         if len(files) < MIN_FILES:
             continue
-        first = first_existing(files, fetcher.known_to_exist)
+        first = first_existing(files, exists)
         if first is None:
             logger.warning(f"could not find where the {files[0].exchange} archive of {symbol} starts in "
                            f"{files[0].first_day}..{files[-1].first_day} (no probed day had a file, or a probe "

@@ -120,12 +120,6 @@ class InventoryCache:
         """Every series of the lake (a snapshot; do not mutate it)."""
         return self.snapshot().items
 
-    def select(self, *, exchange: str | None = None, market: str | None = None,
-               symbol: str | None = None) -> list[dict[str, Any]]:
-        """The matching rows as JSON-ready dicts (do not mutate them)."""
-        return [row for row in self.snapshot().rows if (exchange is None or row["exchange"] == exchange)
-                and (market is None or row["market"] == market) and (symbol is None or row["symbol"] == symbol)]
-
     # -- refreshing ------------------------------------------------------------------------------
     def invalidate(self) -> None:
         """Partitions were just committed (a download ended): the next request starts a refresh
