@@ -10,7 +10,8 @@ request per absent day and leaves no "missing" marker behind.
 
 The listing is a shortcut, never a source of truth about the data: when it cannot be read (any HTTP
 status but 200, a broken connection, a body that is not a listing of the folder asked for, pages that
-do not advance) the run logs one line and asks file by file, as without a listing.
+do not advance) the run logs one warning and asks file by file, as without a listing (a listing that
+cannot be reached at all is logged at INFO only: the files' own requests then fail with their error).
 """
 
 from __future__ import annotations
@@ -57,8 +58,10 @@ class S3FolderListing:
                     keys = self._folders[folder] = self._list(folder)
                 except ListingUnavailable as exc:
                     self.unavailable = str(exc)
-                    logger.warning(f"the archive listing at {self.bucket_url} is unavailable ({exc}): "
-                                   "asking for each file instead")
+                    # unreachable: the files' own requests fail next and say so, one line is enough
+                    log = logger.info if isinstance(exc.__cause__, httpx.HTTPError) else logger.warning
+                    log(f"the archive listing at {self.bucket_url} is unavailable ({exc}): asking for each "
+                        "file instead")
                     return None
         return rel_path in keys
 
