@@ -60,10 +60,13 @@ def test_download_and_lake_routes(archive_root: Path, server: ArchiveServer, con
     set_config(LoadedConfig(config=config, origins={}))
     try:
         client = TestClient(app)
+        assert client.get("/lake").json() == []  # a snapshot of the empty lake, fresh for an hour:
+        app.state.lake_inventory.ttl_s = 3600  # only the download's end can make the commit show up
         answer = client.post("/download", json={"exchange": "binance", "market": "spot", "symbols": ["BTCUSDT"],
                                                 "start": "2024-06-10", "end": "2024-06-10"})
         assert answer.status_code == 202, answer.text
         assert answer.json()["result"]["summary"]["days"]["written"] == 1
+        app.state.lake_inventory.settle()  # the refresh the task's end started
         lake = client.get("/lake", params={"exchange": "binance"}).json()
         assert [(i["symbol"], i["rows"], i["days"]) for i in lake] == [("BTCUSDT", 120, 1)]
         # the handler a restarted server re-runs an interrupted download with: same params, resumes

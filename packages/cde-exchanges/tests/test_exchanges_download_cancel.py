@@ -101,10 +101,11 @@ def test_post_download_refuses_the_span_with_4xx(tmp_path: Path) -> None:
     assert answer.status_code == 422 and "download.max_span_days" in answer.json()["detail"], answer.text
 
 
+@pytest.mark.parametrize("listing", [True, False], ids=["listed", "no-listing"])
 def test_days_before_the_first_monthly_archive_are_not_probed_one_by_one(
-        archive_root: Path, server: ArchiveServer, config: CdeConfig) -> None:
+        archive_root: Path, server: ArchiveServer, config: CdeConfig, listing: bool) -> None:
     """A range starting years before the symbol's listing costs one request per month there, not one
-    per day (the report in the issue: ~12,800 "missing" markers)."""
+    per day (the report in the issue: ~12,800 "missing" markers); with the archive's listing, none."""
     archive = BinanceArchive()
     for month in (5, 6):
         first = date(2024, month, 1)
@@ -112,10 +113,16 @@ def test_days_before_the_first_monthly_archive_are_not_probed_one_by_one(
         table = pa.concat_tables([random_trades(d, 5, first_id=1 + 5 * k) for k, d in enumerate(days)])
         write_archive_file(archive_root, archive.monthly_file("spot", "trades", "BTCUSDT", 2024, month), table,
                            ArchiveVariant())
+    if not listing:
+        server.add_fault(Fault("404"), "[?]prefix=*")
     old = DownloadRequest(exchange="binance", market="spot", symbols=["BTCUSDT"], start=date(2022, 1, 1),
                           end=date(2024, 6, 30))
     report = run_download(old, adapter=archive, config=config, today=date(2024, 8, 1))
     assert server.requests("*/daily/*") == []  # no day before May 2024 was probed
     assert report.count_days("written") == 61 and report.count_days("missing") == 365 + 365 + 121
     markers = list((config.data_root / ".cache" / "missing").rglob("*.json"))
-    assert len(markers) == 28, len(markers)  # one per month Jan 2022 .. Apr 2024
+    if listing:  # the listing said which months exist: only those were asked for, nothing marked
+        assert markers == [] and len(server.requests("data/*/monthly/*")) == 2 * 2  # zip + .CHECKSUM, May, June
+        assert server.requests("[?]*") == ["?prefix=data/spot/monthly/trades/BTCUSDT/"]  # one page
+    else:
+        assert len(markers) == 28, len(markers)  # one per month Jan 2022 .. Apr 2024

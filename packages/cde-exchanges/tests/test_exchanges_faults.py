@@ -106,6 +106,7 @@ def test_permanent_fault_fails_cleanly_and_keeps_earlier_data(kind: str, pattern
 
 def test_404_is_missing_with_marker_and_recheck(archive_root: Path, server: ArchiveServer,
                                                 config: CdeConfig) -> None:
+    server.add_fault(Fault("404"), "[?]prefix=*")  # an archive without a listing: files are asked for
     report = download(config)
     assert report.count_days("missing") == 1 and report.ok
     assert len(server.requests("*.CHECKSUM")) == 1

@@ -143,6 +143,7 @@ def test_an_unverified_monthly_file_gives_way_to_the_verified_daily_files(archiv
 
 def test_zip_and_checksum_both_404_is_no_data(archive_root: Path, server: ArchiveServer, config: CdeConfig,
                                               cde: Any) -> None:
+    server.add_fault(Fault("404"), "[?]prefix=*")  # no listing: the zip itself is asked for, and is 404
     result = cde.download("binance", "spot", "BTCUSDT", D1, D1)
     assert result.exit_code == 0 and "0 downloaded, 0 skipped, 1 missing, 0 failed" in result.output
     assert list((Path(config.data_root) / ".cache").rglob("*2024-06-10.zip.json"))

@@ -126,3 +126,76 @@ def test_a_partition_linked_out_of_the_lake_is_an_issue_not_read(lake: FooterCou
     rows = {r["symbol"]: r for r in client_for(lake, InventoryCache(lake)).get("/lake").json()}
     assert rows["SYM0USDT"]["rows"] == 20 and "path leaves the lake" in rows["SYM0USDT"]["issues"][0]
     assert str(tmp_path) not in str(rows["SYM0USDT"]["issues"])
+
+
+def poll_until(check: Any, *, what: str, deadline_s: float = 120.0) -> Any:
+    """Ask ``check()`` until it answers something truthy. The deadline only turns a hang into a failure;
+    the bound the tests assert is counted in refreshes, not seconds (the machine may be loaded)."""
+    import time
+
+    give_up = time.monotonic() + deadline_s
+    while True:
+        answer = check()
+        if answer:
+            return answer
+        if time.monotonic() > give_up:
+            pytest.fail(f"{what}: not seen within {deadline_s:g} s")
+        time.sleep(0.01)
+
+
+def test_a_commit_shows_up_by_the_first_refresh_started_after_it(lake: FooterCountingLake) -> None:
+    """The documented bound: a partition committed at time t is served once the first refresh that
+    starts after t has finished, and a refresh starts once the snapshot is ``ttl_s`` old."""
+    cache = InventoryCache(lake, ttl_s=0.05)
+    client = client_for(lake, cache)
+    assert len(client.get("/lake").json()) == 7
+    for _ in range(3):  # commits land while refreshes come and go
+        cache.settle()
+        started_before = cache.refreshes
+        commit_day(lake, "SYM1USDT", date(2024, 2, 1) + timedelta(days=cache.refreshes % 20), rows=3)
+        expected = {i.symbol: i.model_dump(mode="json") for i in inventory(lake)}["SYM1USDT"]
+
+        def served(expected: dict[str, Any] = expected) -> bool:
+            return bool(client.get("/lake", params={"symbol": "SYM1USDT"}).json() == [expected])
+
+        poll_until(served, what="the committed partition in GET /lake")
+        # the first refresh after the commit shows it (a second may have started before the poll read it)
+        assert cache.refreshes - started_before <= 2
+
+
+def test_etag_answers_304_until_the_page_changes(lake: FooterCountingLake) -> None:
+    cache = InventoryCache(lake, ttl_s=3600)
+    client = client_for(lake, cache)
+    first = client.get("/lake", params={"symbol": "SYM2USDT"})
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and etag.startswith('"')
+    again = client.get("/lake", params={"symbol": "SYM2USDT"}, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b"" and again.headers["ETag"] == etag
+    assert client.get("/lake", params={"symbol": "SYM2USDT"},
+                      headers={"If-None-Match": f'"other", W/{etag}'}).status_code == 304
+    other_page = client.get("/lake", params={"symbol": "SYM3USDT"}, headers={"If-None-Match": etag})
+    assert other_page.status_code == 200 and other_page.headers["ETag"] != etag  # an ETag is per page
+    commit_day(lake, "SYM2USDT", date(2024, 1, 9))
+    cache.invalidate()  # what a download task's end does: refresh now, whatever the TTL
+    cache.settle()
+    changed = client.get("/lake", params={"symbol": "SYM2USDT"}, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert changed.json() == [i.model_dump(mode="json") for i in inventory(lake, symbol="SYM2USDT")]
+
+
+def test_a_refresh_of_an_unchanged_lake_keeps_the_snapshot(lake: FooterCountingLake) -> None:
+    """No footer read, no recomputation, the same ETags, when no part file changed."""
+    cache = InventoryCache(lake, ttl_s=3600)
+    client = client_for(lake, cache)
+    etag = client.get("/lake").headers["ETag"]
+    rebuilds, reads = cache.rebuilds, lake.footer_reads
+    cache.invalidate()
+    cache.settle()
+    assert cache.refreshes == 2 and cache.rebuilds == rebuilds and lake.footer_reads == reads
+    assert client.get("/lake", headers={"If-None-Match": etag}).status_code == 304
+    # a rewritten partition (same path, new size and time) is a change
+    commit_day(lake, "SYM0USDT", date(2024, 1, 1), rows=11)
+    cache.invalidate()
+    cache.settle()
+    assert cache.rebuilds == rebuilds + 1 and lake.footer_reads == reads + 1
+    assert {r["symbol"]: r["rows"] for r in client.get("/lake").json()}["SYM0USDT"] == 31

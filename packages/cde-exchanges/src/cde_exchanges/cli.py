@@ -249,7 +249,7 @@ def serve_archive_command(
     port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0 = any free port)", min=0, max=65535)] = 0,
     fault: Annotated[list[str] | None, typer.Option(
         help="inject a fault, KIND:GLOB[:TIMES] (repeatable); KIND: 404, 429, 500, 503, truncate, bad_checksum, "
-             "slow, trickle")] = None,
+             "slow, trickle, garbage (a listing answered with a body that is not one; GLOB [?]prefix=*)")] = None,
 ) -> None:
     """Serve an archive directory on 127.0.0.1 (point download.*_archive_url at the printed URL)."""
     from cde_exchanges.fakes.archive_server import ArchiveServer, parse_fault

@@ -36,6 +36,7 @@ from cde_exchanges.extraction.table_extractor import TableExtraction, extract_ta
 from cde_exchanges.extraction.trade_extractor import SourceZip, SymbolExtraction, extract_symbol
 from cde_exchanges.fetching.archive_cache import ArchiveCache
 from cde_exchanges.fetching.archive_fetcher import ArchiveFetcher, TransferMonitor
+from cde_exchanges.fetching.first_archive import files_before_first_archive
 from cde_exchanges.formats.archive_exchange import ArchiveExchange
 from cde_exchanges.formats.archive_files import ArchiveFile
 from cde_exchanges.formats.kline_intervals import interval_us
@@ -89,7 +90,8 @@ def run_download(request: DownloadRequest, *, adapter: ArchiveExchange, config: 
     symbols = list(dict.fromkeys(request.symbols))
     fetcher = ArchiveFetcher(adapter.base_url(config.download), config.download, cache, monitor,
                              recheck_missing=request.recheck_missing, refetch=request.force,
-                             allow_unverified=request.allow_unverified)
+                             allow_unverified=request.allow_unverified,
+                             listing_url=adapter.listing_url(config.download))
     pending, finished = symbols, 0
     try:
         with mirrored(cancel, cache.root / "cancel") as flag, SymbolLocks(target) as locks:
@@ -257,7 +259,13 @@ def _fetch_all(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: Downl
         while round_files:
             if cancel is not None:
                 cancel.raise_if_cancelled("download")
-            outcomes = list(pool.map(lambda item: _fetch_unless_cancelled(fetcher, item[1], cancel), round_files))
+            # once each: a spill file (OKX) is also the first file of the next month, and two threads
+            # fetching one file remove each other's temporary file
+            round_files = list({(symbol, f.rel_path): (symbol, f) for symbol, f in round_files}.values())
+            # days before a symbol's first archive are not asked for one by one (listing or search)
+            before = files_before_first_archive(fetcher, round_files, recheck_missing=request.recheck_missing,
+                                                cancel=cancel)
+            outcomes = list(pool.map(functools.partial(_fetch_one, fetcher, before, cancel), round_files))
             listed = _first_monthly_file(round_files, outcomes)
             fallback: list[tuple[str, ArchiveFile]] = []
             for (symbol, file), outcome in zip(round_files, outcomes, strict=True):
@@ -301,6 +309,18 @@ def _first_monthly_file(round_files: list[tuple[str, ArchiveFile]], outcomes: li
         if file.period == "monthly" and outcome.status in ("downloaded", "cached"):
             first[symbol] = min(first.get(symbol, file.first_day), file.first_day)
     return first
+
+
+def _fetch_one(fetcher: ArchiveFetcher, before: set[tuple[str, str]], cancel: CancelToken | None,
+               item: tuple[str, ArchiveFile]) -> FileOutcome:
+    """One file of a round; one of ``before`` (before the symbol's first archive) is missing, without a
+    request or a marker."""
+    symbol, file = item
+    if (symbol, file.rel_path) not in before:
+        return _fetch_unless_cancelled(fetcher, file, cancel)
+    outcome = FileOutcome(url=fetcher.url(file.rel_path), status="missing")
+    fetcher.monitor.file_done(outcome)
+    return outcome
 
 
 def _fetch_unless_cancelled(fetcher: ArchiveFetcher, file: ArchiveFile, cancel: CancelToken | None) -> FileOutcome:

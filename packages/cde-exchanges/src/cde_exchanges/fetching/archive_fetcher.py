@@ -5,7 +5,10 @@ broken connections, truncated bodies, 429 (waiting at least the server's ``Retry
 sha256 that does not match the published ``.CHECKSUM``. A 404 *of the zip* means "no data that day":
 it is recorded, not raised. A zip whose ``.CHECKSUM`` is 404 is *unverified*: the file fails unless
 the request allows unverified files (then its zip CRC-32 is checked and the outcome says so; it is
-never cached as verified). Any other 4xx fails at once. Each read waits at most ``timeout_s`` and a
+never cached as verified). Where the archive lists its files (Binance's S3 bucket,
+:mod:`cde_exchanges.fetching.archive_listing`), a file the listing does not hold is "missing" without
+any request and without a marker; a listed file is fetched even if an old marker said it was missing.
+Any other 4xx fails at once. Each read waits at most ``timeout_s`` and a
 whole file at most ``file_deadline_s``, so a trickling server cannot hold a download for ever. Nothing
 unverified is ever left under the final name, so a killed process leaves at most a hidden temporary
 file, removed on the next run.
@@ -37,6 +40,7 @@ from cde_core.config import DownloadConfig
 from cde_core.errors import ChecksumError, DataError, RemoteError
 from cde_exchanges.download.models import FileOutcome
 from cde_exchanges.fetching.archive_cache import ArchiveCache
+from cde_exchanges.fetching.archive_listing import S3FolderListing
 from cde_exchanges.formats.archive_files import ArchiveFile
 
 MAX_RETRY_AFTER_S = 300.0
@@ -110,7 +114,8 @@ class ArchiveFetcher:
 
     def __init__(self, base_url: str, config: DownloadConfig, cache: ArchiveCache,
                  monitor: TransferMonitor | None = None, *, sleep: Callable[[float], None] = time.sleep,
-                 recheck_missing: bool = False, refetch: bool = False, allow_unverified: bool = False) -> None:
+                 recheck_missing: bool = False, refetch: bool = False, allow_unverified: bool = False,
+                 listing_url: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.config = config
         self.cache = cache
@@ -122,6 +127,8 @@ class ArchiveFetcher:
         timeout = httpx.Timeout(config.timeout_s)
         limits = httpx.Limits(max_connections=config.concurrency * 2, max_keepalive_connections=config.concurrency)
         self.client = httpx.Client(timeout=timeout, limits=limits, follow_redirects=True)
+        #: the archive's listing, when it has one: a file it does not list is missing, without a request
+        self.listing = S3FolderListing(self.client, listing_url) if listing_url else None
         self._rng = random.Random()
         self._lock = threading.Lock()
 
@@ -142,14 +149,34 @@ class ArchiveFetcher:
         except DataError as exc:
             outcome = FileOutcome(url=url, status="failed", error=str(exc))
         else:
+            listed = self.listing.exists(file.rel_path) if self.listing is not None and cached is None else None
             if cached is not None and file.checksum_rel_path is None:
                 outcome = FileOutcome(url=url, status="cached", sha256=cached)
-            elif cached is None and not self.recheck_missing and self.cache.known_missing(file):
-                outcome = FileOutcome(url=url, status="missing")
+            elif listed is False or (listed is None and cached is None and not self.recheck_missing
+                                     and self.cache.known_missing(file)):
+                outcome = FileOutcome(url=url, status="missing")  # not listed: no request, no marker left
             else:
                 outcome = self._download(file, url, cached)
         self.monitor.file_done(outcome)
         return outcome
+
+    def known_to_exist(self, file: ArchiveFile) -> bool | None:
+        """Whether ``file`` exists: True for a verified zip in the cache, False for a fresh missing
+        marker (unless ``recheck_missing``), else from one ``HEAD`` request: True (200), False (404),
+        None for any other answer (the caller then cannot rely on it). Writes nothing, not even a
+        missing marker."""
+        try:
+            if self.cache.verified(file) is not None:
+                return True
+            if not self.recheck_missing and self.cache.known_missing(file):
+                return False
+        except OSError:  # an unreadable cache entry: ask the archive (fetch names the entry later)
+            pass
+        try:
+            status = self.client.head(self.url(file.rel_path)).status_code
+        except (httpx.TimeoutException, httpx.TransportError):
+            return None
+        return True if status == 200 else False if status == 404 else None
 
     def _reusable(self, file: ArchiveFile) -> str | None:
         """The sha256 of the cached zip if it may be reused (still to be compared with the published

@@ -42,6 +42,11 @@ class ArchiveExchange:
     def base_url(self, config: DownloadConfig) -> str:
         raise NotImplementedError
 
+    def listing_url(self, config: DownloadConfig) -> str | None:
+        """Where the archive lists its files (an S3 ListObjects endpoint), or None when it has no listing:
+        then the files are asked for one by one (:mod:`cde_exchanges.fetching.archive_listing`)."""
+        return None
+
     def check(self, market: str, kind: str) -> None:
         if market not in self.markets:
             raise NotFoundError(f"{self.name} has no market '{market}'",

@@ -63,6 +63,9 @@ from cde_exchanges.formats.kline_intervals import interval_us
 from cde_exchanges.formats.timestamp_decoder import TimestampDecoder
 from cde_exchanges.formats.zip_member import open_member, open_zip, read_head, single_member
 
+BINANCE_ARCHIVE_URL = "https://data.binance.vision"
+#: the S3 bucket behind data.binance.vision, path style: its objects and its ListObjects listing
+BINANCE_BUCKET_URL = "https://s3-ap-northeast-1.amazonaws.com/data.binance.vision"
 BTC_CONTRACT_USD = 100.0
 ALT_CONTRACT_USD = 10.0
 
@@ -108,6 +111,13 @@ class BinanceArchive(ArchiveExchange):
 
     def base_url(self, config: DownloadConfig) -> str:
         return config.binance_archive_url.rstrip("/")
+
+    def listing_url(self, config: DownloadConfig) -> str | None:
+        """data.binance.vision is served from an S3 bucket that lists its keys (what the site's own
+        folder pages use); another base URL (a mirror, the local archive server) is asked to list itself
+        the same way, and a base URL that cannot is asked file by file."""
+        base = self.base_url(config)
+        return BINANCE_BUCKET_URL if base == BINANCE_ARCHIVE_URL else base
 
     @staticmethod
     def _stem(market: str, period: str, kind: str, symbol: str, interval: str | None) -> str:
