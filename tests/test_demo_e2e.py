@@ -113,3 +113,37 @@ def test_killed_midway_then_rerun_gives_the_same_result(first_run, tmp_path: Pat
     assert not archive_servers_of(root, within_s=10), "the killed demo left its archive server running"
     rerun = run_demo(root)
     assert metrics_of(run_folder(rerun)) == metrics_of(run_folder(reference))
+
+
+def test_the_demo_with_its_lake_in_a_bucket_gives_the_same_run(first_run, s3_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The whole pipeline on ``s3://`` (moto on loopback, pyarrow's real S3 client): download, aggregate,
+    features and backtest write the bucket, the metrics equal the run on a folder, a re-run resumes."""
+    from cde_core.lake_location import arrow_target, lake_location
+
+    _, reference = first_run
+    url = f"s3://{s3_server.create_bucket()}/demo"
+    env = {**clean_env(), **s3_server.env, "CDE_CACHE_DIR": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "cde_server.cli.main", "demo", "--data-root", url, *SMALL]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = next(line for line in result.stdout.splitlines() if line.startswith("run folder:"))
+    run_url = line.split(":", 1)[1].strip()
+    assert run_url.startswith(f"{url}/lake/runs/")
+    old = dict(os.environ)
+    os.environ.update(s3_server.env)
+    try:
+        run = lake_location(run_url)
+        metrics = json.loads((run / "metrics.json").read_text())
+        where, filesystem = arrow_target(run / "nav.parquet")
+        nav = pq.read_table(where, filesystem=filesystem).to_pandas()
+        assert (run / "report.html").stat().st_size > 10_000
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    assert metrics == metrics_of(run_folder(reference))
+    values = nav["nav"].to_numpy()
+    assert math.isclose(metrics["total_return"], values[-1] / values[0] - 1, rel_tol=1e-9, abs_tol=1e-12)
+    assert not any(tmp_path.rglob("part-0.parquet")), "lake partitions went to a local folder"
+    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800, check=False)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "0 downloaded" in again.stdout
