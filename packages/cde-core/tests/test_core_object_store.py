@@ -148,3 +148,41 @@ def test_a_writer_killed_mid_upload_leaves_nothing_a_reader_takes_for_data(s3_la
     assert names and all(n.startswith(".") for n in names)  # only the hidden staged key
     assert not (folder / "part-0.parquet").exists()
     assert lake.dataset("big").files == []
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_store_failures_become_one_line_errors_naming_the_cause(s3_lake_url: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from cde_core.object_store import store_error
+
+    bucket_path = lake_location(s3_lake_url.replace("s3://", "s3://no-such-bucket-")) / "x.txt"
+    with pytest.raises(OSError) as missing:
+        bucket_path.write_bytes(b"x")
+    error = store_error(missing.value)
+    assert error is not None and "does not exist" in str(error) and "no-such-bucket-" in str(error)
+    endpoint = f"http://127.0.0.1:{_closed_port()}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    with pytest.raises(OSError) as unreachable:
+        (lake_location(s3_lake_url) / "y.txt").read_bytes()
+    error = store_error(unreachable.value)
+    assert error is not None and "cannot reach the object store" in str(error) and endpoint in str(error)
+    assert store_error(FileNotFoundError(2, "No such file", "/tmp/x")) is None  # a local path error stays one
+
+
+def test_cli_names_an_unreachable_store_in_one_line(s3_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CDE_", "AWS_"))}
+    env.update({**s3_server.env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{_closed_port()}",
+                "CDE_DATA_ROOT": "s3://some-bucket/lake", "CDE_CACHE_DIR": str(tmp_path / "cache")})
+    result = subprocess.run([sys.executable, "-m", "cde_server.cli.main", "lake", "ls"], capture_output=True,
+                            text=True, env=env, cwd=tmp_path, timeout=300, check=False)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot reach the object store" in lines[0] and env["AWS_ENDPOINT_URL"] in lines[0]
+    assert "Traceback" not in result.stderr

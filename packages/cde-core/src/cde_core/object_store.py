@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
-from cde_core.errors import ConfigError
+from cde_core.errors import CdeError, ConfigError, RemoteError
 
 if TYPE_CHECKING:
     import pyarrow.fs as pafs
@@ -376,3 +376,36 @@ def _components_match(names: list[str], patterns: list[str]) -> bool:
     if head == "**":
         return any(_components_match(names[skip:], rest) for skip in range(len(names) + 1))
     return bool(names) and fnmatch.fnmatchcase(names[0], head) and _components_match(names[1:], rest)
+
+
+_AWS_CODE = re.compile(r"AWS Error (?P<code>[A-Z_]+)")
+_BUCKET = re.compile(r"bucket '(?P<bucket>[^']+)'")
+
+
+def store_error(exc: BaseException) -> CdeError | None:
+    """The one-line error for a failure of the object store (pyarrow's S3 client raises ``OSError`` with
+    "AWS Error …" in its text), or None when ``exc`` is something else. The CLI, the API and the task
+    manager report a store that cannot be reached, a missing bucket or refused credentials this way,
+    never as an internal error with a traceback."""
+    text = str(exc)
+    if not isinstance(exc, OSError) or "AWS Error" not in text:
+        return None
+    code_match, bucket_match = _AWS_CODE.search(text), _BUCKET.search(text)
+    code = code_match["code"] if code_match else "UNKNOWN"
+    bucket = bucket_match["bucket"] if bucket_match else "?"
+    endpoint = endpoint_from_environment() or "AWS S3 (no AWS_ENDPOINT_URL set)"
+    where = f"bucket {bucket}, endpoint {endpoint}"
+    if code in ("NETWORK_CONNECTION", "UNKNOWN") and ("resolve" in text or "connect" in text.lower()):
+        return RemoteError("cannot reach the object store", where=where,
+                           hint="check AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3) and that the store is up")
+    if code in ("NO_SUCH_BUCKET", "RESOURCE_NOT_FOUND") or "NoSuchBucket" in text:
+        return RemoteError(f"the bucket '{bucket}' does not exist", where=where,
+                           hint="create it, or fix the bucket name in data_root / CDE_DATA_ROOT")
+    if code in ("ACCESS_DENIED", "INVALID_ACCESS_KEY_ID", "SIGNATURE_DOES_NOT_MATCH", "MISSING_AUTHENTICATION_TOKEN",
+                "UNRECOGNIZED_CLIENT", "EXPIRED_TOKEN", "INVALID_CLIENT_TOKEN_ID") or "403" in text:
+        return RemoteError(f"the object store refused the credentials ({code})", where=where,
+                           hint="check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) and the "
+                                "bucket's policy")
+    first = (text.strip().splitlines() or [""])[0]
+    return RemoteError(f"the object store failed: {first}", where=where,
+                       hint="retry; if it persists check the store and the AWS settings")

@@ -130,6 +130,12 @@ async def _store_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    from cde_core.object_store import store_error
+
+    remote = store_error(exc)  # the lake's object store failed: 502 with the cause, not a 500
+    if remote is not None:
+        logger.warning("object store error on {} {}: {}", request.method, request.url.path, exc)
+        return await _cde_error(request, remote)
     logger.opt(exception=exc).error("unhandled error on {} {}", request.method, request.url.path)
     from cde_core.plugin_faults import plugin_fault
 

@@ -59,6 +59,12 @@ def run(args: list[str], *, debug: bool) -> int:
         _one_line(f"bad value for {key}: {message} ({exc.title}) — see the command's --help")
         return 1
     except OSError as exc:  # a path the user named cannot be read or written (not a folder, no permission …)
+        from cde_core.object_store import store_error
+
+        remote = store_error(exc)  # a bucket lake's store cannot be reached, or refused us
+        if remote is not None and not debug:
+            _one_line(str(remote))
+            return 1
         if debug or exc.filename is None:
             raise
         _one_line(f"{exc.strerror or type(exc).__name__}: {exc.filename}"

@@ -455,6 +455,11 @@ def _is_store_error(exc: BaseException) -> bool:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, CdeError):
         return str(exc)
+    from cde_core.object_store import store_error
+
+    remote = store_error(exc)
+    if remote is not None:
+        return str(remote)
     from cde_core.plugin_faults import plugin_fault
 
     fault = plugin_fault(exc)  # a third-party plugin's code failed: name it and its distribution
