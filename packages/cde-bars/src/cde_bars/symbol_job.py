@@ -9,7 +9,7 @@ builder state at a day boundary, so an interrupted or extended run resumes from 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -244,16 +244,31 @@ class SymbolAggregation:
 def month_runs(bars: pa.Table) -> list[tuple[str, int, int]]:
     """``(YYYY-MM, first row, end row)`` of each run of bars whose first trade is in one month.
 
-    Per batch of the stream, so kept cheap: the µs timestamps are viewed, not cast (``pc.cast`` cost
-    ~0.5 ms a call), and only the first bar of each month (bars are in time order) becomes a string."""
+    Per batch of the stream, so kept cheap: the µs timestamps are read as int64 straight from the
+    column's buffer (``to_numpy`` and a cast to months cost ~50 µs a call on fresh tables, ~2 % of
+    the end-to-end time), and the common case, every bar in one month, is two integer compares
+    against that month's bounds; only a batch that crosses a month end goes through numpy's months."""
     column = bars.column("ts")
-    ts = column.chunk(0).to_numpy() if column.num_chunks == 1 else column.to_numpy()  # datetime64[us]
-    first, last = ts[[0, -1]].astype("datetime64[M]")
-    if first == last:  # the common case: one month
-        return [(str(first), 0, len(ts))]
-    months = ts.astype("datetime64[M]")
+    ts = _micros(column.chunk(0)) if column.num_chunks == 1 else column.to_numpy().view(np.int64)
+    label, month_end = _month_and_end(int(ts[0]))
+    if ts[-1] < month_end:  # bars are in time order: the last bar bounds them all
+        return [(label, 0, len(ts))]
+    months = ts.view("datetime64[us]").astype("datetime64[M]")
     edges = [0, *(np.flatnonzero(months[1:] != months[:-1]) + 1).tolist(), len(months)]
     return [(str(months[lo]), lo, hi) for lo, hi in pairwise(edges)]
+
+
+def _micros(array: pa.Array) -> np.ndarray:
+    """The int64 µs values of a timestamp array without nulls, a zero-copy view of its buffer."""
+    return np.frombuffer(array.buffers()[1], dtype=np.int64, count=len(array), offset=array.offset * 8)
+
+
+def _month_and_end(ts_us: int) -> tuple[str, int]:
+    """``YYYY-MM`` of a µs timestamp and the first µs of the next month."""
+    day = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ts_us)
+    year, month = (day.year, day.month + 1) if day.month < 12 else (day.year + 1, 1)
+    end = int((datetime(year, month, 1, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds())
+    return f"{day.year:04d}-{day.month:02d}", end * 1_000_000
 
 
 def open_bar_month(state: BarState) -> str | None:
