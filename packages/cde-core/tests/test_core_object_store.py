@@ -186,3 +186,25 @@ def test_cli_names_an_unreachable_store_in_one_line(s3_server, tmp_path: Path) -
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot reach the object store" in lines[0] and env["AWS_ENDPOINT_URL"] in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_a_dead_writers_local_upload_scratch_is_swept_a_live_ones_kept(s3_lake_url: str,
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path) -> None:
+    import cde_core.atomic as atomic
+
+    monkeypatch.setattr(atomic.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(atomic, "_swept_uploads", False)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    dead_folder = tmp_path / f"cde-upload-{int(dead.stdout)}-abc"
+    live_folder = tmp_path / f"cde-upload-{os.getppid()}-def"
+    for folder in (dead_folder, live_folder):
+        folder.mkdir()
+        (folder / "part-0.parquet").write_bytes(b"half")
+    atomic_write_bytes(lake_location(s3_lake_url) / "a.txt", b"x")  # a PUT: no scratch, no sweep
+    assert dead_folder.exists()
+    with atomic_path(lake_location(s3_lake_url) / "b.parquet") as tmp:
+        pq.write_table(_table(2), tmp)
+    assert not dead_folder.exists() and live_folder.exists()
+    assert not list(tmp_path.glob(f"cde-upload-{os.getpid()}-*"))  # this write's own scratch is gone

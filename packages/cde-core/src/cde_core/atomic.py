@@ -65,9 +65,35 @@ def atomic_path(target: Path | ObjectPath) -> Iterator[Path]:
             tmp.unlink()
 
 
+_UPLOAD_PREFIX = "cde-upload-"
+_swept_uploads = False
+
+
+def _sweep_dead_uploads() -> None:
+    """Once per process: remove the local scratch folders of uploads whose process is gone (a writer
+    SIGKILLed mid-commit cannot clean up after itself). A live pid's folder is never touched."""
+    global _swept_uploads
+    if _swept_uploads:
+        return
+    _swept_uploads = True
+    import shutil
+
+    for folder in Path(tempfile.gettempdir()).glob(f"{_UPLOAD_PREFIX}*-*"):
+        pid_text = folder.name.removeprefix(_UPLOAD_PREFIX).split("-", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # alive under another user: not ours to judge
+            continue
+
+
 @contextlib.contextmanager
 def _atomic_object(target: ObjectPath) -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="cde-upload-") as scratch:
+    _sweep_dead_uploads()
+    with tempfile.TemporaryDirectory(prefix=f"{_UPLOAD_PREFIX}{os.getpid()}-") as scratch:
         local = Path(scratch) / target.name
         yield local
         staged = target.with_name(temp_name_for(target.name))
