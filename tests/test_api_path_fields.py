@@ -97,7 +97,8 @@ def test_every_string_a_route_accepts_is_guarded_or_declared_not_a_path(app: Fas
     unguarded = sorted({where for where, node in strings
                         if not (_guarded(node) or "enum" in node or node.get("format") in ("date", "date-time")
                                 or where in NOT_A_PATH)})
-    assert unguarded == [], f"{unguarded}: strings that may become paths without the lake guard (use cde_core.lake.LakeName)"
+    assert unguarded == [], (f"{unguarded}: strings that may become paths without the lake guard "
+                             "(use cde_core.lake.LakeName)")
     stale = set(NOT_A_PATH) - {where for where, _ in strings}
     assert not stale, f"NOT_A_PATH names fields no route has any more: {stale}"
 

@@ -16,9 +16,9 @@ import pytest
 from cde_core.errors import CdeError
 from cde_core.lake import Lake
 from cde_exchanges.importing.import_timestamps import TimeOptions
-from cde_exchanges.lake.inventory import inventory, verify
 from cde_exchanges.importing.tick_rule import TickRule
 from cde_exchanges.importing.trade_import import TradeImportRequest, import_trades
+from cde_exchanges.lake.inventory import inventory, verify
 
 START_US = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z
 DAY_US = 86_400_000_000

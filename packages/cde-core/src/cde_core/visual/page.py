@@ -123,7 +123,8 @@ h2 {{ font-size: 1.05em; margin: 6px 0 4px; }} .note {{ color: #666; font-size: 
 .block {{ min-width: 0; overflow-x: auto; }} .block.wide {{ grid-column: 1 / -1; }} .chart {{ min-height: 340px; }}
 table {{ border-collapse: collapse; font-size: .9em; font-variant-numeric: tabular-nums; }}
 th, td {{ padding: 3px 10px; border-bottom: 1px solid #eceff1; text-align: right; }}
-th {{ background: #f5f7f8; }} td {{ white-space: nowrap; }} table.setup td {{ white-space: normal; }} td:first-child, th:first-child {{ text-align: left; }}
+th {{ background: #f5f7f8; }} td {{ white-space: nowrap; }} table.setup td {{ white-space: normal; }}
+td:first-child, th:first-child {{ text-align: left; }}
 .notice {{ background: #fff8e1; border: 1px solid #ffe082; padding: 8px 12px; margin: 12px 0; }}
 .missing {{ background: #ffebee; border: 1px solid #ef9a9a; padding: 8px 12px; }}
 </style>

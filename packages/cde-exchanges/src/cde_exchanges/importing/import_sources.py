@@ -25,8 +25,8 @@ import pyarrow.parquet as pq
 from cde_core.errors import DataError
 from cde_exchanges.formats.csv_checks import PiecePlace, ValueRule, check_batch
 from cde_exchanges.formats.csv_formats import CHUNK_SIZE, extraction_pool
-from cde_exchanges.importing.import_columns import ValueKind, resolve_columns
 from cde_exchanges.formats.zip_member import counted_line_chunks, in_background
+from cde_exchanges.importing.import_columns import ValueKind, resolve_columns
 
 FIX_HINT = "fix or remove that row and import again"
 _TRUE = ["true", "True", "TRUE", "1"]

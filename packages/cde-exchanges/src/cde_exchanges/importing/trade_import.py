@@ -32,15 +32,15 @@ from cde_core.errors import CdeError, DataError
 from cde_core.lake import Lake, Provenance, safe_value
 from cde_core.progress import ProgressCallback
 from cde_core.schemas import TRADES_SCHEMA, TS_TYPE
+from cde_exchanges.extraction.trade_extractor import iso_from_us
+from cde_exchanges.extraction.trade_validation import TradeStreamValidator
+from cde_exchanges.extraction.trade_values import check_trade_values
 from cde_exchanges.formats.csv_checks import ValueRule
 from cde_exchanges.importing.import_columns import ValueKind
 from cde_exchanges.importing.import_sources import FIX_HINT, SourceBatch, read_source, users_file
 from cde_exchanges.importing.import_timestamps import TimeOptions, check_timezone, to_utc_micros
 from cde_exchanges.importing.staged_partition import StagedTradePartition
 from cde_exchanges.importing.tick_rule import TickRule
-from cde_exchanges.extraction.trade_extractor import iso_from_us
-from cde_exchanges.extraction.trade_validation import TradeStreamValidator
-from cde_exchanges.extraction.trade_values import check_trade_values
 
 DAY_US = 86_400_000_000
 EPOCH = date(1970, 1, 1)
