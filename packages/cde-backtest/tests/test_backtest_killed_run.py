@@ -91,3 +91,28 @@ def test_a_run_killed_before_its_commit_file_is_never_listed_as_a_run(where, tmp
     assert [r.run_id for r in store.list()] == [finished_id] != [run_id]
     stored = store.load(finished_id)
     assert stored.metrics.n_trades > 0 and len(stored.nav) > 0
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_what_a_killed_save_left_is_swept_once_old_by_the_next_save(where, tmp_path: Path, request, panel_factory,
+                                                                      monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    lake = Lake(tmp_path / "lake" if where == "local" else request.getfixturevalue("s3_lake_url"))
+    write_bars(lake, panel_factory(24 * 20, 3, seed=4, funding=False, late_listing=False))
+    child = subprocess.Popen([sys.executable, "-c", STALL_AT_COMMIT, str(lake.root), json.dumps(REQUEST)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        folder_line = child.stdout.readline().strip()  # type: ignore[union-attr]
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    folder = ObjectPath(folder_line) if where == "s3" else Path(folder_line)
+    store = RunStore(lake)
+    assert store.sweep_abandoned() == 0 and any(folder.iterdir())  # young: maybe a save in progress
+    monkeypatch.setattr("cde_core.atomic.STALE_OBJECT_AGE_S", -1.0)  # now every leftover counts as old
+    from cde_backtest.models import BacktestRequest
+    from cde_backtest.service import run_backtest
+
+    result = run_backtest(BacktestRequest.model_validate(REQUEST), lake)  # its save sweeps first
+    assert not list(folder.iterdir()) if where == "s3" else not folder.exists()
+    assert [r.run_id for r in store.list()] == [result.run_id]
+    assert store.load(result.run_id).metrics.n_trades > 0

@@ -15,6 +15,7 @@ import contextlib
 import json
 import math
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -95,6 +96,7 @@ class RunStore:
         """Write every file of the run, :data:`COMMIT_FILE` last. Locally into a hidden staging folder
         renamed to the run folder at the end; in a bucket straight into the run's prefix."""
         final = self.lake.run_dir(run_id)
+        self.sweep_abandoned()
         if isinstance(final, ObjectPath):
             _write_run_files(final, config=config, metrics=metrics, nav=nav, positions=positions,
                              trades=trades, contributions=contributions, report_html=report_html)
@@ -110,6 +112,39 @@ class RunStore:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return final
+
+    def sweep_abandoned(self) -> int:
+        """Remove what writers killed mid-save left: hidden staging folders on a disk, run prefixes
+        without their commit file in a bucket — only once every file in them is older than
+        :data:`cde_core.atomic.STALE_OBJECT_AGE_S` (a younger one may be a save in progress, here or on
+        another machine). Returns how many were removed."""
+        from cde_core import atomic
+
+        runs_dir = self.lake.runs_dir()
+        cutoff = time.time() - atomic.STALE_OBJECT_AGE_S
+        removed = 0
+        if isinstance(runs_dir, ObjectPath):
+            newest: dict[ObjectPath, float] = {}
+            committed: set[ObjectPath] = set()
+            for path, stat in runs_dir.walk_stats():  # one listing, no request per object
+                if path.parent.parent != runs_dir:
+                    continue
+                if path.name == COMMIT_FILE:
+                    committed.add(path.parent)
+                newest[path.parent] = max(newest.get(path.parent, 0.0), stat.st_mtime)
+            for folder, mtime in newest.items():
+                if folder not in committed and mtime < cutoff:
+                    folder.remove_tree()
+                    removed += 1
+            return removed
+        if not runs_dir.is_dir():
+            return 0
+        for folder in runs_dir.glob(".*.tmp-*"):
+            files = [f for f in folder.rglob("*") if f.is_file()] or [folder]
+            if max(f.stat().st_mtime for f in files) < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        return removed
 
     def plotly_script(self) -> PlotlyScript:
         """What a report in a run folder loads plotly.js from: the lake's shared copy, two levels up

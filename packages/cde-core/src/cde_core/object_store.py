@@ -297,6 +297,15 @@ class ObjectPath:
             if info.type == pafs.FileType.File:
                 yield ObjectPath._make(self._scheme, info.path), int(info.size or 0)
 
+    def walk_stats(self) -> Iterator[tuple[ObjectPath, ObjectStat]]:
+        """Every object under this prefix with its size and modification time, from one listing."""
+        import pyarrow.fs as pafs
+
+        for info in sorted(self._listing(recursive=True), key=lambda i: i.path):
+            if info.type == pafs.FileType.File:
+                mtime = info.mtime.timestamp() if info.mtime is not None else time.time()
+                yield ObjectPath._make(self._scheme, info.path), ObjectStat(int(info.size or 0), mtime)
+
     # -- reads and writes -------------------------------------------------------------------------
     def read_bytes(self) -> bytes:
         with self.fs.open_input_stream(self._key) as stream:
