@@ -291,11 +291,8 @@ class ObjectPath:
 
     def walk_files(self) -> Iterator[tuple[ObjectPath, int]]:
         """Every object under this prefix with its size, in one recursive listing."""
-        import pyarrow.fs as pafs
-
-        for info in sorted(self._listing(recursive=True), key=lambda i: i.path):
-            if info.type == pafs.FileType.File:
-                yield ObjectPath._make(self._scheme, info.path), int(info.size or 0)
+        for path, stat in self.walk_stats():
+            yield path, stat.st_size
 
     def walk_stats(self) -> Iterator[tuple[ObjectPath, ObjectStat]]:
         """Every object under this prefix with its size and modification time, from one listing."""

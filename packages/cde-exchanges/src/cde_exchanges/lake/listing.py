@@ -32,18 +32,12 @@ def matching_files(base: LakePath, pattern: str) -> list[ListedFile]:
     level, no ``**``), sorted by path; hidden names (temporaries) only where the pattern asks for them."""
     if not isinstance(base, ObjectPath):
         return [ListedFile(path) for path in sorted(base.glob(pattern))]
-    import pyarrow.fs as pafs
-
     levels = pattern.split("/")
-    selector = pafs.FileSelector(base.key, allow_not_found=True, recursive=True)
     found = []
-    for info in base.fs.get_file_info(selector):
-        if info.type != pafs.FileType.File:
-            continue
-        names = info.path[len(base.key) + 1:].split("/")
+    for path, stat in base.walk_stats():  # one recursive listing with sizes and times
+        names = path.key[len(base.key) + 1:].split("/")
         if len(names) == len(levels) and all(_match(name, level) for name, level in zip(names, levels, strict=True)):
-            mtime_ns = int(info.mtime.timestamp() * 1e9) if info.mtime is not None else 0
-            found.append(ListedFile(base / "/".join(names), (int(info.size or 0), mtime_ns)))
+            found.append(ListedFile(path, (stat.st_size, int(stat.st_mtime * 1e9))))
     return sorted(found, key=lambda f: str(f.path))
 
 
