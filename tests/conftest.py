@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from cde_core.testing.ports import free_port
+
 CliRunner = Callable[..., subprocess.CompletedProcess[str]]
 
 
@@ -28,14 +30,6 @@ def run_cde(tmp_path: Path) -> CliRunner:
                               text=True, env=full_env, cwd=cwd or tmp_path, timeout=timeout, check=False)
 
     return run
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -21,6 +21,7 @@ from cde_core.errors import ConfigError, DataError
 from cde_core.lake import Lake, Provenance
 from cde_core.lake_location import arrow_target, lake_location, local_work_dir
 from cde_core.object_store import ObjectPath
+from cde_core.testing.ports import free_port
 
 
 def _table(n: int, start: int = 0) -> pa.Table:
@@ -150,14 +151,6 @@ def test_a_writer_killed_mid_upload_leaves_nothing_a_reader_takes_for_data(s3_la
     assert lake.dataset("big").files == []
 
 
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_store_failures_become_one_line_errors_naming_the_cause(s3_lake_url: str,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from cde_core.object_store import store_error
@@ -167,7 +160,7 @@ def test_store_failures_become_one_line_errors_naming_the_cause(s3_lake_url: str
         bucket_path.write_bytes(b"x")
     error = store_error(missing.value)
     assert error is not None and "does not exist" in str(error) and "no-such-bucket-" in str(error)
-    endpoint = f"http://127.0.0.1:{_closed_port()}"
+    endpoint = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     with pytest.raises(OSError) as unreachable:
         (lake_location(s3_lake_url) / "y.txt").read_bytes()
@@ -178,7 +171,7 @@ def test_store_failures_become_one_line_errors_naming_the_cause(s3_lake_url: str
 
 def test_cli_names_an_unreachable_store_in_one_line(s3_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CDE_", "AWS_"))}
-    env.update({**s3_server.env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{_closed_port()}",
+    env.update({**s3_server.env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
                 "CDE_DATA_ROOT": "s3://some-bucket/lake", "CDE_CACHE_DIR": str(tmp_path / "cache")})
     result = subprocess.run([sys.executable, "-m", "cde_server.cli.main", "lake", "ls"], capture_output=True,
                             text=True, env=env, cwd=tmp_path, timeout=300, check=False)

@@ -5,7 +5,6 @@ when the worker can reach the store as the client does); then what a job's S3 fa
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from cde_core.contracts.executor import Job
 from cde_core.errors import RemoteError
 from cde_core.object_store import ObjectPath
+from cde_core.testing.ports import free_port
 from cde_dask.worker_environment import ObjectStoreNeeds, missing_setting, needs_of, run_on_worker
 
 URL = "s3://lake-bucket/lake"
@@ -82,20 +82,13 @@ def test_a_shared_credentials_file_counts_as_credentials(tmp_path: Path) -> None
                            home=tmp_path / "nowhere") is None
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def probe(url: str) -> bool:
     return ObjectPath(url).exists()
 
 
 def test_an_unreachable_store_becomes_one_remote_error_line(monkeypatch: pytest.MonkeyPatch) -> None:
     """The worker has every variable, but the store does not answer: one line naming the endpoint."""
-    endpoint = f"http://127.0.0.1:{closed_port()}"
+    endpoint = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     for name, value in {**KEYS, "AWS_REGION": "us-east-1"}.items():

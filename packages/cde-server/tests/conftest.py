@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,16 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
+from cde_core.testing.ports import free_port
+
 HARNESS = Path(__file__).with_name("server_harness.py")
 REDIS_URL = os.environ.get("CDE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 #: a hang guard only: tests poll until done and fail after this, they never assert on speed
 DEADLINE_S = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def redis_available() -> bool:

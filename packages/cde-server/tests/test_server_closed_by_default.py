@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,16 +19,12 @@ import httpx
 import pytest
 import yaml
 
+from cde_core.testing.ports import free_port
+
 #: a hang guard only, never a speed assertion
 DEADLINE_S = 60.0
 CDE = [sys.executable, "-m", "cde_server.cli.main"]
 COMPOSE = Path(__file__).parents[3] / "deploy" / "docker-compose.yml"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def serve(tmp_path: Path, keys: str, *args: str) -> tuple[str, int | None, str]:

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from cde_core.config import CdeConfig
+from cde_core.testing.ports import free_port
 from cde_server.api.app import create_app
 
 
 def test_an_unreachable_object_store_is_a_502_naming_the_endpoint(s3_lake_url: str, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        endpoint = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    endpoint = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)  # nothing listens there any more
     app = create_app(CdeConfig(data_root=s3_lake_url))
     with TestClient(app, raise_server_exceptions=False) as client:

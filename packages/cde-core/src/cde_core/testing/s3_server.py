@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from cde_core.testing.ports import free_port
+
 
 @dataclass
 class S3Server:
@@ -45,16 +47,10 @@ class S3Server:
         return bucket
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def running_s3_server(log_dir: Path) -> Iterator[S3Server]:
     """Start moto's server on a free loopback port, wait until it answers, stop it afterwards."""
-    port = _free_port()
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     log_dir.mkdir(parents=True, exist_ok=True)
     with (log_dir / "moto-server.log").open("wb") as log:
