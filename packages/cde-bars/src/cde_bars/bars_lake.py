@@ -27,8 +27,7 @@ from datetime import date
 from typing import Any
 
 from cde_core.atomic import atomic_write_bytes
-from cde_core.errors import DataError
-from cde_core.lake import PART_FILE, PROVENANCE_KEY, Lake, Provenance
+from cde_core.lake import PART_FILE, Lake
 from cde_core.lake_location import LakePath
 from cde_core.object_store import ObjectPath
 
@@ -71,27 +70,10 @@ def remove_month(symbol_dir: LakePath, month: str) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _object_provenance(path: ObjectPath) -> Provenance | None:
-    """:meth:`Lake.read_provenance` of one partition object in two requests (its size, then its
-    footer) instead of five: no folder or existence probes before the read."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        meta = pq.read_metadata(path.key, filesystem=path.fs).metadata or {}
-    except FileNotFoundError:
-        return None
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"unreadable partition file: {exc}", where=str(path),
-                        hint="delete it and re-run the step that wrote it") from exc
-    raw = meta.get(PROVENANCE_KEY)
-    return Provenance.model_validate_json(raw) if raw else None
-
-
 def input_fingerprint(path: LakePath) -> str:
     """What identifies one trades day file: its provenance (checksum, rows, ids) or, without one,
     its size and modification time."""
-    provenance = _object_provenance(path) if isinstance(path, ObjectPath) else Lake.read_provenance(path)
+    provenance = Lake.read_provenance(path)
     if provenance is not None:
         return (f"{provenance.checksum}:{provenance.rows}:{provenance.first_trade_id}:"
                 f"{provenance.last_trade_id}")

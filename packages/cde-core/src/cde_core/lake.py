@@ -176,18 +176,30 @@ class Lake:
     # -- reads ---------------------------------------------------------------------------------
     @staticmethod
     def read_provenance(path: LakePath) -> Provenance | None:
-        """Provenance of a partition file, or None if the file is missing or has none."""
-        if path.is_dir():
-            path = path / PART_FILE
-        if not path.exists():
-            return None
+        """Provenance of a partition file (or of the partition folder's part file), or None if the file
+        is missing or has none. In a bucket no folder or existence probe comes first (each is a round
+        trip): a key not ending in ``.parquet`` is a partition folder, and the footer read itself
+        tells a missing object."""
+        if isinstance(path, ObjectPath):
+            if not path.name.endswith(".parquet"):
+                path = path / PART_FILE
+        else:
+            if path.is_dir():
+                path = path / PART_FILE
+            if not path.exists():
+                return None
         where, filesystem = arrow_target(path)
         try:
-            meta = pq.read_schema(where, filesystem=filesystem).metadata or {}
-            if PROVENANCE_KEY not in meta:
-                # streaming writers (ParquetWriter.add_key_value_metadata) store it in the footer only
+            if filesystem is not None:  # one footer read: its key-value metadata holds the schema's too
                 meta = pq.read_metadata(where, filesystem=filesystem).metadata or {}
+            else:
+                meta = pq.read_schema(where).metadata or {}
+                if PROVENANCE_KEY not in meta:
+                    # streaming writers (ParquetWriter.add_key_value_metadata) store it in the footer only
+                    meta = pq.read_metadata(where).metadata or {}
         except (pa.ArrowInvalid, OSError) as exc:
+            if isinstance(exc, FileNotFoundError) and filesystem is not None:
+                return None  # a bucket: the read was the existence check
             raise DataError(f"unreadable partition file: {exc}", where=str(path),
                             hint="delete it and re-run the step that wrote it") from exc
         raw = meta.get(PROVENANCE_KEY)
