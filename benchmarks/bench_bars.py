@@ -15,7 +15,9 @@ On the same synthetic trades (default 20 M, ~30 days) it measures, single-thread
     ``--lake-compression lz4`` to compare): pyarrow's decode rate on one core (``read_table`` and
     the reader's ``iter_batches``), ``aggregate_lake`` (dollar bars) with 1 and 2 worker threads,
     with the child process's peak RSS, and one symbol per worker process, 2 processes, each timing
-    its own CPU seconds (``--end-to-end-only`` runs just this, with ratios to the faster decode).
+    its own CPU seconds, started together at a barrier each round; for scale, the decode alone in 2
+    processes at once and a ceiling (decode + the dollar kernel, without the checks, assembly and
+    writes no real run may skip) (``--end-to-end-only`` runs just this, with ratios to the faster decode).
 Prints trades/s and ratios to the floor. ``--lake-trades 200000000`` also writes a lake of that
 size and reports the out-of-core aggregation's time and peak RSS.
 
@@ -343,8 +345,7 @@ def decode_rate(root: Path, columns: list[str], *, batches: bool = False, repeat
     def read() -> int:
         if not batches:
             return sum(pq.read_table(f, columns=columns, use_threads=False).num_rows for f in files)
-        return sum(batch.num_rows for f in files for batch in pq.ParquetFile(f, memory_map=True).iter_batches(
-            batch_size=1 << 17, columns=columns, use_threads=False))
+        return decode_files(files, columns)
 
     wall = cpu = float("inf")
     rows = 0
@@ -352,6 +353,48 @@ def decode_rate(root: Path, columns: list[str], *, batches: bool = False, repeat
         t0, c0 = time.perf_counter(), time.process_time()
         rows = read()
         wall, cpu = min(wall, time.perf_counter() - t0), min(cpu, time.process_time() - c0)
+    return rows / wall, rows / cpu
+
+
+def decode_files(files: list, columns: list[str]) -> int:
+    """Decode ``files`` as the lake reader does (memory-mapped, ``iter_batches`` of 2^17 rows, one
+    thread) and drop the batches; the rows decoded."""
+    import pyarrow.parquet as pq
+
+    return sum(batch.num_rows for f in files for batch in pq.ParquetFile(f, memory_map=True).iter_batches(
+        batch_size=1 << 17, columns=columns, use_threads=False))
+
+
+def kernel_ceiling(root: Path, threshold: float, repeat: int = 3) -> tuple[float, float]:
+    """Rows per wall and per CPU second of the reader's decode plus only the dollar kernel: the same
+    batches turned into arrays and run through the compiled loop, without the per-batch order and
+    value checks, the bars' assembly, the month bookkeeping and the writes. No real run may skip those;
+    this is how near the decode the bars could get at all on this machine (best of ``repeat``)."""
+    import pyarrow.parquet as pq
+
+    from cde_bars.catalog import builder_by_name
+    from cde_bars.kernels.threshold import threshold_kernel
+    from cde_bars.trade_columns import trade_columns
+
+    files = sorted(root.rglob("part-0.parquet"))
+    builder = builder_by_name("dollar")
+    kernel = threshold_kernel(builder.measure, False)
+    out_f, ends, counts = np.empty((6, 1 << 16)), np.empty(1 << 16, np.int64), np.empty(1 << 16, np.int64)
+
+    def run() -> int:
+        state = builder.new_state({"threshold": threshold})
+        rows = 0
+        for f in files:
+            for batch in pq.ParquetFile(f, memory_map=True).iter_batches(batch_size=1 << 17, columns=TRADE_COLUMNS,
+                                                                         use_threads=False):
+                cols = trade_columns(batch)
+                kernel(cols.ts, cols.price, cols.qty, cols.quote, cols.maker, 1.0, state.floats, state.ints,
+                       state.ring, out_f, ends, counts, 0)
+                rows += batch.num_rows
+        return rows
+
+    rows = run()  # also loads the kernel
+    wall, cpu = best_of(run, repeat)
     return rows / wall, rows / cpu
 
 
@@ -396,17 +439,29 @@ def child(spec_json: str) -> None:
                       "bars": report.bars, "peak_rss_mb": peak_rss_mb()}))
 
 
-def symbols_in_processes(root: Path, symbols: list[str], first: date, last: date, threshold: float) -> dict:
-    """One worker process per symbol, started together (as the process executor runs them), each
-    timing only its own job after loading the kernels, ``REPEAT`` rounds: per-process CPU seconds
-    (what a core costs, whatever else shares the machine; best round) and the wall time from the
-    first start to the last end (best round)."""
+def symbols_in_processes(root: Path, symbols: list[str], first: date, last: date, threshold: float,
+                         work: str = "aggregate") -> dict:
+    """One worker process per symbol, started together at a barrier each round (as the process
+    executor runs them), each timing only its own job after loading the kernels, ``REPEAT`` rounds:
+    per-process CPU seconds (what a core costs, whatever else shares the machine; best round) and the
+    wall time from the first start to the last end (best round). ``work`` is ``aggregate``
+    (``aggregate_symbol``) or ``decode`` (pyarrow's decode of the same files alone: what two processes
+    can reach at best on this machine)."""
     import shutil
 
     shutil.rmtree(root / "bars", ignore_errors=True)  # built by the runs before: start afresh
-    spec = {"root": str(root), "start": first.isoformat(), "end": last.isoformat(), "threshold": threshold}
+    spec = {"root": str(root), "start": first.isoformat(), "end": last.isoformat(), "threshold": threshold,
+            "work": work}
     workers = [subprocess.Popen([sys.executable, __file__, "--worker", json.dumps({**spec, "symbol": s})],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for s in symbols]
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for s in symbols]
+    for _ in range(REPEAT):  # a barrier per round: every worker has loaded and cleaned up before any starts
+        for worker in workers:
+            if worker.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"worker failed:\n{worker.communicate()[1][-3000:]}")
+        for worker in workers:
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
     results = []  # per worker, its rounds
     for worker in workers:
         out, err = worker.communicate()
@@ -435,14 +490,21 @@ def worker(spec_json: str) -> None:
     builder = builder_by_name("dollar")  # load the cached kernels before timing
     spec_id = builder.spec_id(builder.validate_params(params))
     builder.update(builder.new_state({"threshold": 1.0}), arrow_batch(synthetic_trades(10)))
+    first, last = date.fromisoformat(spec["start"]), date.fromisoformat(spec["end"])
+    files = Lake(spec["root"]).trades_files("binance", "spot", spec["symbol"], first, last)
     rounds = []
     for _ in range(REPEAT):  # the bars are rebuilt each round: force, by removing this symbol's
         shutil.rmtree(Lake(spec["root"]).bars_dir(spec_id, "binance", "spot", spec["symbol"]), ignore_errors=True)
+        print("ready", flush=True)
+        sys.stdin.readline()  # the parent's go: all workers start the round together
         t0, c0 = time.time(), time.process_time()
-        report = aggregate_symbol(spec["root"], "dollar", params, "binance", "spot", spec["symbol"],
-                                  date.fromisoformat(spec["start"]), date.fromisoformat(spec["end"]))
+        if spec["work"] == "decode":
+            trades = decode_files(files, TRADE_COLUMNS)
+        else:
+            trades = aggregate_symbol(spec["root"], "dollar", params, "binance", "spot", spec["symbol"],
+                                      first, last).trades
         rounds.append({"t0": t0, "t1": time.time(), "cpu_seconds": time.process_time() - c0,
-                       "trades": report.trades})
+                       "trades": trades})
     print(json.dumps(rounds))
 
 
@@ -598,15 +660,23 @@ def end_to_end_rows(n: int, dollar_threshold: float) -> list[tuple[str, str, flo
         slowest = min(procs["cpu_rates"])
         rows.append((f"end to end: aggregate_symbol dollar, {codec}, 2 worker processes (slower one per CPU-s)",
                      "2", procs["trades"] / procs["wall"], slowest))
+        decoders = symbols_in_processes(root, symbols, first, last, dollar_threshold, work="decode")
+        rows.append((f"pyarrow decode alone (iter_batches 2^17, mmap), {codec}, 2 processes at once "
+                     "(slower one per CPU-s)", "2", decoders["trades"] / decoders["wall"],
+                     min(decoders["cpu_rates"])))
+        rows.append((f"ceiling: decode + the dollar kernel alone (no checks, no bar assembly, no writes), {codec}",
+                     "1", *kernel_ceiling(root / "trades", dollar_threshold)))
         load.append(os.getloadavg()[0])
     baseline = max(rows[1:3], key=lambda r: r[3] or 0.0)
     decode_cpu = baseline[3] or baseline[2]
     print(f"  end to end / decode of the same files per CPU-second ({baseline[0]}: {decode_cpu / 1e6:.1f} M): "
-          f"1 thread {(rows[3][3] or 0) / decode_cpu:.2f}×, 2 processes "
+          f"1 thread {(rows[3][3] or 0) / decode_cpu:.2f}× (ceiling, decode + kernel alone: "
+          f"{(rows[-1][3] or 0) / decode_cpu:.2f}×), 2 processes "
           f"{', '.join(f'{r / decode_cpu:.2f}×' for r in procs['cpu_rates'])} each (2 processes at that rate on "
           f"2 free cores: {2 * slowest / decode_cpu:.2f}×); wall, 2 processes: "
-          f"{procs['trades'] / procs['wall'] / decode_cpu:.2f}× (load average {load[0]:.1f} → {load[1]:.1f}, "
-          f"{os.cpu_count()} CPUs)", flush=True)
+          f"{procs['trades'] / procs['wall'] / decode_cpu:.2f}× (decode alone in 2 processes: "
+          f"{decoders['trades'] / decoders['wall'] / decode_cpu:.2f}×) (load average {load[0]:.1f} → "
+          f"{load[1]:.1f}, {os.cpu_count()} CPUs)", flush=True)
     return [*rows, baseline]
 
 
