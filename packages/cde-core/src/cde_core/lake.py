@@ -35,7 +35,7 @@ from cde_core.lake_paths import SAFE_VALUE_PATTERN as SAFE_VALUE_PATTERN
 from cde_core.lake_paths import LakeName as LakeName
 from cde_core.lake_paths import inside
 from cde_core.lake_paths import safe_value as safe_value
-from cde_core.object_store import ObjectPath
+from cde_core.object_store import ObjectPath, store_outage
 from cde_core.parquet_encoding import parquet_write_options
 
 if TYPE_CHECKING:
@@ -200,6 +200,9 @@ class Lake:
         except (pa.ArrowInvalid, OSError) as exc:
             if isinstance(exc, FileNotFoundError) and filesystem is not None:
                 return None  # a bucket: the read was the existence check
+            outage = store_outage(exc)  # the store is down, not this file bad: never advise deleting it
+            if outage is not None:
+                raise outage from exc
             raise DataError(f"unreadable partition file: {exc}", where=str(path),
                             hint="delete it and re-run the step that wrote it") from exc
         raw = meta.get(PROVENANCE_KEY)

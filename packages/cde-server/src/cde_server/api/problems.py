@@ -56,6 +56,9 @@ def problem_response(status: int, title: str, detail: str | None = None, *,
 
 async def _cde_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CdeError)
+    from cde_core.object_store import store_outage
+
+    exc = store_outage(exc) or exc  # a stage's "unreadable partition" while the store is down: a 502
     if exc.http_status >= 500:
         logger.opt(exception=exc).error("{} {} failed", request.method, request.url.path)
     body = exc.problem()

@@ -50,7 +50,10 @@ def run(args: list[str], *, debug: bool) -> int:
     except CdeError as exc:
         if debug:
             logger.exception("cde error")
-        _one_line(str(exc))
+        from cde_core.object_store import store_outage
+
+        # a stage wrapped the store's failure ("unreadable partition …"): say the store is down instead
+        _one_line(str(store_outage(exc) or exc))
         return 1
     except ValidationError as exc:  # a request model built from the user's values
         if debug:

@@ -453,9 +453,10 @@ def _is_store_error(exc: BaseException) -> bool:
 
 
 def _describe(exc: BaseException) -> str:
+    from cde_core.object_store import store_error, store_outage
+
     if isinstance(exc, CdeError):
-        return str(exc)
-    from cde_core.object_store import store_error
+        return str(store_outage(exc) or exc)  # a stage's wrapped store failure is the store's
 
     remote = store_error(exc)
     if remote is not None:
