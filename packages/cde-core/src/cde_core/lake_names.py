@@ -71,6 +71,13 @@ def absent_lake(root: Path | ObjectPath) -> NotFoundError | None:
                          hint=f"{near}download data first (`cde download …`), or {POINT_ELSEWHERE}")
 
 
+def raise_if_absent(root: Path | ObjectPath) -> None:
+    """Raise :func:`absent_lake`'s error when the lake root is not there."""
+    absent = absent_lake(root)
+    if absent is not None:
+        raise absent
+
+
 def _bucket_of(root: ObjectPath) -> ObjectPath:
     return ObjectPath(str(root).split("://", 1)[0] + "://" + root.bucket)
 
