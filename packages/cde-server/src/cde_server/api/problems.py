@@ -139,6 +139,12 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     if remote is not None:
         logger.warning("object store error on {} {}: {}", request.method, request.url.path, exc)
         return await _cde_error(request, remote)
+    from cde_core.lake import unreadable_parquet
+
+    bad_file = unreadable_parquet(exc)  # a damaged or foreign file in the lake: a 422 naming it
+    if bad_file is not None:
+        logger.warning("unreadable lake file on {} {}: {}", request.method, request.url.path, exc)
+        return await _cde_error(request, bad_file)
     logger.opt(exception=exc).error("unhandled error on {} {}", request.method, request.url.path)
     from cde_core.plugin_faults import plugin_fault
 

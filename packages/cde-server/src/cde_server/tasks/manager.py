@@ -461,6 +461,11 @@ def _describe(exc: BaseException) -> str:
     remote = store_error(exc)
     if remote is not None:
         return str(remote)
+    from cde_core.lake import unreadable_parquet
+
+    bad_file = unreadable_parquet(exc)
+    if bad_file is not None:
+        return str(bad_file)
     from cde_core.plugin_faults import plugin_fault
 
     fault = plugin_fault(exc)  # a third-party plugin's code failed: name it and its distribution
