@@ -101,3 +101,15 @@ def test_a_misspelt_bucket_or_prefix_names_the_nearest(s3_server: S3Server, s3_l
     said = one_line_error(cde(s3_server, tmp_path, s3_lake_url.replace(bucket, typo), "features", "compute",
                               "--bars", "time-1h"))
     assert f"the bucket '{typo}'" in said and bucket in said
+
+
+def test_serve_refuses_a_lake_whose_bucket_does_not_exist(s3_server: S3Server, s3_lake_url: str,
+                                                          tmp_path: Path) -> None:
+    """Else every listing answers an empty lake (200, []) and every write fails: a silent misconfiguration."""
+    from cde_core.testing.ports import free_port
+
+    bucket = ObjectPath(s3_lake_url).bucket
+    typo = bucket[:-1] + ("z" if bucket[-1] != "z" else "y")
+    said = one_line_error(cde(s3_server, tmp_path, s3_lake_url.replace(bucket, typo), "serve", "--host",
+                              "127.0.0.1", "--port", str(free_port())))
+    assert f"the bucket '{typo}'" in said and "did you mean" in said and bucket in said

@@ -60,15 +60,24 @@ def absent_lake(root: Path | ObjectPath) -> NotFoundError | None:
     first level that is not there (``s3://bucket/demo/lak`` → did you mean ``…/demo/lake``?)."""
     if root.is_dir():
         return None
-    if isinstance(root, ObjectPath) and not _bucket_of(root).is_dir():
-        buckets = bucket_names()
-        named = did_you_mean(root.bucket, buckets, what="buckets there") if buckets else ""
-        named = "" if not named else (f"{named} Else " if named.endswith("?") else f"{named}; ")
-        return NotFoundError(f"the bucket '{root.bucket}' of the lake {root} does not exist", where="data_root",
-                             hint=f"{named}create the bucket first, or {POINT_ELSEWHERE}")
+    missing = missing_bucket(root) if isinstance(root, ObjectPath) else None
+    if missing is not None:
+        return missing
     near = _nearest_existing(root)
     return NotFoundError(f"the lake {root} does not exist", where="data_root",
                          hint=f"{near}download data first (`cde download …`), or {POINT_ELSEWHERE}")
+
+
+def missing_bucket(root: ObjectPath) -> NotFoundError | None:
+    """An error naming the nearest buckets when the bucket of ``root`` does not exist (None when it does).
+    A missing prefix is a fresh lake; a missing bucket is a mistake, since cde never creates buckets."""
+    if _bucket_of(root).is_dir():
+        return None
+    buckets = bucket_names()
+    named = did_you_mean(root.bucket, buckets, what="buckets there") if buckets else ""
+    named = "" if not named else (f"{named} Else " if named.endswith("?") else f"{named}; ")
+    return NotFoundError(f"the bucket '{root.bucket}' of the lake {root} does not exist", where="data_root",
+                         hint=f"{named}create the bucket first, or {POINT_ELSEWHERE}")
 
 
 def raise_if_absent(root: Path | ObjectPath) -> None:
