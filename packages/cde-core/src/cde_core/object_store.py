@@ -91,6 +91,10 @@ def parse_object_url(url: str) -> tuple[str, str]:
         raise ConfigError(f"'{url}' names no bucket", hint="write it as s3://bucket/prefix")
     if any(part in (".", "..") for part in rest.split("/")):
         raise ConfigError(f"'{url}' has a '.' or '..' part", hint="write the prefix without them")
+    if "?" in rest or "#" in rest:  # pyarrow's and fsspec's URI options (?endpoint_override=…) are not read
+        raise ConfigError(f"'{url}' has a query or fragment ('?' / '#')",
+                          hint="write s3://bucket/prefix only; the endpoint, region and credentials come from "
+                               "AWS_ENDPOINT_URL, AWS_REGION and the AWS credentials")
     bucket = rest.split("/", 1)[0]
     if not _BUCKET_NAME.match(bucket):
         raise ConfigError(f"'{bucket}' is not a valid bucket name", where=url,
@@ -448,7 +452,7 @@ def _classify(text: str, *, generic: bool) -> CdeError | None:
     code = code_match["code"] if code_match else "UNKNOWN"
     bucket = bucket_match["bucket"] if bucket_match else "?"
     endpoint = endpoint_from_environment() or "AWS S3 (no AWS_ENDPOINT_URL set)"
-    where = f"bucket {bucket}, endpoint {endpoint}"
+    where = f"bucket {bucket}, endpoint {endpoint}" if bucket_match else f"endpoint {endpoint}"
     if code == "NETWORK_CONNECTION" or (code == "UNKNOWN" and ("resolve" in text or "connect" in text.lower())):
         return RemoteError("cannot reach the object store", where=where,
                            hint="check AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3) and that the store is up")
