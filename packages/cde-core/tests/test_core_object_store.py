@@ -66,6 +66,8 @@ def test_object_path_behaves_like_a_path_on_the_store(s3_lake_url: str) -> None:
                                           ("s3://ab/p", "'ab' is not a valid bucket name"),
                                           ("s3://bucket/lake /p", "space at the start or end"),
                                           ("s3://bucket/lake?endpoint_override=localhost:9000", "query or fragment"),
+                                          (" s3://bucket/lake", "space before or after the URL"),
+                                          ("s3://bucket/lake\n", "space before or after the URL"),
                                           ("s3:/bucket/lake", "'/' missing — write s3://bucket/lake"),
                                           ("S3:bucket/lake", "'/' missing — write S3://bucket/lake")])
 def test_bad_object_urls_are_refused_by_name(url: str, message: str) -> None:

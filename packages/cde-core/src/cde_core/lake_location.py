@@ -31,6 +31,9 @@ def lake_location(value: str | os.PathLike[str] | ObjectPath) -> LakePath:
     if isinstance(value, ObjectPath):
         return value
     text = os.fspath(value)
+    if text != text.strip() and (is_url(text.strip()) or _MISSING_SLASH.match(text.strip())):
+        # " s3://b/lake" would otherwise be a local folder " s3:"
+        raise ConfigError(f"'{text}' has a space before or after the URL", hint="remove it")
     if is_url(text):
         return ObjectPath(text)
     slip = _MISSING_SLASH.match(text)
