@@ -274,6 +274,8 @@ def test_verify_ignores_a_staged_key_and_fails_on_a_garbage_partition(archive_ro
     code, said = verify(machine)
     assert code == 1, said
     assert "date=2024-06-13" in said and "1 bad" in said, said
+    code, out, err = run(machine, "lake", "ls")  # the table counts that day: the problem is named below it
+    assert code == 0 and "1 partition(s) with problems" in err and "BTCUSDT 2024-06-13: unreadable" in err, err
 
 
 def test_verify_and_resume_stop_on_a_store_that_went_down_instead_of_judging_partitions(
