@@ -60,10 +60,70 @@ def test_object_path_behaves_like_a_path_on_the_store(s3_lake_url: str) -> None:
 
 
 @pytest.mark.parametrize("url, message", [("gs://bucket/lake", "not supported"), ("s3://", "names no bucket"),
-                                          ("s3://bucket/a/../b", "'..'")])
+                                          ("s3://bucket/a/../b", "'..'"),
+                                          ("s3://lake bucket/p", "'lake bucket' is not a valid bucket name"),
+                                          ("s3://LakeBucket/p", "'LakeBucket' is not a valid bucket name"),
+                                          ("s3://ab/p", "'ab' is not a valid bucket name"),
+                                          ("s3://bucket/lake /p", "space at the start or end"),
+                                          ("s3://bucket/lake?endpoint_override=localhost:9000", "query or fragment"),
+                                          (" s3://bucket/lake", "space before or after the URL"),
+                                          ("s3://bucket/lake\n", "space before or after the URL"),
+                                          ("s3:/bucket/lake", "'/' missing — write s3://bucket/lake"),
+                                          ("S3:bucket/lake", "'/' missing — write S3://bucket/lake")])
 def test_bad_object_urls_are_refused_by_name(url: str, message: str) -> None:
+    # each would otherwise be a silently different place: a local folder "s3:", a prefix "lake "
     with pytest.raises(ConfigError, match=message):
         lake_location(url)
+
+
+@pytest.mark.parametrize("url, key", [("S3://bucket/lake", "bucket/lake"), ("s3://bucket/lake/", "bucket/lake"),
+                                      ("s3://bucket//lake", "bucket/lake"), ("s3://bucket", "bucket"),
+                                      ("s3://bucket/my lake", "bucket/my lake")])
+def test_equivalent_spellings_of_an_object_url_name_one_prefix(url: str, key: str) -> None:
+    root = lake_location(url)
+    assert isinstance(root, ObjectPath) and root.key == key
+
+
+def test_a_colon_in_a_local_folder_name_is_still_a_folder() -> None:
+    assert lake_location("C:/lake") == Path("C:/lake") and lake_location("runs:2024") == Path("runs:2024")
+
+
+def test_a_misspelt_bucket_or_prefix_names_the_nearest_present(s3_lake_url: str) -> None:
+    from cde_core.lake_names import absent_lake
+
+    root = lake_location(s3_lake_url)
+    assert isinstance(root, ObjectPath)
+    (root / "trades" / "x.txt").write_text("x")
+    assert absent_lake(root) is None
+    misspelt_prefix = absent_lake(lake_location(s3_lake_url[:-1]))  # s3://<bucket>/lak
+    assert misspelt_prefix is not None and f"did you mean {s3_lake_url}?" in str(misspelt_prefix)
+    misspelt_bucket = absent_lake(lake_location(s3_lake_url.replace(root.bucket, root.bucket[:-1] + "z")))
+    assert misspelt_bucket is not None
+    assert f"the bucket '{root.bucket[:-1]}z'" in str(misspelt_bucket) and root.bucket in str(misspelt_bucket)
+
+
+def test_a_read_while_the_store_is_down_is_the_stores_error_never_a_bad_file(s3_lake_url: str,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from cde_core.errors import RemoteError
+    from cde_core.object_store import store_outage
+
+    lake = Lake(s3_lake_url)
+    good = lake.trades_dir("binance", "spot", "BTCUSDT", date(2024, 1, 1))
+    lake.write_partition(good, _table(5), Provenance(source="test", rows=5))
+    garbage = lake.trades_dir("binance", "spot", "BTCUSDT", date(2024, 1, 2))
+    (garbage / "part-0.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(DataError, match="unreadable partition file") as bad_file:
+        Lake.read_provenance(garbage)
+    assert store_outage(bad_file.value) is None  # a corrupt object stays a data error naming the file
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # the store goes away
+    with pytest.raises(RemoteError, match="cannot reach the object store"):
+        Lake.read_provenance(good)  # not "unreadable partition file — delete it"
+    with pytest.raises(OSError) as down:
+        lake_location(str(good / "part-0.parquet")).read_bytes()
+    wrapped = DataError(f"unreadable trades partition: {down.value}", where=str(good), hint="re-download that day")
+    outage = store_outage(wrapped)  # what a stage that wraps the client's OSError raises
+    assert isinstance(outage, RemoteError) and "cannot reach the object store" in str(outage)
 
 
 def test_config_takes_an_s3_data_root_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

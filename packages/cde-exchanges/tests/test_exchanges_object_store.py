@@ -274,3 +274,36 @@ def test_verify_ignores_a_staged_key_and_fails_on_a_garbage_partition(archive_ro
     code, said = verify(machine)
     assert code == 1, said
     assert "date=2024-06-13" in said and "1 bad" in said, said
+    code, out, err = run(machine, "lake", "ls")  # the table counts that day: the problem is named below it
+    assert code == 0 and "1 partition(s) with problems" in err and "BTCUSDT 2024-06-13: unreadable" in err, err
+
+
+def test_verify_and_resume_stop_on_a_store_that_went_down_instead_of_judging_partitions(
+        archive_root: Path, server: ArchiveServer, machine: Machine, s3_lake_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store going away between the listing and the reads (a restart, a network cut) must not make
+    `lake verify` call every good partition BAD ("unreadable: … delete it"), nor make resume planning
+    take the days for incomplete and fetch them all again: both stop with the store's own error."""
+    from cde_core.errors import RemoteError
+    from cde_core.testing.ports import free_port
+    from cde_exchanges.lake.inventory import _verify_one
+    from cde_exchanges.lake.targets import KIND_TREES, LakeTarget
+
+    publish(archive_root, 300, symbols=["BTCUSDT"])
+    code, out, err = run(machine, "download", "--exchange", "binance", "--market", "spot", "--symbols", "BTCUSDT",
+                         "--start", str(DAYS[0]), "--end", str(DAYS[-1]))
+    assert code == 0, out + err
+    for key, value in machine.env.items():
+        if key.startswith("AWS_"):
+            monkeypatch.setenv(key, value)
+    lake = Lake(s3_lake_url)
+    target = LakeTarget(lake, "binance", "spot", "trades")
+    partition = lake.trades_dir("binance", "spot", "BTCUSDT", DAYS[0]) / PART_FILE
+    assert _verify_one(lake, KIND_TREES["trades"], partition).ok  # listed while the store is up
+    assert target.is_complete("BTCUSDT", DAYS[0])
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # then the store goes away
+    with pytest.raises(RemoteError, match="cannot reach the object store"):
+        _verify_one(lake, KIND_TREES["trades"], partition)
+    with pytest.raises(RemoteError, match="cannot reach the object store"):
+        target.is_complete("BTCUSDT", DAYS[0], present=True)  # as planning asks it after its one listing

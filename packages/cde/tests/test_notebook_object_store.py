@@ -72,5 +72,21 @@ def test_a_notebook_lake_in_a_bucket_reads_and_backtests_like_one_in_a_folder(tm
     report = run.report()
     assert str(report.path) == f"{run.folder}/report.html"
     assert report._repr_html_().startswith("<iframe srcdoc=") and "plotly" in report.html.lower()
-    with pytest.raises(NotFoundError, match="no bars of spec time-4h"):
+    with pytest.raises(NotFoundError, match=r"no bars spec 'time-4h'.*did you mean time-1h"):
         bucket.read_bars("time-4h", "vendor", "spot")
+
+
+def test_a_misspelt_bucket_prefix_or_symbol_names_the_nearest_present(s3_lake_url: str) -> None:
+    """Not "no trades of AAA — import them": the lake itself may be the misspelt part."""
+    fill(Lake(s3_lake_url))
+    bucket = ObjectPath(s3_lake_url).bucket
+    with pytest.raises(NotFoundError, match=rf"the lake {s3_lake_url}x does not exist.*did you mean {s3_lake_url}\?"):
+        Lake(s3_lake_url + "x").trades("vendor", "spot", "AAA")
+    typo = bucket[:-1] + ("z" if bucket[-1] != "z" else "y")
+    with pytest.raises(NotFoundError, match=rf"the bucket '{typo}' .*does not exist.*{bucket}"):
+        Lake(s3_lake_url.replace(bucket, typo)).bars("time", interval="1h", exchange="vendor", market="spot",
+                                                     symbols="AAA")
+    with pytest.raises(NotFoundError, match=r"no symbol 'AAB'.*did you mean AAA"):
+        Lake(s3_lake_url).bars("time", interval="1h", exchange="vendor", market="spot", symbols="AAB")
+    with pytest.raises(NotFoundError, match=r"no market 'spt'.*did you mean spot"):
+        Lake(s3_lake_url).read_bars("time-1h", "vendor", "spt")

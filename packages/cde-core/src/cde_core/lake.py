@@ -18,6 +18,7 @@ with provenance or not at all.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,7 @@ from cde_core.lake_paths import SAFE_VALUE_PATTERN as SAFE_VALUE_PATTERN
 from cde_core.lake_paths import LakeName as LakeName
 from cde_core.lake_paths import inside
 from cde_core.lake_paths import safe_value as safe_value
-from cde_core.object_store import ObjectPath
+from cde_core.object_store import ObjectPath, store_outage
 from cde_core.parquet_encoding import parquet_write_options
 
 if TYPE_CHECKING:
@@ -49,6 +50,23 @@ PART_FILE = "part-0.parquet"
 #: not their ids or rows (an aggregate trade is several trades), so each kind lives in its own tree and
 #: a partition of one is never taken for the other.
 TRADE_TREES: dict[str, str] = {"trades": "trades", "aggTrades": "aggtrades"}
+
+
+_UNREADABLE_PARQUET = re.compile(r"Could not open Parquet input source '(?P<path>[^']+)': (?P<why>[^\n]+)")
+
+
+def unreadable_parquet(exc: BaseException) -> DataError | None:
+    """The one-line error for pyarrow refusing a file of a dataset scan (a damaged, empty or foreign
+    file under a lake folder: "Could not open Parquet input source '…'"), or None for anything else.
+    The CLI, the API and the task manager report it with the file and what to do, not as an internal
+    error: the fault is in the lake, not in cde."""
+    if not isinstance(exc, ValueError | OSError):  # pyarrow.ArrowInvalid is a ValueError
+        return None
+    match = _UNREADABLE_PARQUET.search(str(exc))
+    if match is None:
+        return None
+    return DataError(f"unreadable Parquet file in the lake: {match['why'].strip()}", where=match["path"],
+                     hint="delete it (a damaged or foreign file) and re-run the step that writes that folder")
 
 
 def trade_tree(kind: str) -> str:
@@ -200,6 +218,9 @@ class Lake:
         except (pa.ArrowInvalid, OSError) as exc:
             if isinstance(exc, FileNotFoundError) and filesystem is not None:
                 return None  # a bucket: the read was the existence check
+            outage = store_outage(exc)  # the store is down, not this file bad: never advise deleting it
+            if outage is not None:
+                raise outage from exc
             raise DataError(f"unreadable partition file: {exc}", where=str(path),
                             hint="delete it and re-run the step that wrote it") from exc
         raw = meta.get(PROVENANCE_KEY)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 
-from cde_core.errors import CdeError
-from cde_core.object_store import ObjectPath, is_url
+from cde_core.errors import CdeError, ConfigError
+from cde_core.object_store import OBJECT_SCHEMES, ObjectPath, is_url
 
 if TYPE_CHECKING:
     import pyarrow.fs as pafs
@@ -30,7 +31,22 @@ def lake_location(value: str | os.PathLike[str] | ObjectPath) -> LakePath:
     if isinstance(value, ObjectPath):
         return value
     text = os.fspath(value)
-    return ObjectPath(text) if is_url(text) else Path(text).expanduser()
+    if text != text.strip() and (is_url(text.strip()) or _MISSING_SLASH.match(text.strip())):
+        # " s3://b/lake" would otherwise be a local folder " s3:"
+        raise ConfigError(f"'{text}' has a space before or after the URL", hint="remove it")
+    if is_url(text):
+        return ObjectPath(text)
+    slip = _MISSING_SLASH.match(text)
+    # `s3:/bucket/lake` would otherwise be a local folder named "s3:" — silently
+    if slip is not None and (slip["rest"].startswith("/") or slip["scheme"].lower() in OBJECT_SCHEMES):
+        raise ConfigError(f"'{text}' looks like an object-store URL with a '/' missing",
+                          hint=f"write {slip['scheme']}://{slip['rest'].lstrip('/')} (or ./{text} for a local folder)")
+    return Path(text).expanduser()
+
+
+#: ``s3:/b/p``, ``s3:b/p``, ``https:/host/x``: a scheme (two letters or more, so ``C:/`` stays a path)
+#: and a colon without the two slashes of a URL (refused when a ``/`` follows or the scheme is ``s3``)
+_MISSING_SLASH = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]+):(?!//)(?P<rest>.*)\Z", re.DOTALL)
 
 
 def is_object_path(path: LakePath) -> bool:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cde_core.errors import NotFoundError
-from cde_core.object_store import ObjectPath
-from cde_core.suggest import did_you_mean
+from cde_core.object_store import ObjectPath, bucket_names
+from cde_core.suggest import did_you_mean, nearest
 
 if TYPE_CHECKING:
     from cde_core.lake import Lake
@@ -24,15 +25,19 @@ POINT_ELSEWHERE = "point at another lake with data_root in cde.yaml, CDE_DATA_RO
 
 def partition_values(folder: Path | ObjectPath, key: str) -> list[str]:
     """The values of the hive partition ``key=…`` folders directly inside ``folder``."""
+    return sorted(name.split("=", 1)[1] for name in _folder_names(folder) if name.startswith(f"{key}="))
+
+
+def _folder_names(folder: Path | ObjectPath) -> list[str]:
+    """The names of the folders (in a bucket: common prefixes) directly inside ``folder``."""
     if isinstance(folder, ObjectPath):  # one listing, whose entries say which are prefixes ("folders")
         import pyarrow.fs as pafs
 
         infos = folder.fs.get_file_info(pafs.FileSelector(folder.key, allow_not_found=True))
-        return sorted(i.base_name.split("=", 1)[1] for i in infos
-                      if i.type == pafs.FileType.Directory and i.base_name.startswith(f"{key}="))
+        return [i.base_name for i in infos if i.type == pafs.FileType.Directory]
     if not folder.is_dir():
         return []
-    return sorted(p.name.split("=", 1)[1] for p in folder.glob(f"{key}=*") if p.is_dir())
+    return [p.name for p in folder.iterdir() if p.is_dir()]
 
 
 def level_values(tree: Path, levels: Iterable[str], key: str) -> set[str]:
@@ -49,12 +54,55 @@ def missing_name(what: str, value: str, known: Iterable[str], where: str) -> Not
     return NotFoundError(f"no {what} '{value}'", where=where, hint=did_you_mean(value, known, what=f"{what}s there"))
 
 
-def absent_lake(root: Path) -> NotFoundError | None:
-    """An error when the lake root does not exist at all (None when it does)."""
+def absent_lake(root: Path | ObjectPath) -> NotFoundError | None:
+    """An error when the lake root does not exist at all (None when it does). A misspelt root is the
+    likely cause, so the error names a missing bucket as such and the nearest names present at the
+    first level that is not there (``s3://bucket/demo/lak`` → did you mean ``…/demo/lake``?)."""
     if root.is_dir():
         return None
+    missing = missing_bucket(root) if isinstance(root, ObjectPath) else None
+    if missing is not None:
+        return missing
+    near = _nearest_existing(root)
     return NotFoundError(f"the lake {root} does not exist", where="data_root",
-                         hint=f"download data first (`cde download …`), or {POINT_ELSEWHERE}")
+                         hint=f"{near}download data first (`cde download …`), or {POINT_ELSEWHERE}")
+
+
+def missing_bucket(root: ObjectPath) -> NotFoundError | None:
+    """An error naming the nearest buckets when the bucket of ``root`` does not exist (None when it does).
+    A missing prefix is a fresh lake; a missing bucket is a mistake, since cde never creates buckets."""
+    if _bucket_of(root).is_dir():
+        return None
+    buckets = bucket_names()
+    named = did_you_mean(root.bucket, buckets, what="buckets there") if buckets else ""
+    named = "" if not named else (f"{named} Else " if named.endswith("?") else f"{named}; ")
+    return NotFoundError(f"the bucket '{root.bucket}' of the lake {root} does not exist", where="data_root",
+                         hint=f"{named}create the bucket first, or {POINT_ELSEWHERE}")
+
+
+def raise_if_absent(root: Path | ObjectPath) -> None:
+    """Raise :func:`absent_lake`'s error when the lake root is not there."""
+    absent = absent_lake(root)
+    if absent is not None:
+        raise absent
+
+
+def _bucket_of(root: ObjectPath) -> ObjectPath:
+    return ObjectPath(str(root).split("://", 1)[0] + "://" + root.bucket)
+
+
+def _nearest_existing(root: Path | ObjectPath) -> str:
+    """``did you mean <sibling>? `` for the first missing level of ``root`` whose parent exists and
+    holds a folder (prefix) of a close name; empty when nothing is close."""
+    ancestors = [root, *root.parents]
+    for missing, parent in pairwise(ancestors):
+        if not parent.is_dir():
+            continue
+        close = nearest(missing.name, [name for name in _folder_names(parent) if not name.startswith(".")])
+        if close:
+            return "did you mean " + " or ".join(str(parent / name) for name in close) + "? Else "
+        return ""
+    return ""
 
 
 def check_trades_present(lake: Lake, exchange: str, market: str, symbols: Iterable[str],

@@ -87,4 +87,7 @@ def lake_relative(text: str, root: LakePath) -> str:
     spellings = {str(root), str(root.absolute()), str(root.resolve())}
     for spelling in sorted((s for s in spellings if s not in ("", ".", "/")), key=len, reverse=True):
         text = text.replace(spelling, LAKE_PLACEHOLDER)
+    key = getattr(root, "key", None)  # a bucket lake: pyarrow's own messages name objects "bucket/key…"
+    if isinstance(key, str):
+        text = text.replace(f"{key}/", f"{LAKE_PLACEHOLDER}/")
     return text

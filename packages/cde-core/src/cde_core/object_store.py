@@ -91,7 +91,32 @@ def parse_object_url(url: str) -> tuple[str, str]:
         raise ConfigError(f"'{url}' names no bucket", hint="write it as s3://bucket/prefix")
     if any(part in (".", "..") for part in rest.split("/")):
         raise ConfigError(f"'{url}' has a '.' or '..' part", hint="write the prefix without them")
+    if "?" in rest or "#" in rest:  # pyarrow's and fsspec's URI options (?endpoint_override=…) are not read
+        raise ConfigError(f"'{url}' has a query or fragment ('?' / '#')",
+                          hint="write s3://bucket/prefix only; the endpoint, region and credentials come from "
+                               "AWS_ENDPOINT_URL, AWS_REGION and the AWS credentials")
+    bucket = rest.split("/", 1)[0]
+    if not _BUCKET_NAME.match(bucket):
+        raise ConfigError(f"'{bucket}' is not a valid bucket name", where=url,
+                          hint="a bucket name is 3–63 lowercase letters, digits, '.' and '-', starting and "
+                               "ending with a letter or digit")
+    if any(part != part.strip() for part in rest.split("/")):  # "s3://b/lake " would be another prefix
+        raise ConfigError(f"'{url}' has a space at the start or end of a part of its prefix", hint="remove it")
     return scheme, "/".join(part for part in rest.split("/") if part)
+
+
+#: S3's rule for bucket names (MinIO, Ceph and R2 apply it too)
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]\Z")
+
+
+def bucket_names() -> list[str]:
+    """The buckets the current credentials may list; none when listing them is not allowed."""
+    import pyarrow.fs as pafs
+
+    try:
+        return [info.base_name for info in s3_filesystem().get_file_info(pafs.FileSelector(""))]
+    except OSError:
+        return []
 
 
 @dataclass(frozen=True)
@@ -384,6 +409,9 @@ def _components_match(names: list[str], patterns: list[str]) -> bool:
     return bool(names) and fnmatch.fnmatchcase(names[0], head) and _components_match(names[1:], rest)
 
 
+#: failures of the store as a whole (not of one object): a wrapped one is reported as the store's
+_STORE_WIDE_CODES = ("SERVICE_UNAVAILABLE", "SLOW_DOWN", "THROTTLING", "INTERNAL_FAILURE", "REQUEST_TIMEOUT",
+                     "REQUEST_TIME_TOO_SKEWED")
 _AWS_CODE = re.compile(r"AWS Error (?P<code>[A-Z_]+)")
 _BUCKET = re.compile(r"bucket '(?P<bucket>[^']+)'")
 
@@ -393,25 +421,55 @@ def store_error(exc: BaseException) -> CdeError | None:
     "AWS Error …" in its text), or None when ``exc`` is something else. The CLI, the API and the task
     manager report a store that cannot be reached, a missing bucket or refused credentials this way,
     never as an internal error with a traceback."""
-    text = str(exc)
-    if not isinstance(exc, OSError) or "AWS Error" not in text:
+    if not isinstance(exc, OSError) or "AWS Error" not in str(exc):
         return None
+    return _classify(str(exc), generic=True)
+
+
+def store_outage(exc: BaseException) -> CdeError | None:
+    """The store's own failure behind ``exc`` — unreachable, bucket missing, credentials refused — or
+    None. Unlike :func:`store_error` it also looks through a cde error that wrapped the client's
+    ``OSError`` (a stage reporting "unreadable partition …, re-download that day"): while the store is
+    down every partition is "unreadable", and the user must learn that the store is down, not be told
+    to delete or re-download good data. The wrapped text is searched because a ``__cause__`` does not
+    survive a process executor's pickling. Other failures of one object (a missing key, a corrupt
+    file) stay what they were."""
+    if isinstance(exc, RemoteError):
+        return None
+    seen: BaseException | None = exc
+    while seen is not None:
+        text = str(seen)
+        if isinstance(seen, OSError | CdeError) and "AWS Error" in text:
+            found = _classify(text, generic=False)
+            if found is not None:
+                return found
+        seen = seen.__cause__
+    return None
+
+
+def _classify(text: str, *, generic: bool) -> CdeError | None:
     code_match, bucket_match = _AWS_CODE.search(text), _BUCKET.search(text)
     code = code_match["code"] if code_match else "UNKNOWN"
     bucket = bucket_match["bucket"] if bucket_match else "?"
     endpoint = endpoint_from_environment() or "AWS S3 (no AWS_ENDPOINT_URL set)"
-    where = f"bucket {bucket}, endpoint {endpoint}"
-    if code in ("NETWORK_CONNECTION", "UNKNOWN") and ("resolve" in text or "connect" in text.lower()):
+    where = f"bucket {bucket}, endpoint {endpoint}" if bucket_match else f"endpoint {endpoint}"
+    if code == "NETWORK_CONNECTION" or (code == "UNKNOWN" and ("resolve" in text or "connect" in text.lower())):
         return RemoteError("cannot reach the object store", where=where,
                            hint="check AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3) and that the store is up")
     if code in ("NO_SUCH_BUCKET", "RESOURCE_NOT_FOUND") or "NoSuchBucket" in text:
+        from cde_core.suggest import nearest
+
+        close = nearest(bucket, bucket_names())  # the store answered, so it can list its buckets
+        named = f"did you mean {' or '.join(close)}? Else " if close else ""
         return RemoteError(f"the bucket '{bucket}' does not exist", where=where,
-                           hint="create it, or fix the bucket name in data_root / CDE_DATA_ROOT")
+                           hint=f"{named}create it, or fix the bucket name in data_root / CDE_DATA_ROOT")
     if code in ("ACCESS_DENIED", "INVALID_ACCESS_KEY_ID", "SIGNATURE_DOES_NOT_MATCH", "MISSING_AUTHENTICATION_TOKEN",
-                "UNRECOGNIZED_CLIENT", "EXPIRED_TOKEN", "INVALID_CLIENT_TOKEN_ID") or "403" in text:
+                "UNRECOGNIZED_CLIENT", "EXPIRED_TOKEN", "INVALID_CLIENT_TOKEN_ID") or "HTTP status 403" in text:
         return RemoteError(f"the object store refused the credentials ({code})", where=where,
                            hint="check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) and the "
                                 "bucket's policy")
+    if not generic and code not in _STORE_WIDE_CODES:
+        return None
     first = (text.strip().splitlines() or [""])[0]
     return RemoteError(f"the object store failed: {first}", where=where,
                        hint="retry; if it persists check the store and the AWS settings")

@@ -133,6 +133,11 @@ def lake_ls(
         table.add_row(tree, i.exchange, i.market, i.symbol, str(i.first_date), str(i.last_date), str(i.days),
                       f"{i.rows:,}", str(len(i.missing_days)), str(i.id_gaps + i.boundary_gaps))
     table_console().print(table)
+    issues = [f"{i.tree} {i.exchange}/{i.market} {i.symbol} {issue}" for i in items for issue in i.issues]
+    if issues:  # a day counted above whose file cannot be read (or has no provenance) is not silently data
+        typer.echo(f"{len(issues)} partition(s) with problems (details: `cde lake verify`):", err=True)
+        for line in issues:
+            typer.echo(f"  {line}", err=True)
 
 
 @lake_app.command("verify")

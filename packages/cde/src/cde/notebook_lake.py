@@ -20,6 +20,7 @@ from cde.runs import Run
 from cde_core.errors import ConfigError, NotFoundError, first_validation_problem
 from cde_core.lake import Lake as CoreLake
 from cde_core.lake_location import LakePath, arrow_target, lake_location
+from cde_core.lake_names import check_hive_path, check_trades_present, raise_if_absent
 
 #: the distribution that ships each built-in service (named in the error when it is not installed)
 PROVIDERS = {"trades.import": "cde-exchanges", "bars.import": "cde-exchanges", "bars.aggregate": "cde-bars",
@@ -99,13 +100,22 @@ class Lake:
                          symbol=symbol, **options)
 
     # -- reading ---------------------------------------------------------------------------------
+    def _name_missing_trades(self, exchange: str, market: str, symbols: list[str], start: date | None = None,
+                             end: date | None = None) -> None:
+        """Raise the error naming what is missing — the lake itself (a misspelt bucket or prefix), or the
+        exchange, market, symbol or days with the nearest present — once a lake holds trades at all."""
+        raise_if_absent(self.core.root)
+        if (self.core.root / self.core.trade_tree).exists():
+            check_trades_present(self.core, exchange, market, symbols, start, end)
+
     def trades(self, exchange: str, market: str, symbol: str, start: str | date | None = None,
                end: str | date | None = None) -> pd.DataFrame:
         """One symbol's trades (canonical columns), days ``start`` … ``end`` inclusive."""
         import pyarrow.parquet as pq
 
         files = self.core.trades_files(exchange, market, symbol, _day(start), _day(end))
-        if not files:
+        if not files:  # name what is missing: the lake (bucket, prefix), exchange, market, symbol or days
+            self._name_missing_trades(exchange, market, [symbol], _day(start), _day(end))
             raise NotFoundError(f"no trades of {symbol} in {exchange}/{market}", where=str(self.root / "trades"),
                                 hint="import them (lake.import_trades) or download them (cde download)")
         tables = [pq.read_table(where, filesystem=filesystem) for where, filesystem in map(arrow_target, files)]
@@ -117,6 +127,9 @@ class Lake:
         """Stored bars of ``spec`` with a ``symbol`` column, sorted by symbol then time."""
         base = self.core.root / "bars" / f"spec={spec}" / f"exchange={exchange}" / f"market={market}"
         if not base.exists():
+            raise_if_absent(self.core.root)
+            if (self.core.root / "bars").exists():  # a misspelt spec, exchange or market: the nearest present
+                check_hive_path(self.core.root / "bars", ("spec", spec), ("exchange", exchange), ("market", market))
             raise NotFoundError(f"no bars of spec {spec} in {exchange}/{market}", where=str(base),
                                 hint="build them with lake.bars(...) or import them with lake.import_bars(...)")
         table = self.core.hive_dataset(base).to_table()
@@ -142,6 +155,7 @@ class Lake:
             days = [f.parent.name.removeprefix("date=") for s in names
                     for f in self.core.trades_files(exchange, market, s)]
             if not days:
+                self._name_missing_trades(exchange, market, names)
                 raise NotFoundError(f"no trades of {', '.join(names)} in {exchange}/{market}",
                                     where=str(self.root / "trades"), hint="import or download them first")
             first = first or date.fromisoformat(min(days))

@@ -17,9 +17,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
-from cde_core.errors import CdeError
+from cde_core.errors import CdeError, RemoteError
 from cde_core.lake import PART_FILE, Lake, Provenance
 from cde_core.lake_location import LakePath, arrow_target
+from cde_core.object_store import store_outage
 from cde_exchanges.lake.listing import ListedFile, matching_files
 from cde_exchanges.lake.targets import KIND_TREES, TreeSpec
 from cde_exchanges.utc_days import day_start_us
@@ -118,6 +119,8 @@ def inventory(lake: Lake, *, exchange: str | None = None, market: str | None = N
         for day, path in parts:
             try:
                 prov = read(path)
+            except RemoteError:
+                raise  # the store is down: every day would look bad, so stop and say that instead
             except CdeError as exc:
                 issues.append(f"{day}: {exc}")
                 continue
@@ -172,7 +175,12 @@ def _verify_one(lake: Lake, tree: TreeSpec, path: LakePath) -> PartitionCheck:
                     ids = pc.min_max(group.column("trade_id"))
                     lo = ids["min"].as_py() if lo is None else min(lo, ids["min"].as_py())
                     hi = ids["max"].as_py() if hi is None else max(hi, ids["max"].as_py())
+    except RemoteError:
+        raise  # the store is down or refuses us: no partition is bad because of that
     except Exception as exc:  # any unreadable file is a finding, not a crash
+        outage = store_outage(exc)
+        if outage is not None:
+            raise outage from exc
         return PartitionCheck(path=str(path), ok=False, problem=f"unreadable: {str(exc).splitlines()[0]}")
     if prov.extra.get("complete") is False:
         return PartitionCheck(path=str(path), ok=False, problem="incomplete: its provenance says complete: false; "

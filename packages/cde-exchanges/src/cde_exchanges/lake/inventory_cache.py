@@ -30,6 +30,7 @@ from loguru import logger
 
 from cde_core.lake import Lake, Provenance
 from cde_core.lake_location import LakePath
+from cde_core.lake_paths import lake_relative
 from cde_core.object_store import ObjectPath
 from cde_exchanges.lake.inventory import SymbolInventory, inventory, partition_files
 from cde_exchanges.lake.listing import ListedFile
@@ -188,6 +189,9 @@ class InventoryCache:
 
         items = inventory(self.lake, read_provenance=read, files=files)
         self._footers = seen  # forget deleted partitions
-        self._snapshot = InventorySnapshot(rows=[item.model_dump(mode="json") for item in items], items=items,
+        rows = [item.model_dump(mode="json") for item in items]
+        for row in rows:  # an issue names a partition file: relative to the lake, as every answer does
+            row["issues"] = [lake_relative(issue, self.lake.root) for issue in row["issues"]]
+        self._snapshot = InventorySnapshot(rows=rows, items=items,
                                            stamps=stamps, built_at=started)
         self.rebuilds += 1

@@ -14,7 +14,7 @@ from datetime import date
 import numpy as np
 import pyarrow as pa
 
-from cde_core.errors import CdeError
+from cde_core.errors import CdeError, RemoteError
 from cde_core.lake import PART_FILE, TRADE_TREES, Lake, trade_tree
 from cde_core.lake_location import LakePath
 from cde_core.object_store import ObjectPath
@@ -141,6 +141,8 @@ class LakeTarget:
             return False
         try:
             provenance = self.lake.read_provenance(folder)
+        except RemoteError:
+            raise  # the store is down: not a reason to fetch every day again
         except CdeError:
             return False  # unreadable: fetch it again
         if provenance is None or provenance.extra.get("complete") is False:

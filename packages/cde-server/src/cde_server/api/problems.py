@@ -56,6 +56,9 @@ def problem_response(status: int, title: str, detail: str | None = None, *,
 
 async def _cde_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CdeError)
+    from cde_core.object_store import store_outage
+
+    exc = store_outage(exc) or exc  # a stage's "unreadable partition" while the store is down: a 502
     if exc.http_status >= 500:
         logger.opt(exception=exc).error("{} {} failed", request.method, request.url.path)
     body = exc.problem()
@@ -136,6 +139,12 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     if remote is not None:
         logger.warning("object store error on {} {}: {}", request.method, request.url.path, exc)
         return await _cde_error(request, remote)
+    from cde_core.lake import unreadable_parquet
+
+    bad_file = unreadable_parquet(exc)  # a damaged or foreign file in the lake: a 422 naming it
+    if bad_file is not None:
+        logger.warning("unreadable lake file on {} {}: {}", request.method, request.url.path, exc)
+        return await _cde_error(request, bad_file)
     logger.opt(exception=exc).error("unhandled error on {} {}", request.method, request.url.path)
     from cde_core.plugin_faults import plugin_fault
 

@@ -50,7 +50,10 @@ def run(args: list[str], *, debug: bool) -> int:
     except CdeError as exc:
         if debug:
             logger.exception("cde error")
-        _one_line(str(exc))
+        from cde_core.object_store import store_outage
+
+        # a stage wrapped the store's failure ("unreadable partition …"): say the store is down instead
+        _one_line(str(store_outage(exc) or exc))
         return 1
     except ValidationError as exc:  # a request model built from the user's values
         if debug:
@@ -73,6 +76,12 @@ def run(args: list[str], *, debug: bool) -> int:
     except Exception as exc:
         if debug:
             raise
+        from cde_core.lake import unreadable_parquet
+
+        bad_file = unreadable_parquet(exc)  # a damaged or foreign file in the lake, met by a dataset scan
+        if bad_file is not None:
+            _one_line(str(bad_file))
+            return 1
         fault = _plugin_fault(exc)
         if fault is not None:  # a third-party plugin's code failed: blame it, not cde
             _err.print(f"[bold red]error:[/] {escape(str(fault))}")

@@ -58,10 +58,30 @@ def _check_bind(host: str, port: int, log_level: str) -> None:
                           hint="use an IP address or a resolvable name, e.g. 127.0.0.1 or 0.0.0.0") from None
 
 
+def _check_lake_bucket() -> None:
+    """Refuse to serve a lake whose bucket does not exist: every listing of it would answer an empty
+    lake (200, ``[]``) and every write would fail, and cde never creates buckets. A store that does not
+    answer yet is only logged: it may be starting beside the API, which answers 502 until it is up."""
+    from cde_core.lake_names import missing_bucket
+    from cde_core.object_store import ObjectPath, store_error
+
+    root = get_config().data_root
+    if not isinstance(root, ObjectPath):
+        return
+    try:
+        missing = missing_bucket(root)
+    except OSError as exc:
+        logger.warning("the lake's object store does not answer yet: {}", store_error(exc) or exc)
+        return
+    if missing is not None:
+        raise missing
+
+
 def _run(host: str, port: int, *, reload: bool, workers: int, log_level: str) -> None:
     import uvicorn
 
     _check_bind(host, port, log_level)
+    _check_lake_bucket()
 
     loaded = get_loaded_config()
     if loaded.file is not None:  # reload/worker processes load the same file

@@ -453,13 +453,19 @@ def _is_store_error(exc: BaseException) -> bool:
 
 
 def _describe(exc: BaseException) -> str:
+    from cde_core.object_store import store_error, store_outage
+
     if isinstance(exc, CdeError):
-        return str(exc)
-    from cde_core.object_store import store_error
+        return str(store_outage(exc) or exc)  # a stage's wrapped store failure is the store's
 
     remote = store_error(exc)
     if remote is not None:
         return str(remote)
+    from cde_core.lake import unreadable_parquet
+
+    bad_file = unreadable_parquet(exc)
+    if bad_file is not None:
+        return str(bad_file)
     from cde_core.plugin_faults import plugin_fault
 
     fault = plugin_fault(exc)  # a third-party plugin's code failed: name it and its distribution
