@@ -62,7 +62,7 @@ def test_object_path_behaves_like_a_path_on_the_store(s3_lake_url: str) -> None:
 @pytest.mark.parametrize("url, message", [("gs://bucket/lake", "not supported"), ("s3://", "names no bucket"),
                                           ("s3://bucket/a/../b", "'..'"),
                                           ("s3://lake bucket/p", "'lake bucket' is not a valid bucket name"),
-                                          ("s3://LakeBucket/p", "'LakeBucket' is not a valid bucket name"),
+                                          ("s3://lake!bucket/p", "'lake!bucket' is not a valid bucket name"),
                                           ("s3://ab/p", "'ab' is not a valid bucket name"),
                                           ("s3://bucket/lake /p", "space at the start or end"),
                                           ("s3://bucket/lake?endpoint_override=localhost:9000", "query or fragment"),
@@ -78,7 +78,9 @@ def test_bad_object_urls_are_refused_by_name(url: str, message: str) -> None:
 
 @pytest.mark.parametrize("url, key", [("S3://bucket/lake", "bucket/lake"), ("s3://bucket/lake/", "bucket/lake"),
                                       ("s3://bucket//lake", "bucket/lake"), ("s3://bucket", "bucket"),
-                                      ("s3://bucket/my lake", "bucket/my lake")])
+                                      ("s3://bucket/my lake", "bucket/my lake"),
+                                      # a bucket made before S3's 2018 naming rule, still in use
+                                      ("s3://Legacy_Bucket/lake", "Legacy_Bucket/lake")])
 def test_equivalent_spellings_of_an_object_url_name_one_prefix(url: str, key: str) -> None:
     root = lake_location(url)
     assert isinstance(root, ObjectPath) and root.key == key

@@ -98,15 +98,18 @@ def parse_object_url(url: str) -> tuple[str, str]:
     bucket = rest.split("/", 1)[0]
     if not _BUCKET_NAME.match(bucket):
         raise ConfigError(f"'{bucket}' is not a valid bucket name", where=url,
-                          hint="a bucket name is 3–63 lowercase letters, digits, '.' and '-', starting and "
-                               "ending with a letter or digit")
+                          hint="a bucket name is 3–63 lowercase letters, digits, '.' and '-' (older buckets "
+                               "may also hold capitals and '_'), starting and ending with a letter or digit")
     if any(part != part.strip() for part in rest.split("/")):  # "s3://b/lake " would be another prefix
         raise ConfigError(f"'{url}' has a space at the start or end of a part of its prefix", hint="remove it")
     return scheme, "/".join(part for part in rest.split("/") if part)
 
 
-#: S3's rule for bucket names (MinIO, Ceph and R2 apply it too)
-_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]\Z")
+#: S3's bucket names as far back as they go: today's rule is 3–63 of ``a-z0-9.-`` (MinIO and R2 apply
+#: it), but buckets made in us-east-1 before March 2018 (and Ceph with relaxed names) may hold capitals
+#: and ``_`` and run to 255 characters; refusing those would lock their owners out. Anything else
+#: (spaces, ``*``, a name of 1–2 characters) can name no bucket, so it is a typo
+_BUCKET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{1,253}[A-Za-z0-9]\Z")
 
 
 def bucket_names() -> list[str]:
