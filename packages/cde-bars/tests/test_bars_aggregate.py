@@ -290,3 +290,27 @@ def test_process_workers_reach_the_bucket_through_the_url(tmp_path: Path, s3_lak
     for symbol in ("BTCUSDT", "ETHUSDT"):
         pd.testing.assert_frame_equal(stored(bucket, remote.spec_id, symbol),
                                       stored(disk, local.spec_id, symbol))
+
+
+def test_a_store_outage_while_streaming_is_the_stores_error_never_a_bad_day(
+        s3_lake_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The day files were listed, then the store went away: the job says so. "Unreadable trades
+    partition — re-download that day" would send the user to re-download good data."""
+    from cde_bars.catalog import builder_by_name
+    from cde_bars.symbol_job import SymbolAggregation
+    from cde_core.errors import RemoteError
+    from cde_core.lake_location import lake_location
+    from cde_core.testing.ports import free_port
+
+    write_trades_lake(Lake(s3_lake_url), "BTCUSDT", DAYS[:2], n=500)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing answers there
+    down = Lake(s3_lake_url)
+    builder = builder_by_name("tick")
+    job = SymbolAggregation(down, builder, {"threshold": 100.0}, "binance", "spot", "BTCUSDT", flush=False,
+                            batch_rows=1024, progress=None)
+    job.days = DAYS[:2]
+    job.files = [lake_location(str(down.trades_dir("binance", "spot", "BTCUSDT", day) / "part-0.parquet"))
+                 for day in job.days]
+    with pytest.raises(RemoteError, match="cannot reach the object store") as raised:
+        job._stream(builder.new_state({"threshold": 100.0}), 0, None)
+    assert "re-download" not in str(raised.value)

@@ -33,6 +33,7 @@ from cde_bars.trade_files import TradeFileOpener
 from cde_core.errors import DataError
 from cde_core.lake import Lake, Provenance
 from cde_core.lake_location import LakePath
+from cde_core.object_store import store_outage
 from cde_core.progress import CancelToken
 from cde_core.schemas import BARS_SCHEMA, TRADES_SCHEMA, validate_table
 
@@ -129,6 +130,9 @@ class SymbolAggregation:
                     rows_before += batch.num_rows
                     self._collect(bars, index, skip_through)
             except (pa.ArrowInvalid, OSError) as exc:
+                outage = store_outage(exc)  # the store is down, not this day bad: never advise re-downloading
+                if outage is not None:
+                    raise outage from exc
                 raise DataError(f"unreadable trades partition: {exc}", where=str(self.files[index]),
                                 hint="re-download that day") from exc
             self._write_complete_months(state, index)
