@@ -210,3 +210,37 @@ def test_task_results_name_lake_relative_paths(tmp_path: Path) -> None:
                                "n": 3}, info
     finally:
         app.state.tasks.close(wait_s=0)
+
+
+def test_misspelt_inputs_of_a_stage_task_are_refused_at_submit_with_the_nearest_names(
+        client: TestClient, tmp_path: Path) -> None:
+    """A misspelt symbol or bars spec is a 404 naming the nearest names now, with no task queued,
+    not a 202 and a task that fails after the queue (as the CLI refuses it before any work)."""
+    from datetime import date
+
+    import pyarrow as pa
+
+    from cde_core.lake import Provenance
+    from cde_core.schemas import TRADES_SCHEMA
+
+    lake = Lake(tmp_path / "lake")
+    ts = pa.array([1_704_067_200_000_000, 1_704_067_201_000_000], type=TRADES_SCHEMA.field("ts").type)
+    trades = pa.table([ts, pa.array([1, 2]), pa.array([100.0, 101.0]), pa.array([1.0, 2.0]),
+                       pa.array([100.0, 202.0]), pa.array([False, True])], schema=TRADES_SCHEMA)
+    lake.write_partition(lake.trades_dir("binance", "spot", "BTCUSDT", date(2024, 1, 1)), trades,
+                         Provenance(source="test", rows=2, first_trade_id=1, last_trade_id=2))
+    (lake.root / "bars/spec=dollar-1e6/exchange=binance/market=spot/symbol=BTCUSDT").mkdir(parents=True)
+    aggregate = {"bar": "dollar", "params": {"threshold": 1e6}, "exchange": "binance", "market": "spot",
+                 "symbols": ["BTCUSDX"], "start": "2024-01-01", "end": "2024-01-01"}
+    cases = [("/bars/aggregate", aggregate, "did you mean BTCUSDT"),
+             ("/bars/aggregate", {**aggregate, "symbols": ["BTCUSDT"], "market": "spto"}, "did you mean spot"),
+             ("/bars/aggregate", {**aggregate, "symbols": ["BTCUSDT"], "start": "2025-01-01", "end": "2025-01-02"},
+              "the lake holds 2024-01-01"),
+             ("/features/compute", {"bars": "dollar-1e5"}, "did you mean dollar-1e6"),
+             ("/features/compute", {"bars": "dollar-1e6", "symbols": ["ETHUSDT"]}, "did you mean BTCUSDT")]
+    for route, body, nearest in cases:
+        answer = client.post(route, json=body)
+        problem = answer.json()
+        said = f"{problem.get('detail')} — {problem.get('hint')}"
+        assert answer.status_code == 404 and nearest in said, (route, body, answer.text)
+    assert client.get("/tasks").json() == [], "a refused body queued a task"

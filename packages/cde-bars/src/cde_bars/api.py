@@ -47,8 +47,12 @@ def add_routes(app: FastAPI) -> None:
     def aggregate(body: AggregateRequest, request: Request) -> TaskInfo:
         """Start aggregating the trades lake into bars; poll the returned task for progress."""
         from cde_bars.aggregate import resolve_spec
+        from cde_core.lake_names import check_trades_present
 
         resolve_spec(body.bar, body.params)  # reject bad parameters now, as a 4xx, not in the task
+        # and misspelt or absent inputs: a 404 naming the nearest names, not a task that fails later
+        check_trades_present(request.app.state.lake, body.exchange, body.market, body.symbols, body.start,
+                             body.end)
         run = functools.partial(aggregate_task, request.app.state.lake, body.model_dump(mode="json"))
         info: TaskInfo = request.app.state.tasks.submit(AGGREGATE_TASK, body, run, idempotent=True)
         return info

@@ -27,8 +27,8 @@ def compute(body: ComputeRequest, request: Request) -> Any:
     """Compute a feature set into the features lake (a task)."""
     from cde_features.service import check_compute, compute_to_lake
 
-    check_compute(body)  # 4xx now, not a failed task
     lake = request.app.state.lake
+    check_compute(body, lake)  # 4xx now, not a failed task
     def run(ctx: TaskContext) -> Any:
         return compute_to_lake(body, lake=lake, progress=ctx.progress, cancel=ctx.cancel).model_dump()
 

@@ -121,12 +121,17 @@ def compute_to_lake(request: ComputeRequest, *, lake: Lake | None = None, progre
                          rows=len(features), files=[str(f) for f in files])
 
 
-def check_compute(request: ComputeRequest) -> None:
-    """Refuse now what the task would fail on (unknown feature set, factor or parameter): the API
-    answers 4xx at submit instead of a task that fails later."""
+def check_compute(request: ComputeRequest, lake: Lake | None = None) -> None:
+    """Refuse now what the task would fail on (unknown feature set, factor or parameter; with ``lake``,
+    a bars spec, exchange, market or symbol that is not there): the API answers 4xx at submit, naming
+    the nearest names, instead of a task that fails later."""
+    from cde_core.lake_names import check_hive_path
     from cde_features.calculator import UnifiedFeatureCalculator
 
     UnifiedFeatureCalculator(request.feature_set, select=request.factors or None, params=request.params or None)
+    if lake is not None:
+        check_hive_path(lake.root / "bars", ("spec", request.bars), ("exchange", request.exchange),
+                        ("market", request.market), ("symbol", list(request.symbols or [])))
 
 
 def check_analyze(request: AnalyzeRequest) -> None:
