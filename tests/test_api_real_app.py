@@ -244,3 +244,8 @@ def test_misspelt_inputs_of_a_stage_task_are_refused_at_submit_with_the_nearest_
         said = f"{problem.get('detail')} — {problem.get('hint')}"
         assert answer.status_code == 404 and nearest in said, (route, body, answer.text)
     assert client.get("/tasks").json() == [], "a refused body queued a task"
+    for query, nearest in (({"symbol": "BTCUSDX"}, "did you mean BTCUSDT"),
+                           ({"exchange": "binanse"}, "did you mean binance")):
+        answer = client.get("/lake", params=query)  # a filter that matches nothing held: not 200 []
+        assert answer.status_code == 404 and nearest in answer.json()["hint"], answer.text
+    assert [row["symbol"] for row in client.get("/lake", params={"symbol": "BTCUSDT"}).json()] == ["BTCUSDT"]

@@ -79,6 +79,18 @@ def test_pages_cover_the_fresh_inventory_exactly_once(lake: FooterCountingLake) 
     assert client.get("/lake", params={"limit": 0}).status_code == 422
 
 
+def test_a_filter_value_the_lake_does_not_hold_names_the_nearest(lake: FooterCountingLake) -> None:
+    from cde_core.errors import NotFoundError
+
+    snapshot = InventoryCache(lake, ttl_s=3600).snapshot()
+    snapshot.check_filter(exchange="binance", market="spot", symbol="SYM3USDT")  # held: no error
+    with pytest.raises(NotFoundError, match="no symbol 'SYM3USDX'") as missing:
+        snapshot.check_filter(symbol="SYM3USDX")
+    assert "SYM3USDT" in (missing.value.hint or "")
+    with pytest.raises(NotFoundError, match="no market 'spto'"):
+        snapshot.check_filter(exchange="binance", market="spto")
+
+
 def test_concurrent_clients_share_one_scan(lake: FooterCountingLake) -> None:
     cache = InventoryCache(lake, ttl_s=3600)
     client = client_for(lake, cache)

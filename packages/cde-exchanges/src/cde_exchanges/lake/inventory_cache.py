@@ -64,6 +64,21 @@ class InventorySnapshot:
     built_at: float
     _pages: dict[tuple[str | None, str | None, str | None, int, int], Page] = field(default_factory=dict)
 
+    def check_filter(self, *, exchange: str | None = None, market: str | None = None,
+                     symbol: str | None = None) -> None:
+        """Raise :class:`NotFoundError` for a filter value the lake does not hold, naming the nearest
+        held under the filters before it: a misspelt symbol is not an empty lake (``[]``)."""
+        from cde_core.lake_names import missing_name
+
+        rows = self.rows
+        for key, value in (("exchange", exchange), ("market", market), ("symbol", symbol)):
+            if value is None:
+                continue
+            known = {row[key] for row in rows}
+            if value not in known:
+                raise missing_name(key, value, sorted(known), "the lake's inventory (GET /lake)")
+            rows = [row for row in rows if row[key] == value]
+
     def page(self, *, exchange: str | None = None, market: str | None = None, symbol: str | None = None,
              offset: int = 0, limit: int = 1000) -> Page:
         """The matching rows ``[offset, offset + limit)``, encoded once per snapshot."""
