@@ -147,3 +147,22 @@ def test_write_parquet_outside_partitions_uses_the_same_encodings_atomically(tmp
     assert "BYTE_STREAM_SPLIT" in column.encodings
     assert pq.read_table(path).equals(table.cast(pq.read_schema(path)))
     assert [p.name for p in path.parent.iterdir()] == ["nav.parquet"]  # no temporary file left
+
+
+@pytest.mark.parametrize("store", ["local", "s3"])
+def test_a_stray_parquet_file_in_a_partition_is_refused_not_read_as_more_rows(
+        store: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """A copy of a day's file under another name would be read as more rows of that day (bars or
+    features twice over, no error anywhere): the dataset refuses it by name; hidden names (staging,
+    manifests) are not data and stay unread."""
+    root = str(request.getfixturevalue("s3_lake_url")) if store == "s3" else str(tmp_path / "lake")
+    lake = Lake(root)
+    day = lake.trades_dir("binance", "spot", "BTCUSDT", date(2024, 1, 1))
+    lake.write_partition(day, trades(), Provenance(source="test", rows=5))
+    (day / "_manifest.json").write_bytes(b"{}")
+    (day / ".part-0.parquet.tmp-1").write_bytes((day / "part-0.parquet").read_bytes())
+    assert lake.dataset("trades").to_table().num_rows == 5
+    (day / "part-1.parquet").write_bytes((day / "part-0.parquet").read_bytes())  # a valid Parquet file
+    with pytest.raises(DataError, match=r"'part-1\.parquet' is not a lake partition file") as stray:
+        lake.dataset("trades")
+    assert str(stray.value.where).endswith("date=2024-01-01/part-1.parquet")

@@ -167,8 +167,16 @@ class Lake:
 
         where, filesystem = arrow_target(self.inside(base))
         dataset = ds.dataset(where, format="parquet", partitioning="hive", filesystem=filesystem)
-        if filesystem is None:  # a bucket has no symlinks; every key listed lies under base
-            for file in dataset.files:
+        for file in dataset.files:
+            # A partition is its one PART_FILE; any other visible file would be read as more rows of
+            # it (a copied "part-1.parquet" doubles a day's bars with no error anywhere downstream).
+            # Hidden names ("." / "_": staging, manifests) are not listed by the dataset at all.
+            name = file.rsplit("/", 1)[-1]
+            if name != PART_FILE:
+                raise DataError(f"'{name}' is not a lake partition file (each partition is one {PART_FILE})",
+                                where=file if filesystem is None else f"s3://{file}",
+                                hint="move it out of the lake, or delete it, and run again")
+            if filesystem is None:  # a bucket has no symlinks; every key listed lies under base
                 self.inside(Path(file))
         return dataset
 
