@@ -49,6 +49,17 @@ def test_bad_value_names_key_and_origin(tmp_path: Path) -> None:
     assert "server.port" in message and "environment" in message and "\n" not in message
 
 
+@pytest.mark.parametrize("raw", ["s3:", "S3:"])
+def test_a_variable_that_reads_as_a_yaml_mapping_is_a_value_and_is_blamed_by_name(raw: str) -> None:
+    """``CDE_DATA_ROOT=s3:`` once parsed as the mapping {"s3": None} and its error blamed "(defaults)"."""
+    with pytest.raises(ConfigError) as info:
+        _ = load_config(environ={"CDE_DATA_ROOT": raw}, use_file=False).config.data_root
+    assert info.value.where == "environment variable CDE_DATA_ROOT", info.value
+    levels = load_config(environ={"CDE_LOGGING__LEVELS": "cde_bars: DEBUG"}, use_file=False)  # a real mapping
+    assert levels.config.logging.levels == {"cde_bars": "DEBUG"}
+    assert levels.origins["logging.levels"] == "environment"
+
+
 def test_a_bad_section_fails_where_it_is_used_not_everywhere(tmp_path: Path) -> None:
     """A bad server.port stops `cde serve` but not `cde lake ls`, which needs only data_root."""
     file = write_yaml(tmp_path / "cde.yaml", {"data_root": str(tmp_path / "lake"), "server": {"port": 99999999},

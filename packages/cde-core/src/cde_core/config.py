@@ -185,6 +185,8 @@ def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
             value = yaml.safe_load(raw) if raw.strip() else raw
         except yaml.YAMLError:
             value = raw
+        if isinstance(value, dict) and list(value.values()) == [None]:
+            value = raw  # "s3:" is a (bad) value, not the mapping {"s3": None} ("cde_bars: DEBUG" is one)
         _set_dotted(layer, dotted, value)
     return layer
 
@@ -251,6 +253,8 @@ def load_config(
     for origin, layer in layers:
         merged = _merge(merged, layer)
         origins.update({key: origin for key in _flatten(layer)})
+        if origin == "environment":  # a variable holding a mapping sets its own key too: blame it by name
+            origins.update({key: origin for name in env if (key := _env_key(name)) is not None})
     try:
         config = CdeConfig.model_validate(merged)
     except ValidationError:
