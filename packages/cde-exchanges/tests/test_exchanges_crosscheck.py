@@ -97,6 +97,9 @@ def test_trades_and_klines_agree_until_an_hour_goes_missing(archive_root: Path, 
     assert "6 symbol-days checked, 5 agree" in shown.output
     shown = CliRunner().invoke(app, [*args, "--symbols", "BTCUSDT", "--json"])
     assert shown.exit_code == 0 and len(json.loads(shown.output)["days"]) == 3
+    with pytest.raises(NotFoundError, match="no kline interval '1m'") as other:  # only 1h klines held
+        crosscheck(lake, CrosscheckRequest(exchange="binance", market="um", interval="1m"))
+    assert "1h" in (other.value.hint or "")
 
 
 def test_an_empty_lake_is_an_error_not_a_pass(config: CdeConfig) -> None:

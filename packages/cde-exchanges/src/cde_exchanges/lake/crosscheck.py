@@ -23,6 +23,7 @@ from cde_core.errors import NotFoundError
 from cde_core.json_types import JsonDate
 from cde_core.lake import PART_FILE, Lake
 from cde_core.lake_location import LakePath, arrow_target
+from cde_core.lake_names import missing_name, partition_values
 from cde_exchanges.formats.kline_intervals import interval_us
 from cde_exchanges.lake.interval_aggregator import IntervalAggregator
 from cde_exchanges.utc_days import day_start_us, days_between
@@ -77,6 +78,9 @@ def crosscheck(lake: Lake, request: CrosscheckRequest) -> CrosscheckReport:
     report = CrosscheckReport(exchange=request.exchange, market=request.market, interval=request.interval)
     klines_root = lake.hive_dir("klines", ("exchange", request.exchange), ("market", request.market),
                                 ("interval", request.interval))
+    held = partition_values(klines_root.parent, "interval")
+    if held and request.interval not in held:  # other intervals are there: a typo or the wrong one
+        raise missing_name("kline interval", request.interval, held, str(klines_root.parent))
     symbols = request.symbols or sorted(p.name.removeprefix("symbol=") for p in klines_root.glob("symbol=*"))
     for symbol in symbols:
         for day in _days(lake, request, symbol):
