@@ -130,7 +130,12 @@ def test_problem_bodies_and_task_errors_name_lake_relative_paths(client: TestCli
     root = str(tmp_path / "lake")
     missing = client.get("/bars/nospec/binance/spot/BTC")
     assert missing.status_code == 404 and root not in missing.text and "<lake>/bars/spec=nospec" in missing.text
-    task = client.post("/backtest/runs", json={"strategy": "momentum_ls", "bars": "nospec"}).json()
+    refused = client.post("/backtest/runs", json={"strategy": "momentum_ls", "bars": "nospec"})
+    assert refused.status_code == 404 and root not in refused.text and "<lake>/bars" in refused.text
+    damaged = tmp_path / "lake/bars/spec=broken/exchange=binance/market=spot/symbol=BTCUSDT/month=2024-01"
+    damaged.mkdir(parents=True)
+    (damaged / "part-0.parquet").write_bytes(b"not parquet")  # found at submit, unreadable in the task
+    task = client.post("/backtest/runs", json={"strategy": "momentum_ls", "bars": "broken"}).json()
     while task["status"] in ("queued", "running"):
         time.sleep(0.05)
         task = client.get(f"/tasks/{task['id']}").json()
@@ -237,7 +242,10 @@ def test_misspelt_inputs_of_a_stage_task_are_refused_at_submit_with_the_nearest_
              ("/bars/aggregate", {**aggregate, "symbols": ["BTCUSDT"], "start": "2025-01-01", "end": "2025-01-02"},
               "the lake holds 2024-01-01"),
              ("/features/compute", {"bars": "dollar-1e5"}, "did you mean dollar-1e6"),
-             ("/features/compute", {"bars": "dollar-1e6", "symbols": ["ETHUSDT"]}, "did you mean BTCUSDT")]
+             ("/features/compute", {"bars": "dollar-1e6", "symbols": ["ETHUSDT"]}, "did you mean BTCUSDT"),
+             ("/backtest/runs", {"strategy": "momentum_ls", "bars": "dollar-1e5"}, "did you mean dollar-1e6"),
+             ("/backtest/runs", {"strategy": "momentum_ls", "bars": "dollar-1e6", "symbols": ["BTCUSDX"]},
+              "did you mean BTCUSDT")]
     for route, body, nearest in cases:
         answer = client.post(route, json=body)
         problem = answer.json()

@@ -40,11 +40,11 @@ def build_router() -> APIRouter:
     @router.post("/runs", response_model=TaskInfo, status_code=202)
     def submit(body: BacktestRequest, request: Request) -> TaskInfo:
         """Validate names and parameters now (4xx on mistakes), then run as a task."""
-        from cde_backtest.service import check_benchmark, resolve, run_backtest
+        from cde_backtest.service import check_inputs, resolve, run_backtest
 
         resolve(body)
         lake = _lake(request)
-        check_benchmark(body, lake)
+        check_inputs(body, lake)
 
         def run(ctx: TaskContext) -> dict[str, Any]:
             return run_backtest(body, lake, progress=ctx.progress, cancel=ctx.cancel).model_dump(mode="json")

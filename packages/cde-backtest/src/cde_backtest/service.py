@@ -45,6 +45,21 @@ def resolve(request: BacktestRequest) -> tuple[Any, BaseModel, Any, BaseModel]:
             engine, _validate(engine.Params, request.engine, f"engine {engine.name}"))
 
 
+def check_inputs(request: BacktestRequest, lake: Lake) -> None:
+    """The bars (and features) the run reads are in the lake: a misspelt spec, exchange, market or
+    symbol is refused at submit (4xx) with the nearest names, not a task that fails after the queue."""
+    from cde_core.lake_names import check_hive_path
+
+    if request.symbols is not None:
+        check_benchmark(request, lake)  # against the request alone: a benchmark outside the symbols
+    check_hive_path(lake.root / "bars", ("spec", request.bars), ("exchange", request.exchange),
+                    ("market", request.market), ("symbol", list(request.symbols or [])))
+    if request.features is not None:
+        check_hive_path(lake.root / "features", ("spec", request.features), ("exchange", request.exchange),
+                        ("market", request.market))
+    check_benchmark(request, lake)
+
+
 def check_benchmark(request: BacktestRequest, lake: Lake) -> None:
     """A named benchmark must be a symbol the run loads; refused at submit (4xx), not replaced by the
     equal-weight basket."""
