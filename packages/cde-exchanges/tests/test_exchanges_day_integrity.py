@@ -345,3 +345,37 @@ def test_a_partition_marked_incomplete_fails_verify_and_is_fetched_again(archive
     assert again.exit_code == 0 and "1 downloaded, 0 skipped" in again.output
     assert read_day(config, case, D1).equals(expected_day(case, trades, D1))
     assert cde.verify_exit_code() == 0
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_a_republished_file_with_fewer_rows_never_replaces_a_committed_day(
+        case: Case, archive_root: Path, server: ArchiveServer, config: CdeConfig, cde: Any) -> None:
+    """``--force`` after the exchange republished a day's file shorter (partial, header only): the lake's
+    whole day stays, the day fails naming both counts and the partition, the other days are rewritten
+    without a false id gap against the refused rows; a file at least as long replaces the day."""
+    adapter, market, kind, symbol, variant = case
+    trades = utc_days([D1, D2, D3])
+    publish(archive_root, case, trades, [D1, D2, D3])
+    assert cde.download(adapter.name, market, symbol, D1, D2, *cli_args(case)).exit_code == 0
+    whole = partition(config, case, D1).read_bytes()
+    file = adapter.daily_file(market, kind, symbol, D1)
+    for keep in (0.5, 0.0):  # half the file, then only its header (or nothing for a headerless file)
+        rows = file_rows(adapter, trades, D1)
+        write_archive_file(archive_root, file, rows.slice(0, int(rows.num_rows * keep)), variant)
+        result = cde.download(adapter.name, market, symbol, D1, D2, *cli_args(case), "--force")
+        assert result.exit_code == 1, result.output
+        assert partition(config, case, D1).read_bytes() == whole
+        if keep == 0.0 and "the CSV file is empty" in result.stderr:  # a headerless file with no line
+            continue
+        assert file.name in result.stderr and f"for {symbol} {D1}, fewer than the {trades[D1].num_rows:,}" \
+            in result.stderr, result.stderr
+        assert str(partition(config, case, D1)) in result.stderr
+        assert partition(config, case, D1).read_bytes() == whole
+        assert read_day(config, case, D2).equals(expected_day(case, trades, D2))
+        assert validation(config, case, D2)["gaps"] == 0
+        assert cde.verify_exit_code() == 0
+    publish(archive_root, case, trades, [D1])
+    result = cde.download(adapter.name, market, symbol, D1, D2, *cli_args(case), "--force")
+    assert result.exit_code == 0, result.output
+    assert "2 downloaded" in result.output
+    assert read_day(config, case, D1).equals(expected_day(case, trades, D1))

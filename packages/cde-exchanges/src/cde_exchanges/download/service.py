@@ -24,7 +24,7 @@ from typing import Any
 from cde_core.atomic import remove_stale_temps
 from cde_core.config import CdeConfig, get_config
 from cde_core.contracts.executor import Job
-from cde_core.errors import DataError, NotFoundError
+from cde_core.errors import CdeError, DataError, NotFoundError
 from cde_core.executors import create_executor
 from cde_core.lake import PART_FILE, Lake
 from cde_core.progress import CancelToken, ProgressCallback, no_progress, scaled
@@ -173,6 +173,16 @@ class _Run:
         return {key for key, stamp in now.items()
                 if stamp is not None and stamp != before.get(key) and self.target.is_complete(symbol, key)}
 
+    def committed_rows(self, symbol: str, keys: list[date]) -> dict[date, int]:
+        """Rows of each of ``keys`` committed in the lake (``--force`` rewrites them, never with fewer rows)."""
+        rows = {}
+        for key in self.target.complete_keys(symbol, keys):
+            with contextlib.suppress(CdeError):
+                provenance = self.target.lake.read_provenance(self.target.folder(symbol, key))
+                if provenance is not None:
+                    rows[key] = provenance.rows
+        return rows
+
     def download(self, symbols: list[str], progress: ProgressCallback) -> None:
         """Plan, fetch, extract and tidy the cache for ``symbols``, whose locks this run holds."""
         request, target, report = self.request, self.target, self.report
@@ -193,7 +203,9 @@ class _Run:
         jobs = []
         for symbol, days in todo.items():
             sources = tuple(sorted(fetched.get(symbol, []), key=lambda s: (s.file.first_day, s.file.period)))
-            jobs.append(_extraction_job(self.adapter, self.params, target, symbol, sources, days, self.flag))
+            committed = self.committed_rows(symbol, days) if request.force else {}
+            jobs.append(_extraction_job(self.adapter, self.params, target, symbol, sources, days, self.flag,
+                                        committed))
         if jobs:
             executor = create_executor(self.config.executor)
             try:
@@ -232,17 +244,18 @@ def _set_aside_unpublished(adapter: ArchiveExchange, kind: str, todo: dict[str, 
 
 
 def _extraction_job(adapter: ArchiveExchange, params: Any, target: LakeTarget, symbol: str,
-                    sources: tuple[SourceZip, ...], days: list[date], cancel: CancelFlag) -> Job:
+                    sources: tuple[SourceZip, ...], days: list[date], cancel: CancelFlag,
+                    committed: dict[date, int]) -> Job:
     """The executor job that writes one symbol's partitions: the streaming trade extractor for trade
     kinds, the small-table extractor for the others."""
     key = f"{target.exchange}/{target.market}/{symbol}"
     if target.is_trades:
         prev_id, prev_ts = _previous_day_tail(target, symbol, days[0])
         job = SymbolExtraction(adapter, params, target.lake.root, target.market, target.kind, symbol, sources,
-                               frozenset(days), prev_id, prev_ts, cancel)
+                               frozenset(days), prev_id, prev_ts, cancel, committed)
         return Job(key=key, fn=extract_symbol, args=(job,))
     return Job(key=key, fn=extract_tables, args=(TableExtraction(adapter, params, target, symbol, sources,
-                                                                 frozenset(days), cancel),))
+                                                                 frozenset(days), cancel, committed),))
 
 
 def _fetch_all(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: DownloadRequest, target: LakeTarget,
