@@ -118,7 +118,8 @@ def check_batch(batch: pa.RecordBatch, rules: dict[str, ValueRule], place: Piece
 
 class EpochUnits:
     """Holds each epoch column of one file to one unit, ms or µs (the first row decides), and refuses
-    seconds and nanoseconds (or anything else no ms or µs clock gives), naming the line of the first row that breaks it (the decoder then trusts the unit)."""
+    seconds and nanoseconds (or anything else no ms or µs clock gives), naming the line of the first row
+    that breaks it (the decoder then trusts the unit)."""
 
     def __init__(self, columns: tuple[str, ...]) -> None:
         self.columns = columns
