@@ -24,6 +24,8 @@ written unless every file is good.
 
 from __future__ import annotations
 
+import contextlib
+
 import re
 import shutil
 from datetime import UTC, datetime
@@ -173,18 +175,20 @@ def import_bars(request: BarImportRequest, lake: Lake, progress: ProgressCallbac
         if not path.is_file():
             raise DataError("no such file", where=str(path), hint="check the path")
         sources[path.as_uri()] = file_sha256(path)
-        for batch in read_source(path, BAR_ROLES, BAR_REQUIRED, request.columns, BAR_RULES):
-            found = set(batch.columns)
-            ts = to_utc_micros(batch.columns["ts"], request.time, where=batch.where,
-                               column=request.columns.get("ts", "ts"), locate=batch.locate)
-            _check_bars(batch, ts, prev)
-            prev = int(ts[-1])
-            parts.setdefault("ts", []).append(ts)
-            for role, values in batch.columns.items():
-                if role != "ts":
-                    parts.setdefault(role, []).append(values.to_numpy(zero_copy_only=False))
-            locators.append((batch, ts))
-            report(0.8 * (index + batch.fraction) / len(request.files), path.name)
+        # closed before an error leaves: its reader threads stop and are joined (see read_source)
+        with contextlib.closing(read_source(path, BAR_ROLES, BAR_REQUIRED, request.columns, BAR_RULES)) as batches:
+            for batch in batches:
+                found = set(batch.columns)
+                ts = to_utc_micros(batch.columns["ts"], request.time, where=batch.where,
+                                   column=request.columns.get("ts", "ts"), locate=batch.locate)
+                _check_bars(batch, ts, prev)
+                prev = int(ts[-1])
+                parts.setdefault("ts", []).append(ts)
+                for role, values in batch.columns.items():
+                    if role != "ts":
+                        parts.setdefault(role, []).append(values.to_numpy(zero_copy_only=False))
+                locators.append((batch, ts))
+                report(0.8 * (index + batch.fraction) / len(request.files), path.name)
     if not parts:
         raise DataError("the files hold no bars", where=str(request.files[0]), hint="nothing was written")
     start = np.concatenate(parts.pop("ts"))

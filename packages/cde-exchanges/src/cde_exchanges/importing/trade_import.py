@@ -19,6 +19,8 @@ What an import adds, because a user's file is not an exchange archive:
 
 from __future__ import annotations
 
+import contextlib
+
 import hashlib
 from datetime import date, timedelta
 from pathlib import Path
@@ -254,13 +256,16 @@ def import_trades(request: TradeImportRequest, lake: Lake, progress: ProgressCal
             url = path.as_uri()
             run.sources[url] = file_sha256(path)
             file_rows = 0
-            for batch in read_source(path, TRADE_ROLES, {"ts", "price", "qty"}, request.columns, TRADE_RULES):
-                if not run.origin:
-                    run.origin = _origin(set(batch.columns), request)
-                canonical = run.canonical(batch, file_rows)
-                run.route(canonical, url)
-                file_rows += canonical.num_rows
-                report((index + batch.fraction) / len(request.files), path.name)
+            # closed before an error leaves: its reader threads stop and are joined (see read_source)
+            with contextlib.closing(read_source(path, TRADE_ROLES, {"ts", "price", "qty"}, request.columns,
+                                                TRADE_RULES)) as batches:
+                for batch in batches:
+                    if not run.origin:
+                        run.origin = _origin(set(batch.columns), request)
+                    canonical = run.canonical(batch, file_rows)
+                    run.route(canonical, url)
+                    file_rows += canonical.num_rows
+                    report((index + batch.fraction) / len(request.files), path.name)
             rows += file_rows
         days = run.publish()
     except CdeError as exc:
