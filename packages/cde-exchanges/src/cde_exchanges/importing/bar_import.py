@@ -25,7 +25,6 @@ written unless every file is good.
 from __future__ import annotations
 
 import contextlib
-
 import re
 import shutil
 from datetime import UTC, datetime

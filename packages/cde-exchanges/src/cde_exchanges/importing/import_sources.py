@@ -10,7 +10,6 @@ for CSV, "row 57" for Parquet) so later checks (time order, timestamps) can say 
 from __future__ import annotations
 
 import contextlib
-
 import csv
 import functools
 import gzip

@@ -20,7 +20,6 @@ What an import adds, because a user's file is not an exchange archive:
 from __future__ import annotations
 
 import contextlib
-
 import hashlib
 from datetime import date, timedelta
 from pathlib import Path
