@@ -313,3 +313,55 @@ def test_a_failed_import_stops_its_reader_threads_and_the_cli_exits_1(tmp_path: 
                               capture_output=True, text=True, env=env, check=False)
         assert done.returncode == 1 and "terminate called" not in done.stderr, (done.returncode, done.stderr)
         assert done.stderr.count("\n") == 1 and "before 2009" in done.stderr, done.stderr
+
+
+def test_kill_9_mid_import_leaves_nothing_visible_and_the_rerun_clears_its_temporary_files(tmp_path: Path) -> None:
+    """A real ``cde import`` SIGKILLed while it writes: no partition appears (all or nothing), the earlier
+    good day stays, the re-run imports everything and removes the dead import's hidden temporary files
+    (they used to stay for ever, a day's worth of Parquet each), but not a live writer's."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    lake_root = tmp_path / "lake"
+    earlier = _bad_csv(tmp_path, GOOD)
+    run(lake_root, [earlier], time=TimeOptions(unit="us"))  # an earlier good day (2024-01-01)
+    before = lake_trades(lake_root)
+    trades = synthetic_trades(1_500_000, days=2.0)
+    trades["ts_us"] += 3 * DAY_US  # 2024-01-04 … 2024-01-05
+    trades["price"] = 100 + (np.arange(len(trades)) % 7) / 10  # the random walk reaches 0 over so many trades
+    path = tmp_path / "big.csv"
+    pd.DataFrame({"ts": trades.ts_us, "price": trades.price, "qty": trades.qty}).to_csv(path, index=False)
+    symbol_dir = Lake(lake_root).trades_dir("vendor", "spot", "XYZ", before["ts"].iloc[0].date()).parent
+    live = symbol_dir / "date=2024-01-04" / f".part-0.parquet.tmp-{os.getpid()}-cafe0000"  # a live writer's
+    live.parent.mkdir(parents=True)
+    live.write_bytes(b"being written")
+    command = [sys.executable, "-m", "cde_server.cli.main", "import", "trades", str(path), "--exchange", "vendor",
+               "--market", "spot", "--symbol", "XYZ", "--ts-unit", "us"]
+    env = {**os.environ, "CDE_DATA_ROOT": str(lake_root)}
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def temps() -> list[Path]:
+        return [p for p in symbol_dir.rglob(".part-0.parquet.tmp-*") if p != live]
+
+    while not temps() and child.poll() is None:  # kill it once it is writing a day
+        time.sleep(0.01)
+    assert child.poll() is None, "the import finished before it could be killed: make the file bigger"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    left = temps()
+    assert left and all(str(child.pid) in p.name for p in left)
+    assert sorted(p.parent.name for p in symbol_dir.glob("*/part-0.parquet")) == ["date=2024-01-01"]
+    pd.testing.assert_frame_equal(lake_trades(lake_root), before)
+    assert all(c.ok for c in verify(Lake(lake_root)))
+
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert temps() == [] and live.exists()
+    days = sorted({f"date={d}" for d in pd.to_datetime(trades.ts_us, unit="us", utc=True).dt.date})
+    assert sorted(p.parent.name for p in symbol_dir.glob("*/part-0.parquet")) == ["date=2024-01-01", *days]
+    assert len(lake_trades(lake_root)) == len(before) + len(trades)
+    live.unlink()
+    assert all(c.ok for c in verify(Lake(lake_root)))

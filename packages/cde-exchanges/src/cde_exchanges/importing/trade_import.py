@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
+from cde_core.atomic import remove_dead_writers_temps
 from cde_core.errors import CdeError, DataError
 from cde_core.lake import Lake, Provenance, safe_value
 from cde_core.progress import ProgressCallback
@@ -185,6 +186,8 @@ class _TradeImport:
         if (folder / "part-0.parquet").exists() and not self.request.force:
             raise DataError(f"{self.request.symbol} {when} is already in the lake", where=str(folder),
                             hint="add --force to replace it")
+        if isinstance(folder, Path):  # what a killed import left here (in a bucket: swept by age on download)
+            remove_dead_writers_temps(folder)
         self.writer = StagedTradePartition(folder)
         self.day, self.day_sources = day, set()
 
