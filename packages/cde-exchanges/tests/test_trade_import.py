@@ -365,3 +365,37 @@ def test_kill_9_mid_import_leaves_nothing_visible_and_the_rerun_clears_its_tempo
     assert len(lake_trades(lake_root)) == len(before) + len(trades)
     live.unlink()
     assert all(c.ok for c in verify(Lake(lake_root)))
+
+
+@pytest.mark.parametrize(("names", "words"), [
+    ({"symbol": "XZY"}, r"symbol 'XZY' is not in the lake, but XYZ is.*--symbol XYZ.*--new-name"),
+    ({"symbol": "xyz"}, r"symbol 'xyz' is not in the lake, but XYZ is"),
+    ({"market": "sopt"}, r"market 'sopt' is not in the lake, but spot is.*--market spot"),
+    ({"exchange": "vendro"}, r"exchange 'vendro' is not in the lake, but vendor is"),
+    ({"symbol": "XYZW"}, r"symbol 'XYZW' is not in the lake, but XYZ is"),
+], ids=["swapped", "case", "market", "exchange", "one-more"])
+def test_a_new_name_one_slip_from_one_in_the_lake_is_refused(tmp_path: Path, names: dict[str, str],
+                                                             words: str) -> None:
+    """Was: a misspelt symbol (or exchange, market) silently started a second series beside the real one."""
+    lake_root = tmp_path / "lake"
+    run(lake_root, [_bad_csv(tmp_path, GOOD)], time=TimeOptions(unit="us"))  # vendor / spot / XYZ
+    later = [f"{START_US + DAY_US + i * 1000},{100 + i},{1.5}" for i in range(3)]
+    request = {"exchange": "vendor", "market": "spot", "symbol": "XYZ", **names}
+    path = _bad_csv(tmp_path, later)
+    with pytest.raises(CdeError, match=words):
+        import_trades(TradeImportRequest(files=[path], time=TimeOptions(unit="us"), **request), Lake(lake_root))
+    assert [p.parent.name for p in (lake_root / "trades").rglob("part-0.parquet")] == ["date=2024-01-01"]
+    import_trades(TradeImportRequest(files=[path], time=TimeOptions(unit="us"), new_name=True, **request),
+                  Lake(lake_root))  # meant: --new-name
+    assert len(list((lake_root / "trades").rglob("part-0.parquet"))) == 2
+
+
+def test_new_names_far_from_the_lake_s_are_imported_as_they_are(tmp_path: Path) -> None:
+    lake_root = tmp_path / "lake"
+    run(lake_root, [_bad_csv(tmp_path, GOOD)], time=TimeOptions(unit="us"))  # vendor / spot / XYZ
+    for i, names in enumerate(({"symbol": "ES"}, {"market": "futures"}, {"exchange": "cme"})):
+        rows = [f"{START_US + (i + 1) * DAY_US + j * 1000},{100 + j},{1.5}" for j in range(3)]
+        request = {"exchange": "vendor", "market": "spot", "symbol": "XYZ", **names}
+        import_trades(TradeImportRequest(files=[_bad_csv(tmp_path, rows)], time=TimeOptions(unit="us"), **request),
+                      Lake(lake_root))
+    assert len(list((lake_root / "trades").rglob("part-0.parquet"))) == 4

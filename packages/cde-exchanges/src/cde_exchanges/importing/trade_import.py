@@ -41,6 +41,7 @@ from cde_exchanges.formats.csv_checks import ValueRule
 from cde_exchanges.importing.import_columns import ValueKind
 from cde_exchanges.importing.import_sources import FIX_HINT, SourceBatch, read_source, users_file
 from cde_exchanges.importing.import_timestamps import TimeOptions, check_timezone, to_utc_micros
+from cde_exchanges.importing.new_names import check_new_names
 from cde_exchanges.importing.staged_partition import StagedTradePartition
 from cde_exchanges.importing.tick_rule import TickRule
 
@@ -64,6 +65,8 @@ class TradeImportRequest(BaseModel):
                                     "quote_qty, trade_id, is_buyer_maker, side)")
     time: TimeOptions = Field(default_factory=TimeOptions)
     force: bool = Field(False, description="replace days already in the lake")
+    new_name: bool = Field(False, description="the exchange, market or symbol is new on purpose, although "
+                                              "close to one the lake holds (otherwise refused as a typo)")
     first_trade_id: int = Field(1, ge=0, description="first generated trade id (files without trade ids)")
 
 
@@ -250,6 +253,8 @@ def import_trades(request: TradeImportRequest, lake: Lake, progress: ProgressCal
     missing = [str(f) for f in request.files if not Path(f).is_file()]
     if missing:
         raise DataError("no such file", where=missing[0], hint="check the path")
+    if not request.new_name:
+        check_new_names(lake, "trades", request.exchange, request.market, request.symbol)
     run = _TradeImport(request, lake)
     rows = 0
     try:
