@@ -44,6 +44,7 @@ from cde_exchanges.formats.csv_checks import ValueRule
 from cde_exchanges.importing.import_columns import ValueKind
 from cde_exchanges.importing.import_sources import FIX_HINT, SourceBatch, read_source
 from cde_exchanges.importing.import_timestamps import TimeOptions, check_timezone, to_utc_micros
+from cde_exchanges.importing.new_names import check_new_names
 from cde_exchanges.importing.trade_import import file_sha256
 
 BAR_ROLES: dict[str, ValueKind] = {
@@ -69,6 +70,8 @@ class BarImportRequest(BaseModel):
     columns: dict[str, str] = Field(default_factory=dict)
     time: TimeOptions = Field(default_factory=TimeOptions)
     force: bool = False
+    new_name: bool = Field(False, description="the exchange, market or symbol is new on purpose, although "
+                                              "close to one under this bar spec (otherwise refused as a typo)")
 
 
 class BarImportReport(BaseModel):
@@ -209,6 +212,8 @@ def import_bars(request: BarImportRequest, lake: Lake, progress: ProgressCallbac
 
 def _write_months(request: BarImportRequest, lake: Lake, spec: str, label: str, table: pa.Table,
                   derived: dict[str, str], sources: dict[str, str], report: ProgressCallback) -> BarImportReport:
+    if not request.new_name:
+        check_new_names(lake, f"bars/spec={spec}", request.exchange, request.market, request.symbol)
     folder = lake.bars_dir(spec, request.exchange, request.market, request.symbol)
     old = sorted(folder.glob("month=*")) if folder.exists() else []
     if old and not request.force:
