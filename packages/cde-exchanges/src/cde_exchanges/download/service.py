@@ -28,6 +28,7 @@ from cde_core.errors import CdeError, DataError, NotFoundError
 from cde_core.executors import create_executor
 from cde_core.lake import PART_FILE, Lake
 from cde_core.progress import CancelToken, ProgressCallback, no_progress, scaled
+from cde_core.suggest import did_you_mean
 from cde_exchanges.download.cancel import CancelFlag, mirrored
 from cde_exchanges.download.locks import SymbolLocks
 from cde_exchanges.download.models import DayOutcome, DownloadReport, DownloadRequest, FileOutcome
@@ -200,6 +201,11 @@ class _Run:
         _set_aside_unpublished(self.adapter, request.kind, todo, self.today, report)
         fetched = _fetch_all(self.fetcher, self.adapter, request, target, todo, self.today, report,
                              scaled(progress, 0.0, 0.7), self.cancel)
+        for symbol in [s for s in todo if s not in fetched]:
+            unknown = _not_in_archive(self.fetcher, self.adapter, request, target, symbol, todo[symbol], self.today)
+            if unknown is not None:
+                report.days.extend(DayOutcome(symbol=symbol, date=d, status="failed", error=unknown)
+                                   for d in todo.pop(symbol))
         jobs = []
         for symbol, days in todo.items():
             sources = tuple(sorted(fetched.get(symbol, []), key=lambda s: (s.file.first_day, s.file.period)))
@@ -313,6 +319,30 @@ def _fetch_all(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: Downl
                     _fail_days(report, symbol, todo, file, outcome)
             round_files = fallback
     return fetched
+
+
+def _not_in_archive(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: DownloadRequest,
+                    target: LakeTarget, symbol: str, days: list[date], today: date) -> str | None:
+    """Why ``symbol``, of which no file was found, is no symbol of the archive at all (a typo, another
+    market's name), with the nearest names the archive lists; None when it is one, or when the archive
+    cannot list its folders (OKX; then its days are just missing). Without this a misspelt symbol is a
+    run of "missing" days and exit status 0."""
+    if fetcher.listing is None:
+        return None
+    files = [f for f, _ in plan_files(adapter, request.market, request.kind, symbol, days, today, target.interval)]
+    files += daily_files(adapter, request.market, request.kind, symbol, days[:1], today, target.interval)
+    marker = f"/{symbol}/"
+    folders = sorted({f.rel_path[: f.rel_path.index(marker) + 1] for f in files if marker in f.rel_path})
+    known: set[str] = set()
+    for folder in folders:
+        names = fetcher.listing.subfolders(folder)
+        if names is None or symbol in names:
+            return None
+        known |= names
+    if not folders or not known:  # an empty kind folder says nothing about the symbol
+        return None
+    return (f"{symbol}: the {adapter.name} archive has no {request.market} {request.kind} files of {symbol} at all "
+            f"({fetcher.url(folders[0])}) — {did_you_mean(symbol, known, what='symbols there')}")
 
 
 def _first_monthly_file(round_files: list[tuple[str, ArchiveFile]], outcomes: list[FileOutcome]) -> dict[str, date]:
