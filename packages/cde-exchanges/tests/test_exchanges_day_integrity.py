@@ -379,3 +379,22 @@ def test_a_republished_file_with_fewer_rows_never_replaces_a_committed_day(
     assert result.exit_code == 0, result.output
     assert "2 downloaded" in result.output
     assert read_day(config, case, D1).equals(expected_day(case, trades, D1))
+
+
+def test_a_day_a_monthly_file_lacks_is_written_empty_and_said_so(archive_root: Path, server: ArchiveServer,
+                                                                config: CdeConfig, cde: Any) -> None:
+    """A monthly file without one day's rows (a day without trading, or a damaged file): the day is written
+    without rows (its file was read whole), and the summary says so on a line of its own instead of
+    counting it among the days downloaded and nothing more."""
+    days = [date(2024, 4, 1) + timedelta(days=i) for i in range(30)]
+    empty = date(2024, 4, 15)
+    trades = utc_days(days, n=40)
+    write_archive_file(archive_root, BINANCE.monthly_file("spot", "trades", "SOLUSDT", 2024, 4),
+                       pa.concat_tables([trades[d] for d in days if d != empty]))
+    result = cde.download("binance", "spot", "SOLUSDT", days[0], days[-1])
+    assert result.exit_code == 0, result.output
+    assert f"validation: SOLUSDT {empty}: no trades: the file(s) of the day hold no row of it" in result.output
+    assert sum("no trades" in line for line in result.output.splitlines()) == 1
+    assert pq.read_metadata(Lake(config.data_root).trades_dir("binance", "spot", "SOLUSDT", empty)
+                            / "part-0.parquet").num_rows == 0
+    assert cde.verify_exit_code() == 0

@@ -106,6 +106,10 @@ class DownloadReport(BaseModel):
                     if v.get("foreign_rows") else "")
             if parts:
                 lines.append(f"{day.symbol} {day.date}: " + ", ".join(parts) + note)
+            if day.status == "written" and day.rows == 0:  # written as a day without rows: worth a look
+                lines.append(f"{day.symbol} {day.date}: no {self.row_unit}: the file(s) of the day hold no row "
+                             "of it (a day without trading, or a damaged file; `cde lake crosscheck` compares "
+                             "with the exchange's klines)")
         return lines
 
     def summary(self) -> dict[str, Any]:
