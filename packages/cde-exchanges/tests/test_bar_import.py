@@ -100,3 +100,14 @@ def test_a_forced_reimport_drops_the_months_it_does_not_cover(where: str, tmp_pa
     months = sorted(p.parent.name for p in folder.glob("month=*/part-0.parquet"))
     assert months == ["month=2024-01"]
     assert lake.dataset("bars", subpath="spec=imported-1h").to_table().num_rows == 1
+
+
+def test_a_symbol_one_slip_from_one_under_the_spec_is_refused(tmp_path: Path) -> None:
+    run(tmp_path, [write(tmp_path, ROWS)])  # me / spot / AAA under imported-1h
+    request = BarImportRequest(files=[write(tmp_path, ROWS)], exchange="me", market="spot", symbol="aaa",
+                               columns=COLUMNS, time=TimeOptions())
+    with pytest.raises(CdeError, match=r"symbol 'aaa' is not in the lake, but AAA is.*--new-name"):
+        import_bars(request, Lake(tmp_path / "lake"))
+    assert not (tmp_path / "lake" / "bars" / "spec=imported-1h" / "exchange=me" / "market=spot" / "symbol=aaa").exists()
+    import_bars(request.model_copy(update={"new_name": True}), Lake(tmp_path / "lake"))
+    import_bars(request.model_copy(update={"symbol": "BBB"}), Lake(tmp_path / "lake"))  # far from AAA: taken

@@ -79,7 +79,17 @@ def test_trades_and_klines_agree_until_an_hour_goes_missing(archive_root: Path, 
 
     dropped = drop_hour(archive_root, "ETHUSDT", BAD_DAY, BAD_HOUR)
     assert dropped > 0
-    download(config, "trades", force=True)  # the damaged file verifies: its checksum matches
+    # the damaged file verifies (its checksum matches), but it never replaces the whole day in the lake
+    request_again = DownloadRequest(exchange="binance", market="um", kind="trades", symbols=SYMBOLS, start=START,
+                                    end=END, force=True)
+    refused = run_download(request_again, adapter=BINANCE, config=config, today=date(2024, 6, 1))
+    assert [(d.symbol, d.date, d.status) for d in refused.days if d.status != "written"] == [
+        ("ETHUSDT", BAD_DAY, "failed")]
+    assert crosscheck(lake, request).ok
+    # a lake that got the damaged day (here: the partition deleted, as the refusal says, and fetched again)
+    part = lake.trades_dir("binance", "um", "ETHUSDT", BAD_DAY) / "part-0.parquet"
+    part.unlink()
+    download(config, "trades")
     report = crosscheck(lake, request)
     bad = [d for d in report.days if d.status != "ok"]
     assert [(d.symbol, d.date) for d in bad] == [("ETHUSDT", BAD_DAY)]

@@ -345,3 +345,56 @@ def test_a_partition_marked_incomplete_fails_verify_and_is_fetched_again(archive
     assert again.exit_code == 0 and "1 downloaded, 0 skipped" in again.output
     assert read_day(config, case, D1).equals(expected_day(case, trades, D1))
     assert cde.verify_exit_code() == 0
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_a_republished_file_with_fewer_rows_never_replaces_a_committed_day(
+        case: Case, archive_root: Path, server: ArchiveServer, config: CdeConfig, cde: Any) -> None:
+    """``--force`` after the exchange republished a day's file shorter (partial, header only): the lake's
+    whole day stays, the day fails naming both counts and the partition, the other days are rewritten
+    without a false id gap against the refused rows; a file at least as long replaces the day."""
+    adapter, market, kind, symbol, variant = case
+    trades = utc_days([D1, D2, D3])
+    publish(archive_root, case, trades, [D1, D2, D3])
+    assert cde.download(adapter.name, market, symbol, D1, D2, *cli_args(case)).exit_code == 0
+    whole = partition(config, case, D1).read_bytes()
+    file = adapter.daily_file(market, kind, symbol, D1)
+    for keep in (0.5, 0.0):  # half the file, then only its header (or nothing for a headerless file)
+        rows = file_rows(adapter, trades, D1)
+        write_archive_file(archive_root, file, rows.slice(0, int(rows.num_rows * keep)), variant)
+        result = cde.download(adapter.name, market, symbol, D1, D2, *cli_args(case), "--force")
+        assert result.exit_code == 1, result.output
+        assert partition(config, case, D1).read_bytes() == whole
+        if keep == 0.0 and "the CSV file is empty" in result.stderr:  # a headerless file with no line
+            continue
+        assert file.name in result.stderr and f"for {symbol} {D1}, fewer than the {trades[D1].num_rows:,}" \
+            in result.stderr, result.stderr
+        assert str(partition(config, case, D1)) in result.stderr
+        assert partition(config, case, D1).read_bytes() == whole
+        assert read_day(config, case, D2).equals(expected_day(case, trades, D2))
+        assert validation(config, case, D2)["gaps"] == 0
+        assert cde.verify_exit_code() == 0
+    publish(archive_root, case, trades, [D1])
+    result = cde.download(adapter.name, market, symbol, D1, D2, *cli_args(case), "--force")
+    assert result.exit_code == 0, result.output
+    assert "2 downloaded" in result.output
+    assert read_day(config, case, D1).equals(expected_day(case, trades, D1))
+
+
+def test_a_day_a_monthly_file_lacks_is_written_empty_and_said_so(archive_root: Path, server: ArchiveServer,
+                                                                config: CdeConfig, cde: Any) -> None:
+    """A monthly file without one day's rows (a day without trading, or a damaged file): the day is written
+    without rows (its file was read whole), and the summary says so on a line of its own instead of
+    counting it among the days downloaded and nothing more."""
+    days = [date(2024, 4, 1) + timedelta(days=i) for i in range(30)]
+    empty = date(2024, 4, 15)
+    trades = utc_days(days, n=40)
+    write_archive_file(archive_root, BINANCE.monthly_file("spot", "trades", "SOLUSDT", 2024, 4),
+                       pa.concat_tables([trades[d] for d in days if d != empty]))
+    result = cde.download("binance", "spot", "SOLUSDT", days[0], days[-1])
+    assert result.exit_code == 0, result.output
+    assert f"validation: SOLUSDT {empty}: no trades: the file(s) of the day hold no row of it" in result.output
+    assert sum("no trades" in line for line in result.output.splitlines()) == 1
+    assert pq.read_metadata(Lake(config.data_root).trades_dir("binance", "spot", "SOLUSDT", empty)
+                            / "part-0.parquet").num_rows == 0
+    assert cde.verify_exit_code() == 0

@@ -202,7 +202,8 @@ def test_nan_and_empty_fields_name_the_line(archive_root: Path, server: ArchiveS
 def test_time_units_that_change_inside_a_file_name_the_line(adapter: ArchiveExchange, market: str, symbol: str,
                                                             time_column: int, archive_root: Path,
                                                             server: ArchiveServer, config: CdeConfig, cde: Any) -> None:
-    for scale, message in ((1000, "timestamps mix milliseconds and microseconds"), (0.001, "looks like seconds")):
+    for scale, message in ((1000, "timestamps mix milliseconds and microseconds"), (0.001, "looks like seconds"),
+                           (1_000_000, "looks like nanoseconds"), (-1, "is negative")):
         shutil.rmtree(Path(config.data_root) / ".cache", ignore_errors=True)
         publish(archive_root, adapter, market, "trades", symbol, [D1, D2, D3] if adapter.spill_days else [D1])
 
@@ -217,6 +218,35 @@ def test_time_units_that_change_inside_a_file_name_the_line(adapter: ArchiveExch
         assert result.exit_code == 1, result.output
         assert name in result.stderr and "line 250: " in result.stderr and message in result.stderr, result.stderr
         assert cde.verify_exit_code() == 0
+
+
+@pytest.mark.parametrize("adapter,market,symbol,time_column", [(BINANCE, "spot", "BTCUSDT", 4),
+                                                               (OKX, "spot", "BTC-USDT", 5)], ids=["spot", "okx"])
+def test_a_file_in_nanoseconds_fails_its_day_naming_the_first_line(adapter: ArchiveExchange, market: str, symbol: str,
+                                                                   time_column: int, archive_root: Path,
+                                                                   server: ArchiveServer, config: CdeConfig,
+                                                                   cde: Any) -> None:
+    """Every time of the file in ns (a consistent unit, as µs it would be the year 56000): was an internal
+    OverflowError (exit 2) while naming the dates found; now the day fails at line 1 and nothing is written."""
+    publish(archive_root, adapter, market, "trades", symbol, [D1, D2] if adapter.spill_days else [D1])
+
+    def to_nanos(lines: list[str]) -> list[str]:
+        out = []
+        for line in lines:
+            fields = line.rstrip("\n").split(",")
+            if fields[time_column].isdigit():
+                fields[time_column] = str(int(fields[time_column]) * 1_000_000)
+            out.append(",".join(fields) + "\n")
+        return out
+
+    name = edit_zip(archive_root, adapter, market, "trades", symbol, D1, to_nanos)
+    result = cde.download(adapter.name, market, symbol, D1, D1)
+    assert result.exit_code == 1, result.output
+    header = 1 if adapter.spill_days else 0
+    assert name in result.stderr and f"line {1 + header}: " in result.stderr, result.stderr
+    assert "looks like nanoseconds" in result.stderr and "internal error" not in result.output, result.output
+    assert not partition(config, adapter.name, market, "trades", symbol, D1).exists()
+    assert cde.verify_exit_code() == 0
 
 
 def test_zero_quantity_is_kept_and_counted(archive_root: Path, server: ArchiveServer, config: CdeConfig,

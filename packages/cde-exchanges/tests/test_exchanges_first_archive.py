@@ -287,3 +287,37 @@ def test_okx_search_with_a_failing_probe_asks_for_every_day(
     assert len([r for r in asked if r.endswith(".zip")]) > 900  # every day asked for
     assert day_outcomes(report) == day_outcomes(oracle)
     assert lake_contents(tmp_path / "lake") == lake_contents(tmp_path / "oracle")
+
+
+@pytest.mark.parametrize(("symbol", "near"), [("BTCUSTD", "did you mean BTCUSDT?"), ("btcusdt", "BTCUSDT"),
+                                              ("XRPUSDT", "symbols there: BTCUSDT, ETHUSDT")])
+def test_a_symbol_the_archive_lists_nowhere_fails_naming_the_nearest(
+        symbol: str, near: str, archive_root: Path, paged_server: ArchiveServer, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: a misspelt symbol gave a run of "missing" days and exit status 0. The archive's listing of the
+    kind's folder (its sub-folders are the symbols) shows the symbol is none of its, nowhere."""
+    publish(archive_root, BinanceArchive(), "spot", "trades", "BTCUSDT")
+    write_archive_file(archive_root, BinanceArchive().monthly_file("spot", "trades", "ETHUSDT", 2024, 2),
+                       random_trades(date(2024, 2, 1), 20), ArchiveVariant())  # a symbol with monthly files only
+    import typer
+    from typer.testing import CliRunner
+
+    from cde_exchanges.cli import register
+
+    config = config_for(tmp_path / "lake", paged_server)
+    monkeypatch.setattr("cde_core.config.get_config", lambda: config)
+    app = typer.Typer()
+    register(app)
+    result = CliRunner().invoke(app, ["download", "--exchange", "binance", "--market", "spot", "--symbols", symbol,
+                                      "--start", "2024-03-01", "--end", "2024-03-10"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.count("\n") == 1 and f"no spot trades files of {symbol} at all" in result.stderr
+    assert near in result.stderr and "days: 0 downloaded, 0 skipped, 0 missing, 10 failed" in result.output
+    # a symbol that is listed (here only in the monthly folder) is no typo: its absent days are missing
+    result = CliRunner().invoke(app, ["download", "--exchange", "binance", "--market", "spot", "--symbols", "ETHUSDT",
+                                      "--start", "2024-03-01", "--end", "2024-03-10"])
+    assert result.exit_code == 0 and "10 missing" in result.output, result.output
+    paged_server.add_fault(Fault("500"), "[?]prefix=*")  # no listing: nothing to tell a typo by
+    result = CliRunner().invoke(app, ["download", "--exchange", "binance", "--market", "spot", "--symbols", symbol,
+                                      "--start", "2024-03-01", "--end", "2024-03-10", "--recheck-missing"])
+    assert result.exit_code == 0 and "10 missing" in result.output, result.output

@@ -165,3 +165,21 @@ def test_lake_ls_and_verify_cover_the_klines_tree(archive_root: Path, server: Ar
     pq.write_table(table.slice(1), folder / "part-0.parquet")  # a row lost, the provenance kept
     assert [c.problem for c in verify(lake)] == [f"{table.num_rows - 1} rows, provenance says {table.num_rows}",
                                                  None]
+
+
+def test_a_republished_klines_file_with_fewer_candles_never_replaces_a_committed_day(
+        archive_root: Path, server: ArchiveServer, config: CdeConfig) -> None:
+    """As for trades: ``--force`` keeps the lake's whole day when the file now has fewer candles."""
+    day = date(2024, 3, 1)
+    expected = publish(archive_root, "um", "BTCUSDT", "1h", ArchiveVariant(), [day])
+    assert download(config, "um", "BTCUSDT", "1h", day, day).count_days("written") == 1
+    part = Lake(config.data_root).klines_dir("binance", "um", "1h", "BTCUSDT", day) / "part-0.parquet"
+    whole = part.read_bytes()
+    trades = random_trades(day, 3_000, seed=0)
+    file = BINANCE.daily_file("um", "klines", "BTCUSDT", day, "1h")
+    write_archive_file(archive_root, file, trades.slice(0, 1_500), ArchiveVariant())  # half the day's hours
+    report = download(config, "um", "BTCUSDT", "1h", day, day, force=True)
+    [outcome] = report.days
+    assert outcome.status == "failed" and f"fewer than the {expected[day].num_rows:,}" in (outcome.error or "")
+    assert file.name in (outcome.error or "") and str(part) in (outcome.error or "")
+    assert part.read_bytes() == whole

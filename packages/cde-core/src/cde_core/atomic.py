@@ -135,3 +135,34 @@ def remove_stale_temps(folder: Path | ObjectPath) -> int:
             path.unlink()
             removed += 1
     return removed
+
+
+def _pid_is_dead(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive under another user
+        return False
+    return False
+
+
+def remove_dead_writers_temps(folder: Path) -> int:
+    """Delete the temporary files in ``folder`` (a local disk) whose writer process is gone, and only
+    those: a writer that takes no lock (``cde import``) may run beside another live one, whose
+    temporary file (``.<name>.tmp-<pid>-<id>``) must stay. Returns how many were removed."""
+    removed = 0
+    try:
+        names = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    for name in names:
+        if not name.startswith(".") or ".tmp-" not in name:
+            continue
+        pid_text = name.rsplit(".tmp-", 1)[1].split("-", 1)[0]
+        if pid_text.isdigit() and int(pid_text) != os.getpid() and _pid_is_dead(int(pid_text)):
+            with contextlib.suppress(FileNotFoundError):
+                (folder / name).unlink()
+                removed += 1
+    return removed
+

@@ -45,7 +45,7 @@ def download_command(
     interval: Annotated[str | None, typer.Option(help="kline interval (klines): 1s (spot), 1m … 1d")] = None,
     params: Annotated[str | None, typer.Option(help="adapter parameters as JSON")] = None,
     force: Annotated[bool, typer.Option("--force", help="fetch the files again (not from the cache) and rewrite "
-                                                        "days already in the lake")] = False,
+                                                        "days already in the lake (never with fewer rows)")] = False,
     recheck_missing: Annotated[bool, typer.Option("--recheck-missing",
                                                   help="ask again for files recently found missing")] = False,
     keep_archives: Annotated[bool, typer.Option("--keep-archives", help="keep the verified zips")] = False,

@@ -90,7 +90,7 @@ class Lake:
     def import_trades(self, *files: str | Path, exchange: str, market: str, symbol: str,
                       **options: Any) -> Any:
         """``cde import trades``: options ``columns`` (role → column), ``time`` ({"unit", "format",
-        "timezone"}), ``force``, ``first_trade_id``."""
+        "timezone"}), ``force``, ``new_name`` (a name close to one in the lake is meant), ``first_trade_id``."""
         return self.call("trades.import", files=[Path(f) for f in files], exchange=exchange, market=market,
                          symbol=symbol, **options)
 

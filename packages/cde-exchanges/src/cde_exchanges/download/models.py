@@ -30,7 +30,7 @@ class DownloadRequest(ArchiveRequest):
                                                   "30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d", max_length=8)
     params: dict[str, Any] = Field(default_factory=dict, description="adapter parameters (see its Params)")
     force: StrictBool = Field(False, description="fetch the files again (not from the cache) and rewrite days "
-                                                 "already in the lake")
+                                                 "already in the lake (never with fewer rows)")
     recheck_missing: StrictBool = Field(False, description="ask again for files recorded as missing (404) "
                                                            "less than a day ago")
     keep_archives: StrictBool = Field(False, description="keep the verified zips in <data_root>/.cache/archives "
@@ -106,6 +106,10 @@ class DownloadReport(BaseModel):
                     if v.get("foreign_rows") else "")
             if parts:
                 lines.append(f"{day.symbol} {day.date}: " + ", ".join(parts) + note)
+            if day.status == "written" and day.rows == 0:  # written as a day without rows: worth a look
+                lines.append(f"{day.symbol} {day.date}: no {self.row_unit}: the file(s) of the day hold no row "
+                             "of it (a day without trading, or a damaged file; `cde lake crosscheck` compares "
+                             "with the exchange's klines)")
         return lines
 
     def summary(self) -> dict[str, Any]:

@@ -24,10 +24,11 @@ from typing import Any
 from cde_core.atomic import remove_stale_temps
 from cde_core.config import CdeConfig, get_config
 from cde_core.contracts.executor import Job
-from cde_core.errors import DataError, NotFoundError
+from cde_core.errors import CdeError, DataError, NotFoundError
 from cde_core.executors import create_executor
 from cde_core.lake import PART_FILE, Lake
 from cde_core.progress import CancelToken, ProgressCallback, no_progress, scaled
+from cde_core.suggest import did_you_mean
 from cde_exchanges.download.cancel import CancelFlag, mirrored
 from cde_exchanges.download.locks import SymbolLocks
 from cde_exchanges.download.models import DayOutcome, DownloadReport, DownloadRequest, FileOutcome
@@ -173,6 +174,16 @@ class _Run:
         return {key for key, stamp in now.items()
                 if stamp is not None and stamp != before.get(key) and self.target.is_complete(symbol, key)}
 
+    def committed_rows(self, symbol: str, keys: list[date]) -> dict[date, int]:
+        """Rows of each of ``keys`` committed in the lake (``--force`` rewrites them, never with fewer rows)."""
+        rows = {}
+        for key in self.target.complete_keys(symbol, keys):
+            with contextlib.suppress(CdeError):
+                provenance = self.target.lake.read_provenance(self.target.folder(symbol, key))
+                if provenance is not None:
+                    rows[key] = provenance.rows
+        return rows
+
     def download(self, symbols: list[str], progress: ProgressCallback) -> None:
         """Plan, fetch, extract and tidy the cache for ``symbols``, whose locks this run holds."""
         request, target, report = self.request, self.target, self.report
@@ -190,10 +201,17 @@ class _Run:
         _set_aside_unpublished(self.adapter, request.kind, todo, self.today, report)
         fetched = _fetch_all(self.fetcher, self.adapter, request, target, todo, self.today, report,
                              scaled(progress, 0.0, 0.7), self.cancel)
+        for symbol in [s for s in todo if s not in fetched]:
+            unknown = _not_in_archive(self.fetcher, self.adapter, request, target, symbol, todo[symbol], self.today)
+            if unknown is not None:
+                report.days.extend(DayOutcome(symbol=symbol, date=d, status="failed", error=unknown)
+                                   for d in todo.pop(symbol))
         jobs = []
         for symbol, days in todo.items():
             sources = tuple(sorted(fetched.get(symbol, []), key=lambda s: (s.file.first_day, s.file.period)))
-            jobs.append(_extraction_job(self.adapter, self.params, target, symbol, sources, days, self.flag))
+            committed = self.committed_rows(symbol, days) if request.force else {}
+            jobs.append(_extraction_job(self.adapter, self.params, target, symbol, sources, days, self.flag,
+                                        committed))
         if jobs:
             executor = create_executor(self.config.executor)
             try:
@@ -232,17 +250,18 @@ def _set_aside_unpublished(adapter: ArchiveExchange, kind: str, todo: dict[str, 
 
 
 def _extraction_job(adapter: ArchiveExchange, params: Any, target: LakeTarget, symbol: str,
-                    sources: tuple[SourceZip, ...], days: list[date], cancel: CancelFlag) -> Job:
+                    sources: tuple[SourceZip, ...], days: list[date], cancel: CancelFlag,
+                    committed: dict[date, int]) -> Job:
     """The executor job that writes one symbol's partitions: the streaming trade extractor for trade
     kinds, the small-table extractor for the others."""
     key = f"{target.exchange}/{target.market}/{symbol}"
     if target.is_trades:
         prev_id, prev_ts = _previous_day_tail(target, symbol, days[0])
         job = SymbolExtraction(adapter, params, target.lake.root, target.market, target.kind, symbol, sources,
-                               frozenset(days), prev_id, prev_ts, cancel)
+                               frozenset(days), prev_id, prev_ts, cancel, committed)
         return Job(key=key, fn=extract_symbol, args=(job,))
     return Job(key=key, fn=extract_tables, args=(TableExtraction(adapter, params, target, symbol, sources,
-                                                                 frozenset(days), cancel),))
+                                                                 frozenset(days), cancel, committed),))
 
 
 def _fetch_all(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: DownloadRequest, target: LakeTarget,
@@ -300,6 +319,30 @@ def _fetch_all(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: Downl
                     _fail_days(report, symbol, todo, file, outcome)
             round_files = fallback
     return fetched
+
+
+def _not_in_archive(fetcher: ArchiveFetcher, adapter: ArchiveExchange, request: DownloadRequest,
+                    target: LakeTarget, symbol: str, days: list[date], today: date) -> str | None:
+    """Why ``symbol``, of which no file was found, is no symbol of the archive at all (a typo, another
+    market's name), with the nearest names the archive lists; None when it is one, or when the archive
+    cannot list its folders (OKX; then its days are just missing). Without this a misspelt symbol is a
+    run of "missing" days and exit status 0."""
+    if fetcher.listing is None:
+        return None
+    files = [f for f, _ in plan_files(adapter, request.market, request.kind, symbol, days, today, target.interval)]
+    files += daily_files(adapter, request.market, request.kind, symbol, days[:1], today, target.interval)
+    marker = f"/{symbol}/"
+    folders = sorted({f.rel_path[: f.rel_path.index(marker) + 1] for f in files if marker in f.rel_path})
+    known: set[str] = set()
+    for folder in folders:
+        names = fetcher.listing.subfolders(folder)
+        if names is None or symbol in names:
+            return None
+        known |= names
+    if not folders or not known:  # an empty kind folder says nothing about the symbol
+        return None
+    return (f"{symbol}: the {adapter.name} archive has no {request.market} {request.kind} files of {symbol} at all "
+            f"({fetcher.url(folders[0])}) — {did_you_mean(symbol, known, what='symbols there')}")
 
 
 def _first_monthly_file(round_files: list[tuple[str, ArchiveFile]], outcomes: list[FileOutcome]) -> dict[str, date]:

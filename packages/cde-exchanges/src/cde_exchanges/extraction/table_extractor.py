@@ -24,7 +24,7 @@ from cde_core.lake import Provenance
 from cde_core.schemas import is_sorted, validate_table
 from cde_exchanges.download.cancel import CancelFlag
 from cde_exchanges.download.models import DayOutcome
-from cde_exchanges.extraction.trade_extractor import SourceZip, iso_from_us, one_line
+from cde_exchanges.extraction.trade_extractor import SourceZip, fewer_rows_than_committed, iso_from_us, one_line
 from cde_exchanges.formats.archive_exchange import ArchiveExchange
 from cde_exchanges.lake.targets import LakeTarget
 from cde_exchanges.utc_days import days_between
@@ -41,6 +41,8 @@ class TableExtraction:
     sources: tuple[SourceZip, ...]
     wanted: frozenset[date]
     cancel: CancelFlag = field(default_factory=CancelFlag)
+    #: rows of the committed partitions this job rewrites (``--force``): none is replaced by fewer rows
+    committed_rows: dict[date, int] = field(default_factory=dict)
 
 
 def extract_tables(job: TableExtraction) -> list[DayOutcome]:
@@ -111,6 +113,10 @@ def _commit(job: TableExtraction, key: date, batches: list[pa.RecordBatch], sour
             foreign: dict[str, Any] | None) -> DayOutcome:
     target = job.target
     table = pa.Table.from_batches(batches, schema=target.schema)
+    refused = fewer_rows_than_committed(table.num_rows, job.committed_rows.get(key), job.symbol, key,
+                                        target.folder(job.symbol, key), [source.url])
+    if refused is not None:
+        return DayOutcome(symbol=job.symbol, date=key, status="failed", error=refused)
     validate_table(table, target.schema, where=f"{job.symbol} {key}")
     times = table.column(target.time_column)
     bounds = pc.min_max(times) if table.num_rows else None

@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from cde_core.arrow_views import numpy_view
 from cde_core.errors import CdeError, DataError
-from cde_core.lake import Lake, Provenance
+from cde_core.lake import PART_FILE, Lake, Provenance
 from cde_core.lake_location import LakePath
 from cde_exchanges.download.cancel import CancelFlag
 from cde_exchanges.download.models import DayOutcome
@@ -70,6 +70,9 @@ class SymbolExtraction:
     prev_id: int | None = None
     prev_ts: int | None = None
     cancel: CancelFlag = field(default_factory=CancelFlag)
+    #: rows of the days already committed in the lake that this job rewrites (``--force``): none is
+    #: replaced by fewer rows (:func:`fewer_rows_than_committed`)
+    committed_rows: dict[date, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -91,6 +94,22 @@ def one_line(exc: BaseException, file: ArchiveFile) -> str:
     """The first line of an error, naming the archive file when the error does not already."""
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return message if file.name in message else f"{file.name}: {message}"
+
+
+def fewer_rows_than_committed(rows: int, committed: int | None, symbol: str, key: date, folder: LakePath,
+                              sources: list[str]) -> str | None:
+    """Why a re-download of ``key`` must not replace the committed partition, or None when it may.
+
+    A committed day was whole when it was written; an archive that now yields fewer rows for it (a
+    republished file that is partial, a header-only file, a monthly file missing days) would silently
+    lose trades that a user trusted. The lake's day is kept and the day fails with both counts; a user
+    who knows the smaller file is right deletes the partition and downloads the day again."""
+    if committed is None or rows >= committed:
+        return None
+    names = ", ".join(sorted({url.rsplit("/", 1)[-1] for url in sources})) or "the archive"
+    return (f"{names}: the archive now gives {rows:,} rows for {symbol} {key}, fewer than the {committed:,} of the "
+            f"partition in the lake, which was kept (a re-download never replaces a day with less data); if the "
+            f"smaller file is right, delete {folder / PART_FILE} and download the day again")
 
 
 class _SymbolRun:
@@ -254,6 +273,15 @@ def iso_from_us(us: int | None) -> str | None:
 
 
 def _commit(job: SymbolExtraction, day: int, open_day: _OpenDay, validator: TradeStreamValidator) -> DayOutcome:
+    spill = timedelta(days=job.adapter.spill_days)
+    covering = [s.url for s in job.sources if s.file.first_day - spill <= date_of(day) <= s.file.last_day]
+    refused = fewer_rows_than_committed(open_day.writer.rows, job.committed_rows.get(date_of(day)), job.symbol,
+                                        date_of(day), open_day.writer.target.parent, covering)
+    if refused is not None:
+        open_day.writer.abort()
+        if validator.prev_ts is not None and validator.prev_ts // DAY_US == day:
+            validator.forget_previous()  # the next day follows the lake's day, not these rows
+        return DayOutcome(symbol=job.symbol, date=date_of(day), status="failed", error=refused)
     findings = validator.findings(day)
     report = findings.as_dict()
     urls = list(open_day.sources)

@@ -42,6 +42,7 @@ class S3FolderListing:
         self.client = client
         self.bucket_url = bucket_url.rstrip("/")
         self._folders: dict[str, frozenset[str]] = {}
+        self._subfolders: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
         self.unavailable: str | None = None
         #: listing requests sent (pages)
@@ -65,8 +66,22 @@ class S3FolderListing:
                     return None
         return rel_path in keys
 
+    def subfolders(self, prefix: str) -> frozenset[str] | None:
+        """The names of the folders directly under ``prefix`` (S3's ``CommonPrefixes``), e.g. every symbol
+        of ``data/spot/daily/trades/``; None when the listing is unavailable."""
+        with self._lock:
+            if self.unavailable is not None:
+                return None
+            if prefix not in self._subfolders:
+                try:
+                    self._folders[prefix] = self._list(prefix)
+                except ListingUnavailable:
+                    return None  # only a hint is lost; the files themselves were listed or asked for
+        return self._subfolders.get(prefix)
+
     def _list(self, prefix: str) -> frozenset[str]:
         keys: set[str] = set()
+        folders: set[str] = set()
         marker = ""
         for _ in range(MAX_PAGES):
             params = {"delimiter": "/", "prefix": prefix, **({"marker": marker} if marker else {})}
@@ -79,7 +94,9 @@ class S3FolderListing:
                 raise ListingUnavailable(f"HTTP {response.status_code}")
             page, truncated, next_marker = parse_list_bucket_result(response.content, prefix)
             keys.update(page)
+            folders.update(common_prefixes(response.content, prefix))
             if not truncated:
+                self._subfolders[prefix] = frozenset(folders)
                 return frozenset(keys)
             if not next_marker or next_marker <= marker:
                 raise ListingUnavailable("a truncated page without a marker to go on from")
@@ -112,3 +129,17 @@ def parse_list_bucket_result(body: bytes, prefix: str) -> tuple[list[str], bool,
     truncated = truncated_text == "true"
     next_marker = root.findtext(f"{namespace}NextMarker") or max([*keys, *rolled], default="")
     return keys, truncated, next_marker
+
+
+def common_prefixes(body: bytes, prefix: str) -> list[str]:
+    """The names of the folders a ListBucketResult page (already checked by
+    :func:`parse_list_bucket_result`) rolls up under ``prefix``: ``BTCUSDT`` for ``…/trades/BTCUSDT/``."""
+    root = ET.fromstring(body)
+    namespace = root.tag[:root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    names = []
+    for entry in root.iter(f"{namespace}CommonPrefixes"):
+        rolled = entry.findtext(f"{namespace}Prefix") or ""
+        if rolled.startswith(prefix) and rolled.endswith("/"):
+            names.append(rolled[len(prefix):-1])
+    return names
+

@@ -30,6 +30,8 @@ BAD_FILE_HINT = "the archive file is malformed; report it to the exchange, or de
 MICROS_THRESHOLD = 10**14
 #: epoch integers below this are seconds, not ms (as ms they would all fall before March 1973)
 SECONDS_THRESHOLD = 10**11
+#: epoch integers at or above this are not µs either (as µs: after the year 5138); nanoseconds today are ≈ 1.7e18
+NANOS_THRESHOLD = 10**17
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,8 @@ def check_batch(batch: pa.RecordBatch, rules: dict[str, ValueRule], place: Piece
 
 class EpochUnits:
     """Holds each epoch column of one file to one unit, ms or µs (the first row decides), and refuses
-    seconds, naming the line of the first row that breaks it (the decoder then trusts the unit)."""
+    seconds and nanoseconds (or anything else no ms or µs clock gives), naming the line of the first row
+    that breaks it (the decoder then trusts the unit)."""
 
     def __init__(self, columns: tuple[str, ...]) -> None:
         self.columns = columns
@@ -129,13 +132,17 @@ class EpochUnits:
             values = numpy_view(batch.column(name))
             low, high = int(values.min()), int(values.max())
             micros = self.micros.setdefault(name, int(values[0]) >= MICROS_THRESHOLD)
-            if low >= SECONDS_THRESHOLD and (low >= MICROS_THRESHOLD) == micros == (high >= MICROS_THRESHOLD):
+            if (low >= SECONDS_THRESHOLD and high < NANOS_THRESHOLD
+                    and (low >= MICROS_THRESHOLD) == micros == (high >= MICROS_THRESHOLD)):
                 continue
-            seconds = values < SECONDS_THRESHOLD
-            if seconds.any():
-                row = int(np.flatnonzero(seconds)[0])
-                raise DataError(f"line {place.line_of_row(row_offset + row)}: {name} {int(values[row])} looks like "
-                                "seconds, not milliseconds or microseconds", where=place.where,
+            wrong = (values < SECONDS_THRESHOLD) | (values >= NANOS_THRESHOLD)
+            if wrong.any():
+                row = int(np.flatnonzero(wrong)[0])
+                value = int(values[row])
+                what = ("looks like nanoseconds" if value >= NANOS_THRESHOLD else "looks like seconds" if value >= 0
+                        else "is negative")
+                raise DataError(f"line {place.line_of_row(row_offset + row)}: {name} {value} {what}, not "
+                                "milliseconds or microseconds", where=place.where,
                                 hint="the file's time unit changed; report it (it cannot be placed in days)")
             row = int(np.flatnonzero((values >= MICROS_THRESHOLD) != micros)[0])
             unit, before = ("µs", "ms") if not micros else ("ms", "µs")

@@ -28,6 +28,7 @@ from cde_core.errors import DataError
 from cde_exchanges.formats.csv_checks import (
     BAD_FILE_HINT,
     MICROS_THRESHOLD,
+    NANOS_THRESHOLD,
     SECONDS_THRESHOLD,
     EpochUnits,
     PiecePlace,
@@ -234,6 +235,10 @@ def detect_unit(values: pa.Array, *, where: str) -> str:
     if top < SECONDS_THRESHOLD:
         raise DataError(f"timestamps look like seconds (largest {top}), not milliseconds or microseconds",
                         where=where, hint="the file's time unit changed; report it (it cannot be placed in days)")
+    if top >= NANOS_THRESHOLD or low < SECONDS_THRESHOLD:
+        raise DataError(f"timestamps {low} … {top} are not all milliseconds or microseconds (nanoseconds, "
+                        "seconds or garbage)", where=where,
+                        hint="the file's time unit changed; report it (it cannot be placed in days)")
     unit = "us" if top >= MICROS_THRESHOLD else "ms"
     if (low >= MICROS_THRESHOLD) != (unit == "us"):
         raise DataError("timestamps mix milliseconds and microseconds", where=where,

@@ -24,6 +24,7 @@ written unless every file is good.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 from datetime import UTC, datetime
@@ -43,6 +44,7 @@ from cde_exchanges.formats.csv_checks import ValueRule
 from cde_exchanges.importing.import_columns import ValueKind
 from cde_exchanges.importing.import_sources import FIX_HINT, SourceBatch, read_source
 from cde_exchanges.importing.import_timestamps import TimeOptions, check_timezone, to_utc_micros
+from cde_exchanges.importing.new_names import check_new_names
 from cde_exchanges.importing.trade_import import file_sha256
 
 BAR_ROLES: dict[str, ValueKind] = {
@@ -68,6 +70,8 @@ class BarImportRequest(BaseModel):
     columns: dict[str, str] = Field(default_factory=dict)
     time: TimeOptions = Field(default_factory=TimeOptions)
     force: bool = False
+    new_name: bool = Field(False, description="the exchange, market or symbol is new on purpose, although "
+                                              "close to one under this bar spec (otherwise refused as a typo)")
 
 
 class BarImportReport(BaseModel):
@@ -173,18 +177,20 @@ def import_bars(request: BarImportRequest, lake: Lake, progress: ProgressCallbac
         if not path.is_file():
             raise DataError("no such file", where=str(path), hint="check the path")
         sources[path.as_uri()] = file_sha256(path)
-        for batch in read_source(path, BAR_ROLES, BAR_REQUIRED, request.columns, BAR_RULES):
-            found = set(batch.columns)
-            ts = to_utc_micros(batch.columns["ts"], request.time, where=batch.where,
-                               column=request.columns.get("ts", "ts"), locate=batch.locate)
-            _check_bars(batch, ts, prev)
-            prev = int(ts[-1])
-            parts.setdefault("ts", []).append(ts)
-            for role, values in batch.columns.items():
-                if role != "ts":
-                    parts.setdefault(role, []).append(values.to_numpy(zero_copy_only=False))
-            locators.append((batch, ts))
-            report(0.8 * (index + batch.fraction) / len(request.files), path.name)
+        # closed before an error leaves: its reader threads stop and are joined (see read_source)
+        with contextlib.closing(read_source(path, BAR_ROLES, BAR_REQUIRED, request.columns, BAR_RULES)) as batches:
+            for batch in batches:
+                found = set(batch.columns)
+                ts = to_utc_micros(batch.columns["ts"], request.time, where=batch.where,
+                                   column=request.columns.get("ts", "ts"), locate=batch.locate)
+                _check_bars(batch, ts, prev)
+                prev = int(ts[-1])
+                parts.setdefault("ts", []).append(ts)
+                for role, values in batch.columns.items():
+                    if role != "ts":
+                        parts.setdefault(role, []).append(values.to_numpy(zero_copy_only=False))
+                locators.append((batch, ts))
+                report(0.8 * (index + batch.fraction) / len(request.files), path.name)
     if not parts:
         raise DataError("the files hold no bars", where=str(request.files[0]), hint="nothing was written")
     start = np.concatenate(parts.pop("ts"))
@@ -206,6 +212,8 @@ def import_bars(request: BarImportRequest, lake: Lake, progress: ProgressCallbac
 
 def _write_months(request: BarImportRequest, lake: Lake, spec: str, label: str, table: pa.Table,
                   derived: dict[str, str], sources: dict[str, str], report: ProgressCallback) -> BarImportReport:
+    if not request.new_name:
+        check_new_names(lake, f"bars/spec={spec}", request.exchange, request.market, request.symbol)
     folder = lake.bars_dir(spec, request.exchange, request.market, request.symbol)
     old = sorted(folder.glob("month=*")) if folder.exists() else []
     if old and not request.force:

@@ -49,6 +49,8 @@ def import_trades_command(
     timezone: ZoneOpt = "UTC",
     first_trade_id: Annotated[int, typer.Option(help="first generated trade id (files without ids)", min=0)] = 1,
     force: Annotated[bool, typer.Option("--force", help="replace days already in the lake")] = False,
+    new_name: Annotated[bool, typer.Option("--new-name", help="the exchange, market or symbol is new on purpose "
+                                           "although close to one in the lake (else refused as a typo)")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Import trades (roles ts, price, qty; optional quote_qty, trade_id, is_buyer_maker or side) into the
@@ -63,7 +65,7 @@ def import_trades_command(
     request = TradeImportRequest(files=files, exchange=exchange, market=market, symbol=symbol,
                                  columns=parse_column_map(columns),
                                  time=_time_options(ts_unit, ts_format, timezone),
-                                 force=force, first_trade_id=first_trade_id)
+                                 force=force, new_name=new_name, first_trade_id=first_trade_id)
     with progress_bar("importing trades", enabled=None if not as_json else False) as progress:
         report = import_trades(request, Lake(get_config().data_root), progress=progress)
     if as_json:
@@ -97,6 +99,8 @@ def import_bars_command(
     ts_format: FormatOpt = None,
     timezone: ZoneOpt = "UTC",
     force: Annotated[bool, typer.Option("--force", help="replace this symbol's bars of that spec")] = False,
+    new_name: Annotated[bool, typer.Option("--new-name", help="the exchange, market or symbol is new on purpose "
+                                           "although close to one under the spec (else refused as a typo)")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Import OHLCV bars (roles ts = bar open time, open, high, low, close, volume; optional quote_volume,
@@ -110,7 +114,7 @@ def import_bars_command(
 
     request = BarImportRequest(files=files, exchange=exchange, market=market, symbol=symbol, interval=interval,
                                name=name, columns=parse_column_map(columns),
-                               time=_time_options(ts_unit, ts_format, timezone), force=force)
+                               time=_time_options(ts_unit, ts_format, timezone), force=force, new_name=new_name)
     with progress_bar("importing bars", enabled=None if not as_json else False) as progress:
         report = import_bars(request, Lake(get_config().data_root), progress=progress)
     if as_json:

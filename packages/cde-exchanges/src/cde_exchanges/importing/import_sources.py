@@ -9,6 +9,7 @@ for CSV, "row 57" for Parquet) so later checks (time order, timestamps) can say 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import gzip
@@ -70,7 +71,8 @@ def file_kind(path: Path) -> str:
 
 def read_source(path: Path, roles: dict[str, ValueKind], required: set[str], mapping: dict[str, str],
                 rules: dict[str, ValueRule]) -> Iterator[SourceBatch]:
-    """Stream ``path``'s mapped columns; ``rules`` are the value rules of numeric roles."""
+    """Stream ``path``'s mapped columns; ``rules`` are the value rules of numeric roles. A caller that may
+    stop early (an error) closes the generator (``contextlib.closing``), which stops its reader threads."""
     if not path.is_file():
         raise DataError("no such file", where=str(path), hint="check the path")
     if file_kind(path) == "parquet":
@@ -161,18 +163,21 @@ def _read_csv(path: Path, roles: dict[str, ValueKind], required: set[str], mappi
         finally:
             raw.close()
 
-    for table, place, fraction in in_background(pieces(), name="import-csv-parser"):
-        offset = 0
-        for batch in table.combine_chunks().to_batches():
-            if not batch.num_rows:
-                continue
-            try:
-                check_batch(batch, column_rules, place, offset)
-            except DataError as exc:
-                raise users_file(exc) from None
-            columns = {role: batch.column(column) for role, column in found.items()}
-            yield SourceBatch(columns, where, _line_locator(place, offset), fraction)
-            offset += batch.num_rows
+    # closed on every way out, so its reader threads are stopped and joined before an error leaves
+    # this generator (a daemon thread still inside Arrow at interpreter exit aborts the process)
+    with contextlib.closing(in_background(pieces(), name="import-csv-parser")) as parsed:
+        for table, place, fraction in parsed:
+            offset = 0
+            for batch in table.combine_chunks().to_batches():
+                if not batch.num_rows:
+                    continue
+                try:
+                    check_batch(batch, column_rules, place, offset)
+                except DataError as exc:
+                    raise users_file(exc) from None
+                columns = {role: batch.column(column) for role, column in found.items()}
+                yield SourceBatch(columns, where, _line_locator(place, offset), fraction)
+                offset += batch.num_rows
 
 
 def _line_locator(place: PiecePlace, offset: int) -> Callable[[int], str]:

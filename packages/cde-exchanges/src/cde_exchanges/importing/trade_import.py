@@ -19,6 +19,7 @@ What an import adds, because a user's file is not an exchange archive:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from datetime import date, timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
+from cde_core.atomic import remove_dead_writers_temps
 from cde_core.errors import CdeError, DataError
 from cde_core.lake import Lake, Provenance, safe_value
 from cde_core.progress import ProgressCallback
@@ -39,6 +41,7 @@ from cde_exchanges.formats.csv_checks import ValueRule
 from cde_exchanges.importing.import_columns import ValueKind
 from cde_exchanges.importing.import_sources import FIX_HINT, SourceBatch, read_source, users_file
 from cde_exchanges.importing.import_timestamps import TimeOptions, check_timezone, to_utc_micros
+from cde_exchanges.importing.new_names import check_new_names
 from cde_exchanges.importing.staged_partition import StagedTradePartition
 from cde_exchanges.importing.tick_rule import TickRule
 
@@ -62,6 +65,8 @@ class TradeImportRequest(BaseModel):
                                     "quote_qty, trade_id, is_buyer_maker, side)")
     time: TimeOptions = Field(default_factory=TimeOptions)
     force: bool = Field(False, description="replace days already in the lake")
+    new_name: bool = Field(False, description="the exchange, market or symbol is new on purpose, although "
+                                              "close to one the lake holds (otherwise refused as a typo)")
     first_trade_id: int = Field(1, ge=0, description="first generated trade id (files without trade ids)")
 
 
@@ -184,6 +189,8 @@ class _TradeImport:
         if (folder / "part-0.parquet").exists() and not self.request.force:
             raise DataError(f"{self.request.symbol} {when} is already in the lake", where=str(folder),
                             hint="add --force to replace it")
+        if isinstance(folder, Path):  # what a killed import left here (in a bucket: swept by age on download)
+            remove_dead_writers_temps(folder)
         self.writer = StagedTradePartition(folder)
         self.day, self.day_sources = day, set()
 
@@ -246,6 +253,8 @@ def import_trades(request: TradeImportRequest, lake: Lake, progress: ProgressCal
     missing = [str(f) for f in request.files if not Path(f).is_file()]
     if missing:
         raise DataError("no such file", where=missing[0], hint="check the path")
+    if not request.new_name:
+        check_new_names(lake, "trades", request.exchange, request.market, request.symbol)
     run = _TradeImport(request, lake)
     rows = 0
     try:
@@ -254,13 +263,16 @@ def import_trades(request: TradeImportRequest, lake: Lake, progress: ProgressCal
             url = path.as_uri()
             run.sources[url] = file_sha256(path)
             file_rows = 0
-            for batch in read_source(path, TRADE_ROLES, {"ts", "price", "qty"}, request.columns, TRADE_RULES):
-                if not run.origin:
-                    run.origin = _origin(set(batch.columns), request)
-                canonical = run.canonical(batch, file_rows)
-                run.route(canonical, url)
-                file_rows += canonical.num_rows
-                report((index + batch.fraction) / len(request.files), path.name)
+            # closed before an error leaves: its reader threads stop and are joined (see read_source)
+            with contextlib.closing(read_source(path, TRADE_ROLES, {"ts", "price", "qty"}, request.columns,
+                                                TRADE_RULES)) as batches:
+                for batch in batches:
+                    if not run.origin:
+                        run.origin = _origin(set(batch.columns), request)
+                    canonical = run.canonical(batch, file_rows)
+                    run.route(canonical, url)
+                    file_rows += canonical.num_rows
+                    report((index + batch.fraction) / len(request.files), path.name)
             rows += file_rows
         days = run.publish()
     except CdeError as exc:

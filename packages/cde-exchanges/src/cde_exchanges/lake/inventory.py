@@ -21,7 +21,7 @@ from cde_core.errors import CdeError, RemoteError
 from cde_core.lake import PART_FILE, Lake, Provenance
 from cde_core.lake_location import LakePath, arrow_target
 from cde_core.object_store import store_outage
-from cde_exchanges.lake.listing import ListedFile, matching_files
+from cde_exchanges.lake.listing import ListedFile, matching_files, visible_files
 from cde_exchanges.lake.targets import KIND_TREES, TreeSpec
 from cde_exchanges.utc_days import day_start_us
 
@@ -58,12 +58,28 @@ class _Series:
 
 
 def _period(values: dict[str, str]) -> tuple[date, date]:
-    """[first day, day after the last) of a partition (``date=`` a day, ``month=`` a month)."""
+    """[first day, day after the last) of a partition (``date=`` a day, ``month=`` a month); ValueError
+    when the folder's value is not one (``date=2024-13-45``, ``month=latest``)."""
     if "month" in values:
+        if len(values["month"]) != 7:
+            raise ValueError(f"month={values['month']} is not a month (YYYY-MM)")
         first = date.fromisoformat(values["month"] + "-01")
         return first, (first + timedelta(days=32)).replace(day=1)
-    day = date.fromisoformat(values["date"])
+    try:
+        day = date.fromisoformat(values["date"])
+    except ValueError:
+        raise ValueError(f"date={values['date']} is not a day (YYYY-MM-DD)") from None
+    if len(values["date"]) != 10:
+        raise ValueError(f"date={values['date']} is not a day (YYYY-MM-DD)")
     return day, day + timedelta(days=1)
+
+
+def _period_problem(values: dict[str, str]) -> str | None:
+    try:
+        _period(values)
+    except ValueError as exc:
+        return f"{exc}: the folder is no partition; dataset readers of the tree fail on it or take it as data"
+    return None
 
 
 def partition_files(lake: Lake, exchange: str | None = None, market: str | None = None,
@@ -79,16 +95,51 @@ def partition_files(lake: Lake, exchange: str | None = None, market: str | None 
 
 def _partitions(lake: Lake, files: list[tuple[TreeSpec, ListedFile]]
                 ) -> dict[tuple[str, ...], tuple[_Series, list[tuple[date, LakePath]]]]:
-    """The partition ``files`` grouped by series (tree and hive values above the partition)."""
+    """The partition ``files`` grouped by series (tree and hive values above the partition); a file in a
+    folder whose date (month) is not one is left out (:func:`misplaced_partitions` names it)."""
     found: dict[tuple[str, ...], tuple[_Series, list[tuple[date, LakePath]]]] = {}
     for tree, listed in files:
         path = listed.path
-        folders = path.parent.relative_to(lake.root / tree.name).parts
-        values = dict(folder.split("=", 1) for folder in folders)
+        values = _hive_values(lake, tree, path)
+        if _period_problem(values) is not None:
+            continue
         series_values = {k: v for k, v in values.items() if k not in ("date", "month")}
         key = (tree.name, *series_values.values())
         entry = found.setdefault(key, (_Series(tree, series_values), []))
         entry[1].append((_period(values)[0], path))
+    return found
+
+
+def _hive_values(lake: Lake, tree: TreeSpec, path: LakePath) -> dict[str, str]:
+    folders = path.parent.relative_to(lake.root / tree.name).parts
+    return dict(folder.split("=", 1) for folder in folders)
+
+
+def misplaced_files(lake: Lake, exchange: str | None = None, market: str | None = None,
+                    symbol: str | None = None) -> list[PartitionCheck]:
+    """Files in a downloaded tree that are not partitions, as failed checks naming each: a stray file
+    (``notes.txt``, ``part-1.parquet``, a file above the partition folders) or a partition file in a
+    folder whose date is not one. Every such visible file is read by a dataset scan of the tree (pyarrow,
+    DuckDB, Polars) as data, or breaks it, so ``cde lake verify`` must not pass over it."""
+    wanted = {k: v for k, v in {"exchange": exchange, "market": market, "symbol": symbol}.items() if v}
+    found = []
+    for tree in TREES:
+        for path, parts in visible_files(lake.root / tree.name):
+            values = dict(part.split("=", 1) for part in parts[:-1] if "=" in part)
+            if any(values.get(level) != value for level, value in wanted.items()):
+                continue
+            levels_ok = len(parts) == len(tree.levels) + 1 and all(
+                part.startswith(f"{level}=") for part, level in zip(parts, tree.levels, strict=False))
+            if levels_ok and parts[-1] == PART_FILE:
+                problem = _period_problem(values)
+                if problem is not None:
+                    found.append(PartitionCheck(path=str(path), ok=False, problem=problem))
+                continue
+            found.append(PartitionCheck(
+                path=str(path), ok=False,
+                problem=f"stray file: not a partition of the {tree.name} tree "
+                        f"({'/'.join(f'{level}=…' for level in tree.levels)}/{PART_FILE}); dataset readers of the "
+                        "tree take it as data or fail on it: move it out of the lake"))
     return found
 
 
@@ -146,11 +197,13 @@ def inventory(lake: Lake, *, exchange: str | None = None, market: str | None = N
 
 def verify(lake: Lake, *, exchange: str | None = None, market: str | None = None,
            symbol: str | None = None) -> list[PartitionCheck]:
+    """Every partition checked against its provenance, then every file in the trees that is no partition
+    (:func:`misplaced_files`), each a failed check."""
     checks = []
     for series, parts in _partitions(lake, partition_files(lake, exchange, market, symbol)).values():
         for _, path in parts:
             checks.append(_verify_one(lake, series.tree, path))
-    return checks
+    return checks + misplaced_files(lake, exchange, market, symbol)
 
 
 def _verify_one(lake: Lake, tree: TreeSpec, path: LakePath) -> PartitionCheck:
@@ -191,8 +244,7 @@ def _verify_one(lake: Lake, tree: TreeSpec, path: LakePath) -> PartitionCheck:
         return PartitionCheck(path=str(path), ok=False,
                               problem=f"trade ids {lo}..{hi}, provenance says "
                                       f"{prov.first_trade_id}..{prov.last_trade_id}")
-    values = dict(folder.split("=", 1) for folder in path.parent.relative_to(lake.root / tree.name).parts)
-    first, after = _period(values)
+    first, after = _period(_hive_values(lake, tree, path))
     if tlo is not None and thi is not None and (tlo < day_start_us(first) or thi >= day_start_us(after)):
         return PartitionCheck(path=str(path), ok=False, problem="timestamps outside the partition's period")
     return PartitionCheck(path=str(path), ok=True)

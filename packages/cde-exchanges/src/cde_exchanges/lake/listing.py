@@ -46,3 +46,18 @@ def _match(name: str, level: str) -> bool:
     if name.startswith(".") and not level.startswith("."):
         return False
     return fnmatch.fnmatchcase(name, level)
+
+
+def visible_files(base: LakePath) -> list[tuple[LakePath, tuple[str, ...]]]:
+    """Every file under ``base`` that a dataset reader takes as data, with its path's parts below ``base``:
+    names starting with ``.`` or ``_`` (temporaries, markers), and everything below such a folder, are
+    skipped by pyarrow, DuckDB and Polars scans and are left out here too."""
+    if isinstance(base, ObjectPath):
+        listed = [(path, tuple(path.key[len(base.key) + 1:].split("/"))) for path, _ in base.walk_stats()]
+    elif base.is_dir():
+        listed = [(path, path.relative_to(base).parts) for path in base.rglob("*") if not path.is_dir()]
+    else:
+        return []
+    return sorted(((path, parts) for path, parts in listed if not any(p[:1] in (".", "_") for p in parts)),
+                  key=lambda item: str(item[0]))
+

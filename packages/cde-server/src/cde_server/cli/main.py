@@ -17,6 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     code = run(args, debug="--debug" in args)
     if argv is None:
+        # Arrow objects kept in reference cycles (an error's traceback holds the frames of a reader that
+        # stopped half-way) must be freed while Arrow is alive: freed in the interpreter's teardown they
+        # sometimes abort the process ("terminate called without an active exception", exit 134 instead
+        # of the command's own code; apache/arrow#34314)
+        import gc
+
+        gc.collect()
         sys.exit(code)
     return code
 

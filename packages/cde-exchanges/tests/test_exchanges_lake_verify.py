@@ -1,0 +1,102 @@
+"""``cde lake verify`` on hand-damaged trees: every file a dataset reader would take as data and that is
+not a whole partition matching its provenance fails verify, named, with exit 1 — and ``cde lake ls``
+keeps working beside it. Lakes written by ``cde download`` through the local archive server, on a local
+disk and in a bucket.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from cde_core.config import CdeConfig
+from cde_core.lake import PART_FILE, PROVENANCE_KEY, Lake
+from cde_exchanges.fakes.archive_server import ArchiveServer
+from cde_exchanges.fakes.archive_writer import ArchiveVariant, write_archive_file
+from cde_exchanges.fakes.synthetic_trades import random_trades
+from cde_exchanges.formats.binance import BinanceArchive
+
+BINANCE = BinanceArchive()
+DAYS = [date(2024, 6, 10), date(2024, 6, 11), date(2024, 6, 12), date(2024, 6, 13)]
+
+
+def download(archive_root: Path, cde: Any) -> Lake:
+    for i, day in enumerate(DAYS):
+        write_archive_file(archive_root, BINANCE.daily_file("spot", "trades", "BTCUSDT", day),
+                           random_trades(day, 200, seed=i, first_id=1 + 200 * i), ArchiveVariant())
+    result = cde.download("binance", "spot", "BTCUSDT", DAYS[0], DAYS[-1])
+    assert result.exit_code == 0, result.output
+    assert cde("lake", "verify").exit_code == 0
+    return Lake(cde.config.data_root)
+
+
+def put(path: Any, data: bytes) -> None:
+    if isinstance(path, Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def bad_lines(result: Any) -> dict[str, str]:
+    """verify's ``BAD <path>: <problem>`` lines, by path."""
+    lines = [line.removeprefix("BAD ") for line in result.output.splitlines() if line.startswith("BAD ")]
+    return dict(line.split(": ", 1) for line in lines)
+
+
+@pytest.mark.parametrize("data_root", ["local", "s3"], indirect=True)
+def test_verify_names_every_damaged_partition_and_every_stray_file(archive_root: Path, server: ArchiveServer,
+                                                                   config: CdeConfig, cde: Any) -> None:
+    lake = download(archive_root, cde)
+    part = {day: lake.trades_dir("binance", "spot", "BTCUSDT", day) / PART_FILE for day in DAYS}
+    good = part[DAYS[0]].read_bytes()
+    part[DAYS[1]].write_bytes(good[: len(good) // 2])  # truncated
+    part[DAYS[2]].write_bytes(b"")  # empty
+    # another schema (ts in ms), with a valid provenance copied in: only the schema check can see it
+    table = pq.read_table(pa.BufferReader(good))
+    provenance = pq.read_metadata(pa.BufferReader(good)).metadata[PROVENANCE_KEY]
+    other = table.set_column(0, "ts", table.column("ts").cast(pa.timestamp("ms", tz="UTC")))
+    sink = pa.BufferOutputStream()
+    pq.write_table(other.replace_schema_metadata({PROVENANCE_KEY: provenance}), sink)
+    part[DAYS[3]].write_bytes(sink.getvalue().to_pybytes())
+    symbol_dir = part[DAYS[0]].parent.parent
+    strays = [part[DAYS[0]].parent / "notes.txt",  # beside a partition
+              symbol_dir / "date=2024-06-14" / "part-1.parquet",  # another part name
+              lake.root / "trades" / "README"]  # above the partition folders
+    for stray in strays:
+        put(stray, good if stray.name.endswith(".parquet") else b"hello")
+    not_a_day = symbol_dir / "date=2024-13-45" / PART_FILE  # a partition file in a folder that is no day
+    put(not_a_day, good)
+    hidden = [part[DAYS[0]].parent / ".part-0.parquet.tmp-4242-deadbeef", symbol_dir / "_SUCCESS"]
+    for path in hidden:  # what dataset readers skip: not data, not findings
+        put(path, b"x")
+
+    result = cde("lake", "verify")
+    assert result.exit_code == 1, result.output
+    bad = bad_lines(result)
+    assert set(bad) == {str(p) for p in (part[DAYS[1]], part[DAYS[2]], part[DAYS[3]], *strays, not_a_day)}, bad
+    assert "unreadable" in bad[str(part[DAYS[1]])] and "unreadable" in bad[str(part[DAYS[2]])]
+    assert "schema differs" in bad[str(part[DAYS[3]])]
+    assert all("stray file" in bad[str(p)] for p in strays)
+    assert "date=2024-13-45 is not a day" in bad[str(not_a_day)]
+    assert "internal error" not in result.output
+    assert f"{len(bad)} bad" in result.output
+    # a filter narrows the stray files too: the README above every exchange is not binance's
+    filtered = bad_lines(cde("lake", "verify", "--exchange", "binance"))
+    assert str(strays[2]) not in filtered and str(strays[0]) in filtered and str(not_a_day) in filtered
+
+    listed = cde("lake", "ls", "--json")  # was an internal error on the folder that is no day
+    assert listed.exit_code == 0 and "internal error" not in listed.output, listed.output
+
+    for path in (*strays, not_a_day):
+        path.unlink()
+    for day in DAYS[1:]:
+        part[day].unlink()
+    result = cde("download", "--exchange", "binance", "--market", "spot", "--symbols", "BTCUSDT",
+                 "--start", str(DAYS[0]), "--end", str(DAYS[-1]))
+    assert result.exit_code == 0, result.output
+    result = cde("lake", "verify")
+    assert result.exit_code == 0 and "4 partitions checked, 0 bad" in result.output, result.output
