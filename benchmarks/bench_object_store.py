@@ -25,9 +25,7 @@ from __future__ import annotations
 BENCH_REQUIREMENTS = ["moto[server]", "pytest"]  # the loopback S3 server; its launcher is a pytest plugin module
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import os  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -35,7 +33,7 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_bars import SPAN_DAYS, TRADE_COLUMNS, arrow_batch, synthetic_trades, write_lake  # noqa: E402
+from bench_bars import SPAN_DAYS, TRADE_COLUMNS, aggregate_in_child, synthetic_trades, write_lake  # noqa: E402
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 PER_DAY = 1_000_000
@@ -55,54 +53,12 @@ def decode(files: list) -> tuple[float, float]:
     return time.perf_counter() - t0, time.process_time() - c0
 
 
-def aggregate_in_child(root: str, first: str, last: str, workers: int, threshold: float, env: dict) -> dict:
-    spec = {"root": root, "start": first, "end": last, "workers": workers, "threshold": threshold}
-    out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True,
-                         env=env)
-    if out.returncode:
-        raise RuntimeError(f"aggregation child failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def child(spec_json: str) -> None:
-    import shutil
-
-    from cde_bars import AggregateRequest, aggregate_lake
-    from cde_bars.catalog import builder_by_name
-    from cde_core.lake import Lake
-    from cde_core.local_executor import LocalExecutor, LocalExecutorParams
-    from cde_core.object_store import ObjectPath
-
-    spec = json.loads(spec_json)
-    lake = Lake(spec["root"])
-    bars = lake.root / "bars"
-    if isinstance(bars, ObjectPath):
-        bars.remove_tree()
-    else:
-        shutil.rmtree(bars, ignore_errors=True)
-    request = AggregateRequest(bar="dollar", params={"threshold": spec["threshold"]}, exchange="binance",
-                               market="spot", symbols=SYMBOLS, start=spec["start"], end=spec["end"])
-    builder = builder_by_name("dollar")  # load the cached kernels before timing
-    builder.update(builder.new_state({"threshold": 1.0}), arrow_batch(synthetic_trades(10)))
-    lake.root.exists()  # and start the S3 client (SDK set-up, credentials): once per process, like the kernels
-    executor = LocalExecutor(LocalExecutorParams(kind="thread", max_workers=spec["workers"]))
-    t0, c0 = time.perf_counter(), time.process_time()
-    report = aggregate_lake(request, lake=lake, executor=executor)
-    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    assert report.trades > 0 and all(s.status == "built" for s in report.symbols), report
-    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "trades": report.trades, "bars": report.bars}))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trades", type=int, default=20_000_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        child(args.child)
-        return
 
     import psutil
     import pyarrow.fs as pafs
@@ -142,8 +98,7 @@ def main() -> None:
                 best[label][:2] = min(best[label][0], wall), min(best[label][1], cpu)
             for label, where in (("aggregate disk", str(root)), ("aggregate bucket", url)):
                 server_cpu = sum(moto.cpu_times()[:2])
-                result = aggregate_in_child(where, first.isoformat(), last.isoformat(), args.workers, threshold,
-                                            env)
+                result = aggregate_in_child(where, SYMBOLS, first, last, args.workers, threshold, env=env)
                 server_cpu = sum(moto.cpu_times()[:2]) - server_cpu
                 assert result["trades"] == trades, result
                 previous = best.get(label, [float("inf")] * 3)
