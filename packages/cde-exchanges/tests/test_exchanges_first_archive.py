@@ -92,9 +92,15 @@ def markers(root: Path) -> list[str]:
     return sorted(p.name for p in (root / ".cache" / "missing").rglob("*.json"))
 
 
-def warnings() -> tuple[list[str], int]:
+def download_warning_lines(config: CdeConfig, monkeypatch: pytest.MonkeyPatch,
+                           *args: str) -> tuple[dict[str, Any], list[str]]:
+    """``download(...)``'s report and the warnings it logged."""
     lines: list[str] = []
-    return lines, logger.add(lambda m: lines.append(m.record["message"]), level="WARNING")
+    sink = logger.add(lambda m: lines.append(m.record["message"]), level="WARNING")
+    try:
+        return download(config, monkeypatch, *args), lines
+    finally:
+        logger.remove(sink)
 
 
 # -- the fake S3 listing ---------------------------------------------------------------------------------
@@ -201,11 +207,8 @@ def test_binance_lists_the_folder_instead_of_probing_each_day(
     assert len(markers(tmp_path / "oracle")) > 900  # what the issue saw: one marker per absent day
     paged_server.clear_faults()
     before = len(paged_server.requests())
-    lines, sink = warnings()
-    try:
-        report = download(config_for(tmp_path / "lake", paged_server), monkeypatch, "binance", "spot", "BTCUSDT")
-    finally:
-        logger.remove(sink)
+    report, lines = download_warning_lines(config_for(tmp_path / "lake", paged_server), monkeypatch, "binance", "spot",
+                                           "BTCUSDT")
     asked = paged_server.requests()[before:]
     listings = [r for r in asked if r.startswith("?")]
     files = sorted(r for r in asked if not r.startswith("?"))
@@ -228,11 +231,8 @@ def test_an_unreadable_listing_falls_back_to_asking_each_file(
     oracle = download(config_for(tmp_path / "oracle", paged_server), monkeypatch, "binance", "spot", "BTCUSDT")
     paged_server.add_fault(Fault(fault), "[?]prefix=*")  # type: ignore[arg-type]
     before = len(paged_server.requests())
-    lines, sink = warnings()
-    try:
-        report = download(config_for(tmp_path / "lake", paged_server), monkeypatch, "binance", "spot", "BTCUSDT")
-    finally:
-        logger.remove(sink)
+    report, lines = download_warning_lines(config_for(tmp_path / "lake", paged_server), monkeypatch, "binance", "spot",
+                                           "BTCUSDT")
     asked = paged_server.requests()[before:]
     assert len([r for r in asked if r.startswith("?")]) == 1  # switched off after the first failure
     assert len(lines) == 1 and "listing" in lines[0] and "asking for each file" in lines[0], lines
@@ -276,12 +276,8 @@ def test_okx_search_with_a_failing_probe_asks_for_every_day(
                       "--kind", "aggTrades", "--recheck-missing")
     server.add_fault(Fault("500", times=1), f"*{Path(okx_daily(START)).name}")  # the search's first probe
     before = len(server.requests())
-    lines, sink = warnings()
-    try:
-        report = download(config_for(tmp_path / "lake", server), monkeypatch, "okx", "spot", "BTC-USDT",
-                          "--kind", "aggTrades")
-    finally:
-        logger.remove(sink)
+    report, lines = download_warning_lines(config_for(tmp_path / "lake", server), monkeypatch, "okx", "spot",
+                                           "BTC-USDT", "--kind", "aggTrades")
     asked = server.requests()[before:]
     assert len(lines) == 1 and "could not find where" in lines[0], lines
     assert len([r for r in asked if r.endswith(".zip")]) > 900  # every day asked for
