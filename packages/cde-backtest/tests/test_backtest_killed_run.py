@@ -61,11 +61,9 @@ def write_bars(lake: Lake, panel: pd.DataFrame) -> None:
                              Provenance(source="test", rows=n))
 
 
-@pytest.mark.parametrize("where", ["local", "s3"])
-def test_a_run_killed_before_its_commit_file_is_never_listed_as_a_run(where, tmp_path: Path, request,
-                                                                       panel_factory) -> None:  # type: ignore[no-untyped-def]
-    lake = Lake(tmp_path / "lake" if where == "local" else request.getfixturevalue("s3_lake_url"))
-    write_bars(lake, panel_factory(24 * 20, 3, seed=4, funding=False, late_listing=False))
+def run_killed_at_its_commit(lake: Lake, where: str) -> Path | ObjectPath:
+    """Start a backtest run in a child, SIGKILL it once every file but the commit file is written;
+    the folder it was saving into."""
     # the child inherits this process's environment: the AWS variables of the loopback server included
     child = subprocess.Popen([sys.executable, "-c", STALL_AT_COMMIT, str(lake.root), json.dumps(REQUEST)],
                              stdout=subprocess.PIPE, text=True)
@@ -75,7 +73,15 @@ def test_a_run_killed_before_its_commit_file_is_never_listed_as_a_run(where, tmp
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
-    folder = ObjectPath(folder_line) if where == "s3" else Path(folder_line)
+    return ObjectPath(folder_line) if where == "s3" else Path(folder_line)
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_a_run_killed_before_its_commit_file_is_never_listed_as_a_run(where, tmp_path: Path, request,
+                                                                       panel_factory) -> None:  # type: ignore[no-untyped-def]
+    lake = Lake(tmp_path / "lake" if where == "local" else request.getfixturevalue("s3_lake_url"))
+    write_bars(lake, panel_factory(24 * 20, 3, seed=4, funding=False, late_listing=False))
+    folder = run_killed_at_its_commit(lake, where)
     # the kill came after every other file was written: they are there, the commit file is not
     assert sorted(p.name for p in folder.iterdir()) == sorted(set(RUN_FILES) - {COMMIT_FILE})
     run_id = folder.name if where == "s3" else folder.name.removeprefix(".").split(".tmp-")[0]
@@ -98,14 +104,7 @@ def test_what_a_killed_save_left_is_swept_once_old_by_the_next_save(where, tmp_p
                                                                       monkeypatch) -> None:  # type: ignore[no-untyped-def]
     lake = Lake(tmp_path / "lake" if where == "local" else request.getfixturevalue("s3_lake_url"))
     write_bars(lake, panel_factory(24 * 20, 3, seed=4, funding=False, late_listing=False))
-    child = subprocess.Popen([sys.executable, "-c", STALL_AT_COMMIT, str(lake.root), json.dumps(REQUEST)],
-                             stdout=subprocess.PIPE, text=True)
-    try:
-        folder_line = child.stdout.readline().strip()  # type: ignore[union-attr]
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-    folder = ObjectPath(folder_line) if where == "s3" else Path(folder_line)
+    folder = run_killed_at_its_commit(lake, where)
     store = RunStore(lake)
     assert store.sweep_abandoned() == 0 and any(folder.iterdir())  # young: maybe a save in progress
     monkeypatch.setattr("cde_core.atomic.STALE_OBJECT_AGE_S", -1.0)  # now every leftover counts as old
