@@ -15,14 +15,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
 import pytest
 
 from cde_core.lake import Lake, Provenance
 from cde_core.object_store import ObjectPath
-from cde_core.schemas import BARS_SCHEMA, PERIOD_START
 from cde_core.testing.s3_server import S3Server
+from cde_core.testing.synthetic import hourly_time_bars
 
 HOURS = 24 * 10
 
@@ -30,18 +28,9 @@ HOURS = 24 * 10
 def write_bars(lake: Lake, symbols: list[str]) -> None:
     """Ten days of random-walk 1 h bars per symbol (seeded), under bar spec ``time-1h``."""
     rng = np.random.default_rng(3)
-    clock = pd.date_range("2024-03-01", periods=HOURS, freq="h", tz="UTC").as_unit("us")
     for symbol in symbols:
         close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, HOURS)))
-        open_ = np.r_[100.0, close[:-1]]
-        volume = rng.uniform(1, 10, HOURS)
-        columns = {"ts": clock, "ts_close": clock + pd.Timedelta(minutes=59), "open": open_,
-                   "high": np.maximum(open_, close) * 1.001, "low": np.minimum(open_, close) * 0.999,
-                   "close": close, "volume": volume, "quote_volume": volume * close, "vwap": close,
-                   "n_trades": np.full(HOURS, 10), "buy_volume": volume / 2, "buy_quote_volume": volume * close / 2,
-                   "first_trade_id": np.arange(HOURS), "last_trade_id": np.arange(HOURS)}
-        table = pa.table({**{f.name: pa.array(columns[f.name]).cast(f.type) for f in BARS_SCHEMA},
-                          PERIOD_START: pa.array(clock)})
+        table = hourly_time_bars(close, rng.uniform(1, 10, HOURS))
         lake.write_partition(lake.bars_dir("time-1h", "binance", "spot", symbol) / "month=2024-03", table,
                              Provenance(source="test", rows=HOURS))
 

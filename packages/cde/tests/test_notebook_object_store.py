@@ -15,7 +15,8 @@ from cde import Lake
 from cde_core.errors import NotFoundError
 from cde_core.lake import Provenance
 from cde_core.object_store import ObjectPath
-from cde_core.schemas import BARS_SCHEMA, PERIOD_START, TRADES_SCHEMA
+from cde_core.schemas import TRADES_SCHEMA
+from cde_core.testing.synthetic import hourly_time_bars
 
 SYMBOLS = ["AAA", "BBB"]
 HOURS = 24 * 15
@@ -33,18 +34,9 @@ def fill(lake: Lake) -> None:
                            "is_buyer_maker": rng.random(n) < 0.5}, schema=TRADES_SCHEMA)
         lake.core.write_partition(lake.core.trades_dir("vendor", "spot", "AAA", day), trades,
                                   Provenance(source="test", rows=n))
-    clock = pd.date_range("2024-03-01", periods=HOURS, freq="h", tz="UTC").as_unit("us")
     for k, symbol in enumerate(SYMBOLS):
         close = 100 * np.exp(np.cumsum(rng.normal(0.0003 * (k - 0.5), 0.01, HOURS)))
-        open_ = np.r_[100.0, close[:-1]]
-        volume = rng.uniform(1, 10, HOURS)
-        columns = {"ts": clock, "ts_close": clock + pd.Timedelta(minutes=59), "open": open_,
-                   "high": np.maximum(open_, close) * 1.001, "low": np.minimum(open_, close) * 0.999,
-                   "close": close, "volume": volume, "quote_volume": volume * close, "vwap": close,
-                   "n_trades": np.full(HOURS, 10), "buy_volume": volume / 2, "buy_quote_volume": volume * close / 2,
-                   "first_trade_id": np.arange(HOURS), "last_trade_id": np.arange(HOURS)}
-        table = pa.table({**{f.name: pa.array(columns[f.name]).cast(f.type) for f in BARS_SCHEMA},
-                          PERIOD_START: pa.array(clock)})
+        table = hourly_time_bars(close, rng.uniform(1, 10, HOURS))
         lake.core.write_partition(lake.core.bars_dir("time-1h", "vendor", "spot", symbol) / "month=2024-03", table,
                                   Provenance(source="test", rows=HOURS))
 

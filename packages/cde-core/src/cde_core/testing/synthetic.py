@@ -56,6 +56,24 @@ def synthetic_bars(n_bars: int = 300, *, seed: int = 0, start: str = "2024-01-01
     }, index=pd.DatetimeIndex(ts, name="ts"))
 
 
+def hourly_time_bars(close: np.ndarray, volume: np.ndarray, *, start: str = "2024-03-01") -> pa.Table:
+    """1 h time bars (the bars schema plus ``period_start``, as the time builder writes them) from
+    ``close`` and ``volume`` per hour: opens at the previous close (100 first), a 0.1 % range around
+    open and close, ten trades an hour, half the volume taker-bought, vwap at the close."""
+    from cde_core.schemas import BARS_SCHEMA, PERIOD_START
+
+    hours = len(close)
+    clock = pd.date_range(start, periods=hours, freq="h", tz="UTC").as_unit("us")
+    open_ = np.r_[100.0, close[:-1]]
+    columns = {"ts": clock, "ts_close": clock + pd.Timedelta(minutes=59), "open": open_,
+               "high": np.maximum(open_, close) * 1.001, "low": np.minimum(open_, close) * 0.999,
+               "close": close, "volume": volume, "quote_volume": volume * close, "vwap": close,
+               "n_trades": np.full(hours, 10), "buy_volume": volume / 2, "buy_quote_volume": volume * close / 2,
+               "first_trade_id": np.arange(hours), "last_trade_id": np.arange(hours)}
+    return pa.table({**{f.name: pa.array(columns[f.name]).cast(f.type) for f in BARS_SCHEMA},
+                     PERIOD_START: pa.array(clock)})
+
+
 def synthetic_panel(symbols: Sequence[str] | int = 5, n_bars: int = 200, *, seed: int = 0) -> pd.DataFrame:
     """Several symbols' bars indexed by ``(ts, symbol)``, sorted by ts then symbol."""
     names = [f"SYM{i}USDT" for i in range(symbols)] if isinstance(symbols, int) else list(symbols)
