@@ -88,8 +88,9 @@ async def lake_inventory(request: Request, exchange: PartitionQuery = None,
     # async, so a request never queues for a worker thread; only the very first waits for a scan,
     # and that scan runs in a worker thread, not on the event loop
     snapshot = cache.current() or await run_in_threadpool(cache.snapshot)
-    snapshot.check_filter(exchange=exchange, market=market, symbol=symbol)  # a typo is a 404, not []
     page = snapshot.page(exchange=exchange, market=market, symbol=symbol, offset=offset, limit=limit)
+    if page.total == 0:  # only a filter that matches nothing can name something the lake lacks
+        snapshot.check_filter(exchange=exchange, market=market, symbol=symbol)  # a typo is a 404, not []
     headers = {"X-Total-Count": str(page.total), "ETag": page.etag}
     if _etag_matches(request.headers.get("if-none-match"), page.etag):
         return Response(status_code=304, headers=headers)
