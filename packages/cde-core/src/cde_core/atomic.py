@@ -79,15 +79,8 @@ def _sweep_dead_uploads() -> None:
     import shutil
 
     for folder in Path(tempfile.gettempdir()).glob(f"{_UPLOAD_PREFIX}*-*"):
-        pid_text = folder.name.removeprefix(_UPLOAD_PREFIX).split("-", 1)[0]
-        if not pid_text.isdigit() or int(pid_text) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid_text), 0)
-        except ProcessLookupError:
+        if _writer_is_gone(folder.name.removeprefix(_UPLOAD_PREFIX).split("-", 1)[0]):
             shutil.rmtree(folder, ignore_errors=True)
-        except OSError:  # alive under another user: not ours to judge
-            continue
 
 
 @contextlib.contextmanager
@@ -137,9 +130,13 @@ def remove_stale_temps(folder: Path | ObjectPath) -> int:
     return removed
 
 
-def _pid_is_dead(pid: int) -> bool:
+def _writer_is_gone(pid_text: str) -> bool:
+    """True when ``pid_text`` (from a temporary's name) is another process of this machine that has
+    ended; never this process, a live one, or one of another user (not ours to judge)."""
+    if not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
     try:
-        os.kill(pid, 0)
+        os.kill(int(pid_text), 0)
     except ProcessLookupError:
         return True
     except OSError:  # alive under another user
@@ -159,8 +156,7 @@ def remove_dead_writers_temps(folder: Path) -> int:
     for name in names:
         if not name.startswith(".") or ".tmp-" not in name:
             continue
-        pid_text = name.rsplit(".tmp-", 1)[1].split("-", 1)[0]
-        if pid_text.isdigit() and int(pid_text) != os.getpid() and _pid_is_dead(int(pid_text)):
+        if _writer_is_gone(name.rsplit(".tmp-", 1)[1].split("-", 1)[0]):
             with contextlib.suppress(FileNotFoundError):
                 (folder / name).unlink()
                 removed += 1
