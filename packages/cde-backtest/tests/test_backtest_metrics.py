@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -96,10 +97,62 @@ def test_backtest_metrics_drawdown_never_recovered():
 
 def test_backtest_metrics_flat_and_losing_edge_cases():
     flat = _metrics([100.0, 100.0, 100.0])
-    assert (flat.total_return, flat.sharpe, flat.sortino, flat.max_drawdown, flat.profit_factor) == (0, 0, 0, 0, 0)
+    assert (flat.total_return, flat.max_drawdown, flat.annual_volatility) == (0, 0, 0)
+    # no return and no risk: the ratios are undefined, not a plausible 0
+    assert all(math.isnan(v) for v in (flat.sharpe, flat.sortino, flat.calmar, flat.profit_factor, flat.hit_rate))
     assert flat.max_drawdown_duration_days == pytest.approx(1.0)  # consecutive equal peaks: one bar
     losing = _metrics([90.0, 81.0])
     assert losing.max_drawdown == pytest.approx(0.19)
     assert losing.profit_factor == 0.0
     assert losing.sortino == pytest.approx(-0.1 / 0.1 * math.sqrt(365))
     assert max_drawdown_duration(np.array([90.0, 81.0]), np.array([0, DAY]), 100.0) == pytest.approx(2.0)
+
+
+def _slow_sharpe(nav: list[float], initial: float, bars_per_year: float) -> float:
+    """Sharpe by the textbook, in exact fractions: mean / sample std of the bar returns (NaN for 0/0,
+    ±inf for a return without risk)."""
+    from fractions import Fraction
+
+    values = [Fraction(initial)] + [Fraction(v) for v in nav]
+    r = [b / a - 1 for a, b in itertools.pairwise(values)]
+    mean = sum(r) / len(r)
+    var = sum((x - mean) ** 2 for x in r) / (len(r) - 1)
+    if var == 0:
+        return math.nan if mean == 0 else math.copysign(math.inf, mean)
+    return float(mean) / math.sqrt(float(var)) * math.sqrt(bars_per_year)
+
+
+@pytest.mark.parametrize("growth", [1.01, 0.99, 1.0 + 1e-6, 1.001])
+def test_backtest_metrics_of_a_steady_curve_are_not_rounding_noise(growth):
+    """A NAV growing (or shrinking) by the same factor every bar has no risk: Sharpe, Sortino and (when
+    it never falls) Calmar are ±inf like the exact arithmetic's, never 10^15 from the last bits of the
+    floating-point returns, nor 0; and a curve that never falls has a max drawdown of +0.0, not −0.0
+    (shown as "-0.00 %")."""
+    nav = [100.0 * growth ** k for k in range(1, 60)]
+    m = _metrics(nav, step=DAY // 24)
+    exact = _slow_sharpe([100.0 * growth ** k for k in range(1, 60)], 100.0, m.periods_per_year)
+    assert math.isinf(exact) or abs(exact) > 1e6  # the fractions see (almost) no spread
+    assert m.sharpe == math.copysign(math.inf, growth - 1)
+    if growth > 1:
+        assert m.sortino == math.inf and m.calmar == math.inf and m.profit_factor == math.inf
+        assert m.max_drawdown == 0 and math.copysign(1.0, m.max_drawdown) == 1.0
+        assert m.hit_rate == 1.0
+    else:
+        # every bar loses |r|: downside deviation |r|, Sortino −√P
+        assert m.sortino == pytest.approx(-math.sqrt(m.periods_per_year)) and m.profit_factor == 0.0
+        assert m.hit_rate == 0.0
+        assert m.max_drawdown == pytest.approx(1 - nav[-1] / 100.0)
+
+
+def test_backtest_metrics_of_a_flat_curve_with_rounding_residue_are_undefined():
+    """A NAV that is flat up to its last bit (fees of 1e-13 cash, a mark that rounds) is flat."""
+    nav = 1e6 + np.array([0.0, 1e-10, -1e-10, 0.0, 2e-10, 0.0])
+    m = _metrics(nav, initial=1e6)
+    assert all(math.isnan(v) for v in (m.sharpe, m.sortino, m.calmar, m.profit_factor, m.hit_rate))
+    assert m.total_return == pytest.approx(0.0, abs=1e-15)
+    # the rounding floor is far below any real strategy's: returns of ±1e-9 per bar still count
+    nav = 100.0 * np.cumprod(1 + np.array([2e-9, -1e-9, 3e-9, -1e-9, 2e-9]))
+    m = _metrics(nav)
+    r = nav / np.concatenate([[100.0], nav[:-1]]) - 1
+    assert m.sharpe == pytest.approx(r.mean() / r.std(ddof=1) * math.sqrt(365), rel=1e-4)
+    assert m.hit_rate == pytest.approx(3 / 5)

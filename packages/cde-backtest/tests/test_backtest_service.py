@@ -396,3 +396,63 @@ def test_backtest_raises_no_pandas_performance_warning(wide_features, strategy):
     change = {"features": "wide", "engine": {}, "params": {}, **strategy}
     result = run_backtest(_request(**change), wide_features)
     assert result.n_bars > 0
+
+
+def _strict_json(text: str):
+    """JSON as a strict parser (a browser's JSON.parse, jq) reads it: NaN and Infinity are not JSON."""
+    def refuse(token):
+        raise AssertionError(f"{token} in JSON output")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_run_that_never_trades_has_no_sharpe_everywhere_it_is_shown(lake_and_panel, tmp_path):
+    """A flat NAV has no risk and no return: its Sharpe, Sortino, Calmar, profit factor and share of
+    winning bars are undefined, never 0 (a plausible number) — and every output carries that as valid
+    JSON and a dash, not NaN, Infinity or 0.00."""
+    import typer
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from cde_backtest.api import build_router
+    from cde_backtest.cli import backtest_app
+
+    lake, _ = lake_and_panel
+    idle = _request(params={"factor": "ret_log_72", "n_long": 0, "n_short": 0, "universe_size": 5,
+                            "volume_window": 48})
+    config = tmp_path / "idle.yaml"
+    config.write_text(yaml.safe_dump(idle.model_dump(mode="json")))
+    app = typer.Typer()
+    app.add_typer(backtest_app, name="backtest")
+    runner = CliRunner()
+    out = runner.invoke(app, ["backtest", "run", "--config", str(config), "--lake", str(lake.root), "--json"])
+    assert out.exit_code == 0, out.output
+    run_id = _strict_json(out.output)["run_id"]
+    metrics = RunStore(lake).metrics(run_id)
+    assert metrics.n_trades == 0 and metrics.total_return == 0 and metrics.max_drawdown == 0
+    for key in ("sharpe", "sortino", "calmar", "profit_factor", "hit_rate"):
+        assert np.isnan(getattr(metrics, key)), key
+    shown = _strict_json(runner.invoke(app, ["backtest", "show", run_id, "--lake", str(lake.root),
+                                             "--json"]).output)
+    assert shown["metrics"]["sharpe"] is None and shown["metrics"]["total_return"] == 0
+    listed = {r["run_id"]: r for r in _strict_json(runner.invoke(app, ["backtest", "ls", "--lake", str(lake.root),
+                                                                       "--json"]).output)}
+    assert listed[run_id]["sharpe"] is None
+    table = runner.invoke(app, ["backtest", "ls", "--lake", str(lake.root)]).output
+    row = next(line for line in table.splitlines() if run_id[:20] in line)
+    assert "—" in row and "0.00 " not in row.replace("0.00 %", "")  # no Sharpe shown as 0.00
+    page = RunStore(lake).load(run_id).report.read_text()
+    metrics_table = page[page.index("Sharpe ratio"):][:400]
+    assert "—" in metrics_table and "nan" not in metrics_table.lower() and "inf" not in metrics_table.lower()
+
+    api = FastAPI()
+    api.state.tasks = _InlineTasks()
+    api.state.lake = lake
+    api.include_router(build_router())
+    client = TestClient(api)
+    task = client.post("/backtest/runs", json=idle.model_dump(mode="json"))
+    assert task.status_code == 202, task.text
+    done = client.get(f"/backtest/tasks/{task.json()['id']}")
+    assert done.status_code == 200 and _strict_json(done.text)["result"]["metrics"]["sharpe"] is None
+    runs = client.get("/backtest/runs")
+    assert runs.status_code == 200 and _strict_json(runs.text)

@@ -82,7 +82,7 @@ def ls_command(lake_root: LakeOption = None,
     from rich.table import Table
 
     from cde_backtest.report.labels import format_metric as _fmt
-    from cde_backtest.run_store import RunStore
+    from cde_backtest.run_store import RunStore, _json_safe
     from cde_core.console import table_console
     from cde_core.lake_names import absent_lake
 
@@ -92,15 +92,15 @@ def ls_command(lake_root: LakeOption = None,
         raise missing
     runs = RunStore(lake).list()
     if as_json:
-        typer.echo(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
+        typer.echo(json.dumps([_json_safe(r.model_dump()) for r in runs], indent=2, default=str))
         return
     table = Table(title=f"{len(runs)} backtest run(s)")
     table.add_column("run id", no_wrap=True)
     for column in ("strategy", "total return", "sharpe", "max drawdown"):
         table.add_column(column)
     for r in runs:
-        table.add_row(r.run_id, r.strategy, _fmt("total_return", r.total_return or 0.0),
-                      _fmt("sharpe", r.sharpe or 0.0), _fmt("max_drawdown", r.max_drawdown or 0.0))
+        table.add_row(r.run_id, r.strategy, _fmt("total_return", r.total_return),  # None (undefined): —
+                      _fmt("sharpe", r.sharpe), _fmt("max_drawdown", r.max_drawdown))
     table_console().print(table)
 
 
@@ -111,13 +111,13 @@ def show_command(run_id: Annotated[str, typer.Argument(help="run id (see `cde ba
     """Show a run's configuration, metrics and report path."""
     import yaml
 
-    from cde_backtest.run_store import RunStore
+    from cde_backtest.run_store import RunStore, _json_safe
     from cde_core.console import table_console
 
     store = RunStore(_lake(lake_root))
     metrics, config, folder = store.metrics(run_id), store.config(run_id), store.path(run_id)
     if as_json:
-        typer.echo(json.dumps({"run_id": run_id, "config": config, "metrics": metrics.model_dump(mode="json"),
+        typer.echo(json.dumps({"run_id": run_id, "config": config, "metrics": _json_safe(metrics.model_dump()),
                                "report": str(folder / "report.html")}, indent=2, default=str))
         return
     console = table_console()

@@ -17,6 +17,11 @@ from pydantic import BaseModel, Field
 
 SECONDS_PER_YEAR = 365.0 * 24 * 3600
 
+#: relative size below which a per-bar return, its spread, a drawdown or a P&L sum (relative to the
+#: initial cash) is floating-point residue, not money (a double holds ~16 digits; a NAV built from
+#: many fills loses a few of them)
+NOISE = 1e-12
+
 
 class Metrics(BaseModel):
     """Summary statistics of one run (what ``metrics.json`` holds)."""
@@ -59,10 +64,14 @@ def periods_per_year(ts_ns: np.ndarray) -> float:
     return n / calendar_years(ts_ns) if n > 1 else 365.0
 
 
-def _safe_div(a: float, b: float) -> float:
-    if b == 0.0 or not math.isfinite(b):
-        return math.inf if a > 0 else (0.0 if a == 0 else -math.inf)
-    return a / b
+def risk_ratio(gain: float, risk: float, noise: float = NOISE) -> float:
+    """``gain / risk`` where ``risk`` ≥ 0; a risk within ``noise`` of zero gives ±inf for a gain and
+    NaN for none (a gain within ``noise`` of zero is none), never a huge or zero "plausible" number."""
+    if risk > noise:
+        return gain / risk
+    if abs(gain) <= noise or math.isnan(gain):
+        return math.nan
+    return math.inf if gain > 0 else -math.inf
 
 
 def drawdown(nav: np.ndarray) -> np.ndarray:
@@ -102,22 +111,22 @@ def compute_metrics(nav: np.ndarray, ts_ns: np.ndarray, *, initial_cash: float, 
     std = float(np.std(r, ddof=1)) if len(r) > 1 else 0.0
     mean = float(np.mean(r)) if len(r) else 0.0
     downside = float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2))) if len(r) else 0.0
-    mdd = float(-np.min(np.minimum(drawdown(np.concatenate([[initial_cash], nav])), 0.0)))
-    bar_pnl = np.diff(np.concatenate([[initial_cash], nav]))
-    nonzero = r[r != 0.0]
+    mdd = max(0.0, float(-np.min(drawdown(np.concatenate([[initial_cash], nav])))))  # never −0.0
+    bar_pnl = np.diff(np.concatenate([[initial_cash], nav])) / initial_cash
+    moved = r[np.abs(r) > NOISE]
     gains = float(bar_pnl[bar_pnl > 0].sum())
     losses = float(-bar_pnl[bar_pnl < 0].sum())
     return Metrics(
         total_return=total, cagr=cagr, annual_volatility=std * math.sqrt(ppy),
-        sharpe=_safe_div(mean, std) * math.sqrt(ppy) if std > 0 else 0.0,
-        sortino=_safe_div(mean, downside) * math.sqrt(ppy) if downside > 0 else (math.inf if mean > 0 else 0.0),
-        calmar=_safe_div(cagr, mdd) if mdd > 0 else (math.inf if cagr > 0 else 0.0),
+        sharpe=risk_ratio(mean, std) * math.sqrt(ppy),
+        sortino=risk_ratio(mean, downside) * math.sqrt(ppy),
+        calmar=risk_ratio(cagr, mdd),
         max_drawdown=mdd, max_drawdown_duration_days=max_drawdown_duration(nav, ts_ns, initial_cash),
         turnover=float(np.sum(traded / prev) / years) if years > 0 else 0.0,
         avg_gross_exposure=float(np.mean(gross)) if len(gross) else 0.0,
         avg_net_exposure=float(np.mean(net)) if len(net) else 0.0,
-        hit_rate=float(np.mean(nonzero > 0)) if len(nonzero) else 0.0,
-        profit_factor=_safe_div(gains, losses) if losses > 0 else (math.inf if gains > 0 else 0.0),
+        hit_rate=float(np.mean(moved > 0)) if len(moved) else math.nan,
+        profit_factor=risk_ratio(gains, losses),
         total_fees=float(fees), total_slippage=float(slippage), total_funding=float(funding),
         n_trades=int(n_trades), periods_per_year=ppy, years=years,
     )

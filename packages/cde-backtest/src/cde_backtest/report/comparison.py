@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from cde_backtest.metrics import Metrics, compute_metrics
+from cde_backtest.metrics import NOISE, Metrics, compute_metrics
 from cde_backtest.report.labels import METRIC_LABELS, format_value
 from cde_core.visual.page import table_html
 
@@ -33,12 +33,12 @@ def relative_stats(strategy: np.ndarray, benchmark: np.ndarray, periods_per_year
     × bars per year) and the Pearson correlation; NaN when the benchmark does not move."""
     ok = np.isfinite(strategy) & np.isfinite(benchmark)
     s, b = strategy[ok], benchmark[ok]
-    if len(s) < 2 or np.var(b) == 0:
+    if len(s) < 2 or np.std(b) <= NOISE:  # a benchmark that does not move (rounding aside)
         return {"beta": math.nan, "alpha": math.nan, "correlation": math.nan}
     cov = float(np.mean((s - s.mean()) * (b - b.mean())))
     beta = cov / float(np.var(b))
     alpha = (float(s.mean()) - beta * float(b.mean())) * periods_per_year
-    corr = cov / float(np.std(s) * np.std(b)) if np.std(s) > 0 else math.nan
+    corr = cov / float(np.std(s) * np.std(b)) if np.std(s) > NOISE else math.nan
     return {"beta": beta, "alpha": alpha, "correlation": corr}
 
 

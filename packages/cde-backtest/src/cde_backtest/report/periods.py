@@ -11,6 +11,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from cde_backtest.metrics import NOISE
+
 ROLLING_DAYS = 30
 
 
@@ -66,7 +68,7 @@ def rolling_stats(returns: pd.Series, periods_per_year: float, window: int,
     roll = live.rolling(window, min_periods=window)
     mean, std = roll.mean(), roll.std()
     scale = math.sqrt(periods_per_year)
-    sharpe = (mean / std.where(std > 0)) * scale
+    sharpe = (mean / std.where(std > NOISE)) * scale  # no risk in the window: no Sharpe (metrics.NOISE)
     out = pd.DataFrame({"sharpe": sharpe, "volatility": std * scale})
     return out.reindex(returns.index)
 
