@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cde_core.errors import DataError
 from cde_core.visual import testing as page
 from cde_core.visual.plotly_asset import PlotlyScript, asset_name
 from cde_features.analysis.analyzer import analyze_factors
@@ -198,3 +199,95 @@ def test_report_renders_in_chromium_with_every_chart_drawn(study, tmp_path):
     assert set(drawn) == set(charts)
     for key, markup in drawn.items():
         assert page.chart_has_data(markup), key
+
+
+# -- edges: ties, symbols coming and going, missing bars ---------------------------------------------------
+
+
+def _tied_quantiles(pairs: dict[str, tuple[float, float]], q: int) -> dict[int, list[float]]:
+    """Quantile → forward returns, by the slow rule: a symbol's quantile is ceil(average rank / n · q), so
+    equal factor values share one."""
+    values = [v for v, _ in pairs.values()]
+    n = len(values)
+    out: dict[int, list[float]] = {}
+    for value, ret in pairs.values():
+        below = sum(1 for v in values if v < value)
+        equal = sum(1 for v in values if v == value)
+        average_rank = below + (equal + 1) / 2
+        out.setdefault(min(q, max(1, math.ceil(average_rank / n * q))), []).append(ret)
+    return out
+
+
+def test_tied_factor_values_share_a_quantile_and_a_constant_factor_has_no_spread():
+    """A factor that does not tell symbols apart cannot rank them: a constant factor has no top-minus-
+    bottom spread, no IC and no turnover (it used to split its ties alphabetically and report the
+    spread between the last and the first symbol); a 0/1 flag puts all its 1s in one quantile."""
+    panel = synthetic_panel(6, 120, seed=9)
+    close = panel["close"]
+    n_times = len(panel.index.levels[0])
+    features = pd.DataFrame({"constant": 1.0,
+                             "flag": np.tile([0.0, 0.0, 1.0, 1.0, 1.0, 1.0], n_times),
+                             "coarse": np.round(np.random.default_rng(1).normal(size=len(panel)))},
+                            index=panel.index)
+    analysis = analyze_factors(features, close, horizons=[1], quantiles=3)
+    table = analysis.table().set_index("column")
+    assert math.isnan(table.loc["constant", "top_minus_bottom"]) and math.isnan(table.loc["constant", "ic_mean"])
+    assert math.isnan(table.loc["constant", "turnover_top"])
+    for column in ("flag", "coarse"):
+        by_time = analysis.columns[list(features.columns).index(column)].quantile_returns_by_time[1]
+        checked = 0
+        for ts, pairs in _cross_sections(features, close, column, 1).items():
+            expected = _tied_quantiles(pairs, 3)
+            for q in (1, 2, 3):
+                got = by_time.loc[ts, q]
+                if q in expected:
+                    assert got == pytest.approx(sum(expected[q]) / len(expected[q]), rel=1e-12), (column, ts, q)
+                    checked += 1
+                else:
+                    assert math.isnan(got), (column, ts, q)
+        assert checked > 100
+
+
+def test_rank_autocorrelation_ranks_only_the_symbols_present_at_both_times():
+    """Spearman of the factor at t and t − 1 over the symbols that have both: a symbol that left (value at
+    t − 1 only) or joined (value at t only) must not shift the others' ranks (it made a perfectly
+    persistent ranking look imperfect)."""
+    ts = pd.date_range("2024-01-01", periods=3, freq="1h", tz="UTC")
+    rows = {(ts[0], "A"): 1.0, (ts[0], "X"): 2.0, (ts[0], "B"): 3.0, (ts[0], "C"): 4.0,
+            (ts[1], "A"): 1.0, (ts[1], "B"): 2.0, (ts[1], "C"): 3.0,                     # X delisted
+            (ts[2], "A"): 3.0, (ts[2], "B"): 2.0, (ts[2], "C"): 1.0, (ts[2], "N"): 1.5}  # N listed
+    index = pd.MultiIndex.from_tuples(list(rows), names=["ts", "symbol"])
+    features = pd.DataFrame({"f": list(rows.values())}, index=index)
+    close = pd.Series(100.0, index=index)
+    series = analyze_factors(features, close, horizons=[1], quantiles=2).columns[0].autocorrelation_series
+    assert series.loc[ts[1]] == pytest.approx(1.0)  # A < B < C both times: the same order
+    assert series.loc[ts[2]] == pytest.approx(-1.0)  # A, B, C reversed; N is not in both
+
+
+def test_a_missing_bar_is_a_gap_in_the_analysis_not_a_shortcut_to_the_next_bar():
+    """Time bars analyse on their grid: an hour that no symbol has (an exchange outage) makes the 1-bar
+    forward return before it NaN — not a 2-hour return — and turnover and autocorrelation after it NaN,
+    as the features themselves treat a missing bar. The interval comes from the argument or from the
+    panel's ``bar_interval`` mark (what the lake readers set)."""
+    panel = synthetic_panel(5, 60, seed=4)
+    times = panel.index.levels[0]
+    outage = times[30]
+    panel = panel[panel.index.get_level_values(0) != outage]
+    close = panel["close"]
+    features = pd.DataFrame({"f": np.log(close)}, index=panel.index)
+    for kwargs in ({"bar_interval": "1h"}, {}):
+        if not kwargs:
+            features.attrs["bar_interval"] = pd.Timedelta("1h")
+        col = analyze_factors(features, close, horizons=[1, 2], quantiles=2, **kwargs).columns[0]
+        before, after = times[29], times[31]
+        ic1, ic2 = col.ic[1]["rank_ic"], col.ic[2]["rank_ic"]
+        assert math.isnan(ic1.get(before, math.nan)) and math.isnan(ic2.get(times[28], math.nan))
+        # the 2-bar return from 29:00 spans the outage slot and ends at 31:00: a real 2-bar return
+        cs = {s: (features.loc[(before, s), "f"], close.loc[(after, s)] / close.loc[(before, s)] - 1)
+              for s in features.loc[before].index}
+        f, r = zip(*cs.values(), strict=True)
+        assert ic2.loc[before] == pytest.approx(_pearson(_ranks(list(f)), _ranks(list(r))))
+        assert math.isnan(col.turnover["top"].get(after, math.nan))
+        assert math.isnan(col.autocorrelation_series.get(after, math.nan))
+    with pytest.raises(DataError, match="not on the 2h grid"):
+        analyze_factors(features, close, horizons=[1], bar_interval="2h")

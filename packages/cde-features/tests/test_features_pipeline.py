@@ -256,3 +256,29 @@ def test_compute_to_lake_creates_one_executor_and_closes_it(tmp_path: Path, coun
                            source="unit")
     assert len(files) == 3
     assert len(counting_executor.created) == 3 and counting_executor.closed == counting_executor.created
+
+
+def test_analyze_from_the_lake_treats_an_outage_hour_as_a_gap(tmp_path: Path) -> None:
+    """``cde features analyze`` (its service) analyses lake bars on their grid: with an hour that no
+    symbol has, the 1-bar forward return before it is NaN, so that timestamp has no IC — not an IC
+    against a 2-hour return."""
+    from cde_features.service import AnalyzeRequest, analyze_request
+
+    symbols = ["AAAUSDT", "BBBUSDT", "CCCUSDT", "DDDUSDT"]
+    _bars_lake(tmp_path / "lake", symbols, 24 * 3)
+    outage = pd.Timestamp("2024-01-02 05:00", tz="UTC")
+    lake = Lake(tmp_path / "lake")
+    for symbol in symbols:  # time bars (clock period_start) without the outage hour on any symbol
+        for path in (lake.bars_dir("time-1h", "binance", "spot", symbol)).glob("date=*/part-0.parquet"):
+            table = pq.read_table(path)
+            table = table.append_column("period_start", table.column("ts"))
+            keep = pa.array(table.column("ts").to_pandas() != outage)
+            with atomic_path(path) as tmp:
+                pq.write_table(table.filter(keep), tmp)
+    result = analyze_request(AnalyzeRequest(bars="time-1h", columns=["ret_log_1"], horizons=[1, 2], quantiles=2),
+                             lake=lake)
+    ic = result.columns[0].ic
+    before = outage - pd.Timedelta("1h")
+    assert np.isnan(ic[1]["rank_ic"].get(before, np.nan))
+    assert np.isfinite(ic[1]["rank_ic"].loc[before - pd.Timedelta("1h")])
+    assert np.isfinite(ic[2]["rank_ic"].loc[before])  # 04:00 → 06:00 is a real 2-bar return

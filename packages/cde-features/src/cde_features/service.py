@@ -14,6 +14,7 @@ from cde_core.json_types import JsonDate, JsonInt
 from cde_core.lake import Lake, LakeName
 from cde_core.lake_location import LakePath
 from cde_core.progress import CancelToken, ProgressCallback, scaled
+from cde_core.schemas import BAR_INTERVAL_ATTR
 from cde_core.suggest import did_you_mean
 from cde_features.feature_set import FeatureSet
 from cde_features.lake_io import empty_window, read_bars_panel, read_features, utc_start, write_features
@@ -181,7 +182,7 @@ def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None, report
     close = panel["close"].reindex(features.index)
     report(0.7, "analysing")
     result = analyze_factors(features, close, columns=columns, horizons=request.horizons,
-                             quantiles=request.quantiles)
+                             quantiles=request.quantiles, bar_interval=panel.attrs.get(BAR_INTERVAL_ATTR))
     if report_path is not None:
         from cde_core.atomic import atomic_write_bytes
         from cde_core.visual.plotly_asset import PlotlyScript

@@ -10,6 +10,7 @@ from cde_core.errors import DataError
 from cde_features.analysis.metrics import (
     forward_returns,
     information_coefficients,
+    on_bar_grid,
     quantile_returns_by_time,
     quantile_turnover_series,
     rank_autocorrelation_series,
@@ -60,9 +61,17 @@ def _mean(series: pd.Series) -> float:
 
 
 def analyze_factors(features: pd.DataFrame, close: pd.Series, *, columns: list[str] | None = None,
-                    horizons: tuple[int, ...] | list[int] = (1, 24, 168), quantiles: int = 5) -> FactorAnalysis:
+                    horizons: tuple[int, ...] | list[int] = (1, 24, 168), quantiles: int = 5,
+                    bar_interval: str | pd.Timedelta | None = None) -> FactorAnalysis:
     """Analyse ``columns`` of a feature panel (index ``(ts, symbol)``) against forward returns of
-    ``close`` (same index) at each horizon (in bars)."""
+    ``close`` (same index) at each horizon (in bars).
+
+    Time bars are analysed on their grid (``bar_interval``, else ``features.attrs['bar_interval']`` as
+    the bars readers set it): a missing bar is a NaN, so the 1-bar forward return before an outage is
+    NaN rather than a return over the outage, and turnover and autocorrelation never compare a bar
+    with one several intervals earlier. Threshold bars (no interval) count rows."""
+    from cde_features.panel_checks import bar_interval_of
+
     horizons = sorted({int(h) for h in horizons})
     if not horizons or horizons[0] < 1:
         raise DataError("horizons must be positive numbers of bars", hint="e.g. --horizons 1,24,168")
@@ -72,12 +81,13 @@ def analyze_factors(features: pd.DataFrame, close: pd.Series, *, columns: list[s
     missing = [c for c in columns if c not in features.columns]
     if missing:
         raise DataError(f"no feature column(s) {', '.join(missing)}", hint="see the computed columns")
+    step = bar_interval_of(features, bar_interval)
     close = close.reindex(features.index)
-    fwd = forward_returns(close, horizons)
-    fwd_wide = {h: fwd[f"fwd_{h}"].unstack(1) for h in horizons}
+    fwd = forward_returns(close, horizons, step_ns=step)
+    fwd_wide = {h: on_bar_grid(fwd[f"fwd_{h}"].unstack(1), step) for h in horizons}
     result = FactorAnalysis(horizons=horizons, quantiles=quantiles)
     for column in columns:
-        wide = features[column].unstack(1)
+        wide = on_bar_grid(features[column].unstack(1), step)
         ics = {h: information_coefficients(wide, fwd_wide[h]) for h in horizons}
         by_time = {h: quantile_returns_by_time(wide, fwd_wide[h], quantiles) for h in horizons}
         turnover = pd.DataFrame({"top": quantile_turnover_series(wide, quantiles, quantiles),

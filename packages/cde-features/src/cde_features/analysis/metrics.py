@@ -6,9 +6,15 @@ Definitions (as in alphalens; Grinold & Kahn 2000 for IC):
 * IC[t] = Pearson correlation across symbols of the factor at t and ``fwd_h[t]``; rank IC[t] the
   Spearman correlation (Pearson of cross-sectional ranks); NaN with fewer than 3 symbols;
 * quantiles: at each t the symbols with both values are split by factor rank into q equal groups
-  (``ceil(rank_pct · q)``); quantile return = mean ``fwd_h`` of its members, averaged over t;
+  (``ceil(rank_pct · q)``, ties at their average rank, so equal factor values always share a quantile
+  and a factor that does not tell two symbols apart never puts one in the top and one in the bottom);
+  quantile return = mean ``fwd_h`` of its members, averaged over t (NaN for a quantile never filled);
 * turnover of a quantile = share of its members at t that were not in it at t − 1;
-* rank autocorrelation = Pearson correlation across symbols of the factor ranks at t and t − lag.
+* rank autocorrelation = Spearman correlation across the symbols with a factor value at both t and
+  t − lag.
+
+"t − 1" and "t + h" are rows of the frames: for time bars the caller lays the frames on the bar grid
+(:func:`on_bar_grid`), so a bar missing from the panel is a NaN row, never a shortcut to the next one.
 
 Forward returns with h > 1 overlap, so t-statistics over-state significance (no Newey–West here).
 """
@@ -17,13 +23,33 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
+
+from cde_core.errors import DataError
 
 MIN_NAMES = 3
 
 
-def forward_returns(close: pd.Series, horizons: list[int]) -> pd.DataFrame:
-    """Forward simple returns per symbol for each horizon (columns ``fwd_<h>``), same index as close."""
+def on_bar_grid(wide: pd.DataFrame, step_ns: int | None) -> pd.DataFrame:
+    """A (time × symbol) frame with one row per slot of the bar grid ``first + k · step`` (NaN rows for
+    bars the panel lacks); unchanged when ``step_ns`` is None (threshold bars have no grid)."""
+    if step_ns is None or wide.empty:
+        return wide
+    step = pd.Timedelta(step_ns, unit="ns")
+    grid = pd.date_range(wide.index[0], wide.index[-1], freq=step, name=wide.index.name)
+    off = wide.index.difference(grid)
+    if len(off):
+        raise DataError(f"bar at {off[0]} is not on the {to_offset(step).freqstr} grid of the bars",
+                        where="factor analysis",
+                        hint="analyse with the bars' own interval (bar_interval=...), or None for threshold bars")
+    return wide.reindex(grid)
+
+
+def forward_returns(close: pd.Series, horizons: list[int], *, step_ns: int | None = None) -> pd.DataFrame:
+    """Forward simple returns per symbol for each horizon (columns ``fwd_<h>``), same index as close;
+    with ``step_ns`` (time bars) *h* bars on the grid, NaN where the bar *h* slots ahead is missing."""
     wide = close.unstack("symbol") if "symbol" in (close.index.names or []) else close.unstack(1)
+    wide = on_bar_grid(wide, step_ns)
     out = {}
     for h in horizons:
         fwd = wide.shift(-h) / wide - 1.0
@@ -64,7 +90,7 @@ def information_coefficients(factor: pd.DataFrame, fwd: pd.DataFrame) -> pd.Data
 
 def quantile_labels(factor: pd.DataFrame, fwd: pd.DataFrame, quantiles: int) -> pd.DataFrame:
     mask = factor.notna() & fwd.reindex_like(factor).notna()
-    pct = factor.where(mask).rank(axis=1, pct=True, method="first")
+    pct = factor.where(mask).rank(axis=1, pct=True, method="average")  # ties share a quantile
     labels = np.ceil(pct * quantiles).clip(1, quantiles)
     count = mask.sum(axis=1)
     return labels.where(count >= quantiles, axis=0)
@@ -114,8 +140,8 @@ def quantile_turnover(factor: pd.DataFrame, quantiles: int, quantile: int) -> fl
 
 def rank_autocorrelation_series(factor: pd.DataFrame, lag: int = 1) -> pd.Series:
     """Cross-sectional correlation of factor ranks at t and t − lag, per timestamp."""
-    ranks = factor.rank(axis=1)
-    r = _row_pearson(ranks.to_numpy(dtype=np.float64), ranks.shift(lag).to_numpy(dtype=np.float64))
+    now, before = _joint_ranks(factor, factor.shift(lag))  # ranked among the symbols present at both
+    r = _row_pearson(now, before)
     return pd.Series(r, index=factor.index, name=f"rank_autocorrelation_{lag}")
 
 
