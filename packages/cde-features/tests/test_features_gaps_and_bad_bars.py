@@ -3,6 +3,8 @@ and bars are checked before any factor sees them."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -147,3 +149,31 @@ def test_cross_sectional_factors_see_a_common_gap_as_nan_rows(name: str, common_
     warm = gapped.groupby(level=1).cumcount().to_numpy() < r.lookback
     want[warm] = np.nan
     pd.testing.assert_frame_equal(out, want, check_exact=False, rtol=1e-9, atol=0)
+
+
+def test_a_panel_in_any_time_zone_gives_the_features_of_its_utc_instants() -> None:
+    """Zone-less timestamps are UTC (as ``build_bars`` and the importers take them), other zones are
+    converted: same instants, same values (a zone-less panel used to fail deep inside with pandas'
+    "Cannot convert tz-naive timestamps"), on the bar grid too."""
+    panel = synthetic_panel(3, 60, seed=2)
+    panel.attrs[BAR_INTERVAL_ATTR] = pd.Timedelta("1h")
+    factors = ["returns", "rsi", "alpha_001"]
+    expected = compute_features(panel, factors)
+    for zone in (None, "Asia/Tokyo"):
+        times = panel.index.levels[0].tz_convert(zone) if zone else panel.index.levels[0].tz_localize(None)
+        zoned = panel.set_axis(panel.index.set_levels(times, level=0))
+        got = compute_features(zoned, factors)
+        assert got.index.equals(expected.index), zone
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+
+
+def test_a_panel_that_is_not_a_pandas_bars_panel_is_one_error_saying_how_to_fix_it() -> None:
+    polars = pytest.importorskip("polars")
+    panel = synthetic_panel(2, 30, seed=1)
+    with pytest.raises(DataError, match=re.escape("is a polars.DataFrame, not a pandas DataFrame")):
+        compute_features(polars.from_pandas(panel.reset_index()), ["returns"])
+    with pytest.raises(DataError, match="swaplevel"):
+        compute_features(panel.swaplevel().sort_index(), ["returns"])
+    with pytest.raises(DataError, match="not the bar timestamps"):
+        compute_features(panel.set_axis(panel.index.set_levels(
+            panel.index.levels[0].asi8 // 10**6, level=0)), ["returns"])

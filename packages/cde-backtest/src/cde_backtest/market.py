@@ -14,6 +14,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from cde_core.bar_panels import check_bar_values, check_unique_bars, utc_panel
 from cde_core.errors import DataError
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -53,6 +54,18 @@ def check_panel(panel: pd.DataFrame, required: tuple[str, ...], *, where: str) -
                         hint="load bars with open/high/low/close/quote_volume")
     if not panel.index.is_monotonic_increasing:
         raise DataError("panel index is not sorted", where=where, hint="call sort_index() first")
+
+
+def checked_bars(panel: pd.DataFrame, *, where: str = "bars panel") -> pd.DataFrame:
+    """The panel with UTC timestamps, or a :class:`DataError` naming its first problem: not a
+    ``(ts, symbol)`` frame, unsorted, a repeated bar, or a bar whose prices are not finite and > 0 or
+    not ordered low ≤ open, close ≤ high (a zero close would otherwise be marked as a −100 % move, a
+    NaN one silently skipped). :mod:`cde_core.bar_panels`, shared with the feature calculator."""
+    panel = utc_panel(panel)
+    check_panel(panel, (*PRICE_COLUMNS, "quote_volume"), where=where)
+    check_unique_bars(panel)
+    check_bar_values(panel)
+    return panel
 
 
 def wide(series: pd.Series, ts: pd.Index, symbols: list[str]) -> np.ndarray:

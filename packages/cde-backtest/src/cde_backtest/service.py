@@ -110,6 +110,9 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
         if cancel is not None and cancel.cancelled:
             raise CancelledError("backtest cancelled", where=step)
 
+    from cde_backtest.market import checked_bars
+
+    panel = checked_bars(panel)  # the strategy sees the bars the engine trades: UTC, checked
     report(0.3, "strategy weights")
     weights = strategy.target_weights(panel, strategy_params)
     check("strategy")

@@ -152,8 +152,8 @@ class UnifiedFeatureCalculator:
         call (and closed before returning)."""
         from cde_features.panel_checks import bar_interval_of, checked_panel
 
-        step = bar_interval_of(panel, bar_interval)
         panel = checked_panel(panel, self.inputs)
+        step = bar_interval_of(panel, bar_interval)
         owned = None
         if executor is None:
             executor = self._executor

@@ -17,18 +17,17 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from cde_core.bar_panels import check_bar_values, check_unique_bars, utc_panel
 from cde_core.errors import DataError
 from cde_core.schemas import BAR_INTERVAL_ATTR
 
-PRICE_COLUMNS = ("open", "high", "low", "close")
-AMOUNT_COLUMNS = ("volume", "quote_volume", "buy_volume", "buy_quote_volume", "n_trades")
+__all__ = ["bar_interval_of", "check_bar_values", "checked_panel", "grid_codes"]
 
 
 def checked_panel(panel: pd.DataFrame, inputs: Sequence[str]) -> pd.DataFrame:
-    """The panel sorted by ``(ts, symbol)``, or a :class:`DataError` naming what is wrong with it."""
-    if not isinstance(panel.index, pd.MultiIndex) or panel.index.nlevels != 2:
-        raise DataError("the bars panel must be indexed by (ts, symbol)",
-                        hint="panel.set_index(['ts', 'symbol']).sort_index()")
+    """The panel sorted by ``(ts, symbol)`` with UTC timestamps (:func:`cde_core.bar_panels.utc_panel`),
+    or a :class:`DataError` naming what is wrong with it."""
+    panel = utc_panel(panel)
     missing = [c for c in inputs if c not in panel.columns]
     if missing:
         from cde_features.perp_inputs import missing_inputs_hint
@@ -37,44 +36,9 @@ def checked_panel(panel: pd.DataFrame, inputs: Sequence[str]) -> pd.DataFrame:
                         hint=missing_inputs_hint(missing) or "pass bars in cde_core.schemas.BARS_SCHEMA")
     if not panel.index.is_monotonic_increasing:
         panel = panel.sort_index()
-    if panel.index.has_duplicates:
-        dup = panel.index[panel.index.duplicated()][0]
-        raise DataError(f"the bars panel has duplicate rows, e.g. {dup}", hint="deduplicate the bars first")
+    check_unique_bars(panel)
     check_bar_values(panel)
     return panel
-
-
-def _first_bad(panel: pd.DataFrame, bad: np.ndarray, what: str) -> None:
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        ts, symbol = panel.index[i]
-        raise DataError(f"bar of {symbol} at {ts}: {what} ({_values(panel, i)})",
-                        where=f"bars panel, symbol {symbol}, bar {ts}",
-                        hint="repair or drop that bar (or rebuild the bars from checked trades) first")
-
-
-def _values(panel: pd.DataFrame, i: int) -> str:
-    shown = [c for c in (*PRICE_COLUMNS, "volume") if c in panel.columns]
-    return ", ".join(f"{c}={panel[c].iat[i]!r}" for c in shown)
-
-
-def check_bar_values(panel: pd.DataFrame) -> None:
-    """Prices finite and > 0, low ≤ open, close ≤ high, amounts finite and ≥ 0 (vectorised)."""
-    cols = {c: panel[c].to_numpy(dtype=np.float64) for c in (*PRICE_COLUMNS, *AMOUNT_COLUMNS)
-            if c in panel.columns}
-    with np.errstate(invalid="ignore"):
-        for c in PRICE_COLUMNS:
-            if c in cols:
-                _first_bad(panel, ~(np.isfinite(cols[c]) & (cols[c] > 0)), f"{c} is not a finite price > 0")
-        for c in AMOUNT_COLUMNS:
-            if c in cols:
-                _first_bad(panel, ~(np.isfinite(cols[c]) & (cols[c] >= 0)), f"{c} is not finite and >= 0")
-        if "high" in cols and "low" in cols:
-            _first_bad(panel, cols["high"] < cols["low"], "high < low")
-            for c in ("open", "close"):
-                if c in cols:
-                    _first_bad(panel, (cols[c] > cols["high"]) | (cols[c] < cols["low"]),
-                               f"{c} outside [low, high]")
 
 
 def bar_interval_of(panel: pd.DataFrame, interval: str | pd.Timedelta | None) -> int | None:

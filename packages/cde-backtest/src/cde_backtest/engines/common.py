@@ -12,6 +12,7 @@ from cde_backtest.calendar import RebalanceSchedule
 from cde_backtest.costs import CostParams
 from cde_backtest.market import MarketArrays, wide
 from cde_backtest.risk import RiskParams
+from cde_core.bar_panels import utc_index
 from cde_core.errors import DataError
 
 UNIVERSE_COLUMN = "in_universe"
@@ -39,9 +40,22 @@ class EngineParams(BaseModel):
 
 def aligned_weights(weights: pd.Series, market: MarketArrays) -> np.ndarray:
     """Long weights (ts, symbol) → (T, N) aligned to the market arrays."""
-    if not isinstance(weights.index, pd.MultiIndex):
+    if not isinstance(weights, pd.Series) or not isinstance(weights.index, pd.MultiIndex):
         raise DataError("weights must be indexed by (ts, symbol)", where="engine input")
-    return wide(weights.astype(np.float64), market.index, market.symbols)
+    if len(weights) == 0:
+        return np.full((len(market.ts), len(market.symbols)), np.nan)
+    values = weights.astype(np.float64).set_axis(utc_index(weights.index, what="the weights"))
+    raw = values.to_numpy()
+    if np.isinf(raw).any():
+        ts, symbol = values.index[int(np.flatnonzero(np.isinf(raw))[0])]
+        raise DataError(f"weight of {symbol} at {ts} is {raw[np.isinf(raw)][0]}", where="engine input",
+                        hint="weights are fractions of equity; NaN means no position")
+    aligned = wide(values, market.index, market.symbols)
+    if np.isfinite(raw).any() and not np.isfinite(aligned).any():
+        ts, symbol = values.index[int(np.flatnonzero(np.isfinite(raw))[0])]
+        raise DataError(f"no weight matches a bar: e.g. {symbol} at {ts} is not in the bars panel",
+                        where="engine input", hint="index the weights by the panel's (ts, symbol)")
+    return aligned
 
 
 def universe_mask(panel: pd.DataFrame, market: MarketArrays) -> np.ndarray | None:

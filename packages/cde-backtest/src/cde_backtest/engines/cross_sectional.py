@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from cde_backtest.calendar import decision_mask
 from cde_backtest.costs import CostModel, cost_model
 from cde_backtest.engines.common import EngineParams, aligned_weights, universe_mask
-from cde_backtest.market import market_from_panel
+from cde_backtest.market import checked_bars, market_from_panel
 from cde_backtest.results import BacktestResult
 from cde_backtest.risk import LimitsRiskManager, RiskManager
 
@@ -50,6 +50,7 @@ class CrossSectionalEngine:
         from cde_backtest.portfolio import simulate
 
         p = CrossSectionalParams.model_validate(params.model_dump())
+        panel = checked_bars(panel)  # UTC timestamps, one row per bar, sane prices
         market = market_from_panel(panel, funding_column=p.funding_column)
         decide = decision_mask(market.ts, p.rebalance)
         targets = cross_sectional_targets(aligned_weights(weights, market), decide,

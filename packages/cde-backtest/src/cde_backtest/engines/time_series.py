@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from cde_backtest.calendar import RebalanceSchedule, decision_mask
 from cde_backtest.costs import CostModel, cost_model
 from cde_backtest.engines.common import EngineParams, aligned_weights, universe_mask
-from cde_backtest.market import carry_over_gaps, forward_fill, market_from_panel
+from cde_backtest.market import carry_over_gaps, checked_bars, forward_fill, market_from_panel
 from cde_backtest.metrics import periods_per_year
 from cde_backtest.results import BacktestResult
 from cde_backtest.risk import LimitsRiskManager, RiskManager
@@ -85,6 +85,7 @@ class TimeSeriesEngine:
         from cde_backtest.portfolio import simulate
 
         p = TimeSeriesParams.model_validate(params.model_dump())
+        panel = checked_bars(panel)  # UTC timestamps, one row per bar, sane prices
         market = market_from_panel(panel, funding_column=p.funding_column)
         signal = aligned_weights(weights, market)
         universe = universe_mask(panel, market)
