@@ -270,3 +270,17 @@ def test_a_lake_file_with_integer_timestamps_names_symbol_day_and_file(tmp_path:
         aggregate(lake, "tick")
     assert "BTCUSDT" in str(caught.value) and "day 2024-03-04" in str(caught.value)
     assert str(target) in str(caught.value)
+
+
+def test_build_bars_takes_a_polars_frame_like_pandas_and_names_what_it_cannot_take() -> None:
+    """A notebook's own data may be polars (or anything exporting an Arrow stream): the same bars as
+    from the pandas frame; it used to fail with "'DataFrame' object has no attribute 'column_names'".
+    Something that is no table at all is one SchemaError naming its type."""
+    polars = pytest.importorskip("polars")
+    trades = random_day(DAY, 2_000, seed=4, first_id=0).to_pandas()
+    expected = build_bars(trades, "time", interval="5m")
+    pd.testing.assert_frame_equal(build_bars(polars.from_pandas(trades), "time", interval="5m"), expected)
+    naive = trades.assign(ts=trades["ts"].dt.tz_localize(None))  # zone-less: UTC, in both libraries
+    pd.testing.assert_frame_equal(build_bars(polars.from_pandas(naive), "time", interval="5m"), expected)
+    with pytest.raises(SchemaError, match="trades are a builtins.list, not a table"):
+        build_bars(trades.to_dict("records"), "time", interval="5m")

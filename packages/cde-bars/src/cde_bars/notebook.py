@@ -12,11 +12,12 @@ from cde_core.errors import SchemaError
 from cde_core.schemas import TRADES_SCHEMA
 
 
-def build_bars(trades: pa.Table | pd.DataFrame, bar: str, *, flush: bool = False, ts_unit: str | None = None,
+def build_bars(trades: Any, bar: str, *, flush: bool = False, ts_unit: str | None = None,
                builder: Any = None, **params: Any) -> pd.DataFrame:
     """Bars of ``trades`` with builder ``bar`` (``time``, ``dollar``, ``tick_imbalance`` …).
 
-    ``params`` are the builder's parameters (``interval="1h"``, ``threshold=1e7`` …). The trades need
+    ``trades`` is a pandas or polars DataFrame or a pyarrow Table (anything that exports an Arrow
+    stream). ``params`` are the builder's parameters (``interval="1h"``, ``threshold=1e7`` …). The trades need
     ``ts``, ``price``, ``qty`` and ``is_buyer_maker``; a missing ``trade_id`` becomes the row number
     and a missing ``quote_qty`` becomes price × qty. ``ts`` must be timestamps; plain integers are
     accepted only with ``ts_unit`` (``"s"``, ``"ms"``, ``"us"``, ``"ns"``) naming their epoch unit.
@@ -38,7 +39,7 @@ def build_bars(trades: pa.Table | pd.DataFrame, bar: str, *, flush: bool = False
     return pa.concat_tables(parts).to_pandas()
 
 
-def canonical_trades(trades: pa.Table | pd.DataFrame, *, ts_unit: str | None = None) -> pa.Table:
+def canonical_trades(trades: Any, *, ts_unit: str | None = None) -> pa.Table:
     """Trades as a table in :data:`TRADES_SCHEMA` (derivable columns filled in, types cast)."""
     from cde_bars.trade_columns import cast_trade_column
 
@@ -48,8 +49,15 @@ def canonical_trades(trades: pa.Table | pd.DataFrame, *, ts_unit: str | None = N
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise SchemaError(f"trades are not a table of plain columns: {exc}", where="build_bars",
                               hint=f"expected columns: {', '.join(TRADES_SCHEMA.names)}") from None
-    else:
+    elif isinstance(trades, pa.Table):
         table = trades
+    elif hasattr(trades, "__arrow_c_stream__"):  # polars, DuckDB relations, pyarrow record batch readers …
+        table = pa.table(trades)
+    else:
+        kind = f"{type(trades).__module__.split('.')[0]}.{type(trades).__name__}"
+        raise SchemaError(f"trades are a {kind}, not a table", where="build_bars",
+                          hint="pass a pandas or polars DataFrame or a pyarrow Table with columns "
+                               f"{', '.join(TRADES_SCHEMA.names)}")
     names = set(table.column_names)
     missing = {"ts", "price", "qty", "is_buyer_maker"} - names
     if missing:
