@@ -282,5 +282,5 @@ def test_build_bars_takes_a_polars_frame_like_pandas_and_names_what_it_cannot_ta
     pd.testing.assert_frame_equal(build_bars(polars.from_pandas(trades), "time", interval="5m"), expected)
     naive = trades.assign(ts=trades["ts"].dt.tz_localize(None))  # zone-less: UTC, in both libraries
     pd.testing.assert_frame_equal(build_bars(polars.from_pandas(naive), "time", interval="5m"), expected)
-    with pytest.raises(SchemaError, match="trades are a builtins.list, not a table"):
+    with pytest.raises(SchemaError, match=r"trades are a builtins\.list, not a table"):
         build_bars(trades.to_dict("records"), "time", interval="5m")
