@@ -85,3 +85,58 @@ def test_a_third_party_service_registered_by_register_services_is_called_by_name
             lake.call("echo.say", words="typo")
     finally:
         reset_plugins(previous)
+
+
+def _bars_lake(root: Path) -> Lake:
+    """Two symbols of seeded random-walk 1 h bars over 20 days, as the time builder writes them."""
+    import numpy as np
+
+    from cde_core.lake import Provenance
+    from cde_core.testing.synthetic import hourly_time_bars
+
+    lake = Lake(root)
+    rng = np.random.default_rng(8)
+    for k, symbol in enumerate(("AAA", "BBB")):
+        close = 100 * np.exp(np.cumsum(rng.normal(0.0004 * (k - 0.5), 0.01, 24 * 20)))
+        lake.core.write_partition(lake.core.bars_dir("time-1h", "vendor", "spot", symbol) / "month=2024-03",
+                                  hourly_time_bars(close, rng.uniform(1, 10, 24 * 20)),
+                                  Provenance(source="test", rows=24 * 20))
+    return lake
+
+
+def test_a_filtered_bars_frame_runs_on_its_own_symbols_and_bars(tmp_path: Path) -> None:
+    """``lake.backtest(bars=frame)`` trades what the frame holds: a frame filtered to one symbol and ten
+    days used to run on every symbol and day of its spec (the frame only named the spec), a different
+    backtest without a word; ``lake.features(frame)`` returns the frame's symbols only; a frame that
+    does not say where it comes from is one ConfigError, not a KeyError."""
+    import pandas as pd
+
+    from cde_core.errors import ConfigError
+
+    lake = _bars_lake(tmp_path / "lake")
+    bars = lake.read_bars("time-1h", "vendor", "spot")
+    strategy = {"strategy": "trend_following", "params": {"fast": 6, "slow": 24}}
+    lake.backtest(**strategy, bars=bars)  # every symbol first, so the features folder holds both
+    lake.features(bars, factors=["ret_log_*"])
+    sub = bars[(bars["symbol"] == "AAA") & (bars["period_start"] < pd.Timestamp("2024-03-11", tz="UTC"))]
+    run = lake.backtest(**strategy, bars=sub)
+    assert set(run.trades["symbol"]) == {"AAA"} and len(run.nav) == len(sub) == 24 * 10
+    same = lake.backtest(**strategy, bars="time-1h", exchange="vendor", market="spot", symbols=["AAA"],
+                         start="2024-03-01", end="2024-03-10")
+    assert run.metrics == same.metrics
+    features = lake.features(sub, factors=["ret_log_*"])
+    assert set(features.index.get_level_values("symbol")) == {"AAA"}
+    plain = pd.DataFrame(sub.to_dict("list"))  # a frame built by hand: no attrs
+    for call in (lambda: lake.backtest(**strategy, bars=plain), lambda: lake.features(plain)):
+        with pytest.raises(ConfigError, match="does not say which lake data it holds"):
+            call()
+
+
+def test_a_run_that_never_trades_shows_its_undefined_ratios_as_dashes(tmp_path: Path) -> None:
+    lake = _bars_lake(tmp_path / "lake")
+    run = lake.backtest(strategy="momentum_ls", params={"n_long": 0, "n_short": 0, "universe_size": 2,
+                                                        "volume_window": 24, "lookback": 24},
+                        bars=lake.read_bars("time-1h", "vendor", "spot"))
+    shown = run._repr_html_()
+    assert "<th style='text-align:left'>sharpe</th><td>—</td>" in shown
+    assert "nan" not in shown.lower() and "inf" not in shown.lower()

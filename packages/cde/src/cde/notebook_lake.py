@@ -41,6 +41,25 @@ def _day(value: str | date | None) -> date | None:
     return date.fromisoformat(value)
 
 
+def _frame_symbols(frame: pd.DataFrame) -> list[str] | None:
+    """The symbols of a bars or features frame (a ``symbol`` column or index level), sorted."""
+    if "symbol" in frame.columns:
+        values = frame["symbol"]
+    elif "symbol" in (frame.index.names or []):
+        values = frame.index.get_level_values("symbol")
+    else:
+        return None
+    return sorted({str(v) for v in values}) or None
+
+
+def _frame_clock(frame: pd.DataFrame) -> pd.Series | None:
+    """The bar clock of a bars frame (``period_start`` of time bars, else ``ts``)."""
+    for name in ("period_start", "ts"):
+        if name in frame.columns:
+            return pd.to_datetime(frame[name], utc=True)
+    return None
+
+
 class Lake:
     """The lake at ``root`` — a folder (created on first write) or ``s3://bucket/prefix`` — with every
     installed stage as a method.
@@ -171,35 +190,46 @@ class Lake:
         returned), store it, and return the panel indexed by ``(ts, symbol)``; ``attrs["spec"]`` is the
         features spec id."""
         spec, exchange, market = self._bars_source(bars, exchange, market)
+        wanted = _symbols(symbols) or (_frame_symbols(bars) if isinstance(bars, pd.DataFrame) else None) or []
         result = self.call("features.compute", bars=spec, exchange=exchange, market=market,
-                           symbols=_symbols(symbols) or [], feature_set=feature_set, factors=list(factors or []),
-                           **options)
+                           symbols=wanted, feature_set=feature_set, factors=list(factors or []), **options)
         base = self.core.root / "features" / f"spec={result.spec}" / f"exchange={exchange}" / f"market={market}"
         panel: pd.DataFrame = self.core.hive_dataset(base).to_table().to_pandas()
         panel["symbol"] = panel["symbol"].astype(str)
+        if wanted:  # the folder may hold other symbols computed earlier
+            panel = panel[panel["symbol"].isin(wanted)]
         frame = panel.set_index(["ts", "symbol"]).sort_index()
         frame.attrs.update(spec=result.spec, bars=spec, exchange=exchange, market=market)
         return frame
 
     def backtest(self, config: dict[str, Any] | None = None, **fields: Any) -> Run:
         """Run a backtest (the fields of ``cde backtest run``'s YAML: strategy, params, engine, bars,
-        features …; ``bars`` / ``features`` may be frames from :meth:`bars` / :meth:`features`)."""
+        features …; ``bars`` / ``features`` may be frames from :meth:`bars` / :meth:`features`). A bars
+        frame is the data: unless ``symbols`` / ``start`` / ``end`` are given, the run trades its symbols
+        over its first to its last bar (a frame filtered to one symbol or a few weeks runs on those)."""
         body = {**(config or {}), **fields}
+        bars = body.get("bars")
         for key in ("bars", "features"):
             if isinstance(body.get(key), pd.DataFrame):
-                frame = body[key]
-                body[key] = frame.attrs["spec"]
-                body.setdefault("exchange", frame.attrs.get("exchange"))
-                body.setdefault("market", frame.attrs.get("market"))
+                spec, exchange, market = self._bars_source(body[key], body.get("exchange"), body.get("market"))
+                body.update({key: spec, "exchange": exchange, "market": market})
+        if isinstance(bars, pd.DataFrame):  # the run trades the frame's symbols over the frame's bars
+            body.setdefault("symbols", _frame_symbols(bars))
+            clock = _frame_clock(bars)
+            if clock is not None and len(clock):
+                body.setdefault("start", clock.min().to_pydatetime())
+                body.setdefault("end", (clock.max() + pd.Timedelta(microseconds=1)).to_pydatetime())
         return Run(self.call("backtest.run", **body))
 
     def _bars_source(self, bars: str | pd.DataFrame, exchange: str | None,
                      market: str | None) -> tuple[str, str, str]:
         if isinstance(bars, pd.DataFrame):
-            if "spec" not in bars.attrs:
-                raise ConfigError("this frame does not say which bars it holds",
-                                  hint="pass the frame lake.bars(...) returned, or the bars spec id")
-            return bars.attrs["spec"], exchange or bars.attrs["exchange"], market or bars.attrs["market"]
+            exchange, market = exchange or bars.attrs.get("exchange"), market or bars.attrs.get("market")
+            if "spec" not in bars.attrs or exchange is None or market is None:
+                raise ConfigError("this frame does not say which lake data it holds (its attrs lack the spec, "
+                                  "exchange or market)", hint="pass a frame lake.bars(...), lake.read_bars(...) "
+                                  "or lake.features(...) returned, or the spec id with exchange= and market=")
+            return bars.attrs["spec"], exchange, market
         if exchange is None or market is None:
             raise ConfigError("exchange and market are needed with a bars spec id",
                               hint="e.g. lake.features('time-1h', exchange='binance', market='spot')")

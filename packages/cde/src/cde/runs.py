@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 from typing import Any
 
 import pandas as pd
@@ -72,4 +73,12 @@ class Run:
 
 
 def _fmt(value: Any) -> str:
-    return f"{value:,.4f}" if isinstance(value, float) else str(value)
+    """A metric for the table: undefined (NaN, e.g. the Sharpe of a run that never traded) is "—" and
+    infinite is "∞", as in the tear sheet, never "nan" / "inf"."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "—"
+        if math.isinf(value):
+            return "∞" if value > 0 else "−∞"
+        return f"{value:,.4f}"
+    return str(value)
