@@ -282,3 +282,18 @@ def test_analyze_from_the_lake_treats_an_outage_hour_as_a_gap(tmp_path: Path) ->
     assert np.isnan(ic[1]["rank_ic"].get(before, np.nan))
     assert np.isfinite(ic[1]["rank_ic"].loc[before - pd.Timedelta("1h")])
     assert np.isfinite(ic[2]["rank_ic"].loc[before])  # 04:00 → 06:00 is a real 2-bar return
+
+
+def test_analyze_on_too_few_symbols_says_why_instead_of_printing_nan(tmp_path: Path) -> None:
+    """Two symbols have no cross-sectional IC (it needs 3) and no 5-quantile spread: the table shows
+    "—" as the HTML report does (it printed a table of "nan"), and one note per reason says why."""
+    _bars_lake(tmp_path / "lake", ["AAAUSDT", "BBBUSDT"], 24 * 5)
+    report = tmp_path / "r.html"
+    done = _cde(tmp_path, "features", "analyze", "--bars", "time-1h", "--columns", "ret_log_1",
+                "--horizons", "1,4", "--report", str(report))
+    assert done.returncode == 0, done.stderr
+    assert "nan" not in done.stdout.lower() and "—" in done.stdout
+    assert "note: the panel has 2 symbol(s): a cross-sectional IC and rank autocorrelation need at least 3" \
+        in done.stdout
+    assert "note: 5 quantiles need at least 5 symbols at a timestamp (the panel has 2)" in done.stdout
+    assert "try --quantiles 2" in done.stdout and "need at least 3" in report.read_text()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import numbers
 from datetime import datetime
 from typing import Annotated
 
@@ -165,7 +167,18 @@ def analyze_command(
     for name in frame.columns:
         table.add_column(str(name), justify="left" if name == "column" else "right")
     for row in frame.itertuples(index=False):
-        table.add_row(*[v if isinstance(v, str) else (str(v) if isinstance(v, int) else f"{v:.4f}")
-                        for v in row])
+        table.add_row(*[_cell(v) for v in row])
     table_console().print(table)
+    for note in result.notes():
+        typer.echo(f"note: {note}")
     typer.echo(f"report: {report}")
+
+
+def _cell(value: object) -> str:
+    """A table cell: undefined (NaN) is "—" as in the HTML report, never "nan"."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, numbers.Integral):
+        return str(value)
+    number = float(value)  # type: ignore[arg-type]
+    return "—" if math.isnan(number) else f"{number + 0.0:.4f}"

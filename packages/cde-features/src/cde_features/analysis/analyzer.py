@@ -8,6 +8,7 @@ import pandas as pd
 
 from cde_core.errors import DataError
 from cde_features.analysis.metrics import (
+    MIN_NAMES,
     forward_returns,
     information_coefficients,
     on_bar_grid,
@@ -40,6 +41,21 @@ class FactorAnalysis:
     horizons: list[int]
     quantiles: int
     columns: list[ColumnAnalysis] = field(default_factory=list)
+    n_symbols: int = 0  # symbols in the panel: below MIN_NAMES there is no IC, below quantiles no spread
+
+    def notes(self) -> list[str]:
+        """Why whole columns of :meth:`table` are undefined (NaN), said in words."""
+        out = []
+        if self.n_symbols < MIN_NAMES:
+            out.append(f"the panel has {self.n_symbols} symbol(s): a cross-sectional IC and rank "
+                       f"autocorrelation need at least {MIN_NAMES} at a timestamp")
+        if self.n_symbols < self.quantiles:
+            out.append(f"{self.quantiles} quantiles need at least {self.quantiles} symbols at a timestamp "
+                       f"(the panel has {self.n_symbols}): no quantile spread or turnover; try --quantiles "
+                       f"{max(2, self.n_symbols)}" if self.n_symbols >= 2 else
+                       f"{self.quantiles} quantiles need at least {self.quantiles} symbols at a timestamp "
+                       f"(the panel has {self.n_symbols}): no quantile spread or turnover")
+        return out
 
     def table(self) -> pd.DataFrame:
         """One row per (column, horizon): IC / rank IC stats, top-minus-bottom spread, turnover."""
@@ -85,7 +101,8 @@ def analyze_factors(features: pd.DataFrame, close: pd.Series, *, columns: list[s
     close = close.reindex(features.index)
     fwd = forward_returns(close, horizons, step_ns=step)
     fwd_wide = {h: on_bar_grid(fwd[f"fwd_{h}"].unstack(1), step) for h in horizons}
-    result = FactorAnalysis(horizons=horizons, quantiles=quantiles)
+    result = FactorAnalysis(horizons=horizons, quantiles=quantiles,
+                            n_symbols=int(features.index.get_level_values(1).nunique()))
     for column in columns:
         wide = on_bar_grid(features[column].unstack(1), step)
         ics = {h: information_coefficients(wide, fwd_wide[h]) for h in horizons}
