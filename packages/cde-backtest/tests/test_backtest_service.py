@@ -456,3 +456,47 @@ def test_a_run_that_never_trades_has_no_sharpe_everywhere_it_is_shown(lake_and_p
     assert done.status_code == 200 and _strict_json(done.text)["result"]["metrics"]["sharpe"] is None
     runs = client.get("/backtest/runs")
     assert runs.status_code == 200 and _strict_json(runs.text)
+
+
+def test_an_infinite_ratio_reads_the_same_in_every_json_output(tmp_path):
+    """A run that never loses a bar has Sortino and profit factor +inf: ``run --json``, ``show --json``,
+    the REST task result and ``GET /runs/{id}`` all say "inf" (``run --json`` and the task said null,
+    the sign of an undefined value, while ``show`` said "inf")."""
+    import typer
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from cde_backtest.api import build_router
+    from cde_backtest.cli import backtest_app
+    from cde_core.testing.synthetic import hourly_time_bars
+
+    lake = Lake(tmp_path / "lake")
+    hours = 24 * 6
+    table = hourly_time_bars(100 * 1.001 ** np.arange(1, hours + 1), np.full(hours, 5.0))
+    lake.write_partition(lake.bars_dir("time-1h", "vendor", "spot", "UPP") / "month=2024-03", table,
+                         Provenance(source="test", rows=hours))
+    request = BacktestRequest.model_validate({
+        "strategy": "trend_following", "params": {"fast": 2, "slow": 4, "long_only": True},
+        "bars": "time-1h", "exchange": "vendor", "market": "spot", "engine": {"costs": {"taker_bp": 0}}})
+    config = tmp_path / "up.yaml"
+    config.write_text(yaml.safe_dump(request.model_dump(mode="json")))
+    app = typer.Typer()
+    app.add_typer(backtest_app, name="backtest")
+    runner = CliRunner()
+    ran = _strict_json(runner.invoke(app, ["backtest", "run", "--config", str(config), "--lake", str(lake.root),
+                                           "--json"]).output)
+    assert ran["metrics"]["n_trades"] > 0 and ran["metrics"]["sortino"] == "inf"
+    assert ran["metrics"]["profit_factor"] == "inf"
+    shown = _strict_json(runner.invoke(app, ["backtest", "show", ran["run_id"], "--lake", str(lake.root),
+                                             "--json"]).output)
+    assert shown["metrics"]["sortino"] == "inf"
+    api = FastAPI()
+    api.state.tasks = _InlineTasks()
+    api.state.lake = lake
+    api.include_router(build_router())
+    client = TestClient(api)
+    task = client.post("/backtest/runs", json=request.model_dump(mode="json")).json()
+    result = _strict_json(client.get(f"/backtest/tasks/{task['id']}").text)["result"]
+    assert result["metrics"]["sortino"] == "inf"
+    assert _strict_json(client.get(f"/backtest/runs/{result['run_id']}").text)["metrics"]["sortino"] == "inf"

@@ -47,7 +47,10 @@ def build_router() -> APIRouter:
         check_inputs(body, lake)
 
         def run(ctx: TaskContext) -> dict[str, Any]:
-            return run_backtest(body, lake, progress=ctx.progress, cancel=ctx.cancel).model_dump(mode="json")
+            from cde_backtest.run_store import _json_safe
+
+            result = run_backtest(body, lake, progress=ctx.progress, cancel=ctx.cancel)
+            return _json_safe(result.model_dump(mode="json"))  # ±inf metrics as "inf", as GET /runs/{id}
 
         return request.app.state.tasks.submit("backtest", body, run)
 

@@ -63,8 +63,10 @@ def run_command(
     request = build_request(data, extra, where=str(config or "command line"))
     with progress_bar(f"backtest {request.strategy}") as progress:
         result = run_backtest(request, _lake(lake_root), progress=progress, self_contained=self_contained)
-    if as_json:
-        typer.echo(result.model_dump_json(indent=2))
+    if as_json:  # NaN as null and ±inf as "inf"/"-inf", as in metrics.json, show --json and the REST routes
+        from cde_backtest.run_store import _json_safe
+
+        typer.echo(json.dumps(_json_safe(result.model_dump(mode="json")), indent=2, default=str))
         return
     console = table_console()
     console.print(_metrics_table(result.metrics, f"{result.strategy} on {len(result.symbols)} symbols, "
