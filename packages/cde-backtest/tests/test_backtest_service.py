@@ -500,3 +500,25 @@ def test_an_infinite_ratio_reads_the_same_in_every_json_output(tmp_path):
     result = _strict_json(client.get(f"/backtest/tasks/{task['id']}").text)["result"]
     assert result["metrics"]["sortino"] == "inf"
     assert _strict_json(client.get(f"/backtest/runs/{result['run_id']}").text)["metrics"]["sortino"] == "inf"
+
+
+def test_the_sweep_table_shows_an_undefined_sharpe_as_a_dash(lake_and_panel, tmp_path):
+    """A grid point that never trades has no Sharpe: `cde backtest sweep` prints "—" for it (it printed
+    "nan") and the numbers of the others as `run` does."""
+    import typer
+    from typer.testing import CliRunner
+
+    from cde_backtest.cli import backtest_app
+
+    lake, _ = lake_and_panel
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"base": _request().model_dump(mode="json"),
+                                    "grid": {"params.n_long": [0, 2], "params.n_short": [0]}}))
+    app = typer.Typer()
+    app.add_typer(backtest_app, name="backtest")
+    out = CliRunner().invoke(app, ["backtest", "sweep", "--grid", str(grid), "--lake", str(lake.root)])
+    assert out.exit_code == 0, out.output
+    rows = [line for line in out.output.splitlines() if "momentum-ls" in line]
+    assert len(rows) == 2 and "nan" not in out.output.lower()
+    flat = next(r for r in rows if r.split("│")[1].strip() == "0")
+    assert flat.split("│")[5].strip() == "—"

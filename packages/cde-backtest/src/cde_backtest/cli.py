@@ -174,6 +174,7 @@ def sweep_command(
     """Run one backtest per grid combination through the executor; print a summary, write a heat map."""
     from rich.table import Table
 
+    from cde_backtest.report.labels import format_metric as _fmt
     from cde_backtest.request_file import read_yaml
     from cde_backtest.sweep import SweepRequest, run_sweep
     from cde_core.console import progress_bar, table_console
@@ -186,8 +187,8 @@ def sweep_command(
     for column in (*keys, "run id", "total return", "sharpe", "max drawdown"):
         table.add_column(column)
     for row in result.rows:
-        table.add_row(*[str(row.values[k]) for k in keys], row.run_id, f"{row.total_return:.2%}",
-                      f"{row.sharpe:.3f}", f"{row.max_drawdown:.2%}")
+        table.add_row(*[str(row.values[k]) for k in keys], row.run_id, _fmt("total_return", row.total_return),
+                      _fmt("sharpe", row.sharpe), _fmt("max_drawdown", row.max_drawdown))  # NaN: —
     table_console().print(table)
     typer.echo(f"heat map: {result.heatmap}")
 
