@@ -156,3 +156,14 @@ def test_backtest_metrics_of_a_flat_curve_with_rounding_residue_are_undefined():
     r = nav / np.concatenate([[100.0], nav[:-1]]) - 1
     assert m.sharpe == pytest.approx(r.mean() / r.std(ddof=1) * math.sqrt(365), rel=1e-4)
     assert m.hit_rate == pytest.approx(3 / 5)
+
+
+def test_backtest_cagr_of_a_short_big_gain_is_infinite_without_a_warning():
+    """+25 % a bar for 59 hours annualises beyond a double: CAGR ∞, and no numpy overflow warning
+    printed on the user's console."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = _metrics([100.0 * 1.25 ** k for k in range(1, 60)], step=DAY // 24)
+    assert m.cagr == math.inf and m.calmar == math.inf

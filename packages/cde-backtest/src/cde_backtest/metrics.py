@@ -74,6 +74,17 @@ def risk_ratio(gain: float, risk: float, noise: float = NOISE) -> float:
     return math.inf if gain > 0 else -math.inf
 
 
+def _cagr(growth: float, years: float) -> float:
+    """growth^(1/years) − 1; +inf when that overflows a double (a big gain over a few days — said as ∞,
+    without numpy's overflow warning on the user's console); −1 for a wiped-out or empty run."""
+    if years <= 0 or growth <= 0:
+        return -1.0
+    try:
+        return float(growth ** (1.0 / years) - 1.0)
+    except OverflowError:
+        return math.inf
+
+
 def drawdown(nav: np.ndarray) -> np.ndarray:
     """NAV / running peak − 1 (≤ 0)."""
     return nav / np.maximum.accumulate(nav) - 1.0
@@ -107,7 +118,7 @@ def compute_metrics(nav: np.ndarray, ts_ns: np.ndarray, *, initial_cash: float, 
     years = calendar_years(ts_ns) if len(nav) else 0.0
     total = float(nav[-1] / initial_cash - 1.0) if len(nav) else 0.0
     growth = nav[-1] / initial_cash if len(nav) else 1.0
-    cagr = float(growth ** (1.0 / years) - 1.0) if years > 0 and growth > 0 else -1.0
+    cagr = _cagr(float(growth), years)
     std = float(np.std(r, ddof=1)) if len(r) > 1 else 0.0
     mean = float(np.mean(r)) if len(r) else 0.0
     downside = float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2))) if len(r) else 0.0
