@@ -289,3 +289,14 @@ def test_a_run_that_never_trades_and_has_no_benchmark_still_draws(bars):
     assert setup["warm-up"] == "the strategy never traded"
     assert _metric_rows(page.page_tables(html))["Total return"] == ["0.00 %", "—"]
     assert "The NAV never fell below a previous peak." in html
+
+
+def test_report_text_has_no_nan_undefined_infinity_or_null(run):
+    """What a reader sees (scripts and styles aside): unset parameters read "none" (they read JSON's
+    "null"), and no number renders as NaN, undefined or Infinity."""
+    _, _, html = run
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", text)
+    for word in ("null", "NaN", "nan", "undefined", "Infinity", "inf"):
+        assert not re.search(rf"(?<![\w-]){word}(?![\w-])", text), word
+    assert re.search(r"engine\.risk\.max_drawdown\s+none", text)

@@ -18,6 +18,8 @@ def _flatten(values: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
         name = f"{prefix}{key}"
         if isinstance(value, dict) and value:
             rows.extend(_flatten(value, f"{name}."))
+        elif value is None:  # an unset limit or option: "none" in words, not JSON's null
+            rows.append((name, "none"))
         else:
             rows.append((name, value if isinstance(value, str) else json.dumps(value, default=str)))
     return rows
