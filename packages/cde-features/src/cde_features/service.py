@@ -189,8 +189,7 @@ def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None, report
         from cde_features.analysis.report import render_html
 
         plotly = PlotlyScript.inline() if self_contained else PlotlyScript.beside(report_path, lake.root)
-        note = " · ".join([f"bars spec {request.bars}", *result.notes()])
-        atomic_write_bytes(report_path, render_html(result, note=note,
+        atomic_write_bytes(report_path, render_html(result, note=f"bars spec {request.bars}",
                                                     plotly=plotly).encode())
     report(1.0, "done")
     return result

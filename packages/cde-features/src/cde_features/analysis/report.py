@@ -8,6 +8,8 @@ horizons. For several factors, each chart row holds one chart per factor, so the
 
 from __future__ import annotations
 
+import html
+
 import math
 from typing import Any
 
@@ -171,6 +173,8 @@ def analysis_page(analysis: FactorAnalysis, *, title: str = "cde factor analysis
     notice = ("<p>Forward returns are close-to-close simple returns over the horizon in bars; IC is the "
               "cross-sectional correlation at each timestamp (rank IC: Spearman). Overlapping horizons "
               "inflate t-statistics.</p>")
+    for line in analysis.notes():  # why whole columns of the summary are "—"
+        notice += f"<p><b>Note:</b> {html.escape(line)}.</p>"
     return Page(title=title, subtitle=subtitle, blocks=blocks, notice=notice)
 
 
