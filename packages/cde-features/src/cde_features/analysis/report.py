@@ -9,7 +9,6 @@ horizons. For several factors, each chart row holds one chart per factor, so the
 from __future__ import annotations
 
 import html
-
 import math
 from typing import Any
 
