@@ -146,3 +146,42 @@ def test_backtest_example_plugin_strategy_runs(panel_factory):
     weights = strategy.target_weights(panel.join(feats), strategy.Params())
     result = CrossSectionalEngine().run(panel, weights, CrossSectionalParams())
     assert result.metrics.n_trades > 0
+
+
+def _slow_average_ranks(row: list[float]) -> list[float]:
+    """0-based ranks of the valid values, ties at the mean of the ranks they span (NaN stays NaN)."""
+    valid = sorted(v for v in row if v == v)
+    out = []
+    for v in row:
+        if v != v:
+            out.append(float("nan"))
+            continue
+        below, equal = sum(1 for u in valid if u < v), sum(1 for u in valid if u == v)
+        out.append(below + (equal - 1) / 2)
+    return out
+
+
+def test_backtest_equal_factor_values_get_equal_scores_and_buckets():
+    """A factor that does not tell symbols apart must not size them apart by name: a constant row
+    scores 0 and is flat in quantile buckets (it ranked the alphabet from −1 to +1 and went long the
+    last names, short the first); partial ties share the average rank, against a slow reference."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 4, size=(200, 7)).astype(float)
+    x[rng.random(x.shape) < 0.15] = np.nan
+    x[0] = 2.0
+    scores, buckets = rank_scores(x), quantile_weights(x, 3)
+    assert np.all(scores[0] == 0.0) and np.all(buckets[0] == 0.0)
+    for row, got, weights in zip(x, scores, buckets, strict=True):
+        ranks = _slow_average_ranks(row.tolist())
+        n = sum(1 for v in row if v == v)
+        expected = [np.nan if r != r else (2 * r / max(n - 1, 1) - 1 if n > 1 else 0.0) for r in ranks]
+        np.testing.assert_allclose(got, expected)
+        bucket = [None if r != r else int(np.floor(r * 3 / n)) for r in ranks]
+        for a in range(len(row)):
+            for b in range(len(row)):
+                if row[a] == row[b]:  # equal values, equal weights
+                    assert weights[a] == weights[b]
+        if n >= 3:
+            top = [k for k, q in enumerate(bucket) if q == 2]
+            assert all(weights[k] > 0 for k in top) and sum(weights[k] for k in top) == pytest.approx(
+                0.5 if top else 0.0)
