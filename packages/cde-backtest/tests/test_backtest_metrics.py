@@ -100,7 +100,7 @@ def test_backtest_metrics_flat_and_losing_edge_cases():
     assert (flat.total_return, flat.max_drawdown, flat.annual_volatility) == (0, 0, 0)
     # no return and no risk: the ratios are undefined, not a plausible 0
     assert all(math.isnan(v) for v in (flat.sharpe, flat.sortino, flat.calmar, flat.profit_factor, flat.hit_rate))
-    assert flat.max_drawdown_duration_days == pytest.approx(1.0)  # consecutive equal peaks: one bar
+    assert flat.max_drawdown_duration_days == 0.0  # never under water (it said one bar)
     losing = _metrics([90.0, 81.0])
     assert losing.max_drawdown == pytest.approx(0.19)
     assert losing.profit_factor == 0.0
@@ -136,6 +136,7 @@ def test_backtest_metrics_of_a_steady_curve_are_not_rounding_noise(growth):
     if growth > 1:
         assert m.sortino == math.inf and m.calmar == math.inf and m.profit_factor == math.inf
         assert m.max_drawdown == 0 and math.copysign(1.0, m.max_drawdown) == 1.0
+        assert m.max_drawdown_duration_days == 0.0  # a curve that only rises is never under water
         assert m.hit_rate == 1.0
     else:
         # every bar loses |r|: downside deviation |r|, Sortino −√P
@@ -149,7 +150,7 @@ def test_backtest_metrics_of_a_flat_curve_with_rounding_residue_are_undefined():
     nav = 1e6 + np.array([0.0, 1e-10, -1e-10, 0.0, 2e-10, 0.0])
     m = _metrics(nav, initial=1e6)
     assert all(math.isnan(v) for v in (m.sharpe, m.sortino, m.calmar, m.profit_factor, m.hit_rate))
-    assert m.total_return == pytest.approx(0.0, abs=1e-15)
+    assert m.total_return == pytest.approx(0.0, abs=1e-15) and m.max_drawdown_duration_days == 0.0
     # the rounding floor is far below any real strategy's: returns of ±1e-9 per bar still count
     nav = 100.0 * np.cumprod(1 + np.array([2e-9, -1e-9, 3e-9, -1e-9, 2e-9]))
     m = _metrics(nav)

@@ -94,6 +94,8 @@ def max_drawdown_duration(nav: np.ndarray, ts_ns: np.ndarray, initial: float) ->
     """Longest time (days) from a NAV peak until NAV first gets back to it, or until the end.
 
     ``nav[k]`` is valued at bar *k*'s close (``ts[k]`` + one bar) and the initial cash at ``ts[0]``.
+    Only time under water counts: a NAV that is at a peak on every bar (flat, or rising) has no
+    drawdown and a duration of 0, not one bar; a dip within :data:`NOISE` of the peak is rounding.
     """
     if len(nav) == 0:
         return 0.0
@@ -101,9 +103,10 @@ def max_drawdown_duration(nav: np.ndarray, ts_ns: np.ndarray, initial: float) ->
     step = int(np.median(np.diff(ts))) if len(ts) > 1 else 0
     times = np.concatenate([[ts[0]], ts + step])
     ext = np.concatenate([[initial], nav])
-    peaks = np.flatnonzero(ext >= np.maximum.accumulate(ext))
-    spans = np.diff(times[peaks])
-    longest = max(int(spans.max()) if len(spans) else 0, int(times[-1] - times[peaks[-1]]))
+    peaks = np.flatnonzero(ext >= np.maximum.accumulate(ext) * (1.0 - NOISE))
+    spans = np.diff(times[peaks])[np.diff(peaks) > 1]  # peaks with bars under water between them
+    tail = int(times[-1] - times[peaks[-1]]) if peaks[-1] < len(ext) - 1 else 0
+    longest = max(int(spans.max()) if len(spans) else 0, tail)
     return longest / 86_400e9
 
 
