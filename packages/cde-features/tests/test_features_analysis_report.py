@@ -291,3 +291,19 @@ def test_a_missing_bar_is_a_gap_in_the_analysis_not_a_shortcut_to_the_next_bar()
         assert math.isnan(col.autocorrelation_series.get(after, math.nan))
     with pytest.raises(DataError, match="not on the 2h grid"):
         analyze_factors(features, close, horizons=[1], bar_interval="2h")
+
+
+def test_features_and_closes_in_different_time_zones_are_matched_by_instant():
+    """Zone-less features against UTC closes (or closes in another zone) used to match no row and give
+    a table of NaN without a word; now both are UTC instants, and closes matching nothing is an error."""
+    panel = synthetic_panel(5, 80, seed=6)
+    close = panel["close"]
+    features = pd.DataFrame({"f": np.log(close)}, index=panel.index)
+    expected = analyze_factors(features, close, horizons=[1], quantiles=2).table()
+    naive = features.set_axis(features.index.set_levels(features.index.levels[0].tz_localize(None), level=0))
+    tokyo = close.set_axis(close.index.set_levels(close.index.levels[0].tz_convert("Asia/Tokyo"), level=0))
+    for f, c in ((naive, close), (features, tokyo), (naive, tokyo)):
+        pd.testing.assert_frame_equal(analyze_factors(f, c, horizons=[1], quantiles=2).table(), expected)
+    other = close.rename(lambda s: s + "X", level="symbol")
+    with pytest.raises(DataError, match="no close matches a feature row"):
+        analyze_factors(features, other, horizons=[1])

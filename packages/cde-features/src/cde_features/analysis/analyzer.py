@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from cde_core.bar_panels import utc_index, utc_panel
 from cde_core.errors import DataError
 from cde_features.analysis.metrics import (
     MIN_NAMES,
@@ -98,7 +99,15 @@ def analyze_factors(features: pd.DataFrame, close: pd.Series, *, columns: list[s
     if missing:
         raise DataError(f"no feature column(s) {', '.join(missing)}", hint="see the computed columns")
     step = bar_interval_of(features, bar_interval)
-    close = close.reindex(features.index)
+    # both on UTC instants (zone-less = UTC): a zone-less frame against a zoned one matched no row
+    features = utc_panel(features, what="the features")
+    if not isinstance(close, pd.Series):
+        raise DataError("close must be a pandas Series indexed by (ts, symbol)", hint="e.g. bars['close']")
+    close = close.set_axis(utc_index(close.index, what="close")).reindex(features.index)
+    if close.notna().sum() == 0 and len(features):
+        ts, symbol = features.index[0]
+        raise DataError(f"no close matches a feature row: e.g. {symbol} at {ts} has no close",
+                        hint="pass the closes of the bars the features were computed from")
     fwd = forward_returns(close, horizons, step_ns=step)
     fwd_wide = {h: on_bar_grid(fwd[f"fwd_{h}"].unstack(1), step) for h in horizons}
     result = FactorAnalysis(horizons=horizons, quantiles=quantiles,
