@@ -7,6 +7,7 @@ trades lake (the error names symbol, day, file and the row in that file) and the
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -284,3 +285,18 @@ def test_build_bars_takes_a_polars_frame_like_pandas_and_names_what_it_cannot_ta
     pd.testing.assert_frame_equal(build_bars(polars.from_pandas(naive), "time", interval="5m"), expected)
     with pytest.raises(SchemaError, match=r"trades are a builtins\.list, not a table"):
         build_bars(trades.to_dict("records"), "time", interval="5m")
+
+
+@pytest.mark.parametrize(("codes", "shown"), [((1, -1), "-1"), ((1, 2), "2"), ((0.0, 0.5), "0.5")])
+def test_build_bars_refuses_a_side_column_that_is_not_zero_one(codes: tuple[float, float], shown: str) -> None:
+    """A side coded 1/-1 or 1/2 used to be cast to is_buyer_maker = True for every trade (any non-zero
+    is True): every trade a taker sell, buy volume 0, silently. Only 0/1 (or true/false) is a flag,
+    as in `cde import trades`."""
+    trades = random_day(DAY, 500, seed=5, first_id=0).to_pandas()
+    as_flags = trades.assign(is_buyer_maker=trades["is_buyer_maker"].astype(int))
+    pd.testing.assert_frame_equal(build_bars(as_flags, "time", interval="5m"),
+                                  build_bars(trades, "time", interval="5m"))
+    coded = trades.assign(is_buyer_maker=np.where(trades["is_buyer_maker"], codes[0], codes[1]))
+    first = int(np.flatnonzero(~trades["is_buyer_maker"].to_numpy())[0])  # codes[1] is where it was False
+    with pytest.raises(SchemaError, match=rf"'is_buyer_maker' holds {re.escape(shown)} at row {first};"):
+        build_bars(coded, "time", interval="5m")

@@ -67,6 +67,8 @@ def cast_trade_column(array: pa.Array | pa.ChunkedArray, name: str, *, where: st
         if ts_unit not in TS_UNITS:
             raise SchemaError(f"ts_unit '{ts_unit}' is not one of {', '.join(TS_UNITS)}", where=where)
         array = array.cast(pa.int64()).cast(pa.timestamp(ts_unit, tz="UTC"))
+    if name == "is_buyer_maker" and (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)):
+        _check_zero_one(array, where)  # a cast would read any non-zero (a side coded 1/-1, 1/2) as True
     try:
         if name == "ts":
             return array.cast(expected, safe=False)  # ns → µs truncates; any zone is the same instant
@@ -74,6 +76,22 @@ def cast_trade_column(array: pa.Array | pa.ChunkedArray, name: str, *, where: st
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         raise SchemaError(f"column '{name}' has type {array.type}, expected {expected}", where=where,
                           hint=f"cast it to {expected} first") from None
+
+
+def _check_zero_one(array: pa.Array | pa.ChunkedArray, where: str) -> None:
+    """A numeric ``is_buyer_maker`` must hold 0 and 1 only, or it is a :class:`SchemaError` naming the
+    first other value and its row."""
+    import pyarrow.compute as pc
+
+    values = array.to_numpy(zero_copy_only=False) if isinstance(array, pa.Array) else \
+        pc.cast(array, pa.float64()).to_numpy()
+    values = np.asarray(values, dtype=np.float64)
+    bad = ~np.isnan(values) & (values != 0) & (values != 1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise SchemaError(f"column 'is_buyer_maker' holds {values[row]:g} at row {row}; it must be true/false "
+                          "(or 1/0)", where=where, hint="map your side column first, e.g. "
+                          "is_buyer_maker = (side == 'sell') when side names the taker's side")
 
 
 def trade_columns(batch: pa.RecordBatch, *, where: str = "trades") -> TradeColumns:
