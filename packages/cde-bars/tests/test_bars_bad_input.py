@@ -288,7 +288,8 @@ def test_build_bars_takes_a_polars_frame_like_pandas_and_names_what_it_cannot_ta
 
 
 @pytest.mark.parametrize(("codes", "shown"), [((1, -1), "-1"), ((1, 2), "2"), ((0.0, 0.5), "0.5")])
-def test_build_bars_refuses_a_side_column_that_is_not_zero_one(codes: tuple[float, float], shown: str) -> None:
+def test_build_bars_refuses_a_side_column_that_is_not_zero_one(codes: tuple[float, float],
+                                                                shown: str) -> None:
     """A side coded 1/-1 or 1/2 used to be cast to is_buyer_maker = True for every trade (any non-zero
     is True): every trade a taker sell, buy volume 0, silently. Only 0/1 (or true/false) is a flag,
     as in `cde import trades`."""

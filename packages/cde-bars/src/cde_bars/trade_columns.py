@@ -89,8 +89,8 @@ def _check_zero_one(array: pa.Array | pa.ChunkedArray, where: str) -> None:
     bad = ~np.isnan(values) & (values != 0) & (values != 1)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise SchemaError(f"column 'is_buyer_maker' holds {values[row]:g} at row {row}; it must be true/false "
-                          "(or 1/0)", where=where, hint="map your side column first, e.g. "
+        raise SchemaError(f"column 'is_buyer_maker' holds {values[row]:g} at row {row}; it must be "
+                          "true/false (or 1/0)", where=where, hint="map your side column first, e.g. "
                           "is_buyer_maker = (side == 'sell') when side names the taker's side")
 
 
