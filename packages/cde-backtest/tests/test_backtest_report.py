@@ -300,3 +300,32 @@ def test_report_text_has_no_nan_undefined_infinity_or_null(run):
     for word in ("null", "NaN", "nan", "undefined", "Infinity", "inf"):
         assert not re.search(rf"(?<![\w-]){word}(?![\w-])", text), word
     assert re.search(r"engine\.risk\.max_drawdown\s+none", text)
+
+
+def test_the_basket_benchmark_holds_only_symbols_that_have_a_bar(tmp_path, panel_factory):
+    """Equal-weight basket: at each bar the mean simple return of the symbols with a bar then (docs).
+    A symbol delisted mid-run used to stay in the basket at its last price, a zero-return asset
+    diluting the basket to the end; a missing bar's move counts on the symbol's next bar."""
+    panel = panel_factory(n_bars=24 * 12, n_symbols=4, seed=8, late_listing=True, funding=False)
+    times = panel.index.levels[0]
+    dead = (panel.index.get_level_values("symbol") == "S01USDT") & (panel.index.get_level_values("ts") > times[150])
+    hole = (panel.index.get_level_values("symbol") == "S02USDT") & (panel.index.get_level_values("ts") == times[40])
+    panel = panel[~dead & ~hole]
+    request = BacktestRequest(strategy="momentum_ls", bars="time-1h", exchange="binance", market="um",
+                              params={"lookback": 24, "n_long": 1, "n_short": 1},
+                              engine={"delist_after_bars": 5, "initial_cash": CASH})
+    stored = RunStore(Lake(tmp_path / "lake")).load(run_on_panel(request, panel, Lake(tmp_path / "lake")).run_id)
+    closes = {s: g.droplevel("symbol")["close"] for s, g in panel.groupby(level="symbol")}
+    last: dict[str, float] = {}
+    value, expected = CASH, []
+    for k, t in enumerate(times):
+        moves = []
+        for s, series in closes.items():
+            if t in series.index:
+                if s in last and k > 0:
+                    moves.append(series[t] / last[s] - 1)
+                last[s] = series[t]
+        if k > 0 and moves:
+            value *= 1 + sum(moves) / len(moves)
+        expected.append(value)
+    np.testing.assert_allclose(stored.nav["benchmark"].to_numpy(), expected, rtol=1e-12)

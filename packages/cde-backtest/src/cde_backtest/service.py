@@ -122,8 +122,9 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
     report(0.7, "report")
     sim = result.simulation
     nav = result.nav
-    close = pd.DataFrame(sim.marks, index=sim.index, columns=sim.market.symbols)
-    nav["benchmark"] = benchmark_nav(close, sim.initial_cash, request.benchmark).to_numpy()
+    bars_close = pd.DataFrame(sim.market.close, index=sim.index, columns=sim.market.symbols)  # NaN: no bar
+    nav["benchmark"] = benchmark_nav(bars_close, sim.initial_cash, request.benchmark).to_numpy()
+    close = pd.DataFrame(sim.marks, index=sim.index, columns=sim.market.symbols)  # last known closes
     run_id = run_id or new_run_id(request.strategy, request.name)
     start, end = sim.index[0].to_pydatetime(), sim.index[-1].to_pydatetime()
     notices = run_notices(sim)
