@@ -329,3 +329,23 @@ def test_the_basket_benchmark_holds_only_symbols_that_have_a_bar(tmp_path, panel
             value *= 1 + sum(moves) / len(moves)
         expected.append(value)
     np.testing.assert_allclose(stored.nav["benchmark"].to_numpy(), expected, rtol=1e-12)
+
+
+def test_a_late_listed_benchmark_symbol_is_cash_until_its_first_close(tmp_path, panel_factory):
+    """Buy and hold of a symbol listed after the run starts: cash until its first close, then the
+    symbol. Its NAV was NaN before the listing, so every benchmark metric of the tear sheet was "—"."""
+    panel = panel_factory(n_bars=24 * 10, n_symbols=4, seed=3, late_listing=True, funding=False)
+    request = BacktestRequest(strategy="momentum_ls", bars="time-1h", exchange="binance", market="um",
+                              params={"lookback": 24, "n_long": 1, "n_short": 1}, benchmark="S03USDT",
+                              engine={"initial_cash": CASH})
+    lake = Lake(tmp_path / "lake")
+    stored = RunStore(lake).load(run_on_panel(request, panel, lake).run_id)
+    late = panel.xs("S03USDT", level="symbol")["close"]
+    bench = stored.nav["benchmark"]  # indexed by ts
+    before = bench[bench.index < late.index[0]]
+    assert len(before) > 0 and (before == CASH).all()
+    np.testing.assert_allclose(bench.reindex(late.index).to_numpy(), (late / late.iloc[0] * CASH).to_numpy(),
+                               rtol=1e-12)
+    rows = _metric_rows(page.page_tables(stored.report.read_text()))
+    assert rows["Total return"][1] == f"{(late.iloc[-1] / late.iloc[0] - 1) * 100:,.2f} %"
+    assert rows["Sharpe ratio"][1] != "—"
