@@ -20,12 +20,12 @@ def loaded_benchmark(close: pd.DataFrame, symbol: str | None) -> str | None:
 
 
 def benchmark_nav(close: pd.DataFrame, initial_cash: float, symbol: str | None = None) -> pd.Series:
-    """Buy and hold ``symbol`` (held as cash until its first close, so a symbol listed after the run
-    starts still has a benchmark curve and metrics), or an equal-weight basket rebalanced every bar
-    (mean simple return of the symbols that have a bar at that time), scaled to the initial cash and
-    valued at each bar's close. ``close`` is NaN where a symbol has no bar: a symbol not yet listed
-    or delisted is not in the basket (a delisted coin is not held at its last price as a zero-return asset), and a symbol's
-    move over a missing bar counts on its next bar."""
+    """Buy and hold ``symbol`` (cash until its first close, so a symbol listed after the run starts
+    still has a benchmark curve and metrics), or an equal-weight basket rebalanced every bar (mean
+    simple return of the symbols that have a bar at that time), scaled to the initial cash and valued
+    at each bar's close. ``close`` is NaN where a symbol has no bar: a symbol not yet listed or
+    delisted is not in the basket (a delisted coin is not held at its last price as a zero-return
+    asset), and a symbol's move over a missing bar counts on its next bar."""
     present = close.notna()
     close = close.ffill()
     if loaded_benchmark(close, symbol) is not None:  # cash until its first close (a late listing)
