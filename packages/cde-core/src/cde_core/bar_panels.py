@@ -77,18 +77,24 @@ def _values(panel: pd.DataFrame, i: int) -> str:
     return ", ".join(f"{c}={float(panel[c].iat[i])!r}" for c in shown)
 
 
+def _floats(panel: pd.DataFrame, column: str) -> np.ndarray:
+    values = panel[column]
+    if values.dtype == np.float64:
+        return values.to_numpy()  # no copy
+    return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def check_bar_values(panel: pd.DataFrame) -> None:
     """Prices finite and > 0, low ≤ open, close ≤ high, amounts finite and ≥ 0 (vectorised), for the
     columns the panel has."""
-    cols = {c: panel[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in (*PRICE_COLUMNS, *AMOUNT_COLUMNS)
-            if c in panel.columns}
+    cols = {c: _floats(panel, c) for c in (*PRICE_COLUMNS, *AMOUNT_COLUMNS) if c in panel.columns}
     with np.errstate(invalid="ignore"):
         for c in PRICE_COLUMNS:
             if c in cols:
-                _first_bad(panel, ~(np.isfinite(cols[c]) & (cols[c] > 0)), f"{c} is not a finite price > 0")
+                _first_bad(panel, ~((cols[c] > 0) & (cols[c] < np.inf)), f"{c} is not a finite price > 0")
         for c in AMOUNT_COLUMNS:
             if c in cols:
-                _first_bad(panel, ~(np.isfinite(cols[c]) & (cols[c] >= 0)), f"{c} is not finite and >= 0")
+                _first_bad(panel, ~((cols[c] >= 0) & (cols[c] < np.inf)), f"{c} is not finite and >= 0")
         if "high" in cols and "low" in cols:
             _first_bad(panel, cols["high"] < cols["low"], "high < low")
             for c in ("open", "close"):
