@@ -307,3 +307,17 @@ def test_features_and_closes_in_different_time_zones_are_matched_by_instant():
     other = close.rename(lambda s: s + "X", level="symbol")
     with pytest.raises(DataError, match="no close matches a feature row"):
         analyze_factors(features, other, horizons=[1])
+
+
+def test_an_infinite_factor_value_is_missing_in_every_statistic():
+    """±inf in a factor column counts as missing everywhere: the Pearson IC skipped it while the rank
+    IC, the quantiles and the turnover ranked it as the largest value."""
+    panel = synthetic_panel(6, 120, seed=12)
+    close = panel["close"]
+    rng = np.random.default_rng(4)
+    values = rng.normal(size=len(panel))
+    holes = rng.random(len(panel)) < 0.1
+    with_inf = pd.DataFrame({"f": np.where(holes, np.inf, values)}, index=panel.index)
+    with_nan = pd.DataFrame({"f": np.where(holes, np.nan, values)}, index=panel.index)
+    got = analyze_factors(with_inf, close, horizons=[1, 3], quantiles=3).table()
+    pd.testing.assert_frame_equal(got, analyze_factors(with_nan, close, horizons=[1, 3], quantiles=3).table())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from cde_core.bar_panels import utc_index, utc_panel
@@ -72,6 +73,12 @@ class FactorAnalysis:
         return pd.DataFrame(rows)
 
 
+def _finite(wide: pd.DataFrame) -> pd.DataFrame:
+    """±inf (a division by zero in a user's column) is missing, in every statistic alike: the Pearson IC
+    skipped it while the ranks and quantiles took it for the largest value."""
+    return wide.where(np.isfinite(wide.to_numpy(dtype=np.float64)))
+
+
 def _mean(series: pd.Series) -> float:
     values = series.dropna()
     return float(values.mean()) if len(values) else float("nan")
@@ -109,11 +116,11 @@ def analyze_factors(features: pd.DataFrame, close: pd.Series, *, columns: list[s
         raise DataError(f"no close matches a feature row: e.g. {symbol} at {ts} has no close",
                         hint="pass the closes of the bars the features were computed from")
     fwd = forward_returns(close, horizons, step_ns=step)
-    fwd_wide = {h: on_bar_grid(fwd[f"fwd_{h}"].unstack(1), step) for h in horizons}
+    fwd_wide = {h: _finite(on_bar_grid(fwd[f"fwd_{h}"].unstack(1), step)) for h in horizons}
     result = FactorAnalysis(horizons=horizons, quantiles=quantiles,
                             n_symbols=int(features.index.get_level_values(1).nunique()))
     for column in columns:
-        wide = on_bar_grid(features[column].unstack(1), step)
+        wide = _finite(on_bar_grid(features[column].unstack(1), step))
         ics = {h: information_coefficients(wide, fwd_wide[h]) for h in horizons}
         by_time = {h: quantile_returns_by_time(wide, fwd_wide[h], quantiles) for h in horizons}
         turnover = pd.DataFrame({"top": quantile_turnover_series(wide, quantiles, quantiles),
