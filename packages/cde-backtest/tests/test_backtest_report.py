@@ -349,3 +349,16 @@ def test_a_late_listed_benchmark_symbol_is_cash_until_its_first_close(tmp_path, 
     rows = _metric_rows(page.page_tables(stored.report.read_text()))
     assert rows["Total return"][1] == f"{(late.iloc[-1] / late.iloc[0] - 1) * 100:,.2f} %"
     assert rows["Sharpe ratio"][1] != "—"
+
+
+def test_a_short_rolling_window_is_titled_in_hours_not_zero_days(tmp_path, panel_factory):
+    """A 40-bar hourly run has a rolling window of a few hours: its title read "≈ 0 days"."""
+    panel = panel_factory(n_bars=40, n_symbols=3, seed=2, late_listing=False, funding=False)
+    request = BacktestRequest(strategy="momentum_ls", bars="time-1h", exchange="binance", market="um",
+                              params={"lookback": 3, "n_long": 1, "n_short": 1},
+                              engine={"rebalance": {"every": "bar"}})
+    lake = Lake(tmp_path / "lake")
+    stored = RunStore(lake).load(run_on_panel(request, panel, lake).run_id)
+    title = page.page_charts(stored.report.read_text())["rolling_sharpe"]["title"]
+    window = int(re.search(r"\(([\d,]+) bars", title).group(1))
+    assert f"({window} bars ≈ {window} hours)" in title and "0 days" not in title

@@ -45,6 +45,15 @@ class ReportInputs:
     notices: list[str] = field(default_factory=list)   # short warnings shown above the metrics (HTML-escaped)
 
 
+
+def _span_text(span: pd.Timedelta) -> str:
+    """A window's length in the unit that shows it: 30 days, 6 hours, 15 minutes (not "0 days")."""
+    for unit, size in (("days", pd.Timedelta(days=1)), ("hours", pd.Timedelta(hours=1)),
+                       ("minutes", pd.Timedelta(minutes=1))):
+        if span >= 2 * size:
+            return f"{span / size:,.0f} {unit}"
+    return f"{span.total_seconds():,.0f} seconds"
+
 def _warmup_text(nav: pd.DataFrame, end: pd.Timestamp | None) -> str:
     if end is None:
         return "the strategy never traded"
@@ -89,7 +98,7 @@ def report_page(inputs: ReportInputs) -> Page:
                           for who, col in (("strategy", "nav"), ("benchmark", "benchmark"))})
     trips = round_trips(inputs.trades, inputs.last_close)
     winners, losers = winners_and_losers(trips, TOP_TRADES)
-    window_days = window * bar_step(nav.index) / pd.Timedelta(days=1)
+    window_span = _span_text(window * bar_step(nav.index))
     note_live = "from the end of the warm-up" if warm is not None and warm > nav.index[0] else "from the first bar"
 
     blocks: list[Chart | Section] = [
@@ -101,7 +110,7 @@ def report_page(inputs: ReportInputs) -> Page:
                                                                    _flat_months(nav, warm)),
               note="last NAV of the month over the last NAV before it; only months in the run"),
         Section("Worst drawdown periods", drawdown_table(drawdown_periods(nav["nav"], cash, TOP_DRAWDOWNS))),
-        Chart("rolling_sharpe", f"Rolling Sharpe ratio ({window:,} bars ≈ {window_days:.0f} days)",
+        Chart("rolling_sharpe", f"Rolling Sharpe ratio ({window:,} bars ≈ {window_span})",
               charts.rolling(rolls, "sharpe", percent=False, warmup=warm), wide=False,
               note=f"annualised; starts once the window is full, counted {note_live}"),
         Chart("rolling_volatility", f"Rolling volatility ({window:,} bars)",
