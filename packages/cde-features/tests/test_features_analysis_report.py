@@ -321,3 +321,14 @@ def test_an_infinite_factor_value_is_missing_in_every_statistic():
     with_nan = pd.DataFrame({"f": np.where(holes, np.nan, values)}, index=panel.index)
     got = analyze_factors(with_inf, close, horizons=[1, 3], quantiles=3).table()
     pd.testing.assert_frame_equal(got, analyze_factors(with_nan, close, horizons=[1, 3], quantiles=3).table())
+
+
+def test_a_repeated_feature_row_is_an_error_naming_it():
+    """A features frame with a (ts, symbol) twice (two files concatenated) failed inside pandas'
+    unstack with "Index contains duplicate entries, cannot reshape"."""
+    panel = synthetic_panel(4, 30, seed=1)
+    features = pd.DataFrame({"f": np.log(panel["close"])}, index=panel.index)
+    doubled = pd.concat([features, features.iloc[[5]]]).sort_index()
+    ts, symbol = features.index[5]
+    with pytest.raises(DataError, match=re.escape(f"the features frame has duplicate rows for {symbol} at {ts}")):
+        analyze_factors(doubled, panel["close"], horizons=[1])

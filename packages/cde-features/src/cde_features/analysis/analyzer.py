@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cde_core.bar_panels import utc_index, utc_panel
+from cde_core.bar_panels import check_unique_bars, utc_index, utc_panel
 from cde_core.errors import DataError
 from cde_features.analysis.metrics import (
     MIN_NAMES,
@@ -108,6 +108,7 @@ def analyze_factors(features: pd.DataFrame, close: pd.Series, *, columns: list[s
     step = bar_interval_of(features, bar_interval)
     # both on UTC instants (zone-less = UTC): a zone-less frame against a zoned one matched no row
     features = utc_panel(features, what="the features")
+    check_unique_bars(features, what="the features frame")
     if not isinstance(close, pd.Series):
         raise DataError("close must be a pandas Series indexed by (ts, symbol)", hint="e.g. bars['close']")
     close = close.set_axis(utc_index(close.index, what="close")).reindex(features.index)
