@@ -140,3 +140,16 @@ def test_a_run_that_never_trades_shows_its_undefined_ratios_as_dashes(tmp_path: 
     shown = run._repr_html_()
     assert "<th style='text-align:left'>sharpe</th><td>—</td>" in shown
     assert "nan" not in shown.lower() and "inf" not in shown.lower()
+
+
+def test_read_bars_with_a_misspelt_symbol_names_the_nearest_instead_of_returning_less(tmp_path: Path) -> None:
+    """``lake.read_bars(..., symbols="AAAA")`` returned an empty frame and ``["AAA", "BBX"]`` AAA's bars
+    alone, without a word; now the missing symbol is a NotFoundError naming the nearest held one."""
+    from cde_core.errors import NotFoundError
+
+    lake = _bars_lake(tmp_path / "lake")
+    with pytest.raises(NotFoundError, match=r"no symbol 'AAAA'.*did you mean AAA"):
+        lake.read_bars("time-1h", "vendor", "spot", symbols="AAAA")
+    with pytest.raises(NotFoundError, match=r"no symbol 'BBX'.*did you mean BBB"):
+        lake.read_bars("time-1h", "vendor", "spot", symbols=["AAA", "BBX"])
+    assert set(lake.read_bars("time-1h", "vendor", "spot", symbols="AAA,BBB")["symbol"]) == {"AAA", "BBB"}

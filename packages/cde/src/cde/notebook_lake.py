@@ -151,10 +151,13 @@ class Lake:
                 check_hive_path(self.core.root / "bars", ("spec", spec), ("exchange", exchange), ("market", market))
             raise NotFoundError(f"no bars of spec {spec} in {exchange}/{market}", where=str(base),
                                 hint="build them with lake.bars(...) or import them with lake.import_bars(...)")
+        wanted = _symbols(symbols)
+        if wanted:  # a misspelt symbol names the nearest held ones (it gave an empty or short frame)
+            check_hive_path(self.core.root / "bars", ("spec", spec), ("exchange", exchange), ("market", market),
+                            ("symbol", wanted))
         table = self.core.hive_dataset(base).to_table()
         frame: pd.DataFrame = table.to_pandas()
         frame["symbol"] = frame["symbol"].astype(str)
-        wanted = _symbols(symbols)
         if wanted:
             frame = frame[frame["symbol"].isin(wanted)]
         frame = frame.drop(columns=["month"], errors="ignore").sort_values(["symbol", "ts"], kind="stable")
