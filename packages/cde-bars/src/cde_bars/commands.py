@@ -16,14 +16,14 @@ bars_app = typer.Typer(help="Bar builders: list them and their parameters.", no_
 
 
 def _parse_params(pairs: list[str]) -> dict[str, Any]:
-    import yaml
+    from cde_core.yaml_text import flag_value
 
     params: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--param '{pair}' is not key=value", hint="e.g. --param ewma_bars=50")
-        params[key.strip()] = yaml.safe_load(raw) if raw.strip() else raw
+        params[key.strip()] = flag_value(raw)
     return params
 
 

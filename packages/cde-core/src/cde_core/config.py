@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, V
 
 from cde_core.errors import ConfigError, first_validation_problem
 from cde_core.lake_location import LakeRootField
+from cde_core.yaml_text import flag_value, load_yaml
 
 CONFIG_FILE_ENV = "CDE_CONFIG"
 DEFAULT_CONFIG_FILE = "cde.yaml"
@@ -181,10 +182,7 @@ def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
         dotted = _env_key(name)
         if dotted is None:
             continue
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else raw
-        except yaml.YAMLError:
-            value = raw
+        value = flag_value(raw)
         if isinstance(value, dict) and list(value.values()) == [None]:
             value = raw  # "s3:" is a (bad) value, not the mapping {"s3": None} ("cde_bars: DEBUG" is one)
         _set_dotted(layer, dotted, value)
@@ -192,11 +190,8 @@ def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
 
 
 def _file_layer(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file is not valid YAML: {str(exc).splitlines()[0]}", where=str(path),
-                          hint="fix the syntax or regenerate it with `cde config init`") from exc
+    data = load_yaml(path.read_text(), str(path),
+                     hint="fix the syntax or regenerate it with `cde config init`") or {}
     if not isinstance(data, dict):
         raise ConfigError("config file must hold a mapping of sections", where=str(path))
     return data
