@@ -100,3 +100,53 @@ def test_piped_tables_print_whole_values(run_cde) -> None:  # type: ignore[no-un
     for entry in listed:
         assert entry["summary"] in shown.stdout, (entry["summary"], flat)
     assert "…" not in shown.stdout
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    # a 672-bar momentum on 48 bars: the factor is NaN on every bar
+    (["--strategy", "momentum_ls"], r"momentum_ls took no position on any of the 48 bars.*flat 0 %.*lookback"),
+    # more assets asked for than symbols
+    (["--strategy", "momentum_ls", "--set", "params.lookback=2"], r"took no position.*n_long \+ n_short"),
+    # a rule that never fires
+    (["--strategy", "signal_ts", "--set", "params.signal=rule", "--set", "params.params={long_when: ['close < 0']}"],
+     r"signal_ts took no position.*never fires"),
+    # weights, but no weekly rebalance bar inside two days
+    (["--strategy", "momentum_ls", "--set", "params.lookback=2", "--set", "params.n_long=1",
+      "--set", "params.n_short=1"], r"none was filled.*engine.rebalance"),
+])
+def test_a_backtest_that_never_holds_a_position_is_an_error_not_zero_percent(
+        run_cde, lake_root: Path, overrides: list[str], expected: str) -> None:  # type: ignore[no-untyped-def]
+    env = {"CDE_DATA_ROOT": str(lake_root)}
+    built = run_cde("aggregate", "--bar", "time", "--interval", "1h", "--exchange", "binance", "--market", "spot",
+                    "--symbols", "BTCUSDT,ETHUSDT", "--start", "2024-01-01", "--end", "2024-01-02", env=env)
+    assert built.returncode == 0, built.stderr
+    result = run_cde("backtest", "run", "--set", "bars=time-1h", *overrides, "--json", env=env)
+    line = one_error_line(result)
+    assert re.search(expected, line), line
+    assert result.stdout == ""
+    assert not (lake_root / "runs").exists() or not any((lake_root / "runs").glob("*/metrics.json"))
+
+
+def test_a_backtest_on_part_of_what_it_asked_for_says_so(run_cde, lake_root: Path) -> None:  # type: ignore[no-untyped-def]
+    """A range past the lake's last bar and a feature set of 1 of 2 symbols run, with a notice for each
+    (in --json too), instead of silently describing less data than asked for."""
+    env = {"CDE_DATA_ROOT": str(lake_root)}
+    built = run_cde("aggregate", "--bar", "time", "--interval", "1h", "--exchange", "binance", "--market", "spot",
+                    "--symbols", "BTCUSDT,ETHUSDT", "--start", "2024-01-01", "--end", "2024-01-02", env=env)
+    assert built.returncode == 0, built.stderr
+    features = run_cde("features", "compute", "--bars", "time-1h", "-s", "BTCUSDT", "-f", "rsi",
+                       "--out-spec", "rsi-btc-only", env=env)
+    assert features.returncode == 0, features.stderr
+    trend = ["backtest", "run", "--strategy", "trend_following", "--set", "bars=time-1h", "--set", "params.fast=2",
+             "--set", "params.slow=4"]
+    ranged = run_cde(*trend, "--set", "start=2024-01-01", "--set", "end=2024-01-10", env=env)
+    assert ranged.returncode == 0, ranged.stderr
+    assert re.search(r"notice: the bars end at 2024-01-02 23:00 UTC, before the requested end 2024-01-11",
+                     ranged.stdout), ranged.stdout
+    joined = run_cde(*trend, "--set", "features=rsi-btc-only", "--json", env=env)
+    assert joined.returncode == 0, joined.stderr
+    notices = json.loads(joined.stdout)["notices"]
+    assert any(re.search(r"rsi-btc-only has no rows for 1 of 2 symbols \(ETHUSDT\)", n) for n in notices), notices
+    whole = run_cde(*trend, "--set", "start=2024-01-01", "--set", "end=2024-01-02", "--json", env=env)
+    assert whole.returncode == 0, whole.stderr
+    assert json.loads(whole.stdout)["notices"] == []

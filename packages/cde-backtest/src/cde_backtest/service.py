@@ -93,11 +93,14 @@ def _version(dist: str) -> str:
 
 def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
                  progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
-                 run_id: str | None = None, self_contained: bool = False) -> RunResult:
+                 run_id: str | None = None, self_contained: bool = False,
+                 notices: list[str] | None = None) -> RunResult:
     """Run ``request`` on an already-loaded panel (tests, notebooks) and store the run folder.
 
     The report loads plotly.js from the lake's shared ``assets/`` copy; ``self_contained`` inlines it
-    instead (one file to mail, ~4.6 MB larger)."""
+    instead (one file to mail, ~4.6 MB larger). ``notices`` are said before the run's own (e.g. the
+    data coverage gaps :func:`cde_backtest.data.load_panel` found)."""
+    from cde_backtest.flat_run import refuse_flat_run
     from cde_backtest.report import ReportInputs, benchmark_nav, build_report
     from cde_backtest.run_notices import run_notices
     from cde_backtest.run_store import RunStore, new_run_id
@@ -116,6 +119,7 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
     report(0.5, f"engine {engine.name}")
     result = engine.run(panel, weights, engine_params)
     check("engine")
+    refuse_flat_run(strategy.name, panel, weights, result.metrics.n_trades, strategy_params)
     report(0.7, "report")
     sim = result.simulation
     nav = result.nav
@@ -123,7 +127,7 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
     nav["benchmark"] = benchmark_nav(close, sim.initial_cash, request.benchmark).to_numpy()
     run_id = run_id or new_run_id(request.strategy, request.name)
     start, end = sim.index[0].to_pydatetime(), sim.index[-1].to_pydatetime()
-    notices = run_notices(sim)
+    notices = [*(notices or []), *run_notices(sim)]
     positions = result.positions.stack().rename("qty").reset_index()
     weights_long = result.weights.stack().rename("weight").reset_index()
     positions["weight"] = weights_long["weight"].to_numpy()
@@ -169,16 +173,18 @@ def run_backtest(request: BacktestRequest, lake: Lake, progress: ProgressCallbac
     ``universe`` (rows of date/ts and symbol, e.g. a point-in-time universe table) or
     ``request.universe`` restricts trading to members at each bar.
     """
-    from cde_backtest.data import load_panel, universe_column
+    from cde_backtest.data import COVERAGE_ATTR, load_panel, universe_column
 
     report = progress or no_progress
     resolve(request)  # fail on bad names / params before touching data
     report(0.02, "loading bars")
     panel = load_panel(lake, bars=request.bars, features=request.features, exchange=request.exchange,
                        market=request.market, symbols=request.symbols, start=request.start, end=request.end)
+    coverage = list(panel.attrs.get(COVERAGE_ATTR, []))
     if universe is not None or request.universe:
         membership = universe_column(panel, universe if universe is not None else request.universe)
         panel = panel.assign(in_universe=membership)  # one new block, not an insert into ~170 columns
     if cancel is not None and cancel.cancelled:
         raise CancelledError("backtest cancelled", where="loading")
-    return run_on_panel(request, panel, lake, progress=report, cancel=cancel, self_contained=self_contained)
+    return run_on_panel(request, panel, lake, progress=report, cancel=cancel, self_contained=self_contained,
+                        notices=coverage)
