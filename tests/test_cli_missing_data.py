@@ -150,3 +150,24 @@ def test_a_backtest_on_part_of_what_it_asked_for_says_so(run_cde, lake_root: Pat
     whole = run_cde(*trend, "--set", "start=2024-01-01", "--set", "end=2024-01-02", "--json", env=env)
     assert whole.returncode == 0, whole.stderr
     assert json.loads(whole.stdout)["notices"] == []
+
+
+def test_features_compute_says_what_the_range_did_not_give(run_cde, lake_root: Path) -> None:  # type: ignore[no-untyped-def]
+    """A range past the bars and a column NaN on every row (672-bar lookback on 48 bars) are notices
+    beside "wrote N rows", not a spec that silently looks complete."""
+    env = {"CDE_DATA_ROOT": str(lake_root)}
+    built = run_cde("aggregate", "--bar", "time", "--interval", "1h", "--exchange", "binance", "--market", "spot",
+                    "--symbols", "BTCUSDT,ETHUSDT", "--start", "2024-01-01", "--end", "2024-01-02", env=env)
+    assert built.returncode == 0, built.stderr
+    wide = run_cde("features", "compute", "--bars", "time-1h", "-f", "rsi,ret_log_672", "--start", "2023-12-30",
+                   "--end", "2024-01-05", "--out-spec", "wide-range", env=env)
+    assert wide.returncode == 0, wide.stderr
+    notices = [line for line in wide.stdout.splitlines() if line.startswith("notice: ")]
+    assert any("start on 2024-01-01, after --start 2023-12-30" in n for n in notices), wide.stdout
+    assert any("end on 2024-01-02, before --end 2024-01-05" in n for n in notices), wide.stdout
+    assert any(re.search(r"2 of 4 columns are NaN on every row .*: ret_log_672, rsi_168$", n) for n in notices), \
+        wide.stdout
+    exact = run_cde("features", "compute", "--bars", "time-1h", "-f", "rsi_14", "--start", "2024-01-01",
+                    "--end", "2024-01-02", "--out-spec", "exact-range", env=env)
+    assert exact.returncode == 0, exact.stderr
+    assert "notice:" not in exact.stdout, exact.stdout
