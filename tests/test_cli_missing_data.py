@@ -102,6 +102,13 @@ def test_piped_tables_print_whole_values(run_cde) -> None:  # type: ignore[no-un
     assert "…" not in shown.stdout
 
 
+def hourly_bars(run_cde, env: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """time-1h bars of both symbols (`cde aggregate`; up to date after the first call)."""
+    built = run_cde("aggregate", "--bar", "time", "--interval", "1h", "--exchange", "binance", "--market", "spot",
+                    "--symbols", "BTCUSDT,ETHUSDT", "--start", "2024-01-01", "--end", "2024-01-02", env=env)
+    assert built.returncode == 0, built.stderr
+
+
 @pytest.mark.parametrize(("overrides", "expected"), [
     # a 672-bar momentum on 48 bars: the factor is NaN on every bar
     (["--strategy", "momentum_ls"], r"momentum_ls took no position on any of the 48 bars.*flat 0 %.*lookback"),
@@ -117,9 +124,7 @@ def test_piped_tables_print_whole_values(run_cde) -> None:  # type: ignore[no-un
 def test_a_backtest_that_never_holds_a_position_is_an_error_not_zero_percent(
         run_cde, lake_root: Path, overrides: list[str], expected: str) -> None:  # type: ignore[no-untyped-def]
     env = {"CDE_DATA_ROOT": str(lake_root)}
-    built = run_cde("aggregate", "--bar", "time", "--interval", "1h", "--exchange", "binance", "--market", "spot",
-                    "--symbols", "BTCUSDT,ETHUSDT", "--start", "2024-01-01", "--end", "2024-01-02", env=env)
-    assert built.returncode == 0, built.stderr
+    hourly_bars(run_cde, env)
     result = run_cde("backtest", "run", "--set", "bars=time-1h", *overrides, "--json", env=env)
     line = one_error_line(result)
     assert re.search(expected, line), line
@@ -131,9 +136,7 @@ def test_a_backtest_on_part_of_what_it_asked_for_says_so(run_cde, lake_root: Pat
     """A range past the lake's last bar and a feature set of 1 of 2 symbols run, with a notice for each
     (in --json too), instead of silently describing less data than asked for."""
     env = {"CDE_DATA_ROOT": str(lake_root)}
-    built = run_cde("aggregate", "--bar", "time", "--interval", "1h", "--exchange", "binance", "--market", "spot",
-                    "--symbols", "BTCUSDT,ETHUSDT", "--start", "2024-01-01", "--end", "2024-01-02", env=env)
-    assert built.returncode == 0, built.stderr
+    hourly_bars(run_cde, env)
     features = run_cde("features", "compute", "--bars", "time-1h", "-s", "BTCUSDT", "-f", "rsi",
                        "--out-spec", "rsi-btc-only", env=env)
     assert features.returncode == 0, features.stderr
@@ -156,9 +159,7 @@ def test_features_compute_says_what_the_range_did_not_give(run_cde, lake_root: P
     """A range past the bars and a column NaN on every row (672-bar lookback on 48 bars) are notices
     beside "wrote N rows", not a spec that silently looks complete."""
     env = {"CDE_DATA_ROOT": str(lake_root)}
-    built = run_cde("aggregate", "--bar", "time", "--interval", "1h", "--exchange", "binance", "--market", "spot",
-                    "--symbols", "BTCUSDT,ETHUSDT", "--start", "2024-01-01", "--end", "2024-01-02", env=env)
-    assert built.returncode == 0, built.stderr
+    hourly_bars(run_cde, env)
     wide = run_cde("features", "compute", "--bars", "time-1h", "-f", "rsi,ret_log_672", "--start", "2023-12-30",
                    "--end", "2024-01-05", "--out-spec", "wide-range", env=env)
     assert wide.returncode == 0, wide.stderr
@@ -171,3 +172,21 @@ def test_features_compute_says_what_the_range_did_not_give(run_cde, lake_root: P
                     "--end", "2024-01-02", "--out-spec", "exact-range", env=env)
     assert exact.returncode == 0, exact.stderr
     assert "notice:" not in exact.stdout, exact.stdout
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    (["symbols=[]"], r"'symbols'.*an empty list selects no symbol"),
+    (["universe={'2024-02-30': [BTCUSDT]}"], r"universe date '2024-02-30' is not a valid YYYY-MM-DD day"),
+    (["universe={'2024-01-01': [BTCUSDT, ETHUSDX]}"], r"no symbol 'ETHUSDX'.*ETHUSDT"),
+    (["symbols=[BTCUSDT]", "universe={'2024-01-01': [BTCUSDT, ETHUSDT]}"],
+     r"universe member\(s\) ETHUSDT not among the run's symbols"),
+])
+def test_an_empty_or_misspelt_selection_of_symbols_is_an_error(run_cde, lake_root: Path, overrides: list[str],
+                                                               expected: str) -> None:  # type: ignore[no-untyped-def]
+    """`symbols: []` is not "every symbol"; a universe's misspelt member or impossible date is not dropped."""
+    env = {"CDE_DATA_ROOT": str(lake_root)}
+    hourly_bars(run_cde, env)
+    sets = [arg for item in overrides for arg in ("--set", item)]
+    line = one_error_line(run_cde("backtest", "run", "--strategy", "trend_following", "--set", "bars=time-1h",
+                                  "--set", "params.fast=2", "--set", "params.slow=4", *sets, env=env))
+    assert re.search(expected, line), line

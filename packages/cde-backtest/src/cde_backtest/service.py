@@ -54,10 +54,27 @@ def check_inputs(request: BacktestRequest, lake: Lake) -> None:
         check_benchmark(request, lake)  # against the request alone: a benchmark outside the symbols
     check_hive_path(lake.root / "bars", ("spec", request.bars), ("exchange", request.exchange),
                     ("market", request.market), ("symbol", list(request.symbols or [])))
+    check_universe(request, lake)
     if request.features is not None:
         check_hive_path(lake.root / "features", ("spec", request.features), ("exchange", request.exchange),
                         ("market", request.market))
     check_benchmark(request, lake)
+
+
+def check_universe(request: BacktestRequest, lake: Lake) -> None:
+    """Every member of an inline universe is a symbol the run loads: a misspelt member would otherwise
+    never be traded, without a word (the run on the remaining members looks complete)."""
+    from cde_core.errors import DataError
+    from cde_core.lake_names import check_hive_path
+
+    members = sorted({s for symbols in (request.universe or {}).values() for s in symbols})
+    if request.symbols is not None:
+        outside = [s for s in members if s not in request.symbols]
+        if outside:
+            raise DataError(f"universe member(s) {', '.join(outside)} not among the run's symbols",
+                            where="universe", hint="add them to symbols, or drop them from the universe")
+    check_hive_path(lake.root / "bars", ("spec", request.bars), ("exchange", request.exchange),
+                    ("market", request.market), ("symbol", members))
 
 
 def check_benchmark(request: BacktestRequest, lake: Lake) -> None:
@@ -177,6 +194,8 @@ def run_backtest(request: BacktestRequest, lake: Lake, progress: ProgressCallbac
 
     report = progress or no_progress
     resolve(request)  # fail on bad names / params before touching data
+    if request.universe:
+        check_universe(request, lake)
     report(0.02, "loading bars")
     panel = load_panel(lake, bars=request.bars, features=request.features, exchange=request.exchange,
                        market=request.market, symbols=request.symbols, start=request.start, end=request.end)
