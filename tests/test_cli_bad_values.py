@@ -14,6 +14,7 @@ import enum
 import io
 import json
 import os
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -269,3 +270,18 @@ def test_an_impossible_date_in_an_environment_variable_stops_only_its_section(tm
         served = invoke(["serve"])
     assert_one_line_error(["serve"], served[0], served[2])
     assert "server.port" in served[2] and "CDE_SERVER__PORT" in served[2], served[2]
+
+
+@pytest.mark.parametrize(("grid", "expected"), [
+    ("metric: sharp\n", r"no metric 'sharp' — did you mean sharpe\?"),
+    ("metric: total_retrun\n", r"no metric 'total_retrun' — did you mean total_return"),
+])
+def test_a_sweep_names_a_misspelt_metric_before_running_the_grid(tmp_path: Path, grid: str, expected: str) -> None:
+    """The heat map's metric is checked with the file, not looked up (KeyError) after every run."""
+    with cde_environment(tmp_path):
+        (tmp_path / "grid.yaml").write_text("base: {strategy: momentum_ls, bars: time-1h}\n"
+                                            "grid: {params.n_long: [1, 2]}\n" + grid)
+        argv = ["backtest", "sweep", "--grid", "grid.yaml"]
+        code, _out, err = invoke(argv)
+    assert_one_line_error(argv, code, err)
+    assert re.search(expected, err) and "grid.yaml" in err, err

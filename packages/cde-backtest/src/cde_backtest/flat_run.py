@@ -38,7 +38,8 @@ def refuse_flat_run(strategy: str, panel: pd.DataFrame, weights: pd.Series, n_fi
     else:
         what = (f"strategy {strategy} asked for positions but none was filled over the {span}, so the run "
                 "would report a flat 0 %")
-        causes = ["no rebalance bar of engine.rebalance falls inside the range (the final bar never decides)",
+        causes = ["the targets are flat on every rebalance bar of engine.rebalance, or none falls inside the "
+                  "range (the final bar never decides)",
                   "targets only outside the universe, or below engine.min_trade_value"]
     hint = "likely: " + "; ".join(c for c in causes if c) + " — widen --start/--end or change the parameters"
     raise DataError(what, where=f"strategy {strategy}", hint=hint)
