@@ -190,3 +190,23 @@ def test_an_empty_or_misspelt_selection_of_symbols_is_an_error(run_cde, lake_roo
     line = one_error_line(run_cde("backtest", "run", "--strategy", "trend_following", "--set", "bars=time-1h",
                                   "--set", "params.fast=2", "--set", "params.slow=4", *sets, env=env))
     assert re.search(expected, line), line
+
+
+def test_aggregate_names_the_days_without_trades(run_cde, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A day missing in the middle and days past the lake build fewer bars than asked: a warning on
+    stderr names them (stdout stays JSON), not only a day count to compare by hand."""
+    root = tmp_path / "gappy"
+    lake = Lake(root)
+    first = 1
+    for day in (date(2024, 1, 1), date(2024, 1, 3), date(2024, 1, 4)):  # 2024-01-02 missing
+        lake.write_partition(lake.trades_dir("binance", "spot", "BTCUSDT", day), random_trades(day, 500, seed=3,
+                             first_id=first), Provenance(source="test", rows=500, first_trade_id=first,
+                                                         last_trade_id=first + 499))
+        first += 500
+    built = run_cde("aggregate", "--bar", "time", "--interval", "1h", "--exchange", "binance", "--market", "spot",
+                    "--symbols", "BTCUSDT", "--start", "2024-01-01", "--end", "2024-01-06", "--json",
+                    env={"CDE_DATA_ROOT": str(root)})
+    assert built.returncode == 0, built.stderr
+    assert json.loads(built.stdout)["symbols"][0]["missing_days"] == ["2024-01-02", "2024-01-05", "2024-01-06"]
+    assert built.stderr.strip() == ("warning: BTCUSDT: no trades on 3 of 6 days asked, so no bars there: "
+                                    "2024-01-02, 2024-01-05 … 2024-01-06 (see `cde lake ls`)")

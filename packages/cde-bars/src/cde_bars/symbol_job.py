@@ -88,6 +88,9 @@ class SymbolAggregation:
         self.files = files
         self.days = [date.fromisoformat(f.parent.name.removeprefix("date=")) for f in files]
         self.fingerprints = input_fingerprints(files)
+        held = set(self.days)
+        asked = (start + timedelta(days=i) for i in range((end - start).days + 1))
+        missing = [d for d in asked if d not in held]
         self.origin = self.days[0].isoformat()
         run_key = {"spec": self.spec, "origin": self.origin, "flush": self.flush,
                    "inputs": inputs_digest(self.days, self.fingerprints)}
@@ -95,7 +98,8 @@ class SymbolAggregation:
         existing = month_partitions(self.symbol_dir)
         if manifest and all(manifest.get(k) == v for k, v in run_key.items()) \
                 and all(m in existing for m in manifest.get("months", [])):
-            return SymbolReport(symbol=self.symbol, status="up-to-date", days=len(files))
+            return SymbolReport(symbol=self.symbol, status="up-to-date", days=len(files),
+                                missing_days=missing)
         state, first_index, skip_through = self._resume_point(existing)
         self._refuse_to_shrink(existing, skip_through)
         trades = self._stream(state, first_index, skip_through)
@@ -105,7 +109,7 @@ class SymbolAggregation:
                                          "params": self.params.model_dump(mode="json")})
         return SymbolReport(symbol=self.symbol, status="resumed" if skip_through else "built",
                             days=len(files) - first_index, trades=trades, bars=self.bars_written,
-                            months=self.written, resumed_from=skip_through)
+                            months=self.written, resumed_from=skip_through, missing_days=missing)
 
     def _stream(self, state: Any, first_index: int, skip_through: str | None) -> int:
         trades = 0
