@@ -210,3 +210,7 @@ def test_aggregate_names_the_days_without_trades(run_cde, tmp_path: Path) -> Non
     assert json.loads(built.stdout)["symbols"][0]["missing_days"] == ["2024-01-02", "2024-01-05", "2024-01-06"]
     assert built.stderr.strip() == ("warning: BTCUSDT: no trades on 3 of 6 days asked, so no bars there: "
                                     "2024-01-02, 2024-01-05 … 2024-01-06 (see `cde lake ls`)")
+    gap = one_error_line(run_cde("aggregate", "--bar", "time", "--interval", "1h", "--exchange", "binance",
+                                 "--market", "spot", "--symbols", "BTCUSDT", "--start", "2024-01-02", "--end",
+                                 "2024-01-02", env={"CDE_DATA_ROOT": str(root)}))
+    assert "the lake holds 2024-01-01 … 2024-01-04 but not these days (a gap" in gap, gap
