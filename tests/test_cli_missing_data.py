@@ -214,3 +214,13 @@ def test_aggregate_names_the_days_without_trades(run_cde, tmp_path: Path) -> Non
                                  "--market", "spot", "--symbols", "BTCUSDT", "--start", "2024-01-02", "--end",
                                  "2024-01-02", env={"CDE_DATA_ROOT": str(root)}))
     assert "the lake holds 2024-01-01 … 2024-01-04 but not these days (a gap" in gap, gap
+
+
+def test_demo_refuses_too_few_days_for_its_backtest_before_writing(run_cde, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The demo's momentum needs 4 weeks of history and a weekly rebalance after them: 30 days could only
+    end in a refused flat run after generating and processing a market, so --days is refused up front."""
+    root = tmp_path / "demo"
+    line = one_error_line(run_cde("demo", "--data-root", str(root), "--days", "30", "--symbols", "4",
+                                  "--trades-per-day", "200"))
+    assert "--days" in line and "37" in line, line
+    assert not root.exists() or not any(root.rglob("*.zip")), sorted(root.rglob("*"))
