@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import enum
 import io
+import json
 import os
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -42,7 +44,9 @@ BY_NAME: dict[str, list[str]] = {
     "group": ["nosuchgroup"], "horizons": ["abc", "0", "1,-2"], "source": ["ftp"], "layout": ["weekly"],
     "quote": ["US D"], "status": ["sleeping"], "log_level": ["loud"], "host": ["256.256.256.256", "2024/01/01"],
     "url": ["notaurl"], "run_id": ["no-such-run", "../../etc"], "task_id": ["no-such-task"],
-    "overrides": ["foo", "engine.nosuch=1", "params.n_long=abc"], "param": ["novalue", "=1", "threshold=abc"],
+    # a value PyYAML reads as an impossible date, or as a broken flow collection
+    "overrides": ["foo", "engine.nosuch=1", "params.n_long=abc", "start=2024-02-30", "params={"],
+    "param": ["novalue", "=1", "threshold=abc", "threshold=2024-02-30", "rsi.window=2024-02-30", "x.y=[1"],
     "params": ["{", "[1]"], "strategy": ["momentum_sl"], "out_spec": ["../x", "a/b"],
     "seed": ["abc", "-1"], "trades_per_day": ["abc", "-1", "0"], "days": ["abc", "-1", "0"], "n": ["abc", "0", "-1"],
     "port": ["abc", "-1", "70000"], "workers": ["abc", "0"], "quantiles": ["abc", "1"], "limit": ["abc", "0"],
@@ -230,3 +234,54 @@ def test_generated_dates_never_pass_silently(tmp_path: Path, raw: str) -> None:
                       "--start", raw]):
             code, _out, err = invoke(argv)
             assert_one_line_error(argv, code, err)
+
+
+#: YAML files the CLI reads, each with an impossible date on line 3 (PyYAML raised a bare ValueError)
+YAML_FILES: dict[str, tuple[str, list[str]]] = {
+    "run.yaml": ("strategy: momentum_ls\nbars: time-1h\nstart: 2024-02-30\n",
+                 ["backtest", "run", "--config", "run.yaml"]),
+    "grid.yaml": ("base: {strategy: momentum_ls, bars: time-1h}\ngrid: {params.n_long: [1, 2]}\n"
+                  "note: 2023-02-29\n", ["backtest", "sweep", "--grid", "grid.yaml"]),
+    "set.yaml": ("name: mine\nfactors:\n  - {factor: rsi, params: {window: 2024-13-01}}\n",
+                 ["features", "compute", "--bars", "time-1h", "--set-file", "set.yaml"]),
+    "cde.yaml": ("server:\n  port: 8000\nnote: 2024-04-31\n", ["config", "show"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(YAML_FILES))
+def test_an_impossible_date_in_a_yaml_file_names_file_and_line(tmp_path: Path, name: str) -> None:
+    """`2024-02-30` looks like a date to YAML: an error naming the file and its line, not an internal error."""
+    text, argv = YAML_FILES[name]
+    with cde_environment(tmp_path):
+        (tmp_path / name).write_text(text)
+        code, _out, err = invoke(argv)
+    assert_one_line_error(argv, code, err)
+    assert f"{name}, line 3" in err and "is not a valid date" in err, err
+
+
+def test_an_impossible_date_in_an_environment_variable_stops_only_its_section(tmp_path: Path) -> None:
+    """CDE_SERVER__PORT=2024-02-30 is a bad server.port (for `serve`), not a crash of every command."""
+    with cde_environment(tmp_path), pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CDE_SERVER__PORT", "2024-02-30")
+        (tmp_path / "lake").mkdir(exist_ok=True)
+        code, out, err = invoke(["backtest", "ls", "--json"])
+        assert code == 0, err
+        assert json.loads(out) == []
+        served = invoke(["serve"])
+    assert_one_line_error(["serve"], served[0], served[2])
+    assert "server.port" in served[2] and "CDE_SERVER__PORT" in served[2], served[2]
+
+
+@pytest.mark.parametrize(("grid", "expected"), [
+    ("metric: sharp\n", r"no metric 'sharp' — did you mean sharpe\?"),
+    ("metric: total_retrun\n", r"no metric 'total_retrun' — did you mean total_return"),
+])
+def test_a_sweep_names_a_misspelt_metric_before_running_the_grid(tmp_path: Path, grid: str, expected: str) -> None:
+    """The heat map's metric is checked with the file, not looked up (KeyError) after every run."""
+    with cde_environment(tmp_path):
+        (tmp_path / "grid.yaml").write_text("base: {strategy: momentum_ls, bars: time-1h}\n"
+                                            "grid: {params.n_long: [1, 2]}\n" + grid)
+        argv = ["backtest", "sweep", "--grid", "grid.yaml"]
+        code, _out, err = invoke(argv)
+    assert_one_line_error(argv, code, err)
+    assert re.search(expected, err) and "grid.yaml" in err, err

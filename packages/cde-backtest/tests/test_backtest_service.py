@@ -384,7 +384,9 @@ def wide_features(lake_and_panel):
 
 @pytest.mark.filterwarnings("error::pandas.errors.PerformanceWarning")
 @pytest.mark.parametrize("strategy", [
-    {"strategy": "momentum_ls", "universe": {"2024-01-01": ["S00USDT", "S01USDT", "S02USDT", "S03USDT"]}},
+    # 2 + 2 of a 4-symbol universe (the default 3 + 3 never trades, which is now an error)
+    {"strategy": "momentum_ls", "universe": {"2024-01-01": ["S00USDT", "S01USDT", "S02USDT", "S03USDT"]},
+     "params": {"n_long": 2, "n_short": 2}},
     {"strategy": "mean_reversion_xs", "params": {"factor": "f001"}},
     {"strategy": "trend_following", "params": {"fast": 5, "slow": 20}, "engine": {"sizing": "vol_target",
                                                                                   "vol_window": 48}},

@@ -314,3 +314,44 @@ def test_a_store_outage_while_streaming_is_the_stores_error_never_a_bad_day(
     with pytest.raises(RemoteError, match="cannot reach the object store") as raised:
         job._stream(builder.new_state({"threshold": 100.0}), 0, None)
     assert "re-download" not in str(raised.value)
+
+
+@pytest.mark.parametrize(("bar", "params"), SPECS)
+@pytest.mark.parametrize(("start", "end"), [(DAYS[1], DAYS[-1]), (DAYS[0], DAYS[0])],
+                         ids=["later-start", "earlier-end"])
+def test_a_narrower_rerun_never_drops_bars_already_built(lake: Lake, bar: str, params: dict, start: date,
+                                                         end: date) -> None:
+    """Re-aggregating a sub-range would rewrite a month with fewer days (and keep the months around it:
+    a hole in the middle of the spec): refused with the span the lake holds, every bar left as it was.
+    (A narrower range that skips whole months rewrites none of them and is not refused.)"""
+    from cde_core.errors import DataError
+
+    write_trades_lake(lake, "BTCUSDT", DAYS)
+    full = aggregate_lake(request(bar, params).model_copy(update={"symbols": ["BTCUSDT"]}), lake=lake,
+                          executor=executor())
+    before = stored(lake, full.spec_id, "BTCUSDT")
+    narrower = request(bar, params, end=end).model_copy(update={"symbols": ["BTCUSDT"], "start": start})
+    with pytest.raises(DataError, match=r"BTCUSDT already hold 2024-01-30 .* would replace that month"):
+        aggregate_lake(narrower, lake=lake, executor=executor())
+    pd.testing.assert_frame_equal(stored(lake, full.spec_id, "BTCUSDT"), before)
+
+
+NEVER_CLOSING = [("dollar", {"threshold": 1e15}), ("tick", {"threshold": 1e9}),
+                 ("volume_run", {"expected_ticks_init": 1e6, "expected_ticks_min": 1e6,
+                                 "expected_ticks_max": 1e7})]
+
+
+@pytest.mark.parametrize(("bar", "params"), NEVER_CLOSING)
+def test_a_threshold_that_closes_no_bar_is_an_error_not_zero_bars(lake: Lake, bar: str, params: dict) -> None:
+    """Trades were read, no bar closed: an error naming the symbols, on the first run and on a re-run
+    (which would otherwise be `up-to-date` with 0 bars); `flush` writes the open bar and passes."""
+    from cde_core.errors import DataError
+
+    for i, symbol in enumerate(["BTCUSDT", "ETHUSDT"]):
+        write_trades_lake(lake, symbol, DAYS[:2], seed=i)
+    asked = request(bar, params, end=DAYS[1])
+    for _ in range(2):
+        with pytest.raises(DataError, match=r"no .* bar closed for BTCUSDT.*ETHUSDT.* lower the threshold"):
+            aggregate_lake(asked, lake=lake, executor=executor())
+    flushed = aggregate_lake(asked.model_copy(update={"flush": True}), lake=lake, executor=executor())
+    assert [s.bars for s in flushed.symbols] == [1, 1]

@@ -133,3 +133,30 @@ def test_bad_lake_compression_says_what_and_where(env: dict[str, str], words: li
         _ = loaded.config.lake.compression
     message = str(info.value)
     assert all(word in message for word in words) and "\n" not in message, message
+
+
+@pytest.mark.parametrize(("name", "meant"), [
+    ("CDE_DATAROOT", "CDE_DATA_ROOT"), ("CDE_DATA_ROOTT", "CDE_DATA_ROOT"), ("CDE_SERVER_PORT", "CDE_SERVER__PORT"),
+    ("CDE_EXECUTER", "CDE_EXECUTOR"), ("CDE_LOGLEVEL", "CDE_LOG_LEVEL"), ("CDE_TASKSTORE", "CDE_TASK_STORE"),
+    ("CDE_LAKE_COMPRESSION", "CDE_LAKE__COMPRESSION"), ("CDE_DOWNLOAD_RETRIES", "CDE_DOWNLOAD__RETRIES"),
+])
+def test_a_misspelt_setting_variable_is_an_error_not_ignored(tmp_path: Path, name: str, meant: str) -> None:
+    """Ignored, CDE_DATAROOT=/my/lake would leave the default lake in use: the run reads another lake."""
+    with pytest.raises(ConfigError, match=rf"{name} is not a cde setting.*did you mean {meant}\?"):
+        load_config(environ={name: str(tmp_path)}, use_file=False)
+
+
+def test_the_other_cde_variables_are_not_taken_for_typos() -> None:
+    """Variables read elsewhere (CLI options, caches, the deploy's compose file) are not settings."""
+    import re
+
+    root = Path(__file__).resolve().parents[3]
+    texts = [p.read_text() for p in (root / "deploy").iterdir() if p.is_file()]
+    names = {n for text in texts for n in re.findall(r"\bCDE_[A-Z0-9_]+", text)}
+    names |= {"CDE_CONFIG", "CDE_URL", "CDE_API_KEY", "CDE_LOAD_PLUGINS", "CDE_DISABLE_PLUGINS", "CDE_CACHE_DIR"}
+    assert {"CDE_BIND", "CDE_S3_BUCKET", "CDE_DASK_SCHEDULER"} <= names
+    for name in sorted(names):
+        try:
+            load_config(environ={name: "1"}, use_file=False)
+        except ConfigError as exc:
+            assert "is not a cde setting" not in str(exc), exc

@@ -196,7 +196,9 @@ def test_cli_pit_json_and_parquet_out(lake: Lake, tmp_path: Path) -> None:
     shown = CliRunner().invoke(app, [*args, "--json"])
     assert shown.exit_code == 0, shown.output
     expected = point_in_time_universe(lake, EX, MKT, 2, date(2024, 1, 5), date(2024, 1, 20), rebalance="weekly")
-    records = json.loads(shown.output)
+    records = json.loads(shown.stdout)  # the partial-window warning goes to stderr: stdout stays JSON
+    assert shown.stderr.startswith("warning: 1 as-of date(s) up to 2024-01-05 rank on fewer than 7 days"), \
+        shown.stderr
     assert [(r["date"], r["symbol"], r["rank"]) for r in records] == [
         (d.isoformat(), s, r) for d, s, r in zip(expected["date"], expected["symbol"], expected["rank"],
                                                  strict=True)]
@@ -229,3 +231,23 @@ def test_ranking_property_against_a_loop(cells: dict[tuple[int, str], int], as_o
         rows += [(day, s, r, v) for r, (s, v) in enumerate(ranked, start=1)]
     expected = pd.DataFrame(rows, columns=["date", "symbol", "rank", "trailing_quote_volume"])
     assert list(got.itertuples(index=False, name=None)) == list(expected.itertuples(index=False, name=None))
+
+
+def test_cli_pit_warns_when_windows_reach_past_the_lake(lake: Lake) -> None:
+    """The lake's trades end 2024-01-20: as-of dates from 01-22 rank on fewer days (from 01-28 on none),
+    which looks like a full universe unless said; a range inside the lake gets no warning."""
+    import typer
+
+    from cde_exchanges.universe.cli import register
+
+    app = typer.Typer()
+    register(app)
+    base = ["universe", "pit", "--n", "2", "--data-root", str(lake.root), "--json"]
+    late = CliRunner().invoke(app, [*base, "--start", "2024-01-15", "--end", "2024-02-10"])
+    assert late.exit_code == 0, late.output
+    assert json.loads(late.stdout)
+    assert late.stderr.strip() == (
+        "warning: 20 as-of date(s) from 2024-01-22 rank on a trailing window past the lake's last day of trades "
+        "(2024-01-20); from 2024-01-28 they have no rows: download the later days, or end the range at 2024-01-21")
+    inside = CliRunner().invoke(app, [*base, "--start", "2024-01-08", "--end", "2024-01-21"])
+    assert inside.exit_code == 0 and inside.stderr == "", inside.output

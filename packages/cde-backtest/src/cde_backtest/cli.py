@@ -172,14 +172,21 @@ def sweep_command(
     lake_root: LakeOption = None,
 ) -> None:
     """Run one backtest per grid combination through the executor; print a summary, write a heat map."""
+    from pydantic import ValidationError
     from rich.table import Table
 
     from cde_backtest.report.labels import format_metric as _fmt
     from cde_backtest.request_file import read_yaml
     from cde_backtest.sweep import SweepRequest, run_sweep
     from cde_core.console import progress_bar, table_console
+    from cde_core.errors import ConfigError, first_validation_problem
 
-    request = SweepRequest.model_validate(read_yaml(grid))
+    try:
+        request = SweepRequest.model_validate(read_yaml(grid))
+    except ValidationError as exc:
+        key, message = first_validation_problem(exc, root="(file)")
+        raise ConfigError(f"bad sweep grid '{key}': {message}", where=str(grid),
+                          hint="keys: " + ", ".join(SweepRequest.model_fields)) from None
     with progress_bar("sweep") as progress:
         result = run_sweep(request, _lake(lake_root), progress=progress)
     table = Table(title=f"sweep {result.sweep_id}")

@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from cde_backtest.coverage import coverage_notices
 from cde_backtest.funding import funding_column, read_funding
 from cde_core.errors import DataError, NotFoundError
 from cde_core.lake import Lake, safe_value
@@ -18,6 +19,8 @@ from cde_core.schemas import bar_clock_column
 from cde_core.suggest import did_you_mean
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "quote_volume")
+#: key of ``panel.attrs`` holding the coverage notices of a loaded panel
+COVERAGE_ATTR = "coverage_notices"
 PARTITION_KEYS = ("spec", "exchange", "market", "symbol", "date", "month", "year")
 
 
@@ -71,7 +74,8 @@ def load_panel(lake: Lake, *, bars: str, features: str | None, exchange: str, ma
     """Bars (+ features, left-joined on (ts, symbol)) as one sorted panel; ``ts`` is the bar clock
     (:func:`cde_core.schemas.bar_clock_column`). For um/cm perpetuals whose bars carry no ``funding_rate``,
     the column is filled from the lake's funding tree when it holds their settlements
-    (:mod:`cde_backtest.funding`)."""
+    (:mod:`cde_backtest.funding`). ``panel.attrs[COVERAGE_ATTR]`` lists what of the request the lake
+    lacks (:func:`cde_backtest.coverage.coverage_notices`)."""
     panel = _read(lake, "bars", bars, "bars spec", exchange, market, symbols, start, end,
                   [*BAR_COLUMNS, "funding_rate"])
     check_found(panel, lake.root / "bars" / f"spec={bars}", exchange=exchange, market=market, symbols=symbols,
@@ -86,10 +90,15 @@ def load_panel(lake: Lake, *, bars: str, features: str | None, exchange: str, ma
     # cast before the join: a per-column astype of the joined frame would split its ~170 feature columns
     # into one block each, and every later column insert would raise pandas' PerformanceWarning
     panel = panel.astype({c: np.float64 for c in BAR_COLUMNS})
+    feats = None
     if features:
         feats = _read(lake, "features", features, "feature set", exchange, market, symbols, start, end, None)
         feats = feats.drop(columns=[c for c in feats.columns if c in panel.columns])
+    notices = coverage_notices(panel, feats, features, None if start is None else _utc(start),
+                               None if end is None else _utc(end))
+    if feats is not None:
         panel = panel.join(feats, how="left")
+    panel.attrs[COVERAGE_ATTR] = notices
     return panel
 
 

@@ -83,6 +83,26 @@ class BacktestRequest(BaseModel):
             return datetime.combine(value + timedelta(days=1), time(0), tzinfo=UTC)
         return value
 
+    @field_validator("symbols")
+    @classmethod
+    def _symbols_not_empty(cls, value: list[str] | None) -> list[str] | None:
+        """``symbols: []`` (e.g. an empty filter result) would read as "every symbol": refused."""
+        if value is not None and not value:
+            raise ValueError("an empty list selects no symbol: name at least one, or leave symbols out (null) "
+                             "for every symbol in the lake")
+        return value
+
+    @field_validator("universe")
+    @classmethod
+    def _universe_dates(cls, value: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+        """Every key an ISO day (``2024-02-30`` is refused here, not by pandas deep in the run)."""
+        for key in value or {}:
+            try:
+                date.fromisoformat(str(key))
+            except ValueError:
+                raise ValueError(f"universe date '{key}' is not a valid YYYY-MM-DD day") from None
+        return value
+
     @model_validator(mode="after")
     def _range_not_empty(self) -> BacktestRequest:
         if self.start is not None and self.end is not None and _utc(self.end) <= _utc(self.start):

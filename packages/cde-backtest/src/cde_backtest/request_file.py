@@ -5,20 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from cde_backtest.models import BacktestRequest
 from cde_core.errors import ConfigError, first_validation_problem
+from cde_core.yaml_text import flag_value, load_yaml
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise ConfigError("file not found", where=str(path), hint="check the path")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {str(exc).splitlines()[0]}", where=str(path)) from None
+    data = load_yaml(path.read_text(), str(path)) or {}
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping at the top level", where=str(path))
     return data
@@ -41,7 +38,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"bad override '{item}'", where="--set", hint="write key=value, e.g. params.n_long=2")
-        out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        out[key.strip()] = flag_value(raw) if raw.strip() else ""
     return out
 
 

@@ -54,10 +54,27 @@ def check_inputs(request: BacktestRequest, lake: Lake) -> None:
         check_benchmark(request, lake)  # against the request alone: a benchmark outside the symbols
     check_hive_path(lake.root / "bars", ("spec", request.bars), ("exchange", request.exchange),
                     ("market", request.market), ("symbol", list(request.symbols or [])))
+    check_universe(request, lake)
     if request.features is not None:
         check_hive_path(lake.root / "features", ("spec", request.features), ("exchange", request.exchange),
                         ("market", request.market))
     check_benchmark(request, lake)
+
+
+def check_universe(request: BacktestRequest, lake: Lake) -> None:
+    """Every member of an inline universe is a symbol the run loads: a misspelt member would otherwise
+    never be traded, without a word (the run on the remaining members looks complete)."""
+    from cde_core.errors import DataError
+    from cde_core.lake_names import check_hive_path
+
+    members = sorted({s for symbols in (request.universe or {}).values() for s in symbols})
+    if request.symbols is not None:
+        outside = [s for s in members if s not in request.symbols]
+        if outside:
+            raise DataError(f"universe member(s) {', '.join(outside)} not among the run's symbols",
+                            where="universe", hint="add them to symbols, or drop them from the universe")
+    check_hive_path(lake.root / "bars", ("spec", request.bars), ("exchange", request.exchange),
+                    ("market", request.market), ("symbol", members))
 
 
 def check_benchmark(request: BacktestRequest, lake: Lake) -> None:
@@ -93,11 +110,14 @@ def _version(dist: str) -> str:
 
 def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
                  progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
-                 run_id: str | None = None, self_contained: bool = False) -> RunResult:
+                 run_id: str | None = None, self_contained: bool = False,
+                 notices: list[str] | None = None) -> RunResult:
     """Run ``request`` on an already-loaded panel (tests, notebooks) and store the run folder.
 
     The report loads plotly.js from the lake's shared ``assets/`` copy; ``self_contained`` inlines it
-    instead (one file to mail, ~4.6 MB larger)."""
+    instead (one file to mail, ~4.6 MB larger). ``notices`` are said before the run's own (e.g. the
+    data coverage gaps :func:`cde_backtest.data.load_panel` found)."""
+    from cde_backtest.flat_run import refuse_flat_run
     from cde_backtest.report import ReportInputs, benchmark_nav, build_report
     from cde_backtest.run_notices import run_notices
     from cde_backtest.run_store import RunStore, new_run_id
@@ -119,6 +139,7 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
     report(0.5, f"engine {engine.name}")
     result = engine.run(panel, weights, engine_params)
     check("engine")
+    refuse_flat_run(strategy.name, panel, weights, result.metrics.n_trades, strategy_params)
     report(0.7, "report")
     sim = result.simulation
     nav = result.nav
@@ -127,7 +148,7 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
     close = pd.DataFrame(sim.marks, index=sim.index, columns=sim.market.symbols)  # last known closes
     run_id = run_id or new_run_id(request.strategy, request.name)
     start, end = sim.index[0].to_pydatetime(), sim.index[-1].to_pydatetime()
-    notices = run_notices(sim)
+    notices = [*(notices or []), *run_notices(sim)]
     positions = result.positions.stack().rename("qty").reset_index()
     weights_long = result.weights.stack().rename("weight").reset_index()
     positions["weight"] = weights_long["weight"].to_numpy()
@@ -173,16 +194,20 @@ def run_backtest(request: BacktestRequest, lake: Lake, progress: ProgressCallbac
     ``universe`` (rows of date/ts and symbol, e.g. a point-in-time universe table) or
     ``request.universe`` restricts trading to members at each bar.
     """
-    from cde_backtest.data import load_panel, universe_column
+    from cde_backtest.data import COVERAGE_ATTR, load_panel, universe_column
 
     report = progress or no_progress
     resolve(request)  # fail on bad names / params before touching data
+    if request.universe:
+        check_universe(request, lake)
     report(0.02, "loading bars")
     panel = load_panel(lake, bars=request.bars, features=request.features, exchange=request.exchange,
                        market=request.market, symbols=request.symbols, start=request.start, end=request.end)
+    coverage = list(panel.attrs.get(COVERAGE_ATTR, []))
     if universe is not None or request.universe:
         membership = universe_column(panel, universe if universe is not None else request.universe)
         panel = panel.assign(in_universe=membership)  # one new block, not an insert into ~170 columns
     if cancel is not None and cancel.cancelled:
         raise CancelledError("backtest cancelled", where="loading")
-    return run_on_panel(request, panel, lake, progress=report, cancel=cancel, self_contained=self_contained)
+    return run_on_panel(request, panel, lake, progress=report, cancel=cancel, self_contained=self_contained,
+                        notices=coverage)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cde_backtest.request_file import build_request
 from cde_core.atomic import atomic_write_bytes
@@ -28,6 +28,17 @@ class SweepRequest(BaseModel):
     base: dict[str, Any] = Field(description="the request every combination starts from")
     grid: dict[str, list[Any]] = Field(min_length=1, description="dotted key → values, e.g. params.n_long: [2, 3]")
     metric: str = Field("sharpe", description="metric shown in the heat map")
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        """Checked before any run: a misspelt metric used to fail after the whole grid had run."""
+        from cde_backtest.metrics import Metrics
+        from cde_core.suggest import did_you_mean
+
+        if value not in Metrics.model_fields:
+            raise ValueError(f"no metric '{value}' — {did_you_mean(value, Metrics.model_fields, what='metrics')}")
+        return value
 
 
 class SweepRow(BaseModel):

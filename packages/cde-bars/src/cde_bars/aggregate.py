@@ -19,6 +19,7 @@ from cde_bars.params import validated_params
 from cde_bars.requests import AggregateReport, AggregateRequest, SymbolReport
 from cde_core.config import get_config
 from cde_core.contracts.executor import Executor, Job
+from cde_core.errors import DataError
 from cde_core.lake import Lake, safe_value
 from cde_core.lake_names import check_trades_present
 from cde_core.progress import CancelToken, ProgressCallback
@@ -92,7 +93,28 @@ def aggregate_lake(request: AggregateRequest, lake: Lake | None = None, executor
             executor.close()
     if progress is not None:
         progress(1.0, "done")
-    return AggregateReport(spec_id=spec, bar=builder.name, params=params.model_dump(mode="json"),
-                           exchange=request.exchange, market=request.market,
-                           symbols=[SymbolReport.model_validate(r) for r in results],
-                           seconds=time.perf_counter() - started)
+    report = AggregateReport(spec_id=spec, bar=builder.name, params=params.model_dump(mode="json"),
+                             exchange=request.exchange, market=request.market,
+                             symbols=[SymbolReport.model_validate(r) for r in results],
+                             seconds=time.perf_counter() - started)
+    refuse_symbols_without_bars(lake, report, request)
+    return report
+
+
+def refuse_symbols_without_bars(lake: Lake, report: AggregateReport, request: AggregateRequest) -> None:
+    """A symbol whose trades closed not one bar (a threshold above the whole range's flow) is an
+    error, not a report of "0 bars" with exit 0 that every later stage would silently run without."""
+    from cde_bars.bars_lake import month_partitions
+
+    def folder(symbol: str) -> Any:
+        return lake.bars_dir(report.spec_id, request.exchange, request.market, symbol)
+
+    empty = [s for s in report.symbols if s.status != "no-data" and not month_partitions(folder(s.symbol))]
+    if not empty:
+        return
+    names = ", ".join(f"{s.symbol} ({s.trades:,} trades read)" if s.trades else s.symbol for s in empty)
+    raise DataError(f"no {report.bar} bar closed for {names} from {request.start} to {request.end}: the "
+                    f"bars spec {report.spec_id} holds nothing for {'them' if len(empty) > 1 else 'it'}",
+                    where=f"bars/spec={report.spec_id}",
+                    hint="lower the threshold (or raise --bars-per-day), widen --start/--end, or pass "
+                         "--flush to write the unfinished bar; see `cde bars builders` for the parameters")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
@@ -16,14 +16,14 @@ bars_app = typer.Typer(help="Bar builders: list them and their parameters.", no_
 
 
 def _parse_params(pairs: list[str]) -> dict[str, Any]:
-    import yaml
+    from cde_core.yaml_text import flag_value
 
     params: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--param '{pair}' is not key=value", hint="e.g. --param ewma_bars=50")
-        params[key.strip()] = yaml.safe_load(raw) if raw.strip() else raw
+        params[key.strip()] = flag_value(raw)
     return params
 
 
@@ -67,6 +67,11 @@ def aggregate_command(
                           hint="see `cde aggregate --help`") from None
     with progress_bar(f"{bar} bars") as progress:
         report = aggregate_lake(request, progress=progress)
+    for s in report.symbols:  # stderr: --json stays one JSON document
+        if s.missing_days:
+            asked = (request.end - request.start).days + 1
+            typer.echo(f"warning: {s.symbol}: no trades on {len(s.missing_days)} of {asked} days asked, so "
+                       f"no bars there: {_days(s.missing_days)} (see `cde lake ls`)", err=True)
     if as_json:
         typer.echo(report.model_dump_json(indent=1))
         return
@@ -75,6 +80,18 @@ def aggregate_command(
     for s in report.symbols:
         extra = f", resumed after {s.resumed_from}" if s.resumed_from else ""
         typer.echo(f"  {s.symbol}: {s.status}, {s.days} days, {s.trades} trades, {s.bars} bars{extra}")
+
+
+def _days(days: list[date]) -> str:
+    """Consecutive days as ranges: ``2024-01-10, 2024-01-14 … 2024-01-16`` (at most 10 listed)."""
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and (day - runs[-1][1]).days == 1:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    shown = [str(a) if a == b else f"{a} … {b}" for a, b in runs[:10]]
+    return ", ".join(shown) + (f" and {len(runs) - 10} more" if len(runs) > 10 else "")
 
 
 @bars_app.command("builders")

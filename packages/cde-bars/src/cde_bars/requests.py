@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
@@ -57,6 +58,8 @@ class SymbolReport(BaseModel):
     bars: int = Field(0, description="bars written in this run")
     months: list[str] = Field(default_factory=list, description="month partitions written")
     resumed_from: str | None = Field(None, description="last complete month kept from an earlier run")
+    missing_days: list[date] = Field(default_factory=list, description="days in [start, end] without a "
+                                     "trades partition: no bars there (a gap, or outside the lake's days)")
 
 
 class AggregateReport(BaseModel):

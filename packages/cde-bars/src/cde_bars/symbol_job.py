@@ -9,7 +9,7 @@ builder state at a day boundary, so an interrupted or extended run resumes from 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -88,6 +88,9 @@ class SymbolAggregation:
         self.files = files
         self.days = [date.fromisoformat(f.parent.name.removeprefix("date=")) for f in files]
         self.fingerprints = input_fingerprints(files)
+        held = set(self.days)
+        asked = (start + timedelta(days=i) for i in range((end - start).days + 1))
+        missing = [d for d in asked if d not in held]
         self.origin = self.days[0].isoformat()
         run_key = {"spec": self.spec, "origin": self.origin, "flush": self.flush,
                    "inputs": inputs_digest(self.days, self.fingerprints)}
@@ -95,8 +98,10 @@ class SymbolAggregation:
         existing = month_partitions(self.symbol_dir)
         if manifest and all(manifest.get(k) == v for k, v in run_key.items()) \
                 and all(m in existing for m in manifest.get("months", [])):
-            return SymbolReport(symbol=self.symbol, status="up-to-date", days=len(files))
+            return SymbolReport(symbol=self.symbol, status="up-to-date", days=len(files),
+                                missing_days=missing)
         state, first_index, skip_through = self._resume_point(existing)
+        self._refuse_to_shrink(existing, skip_through)
         trades = self._stream(state, first_index, skip_through)
         self._remove_stale(existing, skip_through)
         months = sorted(self._run_months(None))
@@ -104,7 +109,7 @@ class SymbolAggregation:
                                          "params": self.params.model_dump(mode="json")})
         return SymbolReport(symbol=self.symbol, status="resumed" if skip_through else "built",
                             days=len(files) - first_index, trades=trades, bars=self.bars_written,
-                            months=self.written, resumed_from=skip_through)
+                            months=self.written, resumed_from=skip_through, missing_days=missing)
 
     def _stream(self, state: Any, first_index: int, skip_through: str | None) -> int:
         trades = 0
@@ -233,6 +238,25 @@ class SymbolAggregation:
         for month in self._run_months(skip_through) - set(self.written):
             if month in existing:
                 remove_month(self.symbol_dir, month)
+
+    def _refuse_to_shrink(self, existing: dict[str, LakePath], skip_through: str | None) -> None:
+        """A month this run rewrites must not hold bars outside the run's days: a later start or an
+        earlier end would replace it with fewer days and silently drop good bars (a gap in the middle
+        of the spec when earlier months are kept)."""
+        first = datetime.combine(self.days[0], time(), tzinfo=UTC)
+        after = datetime.combine(self.days[-1] + timedelta(days=1), time(), tzinfo=UTC)
+        for month in sorted(self._run_months(skip_through)):
+            provenance = Lake.read_provenance(existing[month]) if month in existing else None
+            if provenance is None or provenance.min_ts is None or provenance.max_ts is None:
+                continue
+            low, high = datetime.fromisoformat(provenance.min_ts), datetime.fromisoformat(provenance.max_ts)
+            if low < first or high > after:
+                raise DataError(
+                    f"bars of {self.symbol} already hold {low:%Y-%m-%d %H:%M} … {high:%Y-%m-%d %H:%M} UTC in "
+                    f"month {month}; this run over {self.days[0]} … {self.days[-1]} would replace that month "
+                    "with fewer days and drop the rest", where=f"{self.where} month={month}",
+                    hint=f"aggregate {low:%Y-%m-%d} … {(high - timedelta(microseconds=1)):%Y-%m-%d} or wider "
+                         f"to extend the bars, or delete {self.symbol_dir} to build only the shorter range")
 
     def _last_time_bar_is_complete(self, state: Any) -> bool:
         interval_us = getattr(self.params, "interval_us", None)

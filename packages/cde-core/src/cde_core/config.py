@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, V
 
 from cde_core.errors import ConfigError, first_validation_problem
 from cde_core.lake_location import LakeRootField
+from cde_core.suggest import nearest
+from cde_core.yaml_text import flag_value, load_yaml
 
 CONFIG_FILE_ENV = "CDE_CONFIG"
 DEFAULT_CONFIG_FILE = "cde.yaml"
@@ -175,16 +177,45 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+#: CDE_* variables read outside this config (CLI options, plugin loading, caches, the server's start-up,
+#: tests); a name close to a setting but not one of these is taken for a typo (:func:`_refuse_misspelt_env`)
+OTHER_ENV = frozenset({"CDE_CONFIG", "CDE_URL", "CDE_API_KEY", "CDE_LOAD_PLUGINS", "CDE_DISABLE_PLUGINS",
+                       "CDE_CACHE_DIR", "CDE_REDIS_WAIT_S", "CDE_TEST_REDIS"})
+
+
+def _setting_env_names() -> list[str]:
+    """Every variable that sets a config value: the aliases and ``CDE_<SECTION>__<FIELD>``."""
+    names = list(ENV_ALIASES)
+    for name, field in CdeConfig.model_fields.items():
+        fields = getattr(field.annotation, "model_fields", None)
+        names += [f"CDE_{name.upper()}__{sub.upper()}" for sub in fields] if fields else [f"CDE_{name.upper()}"]
+    return names
+
+
+def _refuse_misspelt_env(environ: dict[str, str]) -> None:
+    """``CDE_DATAROOT`` or ``CDE_SERVER_PORT`` (one underscore) would be ignored and the default used — a
+    typo'd lake root then reads another lake without a word. A name that is no setting but close to one
+    is an error naming the setting."""
+    settable = _setting_env_names()
+    known = {*settable, *OTHER_ENV}
+    for name in environ:
+        if not name.startswith("CDE_") or "__" in name or name in known:
+            continue
+        close = nearest(name, settable, n=1, cutoff=0.85)
+        if close:
+            raise ConfigError(f"environment variable {name} is not a cde setting and would be ignored",
+                              where=f"environment variable {name}",
+                              hint=f"did you mean {close[0]}? rename it (or unset it)")
+
+
 def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
+    _refuse_misspelt_env(environ)
     layer: dict[str, Any] = {}
     for name, raw in environ.items():
         dotted = _env_key(name)
         if dotted is None:
             continue
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else raw
-        except yaml.YAMLError:
-            value = raw
+        value = flag_value(raw)
         if isinstance(value, dict) and list(value.values()) == [None]:
             value = raw  # "s3:" is a (bad) value, not the mapping {"s3": None} ("cde_bars: DEBUG" is one)
         _set_dotted(layer, dotted, value)
@@ -192,11 +223,8 @@ def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
 
 
 def _file_layer(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file is not valid YAML: {str(exc).splitlines()[0]}", where=str(path),
-                          hint="fix the syntax or regenerate it with `cde config init`") from exc
+    data = load_yaml(path.read_text(), str(path),
+                     hint="fix the syntax or regenerate it with `cde config init`") or {}
     if not isinstance(data, dict):
         raise ConfigError("config file must hold a mapping of sections", where=str(path))
     return data

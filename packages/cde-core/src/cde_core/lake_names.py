@@ -125,6 +125,8 @@ def check_trades_present(lake: Lake, exchange: str, market: str, symbols: Iterab
         if not lake.trades_files(exchange, market, symbol, start, end):
             days = partition_values(folder / f"symbol={symbol}", "date")
             held = f"the lake holds {days[0]} … {days[-1]}" if days else "the lake holds no day of it"
+            if days and start is not None and end is not None and days[0] <= str(start) and str(end) <= days[-1]:
+                held += " but not these days (a gap: see `cde lake ls`, download them again)"
             raise NotFoundError(f"no {lake.trade_tree} of {symbol} from {start or 'the start'} to {end or 'the end'}",
                                 where=str(folder / f"symbol={symbol}"), hint=f"{held}; change --start/--end")
 

@@ -128,6 +128,8 @@ def compute_command(
         result = compute_to_lake(request, progress=progress)
     typer.echo(f"wrote {result.rows} rows × {len(result.columns)} columns for {len(result.symbols)} symbol(s) "
                f"to features/spec={result.spec}")
+    for notice in result.notices:
+        typer.echo(f"notice: {notice}")
 
 
 @features_app.command("analyze")

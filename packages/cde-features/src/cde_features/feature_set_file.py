@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from cde_core.errors import ConfigError, first_validation_problem
 from cde_core.lake_location import LakePath
+from cde_core.yaml_text import flag_value, load_yaml
 from cde_features.feature_set import FeatureSet
 
 
@@ -31,13 +31,7 @@ def load_feature_set_file(path: LakePath) -> FeatureSet:
     except OSError as exc:
         raise ConfigError(f"cannot read feature-set file: {exc.strerror or exc}", where=str(path),
                           hint="pass an existing YAML file with `name` and `factors`") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}, line {mark.line + 1}" if mark is not None else str(path)
-        raise ConfigError(f"feature-set file is not valid YAML: {getattr(exc, 'problem', exc)}", where=where,
-                          hint="fix the YAML syntax") from None
+    data = load_yaml(text, str(path))
     if not isinstance(data, dict):
         raise ConfigError("feature-set file must be a mapping with `name` and `factors`", where=str(path),
                           hint="see docs/features.md (feature-set files)")
@@ -59,9 +53,6 @@ def parse_param_flags(flags: list[str]) -> dict[str, dict[str, Any]]:
         if not sep or not dot or not factor or not name:
             raise ConfigError(f"bad --param '{flag}'", where="--param",
                               hint="write FACTOR.PARAM=VALUE, e.g. --param rsi.window=21")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else raw
-        except yaml.YAMLError:
-            value = raw
+        value = flag_value(raw)
         params.setdefault(factor, {})[name] = value
     return params

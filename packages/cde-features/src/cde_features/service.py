@@ -52,6 +52,8 @@ class ComputeResult(BaseModel):
     symbols: list[str]
     rows: int
     files: list[str]
+    notices: list[str] = Field(default_factory=list, description="what the range did not give: days past the "
+                               "bars, symbols without bars, columns NaN on every row")
 
 
 #: longest forward horizon (bars): ten years of hourly bars; anything longer leaves no sample to rank
@@ -87,6 +89,7 @@ def compute_to_lake(request: ComputeRequest, *, lake: Lake | None = None, progre
     """Read bars (all history up to ``end``, so warm-up uses earlier bars), compute the feature set,
     keep rows in [start, end] and write one features partition per symbol."""
     from cde_features.calculator import UnifiedFeatureCalculator
+    from cde_features.compute_notices import compute_notices
 
     report = progress or (lambda f, m: None)
     lake = lake or Lake(get_config().data_root)
@@ -119,7 +122,8 @@ def compute_to_lake(request: ComputeRequest, *, lake: Lake | None = None, progre
         executor.close()
     symbols = sorted({str(s) for s in features.index.get_level_values(1)})
     return ComputeResult(spec=spec, feature_set_id=calc.id, columns=calc.columns, symbols=symbols,
-                         rows=len(features), files=[str(f) for f in files])
+                         rows=len(features), files=[str(f) for f in files],
+                         notices=compute_notices(panel, features, request.start, request.end))
 
 
 def check_compute(request: ComputeRequest, lake: Lake | None = None) -> None:

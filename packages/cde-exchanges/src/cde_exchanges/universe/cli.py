@@ -87,6 +87,7 @@ def pit_command(
     from cde_core.config import get_config
     from cde_core.lake import Lake
     from cde_exchanges.universe.point_in_time import (
+        WINDOW_NOTICES,
         PointInTimeRequest,
         empty_universe_error,
         point_in_time_universe,
@@ -99,6 +100,8 @@ def pit_command(
                                       request.end, request.lookback_days, request.rebalance)
     if universe.empty:
         raise empty_universe_error(lake, request)
+    for notice in universe.attrs.get(WINDOW_NOTICES, []):  # stderr: --json stays one JSON document
+        typer.echo(f"warning: {notice}", err=True)
     if out is not None:
         _write_parquet(universe, out)
     if as_json:

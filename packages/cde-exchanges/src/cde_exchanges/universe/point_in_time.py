@@ -108,7 +108,33 @@ def point_in_time_universe(lake: Lake, exchange: str, market: str, n: int, start
     as_of = rebalance_dates(request.start, request.end, request.rebalance)
     daily = daily_quote_volumes(lake, exchange, market, start - timedelta(days=lookback_days),
                                 end - timedelta(days=1))
-    return rank_by_trailing_volume(daily, as_of, request.n, request.lookback_days)
+    universe = rank_by_trailing_volume(daily, as_of, request.n, request.lookback_days)
+    universe.attrs[WINDOW_NOTICES] = partial_window_notices(daily, as_of, request.lookback_days)
+    return universe
+
+
+#: key of the universe frame's ``attrs`` listing as-of dates whose trailing window the lake holds partly
+WINDOW_NOTICES = "partial_windows"
+
+
+def partial_window_notices(daily: pd.DataFrame, as_of: list[date], lookback_days: int) -> list[str]:
+    """As-of dates whose trailing window reaches past the lake's first or last day of trades: ranked on
+    fewer days than ``lookback_days`` (or left out), which looks like a full universe unless said."""
+    if daily.empty:
+        return []
+    first, last = min(daily["date"]), max(daily["date"])
+    notices = []
+    late = [d for d in as_of if d - timedelta(days=1) > last]
+    if late:
+        gone = [d for d in late if d - timedelta(days=lookback_days) > last]
+        notices.append(f"{len(late)} as-of date(s) from {late[0]} rank on a trailing window past the lake's "
+                       f"last day of trades ({last})" + (f"; from {gone[0]} they have no rows" if gone else "")
+                       + ": download the later days, or end the range at " + str(last + timedelta(days=1)))
+    early = [d for d in as_of if d - timedelta(days=lookback_days) < first <= d - timedelta(days=1)]
+    if early:
+        notices.append(f"{len(early)} as-of date(s) up to {early[-1]} rank on fewer than {lookback_days} days: "
+                       f"the lake's trades begin {first}")
+    return notices
 
 
 def empty_universe_error(lake: Lake, request: PointInTimeRequest) -> NotFoundError:

@@ -31,7 +31,10 @@ class DemoSettings(BaseModel):
     source: Literal["synthetic", "binance"] = Field("synthetic", description="generated market or the real archive")
     symbols: int = Field(len(DEMO_SYMBOLS), ge=4, le=len(DEMO_SYMBOLS), description="how many symbols")
     start: date = date(2024, 1, 1)
-    days: int = Field(91, ge=8, le=366, description="days of trades")
+    # momentum_ls ranks on a 4-week return (672 1 h bars), then waits up to a week for its Monday
+    # rebalance: fewer days than 28 + 7 + 2 can never trade, and the run would be refused as flat
+    days: int = Field(91, ge=37, le=366, description="days of trades (at least 37: the momentum backtest needs "
+                                                     "4 weeks of history and a weekly rebalance after them)")
     trades_per_day: int = Field(5_000, ge=100, description="mean trades per symbol-day (synthetic)")
     seed: int = Field(7, ge=0, description="seed of the generated market")
     universe_size: int = Field(8, ge=2, description="point-in-time top-N by trailing quote volume")
