@@ -8,6 +8,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -407,10 +408,10 @@ def _strict_json(text: str):
     return json.loads(text, parse_constant=refuse)
 
 
-def test_a_run_that_never_trades_has_no_sharpe_everywhere_it_is_shown(lake_and_panel, tmp_path):
-    """A flat NAV has no risk and no return: its Sharpe, Sortino, Calmar, profit factor and share of
-    winning bars are undefined, never 0 (a plausible number) — and every output carries that as valid
-    JSON and a dash, not NaN, Infinity or 0.00."""
+def test_a_run_that_never_trades_is_refused_everywhere_not_stored_as_zero(lake_and_panel, tmp_path):
+    """A flat NAV (no position ever) would read as total return 0 %, a plausible number: `cde backtest run`
+    exits 1 with one line naming the strategy, nothing lands under runs/, and the REST route fails with
+    the same words instead of storing a 0 % run."""
     import typer
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
@@ -418,6 +419,7 @@ def test_a_run_that_never_trades_has_no_sharpe_everywhere_it_is_shown(lake_and_p
 
     from cde_backtest.api import build_router
     from cde_backtest.cli import backtest_app
+    from cde_backtest.flat_run import FlatRunError
 
     lake, _ = lake_and_panel
     idle = _request(params={"factor": "ret_log_72", "n_long": 0, "n_short": 0, "universe_size": 5,
@@ -426,38 +428,19 @@ def test_a_run_that_never_trades_has_no_sharpe_everywhere_it_is_shown(lake_and_p
     config.write_text(yaml.safe_dump(idle.model_dump(mode="json")))
     app = typer.Typer()
     app.add_typer(backtest_app, name="backtest")
-    runner = CliRunner()
-    out = runner.invoke(app, ["backtest", "run", "--config", str(config), "--lake", str(lake.root), "--json"])
-    assert out.exit_code == 0, out.output
-    run_id = _strict_json(out.output)["run_id"]
-    metrics = RunStore(lake).metrics(run_id)
-    assert metrics.n_trades == 0 and metrics.total_return == 0 and metrics.max_drawdown == 0
-    for key in ("sharpe", "sortino", "calmar", "profit_factor", "hit_rate"):
-        assert np.isnan(getattr(metrics, key)), key
-    shown = _strict_json(runner.invoke(app, ["backtest", "show", run_id, "--lake", str(lake.root),
-                                             "--json"]).output)
-    assert shown["metrics"]["sharpe"] is None and shown["metrics"]["total_return"] == 0
-    listed = {r["run_id"]: r for r in _strict_json(runner.invoke(app, ["backtest", "ls", "--lake", str(lake.root),
-                                                                       "--json"]).output)}
-    assert listed[run_id]["sharpe"] is None
-    table = runner.invoke(app, ["backtest", "ls", "--lake", str(lake.root)]).output
-    row = next(line for line in table.splitlines() if run_id[:20] in line)
-    assert "—" in row and "0.00 " not in row.replace("0.00 %", "")  # no Sharpe shown as 0.00
-    page = RunStore(lake).load(run_id).report.read_text()
-    metrics_table = page[page.index("Sharpe ratio"):][:400]
-    assert "—" in metrics_table and "nan" not in metrics_table.lower() and "inf" not in metrics_table.lower()
+    before = [r.run_id for r in RunStore(lake).list()]
+    out = CliRunner().invoke(app, ["backtest", "run", "--config", str(config), "--lake", str(lake.root), "--json"])
+    assert out.exit_code == 1 and isinstance(out.exception, FlatRunError)
+    assert "strategy momentum_ls took no position" in str(out.exception)
+    assert [r.run_id for r in RunStore(lake).list()] == before
 
     api = FastAPI()
     api.state.tasks = _InlineTasks()
     api.state.lake = lake
     api.include_router(build_router())
-    client = TestClient(api)
-    task = client.post("/backtest/runs", json=idle.model_dump(mode="json"))
-    assert task.status_code == 202, task.text
-    done = client.get(f"/backtest/tasks/{task.json()['id']}")
-    assert done.status_code == 200 and _strict_json(done.text)["result"]["metrics"]["sharpe"] is None
-    runs = client.get("/backtest/runs")
-    assert runs.status_code == 200 and _strict_json(runs.text)
+    with pytest.raises(FlatRunError, match="took no position"):
+        TestClient(api).post("/backtest/runs", json=idle.model_dump(mode="json"))
+    assert [r.run_id for r in RunStore(lake).list()] == before
 
 
 def test_an_infinite_ratio_reads_the_same_in_every_json_output(tmp_path):
@@ -504,9 +487,11 @@ def test_an_infinite_ratio_reads_the_same_in_every_json_output(tmp_path):
     assert _strict_json(client.get(f"/backtest/runs/{result['run_id']}").text)["metrics"]["sortino"] == "inf"
 
 
-def test_the_sweep_table_shows_an_undefined_sharpe_as_a_dash(lake_and_panel, tmp_path):
-    """A grid point that never trades has no Sharpe: `cde backtest sweep` prints "—" for it (it printed
-    "nan") and the numbers of the others as `run` does."""
+def test_a_sweep_keeps_a_flat_combination_as_a_row_without_metrics(lake_and_panel, tmp_path):
+    """A grid point that never trades has no run and no metrics: `cde backtest sweep` prints "—" for it
+    (it printed "nan"; a refused flat run must not abort the other points either), says why in a
+    notice, and keeps it in summary.parquet with NaN metrics and the note; a grid where every point
+    is flat is an error, not a table of dashes."""
     import typer
     from typer.testing import CliRunner
 
@@ -518,9 +503,24 @@ def test_the_sweep_table_shows_an_undefined_sharpe_as_a_dash(lake_and_panel, tmp
                                     "grid": {"params.n_long": [0, 2], "params.n_short": [0]}}))
     app = typer.Typer()
     app.add_typer(backtest_app, name="backtest")
+    earlier = set((lake.root / "sweeps").glob("*/summary.parquet"))  # the bucket is shared by other tests
     out = CliRunner().invoke(app, ["backtest", "sweep", "--grid", str(grid), "--lake", str(lake.root)])
     assert out.exit_code == 0, out.output
-    rows = [line for line in out.output.splitlines() if "momentum-ls" in line]
+    rows = [line for line in out.output.splitlines() if line.count("│") >= 6 and
+            line.split("│")[1].strip() in {"0", "2"}]
     assert len(rows) == 2 and "nan" not in out.output.lower()
     flat = next(r for r in rows if r.split("│")[1].strip() == "0")
-    assert flat.split("│")[5].strip() == "—"
+    traded = next(r for r in rows if r.split("│")[1].strip() == "2")
+    assert "no position" in flat.split("│")[3] and flat.split("│")[5].strip() == "—"
+    assert "momentum-ls" in traded and traded.split("│")[5].strip() != "—"
+    assert "notice: params.n_long=0, params.n_short=0: strategy momentum_ls took no position" in out.output
+    (summary_file,) = set((lake.root / "sweeps").glob("*/summary.parquet")) - earlier
+    summary = pq.read_table(getattr(summary_file, "key", summary_file),
+                            filesystem=getattr(summary_file, "fs", None)).to_pandas()
+    flat_row = summary[summary["params.n_long"] == "0"].iloc[0]
+    assert pd.isna(flat_row["run_id"]) and np.isnan(flat_row["sharpe"]) and "no position" in flat_row["note"]
+
+    grid.write_text(yaml.safe_dump({"base": _request().model_dump(mode="json"),
+                                    "grid": {"params.n_long": [0], "params.n_short": [0]}}))
+    out = CliRunner().invoke(app, ["backtest", "sweep", "--grid", str(grid), "--lake", str(lake.root)])
+    assert out.exit_code == 1 and "no combination of the sweep grid held a position" in str(out.exception)

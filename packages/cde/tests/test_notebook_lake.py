@@ -132,14 +132,16 @@ def test_a_filtered_bars_frame_runs_on_its_own_symbols_and_bars(tmp_path: Path) 
             call()
 
 
-def test_a_run_that_never_trades_shows_its_undefined_ratios_as_dashes(tmp_path: Path) -> None:
+def test_a_run_that_never_trades_is_refused_in_the_notebook_too(tmp_path: Path) -> None:
+    """The notebook runs through the same service: a flat run is a FlatRunError naming the strategy,
+    never a Run whose total return reads 0 %."""
+    from cde_backtest.flat_run import FlatRunError
+
     lake = _bars_lake(tmp_path / "lake")
-    run = lake.backtest(strategy="momentum_ls", params={"n_long": 0, "n_short": 0, "universe_size": 2,
-                                                        "volume_window": 24, "lookback": 24},
-                        bars=lake.read_bars("time-1h", "vendor", "spot"))
-    shown = run._repr_html_()
-    assert "<th style='text-align:left'>sharpe</th><td>—</td>" in shown
-    assert "nan" not in shown.lower() and "inf" not in shown.lower()
+    with pytest.raises(FlatRunError, match="strategy momentum_ls took no position"):
+        lake.backtest(strategy="momentum_ls", params={"n_long": 0, "n_short": 0, "universe_size": 2,
+                                                      "volume_window": 24, "lookback": 24},
+                      bars=lake.read_bars("time-1h", "vendor", "spot"))
 
 
 def test_read_bars_with_a_misspelt_symbol_names_the_nearest_instead_of_returning_less(tmp_path: Path) -> None:

@@ -194,9 +194,14 @@ def sweep_command(
     for column in (*keys, "run id", "total return", "sharpe", "max drawdown"):
         table.add_column(column)
     for row in result.rows:
-        table.add_row(*[str(row.values[k]) for k in keys], row.run_id, _fmt("total_return", row.total_return),
-                      _fmt("sharpe", row.sharpe), _fmt("max_drawdown", row.max_drawdown))  # NaN: —
+        table.add_row(*[str(row.values[k]) for k in keys], row.run_id or "— (no position)",
+                      _fmt("total_return", row.total_return), _fmt("sharpe", row.sharpe),
+                      _fmt("max_drawdown", row.max_drawdown))  # NaN: —
     table_console().print(table)
+    for row in result.rows:
+        if row.note:
+            values = ", ".join(f"{k}={row.values[k]}" for k in keys)
+            typer.echo(f"notice: {values}: {row.note}", err=True)
     typer.echo(f"heat map: {result.heatmap}")
 
 

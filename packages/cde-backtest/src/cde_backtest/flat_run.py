@@ -14,13 +14,18 @@ from pydantic import BaseModel
 
 from cde_core.errors import DataError
 
+
+class FlatRunError(DataError):
+    """A run that never held a position: a sweep keeps it as a row without metrics, a single run stops."""
+
+
 #: parameter names whose value is a panel column the strategy reads (momentum_ls, signals)
 _COLUMN_PARAMS = ("factor", "column")
 
 
 def refuse_flat_run(strategy: str, panel: pd.DataFrame, weights: pd.Series, n_fills: int,
                     params: BaseModel) -> None:
-    """Raise :class:`DataError` when the engine made no fill over the whole run."""
+    """Raise :class:`FlatRunError` when the engine made no fill over the whole run."""
     if n_fills:
         return
     ts = panel.index.get_level_values("ts") if "ts" in panel.index.names else panel.index
@@ -42,7 +47,7 @@ def refuse_flat_run(strategy: str, panel: pd.DataFrame, weights: pd.Series, n_fi
                   "range (the final bar never decides)",
                   "targets only outside the universe, or below engine.min_trade_value"]
     hint = "likely: " + "; ".join(c for c in causes if c) + " — widen --start/--end or change the parameters"
-    raise DataError(what, where=f"strategy {strategy}", hint=hint)
+    raise FlatRunError(what, where=f"strategy {strategy}", hint=hint)
 
 
 def _all_nan_columns(panel: pd.DataFrame, params: BaseModel) -> str:

@@ -4,6 +4,7 @@ summary table and a heat map of one metric over the first two grid keys."""
 from __future__ import annotations
 
 import itertools
+import math
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cde_backtest.flat_run import FlatRunError
 from cde_backtest.request_file import build_request
 from cde_core.atomic import atomic_write_bytes
 from cde_core.lake import Lake
@@ -42,12 +44,16 @@ class SweepRequest(BaseModel):
 
 
 class SweepRow(BaseModel):
+    """One combination. A combination that never held a position has no run and no metrics (NaN),
+    and ``note`` says why: one flat corner of a grid is a result of the sweep, not its failure."""
+
     values: dict[str, Any]
-    run_id: str
+    run_id: str | None
     total_return: float
     sharpe: float
     max_drawdown: float
     metric: float
+    note: str | None = None
 
 
 class SweepResult(BaseModel):
@@ -59,11 +65,15 @@ class SweepResult(BaseModel):
 
 def sweep_job(request_data: dict[str, Any], lake_root: str) -> dict[str, Any]:
     """One combination (module level and plain arguments, so any executor can pickle it)."""
+    from cde_backtest.metrics import Metrics
     from cde_backtest.models import BacktestRequest
     from cde_backtest.service import run_backtest
 
-    result = run_backtest(BacktestRequest.model_validate(request_data), Lake(lake_root))
-    return {"run_id": result.run_id, **result.metrics.model_dump()}
+    try:
+        result = run_backtest(BacktestRequest.model_validate(request_data), Lake(lake_root))
+    except FlatRunError as exc:
+        return {"run_id": None, "note": exc.what, **dict.fromkeys(Metrics.model_fields, math.nan)}
+    return {"run_id": result.run_id, "note": None, **result.metrics.model_dump()}
 
 
 def run_sweep(request: SweepRequest, lake: Lake, *, progress: ProgressCallback | None = None,
@@ -87,12 +97,15 @@ def run_sweep(request: SweepRequest, lake: Lake, *, progress: ProgressCallback |
         executor.close()
     rows = [SweepRow(values=dict(zip(keys, combo, strict=True)), run_id=out["run_id"],
                      total_return=out["total_return"], sharpe=out["sharpe"], max_drawdown=out["max_drawdown"],
-                     metric=out[request.metric]) for combo, out in zip(combos, outputs, strict=True)]
+                     metric=out[request.metric], note=out["note"]) for combo, out in zip(combos, outputs, strict=True)]
+    if all(row.run_id is None for row in rows):
+        raise FlatRunError(f"no combination of the sweep grid held a position ({rows[0].note})",
+                           where="sweep grid", hint="widen the base request's start/end or change the grid")
     sweep_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     folder = lake.root / "sweeps" / sweep_id
     frame = pd.DataFrame([{**{k: str(v) for k, v in r.values.items()}, "run_id": r.run_id,
                            "total_return": r.total_return, "sharpe": r.sharpe, "max_drawdown": r.max_drawdown,
-                           request.metric: r.metric} for r in rows])
+                           request.metric: r.metric, "note": r.note} for r in rows])
     summary = folder / "summary.parquet"
     write_parquet(summary, pa.Table.from_pandas(frame, preserve_index=False))  # the lake's codec
     heatmap = folder / "heatmap.html"
@@ -108,7 +121,8 @@ def _heatmap_html(frame: pd.DataFrame, keys: list[str], metric: str, plotly: Plo
     from cde_core.visual.page import Chart, Page
 
     if len(keys) >= 2:
-        table = frame.pivot_table(index=keys[0], columns=keys[1], values=metric, aggfunc="mean")
+        table = frame.pivot_table(index=keys[0], columns=keys[1], values=metric, aggfunc="mean",
+                                   dropna=False)  # a flat combination stays a blank cell
         fig = go.Figure(go.Heatmap(z=table.to_numpy(), x=[str(c) for c in table.columns],
                                    y=[str(i) for i in table.index], colorscale="RdYlGn",
                                    texttemplate="%{z:.3f}"))
