@@ -60,6 +60,7 @@ from cde_exchanges.formats.csv_formats import (
     stream_positional,
 )
 from cde_exchanges.formats.kline_intervals import interval_us
+from cde_exchanges.formats.row_checks import RowCheck, kline_row_check
 from cde_exchanges.formats.timestamp_decoder import TimestampDecoder
 from cde_exchanges.formats.zip_member import open_member, open_zip, read_head, single_member
 
@@ -157,21 +158,24 @@ class BinanceArchive(ArchiveExchange):
         where = f"{file.name} in {zip_path}"
         size = cm_contract_size(file.symbol, params) if file.market == "cm" else None
         decoder = TimestampDecoder(where)
-        for raw in positional_rows(zip_path, layout_for(file.market, file.kind), where=where):
+        check = (kline_row_check(file.interval, interval_us(file.interval, file.market))
+                 if file.kind == "klines" and file.interval is not None else None)
+        for raw in positional_rows(zip_path, layout_for(file.market, file.kind), where=where, row_check=check):
             if file.kind == "fundingRate":
                 yield funding_to_canonical(raw, decoder)
             else:
                 yield klines_to_canonical(raw, decoder, size)
 
 
-def positional_rows(zip_path: Path, layout: CsvLayout, *, where: str) -> Iterator[pa.RecordBatch]:
+def positional_rows(zip_path: Path, layout: CsvLayout, *, where: str,
+                    row_check: RowCheck | None = None) -> Iterator[pa.RecordBatch]:
     """The single CSV of a Binance zip parsed by position; a header row, where there is one, is skipped;
     errors name ``where`` (the archive file) and the line."""
     with open_zip(zip_path) as archive:
         member = single_member(archive, where=str(zip_path))
         header = has_header(first_line(read_head(archive, member)))
         with open_member(archive, member) as source:
-            yield from stream_positional(source, layout, header=header, where=where)
+            yield from stream_positional(source, layout, header=header, where=where, row_check=row_check)
 
 
 def to_canonical(raw: pa.RecordBatch, kind: str, decoder: TimestampDecoder,

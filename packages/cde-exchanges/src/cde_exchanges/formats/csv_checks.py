@@ -112,7 +112,7 @@ def check_batch(batch: pa.RecordBatch, rules: dict[str, ValueRule], place: Piece
             continue
         row = int(bad[0])
         line = place.line_of_row(row_offset + row)
-        raise DataError(f"line {line}: {name} is {float(values[row])!r}, not {RULE_TEXT[rule]}", where=place.where,
+        raise DataError(f"line {line}: {name} is {values[row].item()!r}, not {RULE_TEXT[rule]}", where=place.where,
                         hint=BAD_FILE_HINT)
 
 
