@@ -100,3 +100,54 @@ def test_verify_names_every_damaged_partition_and_every_stray_file(archive_root:
     assert result.exit_code == 0, result.output
     result = cde("lake", "verify")
     assert result.exit_code == 0 and "4 partitions checked, 0 bad" in result.output, result.output
+
+
+@pytest.mark.parametrize("data_root", ["local", "s3"], indirect=True)
+def test_a_partition_copied_from_another_symbol_tree_or_interval_fails_verify_and_is_downloaded_again(
+        archive_root: Path, server: ArchiveServer, config: CdeConfig, cde: Any) -> None:
+    """A whole, valid partition in the wrong folder (another symbol's day, an aggTrades day in ``trades/``,
+    5m klines under ``interval=1m``) agrees with its own provenance and day, so verify passed it and a
+    download skipped the day: BTCUSDT read ETHUSDT's trades. Its provenance names where it belongs."""
+    day, other_day = DAYS[0], DAYS[1]
+    for i, symbol in enumerate(("BTCUSDT", "ETHUSDT")):
+        for kind, interval in (("trades", None), ("aggTrades", None), ("klines", "1m"), ("klines", "5m")):
+            for d in (day, other_day):
+                trades = random_trades(d, 300, seed=10 * i + d.day, first_id=1 + 300 * d.day)
+                write_archive_file(archive_root, BINANCE.daily_file("spot", kind, symbol, d, interval), trades)
+            extra = ["--kind", kind, *(["--interval", interval] if interval else [])]
+            assert cde.download("binance", "spot", symbol, day, other_day, *extra).exit_code == 0
+    lake = Lake(config.data_root)
+    trades_dir = lake.trades_dir
+    agg_dir = Lake(config.data_root, trade_kind="aggTrades").trades_dir
+    original = {path: path.read_bytes() for path in (
+        trades_dir("binance", "spot", "BTCUSDT", day) / PART_FILE,
+        trades_dir("binance", "spot", "BTCUSDT", other_day) / PART_FILE,
+        lake.klines_dir("binance", "spot", "1m", "BTCUSDT", day) / PART_FILE)}
+    moved = {  # target: (source, what the problem says)
+        trades_dir("binance", "spot", "BTCUSDT", day) / PART_FILE:
+            (trades_dir("binance", "spot", "ETHUSDT", day) / PART_FILE, "symbol ETHUSDT, not BTCUSDT"),
+        trades_dir("binance", "spot", "BTCUSDT", other_day) / PART_FILE:
+            (agg_dir("binance", "spot", "BTCUSDT", other_day) / PART_FILE, "kind aggTrades, which is not kept in "
+                                                                            "the trades tree"),
+        lake.klines_dir("binance", "spot", "1m", "BTCUSDT", day) / PART_FILE:
+            (lake.klines_dir("binance", "spot", "5m", "BTCUSDT", day) / PART_FILE, "interval 5m, not 1m"),
+    }
+    for target, (source, _) in moved.items():
+        target.write_bytes(source.read_bytes())
+
+    result = cde("lake", "verify")
+    assert result.exit_code == 1, result.output
+    bad = bad_lines(result)
+    assert set(bad) == {str(target) for target in moved}, bad
+    for target, (_, says) in moved.items():
+        assert says in bad[str(target)] and "download the day again" in bad[str(target)], bad[str(target)]
+    listed = cde("lake", "ls", "--json")
+    assert listed.exit_code == 0 and "symbol ETHUSDT, not BTCUSDT" in listed.output, listed.output
+
+    for kind, interval in (("trades", None), ("klines", "1m")):  # the next run takes them for absent
+        extra = ["--kind", kind, *(["--interval", interval] if interval else [])]
+        result = cde.download("binance", "spot", "BTCUSDT", day, other_day, *extra)
+        assert result.exit_code == 0, result.output
+    for path, data in original.items():
+        assert pq.read_table(pa.BufferReader(path.read_bytes())).equals(pq.read_table(pa.BufferReader(data))), path
+    assert cde("lake", "verify").exit_code == 0

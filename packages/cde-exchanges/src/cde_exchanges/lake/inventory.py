@@ -179,6 +179,9 @@ def inventory(lake: Lake, *, exchange: str | None = None, market: str | None = N
                 issues.append(f"{day}: no provenance")
                 continue
             rows += prov.rows
+            elsewhere = _provenance_elsewhere(series.tree, series.values, prov)
+            if elsewhere is not None:
+                issues.append(f"{day}: {elsewhere}")
             if prov.extra.get("complete") is False:
                 issues.append(f"{day}: incomplete (provenance says complete: false)")
             gaps += int(prov.extra.get("validation", {}).get("gaps", 0))
@@ -204,6 +207,25 @@ def verify(lake: Lake, *, exchange: str | None = None, market: str | None = None
         for _, path in parts:
             checks.append(_verify_one(lake, series.tree, path))
     return checks + misplaced_files(lake, exchange, market, symbol)
+
+
+def _provenance_elsewhere(tree: TreeSpec, values: dict[str, str], prov: Provenance) -> str | None:
+    """Why the provenance says the partition belongs in another folder or tree, or None.
+
+    Why: a partition copied or moved from ETHUSDT's folder into BTCUSDT's (or from ``aggtrades/`` into
+    ``trades/``) has its own rows, ids and times, all consistent with its provenance and its day, so every
+    other check passes while BTCUSDT reads ETHUSDT's trades. Only what the provenance names is compared
+    (a third-party writer may name less)."""
+    for level, value in values.items():
+        said = prov.extra.get(level)
+        if level not in ("date", "month") and said is not None and str(said) != value:
+            return (f"its provenance is of {level} {said}, not {value} as its folder says (a partition copied or "
+                    "moved from another folder); delete it and download the day again")
+    kind = prov.extra.get("kind")
+    if kind is not None and (kind not in KIND_TREES or KIND_TREES[kind].name != tree.name):
+        return (f"its provenance is of kind {kind}, which is not kept in the {tree.name} tree (a partition copied "
+                "or moved from another tree); delete it and download the day again")
+    return None
 
 
 def _verify_one(lake: Lake, tree: TreeSpec, path: LakePath) -> PartitionCheck:
@@ -235,6 +257,12 @@ def _verify_one(lake: Lake, tree: TreeSpec, path: LakePath) -> PartitionCheck:
         if outage is not None:
             raise outage from exc
         return PartitionCheck(path=str(path), ok=False, problem=f"unreadable: {str(exc).splitlines()[0]}")
+    foreign = _provenance_elsewhere(tree, _hive_values(lake, tree, path), prov)
+    if foreign is not None:
+        return PartitionCheck(path=str(path), ok=False, problem=foreign)
+    foreign = _provenance_elsewhere(tree, _hive_values(lake, tree, path), prov)
+    if foreign is not None:
+        return PartitionCheck(path=str(path), ok=False, problem=foreign)
     if prov.extra.get("complete") is False:
         return PartitionCheck(path=str(path), ok=False, problem="incomplete: its provenance says complete: false; "
                                                                 "download the day again")
