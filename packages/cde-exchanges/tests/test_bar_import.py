@@ -63,6 +63,15 @@ def test_bad_bars_are_named_and_nothing_is_written(tmp_path: Path, rows: list[st
     assert not list((tmp_path / "lake").rglob("*.parquet"))
 
 
+def test_a_column_the_file_offers_twice_is_refused_not_picked(tmp_path: Path) -> None:
+    path = tmp_path / "bars.csv"
+    path.write_text("ts,open,high,low,close,volume,Close\n2024-01-01 00:00,10,12,9,11,2,12\n")
+    request = BarImportRequest(files=[path], exchange="me", market="spot", symbol="AAA", time=TimeOptions())
+    with pytest.raises(CdeError, match=r"line 1: columns 'close' and 'Close' could each be close.*bars.csv"):
+        import_bars(request, Lake(tmp_path / "lake"))
+    assert not list((tmp_path / "lake").rglob("*.parquet"))
+
+
 def test_existing_bars_are_kept_unless_forced(tmp_path: Path) -> None:
     run(tmp_path, [write(tmp_path, ROWS)])
     with pytest.raises(CdeError, match=r"already has bars.*--force"):

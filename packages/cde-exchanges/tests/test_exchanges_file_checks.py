@@ -334,3 +334,36 @@ def test_serve_archive_fault_specs() -> None:
     assert (fault.kind, fault.times, pattern) == ("404", None, "*.CHECKSUM")
     with pytest.raises(ConfigError, match="KIND:GLOB"):
         parse_fault("teapot:*")
+
+
+@pytest.mark.parametrize("adapter,market,symbol,variant,field", [
+    (BINANCE, "cm", "BTCUSD_PERP", ArchiveVariant(contract_size=100.0), "contract_size"),
+    (OKX, "swap", "BTC-USDT-SWAP", ArchiveVariant(contract_size=0.01), "ct_val"),
+])
+def test_params_that_would_store_wrong_numbers_are_refused_naming_the_nearest(
+        adapter: ArchiveExchange, market: str, symbol: str, variant: ArchiveVariant, field: str,
+        archive_root: Path, server: ArchiveServer, config: CdeConfig, cde: Any) -> None:
+    """A contract size of 0 stored every notional (OKX: every quantity) as 0 with exit 0; a size under a
+    misspelt symbol was ignored and the default used; a misspelt parameter named no nearest name."""
+    expected = publish(archive_root, adapter, market, "trades", symbol, [D1, D2], variant)
+    size = variant.contract_size
+    typo = symbol[:-2] + symbol[-1] + symbol[-2]  # two neighbouring letters swapped
+    cases = [
+        ({field: {symbol: 0}}, f"{field}.{symbol}: Input should be greater than 0"),
+        ({field: {symbol: -size}}, "Input should be greater than 0"),  # type: ignore[operator]
+        ({field: {symbol: "inf"}}, "Input should be a finite number"),
+        ({field: {typo: size}}, f"--params {field} names {typo}, which this download does not fetch"),
+        ({field[:-1] + "x": {}}, f"did you mean {field}?"),
+    ]
+    for params, says in cases:
+        result = cde.download(adapter.name, market, symbol, D1, D1, "--params", json.dumps(params))
+        said = f"{result.stderr} {result.exception or ''}"  # in-process: the CdeError is not printed
+        assert result.exit_code == 1 and says in said, (params, said)
+        assert isinstance(result.exception, ConfigError) and "\n" not in str(result.exception)
+        assert not partition(config, adapter.name, market, "trades", symbol, D1).exists()
+    # a key of another instrument one slip away is no typo when the symbol has its own key
+    shared = {field: {symbol: size, typo: 1.0}}
+    result = cde.download(adapter.name, market, symbol, D1, D1, "--params", json.dumps(shared))
+    assert result.exit_code == 0, result.output
+    assert pq.read_table(partition(config, adapter.name, market, "trades", symbol, D1)).replace_schema_metadata(
+        None).equals(expected[D1])

@@ -259,6 +259,31 @@ def test_missing_columns_name_the_nearest_and_the_files_columns(tmp_path: Path) 
         run(tmp_path / "lake", [path], columns={"ts": "Tme"}, time=TimeOptions(unit="us"))
 
 
+@pytest.mark.parametrize(("header", "words"), [
+    ("ts,price,qty,price", r"line 1: column 'price' \(price\) appears 2 times \(columns 2, 4\)"),
+    ("ts,price,qty,ts", r"line 1: column 'ts' \(ts\) appears 2 times \(columns 1, 4\)"),
+    ("ts,price,qty,PRICE", r"line 1: columns 'price' and 'PRICE' could each be price.*--columns price=<column>"),
+    ("TS,price,Ts,qty", r"line 1: columns 'TS' and 'Ts' could each be ts"),
+])
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_a_column_the_file_offers_twice_is_refused_not_picked(tmp_path: Path, header: str, words: str,
+                                                              kind: str) -> None:
+    """Two columns that could each play a role (the same name twice, or names that differ in case only)
+    hold two answers; taking either one silently was the fault (the first 'price', or 'PRICE')."""
+    names = header.split(",")
+    values = {"ts": START_US, "price": 100.0, "qty": 1.5}
+    row = [values[name.lower()] * (2 if i > 1 and name.lower() == "price" else 1) for i, name in enumerate(names)]
+    if kind == "csv":
+        path = _bad_csv(tmp_path, [",".join(str(int(v)) if v == START_US else str(v) for v in row)], header=header)
+    else:
+        path = tmp_path / "bad.parquet"
+        pq.write_table(pa.Table.from_arrays([pa.array([v]) for v in row], names=names), path)
+    with pytest.raises(CdeError, match=words) as caught:
+        run(tmp_path / "lake", [path], time=TimeOptions(unit="us"))
+    assert path.name in str(caught.value)
+    assert not list((tmp_path / "lake").rglob("*.parquet"))
+
+
 def test_days_in_the_lake_are_kept_unless_forced(tmp_path: Path) -> None:
     path = _bad_csv(tmp_path, GOOD)
     run(tmp_path / "lake", [path], time=TimeOptions(unit="us"))

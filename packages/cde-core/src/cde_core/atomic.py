@@ -113,8 +113,11 @@ def atomic_write_with(target: Path | ObjectPath, writer: Callable[[Path], None])
 
 
 def remove_stale_temps(folder: Path | ObjectPath) -> int:
-    """Delete temporary files left by a killed writer; returns how many were removed. In a bucket only
-    temporaries older than :data:`STALE_OBJECT_AGE_S` go: another machine may be mid-commit."""
+    """Delete temporary files left by a killed writer; returns how many were removed. On a local disk
+    only those whose writer process is gone (:func:`_writer_is_gone`): a lock keeps out other runs of
+    the same command, not a writer that takes none (``cde import`` beside a ``cde download`` of the
+    same symbol), whose staged files removed here made it fail. In a bucket only temporaries older
+    than :data:`STALE_OBJECT_AGE_S` go: another machine may be mid-commit."""
     removed = 0
     if not folder.exists():
         return 0
@@ -124,10 +127,17 @@ def remove_stale_temps(folder: Path | ObjectPath) -> int:
             with contextlib.suppress(FileNotFoundError):
                 if now - path.stat().st_mtime < STALE_OBJECT_AGE_S:
                     continue
+        elif not _writer_is_gone(_temp_writer_pid(path.name)):
+            continue
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
             removed += 1
     return removed
+
+
+def _temp_writer_pid(name: str) -> str:
+    """The writer's pid as :func:`temp_name_for` put it in a temporary's name (``.<name>.tmp-<pid>-<id>``)."""
+    return name.rsplit(".tmp-", 1)[1].split("-", 1)[0]
 
 
 def _writer_is_gone(pid_text: str) -> bool:
@@ -156,7 +166,7 @@ def remove_dead_writers_temps(folder: Path) -> int:
     for name in names:
         if not name.startswith(".") or ".tmp-" not in name:
             continue
-        if _writer_is_gone(name.rsplit(".tmp-", 1)[1].split("-", 1)[0]):
+        if _writer_is_gone(_temp_writer_pid(name)):
             with contextlib.suppress(FileNotFoundError):
                 (folder / name).unlink()
                 removed += 1

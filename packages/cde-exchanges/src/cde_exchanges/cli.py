@@ -147,7 +147,8 @@ def lake_verify(
     symbol: Annotated[str | None, typer.Option(help="only this symbol")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Re-check every downloaded partition against its provenance (schema, rows, ids, period)."""
+    """Re-check every downloaded partition against its provenance (schema, rows, ids, period, folder) and
+    every row against the download's value rules."""
     from cde_core.config import get_config
     from cde_core.lake import Lake
     from cde_exchanges.lake.filters import nothing_found

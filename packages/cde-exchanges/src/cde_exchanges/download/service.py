@@ -82,7 +82,7 @@ def run_download(request: DownloadRequest, *, adapter: ArchiveExchange, config: 
     progress = progress or no_progress
     today = today or _today()
     check_request(request, adapter, config)
-    params = adapter.params(request.params)
+    params = adapter.params(request.params, list(request.symbols))
     lake = Lake(config.data_root)
     target = LakeTarget(lake, adapter.name, request.market, request.kind,
                         request.interval if request.kind == "klines" else None)

@@ -109,6 +109,22 @@ def _split(batch: pa.RecordBatch, target: LakeTarget) -> list[tuple[date, pa.Rec
     return [(key.item(), batch.filter(pa.array(keys == key))) for key in np.unique(keys)]
 
 
+def _repeated_time(times: pa.ChunkedArray) -> tuple[str, int] | None:
+    """The first time that occurs more than once, and how often, or None.
+
+    Why a failure and not a count as for trades: a kline is *the* candle of its interval and a funding
+    row *the* settlement at its time; two rows for one time (equal or not) are two answers to one
+    question, which every reader (``cde lake crosscheck``, the perp factors) would sum or pick at random."""
+    if len(times) == 0:
+        return None
+    counts = pc.value_counts(times)
+    many = pc.filter(counts, pc.greater(counts.field("counts"), 1))
+    if len(many) == 0:
+        return None
+    first = many[0]
+    return iso_from_us(first["values"].value), first["counts"].as_py()
+
+
 def _commit(job: TableExtraction, key: date, batches: list[pa.RecordBatch], source: SourceZip,
             foreign: dict[str, Any] | None) -> DayOutcome:
     target = job.target
@@ -119,9 +135,16 @@ def _commit(job: TableExtraction, key: date, batches: list[pa.RecordBatch], sour
         return DayOutcome(symbol=job.symbol, date=key, status="failed", error=refused)
     validate_table(table, target.schema, where=f"{job.symbol} {key}")
     times = table.column(target.time_column)
+    repeated = _repeated_time(times)
+    if repeated is not None:
+        when, count = repeated
+        period = f"{key:%Y-%m}" if target.spec.monthly else str(key)
+        return DayOutcome(symbol=job.symbol, date=key, status="failed", error=(
+            f"{source.file.name}: {target.time_column} {when} appears {count} times, but a {target.spec.name} "
+            f"partition holds one row per {target.time_column}: the file is damaged; nothing of {job.symbol} "
+            f"{period} was written — report it to the exchange"))
     bounds = pc.min_max(times) if table.num_rows else None
-    validation: dict[str, Any] = {"duplicates": table.num_rows - len(pc.unique(times)),
-                                  "non_monotonic_ts": int(not is_sorted(times))}
+    validation: dict[str, Any] = {"duplicates": 0, "non_monotonic_ts": int(not is_sorted(times))}
     if foreign:
         validation.update(foreign_rows=foreign["foreign_rows"],
                           foreign_dates=sorted(map(str, foreign["foreign_dates"])))

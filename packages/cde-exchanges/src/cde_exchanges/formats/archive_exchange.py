@@ -10,14 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import pyarrow as pa
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, ValidationError
 
 from cde_core.config import DownloadConfig
-from cde_core.errors import NotFoundError
+from cde_core.errors import ConfigError, NotFoundError, first_validation_problem
+from cde_core.suggest import did_you_mean, nearest
 from cde_exchanges.formats.archive_files import ArchiveFile
+
+#: a contract's size or value (Binance COIN-M USD per contract, OKX ``ctVal``): a positive finite number; 0
+#: would store every notional (or quantity) as 0 and a negative one fail every day on its derived values
+PositiveSize = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class ArchiveExchange:
@@ -55,8 +60,32 @@ class ArchiveExchange:
             raise NotFoundError(f"{self.name} {market} has no archive kind '{kind}' supported by cde",
                                 hint=f"kinds: {', '.join(self.kinds.get(market, ()))}")
 
-    def params(self, raw: dict[str, Any] | None) -> BaseModel:
-        return self.Params.model_validate(raw or {})
+    def params(self, raw: dict[str, Any] | None, symbols: list[str] | None = None) -> BaseModel:
+        """``--params`` as this adapter's ``Params``; a one-line error naming the nearest names for a
+        misspelt parameter, and for a per-symbol key one slip from a symbol of ``symbols`` that has no key
+        of its own (``BTCUSD_PREP`` while downloading BTCUSD_PERP): such a key would be ignored, and the
+        symbol read with the default value, silently."""
+        try:
+            params = self.Params.model_validate(raw or {})
+        except ValidationError as exc:
+            key, message = first_validation_problem(exc, root="--params")
+            name = key.split(".", 1)[0]
+            fields = list(self.Params.model_fields)
+            hint = did_you_mean(name, fields, what=f"{self.name} parameters") if name not in fields else (
+                "contract sizes and values are positive numbers (USD or coin per contract)")
+            raise ConfigError(f"bad --params for {self.name}: {key}: {message}", where="--params",
+                              hint=hint) from None
+        wanted = set(symbols or ())
+        for field, value in params:
+            if not isinstance(value, dict):
+                continue
+            unset = wanted - set(value)  # a symbol with a key of its own: the near key is another's
+            for key in value:
+                close = nearest(key, unset, n=1, cutoff=0.8) if key not in wanted else []
+                if close:
+                    raise ConfigError(f"--params {field} names {key}, which this download does not fetch",
+                                      where="--params", hint=f"did you mean {close[0]}?")
+        return params
 
     def daily_file(self, market: str, kind: str, symbol: str, day: date,
                    interval: str | None = None) -> ArchiveFile:

@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cde_core.config import DownloadConfig
 from cde_core.schemas import FUNDING_SCHEMA, KLINES_SCHEMA, TRADES_SCHEMA
-from cde_exchanges.formats.archive_exchange import ArchiveExchange
+from cde_exchanges.formats.archive_exchange import ArchiveExchange, PositiveSize
 from cde_exchanges.formats.archive_files import ArchiveFile
 from cde_exchanges.formats.csv_formats import (
     BINANCE_CM_TRADES,
@@ -60,6 +60,7 @@ from cde_exchanges.formats.csv_formats import (
     stream_positional,
 )
 from cde_exchanges.formats.kline_intervals import interval_us
+from cde_exchanges.formats.row_checks import RowCheck, kline_row_check
 from cde_exchanges.formats.timestamp_decoder import TimestampDecoder
 from cde_exchanges.formats.zip_member import open_member, open_zip, read_head, single_member
 
@@ -73,7 +74,7 @@ ALT_CONTRACT_USD = 10.0
 class BinanceParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    contract_size: dict[str, float] = Field(
+    contract_size: dict[str, PositiveSize] = Field(
         default_factory=dict,
         description="COIN-M contract size in USD per symbol; default 100 for BTCUSD*, 10 for the others")
 
@@ -157,21 +158,24 @@ class BinanceArchive(ArchiveExchange):
         where = f"{file.name} in {zip_path}"
         size = cm_contract_size(file.symbol, params) if file.market == "cm" else None
         decoder = TimestampDecoder(where)
-        for raw in positional_rows(zip_path, layout_for(file.market, file.kind), where=where):
+        check = (kline_row_check(file.interval, interval_us(file.interval, file.market))
+                 if file.kind == "klines" and file.interval is not None else None)
+        for raw in positional_rows(zip_path, layout_for(file.market, file.kind), where=where, row_check=check):
             if file.kind == "fundingRate":
                 yield funding_to_canonical(raw, decoder)
             else:
                 yield klines_to_canonical(raw, decoder, size)
 
 
-def positional_rows(zip_path: Path, layout: CsvLayout, *, where: str) -> Iterator[pa.RecordBatch]:
+def positional_rows(zip_path: Path, layout: CsvLayout, *, where: str,
+                    row_check: RowCheck | None = None) -> Iterator[pa.RecordBatch]:
     """The single CSV of a Binance zip parsed by position; a header row, where there is one, is skipped;
     errors name ``where`` (the archive file) and the line."""
     with open_zip(zip_path) as archive:
         member = single_member(archive, where=str(zip_path))
         header = has_header(first_line(read_head(archive, member)))
         with open_member(archive, member) as source:
-            yield from stream_positional(source, layout, header=header, where=where)
+            yield from stream_positional(source, layout, header=header, where=where, row_check=row_check)
 
 
 def to_canonical(raw: pa.RecordBatch, kind: str, decoder: TimestampDecoder,

@@ -107,12 +107,12 @@ def check_batch(batch: pa.RecordBatch, rules: dict[str, ValueRule], place: Piece
         low = values.min()
         if (low > 0 or (low == 0 and rule == "non_negative") or rule == "finite") and np.isfinite(values.sum()):
             continue  # the usual case; a finite sum of huge values that overflows is sorted out below
-        bad = np.flatnonzero(~_ok(values.astype(np.float64, copy=False), rule))
+        bad = np.flatnonzero(~satisfies(values.astype(np.float64, copy=False), rule))
         if len(bad) == 0:
             continue
         row = int(bad[0])
         line = place.line_of_row(row_offset + row)
-        raise DataError(f"line {line}: {name} is {float(values[row])!r}, not {RULE_TEXT[rule]}", where=place.where,
+        raise DataError(f"line {line}: {name} is {values[row].item()!r}, not {RULE_TEXT[rule]}", where=place.where,
                         hint=BAD_FILE_HINT)
 
 
@@ -156,7 +156,7 @@ def numpy_bool(mask: pa.Array) -> np.ndarray:
     return np.asarray(mask.to_pylist(), dtype=bool)
 
 
-def _ok(values: np.ndarray, rule: ValueRule) -> np.ndarray:
+def satisfies(values: np.ndarray, rule: ValueRule) -> np.ndarray:
     """Which ``values`` satisfy ``rule`` (NaN satisfies none)."""
     if rule == "positive":
         return (values > 0) & (values < np.inf)

@@ -35,6 +35,7 @@ from cde_exchanges.formats.csv_checks import (
     ValueRule,
     check_batch,
 )
+from cde_exchanges.formats.row_checks import RowCheck
 from cde_exchanges.formats.zip_member import counted_line_chunks, in_background
 
 TRUE_VALUES = ["true", "True", "TRUE"]
@@ -112,14 +113,14 @@ BINANCE_KLINES = CsvLayout("binance-klines",
                             "volume": _F64, "close_time": _I64, "quote_volume": _F64, "count": _I64,
                             "taker_buy_volume": _F64, "taker_buy_quote_volume": _F64},
                            {**dict.fromkeys(("open", "high", "low", "close"), "positive"),
-                            **dict.fromkeys(("volume", "quote_volume", "taker_buy_volume", "taker_buy_quote_volume"),
-                                            "non_negative")},
+                            **dict.fromkeys(("volume", "quote_volume", "taker_buy_volume", "taker_buy_quote_volume",
+                                             "count"), "non_negative")},
                            ("open_time", "close_time"))
 
 # funding rates (um/cm): calc_time,funding_interval_hours,last_funding_rate (header row; calc_time in ms)
 BINANCE_FUNDING = CsvLayout("binance-fundingRate", ("calc_time", "funding_interval_hours", "last_funding_rate"),
                             {"calc_time": _I64, "funding_interval_hours": _I64, "last_funding_rate": _F64},
-                            {"last_funding_rate": "finite"}, ("calc_time",))
+                            {"last_funding_rate": "finite", "funding_interval_hours": "positive"}, ("calc_time",))
 
 #: OKX trades columns we need, by their English header name
 OKX_TRADE_TYPES: dict[str, pa.DataType] = {"trade_id": _I64, "side": pa.string(), "price": _F64,
@@ -145,11 +146,12 @@ def okx_header_names(line: str) -> list[str]:
     return [part.split("/", 1)[0].strip().strip('"').lower() for part in line.split(",")]
 
 
-def stream_positional(source: IO[bytes], layout: CsvLayout, *, header: bool, where: str) -> Iterator[pa.RecordBatch]:
+def stream_positional(source: IO[bytes], layout: CsvLayout, *, header: bool, where: str,
+                      row_check: RowCheck | None = None) -> Iterator[pa.RecordBatch]:
     """Stream a headerless-or-headed positional CSV as typed record batches (only used columns); errors
     name ``where`` (the archive file) and the line."""
     return _stream(source, list(layout.columns), layout.types, skip_rows=1 if header else 0, where=where,
-                   rules=layout.rules, epochs=layout.epochs)
+                   rules=layout.rules, epochs=layout.epochs, row_check=row_check)
 
 
 def stream_named(source: IO[bytes], names: list[str], types: dict[str, pa.DataType], *, where: str,
@@ -167,10 +169,12 @@ def stream_named(source: IO[bytes], names: list[str], types: dict[str, pa.DataTy
 
 
 def _stream(source: IO[bytes], names: list[str], types: dict[str, pa.DataType], *, skip_rows: int, where: str,
-            rules: dict[str, ValueRule], epochs: tuple[str, ...] = ()) -> Iterator[pa.RecordBatch]:
+            rules: dict[str, ValueRule], epochs: tuple[str, ...] = (),
+            row_check: RowCheck | None = None) -> Iterator[pa.RecordBatch]:
     """Parse line-aligned pieces of ``source`` one at a time, so memory holds a few pieces, never the
     file, and never Arrow's 32-block read-ahead of ``open_csv``. Every batch is checked (empty fields,
-    value ``rules``) and every error names the file line (:mod:`cde_exchanges.formats.csv_checks`)."""
+    value ``rules``, the layout's ``row_check`` relating a row's columns) and every error names the file
+    line (:mod:`cde_exchanges.formats.csv_checks`, :mod:`cde_exchanges.formats.row_checks`)."""
     parse = pcsv.ParseOptions(newlines_in_values=False)
     convert = pcsv.ConvertOptions(column_types=types, include_columns=list(types), true_values=TRUE_VALUES,
                                   false_values=FALSE_VALUES, strings_can_be_null=False,
@@ -209,6 +213,9 @@ def _stream(source: IO[bytes], names: list[str], types: dict[str, pa.DataType], 
             if batch.num_rows:
                 check_batch(batch, rules, place, offset)
                 units.check(batch, place, offset)
+                if row_check is not None and (found := row_check(batch)) is not None:
+                    raise DataError(f"line {place.line_of_row(offset + found[0])}: {found[1]}", where=place.where,
+                                    hint=BAD_FILE_HINT)
                 offset += batch.num_rows
                 yield batch
     if not seen:

@@ -1,7 +1,9 @@
 """Which column of a user's file plays which role (``--columns ts=time,price=p,...``), for ``cde import``.
 
 A role the user does not map is looked up by its own name (case-insensitive); a required role that is
-still missing is an error listing the file's columns and the nearest names, so nothing is guessed.
+still missing is an error listing the file's columns and the nearest names, so nothing is guessed. Nor
+is a choice between two columns: a role that two columns could play (``price`` and ``PRICE``), or a
+column whose name the file uses twice, is an error naming both.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ def resolve_columns(header: list[str], roles: dict[str, ValueKind], required: se
         near = difflib.get_close_matches(unknown[0], list(roles), n=3)
         raise ConfigError(f"--columns names unknown role '{unknown[0]}'", where="--columns",
                           hint=f"did you mean {', '.join(near)}?" if near else f"roles: {', '.join(roles)}")
-    by_lower = {name.lower(): name for name in header}
     found: dict[str, str] = {}
     for role in roles:
         wanted = mapping.get(role)
@@ -48,8 +49,20 @@ def resolve_columns(header: list[str], roles: dict[str, ValueKind], required: se
                                 hint=(f"did you mean {', '.join(repr(n) for n in near)}? " if near else "")
                                 + f"the file's columns: {', '.join(header)}")
             found[role] = wanted
-        elif role.lower() in by_lower:
-            found[role] = by_lower[role.lower()]
+        else:
+            candidates = [name for name in header if name.lower() == role.lower()]
+            if len(set(candidates)) > 1:
+                raise DataError(f"line 1: columns {' and '.join(repr(n) for n in dict.fromkeys(candidates))} "
+                                f"could each be {role}", where=where,
+                                hint=f"say which with --columns {role}=<column>")
+            if candidates:
+                found[role] = candidates[0]
+    for role, column in found.items():
+        positions = [i + 1 for i, name in enumerate(header) if name == column]
+        if len(positions) > 1:
+            raise DataError(f"line 1: column '{column}' ({role}) appears {len(positions)} times (columns "
+                            f"{', '.join(map(str, positions))}): which one is meant cannot be told", where=where,
+                            hint="rename the columns so that each name is used once, and import again")
     missing = [role for role in roles if role in required and role not in found]
     if missing:
         raise DataError(f"line 1: no column for {', '.join(missing)}", where=where,

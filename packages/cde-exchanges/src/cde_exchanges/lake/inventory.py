@@ -4,7 +4,8 @@ Every tree a download writes is covered (:data:`TREES`: ``trades``, ``aggtrades`
 row names its tree (and kline interval), since the same symbol may be in several. The inventory reads
 only partition footers and provenance; ``verify`` additionally streams every partition's row groups to
 re-check schema, row count, trade-id range (trade trees) and that every timestamp lies in the
-partition's day (or month) against the provenance.
+partition's day (or month) against the provenance, and every row against the value rules a download
+holds archive rows to (:mod:`cde_exchanges.lake.partition_values`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from cde_core.lake import PART_FILE, Lake, Provenance
 from cde_core.lake_location import LakePath, arrow_target
 from cde_core.object_store import store_outage
 from cde_exchanges.lake.listing import ListedFile, matching_files, visible_files
+from cde_exchanges.lake.partition_values import PartitionValues
 from cde_exchanges.lake.targets import KIND_TREES, TreeSpec
 from cde_exchanges.utc_days import day_start_us
 
@@ -179,6 +181,9 @@ def inventory(lake: Lake, *, exchange: str | None = None, market: str | None = N
                 issues.append(f"{day}: no provenance")
                 continue
             rows += prov.rows
+            elsewhere = _provenance_elsewhere(series.tree, series.values, prov)
+            if elsewhere is not None:
+                issues.append(f"{day}: {elsewhere}")
             if prov.extra.get("complete") is False:
                 issues.append(f"{day}: incomplete (provenance says complete: false)")
             gaps += int(prov.extra.get("validation", {}).get("gaps", 0))
@@ -206,6 +211,25 @@ def verify(lake: Lake, *, exchange: str | None = None, market: str | None = None
     return checks + misplaced_files(lake, exchange, market, symbol)
 
 
+def _provenance_elsewhere(tree: TreeSpec, values: dict[str, str], prov: Provenance) -> str | None:
+    """Why the provenance says the partition belongs in another folder or tree, or None.
+
+    Why: a partition copied or moved from ETHUSDT's folder into BTCUSDT's (or from ``aggtrades/`` into
+    ``trades/``) has its own rows, ids and times, all consistent with its provenance and its day, so every
+    other check passes while BTCUSDT reads ETHUSDT's trades. Only what the provenance names is compared
+    (a third-party writer may name less)."""
+    for level, value in values.items():
+        said = prov.extra.get(level)
+        if level not in ("date", "month") and said is not None and str(said) != value:
+            return (f"its provenance is of {level} {said}, not {value} as its folder says (a partition copied or "
+                    "moved from another folder); delete it and download the day again")
+    kind = prov.extra.get("kind")
+    if kind is not None and (kind not in KIND_TREES or KIND_TREES[kind].name != tree.name):
+        return (f"its provenance is of kind {kind}, which is not kept in the {tree.name} tree (a partition copied "
+                "or moved from another tree); delete it and download the day again")
+    return None
+
+
 def _verify_one(lake: Lake, tree: TreeSpec, path: LakePath) -> PartitionCheck:
     try:
         prov = lake.read_provenance(path)
@@ -215,11 +239,12 @@ def _verify_one(lake: Lake, tree: TreeSpec, path: LakePath) -> PartitionCheck:
         parquet = pq.ParquetFile(where, filesystem=filesystem)
         if not parquet.schema_arrow.remove_metadata().equals(tree.schema):
             return PartitionCheck(path=str(path), ok=False, problem=f"schema differs from the {tree.name} schema")
-        columns = [tree.time_column, "trade_id"] if tree.has_trade_ids else [tree.time_column]
-        rows, lo, hi, tlo, thi = 0, None, None, None, None
+        values = PartitionValues(tree, _hive_values(lake, tree, path).get("interval"))
+        rows, lo, hi, tlo, thi, bad_value = 0, None, None, None, None, None
         for i in range(parquet.num_row_groups):
-            group = parquet.read_row_group(i, columns=columns)
+            group = parquet.read_row_group(i)
             rows += group.num_rows
+            bad_value = bad_value or values.add(group)
             if group.num_rows:
                 ts = pc.min_max(group.column(tree.time_column).cast("int64"))
                 tlo = ts["min"].as_py() if tlo is None else min(tlo, ts["min"].as_py())
@@ -235,6 +260,18 @@ def _verify_one(lake: Lake, tree: TreeSpec, path: LakePath) -> PartitionCheck:
         if outage is not None:
             raise outage from exc
         return PartitionCheck(path=str(path), ok=False, problem=f"unreadable: {str(exc).splitlines()[0]}")
+    foreign = _provenance_elsewhere(tree, _hive_values(lake, tree, path), prov)
+    if foreign is not None:
+        return PartitionCheck(path=str(path), ok=False, problem=foreign)
+    bad_value = bad_value or values.repeated()
+    if bad_value is not None:
+        return PartitionCheck(path=str(path), ok=False, problem=f"{bad_value}; delete it and download the day again")
+    foreign = _provenance_elsewhere(tree, _hive_values(lake, tree, path), prov)
+    if foreign is not None:
+        return PartitionCheck(path=str(path), ok=False, problem=foreign)
+    bad_value = bad_value or values.repeated()
+    if bad_value is not None:
+        return PartitionCheck(path=str(path), ok=False, problem=f"{bad_value}; delete it and download the day again")
     if prov.extra.get("complete") is False:
         return PartitionCheck(path=str(path), ok=False, problem="incomplete: its provenance says complete: false; "
                                                                 "download the day again")

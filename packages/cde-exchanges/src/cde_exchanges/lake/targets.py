@@ -134,8 +134,9 @@ class LakeTarget:
                 if self.folder(symbol, key) in present and self.is_complete(symbol, key, present=True)}
 
     def is_complete(self, symbol: str, key: date, *, present: bool = False) -> bool:
-        """The partition exists, its provenance says it holds this kind (and interval) and does not say
-        it is incomplete (``complete: false``). ``present``: the caller has just listed it."""
+        """The partition exists, its provenance says it holds this exchange, market, symbol, kind (and
+        interval) — a partition copied or moved from another symbol's folder is not this one's — and does
+        not say it is incomplete (``complete: false``). ``present``: the caller has just listed it."""
         folder = self.folder(symbol, key)
         if not present and not (folder / PART_FILE).exists():
             return False
@@ -147,8 +148,7 @@ class LakeTarget:
             return False  # unreadable: fetch it again
         if provenance is None or provenance.extra.get("complete") is False:
             return False
-        return all(provenance.extra.get(k) == v for k, v in self.provenance_extra(symbol).items()
-                   if k in ("kind", "interval"))
+        return all(provenance.extra.get(k) == v for k, v in self.provenance_extra(symbol).items())
 
 
 def partition_stamp(path: LakePath) -> tuple[int, int] | None:
