@@ -84,20 +84,32 @@ def _floats(panel: pd.DataFrame, column: str) -> np.ndarray:
     return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+def _all_in(values: np.ndarray, *, floor_ok: bool) -> bool:
+    """Every value finite and > 0 (``>= 0`` with ``floor_ok``), decided by a min and a max: two
+    reduction passes without temporaries, about a sixth of the cost of building the masks. A NaN
+    makes the min NaN, and the comparison False."""
+    if values.size == 0:
+        return True
+    low, high = values.min(), values.max()
+    return bool((low >= 0 if floor_ok else low > 0) and high < np.inf)
+
+
 def check_bar_values(panel: pd.DataFrame) -> None:
     """Prices finite and > 0, low ≤ open, close ≤ high, amounts finite and ≥ 0 (vectorised), for the
-    columns the panel has."""
+    columns the panel has. Every engine call and feature run pays this, so each rule is first decided
+    by reductions and only a failing one builds its mask to name the first bad bar."""
     cols = {c: _floats(panel, c) for c in (*PRICE_COLUMNS, *AMOUNT_COLUMNS) if c in panel.columns}
     with np.errstate(invalid="ignore"):
         for c in PRICE_COLUMNS:
-            if c in cols:
+            if c in cols and not _all_in(cols[c], floor_ok=False):
                 _first_bad(panel, ~((cols[c] > 0) & (cols[c] < np.inf)), f"{c} is not a finite price > 0")
         for c in AMOUNT_COLUMNS:
-            if c in cols:
+            if c in cols and not _all_in(cols[c], floor_ok=True):
                 _first_bad(panel, ~((cols[c] >= 0) & (cols[c] < np.inf)), f"{c} is not finite and >= 0")
-        if "high" in cols and "low" in cols:
-            _first_bad(panel, cols["high"] < cols["low"], "high < low")
+        if "high" in cols and "low" in cols and len(panel):
+            high, low = cols["high"], cols["low"]
+            if np.less(high, low).any():
+                _first_bad(panel, high < low, "high < low")
             for c in ("open", "close"):
-                if c in cols:
-                    _first_bad(panel, (cols[c] > cols["high"]) | (cols[c] < cols["low"]),
-                               f"{c} outside [low, high]")
+                if c in cols and (np.greater(cols[c], high).any() or np.less(cols[c], low).any()):
+                    _first_bad(panel, (cols[c] > high) | (cols[c] < low), f"{c} outside [low, high]")
