@@ -3,6 +3,7 @@ tasks whose instance died elsewhere, graceful shutdown hand-over, and a Redis th
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -231,3 +232,52 @@ def test_server_final_state_survives_a_store_outage(managers: list[TaskManager])
     managers.append(manager)
     info = finished(manager, manager.submit("k", {}, lambda ctx: 42).id)
     assert info.status == "succeeded" and info.result == 42
+
+
+@pytest.mark.parametrize("idempotent", [False, True])
+def test_a_second_manager_in_the_same_process_leaves_a_live_siblings_tasks_alone(
+        redis_url: str, redis_store: TaskStore, managers: list[TaskManager], idempotent: bool) -> None:
+    """Two managers in one process sharing one Redis (two apps, a test suite): the second's start and
+    heartbeats once took the first — same host, same pid — for a dead predecessor, and failed its
+    running task ("server restarted …") or re-ran it, while the first was still running it."""
+    first = TaskManager(redis_store, tick_s=0.02)
+    first.register_handler("steps", lambda params, ctx: "re-run")
+    first.start()
+    managers.append(first)
+    release = threading.Event()
+
+    def work(ctx: TaskContext) -> str:
+        while not release.wait(0.01):
+            ctx.cancel.raise_if_cancelled("work")
+        return "first run"
+
+    task_id = first.submit("steps", {}, work, idempotent=idempotent).id
+    wait_until(lambda: first.get(task_id).status == "running", "running")
+    second = TaskManager(open_task_store(redis_url, ttl_s=3600), tick_s=0.02, heartbeat_s=0.05)
+    second.register_handler("steps", lambda params, ctx: "re-run by the second")
+    second.start()
+    managers.append(second)
+    assert second.recover_orphans() == 0  # what each of its heartbeats does
+    time.sleep(0.3)  # several of the second's heartbeats (0.05 s) while the first still runs the task
+    assert first.get(task_id).status == "running", first.get(task_id)
+    release.set()
+    info = finished(first, task_id)
+    assert info.status == "succeeded" and info.result == "first run", info
+
+
+def test_a_closed_manager_of_this_process_is_recovered_at_once(redis_store: TaskStore,
+                                                                managers: list[TaskManager]) -> None:
+    """The other side of the rule: a record with this process's pid whose manager is not running here
+    (a restarted container reuses pid 1) is dead at once, not only after its heartbeat TTL."""
+    import os
+    import socket
+
+    ghost = InstanceRecord("ghost-" + uuid.uuid4().hex[:6], socket.gethostname(), os.getpid())
+    redis_store.heartbeat(ghost, ttl_s=3600)
+    orphan = TaskInfo(id=uuid.uuid4().hex, kind="k", created_at=datetime.now(UTC))
+    redis_store.create(orphan, owner=ghost.instance_id)
+    redis_store.transition(orphan.id, "running", expect={"queued"})
+    manager = TaskManager(redis_store, tick_s=0.02).start()
+    managers.append(manager)
+    info = manager.get(orphan.id)
+    assert info.status == "failed" and info.error == "server restarted while the task was running", info

@@ -28,7 +28,7 @@ from pydantic_core import to_jsonable_python
 from cde_core.errors import CancelledError, CdeError, NotFoundError
 from cde_core.progress import CancelToken
 from cde_core.tasks import TaskContext, TaskFunction, TaskHandler, TaskInfo, TaskPool, TaskStatus
-from cde_server.tasks.liveness import instance_is_dead
+from cde_server.tasks.liveness import announce_gone, announce_live, instance_is_dead
 from cde_server.tasks.outage import StoreOutage
 from cde_server.tasks.process_runner import run_in_process
 from cde_server.tasks.store import InstanceRecord, TaskStore
@@ -124,6 +124,7 @@ class TaskManager:
         """Announce this instance, recover orphans, start the maintenance thread (idempotent)."""
         if self._maintenance is not None:
             return self
+        announce_live(self.instance_id)
         self.store.heartbeat(self._record, self.instance_ttl_s)
         self.recover_orphans()
         self._maintenance = threading.Thread(target=self._maintain, name="cde-task-maintenance", daemon=True)
@@ -149,6 +150,7 @@ class TaskManager:
         self._processes.shutdown(wait=False, cancel_futures=True)
         if self._maintenance is not None:
             self._maintenance.join(timeout=2)
+        announce_gone(self.instance_id)
         self.store.drop_instance(self.instance_id)
 
     def _abandon(self) -> None:
