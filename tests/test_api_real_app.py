@@ -257,3 +257,29 @@ def test_misspelt_inputs_of_a_stage_task_are_refused_at_submit_with_the_nearest_
         answer = client.get("/lake", params=query)  # a filter that matches nothing held: not 200 []
         assert answer.status_code == 404 and nearest in answer.json()["hint"], answer.text
     assert [row["symbol"] for row in client.get("/lake", params={"symbol": "BTCUSDT"}).json()] == ["BTCUSDT"]
+
+
+@pytest.mark.parametrize(("exchange", "market", "params", "said"), [
+    ("binance", "spot", {"contract_sise": {}}, "bad parameter 'contract_sise' for the binance adapter: unknown "
+                                               "parameter (params) — did you mean contract_size?"),
+    ("binance", "cm", {"contract_size": {"BTCUSD_PERP": -100}}, "bad parameter 'contract_size.BTCUSD_PERP'"),
+    ("binance", "cm", {"contract_size": {"BTCUSD_PERP": 0}}, "greater than 0"),
+    ("binance", "cm", {"contract_size": {"BTCUSD_PERP": True}}, "bad parameter 'contract_size.BTCUSD_PERP'"),
+    ("okx", "swap", {"ct_val": {"BTC-USDT-SWAP": -0.01}}, "bad parameter 'ct_val.BTC-USDT-SWAP'"),
+    ("okx", "swap", {"contract_size": {}}, "parameters of okx: ct_val"),
+])
+def test_download_adapter_parameters_are_checked_at_submit(client: TestClient, exchange: str, market: str,
+                                                           params: dict[str, object], said: str) -> None:
+    """An adapter parameter the adapter refuses was a 202 and a task failing with "ValidationError: 1
+    validation error for BinanceParams"; a negative or zero contract size was taken and multiplied
+    into every quantity. Now: 400 at submit with the one line, and no task."""
+    answer = client.post("/download", json={"exchange": exchange, "market": market, "symbols": ["BTCUSD_PERP"],
+                                            "start": "2024-01-01", "end": "2024-01-01", "params": params})
+    assert answer.status_code == 400, answer.text
+    problem = answer.json()
+    assert said in f"{problem['detail']} ({problem.get('instance')}) — {problem.get('hint')}", problem
+    assert client.get("/tasks").json() == [], "a refused body queued a task"
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    for model in ("DownloadRequest", "AggregateRequest"):  # the schema refuses the keys the route refuses
+        choices = schema[model]["properties"]["params"]["anyOf"]
+        assert choices and all(c["additionalProperties"] is False for c in choices), model

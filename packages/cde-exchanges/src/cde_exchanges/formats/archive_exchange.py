@@ -10,14 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import pyarrow as pa
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, StrictFloat
 
 from cde_core.config import DownloadConfig
 from cde_core.errors import NotFoundError
 from cde_exchanges.formats.archive_files import ArchiveFile
+
+#: a contract's size or value (Binance COIN-M USD per contract, OKX ctVal): every quantity of the
+#: symbol is multiplied by it, so zero, a negative, NaN or infinity would be a silently wrong lake
+ContractSize = Annotated[StrictFloat, Field(gt=0, allow_inf_nan=False)]
 
 
 class ArchiveExchange:
@@ -56,7 +60,11 @@ class ArchiveExchange:
                                 hint=f"kinds: {', '.join(self.kinds.get(market, ()))}")
 
     def params(self, raw: dict[str, Any] | None) -> BaseModel:
-        return self.Params.model_validate(raw or {})
+        """``raw`` checked by :attr:`Params`: a bad or misspelt key is one line naming it (400 at submit)."""
+        from cde_core.errors import checked_params
+
+        return checked_params(self.Params, raw or {}, name=self.name, owner=f"the {self.name} adapter",
+                              where="params")
 
     def daily_file(self, market: str, kind: str, symbol: str, day: date,
                    interval: str | None = None) -> ArchiveFile:
