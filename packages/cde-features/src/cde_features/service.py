@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cde_core.config import get_config
 from cde_core.errors import DataError
@@ -32,6 +32,12 @@ class BarsSource(BaseModel):
     symbols: list[LakeName] = Field(default_factory=list, description="symbols; empty = every symbol with bars")
     start: JsonDate | None = Field(None, description="first day of output, inclusive (UTC)")
     end: JsonDate | None = Field(None, description="last day of output, inclusive (UTC)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BarsSource:
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
 
 
 class ComputeRequest(BarsSource):
@@ -125,21 +131,37 @@ def check_compute(request: ComputeRequest, lake: Lake | None = None) -> None:
     """Refuse now what the task would fail on (unknown feature set, factor or parameter; with ``lake``,
     a bars spec, exchange, market or symbol that is not there): the API answers 4xx at submit, naming
     the nearest names, instead of a task that fails later."""
-    from cde_core.lake_names import check_hive_path
     from cde_features.calculator import UnifiedFeatureCalculator
 
     UnifiedFeatureCalculator(request.feature_set, select=request.factors or None, params=request.params or None)
     if lake is not None:
-        check_hive_path(lake.root / "bars", ("spec", request.bars), ("exchange", request.exchange),
-                        ("market", request.market), ("symbol", list(request.symbols or [])))
+        check_bars_held(request, lake)
 
 
-def check_analyze(request: AnalyzeRequest) -> None:
-    """As :func:`check_compute`, for an analysis that computes its features from the bars."""
+def check_bars_held(request: BarsSource, lake: Lake) -> None:
+    """The bars spec, exchange, market and symbols a request reads are in the lake, with bars in its
+    date range: a 404 naming the nearest names (or the span held) instead of a task that fails later."""
+    from cde_core.lake_names import check_hive_path, check_span_held
+
+    folder = check_hive_path(lake.root / "bars", ("spec", request.bars), ("exchange", request.exchange),
+                             ("market", request.market), ("symbol", list(request.symbols or [])))
+    check_span_held(folder, request.symbols, request.start, request.end, what="bars",
+                    where=f"bars/spec={request.bars}")
+
+
+def check_analyze(request: AnalyzeRequest, lake: Lake | None = None) -> None:
+    """As :func:`check_compute`, for an analysis: the columns it computes from the bars, or (with
+    ``lake``) the features spec it reads; and with ``lake`` the bars it reads, as for a compute."""
+    from cde_core.lake_names import check_hive_path
     from cde_features.calculator import UnifiedFeatureCalculator
 
     if not request.features:
         UnifiedFeatureCalculator(select=request.columns or None)
+    if lake is not None:
+        check_bars_held(request, lake)
+        if request.features:
+            check_hive_path(lake.root / "features", ("spec", request.features), ("exchange", request.exchange),
+                            ("market", request.market))
 
 
 def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None, report_path: LakePath | None = None,
