@@ -129,7 +129,8 @@ def test_problem_bodies_and_task_errors_name_lake_relative_paths(client: TestCli
 
     root = str(tmp_path / "lake")
     missing = client.get("/bars/nospec/binance/spot/BTC")
-    assert missing.status_code == 404 and root not in missing.text and "<lake>/bars/spec=nospec" in missing.text
+    assert missing.status_code == 404 and root not in missing.text and "<lake>/bars" in missing.text
+    assert missing.json()["detail"] == "no bars spec 'nospec'", missing.text
     refused = client.post("/backtest/runs", json={"strategy": "momentum_ls", "bars": "nospec"})
     assert refused.status_code == 404 and root not in refused.text and "<lake>/bars" in refused.text
     damaged = tmp_path / "lake/bars/spec=broken/exchange=binance/market=spot/symbol=BTCUSDT/month=2024-01"

@@ -69,3 +69,22 @@ def test_a_range_that_overlaps_the_bars_held_is_accepted(client: TestClient, rou
     answer = client.post(route, json=body)
     assert answer.status_code == 202, answer.text
     client.post(f"/tasks/{answer.json()['id']}/cancel")
+
+
+@pytest.mark.parametrize("prefix", ["/bars", "/visual/bars"])
+@pytest.mark.parametrize(("path", "query", "status", "said"), [
+    ("time-1hh/binance/spot/BTCUSDT", {}, 404, "did you mean time-1h"),
+    ("time-1h/binanse/spot/BTCUSDT", {}, 404, "did you mean binance"),
+    ("time-1h/binance/spto/BTCUSDT", {}, 404, "did you mean spot"),
+    ("time-1h/binance/spot/BTCUSDX", {}, 404, "did you mean BTCUSDT"),
+    ("time-1h/binance/spot/BTCUSDT", {"start": "2030-01-01"}, 404, "the lake holds 2024-01-01 … 2024-02-09"),
+    ("time-1h/binance/spot/BTCUSDT", {"start": "2024-01-10", "end": "2024-01-01"}, 422, "ends before it starts"),
+])
+def test_reading_bars_that_are_not_there_names_what_is(client: TestClient, prefix: str, path: str,
+                                                       query: dict[str, str], status: int, said: str) -> None:
+    """A misspelt name on GET /bars/… (and its chart) answered "no bars … build them first", naming
+    nothing held; a range after the bars or backwards said the same."""
+    answer = client.get(f"{prefix}/{path}", params=query)
+    assert answer.status_code == status, answer.text
+    problem = answer.json()
+    assert said in f"{problem.get('detail')} — {problem.get('hint')}", problem

@@ -12,7 +12,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cde_core.errors import NotFoundError
+from cde_core.errors import DataError, NotFoundError
 from cde_core.object_store import ObjectPath, bucket_names
 from cde_core.suggest import did_you_mean, nearest
 
@@ -169,8 +169,8 @@ def check_span_held(folder: Path | ObjectPath, symbols: Iterable[str], start: da
     labels = {label for symbol in names for key in ("month", "date")
               for label in partition_values(folder / f"symbol={symbol}", key)}
     if start is not None and end is not None and start > end:
-        raise NotFoundError(f"no {what} from {start} to {end}: the range ends before it starts", where=where,
-                            hint="swap start and end")
+        raise DataError(f"no {what} from {start} to {end}: the range ends before it starts", where=where,
+                        hint="swap start and end")
     if not labels or any(_overlaps(label, start, end) for label in labels):
         return  # nothing to compare against (another error names it), or the range holds some
     held = f"the lake holds {min(labels)} … {max(labels)}"
