@@ -284,3 +284,36 @@ def test_download_adapter_parameters_are_checked_at_submit(client: TestClient, e
     for model in ("DownloadRequest", "AggregateRequest"):  # the schema refuses the keys the route refuses
         choices = schema[model]["properties"]["params"]["anyOf"]
         assert choices and all(c["additionalProperties"] is False for c in choices), model
+
+
+#: pydantic's names for constraints; JSON Schema ignores them (its own are minimum, maxLength …)
+PYDANTIC_ONLY_KEYWORDS = {"ge", "gt", "le", "lt", "min_length", "max_length", "multiple_of", "max_digits",
+                          "decimal_places", "allow_inf_nan", "strict"}
+#: keys whose values are data or names, not schemas
+_NOT_SCHEMAS = {"properties", "patternProperties", "$defs", "definitions", "schemas", "default", "example",
+                "examples", "enum", "const", "required"}
+
+
+def _pydantic_keywords(node: object, where: str) -> Iterator[str]:
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _pydantic_keywords(item, f"{where}[{i}]")
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key in PYDANTIC_ONLY_KEYWORDS and not isinstance(value, dict):
+                yield f"{where}.{key}"
+            if key in ("properties", "patternProperties", "$defs", "definitions", "schemas"):
+                for name, sub in value.items() if isinstance(value, dict) else ():
+                    yield from _pydantic_keywords(sub, f"{where}.{key}.{name}")
+            elif key not in _NOT_SCHEMAS:
+                yield from _pydantic_keywords(value, f"{where}.{key}")
+
+
+def test_the_schema_states_every_bound_in_json_schema_words(client: TestClient) -> None:
+    """``horizons`` items said ``{"ge": 1, "le": 100000}``: pydantic's words, which JSON Schema ignores,
+    so the schema promised any integer while the route refused -1 with 422 (a bound that only the code
+    knows). Every operation of every installed plugin, parameters and bodies alike."""
+    found = list(_pydantic_keywords(client.get("/openapi.json").json(), "openapi"))
+    assert found == [], found
+    horizons = client.get("/openapi.json").json()["components"]["schemas"]["AnalyzeRequest"]["properties"]["horizons"]
+    assert horizons["items"]["minimum"] == 1 and horizons["items"]["maximum"] == 100_000, horizons

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cde_core.config import get_config
 from cde_core.errors import DataError
-from cde_core.json_types import JsonDate, JsonInt
+from cde_core.json_types import JsonDate, JsonInt, bounded_json_int
 from cde_core.lake import Lake, LakeName
 from cde_core.lake_location import LakePath
 from cde_core.progress import CancelToken, ProgressCallback, scaled
@@ -66,7 +66,7 @@ MAX_HORIZON = 100_000
 class AnalyzeRequest(BarsSource):
     features: LakeName | None = Field(None, description="features spec to read; none = compute from the bars")
     columns: list[str] = Field(default_factory=list, description="columns or globs to analyse")
-    horizons: list[Annotated[JsonInt, Field(ge=1, le=MAX_HORIZON)]] = Field(
+    horizons: list[bounded_json_int(ge=1, le=MAX_HORIZON)] = Field(  # type: ignore[valid-type]
         default_factory=lambda: [1, 24, 168], min_length=1, max_length=32,
         description=f"forward horizons in bars, 1 to {MAX_HORIZON}")
     quantiles: JsonInt = Field(5, ge=2, le=20, description="number of quantiles")
