@@ -317,3 +317,30 @@ def test_the_schema_states_every_bound_in_json_schema_words(client: TestClient) 
     assert found == [], found
     horizons = client.get("/openapi.json").json()["components"]["schemas"]["AnalyzeRequest"]["properties"]["horizons"]
     assert horizons["items"]["minimum"] == 1 and horizons["items"]["maximum"] == 100_000, horizons
+
+
+@pytest.mark.parametrize("headers", [{"Content-Type": "text/plain"},
+                                     {"Content-Type": "application/x-www-form-urlencoded"}, {}])
+def test_a_body_that_is_not_declared_json_is_named_as_such(client: TestClient, headers: dict[str, str]) -> None:
+    """`curl -d '{…}'` sends form encoding: every JSON route answered 422 "body: Input should be a
+    valid dictionary or object to extract fields from", which names neither the cause nor the fix."""
+    import json
+
+    schema = client.get("/openapi.json").json()
+    posted = [(path, method) for path, item in schema["paths"].items() for method, op in item.items()
+              if isinstance(op, dict) and "requestBody" in op]
+    assert posted
+    for path, method in posted:
+        assert "415" in schema["paths"][path][method]["responses"], (method, path)
+        if "{" in path:
+            continue
+        answer = client.request(method.upper(), path, content=json.dumps({"bars": "x"}).encode(), headers=headers)
+        assert answer.status_code == 415, (path, answer.text)
+        problem = answer.json()
+        assert problem["detail"].startswith("the request body must be JSON, not "), problem
+        assert problem["hint"] == "send it with Content-Type: application/json", problem
+    declared = client.post("/features/compute", content=b'{"bars": "x"}',
+                           headers={"Content-Type": "application/json; charset=utf-8"})
+    assert declared.status_code == 404, declared.text  # read as JSON: an unknown bars spec
+    empty = client.post("/features/compute", headers={"Content-Type": "application/json"})
+    assert empty.status_code == 422 and empty.json()["detail"] == "body: Field required", empty.text

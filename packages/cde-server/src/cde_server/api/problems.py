@@ -74,8 +74,24 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     issues = [{"loc": [str(p) if not isinstance(p, int) else p for p in err.get("loc", ())],
                "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))} for err in exc.errors()]
     first = issues[0] if issues else None
+    if first is not None and first["loc"] == ["body"] and not _json_media_type(request):
+        # FastAPI reads a body as JSON only when it says so: `curl -d '{…}'` (form-encoded) or
+        # text/plain would otherwise read "Input should be a valid dictionary", naming nothing
+        declared = request.headers.get("content-type")
+        return problem_response(415, "unsupported media type",
+                                f"the request body must be JSON, not {declared or 'sent without a Content-Type'}",
+                                hint="send it with Content-Type: application/json")
     detail = f"{'.'.join(map(str, first['loc']))}: {first['msg']}" if first else "invalid request"
     return problem_response(422, "invalid request", detail, errors=issues)
+
+
+def _json_media_type(request: Request) -> bool:
+    """True when the request declares a JSON body (``application/json``, ``…+json``), or sends none."""
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return request.headers.get("content-length", "0") == "0" and "transfer-encoding" not in request.headers
+    media = declared.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
 
 
 def allowed_methods(request: Request) -> str | None:
