@@ -43,8 +43,10 @@ class ApiKeyMiddleware:
         return sum(hmac.compare_digest(presented, key) for key in self.keys) > 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or not self.keys or is_public(scope["path"]) \
-                or (scope["type"] == "http" and scope["method"] == "OPTIONS"):
+        # no exemption for OPTIONS: a CORS preflight is answered by the CORS middleware outside this one
+        # (when origins are configured), and any other OPTIONS answered 405 with the route's methods, or
+        # 404, to anyone — telling which routes exist without a key
+        if scope["type"] not in ("http", "websocket") or not self.keys or is_public(scope["path"]):
             await self.app(scope, receive, send)
             return
         presented = dict(scope["headers"]).get(API_KEY_HEADER.lower().encode())

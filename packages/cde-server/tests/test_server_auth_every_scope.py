@@ -1,6 +1,8 @@
-"""A websocket route a plugin adds is closed by default like its HTTP routes: the API-key middleware
-and the path guard let every non-HTTP scope through, so a plugin's progress stream or live feed
-answered anyone, and a ``..`` in its path reached the route."""
+"""Closed by default beyond GET and POST: a websocket route a plugin adds, and OPTIONS on any path.
+
+The API-key middleware and the path guard let every non-HTTP scope through, so a plugin's progress
+stream or live feed answered anyone, and a ``..`` in its path reached the route; OPTIONS skipped the
+key check altogether."""
 
 from __future__ import annotations
 
@@ -60,3 +62,14 @@ def test_a_plugin_websocket_path_is_guarded(client: TestClient, path: str) -> No
             client.websocket_connect(path, headers={"X-API-Key": KEY}):
         pass
     assert refused.value.code == 1008
+
+
+@pytest.mark.parametrize("path", ["/tasks", "/backtest/runs/x", "/no-such-route", "/test/stream/a"])
+def test_options_reveals_no_route_without_a_key(client: TestClient, path: str) -> None:
+    """OPTIONS skipped the key check for CORS preflights, which the CORS middleware answers before it:
+    without CORS configured, OPTIONS /tasks said 405 "Allow: GET, HEAD" and OPTIONS /no-such-route
+    404, to anyone — a map of the API without a key."""
+    answer = client.options(path)
+    assert answer.status_code == 401 and "allow" not in answer.headers, (path, answer.headers)
+    preflight = client.options(path, headers={"Origin": "http://x.test", "Access-Control-Request-Method": "GET"})
+    assert preflight.status_code == 401, preflight.text  # no CORS origins configured: nothing to pre-flight
