@@ -8,7 +8,6 @@ bars held, and the features routes took an end before the start.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +23,13 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """A lake with 1 h bars of BTCUSDT and ETHUSDT from 2024-01-01 to 2024-02-09, and a features spec."""
     root = tmp_path_factory.mktemp("lake") / "lake"
     write_bars_lake(root, "time-1h", ["BTCUSDT", "ETHUSDT"], 24 * 40)
-    (root / "features/spec=default__time-1h/exchange=binance/market=spot/symbol=BTCUSDT").mkdir(parents=True)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    stored = root / "features/spec=default__time-1h/exchange=binance/market=spot/symbol=BTCUSDT"
+    stored.mkdir(parents=True)
+    pq.write_table(pa.table({"ts": pa.array([0], pa.timestamp("us", tz="UTC")), "rsi_14": [50.0],
+                             "ret_log_24": [0.0]}), stored / "part-0.parquet")
     with TestClient(create_app(CdeConfig(data_root=root))) as test_client:
         yield test_client
 
@@ -40,6 +45,8 @@ BACKTEST = {"strategy": "momentum_ls", "bars": "time-1h", "params": {"lookback":
     ("/features/analyze", {**ANALYZE, "symbols": ["BTCUSDX"]}, 404, "did you mean BTCUSDT"),
     ("/features/analyze", {**ANALYZE, "features": "default__time-1hh"}, 404, "did you mean default__time-1h"),
     ("/features/analyze", {**ANALYZE, "start": "2030-01-01"}, 404, "the lake holds 2024-01-01 … 2024-02-09"),
+    ("/features/analyze", {**ANALYZE, "features": "default__time-1h", "columns": ["rsi_1"]}, 422,
+     "no feature column matches rsi_1 — did you mean rsi_14"),
     ("/features/analyze", {**ANALYZE, "start": "2024-01-10", "end": "2024-01-01"}, 422, "before start"),
     ("/features/compute", {"bars": "time-1h", "start": "2030-01-01"}, 404, "the lake holds 2024-01-01"),
     ("/features/compute", {"bars": "time-1h", "end": "2023-06-30"}, 404, "the lake holds 2024-01-01"),

@@ -149,6 +149,21 @@ def check_bars_held(request: BarsSource, lake: Lake) -> None:
                     where=f"bars/spec={request.bars}")
 
 
+def selected_columns(request: AnalyzeRequest, available: list[str]) -> list[str]:
+    """The columns of ``available`` the request's ``columns`` (names or globs) select, or the one-line
+    error naming the nearest columns when none matches."""
+    import fnmatch
+
+    columns = [c for c in available if not request.columns or any(fnmatch.fnmatchcase(c, g) for g in request.columns)]
+    where = f"features {request.features or 'computed'}"
+    if not columns and not request.columns:
+        raise DataError("no feature columns", where=where, hint="compute the features first (`cde features compute`)")
+    if not columns:
+        raise DataError(f"no feature column matches {', '.join(request.columns)}", where=where,
+                        hint=did_you_mean(request.columns[0], available, what="columns"))
+    return columns
+
+
 def check_analyze(request: AnalyzeRequest, lake: Lake | None = None) -> None:
     """As :func:`check_compute`, for an analysis: the columns it computes from the bars, or (with
     ``lake``) the features spec it reads; and with ``lake`` the bars it reads, as for a compute."""
@@ -160,8 +175,11 @@ def check_analyze(request: AnalyzeRequest, lake: Lake | None = None) -> None:
     if lake is not None:
         check_bars_held(request, lake)
         if request.features:
-            check_hive_path(lake.root / "features", ("spec", request.features), ("exchange", request.exchange),
-                            ("market", request.market))
+            folder = check_hive_path(lake.root / "features", ("spec", request.features),
+                                     ("exchange", request.exchange), ("market", request.market))
+            # the stored columns, from the files' schema (no rows read): a misspelt column is a 404 now
+            stored = [c for c in lake.hive_dataset(folder).schema.names if c not in ("ts", "symbol")]
+            selected_columns(request, stored)
 
 
 def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None, report_path: LakePath | None = None,
@@ -173,7 +191,6 @@ def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None, report
     an API body would let a client write files anywhere the server can. The report loads plotly.js
     from a shared copy (the lake's ``assets/`` when written inside the lake, else one beside the
     report); ``self_contained`` inlines it."""
-    import fnmatch
 
     from cde_features.analysis.analyzer import analyze_factors
     from cde_features.calculator import UnifiedFeatureCalculator
@@ -194,12 +211,7 @@ def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None, report
     features = _window(features, request.start, request.end)
     if features.empty:
         raise _no_bars_between(lake, request, panel)
-    columns = [c for c in features.columns
-               if not request.columns or any(fnmatch.fnmatchcase(c, g) for g in request.columns)]
-    if not columns:
-        wanted = ", ".join(request.columns)
-        raise DataError(f"no feature column matches {wanted}", where=f"features {request.features or 'computed'}",
-                        hint=did_you_mean(request.columns[0], features.columns, what="columns"))
+    columns = selected_columns(request, list(features.columns))
     close = panel["close"].reindex(features.index)
     report(0.7, "analysing")
     result = analyze_factors(features, close, columns=columns, horizons=request.horizons,
