@@ -281,3 +281,27 @@ def test_a_closed_manager_of_this_process_is_recovered_at_once(redis_store: Task
     managers.append(manager)
     info = manager.get(orphan.id)
     assert info.status == "failed" and info.error == "server restarted while the task was running", info
+
+
+class FinishesFirstStore(MemoryTaskStore):
+    """A store where the task ends just before the cancel request reaches it (the race, made certain)."""
+
+    def request_cancel(self, task_id: str, *, finished_at: str) -> TaskInfo | None:
+        self.transition(task_id, "succeeded", expect={"queued", "running"}, finished_at=finished_at, result=1)
+        return super().request_cancel(task_id, finished_at=finished_at)
+
+
+def test_cancelling_a_task_that_ends_meanwhile_is_a_conflict(managers: list[TaskManager]) -> None:
+    """A cancel that lost the race to the task's end answered 200 with a ``succeeded`` task, as if it had
+    been honoured; cancelling a finished task is a 409, whenever it finished."""
+    from cde_server.tasks.manager import TaskConflictError
+
+    store = FinishesFirstStore()
+    manager = TaskManager(store).start()
+    managers.append(manager)
+    release = threading.Event()
+    task_id = manager.submit("k", {}, lambda ctx: release.wait(30)).id
+    wait_until(lambda: manager.get(task_id).status == "running", "running")
+    with pytest.raises(TaskConflictError, match="already succeeded"):
+        manager.cancel(task_id)
+    release.set()

@@ -196,6 +196,8 @@ class TaskManager:
         info = self.store.request_cancel(task_id, finished_at=_now())
         if info is None:
             raise NotFoundError(f"no task '{task_id}'")
+        if info.finished and info.status != "cancelled":  # it ended between the look and the request
+            raise TaskConflictError(f"task '{task_id}' already {info.status}")
         with self._lock:
             entry = self._local.get(task_id)
         if entry is not None:
