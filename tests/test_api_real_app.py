@@ -344,3 +344,17 @@ def test_a_body_that_is_not_declared_json_is_named_as_such(client: TestClient, h
     assert declared.status_code == 404, declared.text  # read as JSON: an unknown bars spec
     empty = client.post("/features/compute", headers={"Content-Type": "application/json"})
     assert empty.status_code == 422 and empty.json()["detail"] == "body: Field required", empty.text
+
+
+def test_a_body_that_is_not_json_says_what_and_where(client: TestClient) -> None:
+    """Bad JSON answered "body.13: JSON decode error" (naming neither the problem nor what to do), and a
+    body nested thousands deep 400 "http error" / "There was an error parsing the body"."""
+    json_type = {"Content-Type": "application/json"}
+    broken = client.post("/features/compute", content=b'{"bars": "x",}', headers=json_type)
+    assert broken.status_code == 422, broken.text
+    assert broken.json()["detail"] == "the body is not valid JSON: Expecting property name enclosed in double " \
+                                      "quotes at character 13", broken.text
+    assert broken.json()["hint"] == "check the JSON syntax near there"
+    deep = client.post("/features/compute", content=b'{"a":' * 5000 + b"1" + b"}" * 5000, headers=json_type)
+    assert deep.status_code == 400, deep.text
+    assert deep.json()["title"] == "bad request" and "nested too deeply" in deep.json()["detail"], deep.text
