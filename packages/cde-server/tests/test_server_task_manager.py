@@ -305,3 +305,30 @@ def test_cancelling_a_task_that_ends_meanwhile_is_a_conflict(managers: list[Task
     with pytest.raises(TaskConflictError, match="already succeeded"):
         manager.cancel(task_id)
     release.set()
+
+
+def test_a_running_task_the_store_forgot_is_recorded_again_and_finishes(
+        redis_store: TaskStore, managers: list[TaskManager]) -> None:
+    """Redis restarted without persistence mid-run: the owner took the missing record for a takeover,
+    stopped the work ("now run by another instance") and the task vanished (404) though nobody else
+    had it. The owner records it again and its end lands."""
+    manager = TaskManager(redis_store, tick_s=0.02)
+    manager.start()
+    managers.append(manager)
+    release = threading.Event()
+
+    def work(ctx: TaskContext) -> str:
+        while not release.wait(0.01):
+            ctx.cancel.raise_if_cancelled("work")
+            ctx.progress(0.5, "half way")
+        return "done"
+
+    task_id = manager.submit("k", {"n": 1}, work).id
+    wait_until(lambda: manager.get(task_id).progress == 0.5, "progress")
+    redis_store.wipe()  # type: ignore[attr-defined]  # every key of this store: a Redis that forgot all
+    wait_until(lambda: redis_store.get(task_id) is not None, "the owner records the task again")
+    again = manager.get(task_id)
+    assert again.status == "running" and again.kind == "k" and again.params == {"n": 1}, again
+    release.set()
+    info = finished(manager, task_id)
+    assert info.status == "succeeded" and info.result == "done", info
