@@ -332,3 +332,20 @@ def test_a_running_task_the_store_forgot_is_recorded_again_and_finishes(
     release.set()
     info = finished(manager, task_id)
     assert info.status == "succeeded" and info.result == "done", info
+
+
+def test_a_queued_task_the_store_forgot_still_runs(redis_store: TaskStore, managers: list[TaskManager]) -> None:
+    """The same, for a task still queued behind another: it was never run and vanished."""
+    manager = TaskManager(redis_store, tick_s=0.02, max_workers=1)
+    manager.start()
+    managers.append(manager)
+    release = threading.Event()
+    blocker = manager.submit("block", {}, lambda ctx: release.wait(30)).id
+    wait_until(lambda: manager.get(blocker).status == "running", "the blocker running")
+    queued = manager.submit("k", {"n": 2}, lambda ctx: "ran").id
+    assert manager.get(queued).status == "queued"
+    redis_store.wipe()  # type: ignore[attr-defined]
+    release.set()
+    wait_until(lambda: (t := redis_store.get(queued)) is not None and t.status in FINISHED, "the queued task's end")
+    info = manager.get(queued)
+    assert info.status == "succeeded" and info.result == "ran" and info.params == {"n": 2}, info

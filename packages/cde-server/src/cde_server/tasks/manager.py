@@ -230,6 +230,14 @@ class TaskManager:
         claimed = self.store.transition(entry.task_id, "running", expect={"queued"},
                                         expect_owner=self.instance_id, lease=entry.lease, started_at=_now(),
                                         message="started")
+        if claimed is None and entry.info is not None and self.store.get(entry.task_id) is None:
+            # the store forgot it while queued (Redis restarted without persistence): record it again
+            self.store.create(entry.info.model_copy(update={"status": "queued"}), owner=self.instance_id)
+            logger.warning("task {} was missing from the {} task store (restarted without persistence?); "
+                           "this instance, which queued it, recorded it again", entry.task_id, self.store.name)
+            claimed = self.store.transition(entry.task_id, "running", expect={"queued"},
+                                            expect_owner=self.instance_id, lease=entry.lease, started_at=_now(),
+                                            message="started")
         if claimed is None:  # cancelled or failed while queued
             return
         entry.started, entry.info = True, claimed
