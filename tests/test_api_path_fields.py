@@ -35,6 +35,8 @@ NOT_A_PATH = {
     "GET /visual/assets/{name} path:name": "compared with the one plotly bundle name, never joined to a path",
     "FactorSpec.factor": "factor name, looked up in the registry",
     "AggregateRequest.bar": "bar builder name, looked up in the registry (the spec id is derived)",
+    "AggregateRequest.params.interval": "time bars' interval, refused by the builder's Params unless it is "
+                                        "<number><s|m|h|d> (the spec id is derived from it)",
     "BacktestRequest.strategy": "strategy name, looked up in the registry",
     "BacktestRequest.name": "label of the run id; own pattern without '.', capped at 64 characters",
     "BacktestRequest.params.factor": "a strategy's feature column, looked up among the loaded columns",

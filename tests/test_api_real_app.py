@@ -129,7 +129,8 @@ def test_problem_bodies_and_task_errors_name_lake_relative_paths(client: TestCli
 
     root = str(tmp_path / "lake")
     missing = client.get("/bars/nospec/binance/spot/BTC")
-    assert missing.status_code == 404 and root not in missing.text and "<lake>/bars/spec=nospec" in missing.text
+    assert missing.status_code == 404 and root not in missing.text and "<lake>/bars" in missing.text
+    assert missing.json()["detail"] == "no bars spec 'nospec'", missing.text
     refused = client.post("/backtest/runs", json={"strategy": "momentum_ls", "bars": "nospec"})
     assert refused.status_code == 404 and root not in refused.text and "<lake>/bars" in refused.text
     damaged = tmp_path / "lake/bars/spec=broken/exchange=binance/market=spot/symbol=BTCUSDT/month=2024-01"
@@ -257,3 +258,103 @@ def test_misspelt_inputs_of_a_stage_task_are_refused_at_submit_with_the_nearest_
         answer = client.get("/lake", params=query)  # a filter that matches nothing held: not 200 []
         assert answer.status_code == 404 and nearest in answer.json()["hint"], answer.text
     assert [row["symbol"] for row in client.get("/lake", params={"symbol": "BTCUSDT"}).json()] == ["BTCUSDT"]
+
+
+@pytest.mark.parametrize(("exchange", "market", "params", "said"), [
+    ("binance", "spot", {"contract_sise": {}}, "bad parameter 'contract_sise' for the binance adapter: unknown "
+                                               "parameter (params) — did you mean contract_size?"),
+    ("binance", "cm", {"contract_size": {"BTCUSD_PERP": -100}}, "bad parameter 'contract_size.BTCUSD_PERP'"),
+    ("binance", "cm", {"contract_size": {"BTCUSD_PERP": 0}}, "greater than 0"),
+    ("binance", "cm", {"contract_size": {"BTCUSD_PERP": True}}, "bad parameter 'contract_size.BTCUSD_PERP'"),
+    ("okx", "swap", {"ct_val": {"BTC-USDT-SWAP": -0.01}}, "bad parameter 'ct_val.BTC-USDT-SWAP'"),
+    ("okx", "swap", {"contract_size": {}}, "parameters of okx: ct_val"),
+])
+def test_download_adapter_parameters_are_checked_at_submit(client: TestClient, exchange: str, market: str,
+                                                           params: dict[str, object], said: str) -> None:
+    """An adapter parameter the adapter refuses was a 202 and a task failing with "ValidationError: 1
+    validation error for BinanceParams"; a negative or zero contract size was taken and multiplied
+    into every quantity. Now: 400 at submit with the one line, and no task."""
+    answer = client.post("/download", json={"exchange": exchange, "market": market, "symbols": ["BTCUSD_PERP"],
+                                            "start": "2024-01-01", "end": "2024-01-01", "params": params})
+    assert answer.status_code == 400, answer.text
+    problem = answer.json()
+    assert said in f"{problem['detail']} ({problem.get('instance')}) — {problem.get('hint')}", problem
+    assert client.get("/tasks").json() == [], "a refused body queued a task"
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    for model in ("DownloadRequest", "AggregateRequest"):  # the schema refuses the keys the route refuses
+        choices = schema[model]["properties"]["params"]["anyOf"]
+        assert choices and all(c["additionalProperties"] is False for c in choices), model
+
+
+#: pydantic's names for constraints; JSON Schema ignores them (its own are minimum, maxLength …)
+PYDANTIC_ONLY_KEYWORDS = {"ge", "gt", "le", "lt", "min_length", "max_length", "multiple_of", "max_digits",
+                          "decimal_places", "allow_inf_nan", "strict"}
+#: keys whose values are data or names, not schemas
+_NOT_SCHEMAS = {"properties", "patternProperties", "$defs", "definitions", "schemas", "default", "example",
+                "examples", "enum", "const", "required"}
+
+
+def _pydantic_keywords(node: object, where: str) -> Iterator[str]:
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _pydantic_keywords(item, f"{where}[{i}]")
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key in PYDANTIC_ONLY_KEYWORDS and not isinstance(value, dict):
+                yield f"{where}.{key}"
+            if key in ("properties", "patternProperties", "$defs", "definitions", "schemas"):
+                for name, sub in value.items() if isinstance(value, dict) else ():
+                    yield from _pydantic_keywords(sub, f"{where}.{key}.{name}")
+            elif key not in _NOT_SCHEMAS:
+                yield from _pydantic_keywords(value, f"{where}.{key}")
+
+
+def test_the_schema_states_every_bound_in_json_schema_words(client: TestClient) -> None:
+    """``horizons`` items said ``{"ge": 1, "le": 100000}``: pydantic's words, which JSON Schema ignores,
+    so the schema promised any integer while the route refused -1 with 422 (a bound that only the code
+    knows). Every operation of every installed plugin, parameters and bodies alike."""
+    found = list(_pydantic_keywords(client.get("/openapi.json").json(), "openapi"))
+    assert found == [], found
+    horizons = client.get("/openapi.json").json()["components"]["schemas"]["AnalyzeRequest"]["properties"]["horizons"]
+    assert horizons["items"]["minimum"] == 1 and horizons["items"]["maximum"] == 100_000, horizons
+
+
+@pytest.mark.parametrize("headers", [{"Content-Type": "text/plain"},
+                                     {"Content-Type": "application/x-www-form-urlencoded"}, {}])
+def test_a_body_that_is_not_declared_json_is_named_as_such(client: TestClient, headers: dict[str, str]) -> None:
+    """`curl -d '{…}'` sends form encoding: every JSON route answered 422 "body: Input should be a
+    valid dictionary or object to extract fields from", which names neither the cause nor the fix."""
+    import json
+
+    schema = client.get("/openapi.json").json()
+    posted = [(path, method) for path, item in schema["paths"].items() for method, op in item.items()
+              if isinstance(op, dict) and "requestBody" in op]
+    assert posted
+    for path, method in posted:
+        assert "415" in schema["paths"][path][method]["responses"], (method, path)
+        if "{" in path:
+            continue
+        answer = client.request(method.upper(), path, content=json.dumps({"bars": "x"}).encode(), headers=headers)
+        assert answer.status_code == 415, (path, answer.text)
+        problem = answer.json()
+        assert problem["detail"].startswith("the request body must be JSON, not "), problem
+        assert problem["hint"] == "send it with Content-Type: application/json", problem
+    declared = client.post("/features/compute", content=b'{"bars": "x"}',
+                           headers={"Content-Type": "application/json; charset=utf-8"})
+    assert declared.status_code == 404, declared.text  # read as JSON: an unknown bars spec
+    empty = client.post("/features/compute", headers={"Content-Type": "application/json"})
+    assert empty.status_code == 422 and empty.json()["detail"] == "body: Field required", empty.text
+
+
+def test_a_body_that_is_not_json_says_what_and_where(client: TestClient) -> None:
+    """Bad JSON answered "body.13: JSON decode error" (naming neither the problem nor what to do), and a
+    body nested thousands deep 400 "http error" / "There was an error parsing the body"."""
+    json_type = {"Content-Type": "application/json"}
+    broken = client.post("/features/compute", content=b'{"bars": "x",}', headers=json_type)
+    assert broken.status_code == 422, broken.text
+    assert broken.json()["detail"] == "the body is not valid JSON: Expecting property name enclosed in double " \
+                                      "quotes at character 13", broken.text
+    assert broken.json()["hint"] == "check the JSON syntax near there"
+    deep = client.post("/features/compute", content=b'{"a":' * 5000 + b"1" + b"}" * 5000, headers=json_type)
+    assert deep.status_code == 400, deep.text
+    assert deep.json()["title"] == "bad request" and "nested too deeply" in deep.json()["detail"], deep.text

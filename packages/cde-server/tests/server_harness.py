@@ -55,6 +55,8 @@ class SlowParams(BaseModel):
     ignore_cancel: StrictBool = False
     journal: StrictBool = Field(False, description="append '<pid> <step> <time>' to <lake>/journal-<task>.log "
                                 "per step, after the cancel poll: a stand-in for committing a partition")
+    quiet: StrictBool = Field(False, description="report progress only after the last step (work with long "
+                              "units between progress reports)")
 
 
 def slow_work(params: dict[str, Any], ctx: TaskContext) -> dict[str, Any]:
@@ -66,7 +68,8 @@ def slow_work(params: dict[str, Any], ctx: TaskContext) -> dict[str, Any]:
             with open(os.path.join(os.environ["CDE_DATA_ROOT"], f"journal-{ctx.task_id}.log"), "a") as out:
                 out.write(f"{os.getpid()} {i} {time.time()}\n")
         time.sleep(p.delay_s)
-        ctx.progress((i + 1) / p.steps, f"step {i + 1}/{p.steps}")
+        if not p.quiet or i + 1 == p.steps:
+            ctx.progress((i + 1) / p.steps, f"step {i + 1}/{p.steps}")
     if p.fail:
         raise DataError("asked to fail", hint="send fail=false")
     return {"steps": p.steps, "pid": os.getpid()}

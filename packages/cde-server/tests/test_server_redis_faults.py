@@ -208,3 +208,26 @@ def test_an_owner_that_cannot_record_the_end_is_recovered_like_a_dead_one(
         done = _poll(client, task["id"], lambda t: t["status"] not in ("queued", "running"))
     assert done["status"] == "failed" and "while the task was running" in done["error"], done
     assert "stops its heartbeat" in owner.log.read_text()
+
+
+def test_cde_tasks_show_wait_rides_out_a_redis_pause(private_redis: PrivateRedis, start_server: Any,
+                                                      server_env: dict[str, str]) -> None:
+    """`cde tasks show ID --wait` exited 1 with "task store unavailable (HTTP 503)" at the first poll
+    that met a Redis pause, while the task went on and succeeded: a waiting script was told it failed.
+    It now waits out the 503 (saying so once on stderr) and reports the task's real end."""
+    import sys
+
+    server = start_server({**server_env, "CDE_TASK_STORE": private_redis.url()})
+    with server.client() as client:
+        task = client.post("/test/slow", json={"steps": 40, "delay_s": 0.1}).json()
+        _poll(client, task["id"], lambda t: t["status"] == "running")
+        waiter = subprocess.Popen([sys.executable, "-m", "cde_server.cli.main", "tasks", "show", task["id"], "--wait",
+                                   "--json", "--url", server.url], env=server_env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        with private_redis.paused():
+            time.sleep(4)  # several of the waiter's polls (every 0.5 s) meet the pause
+        out, err = waiter.communicate(timeout=DEADLINE_S)
+    assert waiter.returncode == 0, err
+    assert '"status": "succeeded"' in out, out
+    assert "waiting: the redis task store does not answer" in err and "HTTP 503" in err, err
+    assert err.count("waiting:") == 1, err  # said once, not at every poll

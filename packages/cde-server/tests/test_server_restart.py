@@ -36,3 +36,50 @@ def test_server_restart_after_sigkill_fails_or_reruns_tasks(start_server: Any, s
         assert done["result"]["steps"] == 200
         assert client.get("/tasks", params={"status": "running"}).json() == []
         assert client.get("/tasks", params={"status": "queued"}).json() == []
+
+
+def test_a_task_process_dies_with_its_server(start_server: Any, server_env: dict[str, str], lake_root: Any,
+                                             poll: Any) -> None:
+    """``pool="process"``: the task's own process outlived a SIGKILLed server and worked on to the end —
+    committing (here: journaling) after its server was gone, beside the task the restarted server re-runs.
+    A quiet task never noticed: only a progress report hits the broken pipe."""
+    import os
+    import time
+
+    server = start_server({**server_env, "CDE_TASK_STORE": "memory"})
+    with server.client() as client:
+        task = client.post("/test/slow", json={"steps": 400, "delay_s": 0.05, "pool": "process", "quiet": True,
+                                               "journal": True}).json()
+        poll(client, task["id"], until=lambda t: t["status"] == "running")
+    journal = lake_root / f"journal-{task['id']}.log"
+    deadline = time.monotonic() + 60  # hang guard only
+    while not journal.exists() or not journal.read_text().strip():
+        assert time.monotonic() < deadline, "the task process never started"
+        time.sleep(0.05)
+    child = int(journal.read_text().split()[0])
+    assert child != server.process.pid  # journaled by the task's own process
+    server.kill()
+    while _alive(child):
+        assert time.monotonic() < deadline + 60, "the task process outlived its server"
+        time.sleep(0.05)
+    steps = [int(line.split()[1]) for line in journal.read_text().splitlines()]
+    assert steps[-1] < 399, "the orphaned task process worked on to the end after its server died"
+    assert not os.path.exists(f"/proc/{child}") or _zombie(child)
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False

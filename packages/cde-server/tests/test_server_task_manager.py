@@ -3,6 +3,7 @@ tasks whose instance died elsewhere, graceful shutdown hand-over, and a Redis th
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -231,3 +232,120 @@ def test_server_final_state_survives_a_store_outage(managers: list[TaskManager])
     managers.append(manager)
     info = finished(manager, manager.submit("k", {}, lambda ctx: 42).id)
     assert info.status == "succeeded" and info.result == 42
+
+
+@pytest.mark.parametrize("idempotent", [False, True])
+def test_a_second_manager_in_the_same_process_leaves_a_live_siblings_tasks_alone(
+        redis_url: str, redis_store: TaskStore, managers: list[TaskManager], idempotent: bool) -> None:
+    """Two managers in one process sharing one Redis (two apps, a test suite): the second's start and
+    heartbeats once took the first — same host, same pid — for a dead predecessor, and failed its
+    running task ("server restarted …") or re-ran it, while the first was still running it."""
+    first = TaskManager(redis_store, tick_s=0.02)
+    first.register_handler("steps", lambda params, ctx: "re-run")
+    first.start()
+    managers.append(first)
+    release = threading.Event()
+
+    def work(ctx: TaskContext) -> str:
+        while not release.wait(0.01):
+            ctx.cancel.raise_if_cancelled("work")
+        return "first run"
+
+    task_id = first.submit("steps", {}, work, idempotent=idempotent).id
+    wait_until(lambda: first.get(task_id).status == "running", "running")
+    second = TaskManager(open_task_store(redis_url, ttl_s=3600), tick_s=0.02, heartbeat_s=0.05)
+    second.register_handler("steps", lambda params, ctx: "re-run by the second")
+    second.start()
+    managers.append(second)
+    assert second.recover_orphans() == 0  # what each of its heartbeats does
+    time.sleep(0.3)  # several of the second's heartbeats (0.05 s) while the first still runs the task
+    assert first.get(task_id).status == "running", first.get(task_id)
+    release.set()
+    info = finished(first, task_id)
+    assert info.status == "succeeded" and info.result == "first run", info
+
+
+def test_a_closed_manager_of_this_process_is_recovered_at_once(redis_store: TaskStore,
+                                                                managers: list[TaskManager]) -> None:
+    """The other side of the rule: a record with this process's pid whose manager is not running here
+    (a restarted container reuses pid 1) is dead at once, not only after its heartbeat TTL."""
+    import os
+    import socket
+
+    ghost = InstanceRecord("ghost-" + uuid.uuid4().hex[:6], socket.gethostname(), os.getpid())
+    redis_store.heartbeat(ghost, ttl_s=3600)
+    orphan = TaskInfo(id=uuid.uuid4().hex, kind="k", created_at=datetime.now(UTC))
+    redis_store.create(orphan, owner=ghost.instance_id)
+    redis_store.transition(orphan.id, "running", expect={"queued"})
+    manager = TaskManager(redis_store, tick_s=0.02).start()
+    managers.append(manager)
+    info = manager.get(orphan.id)
+    assert info.status == "failed" and info.error == "server restarted while the task was running", info
+
+
+class FinishesFirstStore(MemoryTaskStore):
+    """A store where the task ends just before the cancel request reaches it (the race, made certain)."""
+
+    def request_cancel(self, task_id: str, *, finished_at: str) -> TaskInfo | None:
+        self.transition(task_id, "succeeded", expect={"queued", "running"}, finished_at=finished_at, result=1)
+        return super().request_cancel(task_id, finished_at=finished_at)
+
+
+def test_cancelling_a_task_that_ends_meanwhile_is_a_conflict(managers: list[TaskManager]) -> None:
+    """A cancel that lost the race to the task's end answered 200 with a ``succeeded`` task, as if it had
+    been honoured; cancelling a finished task is a 409, whenever it finished."""
+    from cde_server.tasks.manager import TaskConflictError
+
+    store = FinishesFirstStore()
+    manager = TaskManager(store).start()
+    managers.append(manager)
+    release = threading.Event()
+    task_id = manager.submit("k", {}, lambda ctx: release.wait(30)).id
+    wait_until(lambda: manager.get(task_id).status == "running", "running")
+    with pytest.raises(TaskConflictError, match="already succeeded"):
+        manager.cancel(task_id)
+    release.set()
+
+
+def test_a_running_task_the_store_forgot_is_recorded_again_and_finishes(
+        redis_store: TaskStore, managers: list[TaskManager]) -> None:
+    """Redis restarted without persistence mid-run: the owner took the missing record for a takeover,
+    stopped the work ("now run by another instance") and the task vanished (404) though nobody else
+    had it. The owner records it again and its end lands."""
+    manager = TaskManager(redis_store, tick_s=0.02)
+    manager.start()
+    managers.append(manager)
+    release = threading.Event()
+
+    def work(ctx: TaskContext) -> str:
+        while not release.wait(0.01):
+            ctx.cancel.raise_if_cancelled("work")
+            ctx.progress(0.5, "half way")
+        return "done"
+
+    task_id = manager.submit("k", {"n": 1}, work).id
+    wait_until(lambda: manager.get(task_id).progress == 0.5, "progress")
+    redis_store.wipe()  # type: ignore[attr-defined]  # every key of this store: a Redis that forgot all
+    wait_until(lambda: redis_store.get(task_id) is not None, "the owner records the task again")
+    again = manager.get(task_id)
+    assert again.status == "running" and again.kind == "k" and again.params == {"n": 1}, again
+    release.set()
+    info = finished(manager, task_id)
+    assert info.status == "succeeded" and info.result == "done", info
+
+
+def test_a_queued_task_the_store_forgot_still_runs(redis_store: TaskStore, managers: list[TaskManager]) -> None:
+    """The same, for a task still queued behind another: it was never run and vanished."""
+    manager = TaskManager(redis_store, tick_s=0.02, max_workers=1)
+    manager.start()
+    managers.append(manager)
+    release = threading.Event()
+    blocker = manager.submit("block", {}, lambda ctx: release.wait(30)).id
+    wait_until(lambda: manager.get(blocker).status == "running", "the blocker running")
+    queued = manager.submit("k", {"n": 2}, lambda ctx: "ran").id
+    assert manager.get(queued).status == "queued"
+    redis_store.wipe()  # type: ignore[attr-defined]
+    release.set()
+    wait_until(lambda: (t := redis_store.get(queued)) is not None and t.status in FINISHED, "the queued task's end")
+    info = manager.get(queued)
+    assert info.status == "succeeded" and info.result == "ran" and info.params == {"n": 2}, info

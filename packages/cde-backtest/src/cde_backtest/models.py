@@ -9,39 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from cde_backtest.metrics import Metrics
 from cde_core.lake_paths import LakeName
-
-
-def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
-    """A JSON schema with its local ``#/$defs/`` references replaced by their definitions (the OpenAPI
-    document keeps a field's schema without the model's $defs)."""
-    if isinstance(node, dict):
-        ref = node.get("$ref", "")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            return _inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
-        return {k: _inline_refs(v, defs) for k, v in node.items() if k != "$defs"}
-    if isinstance(node, list):
-        return [_inline_refs(item, defs) for item in node]
-    return node
-
-
-def _params_of(kind: str) -> Any:
-    """``json_schema_extra`` of a params map: one of the ``Params`` schemas of the registered ``kind``
-    (each closed: ``additionalProperties: false``), so the schema rejects the unknown keys the route
-    rejects. Computed when the schema is built, so third-party engines and strategies are in it."""
-
-    def extra(schema: dict[str, Any]) -> None:
-        from cde_core.plugins import get_plugins
-
-        choices = []
-        for entry in get_plugins().registry(kind).entries():
-            raw = entry.obj.Params.model_json_schema()
-            choice = _inline_refs(raw, raw.get("$defs", {}))
-            choices.append(choice)
-        if choices:
-            schema.pop("additionalProperties", None)
-            schema["anyOf"] = choices
-
-    return extra
+from cde_core.params_schema import params_of
 
 
 class BacktestRequest(BaseModel):
@@ -55,10 +23,10 @@ class BacktestRequest(BaseModel):
 
     strategy: str = Field(description="registered strategy name, e.g. momentum_ls")
     params: dict[str, Any] = Field(default_factory=dict, description="strategy parameters (the strategy's "
-                                   "Params: one of the schemas below)", json_schema_extra=_params_of("strategies"))
+                                   "Params: one of the schemas below)", json_schema_extra=params_of("strategies"))
     engine: dict[str, Any] = Field(default_factory=dict, description="engine parameters (rebalance, costs, "
                                    "risk, execution, initial_cash …; the Params of the strategy's engine)",
-                                   json_schema_extra=_params_of("engines"))
+                                   json_schema_extra=params_of("engines"))
     bars: LakeName = Field(description="bars spec id in the lake (bars/spec=<id>)")
     features: LakeName | None = Field(None, description="feature set id in the lake (features/spec=<id>)")
     exchange: LakeName = Field("binance", description="exchange partition")

@@ -5,7 +5,7 @@ request → load the panel from the lake → strategy weights → engine → run
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -48,12 +48,16 @@ def resolve(request: BacktestRequest) -> tuple[Any, BaseModel, Any, BaseModel]:
 def check_inputs(request: BacktestRequest, lake: Lake) -> None:
     """The bars (and features) the run reads are in the lake: a misspelt spec, exchange, market or
     symbol is refused at submit (4xx) with the nearest names, not a task that fails after the queue."""
-    from cde_core.lake_names import check_hive_path
+    from cde_core.lake_names import check_hive_path, check_span_held
 
     if request.symbols is not None:
         check_benchmark(request, lake)  # against the request alone: a benchmark outside the symbols
-    check_hive_path(lake.root / "bars", ("spec", request.bars), ("exchange", request.exchange),
-                    ("market", request.market), ("symbol", list(request.symbols or [])))
+    folder = check_hive_path(lake.root / "bars", ("spec", request.bars), ("exchange", request.exchange),
+                             ("market", request.market), ("symbol", list(request.symbols or [])))
+    # the end is exclusive here: a run to 2024-02-01T00:00 holds no bar of February 1
+    last = None if request.end is None else (request.end - timedelta(microseconds=1)).date()
+    check_span_held(folder, request.symbols or [], None if request.start is None else request.start.date(), last,
+                    what="bars", where=f"bars/spec={request.bars}")
     check_universe(request, lake)
     if request.features is not None:
         check_hive_path(lake.root / "features", ("spec", request.features), ("exchange", request.exchange),

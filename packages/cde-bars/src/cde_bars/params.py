@@ -161,22 +161,7 @@ class RunBarParams(InformationBarParams):
 def validated_params(builder: Any, params: BaseModel | dict[str, Any]) -> BaseModel:
     """``params`` checked by ``builder.Params``, or a one-line :class:`ConfigError` naming the
     parameter, the problem and (for a misspelt name) the nearest valid names."""
-    from difflib import get_close_matches
+    from cde_core.errors import checked_params
 
-    from pydantic import ValidationError
-
-    from cde_core.errors import ConfigError, first_validation_problem
-
-    data = params.model_dump() if isinstance(params, BaseModel) else params
-    try:
-        return builder.Params.model_validate(data)
-    except ValidationError as exc:
-        unknown = [".".join(map(str, e["loc"])) for e in exc.errors() if e["type"] == "extra_forbidden"]
-        key, message = (unknown[0], "unknown parameter") if unknown else \
-            first_validation_problem(exc, root="params")
-        fields = list(builder.Params.model_fields)
-        near = get_close_matches(key, fields, n=3, cutoff=0.5)
-        hint = (f"did you mean {' or '.join(near)}? " if near and key not in fields else "") + \
-            f"parameters of {builder.name}: {', '.join(fields)}"
-        raise ConfigError(f"bad parameter '{key}' for {builder.name} bars: {message}",
-                          where=f"bar {builder.name}", hint=hint) from None
+    return checked_params(builder.Params, params, name=builder.name, owner=f"{builder.name} bars",
+                          where=f"bar {builder.name}")

@@ -38,6 +38,14 @@ def read_bars(lake: Lake, spec_id: str, exchange: str, market: str, symbols: Seq
             table = pq.read_table(where, filesystem=filesystem)
             tables.append(table.append_column("symbol", pa.array([symbol] * table.num_rows, pa.string())))
     if not tables:
+        from cde_core.lake_names import check_hive_path, check_span_held
+
+        # a misspelt spec, exchange, market or symbol names the nearest held; a range outside the
+        # bars names the span held; only then "build them first"
+        folder = check_hive_path(lake.root / "bars", ("spec", spec_id), ("exchange", exchange),
+                                 ("market", market), ("symbol", symbols))
+        what = f"bars of spec '{spec_id}' for {', '.join(symbols)}"
+        check_span_held(folder, symbols, start, end, what=what, where=f"{lake.root}/bars/spec={spec_id}")
         raise NotFoundError(f"no bars of spec '{spec_id}' for {', '.join(symbols)}",
                             where=str(lake.root / "bars" / f"spec={spec_id}"),
                             hint="build them first: cde aggregate --bar … (or aggregate_lake)")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from cde_core.json_types import JsonDate, JsonInt
 from cde_core.lake_paths import LakeName
+from cde_core.params_schema import params_of
 
 SymbolStatus = Literal["built", "resumed", "up-to-date", "no-data"]
 
@@ -30,7 +31,8 @@ class AggregateRequest(BaseModel):
 
     bar: str = Field(description="registered bar builder: time, tick, volume, dollar, tick_imbalance, …")
     params: dict[str, Any] = Field(default_factory=dict, description="the builder's parameters, e.g. "
-                                   "{\"interval\": \"1h\"} or {\"threshold\": 1e7}")
+                                   "{\"interval\": \"1h\"} or {\"threshold\": 1e7}",
+                                   json_schema_extra=params_of("bar_builders"))
     exchange: LakeName = Field(description="exchange partition of the trades lake, e.g. binance")
     market: LakeName = Field(description="market partition, e.g. spot")
     symbols: list[LakeName] = Field(min_length=1, description="symbols to aggregate, e.g. BTCUSDT")

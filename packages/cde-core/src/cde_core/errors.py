@@ -7,10 +7,10 @@ line; the API turns it into a JSON problem body with `http_status`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pydantic import ValidationError
+    from pydantic import BaseModel, ValidationError
 
 
 class CdeError(Exception):
@@ -103,3 +103,30 @@ def first_validation_problem(exc: ValidationError, *, root: str = "") -> tuple[s
     ``root`` names the location when the error is about the whole input."""
     first = exc.errors()[0]
     return ".".join(str(part) for part in first["loc"]) or root, first["msg"]
+
+
+def checked_params(model: type[BaseModel], params: BaseModel | dict[str, Any], *, name: str, owner: str,
+                   where: str) -> BaseModel:
+    """``params`` validated by a component's ``Params`` ``model``, or a one-line :class:`ConfigError`
+    naming the parameter, the problem and (for a misspelt name) the nearest valid names: ``bad
+    parameter 'x' for <owner>: …`` at ``where``, hinting ``parameters of <name>: …``.
+
+    The one check every component's free-form parameter map (bar builders, exchange adapters) goes
+    through wherever it comes from — a CLI flag, a request body at submit, a task re-run — so a bad key
+    is refused before any work, never a raw pydantic dump inside a task."""
+    from difflib import get_close_matches
+
+    from pydantic import BaseModel, ValidationError
+
+    data = params.model_dump() if isinstance(params, BaseModel) else params
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        unknown = [".".join(map(str, e["loc"])) for e in exc.errors() if e["type"] == "extra_forbidden"]
+        key, message = (unknown[0], "unknown parameter") if unknown else \
+            first_validation_problem(exc, root="params")
+        fields = list(model.model_fields)
+        near = get_close_matches(key, fields, n=3, cutoff=0.5) if unknown else []
+        hint = (f"did you mean {' or '.join(near)}? " if near else "") + \
+            f"parameters of {name}: {', '.join(fields) or '(none)'}"
+        raise ConfigError(f"bad parameter '{key}' for {owner}: {message}", where=where, hint=hint) from None

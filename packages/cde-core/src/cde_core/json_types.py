@@ -14,7 +14,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, Field
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -46,3 +46,13 @@ JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 JsonDate = Annotated[date, BeforeValidator(_json_date)]
 #: a datetime given as an ISO 8601 string (or a ``datetime`` from Python); refuses numbers
 JsonDateTime = Annotated[datetime, BeforeValidator(_json_datetime)]
+
+
+def bounded_json_int(*, ge: int | None = None, le: int | None = None) -> Any:
+    """A :data:`JsonInt` with bounds, for a type inside a list or a map (``list[bounded_json_int(ge=1)]``).
+
+    ``Annotated[JsonInt, Field(ge=1)]`` validates the bound but writes pydantic's own keyword into the
+    JSON schema (``{"ge": 1}``, which JSON Schema ignores) instead of ``minimum``: clients and fuzzers
+    are then told any integer is fine. With the bounds before the type check they render right. (On a
+    model field, ``x: JsonInt = Field(ge=1)`` renders right already.)"""
+    return Annotated[int, Field(ge=ge, le=le), BeforeValidator(_json_integer)]

@@ -114,11 +114,12 @@ class Lake:
 
     # -- paths ---------------------------------------------------------------------------------
     def hive_dir(self, tree: str, *parts: tuple[str, str]) -> LakePath:
-        """``<root>/<tree>/key=value/…`` with every value checked by :func:`safe_value`."""
+        """``<root>/<tree>/key=value/…`` with every value checked by :func:`safe_value`, refused when
+        a symlink on the way leads out of the lake (:meth:`contained`)."""
         folder = self.root / tree
         for key, value in parts:
             folder = folder / f"{key}={safe_value(value, what=key)}"
-        return folder
+        return self.contained(folder)
 
     def trade_kind_dir(self, kind: str, exchange: str, market: str, symbol: str, day: date) -> LakePath:
         """Partition folder of one symbol-day of trade kind ``kind`` (``trades`` or ``aggTrades``)."""
@@ -140,16 +141,16 @@ class Lake:
                              ("month", month.strftime("%Y-%m")))
 
     def bars_dir(self, spec: str, exchange: str, market: str, symbol: str) -> LakePath:
-        return (self.root / "bars" / f"spec={safe_value(spec, what='bar spec')}"
-                / f"exchange={safe_value(exchange, what='exchange')}"
-                / f"market={safe_value(market, what='market')}"
-                / f"symbol={safe_value(symbol, what='symbol')}")
+        return self.contained(self.root / "bars" / f"spec={safe_value(spec, what='bar spec')}"
+                              / f"exchange={safe_value(exchange, what='exchange')}"
+                              / f"market={safe_value(market, what='market')}"
+                              / f"symbol={safe_value(symbol, what='symbol')}")
 
     def features_dir(self, spec: str, exchange: str, market: str, symbol: str) -> LakePath:
-        return (self.root / "features" / f"spec={safe_value(spec, what='feature set')}"
-                / f"exchange={safe_value(exchange, what='exchange')}"
-                / f"market={safe_value(market, what='market')}"
-                / f"symbol={safe_value(symbol, what='symbol')}")
+        return self.contained(self.root / "features" / f"spec={safe_value(spec, what='feature set')}"
+                              / f"exchange={safe_value(exchange, what='exchange')}"
+                              / f"market={safe_value(market, what='market')}"
+                              / f"symbol={safe_value(symbol, what='symbol')}")
 
     @property
     def is_object_store(self) -> bool:
@@ -160,6 +161,15 @@ class Lake:
         """``path`` with symlinks resolved, if it stays in the lake; DataError otherwise. Every file
         the API serves is opened through this, so a link planted in the lake serves nothing outside."""
         return inside(self.root, path)
+
+    def contained(self, path: LakePath) -> LakePath:
+        """``path`` as given, after checking it stays in the lake once symlinks are resolved (DataError
+        ``path leaves the lake`` otherwise). Every folder the lake hands out — to readers, writers and
+        deleters alike — passes this, so a spec, symbol or run folder linked out of the lake is never
+        written into, swept or read: files are only ever written inside the lake they were given."""
+        if not self.is_object_store:  # a bucket has no symlinks
+            self.inside(path)
+        return path
 
     def hive_dataset(self, base: LakePath) -> ds.Dataset:
         """The Parquet files under ``base`` as one hive dataset, every file checked :meth:`inside`."""
@@ -184,13 +194,14 @@ class Lake:
         return self.root / "runs"
 
     def run_dir(self, run_id: str) -> LakePath:
-        return self.runs_dir() / safe_value(run_id, what="run id")
+        return self.contained(self.runs_dir() / safe_value(run_id, what="run id"))
 
     # -- writes --------------------------------------------------------------------------------
     def write_partition(self, folder: LakePath, table: pa.Table, provenance: Provenance,
                         *, name: str = PART_FILE) -> LakePath:
         """Write ``table`` as ``folder/name`` atomically (encoded per :mod:`cde_core.parquet_encoding`), with
         provenance in its metadata."""
+        self.contained(folder)  # callers may build the folder themselves (month=…, date=…)
         meta = dict(table.schema.metadata or {})
         meta[PROVENANCE_KEY] = provenance.model_dump_json().encode()
         table = table.replace_schema_metadata(meta)

@@ -12,7 +12,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cde_core.errors import NotFoundError
+from cde_core.errors import DataError, NotFoundError
 from cde_core.object_store import ObjectPath, bucket_names
 from cde_core.suggest import did_you_mean, nearest
 
@@ -154,3 +154,27 @@ def held_span(folder: Path, symbols: Iterable[str], key: str) -> str:
     """``the lake holds <first> … <last>`` of the ``key`` partitions (month, date) of ``symbols``."""
     values = sorted({v for s in symbols for v in partition_values(folder / f"symbol={s}", key)})
     return f"the lake holds {values[0]} … {values[-1]}" if values else "the lake holds none"
+
+
+def _overlaps(label: str, start: date | None, end: date | None) -> bool:
+    """Whether a ``month=YYYY-MM`` or ``date=YYYY-MM-DD`` partition label has days in [start, end]."""
+    first, last = (label, label) if len(label) == 10 else (f"{label}-01", f"{label}-31")
+    return (start is None or last >= start.isoformat()) and (end is None or first <= end.isoformat())
+
+
+def check_span_held(folder: Path | ObjectPath, symbols: Iterable[str], start: date | None, end: date | None, *,
+                    what: str, where: str) -> None:
+    """Raise unless some ``month=`` / ``date=`` partition of ``symbols`` (every symbol under ``folder``
+    when none is named) has days in [start, end]: a range the lake does not hold at all is refused
+    before any work (a 404 at submit) with the span it does hold, not a task that fails after the queue."""
+    names = list(symbols) or partition_values(folder, "symbol")
+    labels = {label for symbol in names for key in ("month", "date")
+              for label in partition_values(folder / f"symbol={symbol}", key)}
+    if start is not None and end is not None and start > end:
+        raise DataError(f"no {what} from {start} to {end}: the range ends before it starts", where=where,
+                        hint="swap start and end")
+    if not labels or any(_overlaps(label, start, end) for label in labels):
+        return  # nothing to compare against (another error names it), or the range holds some
+    held = f"the lake holds {min(labels)} … {max(labels)}"
+    raise NotFoundError(f"no {what} from {start or 'the start'} to {end or 'the end'}", where=where,
+                        hint=f"{held}; change start / end")

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Query, Request
 
 from cde_core.config import CdeConfig
+from cde_core.errors import CdeError
 from cde_core.lake import SAFE_VALUE_PATTERN
 from cde_core.tasks import TaskContext, TaskInfo
 from cde_exchanges.download.models import DownloadRequest
@@ -39,7 +40,21 @@ def download_task(config: CdeConfig, params: dict[str, Any], context: TaskContex
     finally:
         if on_commit is not None:
             on_commit()  # GET /lake shows the committed partitions now, not only once its snapshot is stale
+    if not report.ok:  # as `cde download` exits 1: a task whose days failed did not succeed
+        raise incomplete_download(report)
     return {"summary": report.summary(), "report": report.model_dump(mode="json")}
+
+
+def incomplete_download(report: Any) -> CdeError:
+    """The one-line error of a download some of whose days failed (the days written are kept)."""
+    summary = report.summary()
+    failed, total = summary["days"]["failed"], len(report.days)
+    first = summary["errors"][0] if summary["errors"] else "see the server log"
+    more = f" (and {len(summary['errors']) - 1} more errors)" if len(summary["errors"]) > 1 else ""
+    return CdeError(f"{failed} of {total} {report.partition_unit} failed: {first}{more}",
+                    where=f"download {report.exchange} {report.market} {report.kind}",
+                    hint=f"{summary['days']['written']} written and kept; run the same download again to "
+                         "resume (days in the lake are skipped)")
 
 
 def register_routes(app: FastAPI) -> None:

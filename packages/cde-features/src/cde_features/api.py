@@ -40,8 +40,8 @@ def analyze(body: AnalyzeRequest, request: Request) -> Any:
     """Factor analysis (a task); the result holds the summary table rows."""
     from cde_features.service import analyze_request, check_analyze
 
-    check_analyze(body)  # 4xx now, not a failed task
     lake = request.app.state.lake
+    check_analyze(body, lake)  # 4xx now, not a failed task
     def run(ctx: TaskContext) -> Any:
         result = analyze_request(body, lake=lake, progress=ctx.progress, cancel=ctx.cancel)
         return result.table().to_dict(orient="records")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cde_core.config import get_config
 from cde_core.errors import DataError
-from cde_core.json_types import JsonDate, JsonInt
+from cde_core.json_types import JsonDate, JsonInt, bounded_json_int
 from cde_core.lake import Lake, LakeName
 from cde_core.lake_location import LakePath
 from cde_core.progress import CancelToken, ProgressCallback, scaled
@@ -33,6 +33,12 @@ class BarsSource(BaseModel):
     symbols: list[LakeName] = Field(default_factory=list, description="symbols; empty = every symbol with bars")
     start: JsonDate | None = Field(None, description="first day of output, inclusive (UTC)")
     end: JsonDate | None = Field(None, description="last day of output, inclusive (UTC)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BarsSource:
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
 
 
 class ComputeRequest(BarsSource):
@@ -63,7 +69,7 @@ MAX_HORIZON = 100_000
 class AnalyzeRequest(BarsSource):
     features: LakeName | None = Field(None, description="features spec to read; none = compute from the bars")
     columns: list[str] = Field(default_factory=list, description="columns or globs to analyse")
-    horizons: list[Annotated[JsonInt, Field(ge=1, le=MAX_HORIZON)]] = Field(
+    horizons: list[bounded_json_int(ge=1, le=MAX_HORIZON)] = Field(  # type: ignore[valid-type]
         default_factory=lambda: [1, 24, 168], min_length=1, max_length=32,
         description=f"forward horizons in bars, 1 to {MAX_HORIZON}")
     quantiles: JsonInt = Field(5, ge=2, le=20, description="number of quantiles")
@@ -130,21 +136,55 @@ def check_compute(request: ComputeRequest, lake: Lake | None = None) -> None:
     """Refuse now what the task would fail on (unknown feature set, factor or parameter; with ``lake``,
     a bars spec, exchange, market or symbol that is not there): the API answers 4xx at submit, naming
     the nearest names, instead of a task that fails later."""
-    from cde_core.lake_names import check_hive_path
     from cde_features.calculator import UnifiedFeatureCalculator
 
     UnifiedFeatureCalculator(request.feature_set, select=request.factors or None, params=request.params or None)
     if lake is not None:
-        check_hive_path(lake.root / "bars", ("spec", request.bars), ("exchange", request.exchange),
-                        ("market", request.market), ("symbol", list(request.symbols or [])))
+        check_bars_held(request, lake)
 
 
-def check_analyze(request: AnalyzeRequest) -> None:
-    """As :func:`check_compute`, for an analysis that computes its features from the bars."""
+def check_bars_held(request: BarsSource, lake: Lake) -> None:
+    """The bars spec, exchange, market and symbols a request reads are in the lake, with bars in its
+    date range: a 404 naming the nearest names (or the span held) instead of a task that fails later."""
+    from cde_core.lake_names import check_hive_path, check_span_held
+
+    folder = check_hive_path(lake.root / "bars", ("spec", request.bars), ("exchange", request.exchange),
+                             ("market", request.market), ("symbol", list(request.symbols or [])))
+    check_span_held(folder, request.symbols, request.start, request.end, what="bars",
+                    where=f"bars/spec={request.bars}")
+
+
+def selected_columns(request: AnalyzeRequest, available: list[str]) -> list[str]:
+    """The columns of ``available`` the request's ``columns`` (names or globs) select, or the one-line
+    error naming the nearest columns when none matches."""
+    import fnmatch
+
+    columns = [c for c in available if not request.columns or any(fnmatch.fnmatchcase(c, g) for g in request.columns)]
+    where = f"features {request.features or 'computed'}"
+    if not columns and not request.columns:
+        raise DataError("no feature columns", where=where, hint="compute the features first (`cde features compute`)")
+    if not columns:
+        raise DataError(f"no feature column matches {', '.join(request.columns)}", where=where,
+                        hint=did_you_mean(request.columns[0], available, what="columns"))
+    return columns
+
+
+def check_analyze(request: AnalyzeRequest, lake: Lake | None = None) -> None:
+    """As :func:`check_compute`, for an analysis: the columns it computes from the bars, or (with
+    ``lake``) the features spec it reads; and with ``lake`` the bars it reads, as for a compute."""
+    from cde_core.lake_names import check_hive_path
     from cde_features.calculator import UnifiedFeatureCalculator
 
     if not request.features:
         UnifiedFeatureCalculator(select=request.columns or None)
+    if lake is not None:
+        check_bars_held(request, lake)
+        if request.features:
+            folder = check_hive_path(lake.root / "features", ("spec", request.features),
+                                     ("exchange", request.exchange), ("market", request.market))
+            # the stored columns, from the files' schema (no rows read): a misspelt column is a 404 now
+            stored = [c for c in lake.hive_dataset(folder).schema.names if c not in ("ts", "symbol")]
+            selected_columns(request, stored)
 
 
 def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None, report_path: LakePath | None = None,
@@ -156,7 +196,6 @@ def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None, report
     an API body would let a client write files anywhere the server can. The report loads plotly.js
     from a shared copy (the lake's ``assets/`` when written inside the lake, else one beside the
     report); ``self_contained`` inlines it."""
-    import fnmatch
 
     from cde_features.analysis.analyzer import analyze_factors
     from cde_features.calculator import UnifiedFeatureCalculator
@@ -177,12 +216,7 @@ def analyze_request(request: AnalyzeRequest, *, lake: Lake | None = None, report
     features = _window(features, request.start, request.end)
     if features.empty:
         raise _no_bars_between(lake, request, panel)
-    columns = [c for c in features.columns
-               if not request.columns or any(fnmatch.fnmatchcase(c, g) for g in request.columns)]
-    if not columns:
-        wanted = ", ".join(request.columns)
-        raise DataError(f"no feature column matches {wanted}", where=f"features {request.features or 'computed'}",
-                        hint=did_you_mean(request.columns[0], features.columns, what="columns"))
+    columns = selected_columns(request, list(features.columns))
     close = panel["close"].reindex(features.index)
     report(0.7, "analysing")
     result = analyze_factors(features, close, columns=columns, horizons=request.horizons,

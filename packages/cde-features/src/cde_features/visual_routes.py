@@ -25,14 +25,22 @@ Symbol = Annotated[str, Field(pattern=SAFE_VALUE_PATTERN, max_length=200)]
 def _analysis_page(request: Request, bars: str, features: str | None, columns: list[str], horizons: list[int],
                    quantiles: int, symbols: list[str], start: date | None, end: date | None, exchange: str,
                    market: str) -> Any:
+    from pydantic import ValidationError
+
+    from cde_core.errors import DataError, first_validation_problem
     from cde_features.analysis.report import analysis_page
     from cde_features.service import AnalyzeRequest, analyze_request
 
-    body = AnalyzeRequest(bars=lake_name(bars, what="bar spec"),
-                          features=lake_name(features, what="feature set") if features else None,
-                          columns=columns, horizons=horizons, quantiles=quantiles,
-                          symbols=[lake_name(s, what="symbol") for s in symbols], start=start, end=end,
-                          exchange=lake_name(exchange, what="exchange"), market=lake_name(market, what="market"))
+    try:
+        body = AnalyzeRequest(bars=lake_name(bars, what="bar spec"),
+                              features=lake_name(features, what="feature set") if features else None,
+                              columns=columns, horizons=horizons, quantiles=quantiles,
+                              symbols=[lake_name(s, what="symbol") for s in symbols], start=start, end=end,
+                              exchange=lake_name(exchange, what="exchange"),
+                              market=lake_name(market, what="market"))
+    except ValidationError as exc:  # a rule across query values (an end before the start): 422, not 500
+        key, message = first_validation_problem(exc, root="query")
+        raise DataError(f"bad query: {message}", where=key, hint="fix the query parameters") from None
     result = analyze_request(body, lake=request.app.state.lake)
     return analysis_page(result, note=f"bars spec {bars}" + (f", features {features}" if features else ""))
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, StrictBool
 from cde_core.contracts.exchange import ArchiveRequest
 from cde_core.json_types import JsonDate
 from cde_core.lake_paths import LakeName
+from cde_core.params_schema import params_of
 
 FileStatus = Literal["downloaded", "cached", "missing", "failed"]
 #: ``incomplete``: part of the day's trades is in a file that could not be read (OKX's next-day file,
@@ -28,7 +29,8 @@ class DownloadRequest(ArchiveRequest):
     end: JsonDate = Field(description="last day, inclusive (UTC)")
     interval: LakeName | None = Field(None, description="kline interval (klines only): 1s (spot), 1m, 3m, 5m, 15m, "
                                                   "30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d", max_length=8)
-    params: dict[str, Any] = Field(default_factory=dict, description="adapter parameters (see its Params)")
+    params: dict[str, Any] = Field(default_factory=dict, description="adapter parameters (see its Params)",
+                                   json_schema_extra=params_of("exchanges"))
     force: StrictBool = Field(False, description="fetch the files again (not from the cache) and rewrite days "
                                                  "already in the lake (never with fewer rows)")
     recheck_missing: StrictBool = Field(False, description="ask again for files recorded as missing (404) "

@@ -55,6 +55,7 @@ def _today() -> date:
 def check_request(request: DownloadRequest, adapter: ArchiveExchange, config: CdeConfig | None = None) -> None:
     """The one-line errors a request can be refused with before anything runs (also ``POST /download``'s 4xx)."""
     adapter.check(request.market, request.kind)
+    adapter.params(request.params)  # a bad adapter parameter is refused now, not inside the task
     if request.start > request.end:
         raise DataError(f"start {request.start} is after end {request.end}", where="download request",
                         hint="swap them")

@@ -13,16 +13,16 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 import pyarrow as pa
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, StrictFloat
 
 from cde_core.config import DownloadConfig
-from cde_core.errors import ConfigError, NotFoundError, first_validation_problem
-from cde_core.suggest import did_you_mean, nearest
+from cde_core.errors import ConfigError, NotFoundError
+from cde_core.suggest import nearest
 from cde_exchanges.formats.archive_files import ArchiveFile
 
-#: a contract's size or value (Binance COIN-M USD per contract, OKX ``ctVal``): a positive finite number; 0
-#: would store every notional (or quantity) as 0 and a negative one fail every day on its derived values
-PositiveSize = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+#: a contract's size or value (Binance COIN-M USD per contract, OKX ctVal): every quantity of the
+#: symbol is multiplied by it, so zero, a negative, NaN or infinity would be a silently wrong lake
+ContractSize = Annotated[StrictFloat, Field(gt=0, allow_inf_nan=False)]
 
 
 class ArchiveExchange:
@@ -61,20 +61,14 @@ class ArchiveExchange:
                                 hint=f"kinds: {', '.join(self.kinds.get(market, ()))}")
 
     def params(self, raw: dict[str, Any] | None, symbols: list[str] | None = None) -> BaseModel:
-        """``--params`` as this adapter's ``Params``; a one-line error naming the nearest names for a
-        misspelt parameter, and for a per-symbol key one slip from a symbol of ``symbols`` that has no key
-        of its own (``BTCUSD_PREP`` while downloading BTCUSD_PERP): such a key would be ignored, and the
-        symbol read with the default value, silently."""
-        try:
-            params = self.Params.model_validate(raw or {})
-        except ValidationError as exc:
-            key, message = first_validation_problem(exc, root="--params")
-            name = key.split(".", 1)[0]
-            fields = list(self.Params.model_fields)
-            hint = did_you_mean(name, fields, what=f"{self.name} parameters") if name not in fields else (
-                "contract sizes and values are positive numbers (USD or coin per contract)")
-            raise ConfigError(f"bad --params for {self.name}: {key}: {message}", where="--params",
-                              hint=hint) from None
+        """``raw`` checked by :attr:`Params`: a bad or misspelt key is one line naming it (400 at submit);
+        so is a per-symbol key one slip from a symbol of ``symbols`` that has no key of its own
+        (``BTCUSD_PREP`` while downloading BTCUSD_PERP): such a key would be ignored, and the symbol read
+        with the default value, silently."""
+        from cde_core.errors import checked_params
+
+        params = checked_params(self.Params, raw or {}, name=self.name, owner=f"the {self.name} adapter",
+                                where="params")
         wanted = set(symbols or ())
         for field, value in params:
             if not isinstance(value, dict):

@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cde_core.config import DownloadConfig
 from cde_core.schemas import FUNDING_SCHEMA, KLINES_SCHEMA, TRADES_SCHEMA
-from cde_exchanges.formats.archive_exchange import ArchiveExchange, PositiveSize
+from cde_exchanges.formats.archive_exchange import ArchiveExchange, ContractSize
 from cde_exchanges.formats.archive_files import ArchiveFile
 from cde_exchanges.formats.csv_formats import (
     BINANCE_CM_TRADES,
@@ -74,7 +74,7 @@ ALT_CONTRACT_USD = 10.0
 class BinanceParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    contract_size: dict[str, PositiveSize] = Field(
+    contract_size: dict[str, ContractSize] = Field(
         default_factory=dict,
         description="COIN-M contract size in USD per symbol; default 100 for BTCUSD*, 10 for the others")
 

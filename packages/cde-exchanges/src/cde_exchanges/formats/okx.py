@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cde_core.config import DownloadConfig
 from cde_core.errors import ConfigError
 from cde_core.schemas import TRADES_SCHEMA
-from cde_exchanges.formats.archive_exchange import ArchiveExchange, PositiveSize
+from cde_exchanges.formats.archive_exchange import ArchiveExchange, ContractSize
 from cde_exchanges.formats.archive_files import ArchiveFile
 from cde_exchanges.formats.csv_formats import (
     OKX_EPOCHS,
@@ -67,7 +67,7 @@ FOLDERS: dict[str, str] = {"trades": "trades", "aggTrades": "aggtrades"}
 class OkxParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ct_val: dict[str, PositiveSize] = Field(
+    ct_val: dict[str, ContractSize] = Field(
         default_factory=dict, description="contract value per swap instrument (overrides the built-in table)")
 
 

@@ -53,6 +53,8 @@ def build_openapi(app: FastAPI, *, api_keys: bool) -> dict[str, Any]:
                 common.pop(401)
             if api_keys and not is_public(path):
                 operation["security"] = [{"ApiKey": []}]
+            if "requestBody" in operation:
+                common[415] = "the request body is not JSON (send Content-Type: application/json)"
             for status, description in common.items():
                 responses.setdefault(str(status), {"description": description})
             for status, response in responses.items():

@@ -40,11 +40,14 @@ class PathTraversalGuard:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] in ("http", "websocket"):
             raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
             query = scope.get("query_string", b"").decode("latin-1")
             if is_traversal(raw) or is_traversal(scope["path"]) or any(
                     ".." in value.split("/") for value in _query_values(query)):
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008, "reason": "bad path"})
+                    return
                 response = problem_response(400, "bad path", "path segments may not be '.', '..', "
                                             "or contain backslashes or NUL, in any encoding")
                 await response(scope, receive, send)

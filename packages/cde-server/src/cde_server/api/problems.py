@@ -74,8 +74,29 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     issues = [{"loc": [str(p) if not isinstance(p, int) else p for p in err.get("loc", ())],
                "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))} for err in exc.errors()]
     first = issues[0] if issues else None
+    if first is not None and first["loc"] == ["body"] and not _json_media_type(request):
+        # FastAPI reads a body as JSON only when it says so: `curl -d '{…}'` (form-encoded) or
+        # text/plain would otherwise read "Input should be a valid dictionary", naming nothing
+        declared = request.headers.get("content-type")
+        return problem_response(415, "unsupported media type",
+                                f"the request body must be JSON, not {declared or 'sent without a Content-Type'}",
+                                hint="send it with Content-Type: application/json")
+    raw = exc.errors()[0] if exc.errors() else {}
+    if raw.get("type") == "json_invalid":  # say what is wrong and where, not "body.13: JSON decode error"
+        reason = str((raw.get("ctx") or {}).get("error") or "not JSON")
+        return problem_response(422, "invalid request", f"the body is not valid JSON: {reason} at character "
+                                f"{raw['loc'][-1]}", errors=issues, hint="check the JSON syntax near there")
     detail = f"{'.'.join(map(str, first['loc']))}: {first['msg']}" if first else "invalid request"
     return problem_response(422, "invalid request", detail, errors=issues)
+
+
+def _json_media_type(request: Request) -> bool:
+    """True when the request declares a JSON body (``application/json``, ``…+json``), or sends none."""
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return request.headers.get("content-length", "0") == "0" and "transfer-encoding" not in request.headers
+    media = declared.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
 
 
 def allowed_methods(request: Request) -> str | None:
@@ -103,8 +124,12 @@ _HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "tr
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    title = {404: "not found", 405: "method not allowed"}.get(exc.status_code, "http error")
+    title = {400: "bad request", 404: "not found", 405: "method not allowed"}.get(exc.status_code, "http error")
     detail = exc.detail if isinstance(exc.detail, str) else None
+    if exc.status_code == 400 and detail == "There was an error parsing the body":  # FastAPI's words
+        # what reaches here is a body the JSON parser gave up on (nested thousands deep), not bad syntax
+        return problem_response(400, "bad request", "the body could not be parsed: it is not JSON this server "
+                                "reads (nested too deeply?)", hint="send a flat JSON object as the schema shows")
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
         headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")

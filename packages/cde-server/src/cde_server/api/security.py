@@ -2,7 +2,8 @@
 ``X-API-Key`` with one of them (401 otherwise).
 
 Enforced as ASGI middleware rather than a router dependency so routes that plugins add through
-``register_routes`` are covered too, without their authors having to remember it.
+``register_routes`` are covered too, without their authors having to remember it — websocket routes
+included (the handshake is closed with 1008 before the route runs).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from cde_core.visual.plotly_asset import SERVER_ASSET_PREFIX
 from cde_server.api.problems import problem_response
 
 API_KEY_HEADER = "X-API-Key"
+#: websocket close code for a refused handshake (RFC 6455 1008: policy violation)
+POLICY_VIOLATION = 1008
 #: health for load balancers; the schema and docs so clients can discover the API (they hold no data)
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 #: the plotly.js bundle the /visual pages load: a browser's <script> request cannot carry an API key,
@@ -40,11 +43,20 @@ class ApiKeyMiddleware:
         return sum(hmac.compare_digest(presented, key) for key in self.keys) > 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.keys or scope["method"] == "OPTIONS" \
-                or is_public(scope["path"]):
+        # no exemption for OPTIONS: a CORS preflight is answered by the CORS middleware outside this one
+        # (when origins are configured), and any other OPTIONS answered 405 with the route's methods, or
+        # 404, to anyone — telling which routes exist without a key
+        if scope["type"] not in ("http", "websocket") or not self.keys or is_public(scope["path"]):
             await self.app(scope, receive, send)
             return
         presented = dict(scope["headers"]).get(API_KEY_HEADER.lower().encode())
+        if scope["type"] == "websocket":  # a plugin's websocket route is closed by default too
+            if not self._accepts(presented):
+                await send({"type": "websocket.close", "code": POLICY_VIOLATION,
+                            "reason": f"{'missing' if presented is None else 'invalid'} API key"})
+                return
+            await self.app(scope, receive, send)
+            return
         if not self._accepts(presented):
             what = "missing" if presented is None else "invalid"
             response = problem_response(401, "unauthorized", f"{what} API key",

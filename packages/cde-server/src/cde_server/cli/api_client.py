@@ -31,9 +31,17 @@ def default_api_key() -> str | None:
 
 
 class ApiError(CdeError):
-    """The server answered with an error."""
+    """The server answered with an error (``retry_after_s``: what its Retry-After asked, if anything)."""
 
     title = "server error"
+    retry_after_s: float | None = None
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:  # an HTTP date: no server of ours sends one
+        return None
 
 
 class ApiClient:
@@ -60,6 +68,7 @@ class ApiClient:
         error = error_type(f"{detail} (HTTP {response.status_code})", where=f"{method} {self.url}{path}",
                            hint=body.get("hint"))
         error.http_status = response.status_code
+        error.retry_after_s = _retry_after(response.headers.get("retry-after"))
         raise error
 
     def close(self) -> None:

@@ -10,10 +10,10 @@ import typer
 from rich.table import Table
 
 from cde_core.console import table_console
-from cde_core.errors import ConfigError
+from cde_core.errors import ConfigError, RemoteError
 from cde_core.suggest import did_you_mean
 from cde_core.tasks import FINISHED, TaskInfo, TaskStatus
-from cde_server.cli.api_client import ApiClient
+from cde_server.cli.api_client import ApiClient, ApiError
 
 tasks_app = typer.Typer(help="list, show and cancel tasks of a running server", no_args_is_help=True)
 
@@ -79,16 +79,46 @@ def tasks_show(
 ) -> None:
     """Show one task (status, progress, result or error)."""
     client = ApiClient(url, api_key=api_key)
-    task = TaskInfo.model_validate(client.request("GET", f"/tasks/{task_id}"))
+    task = _poll_through_outages(client, task_id) if wait else \
+        TaskInfo.model_validate(client.request("GET", f"/tasks/{task_id}"))
     while wait and task.status not in FINISHED:
         time.sleep(0.5)
-        task = TaskInfo.model_validate(client.request("GET", f"/tasks/{task_id}"))
+        task = _poll_through_outages(client, task_id)
     if as_json:
         typer.echo(task.model_dump_json(indent=2))
     else:
         _print_task(task)
     if wait and task.status != "succeeded":
         raise typer.Exit(1)
+
+
+#: how long ``--wait`` keeps trying a server that cannot be reached at all (a restart takes seconds)
+UNREACHABLE_WAIT_S = 60.0
+
+
+def _poll_through_outages(client: ApiClient, task_id: str) -> TaskInfo:
+    """The task, waiting out what a long wait meets on the way: the task store down (503, retried after
+    its Retry-After for as long as it lasts: the task is not lost, its server says so) and the server
+    restarting (unreachable, retried for up to :data:`UNREACHABLE_WAIT_S`). Each outage is said once."""
+    said: str | None = None
+    unreachable_since: float | None = None
+    while True:
+        try:
+            return TaskInfo.model_validate(client.request("GET", f"/tasks/{task_id}"))
+        except ApiError as exc:
+            if exc.http_status != 503:
+                raise
+            unreachable_since = None  # the server answers again
+            outage, delay = str(exc), min(exc.retry_after_s or 1.0, 5.0)
+        except RemoteError as exc:
+            unreachable_since = unreachable_since or time.monotonic()
+            if time.monotonic() - unreachable_since > UNREACHABLE_WAIT_S:
+                raise
+            outage, delay = str(exc), 1.0
+        if outage != said:
+            said = outage
+            typer.echo(f"waiting: {outage}; retrying", err=True)
+        time.sleep(delay)
 
 
 @tasks_app.command("cancel")

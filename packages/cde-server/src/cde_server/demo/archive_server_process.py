@@ -14,16 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from cde_core.errors import CdeError
+from cde_server.parent_death import die_with_parent
 
 
 def _terminate_with_parent() -> None:
     """Runs in the child before exec: on Linux, ask the kernel to SIGTERM it when the demo dies, even by
     SIGKILL, so a killed demo leaves no archive server behind (elsewhere the ``finally`` below does it)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    die_with_parent(signal.SIGTERM)
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ from pydantic_core import to_jsonable_python
 from cde_core.errors import CancelledError, CdeError, NotFoundError
 from cde_core.progress import CancelToken
 from cde_core.tasks import TaskContext, TaskFunction, TaskHandler, TaskInfo, TaskPool, TaskStatus
-from cde_server.tasks.liveness import instance_is_dead
+from cde_server.tasks.liveness import announce_gone, announce_live, instance_is_dead
 from cde_server.tasks.outage import StoreOutage
 from cde_server.tasks.process_runner import run_in_process
 from cde_server.tasks.store import InstanceRecord, TaskStore
@@ -87,6 +87,9 @@ class _Local:
     last_write: float = 0.0
     timed_out: bool = False
     shutdown: bool = False
+    #: the task as this run last knew it, to record it again if the store lost it (a Redis restarted
+    #: without persistence forgets running tasks; their owner does not)
+    info: TaskInfo | None = None
 
 
 class TaskManager:
@@ -124,6 +127,7 @@ class TaskManager:
         """Announce this instance, recover orphans, start the maintenance thread (idempotent)."""
         if self._maintenance is not None:
             return self
+        announce_live(self.instance_id)
         self.store.heartbeat(self._record, self.instance_ttl_s)
         self.recover_orphans()
         self._maintenance = threading.Thread(target=self._maintain, name="cde-task-maintenance", daemon=True)
@@ -149,6 +153,7 @@ class TaskManager:
         self._processes.shutdown(wait=False, cancel_futures=True)
         if self._maintenance is not None:
             self._maintenance.join(timeout=2)
+        announce_gone(self.instance_id)
         self.store.drop_instance(self.instance_id)
 
     def _abandon(self) -> None:
@@ -174,7 +179,7 @@ class TaskManager:
         info = TaskInfo(id=uuid.uuid4().hex, kind=kind, params=raw, idempotent=idempotent, timeout_s=timeout,
                         created_at=datetime.now(UTC))
         self.store.create(info, owner=self.instance_id)
-        self._enqueue(_Local(info.id, run, pool, timeout))
+        self._enqueue(_Local(info.id, run, pool, timeout, info=info))
         return info
 
     def get(self, task_id: str) -> TaskInfo:
@@ -194,6 +199,8 @@ class TaskManager:
         info = self.store.request_cancel(task_id, finished_at=_now())
         if info is None:
             raise NotFoundError(f"no task '{task_id}'")
+        if info.finished and info.status != "cancelled":  # it ended between the look and the request
+            raise TaskConflictError(f"task '{task_id}' already {info.status}")
         with self._lock:
             entry = self._local.get(task_id)
         if entry is not None:
@@ -223,9 +230,17 @@ class TaskManager:
         claimed = self.store.transition(entry.task_id, "running", expect={"queued"},
                                         expect_owner=self.instance_id, lease=entry.lease, started_at=_now(),
                                         message="started")
+        if claimed is None and entry.info is not None and self.store.get(entry.task_id) is None:
+            # the store forgot it while queued (Redis restarted without persistence): record it again
+            self.store.create(entry.info.model_copy(update={"status": "queued"}), owner=self.instance_id)
+            logger.warning("task {} was missing from the {} task store (restarted without persistence?); "
+                           "this instance, which queued it, recorded it again", entry.task_id, self.store.name)
+            claimed = self.store.transition(entry.task_id, "running", expect={"queued"},
+                                            expect_owner=self.instance_id, lease=entry.lease, started_at=_now(),
+                                            message="started")
         if claimed is None:  # cancelled or failed while queued
             return
-        entry.started = True
+        entry.started, entry.info = True, claimed
         if entry.timeout_s is not None:
             entry.deadline = time.monotonic() + entry.timeout_s
         progress = self._progress_callback(entry)
@@ -266,9 +281,11 @@ class TaskManager:
         try:
             while True:
                 try:
-                    self.store.transition(entry.task_id, status, expect={"running"}, expect_lease=entry.lease,
-                                          finished_at=finished_at, **changes)
+                    done = self.store.transition(entry.task_id, status, expect={"running"},
+                                                 expect_lease=entry.lease, finished_at=finished_at, **changes)
                     self.outage.recovered()
+                    if done is None and self._restore_record(entry):
+                        continue  # the store had lost the task: record its end on the restored record
                     return
                 except Exception as exc:
                     self._unreported.setdefault(entry.task_id, time.monotonic())
@@ -345,8 +362,25 @@ class TaskManager:
             self.outage.failed(exc, f"checking the lease of task {entry.task_id}")
             return None
         if lease != entry.lease:
+            if lease is None and self._restore_record(entry):
+                return True
             self._lose_lease(entry)
             return False
+        return True
+
+    def _restore_record(self, entry: _Local) -> bool:
+        """Record a task this run holds again when the store no longer has it at all (a Redis restarted
+        without persistence): clients read it again and its end is recorded, instead of the run taking
+        the missing record for a takeover and stopping, and the task vanishing (404). A record that
+        exists under another lease is a takeover, never restored. True when restored."""
+        if entry.info is None or entry.fenced or self.store.get(entry.task_id) is not None:
+            return False
+        progress, message = entry.latest or (entry.info.progress, entry.info.message)
+        self.store.create(entry.info.model_copy(update={"status": "running", "progress": progress,
+                                                        "message": message}), owner=self.instance_id)
+        self.store.transition(entry.task_id, "running", expect={"running"}, lease=entry.lease)
+        logger.warning("task {} was missing from the {} task store (restarted without persistence?); this "
+                       "instance, which runs it, recorded it again", entry.task_id, self.store.name)
         return True
 
     def _lose_lease(self, entry: _Local) -> None:
@@ -392,7 +426,8 @@ class TaskManager:
         claimed = [e for e in local if e.started and not e.fenced]
         leases = self.store.leases([e.task_id for e in claimed])
         for entry in claimed:  # taken over while this instance was frozen or cut off: stop the run
-            if leases.get(entry.task_id) != entry.lease:
+            lease = leases.get(entry.task_id)
+            if lease != entry.lease and not (lease is None and self._restore_record(entry)):
                 self._lose_lease(entry)
         running = [e.task_id for e in local if not e.token.cancelled]
         for task_id in self.store.cancel_requested(running):
@@ -431,7 +466,7 @@ class TaskManager:
                 run_handler, pool = handler
                 # a partial of a module-level handler stays picklable for pool="process"
                 self._enqueue(_Local(info.id, functools.partial(run_handler, dict(info.params)), pool,
-                                     info.timeout_s))
+                                     info.timeout_s, info=info))
                 logger.info("re-queued idempotent task {} ({})", info.id, info.kind)
             return int(moved is not None)
         failed = self.store.transition(info.id, "failed", expect={"queued", "running"}, expect_owner=owner,

@@ -10,6 +10,8 @@ of sight).
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import signal
 import time
 from multiprocessing.connection import Connection
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from cde_core.errors import CancelledError, CdeError
 from cde_core.progress import CancelToken, ProgressCallback
 from cde_core.tasks import TaskContext, TaskFunction
+from cde_server.parent_death import die_with_parent
 
 
 class TaskProcessError(CdeError):
@@ -33,7 +36,12 @@ class _EventToken(CancelToken):
         self._event = event
 
 
-def _child_main(run: TaskFunction, task_id: str, conn: Connection, cancel_event: Any) -> None:
+def _child_main(run: TaskFunction, task_id: str, conn: Connection, cancel_event: Any,
+                parent_pid: int | None = None) -> None:
+    # a server killed by SIGKILL takes its task processes with it: an orphan would go on committing
+    # while the restarted server re-runs the task (and a quiet task would never notice the broken pipe)
+    die_with_parent(signal.SIGKILL, parent_pid=parent_pid)
+
     def progress(fraction: float, message: str) -> None:
         conn.send(("progress", float(fraction), str(message)))
 
@@ -57,7 +65,7 @@ def run_in_process(run: TaskFunction, task_id: str, progress: ProgressCallback, 
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
     cancel_event = ctx.Event()
-    process = ctx.Process(target=_child_main, args=(run, task_id, child, cancel_event), daemon=True,
+    process = ctx.Process(target=_child_main, args=(run, task_id, child, cancel_event, os.getpid()), daemon=True,
                           name=f"cde-task-{task_id}")
     process.start()
     child.close()
