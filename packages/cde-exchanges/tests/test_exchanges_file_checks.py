@@ -349,9 +349,9 @@ def test_params_that_would_store_wrong_numbers_are_refused_naming_the_nearest(
     size = variant.contract_size
     typo = symbol[:-2] + symbol[-1] + symbol[-2]  # two neighbouring letters swapped
     cases = [
-        ({field: {symbol: 0}}, f"{field}.{symbol}: Input should be greater than 0"),
+        ({field: {symbol: 0}}, f"'{field}.{symbol}' for the {adapter.name} adapter: Input should be greater than 0"),
         ({field: {symbol: -size}}, "Input should be greater than 0"),  # type: ignore[operator]
-        ({field: {symbol: "inf"}}, "Input should be a finite number"),
+        ({field: {symbol: float("inf")}}, "Input should be a finite number"),
         ({field: {typo: size}}, f"--params {field} names {typo}, which this download does not fetch"),
         ({field[:-1] + "x": {}}, f"did you mean {field}?"),
     ]
