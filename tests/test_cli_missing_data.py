@@ -174,6 +174,33 @@ def test_features_compute_says_what_the_range_did_not_give(run_cde, lake_root: P
     assert "notice:" not in exact.stdout, exact.stdout
 
 
+def test_a_narrower_features_rerun_never_drops_rows_already_computed(run_cde, lake_root: Path) -> None:  # type: ignore[no-untyped-def]
+    """Each symbol's features file is rewritten whole: "compute the last day" over a spec holding two
+    days replaced them with one, exit 0 and "wrote N rows". It is refused naming the rows held, the
+    file is left as it was, and a run over the held range or wider still writes."""
+    import pyarrow.parquet as pq
+
+    env = {"CDE_DATA_ROOT": str(lake_root)}
+    hourly_bars(run_cde, env)
+    base = ("features", "compute", "--bars", "time-1h", "-f", "rsi_14", "--out-spec", "held")
+    first = run_cde(*base, "--start", "2024-01-01", "--end", "2024-01-02", env=env)
+    assert first.returncode == 0, first.stderr
+    part = lake_root / "features/spec=held/exchange=binance/market=spot/symbol=BTCUSDT/part-0.parquet"
+    rows = pq.read_metadata(part).num_rows
+    assert rows == 48
+    for span in (("--start", "2024-01-02", "--end", "2024-01-02"), ("--start", "2024-01-01", "--end", "2024-01-01")):
+        line = one_error_line(run_cde(*base, *span, env=env))
+        assert re.search(r"features of (BTC|ETH)USDT in spec held already hold 2024-01-01 00:00 … 2024-01-02 23:00 "
+                         r"UTC; this run over .* would replace them with fewer rows", line), line
+        assert "compute 2024-01-01 … 2024-01-02 to extend them" in line, line
+        assert pq.read_metadata(part).num_rows == rows
+    again = run_cde(*base, "--start", "2024-01-01", "--end", "2024-01-02", env=env)
+    assert again.returncode == 0, again.stderr
+    whole = run_cde(*base, env=env)  # no range: every bar, never fewer rows
+    assert whole.returncode == 0, whole.stderr
+    assert pq.read_metadata(part).num_rows == rows
+
+
 @pytest.mark.parametrize(("overrides", "expected"), [
     (["symbols=[]"], r"'symbols'.*an empty list selects no symbol"),
     (["universe={'2024-02-30': [BTCUSDT]}"], r"universe date '2024-02-30' is not a valid YYYY-MM-DD day"),

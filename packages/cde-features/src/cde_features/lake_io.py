@@ -92,6 +92,32 @@ def _write_symbol(lake_root: str, spec: str, exchange: str, market: str, symbol:
     return str(path)
 
 
+def refuse_to_shrink(lake: Lake, spec: str, exchange: str, market: str, symbols: Sequence[str],
+                     start: date | None, end: date | None) -> None:
+    """A run writes each symbol's whole features file: one whose range starts later or ends earlier than
+    the rows the file already holds would replace them with fewer and silently drop the rest (the
+    usual "compute the new week" re-run losing the year before). Raise naming the rows held instead."""
+    first = None if start is None else datetime.combine(start, time())
+    after = None if end is None else datetime.combine(end + timedelta(days=1), time())
+    if first is None and after is None:
+        return
+    for symbol in symbols:
+        provenance = Lake.read_provenance(lake.features_dir(spec, exchange, market, symbol))
+        if provenance is None or provenance.min_ts is None or provenance.max_ts is None:
+            continue
+        low = datetime.fromisoformat(provenance.min_ts).replace(tzinfo=None)
+        high = datetime.fromisoformat(provenance.max_ts).replace(tzinfo=None)
+        if (first is not None and low < first) or (after is not None and high >= after):
+            asked = f"{start or 'the first bar'} … {end or 'the last bar'}"
+            raise DataError(
+                f"features of {symbol} in spec {spec} already hold {low:%Y-%m-%d %H:%M} … {high:%Y-%m-%d %H:%M} "
+                f"UTC; this run over {asked} would replace them with fewer rows and drop the rest",
+                where=f"features/spec={spec}/exchange={exchange}/market={market}/symbol={symbol}",
+                hint=f"compute {min(low.date(), start or low.date())} … {max(high.date(), end or high.date())} "
+                     "to extend them, write the shorter range to another spec (--out-spec), or delete the "
+                     "spec first")
+
+
 def write_features(features: pd.DataFrame, lake: Lake, *, spec: str, exchange: str, market: str,
                    source: str, extra: dict[str, Any] | None = None,
                    progress: ProgressCallback | None = None, executor: Executor | None = None) -> list[LakePath]:

@@ -17,7 +17,14 @@ from cde_core.progress import CancelToken, ProgressCallback, scaled
 from cde_core.schemas import BAR_INTERVAL_ATTR
 from cde_core.suggest import did_you_mean
 from cde_features.feature_set import FeatureSet
-from cde_features.lake_io import empty_window, read_bars_panel, read_features, utc_start, write_features
+from cde_features.lake_io import (
+    empty_window,
+    read_bars_panel,
+    read_features,
+    refuse_to_shrink,
+    utc_start,
+    write_features,
+)
 from cde_features.perp_inputs import attach_lake_inputs
 
 
@@ -104,8 +111,12 @@ def compute_to_lake(request: ComputeRequest, *, lake: Lake | None = None, progre
     report(0.0, "reading bars")
     panel = read_bars_panel(lake, request.bars, request.exchange, request.market, request.symbols or None,
                             end=request.end)
-    if _window(panel, request.start, request.end).empty:  # before computing ~170 factors for nothing
+    window = _window(panel, request.start, request.end)
+    if window.empty:  # before computing ~170 factors for nothing
         raise _no_bars_between(lake, request, panel)
+    spec = request.out_spec or f"{calc.id}__{request.bars}"
+    refuse_to_shrink(lake, spec, request.exchange, request.market,  # the symbols this run rewrites
+                     sorted({str(s) for s in window.index.get_level_values(1)}), request.start, request.end)
     panel = attach_lake_inputs(panel, lake, calc.factors, bars=request.bars, exchange=request.exchange,
                                market=request.market)
     from cde_core.executors import create_executor
@@ -116,7 +127,6 @@ def compute_to_lake(request: ComputeRequest, *, lake: Lake | None = None, progre
                                         executor=executor), request.start, request.end)
         if features.empty:
             raise _no_bars_between(lake, request, panel)
-        spec = request.out_spec or f"{calc.id}__{request.bars}"
         extra = {"feature_set": calc.id, "bars_spec": request.bars,
                  "factors": [r.manifest() for r in calc.factors],
                  "start": str(request.start) if request.start else None,
