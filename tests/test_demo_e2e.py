@@ -147,3 +147,32 @@ def test_the_demo_with_its_lake_in_a_bucket_gives_the_same_run(first_run, s3_ser
     again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800, check=False)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "0 downloaded" in again.stdout
+
+
+def test_the_demo_builds_exactly_the_specs_it_knows_it_owns(first_run) -> None:  # type: ignore[no-untyped-def]
+    """The demo removes its own specs when asked for other days; its list must name what it builds."""
+    from cde_server.demo.pipeline import DERIVED_SPECS
+
+    root, _ = first_run
+    built = {(tree, p.name.removeprefix("spec=")) for tree in ("bars", "features")
+             for p in (root / "lake" / tree).iterdir()}
+    assert built == set(DERIVED_SPECS)
+
+
+def test_a_demo_over_fewer_days_after_a_longer_one_rebuilds_its_bars(first_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`cde demo --days 37` on the lake of a 40-day demo stopped at its bars step: aggregate refuses to
+    rewrite months with fewer days than they hold. The demo owns those specs and rebuilds them for the
+    days asked; the trades stay and nothing is downloaded again."""
+    import shutil
+
+    source, _ = first_run
+    root = tmp_path / "data"
+    shutil.copytree(source, root)
+    shorter = [*SMALL[:SMALL.index("--days")], "--days", "37", *SMALL[SMALL.index("--days") + 2:]]
+    command = [sys.executable, "-m", "cde_server.cli.main", "demo", "--data-root", str(root), *shorter]
+    result = subprocess.run(command, capture_output=True, text=True, env=clean_env(), timeout=900, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "built for other days or symbols, rebuilt now: bars time-1h" in result.stderr
+    assert "0 downloaded" in result.stdout
+    bars = pq.read_table(root / "lake" / "bars" / "spec=time-1h").to_pandas()
+    assert str(bars["ts"].max().date()) == "2024-02-25"  # 2024-01-20 + 36 days: no bar of the longer run left

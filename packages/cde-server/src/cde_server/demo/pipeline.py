@@ -6,7 +6,9 @@ bars are kept), so a second run — or a run after the first was killed — fini
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -27,7 +29,10 @@ from cde_server.demo.settings import DemoSettings
 Invoke = Callable[[list[str]], int]
 
 TIME_BARS = "time-1h"
+DOLLAR_BARS = "dollar-bpd24-w7-init1000000"  # the spec id `cde aggregate` gives the dollar step's parameters
 FEATURES = f"default__{TIME_BARS}"
+#: the specs the demo builds from its trades: ``(tree, spec)``
+DERIVED_SPECS = (("bars", TIME_BARS), ("bars", DOLLAR_BARS), ("features", FEATURES))
 RUN_NAME = "demo-momentum"
 
 
@@ -127,10 +132,42 @@ def demo_steps(settings: DemoSettings) -> list[DemoStep]:
     return steps
 
 
+def forget_another_range(settings: DemoSettings, console: Console) -> None:
+    """Remove the demo's own bars and features specs when they were built for other days or symbols.
+
+    `cde aggregate` and `cde features compute` refuse to rewrite a spec with fewer days than it holds
+    (that would silently drop good rows), so `cde demo --days 40` after a 91-day demo would stop at its
+    bars step. The demo owns these specs and rebuilds them in its next steps; trades days stay."""
+    marker = settings.work / "built-for.json"
+    wanted = {"start": settings.start.isoformat(), "end": settings.end.isoformat(), "symbols": settings.symbol_list}
+    try:
+        held = json.loads(marker.read_text()) if marker.exists() else None
+    except (OSError, ValueError):
+        held = None
+    if held != wanted and settings.lake.exists():
+        removed = []
+        for tree, spec in DERIVED_SPECS:
+            folder = settings.lake / tree / f"spec={spec}"
+            if folder.exists():
+                remove_tree(folder)
+                removed.append(f"{tree} {spec}")
+        if removed:
+            console.print(f"built for other days or symbols, rebuilt now: {', '.join(removed)}")
+    atomic_write_bytes(marker, json.dumps(wanted).encode())
+
+
+def remove_tree(folder: LakePath) -> None:
+    if isinstance(folder, Path):
+        shutil.rmtree(folder)
+    else:
+        folder.remove_tree()
+
+
 def run_pipeline(settings: DemoSettings, invoke: Invoke, console: Console) -> DemoResult:
     """Run every step in order; a failing step stops the demo with one line (the rest is resumable)."""
     started = time.perf_counter()
     resumed = settings.lake.exists()
+    forget_another_range(settings, console)
     steps = demo_steps(settings)
     env = {"CDE_DATA_ROOT": str(settings.lake)}
     with ExitStack() as stack:
