@@ -66,7 +66,8 @@ def _link_out(link: Path, outside: Path) -> None:
      {"bar": "time", "params": {"interval": "2h"}, "exchange": "binance", "market": "spot", "symbols": ["BTCUSDT"],
       "start": "2024-01-01", "end": "2024-01-02"}),
     ("features/spec=linked", "/features/compute", {"bars": "time-1h", "factors": ["rsi"], "out_spec": "linked"}),
-    ("runs", "/backtest/runs", {"strategy": "momentum_ls", "bars": "time-1h", "params": {"lookback": 24}}),
+    ("runs", "/backtest/runs", {"strategy": "momentum_ls", "bars": "time-1h",  # a run that trades
+                                "params": {"lookback": 24, "n_long": 1, "n_short": 1, "universe_size": 2}}),
 ])
 def test_a_task_never_writes_through_a_link_out_of_the_lake(client: TestClient, lake_root: Path, tmp_path: Path,
                                                             linked: str, route: str, body: dict[str, Any]) -> None:

@@ -268,45 +268,31 @@ def test_an_owner_note_half_written_by_a_killed_run_is_removed_by_the_next_holde
         assert "pid" in locks.holder("BTCUSDT")
 
 
-def test_a_download_never_removes_the_staged_days_of_an_import_running_beside_it(
-        archive_root: Path, server: ArchiveServer, cli: Cli, tmp_path: Path) -> None:
+def test_a_download_never_removes_the_staged_day_of_a_writer_still_running(
+        archive_root: Path, server: ArchiveServer, cli: Cli) -> None:
     """``cde import`` takes no symbol lock; a ``cde download`` of the same symbol that started while the
-    import held its days in hidden temporary files removed them at start-up ("ours to remove: we hold the
+    import held a day in a hidden temporary file removed it at start-up ("ours to remove: we hold the
     symbol's lock"), and the import then failed with `No such file or directory … check the path`.
-    The import is frozen (SIGSTOP) while its first day is staged, so the download runs exactly then."""
-    import signal
-
-    import numpy as np
+    A live writer (a process that stays alive, as the import does) holds a temporary named the way
+    every writer names them: the download keeps it; once the writer has ended, the next one removes it.
+    (Deterministic: freezing a real import while it stages a day was a race the machine's load could win.)"""
+    from cde_core.atomic import temp_path_for
 
     publish(archive_root, "BTCUSDT", DAY1)
-    publish(archive_root, "BTCUSDT", DAY2)
-    n = 300_000  # the two days before DAY1, ms epochs in order: the import stages for a while
-    first = int(datetime.combine(DAY1 - timedelta(days=2), datetime.min.time(), tzinfo=UTC).timestamp()) * 1000
-    ts = first + np.sort(np.random.default_rng(5).integers(0, 2 * 86_400_000, n))
-    ticks = tmp_path / "ticks.csv"
-    with open(ticks, "w") as fh:
-        fh.write("ts,price,qty\n")
-        np.savetxt(fh, np.column_stack([ts, np.full(n, 100.0), np.ones(n)]), fmt=["%d", "%.1f", "%.1f"],
-                   delimiter=",")
     lake_root = Path(cli.env["CDE_DATA_ROOT"])
-    importing = cli.start("import", "trades", str(ticks), "--exchange", "binance", "--market", "spot",
-                          "--symbol", "BTCUSDT", "--ts-unit", "ms")
-    wait_for(lambda: importing.poll() is not None or temp_files(lake_root), "the import's first staged day")
-    importing.send_signal(signal.SIGSTOP)
+    day = Lake(lake_root).trades_dir("binance", "spot", "BTCUSDT", DAY1 - timedelta(days=1))
+    day.mkdir(parents=True)
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     try:
-        staged = temp_files(lake_root)
-        assert staged and importing.poll() is None, "the import ended before a day was seen staged"
+        ours = temp_path_for(day / PART_FILE)
+        staged = ours.with_name(ours.name.replace(f".tmp-{os.getpid()}-", f".tmp-{writer.pid}-"))
+        staged.write_bytes(b"PAR1 a day being written")
         code, out, err = cli.finish(cli.download("BTCUSDT"))
         assert code == 0, out + err
-        assert all(path.exists() for path in staged), "the download removed the live import's staged day"
+        assert staged.exists(), "the download removed a live writer's staged day"
     finally:
-        importing.send_signal(signal.SIGCONT)
-    code, out, err = cli.finish(importing)
+        writer.kill()
+        writer.wait()
+    code, out, err = cli.finish(cli.download("BTCUSDT"))
     assert code == 0, out + err
-    assert f"BTCUSDT: {n:,} trades in 2 days" in out, out
-    lake = Lake(lake_root)
-    imported = sum(pq.read_metadata(lake.trades_dir("binance", "spot", "BTCUSDT", day) / PART_FILE).num_rows
-                   for day in (DAY1 - timedelta(days=2), DAY1 - timedelta(days=1)))
-    assert imported == n and not temp_files(lake_root)
-    code, out, err = cli.finish(cli.start("lake", "verify"))
-    assert code == 0 and "4 partitions checked, 0 bad" in out, out + err
+    assert not staged.exists(), "a temporary of a writer that has ended stayed"
