@@ -1,0 +1,70 @@
+"""Running a plugin's own code while the host loads it, without letting it take the host down.
+
+The host runs plugin code at three moments: importing the entry point, calling its registry hooks and
+calling ``register_commands`` / ``register_routes``. In each, :func:`plugin_code` keeps what the plugin
+does from reaching the rest of the process:
+
+- anything it raises, ``SystemExit`` and other ``BaseException`` subclasses included, is caught by the
+  caller (:data:`PLUGIN_ESCAPES`) and makes the plugin broken instead of ending every ``cde`` command;
+- what it prints goes to stderr, so ``--json`` output on stdout stays parseable;
+- a third-party plugin's changes to process-wide state that changes built-in results are undone and
+  reported: numpy's floating-point error handling, the warnings filters (``simplefilter("error")``
+  turns a built-in's harmless warning into a failure) and ``CDE_*`` environment variables (which
+  choose the lake, the config and the plugins).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+#: what plugin code may raise while loading; all of it means "this plugin is broken"
+PLUGIN_ESCAPES = (BaseException,)
+
+_NUMPY_DEFAULT_ERR = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
+
+
+@contextlib.contextmanager
+def plugin_code(*, third_party: bool, changes: list[str] | None = None) -> Iterator[None]:
+    """Run plugin code with stdout sent to stderr; for a third party, undo its changes to the state
+    listed in the module doc and append one line per undone change to ``changes``."""
+    numpy = sys.modules.get("numpy")
+    err_before = dict(numpy.geterr()) if numpy is not None else dict(_NUMPY_DEFAULT_ERR)
+    env_before = {k: v for k, v in os.environ.items() if k.startswith("CDE_")}
+    filters_before = list(warnings.filters)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if third_party:
+            undone = _restore(err_before, env_before, filters_before)
+            if changes is not None:
+                changes += undone
+
+
+def _restore(err_before: dict[str, str], env_before: dict[str, str], filters_before: list[Any]) -> list[str]:
+    undone: list[str] = []
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and dict(numpy.geterr()) != err_before:
+        numpy.seterr(**err_before)
+        undone.append("numpy error handling (numpy.seterr) change undone")
+    if list(warnings.filters) != filters_before:
+        warnings.filters[:] = filters_before  # type: ignore[index]  # a list at run time
+        warnings._filters_mutated()  # type: ignore[attr-defined]  # the module's own cache of the filters
+        undone.append("warnings filter change undone")
+    env_now = {k: v for k, v in os.environ.items() if k.startswith("CDE_")}
+    for key in sorted(set(env_before) | set(env_now)):
+        if env_before.get(key) != env_now.get(key):
+            if key in env_before:
+                os.environ[key] = env_before[key]
+            else:
+                del os.environ[key]
+            undone.append(f"environment variable {key} change undone")
+    return undone
+
+
+__all__ = ["PLUGIN_ESCAPES", "plugin_code"]
