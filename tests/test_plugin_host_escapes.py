@@ -231,3 +231,115 @@ def test_a_plugin_cannot_remove_replace_or_shadow_builtin_routes(mischief_api: A
     assert mischief_api.get("/no-such-thing").json() == {"caught": "no-such-thing"}  # added, behind the rest
     missing = mischief_api.get("/tasks/nope")  # app.state.tasks is the server's own
     assert missing.status_code == 404 and missing.json()["title"] == "not found"
+
+
+RUNTIME_ESCAPES = '''
+import sys
+
+import pandas as pd
+from cde_core import hookimpl
+from cde_core.contracts.base import NoParams
+
+
+class Boom(BaseException):
+    pass
+
+
+class Escaping:
+    group = "escaping"
+    summary = "leaves through a BaseException"
+    inputs = ("close",)
+    cross_sectional = False
+    Params = NoParams
+
+    def __init__(self, name, escape):
+        self.name, self.escape = name, escape
+
+    def lookback(self, params): return 0
+    def columns(self, params): return [self.name]
+
+    def compute(self, bars, params):
+        self.escape()
+        return pd.DataFrame({self.name: bars["close"]}, index=bars.index)
+
+
+def leave():
+    sys.exit(0)
+
+
+def boom():
+    raise Boom("its own BaseException")
+
+
+@hookimpl
+def register_factors(register):
+    register(Escaping("exiting", leave))
+    register(Escaping("booming", boom))
+
+
+@hookimpl
+def register_routes(app):
+    app.get("/escaping/exit")(leave)
+    app.get("/escaping/boom")(boom)
+'''
+
+ESCAPED = {"exiting": "SystemExit: 0", "booming": "Boom: its own BaseException"}
+
+
+@pytest.fixture
+def runtime_site(tmp_path: Path) -> Path:
+    return install_fake_distribution(tmp_path / "site", "cde-escaping", "cde_escaping", RUNTIME_ESCAPES, "escaping")
+
+
+@pytest.mark.parametrize("factor", sorted(ESCAPED))
+def test_a_factor_leaving_through_a_base_exception_fails_the_command_naming_it(  # type: ignore[no-untyped-def]
+        run_cde, runtime_site: Path, tmp_path: Path, factor: str) -> None:
+    from cde_core.testing import write_bars_lake
+
+    lake = write_bars_lake(tmp_path / "lake", "time-1h", ["AAAUSDT"], 48)
+    result = run_cde("features", "compute", "--bars", "time-1h", "-f", factor, env={"PYTHONPATH": str(runtime_site)})
+    assert result.returncode == 1, result.stderr  # before: exit 0 and nothing written (sys.exit(0)), or a traceback
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert (f"factor '{factor}' from cde-escaping 0.0.1 (plugin escaping) failed: {ESCAPED[factor]}") in lines[0]
+    assert not (lake / "features").exists()
+
+
+@pytest.fixture
+def escaping_api(runtime_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
+    from cde_core.config import CdeConfig
+    from cde_core.plugins import PluginHost, reset_plugins
+    from cde_core.testing import write_bars_lake
+    from cde_server.api.app import create_app
+
+    lake = write_bars_lake(tmp_path / "lake", "time-1h", ["AAAUSDT"], 48)
+    monkeypatch.syspath_prepend(str(runtime_site))
+    previous = reset_plugins(PluginHost())
+    try:
+        with TestClient(create_app(CdeConfig(data_root=lake)), raise_server_exceptions=False) as client:
+            yield client
+    finally:
+        reset_plugins(previous)
+
+
+def test_the_api_answers_a_base_exception_of_a_plugin_as_its_failure(escaping_api: Any) -> None:
+    import time
+
+    for path, escaped in (("/escaping/exit", "SystemExit: 0"), ("/escaping/boom", "Boom: its own BaseException")):
+        answer = escaping_api.get(path)  # before: the exception ended the app's event loop
+        assert answer.status_code == 500 and answer.json()["title"] == "plugin failure"
+        assert answer.json()["detail"] == f"plugin escaping (cde-escaping) failed: {escaped}"
+    assert escaping_api.get("/health").json()["status"] == "ok"
+    for factor, escaped in ESCAPED.items():
+        task = escaping_api.post("/features/compute", json={"bars": "time-1h", "factors": [factor]})
+        assert task.status_code == 202, task.text
+        for _ in range(1200):  # before: the task read "running" for ever
+            state: dict[str, Any] = escaping_api.get(f"/tasks/{task.json()['id']}").json()
+            if state["status"] not in ("queued", "running"):
+                break
+            time.sleep(0.05)
+        assert state["status"] == "failed", state
+        assert state["error"].startswith(f"factor '{factor}' from cde-escaping 0.0.1 (plugin escaping) failed: "
+                                         f"{escaped}")

@@ -107,8 +107,21 @@ def protocol_methods(protocol: type) -> list[str]:
                    and not isinstance(v, type)})
 
 
+class EscapedError(RuntimeError):
+    """A ``BaseException`` that is no ``Exception`` (``SystemExit``, a plugin's own subclass) raised by
+    plugin code at run time, carried as an ``Exception`` so the error handlers of the API treat it as
+    any other failure of that plugin instead of letting it end the server. :func:`describe` shows the
+    original."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
 def describe(exc: BaseException) -> str:
     """``Type: first line`` of an exception (or the whole message when it is one line already)."""
+    if isinstance(exc, EscapedError):
+        exc = exc.original
     text = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     if not text:
         return type(exc).__name__

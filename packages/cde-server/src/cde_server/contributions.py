@@ -14,6 +14,7 @@ of the existing ones move behind them, so a catch-all path cannot shadow a built
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import typer
@@ -21,7 +22,7 @@ import typer.main
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
-from cde_core.plugin_checks import describe
+from cde_core.plugin_checks import EscapedError, describe
 from cde_core.plugin_guard import PLUGIN_ESCAPES, plugin_code
 from cde_core.plugins import PluginHost, PluginInfo
 
@@ -130,7 +131,29 @@ def add_plugin_routes(app: FastAPI, host: PluginHost) -> None:
             owners.update(dict.fromkeys(keys, info.owner))
             added += keys
         info.added["routes"] = added
+    for route in app.router.routes:  # built-in routes call plugin objects too (listings, schemas)
+        _contain(route)
     app.openapi_schema = None  # built lazily from the final routes
+
+
+def _contain(route: Any) -> None:
+    """Make a ``SystemExit`` (or other non-``Exception``) that plugin code raises while a route answers
+    an :class:`EscapedError`, which the API's handlers answer as that plugin's failure; raised as is, it
+    would end the whole server."""
+    if getattr(route, "_cde_contained", False):
+        return
+    handle = route.handle
+
+    async def contained(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await handle(scope, receive, send)
+        except (Exception, KeyboardInterrupt, GeneratorExit, asyncio.CancelledError):
+            raise
+        except BaseException as exc:
+            raise EscapedError(exc).with_traceback(exc.__traceback__) from exc
+
+    route.handle = contained
+    route._cde_contained = True
 
 
 def _run_hook(info: PluginInfo, impl: Any, app: Any) -> str | None:
