@@ -173,7 +173,7 @@ def test_process_state_a_plugin_changes_is_restored_and_reported(run_cde, tmp_pa
     state = next(p for p in plugins_report(run_cde, env)["plugins"] if p["name"] == "state")
     assert state["status"] == "ok"
     assert state["rejected"] == ["numpy error handling (numpy.seterr) change undone",
-                                 "warnings filter change undone", "environment variable CDE_DATA_ROOT change undone"]
+                                 "warnings filter 'error' undone", "environment variable CDE_DATA_ROOT change undone"]
 
 
 ROUTE_MISCHIEF = {  # module → (register_routes body, the error GET /plugins must show, or None if ok)

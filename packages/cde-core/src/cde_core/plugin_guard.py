@@ -7,10 +7,11 @@ does from reaching the rest of the process:
 - anything it raises, ``SystemExit`` and other ``BaseException`` subclasses included, is caught by the
   caller (:data:`PLUGIN_ESCAPES`) and makes the plugin broken instead of ending every ``cde`` command;
 - what it prints goes to stderr, so ``--json`` output on stdout stays parseable;
-- a third-party plugin's changes to process-wide state that changes built-in results are undone and
-  reported: numpy's floating-point error handling, the warnings filters (``simplefilter("error")``
-  turns a built-in's harmless warning into a failure) and ``CDE_*`` environment variables (which
-  choose the lake, the config and the plugins).
+- a third-party plugin's changes to process-wide state that change built-in results are undone and
+  reported: numpy's floating-point error handling, warnings filters with the action ``error``
+  (``simplefilter("error")`` turns a built-in's harmless warning into a failure; the ``ignore``
+  filters libraries add when imported stay) and ``CDE_*`` environment variables (which choose the
+  lake, the config and the plugins).
 """
 
 from __future__ import annotations
@@ -52,10 +53,11 @@ def _restore(err_before: dict[str, str], env_before: dict[str, str], filters_bef
     if numpy is not None and dict(numpy.geterr()) != err_before:
         numpy.seterr(**err_before)
         undone.append("numpy error handling (numpy.seterr) change undone")
-    if list(warnings.filters) != filters_before:
-        warnings.filters[:] = filters_before  # type: ignore[index]  # a list at run time
+    errors = [f for f in warnings.filters if f[0] == "error" and f not in filters_before]
+    if errors:  # libraries add "ignore" filters on import; only "error" makes a built-in's warning fail it
+        warnings.filters[:] = [f for f in warnings.filters if f not in errors]  # type: ignore[index]
         warnings._filters_mutated()  # type: ignore[attr-defined]  # the module's own cache of the filters
-        undone.append("warnings filter change undone")
+        undone.append("warnings filter 'error' undone")
     env_now = {k: v for k, v in os.environ.items() if k.startswith("CDE_")}
     for key in sorted(set(env_before) | set(env_now)):
         if env_before.get(key) != env_now.get(key):
