@@ -343,3 +343,102 @@ def test_the_api_answers_a_base_exception_of_a_plugin_as_its_failure(escaping_ap
         assert state["status"] == "failed", state
         assert state["error"].startswith(f"factor '{factor}' from cde-escaping 0.0.1 (plugin escaping) failed: "
                                          f"{escaped}")
+
+
+NAMED = '''
+import pandas as pd
+from cde_core import hookimpl
+from cde_core.contracts.base import NoParams
+
+
+class Named:
+    group = "named"
+    summary = "a factor with a given name and columns"
+    inputs = ("close",)
+    cross_sectional = False
+    Params = NoParams
+
+    def __init__(self, name, columns=None):
+        self.name, self._columns = name, columns or [name.strip()]
+
+    def lookback(self, params): return 0
+    def columns(self, params): return list(self._columns)
+
+    def compute(self, bars, params):
+        return pd.DataFrame({{c: bars["close"] * 0 + 99.0 for c in self._columns}}, index=bars.index)
+
+
+class Strategy:
+    summary = "a strategy with a given name"
+    engine = "cross_sectional"
+    Params = NoParams
+
+    def __init__(self, name):
+        self.name = name
+
+    def target_weights(self, panel, params):
+        return panel["close"] * 0.0
+
+
+@hookimpl
+def register_factors(register):
+    register(Named({factor!r}, {columns!r}))
+
+
+@hookimpl
+def register_strategies(register):
+    register(Strategy({strategy!r}))
+'''
+
+
+def named_plugin(site: Path, dist: str, factor: str, strategy: str, columns: list[str] | None = None) -> None:
+    module = dist.replace("-", "_")
+    install_fake_distribution(site, dist, module, NAMED.format(factor=factor, columns=columns, strategy=strategy),
+                              module)
+
+
+def test_names_that_differ_from_a_builtin_only_in_case_or_spaces_are_refused(tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from cde_core.plugins import PluginHost
+
+    site = tmp_path / "site"
+    named_plugin(site, "cde-upper", "VWAP_DEV", "Momentum_LS")
+    named_plugin(site, "cde-padded", " vwap_dev", "padded_strategy")
+    named_plugin(site, "cde-slashed", "ok_factor", "up/../down")
+    named_plugin(site, "cde-control", "tab\there", "control_strategy")
+    monkeypatch.syspath_prepend(str(site))
+    host = PluginHost()
+    info = {p.distribution: p for p in host.plugins()}
+    assert info["cde-upper"].error is None
+    assert info["cde-upper"].rejected == [
+        "factors 'VWAP_DEV' rejected: the name differs only in case from 'vwap_dev', already registered by "
+        "cde-features 0.1.0 (plugin features)",
+        "strategies 'Momentum_LS' rejected: the name differs only in case from 'momentum_ls', already registered "
+        "by cde-backtest 0.1.0 (plugin backtest)"]
+    assert info["cde-padded"].error == ("register_factors: factors object Named has the name ' vwap_dev', which "
+                                        "starts or ends with whitespace")
+    assert info["cde-slashed"].error == ("register_strategies: strategies object Strategy has the name "
+                                         "'up/../down', which holds a path separator")
+    assert info["cde-control"].error == ("register_factors: factors object Named has the name 'tab\\there', "
+                                         "which holds a control character")
+    assert host.factors.entry("vwap_dev").distribution == "cde-features"
+    assert "VWAP_DEV" not in host.factors and "Momentum_LS" not in host.strategies
+
+
+def test_a_plugin_factor_declaring_a_builtin_column_is_never_silently_swapped(run_cde, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from cde_core.testing import write_bars_lake
+
+    lake = write_bars_lake(tmp_path / "lake", "time-1h", ["AAAUSDT"], 48)
+    site = tmp_path / "site"
+    named_plugin(site, "cde-aaa-clash", "aaa_clash", "clash_strategy", columns=["ret_log_1"])
+    env = {"PYTHONPATH": str(site)}
+    both = run_cde("features", "compute", "--bars", "time-1h", "-f", "ret_log", "-f", "aaa_clash", env=env)
+    assert both.returncode == 1  # before: exit 0, the plugin's factor silently left out
+    assert ("factor 'aaa_clash' from cde-aaa-clash would produce column(s) ret_log_1 twice (already produced by "
+            "factor 'ret_log' from cde-features)") in both.stderr
+    assert not (lake / "features").exists()
+    column = run_cde("features", "compute", "--bars", "time-1h", "-f", "ret_log_1", env=env)
+    assert column.returncode == 0, column.stderr  # the column selector takes the built-in producer
+    (part,) = (lake / "features").rglob("part-0.parquet")
+    values = pq.read_table(part).column("ret_log_1").to_pylist()
+    assert 99.0 not in values and values[-1] != 0.0

@@ -75,6 +75,9 @@ def check_object(kind: str, protocol: type, obj: object) -> None:
     name = getattr(obj, "name", None)
     if not isinstance(name, str) or not name.strip():
         raise PluginCheckError(f"{label} has no name (a non-empty string `name` is required)")
+    odd = name_problem(name)
+    if odd:
+        raise PluginCheckError(f"{label} has the name {name!r}, which {odd}")
     label = f"{kind} '{name}' ({type(obj).__name__})"
     missing = [attr for attr in protocol_members(protocol) if not hasattr(obj, attr)]
     if missing:
@@ -88,6 +91,19 @@ def check_object(kind: str, protocol: type, obj: object) -> None:
     inputs = getattr(obj, "inputs", ())
     if kind == "factors" and (isinstance(inputs, str) or not all(isinstance(c, str) for c in inputs)):
         raise PluginCheckError(f"{label}: inputs must be a tuple of column names, got {inputs!r}")
+
+
+def name_problem(name: str) -> str | None:
+    """Why a registered name is unusable: names are typed on command lines, shown in listings and
+    become parts of lake paths and column names, so a name padded with spaces (" vwap_dev" next to
+    the built-in ``vwap_dev``), holding a control character or a path separator is refused."""
+    if name != name.strip():
+        return "starts or ends with whitespace"
+    if not name.isprintable():
+        return "holds a control character"
+    if any(sep in name for sep in ("/", "\\")) or name in (".", ".."):
+        return "holds a path separator"
+    return None
 
 
 def protocol_members(protocol: type) -> list[str]:

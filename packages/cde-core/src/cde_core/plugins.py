@@ -254,7 +254,9 @@ class PluginHost:
                                    info.builtin)
                 holder = registries[kind].add(entry)
                 if holder is not None:
-                    info.conflicts.append(f"{kind} '{entry.name}' rejected: the name is "
+                    same = "the name is" if holder.name == entry.name else \
+                        f"the name differs only in case from '{holder.name}',"
+                    info.conflicts.append(f"{kind} '{entry.name}' rejected: {same} "
                                          f"already registered by {holder.owner}")
                 else:
                     self._owners[id(obj)] = entry
