@@ -442,3 +442,94 @@ def test_a_plugin_factor_declaring_a_builtin_column_is_never_silently_swapped(ru
     (part,) = (lake / "features").rglob("part-0.parquet")
     values = pq.read_table(part).column("ret_log_1").to_pylist()
     assert 99.0 not in values and values[-1] != 0.0
+
+
+NO_SCHEMA = '''
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+from cde_core import hookimpl
+
+
+class Opaque:
+    """a type pydantic can check but cannot describe in a JSON schema"""
+
+
+class OpaqueParams(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    thing: Opaque = Opaque()
+
+
+class Factor:
+    name = "opaque_factor"
+    group = "opaque"
+    summary = "params without a JSON schema"
+    inputs = ("close",)
+    cross_sectional = False
+    Params = OpaqueParams
+    def lookback(self, params): return 0
+    def columns(self, params): return ["opaque_factor"]
+    def compute(self, bars, params): return pd.DataFrame({"opaque_factor": bars["close"]}, index=bars.index)
+
+
+class Strategy:
+    name = "opaque_strategy"
+    summary = "params without a JSON schema"
+    engine = "cross_sectional"
+    Params = OpaqueParams
+    def target_weights(self, panel, params): return panel["close"] * 0.0
+
+
+@hookimpl
+def register_factors(register):
+    register(Factor())
+
+
+@hookimpl
+def register_strategies(register):
+    register(Strategy())
+'''
+
+
+def test_params_without_a_json_schema_break_the_plugin_not_the_listings(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastapi.testclient import TestClient
+
+    from cde_core.config import CdeConfig
+    from cde_core.plugins import PluginHost, reset_plugins
+    from cde_server.api.app import create_app
+
+    site = install_fake_distribution(tmp_path / "site", "cde-opaque", "cde_opaque", NO_SCHEMA, "opaque")
+    monkeypatch.syspath_prepend(str(site))
+    previous = reset_plugins(PluginHost())
+    try:
+        with TestClient(create_app(CdeConfig(data_root=tmp_path)), raise_server_exceptions=False) as client:
+            for path, builtin in (("/features/factors", "vwap_dev"), ("/backtest/strategies", "momentum_ls")):
+                listing = client.get(path)  # before: 500 "internal error", the built-ins' listing gone
+                assert listing.status_code == 200, listing.text
+                assert builtin in {item["name"] for item in listing.json()}
+            assert client.get("/openapi.json").status_code == 200
+            opaque = next(p for p in client.get("/plugins").json()["plugins"] if p["name"] == "opaque")
+            assert opaque["error"].startswith("register_factors: factors 'opaque_factor' (Factor): Params "
+                                              "OpaqueParams has no JSON schema (PydanticInvalidForJsonSchema")
+    finally:
+        reset_plugins(previous)
+
+
+def test_a_register_hook_reading_the_registries_breaks_only_its_plugin(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from cde_core.plugins import PluginHost, reset_plugins
+
+    source = ("from cde_core import hookimpl\nfrom cde_core.plugins import get_plugins\n\n@hookimpl\n"
+              "def register_factors(register):\n    get_plugins().factors.get('vwap_dev')\n")
+    site = install_fake_distribution(tmp_path / "site", "cde-reader", "cde_reader", source, "reader")
+    monkeypatch.syspath_prepend(str(site))
+    host = PluginHost()
+    previous = reset_plugins(host)
+    try:
+        broken = {p.name: p.error for p in host.plugins() if p.error}  # before: every plugin, by RecursionError
+        assert broken == {"reader": "register_factors raised RuntimeError: cde's registries are being built; a "
+                                    "register hook must only call register(obj), not read the registries "
+                                    "(get_plugins()…)"}
+        assert host.factors.entry("vwap_dev").distribution == "cde-features"
+    finally:
+        reset_plugins(previous)

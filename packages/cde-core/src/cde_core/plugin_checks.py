@@ -65,9 +65,12 @@ def check_hook_result(hook: str, result: Any) -> None:
                                "for each object; nothing it returns is used")
 
 
-def check_object(kind: str, protocol: type, obj: object) -> None:
+def check_object(kind: str, protocol: type, obj: object, *, third_party: bool = True) -> None:
     """``obj`` satisfies its kind's protocol: an instance with a non-empty string ``name``, a
-    ``summary``, a pydantic ``Params`` class and every method of the protocol."""
+    ``summary``, a pydantic ``Params`` class and every method of the protocol. A third party's
+    ``Params`` must also have a JSON schema: every listing (``cde plugins``, ``GET /features/factors``,
+    the OpenAPI document) shows it, and one that cannot be built would take the whole listing down
+    (cde's own are proved by their tests, and not rebuilt on every start)."""
     label = f"{kind} object {type(obj).__name__}"
     if isinstance(obj, type):
         raise PluginCheckError(f"registered the class {obj.__name__} as {kind} instead of an instance: "
@@ -85,6 +88,12 @@ def check_object(kind: str, protocol: type, obj: object) -> None:
     params = getattr(obj, "Params", None)
     if not (isinstance(params, type) and issubclass(params, BaseModel)):
         raise PluginCheckError(f"{label}: Params must be a pydantic BaseModel class, got {params!r}")
+    if third_party:
+        try:
+            params.model_json_schema()
+        except Exception as exc:
+            raise PluginCheckError(f"{label}: Params {params.__name__} has no JSON schema ({describe(exc)}); "
+                                   "use field types pydantic can describe") from exc
     not_callable = [m for m in protocol_methods(protocol) if not callable(getattr(obj, m))]
     if not_callable:
         raise PluginCheckError(f"{label}: {', '.join(not_callable)} must be method(s)")

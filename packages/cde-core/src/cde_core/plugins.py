@@ -128,6 +128,7 @@ class PluginHost:
         self._registries: dict[str, Registry] = {}
         self._owners: dict[int, Registered] = {}
         self._lock = threading.RLock()
+        self._building = False
         if load_entry_points:
             self._load_entry_points()
 
@@ -231,9 +232,23 @@ class PluginHost:
     # -- registries ----------------------------------------------------------------------------
     def registry(self, kind: str) -> Registry:
         with self._lock:
-            if not self._registries:
-                self._build_registries()
+            self._ensure_built()
             return self._registries[kind]
+
+    def _ensure_built(self) -> None:
+        """Build the registries on first use. A register hook that reads them while they are being built
+        (``get_plugins().factors`` inside ``register_factors``) gets an error, which makes that plugin
+        broken; letting it recurse would exhaust the stack in every plugin's hook."""
+        if self._registries:
+            return
+        if self._building:  # the same thread (the lock keeps others out): a hook is asking
+            raise RuntimeError("cde's registries are being built; a register hook must only call register(obj), "
+                               "not read the registries (get_plugins()…)")
+        self._building = True
+        try:
+            self._build_registries()
+        finally:
+            self._building = False
 
     def _build_registries(self) -> None:
         collected: dict[str, list[tuple[str, Any]]] = {}
@@ -280,7 +295,7 @@ class PluginHost:
                     with plugin_code(third_party=not info.builtin, changes=info.undone):
                         check_hook_result(hook_name, impl.function(**{arg: got.append for arg in impl.argnames}))
                         for obj in got:
-                            check_object(kind, protocol, obj)
+                            check_object(kind, protocol, obj, third_party=not info.builtin)
                 except PluginCheckError as exc:
                     info.error = info.error or f"{hook_name}: {exc}"
                     continue
@@ -310,8 +325,7 @@ class PluginHost:
     def owner_of(self, obj: object) -> Registered | None:
         """The registry entry of a registered object (by identity), e.g. to name it in an error."""
         with self._lock:
-            if not self._registries:
-                self._build_registries()
+            self._ensure_built()
             return self._owners.get(id(obj))
 
     @property
