@@ -533,3 +533,46 @@ def test_a_register_hook_reading_the_registries_breaks_only_its_plugin(tmp_path:
         assert host.factors.entry("vwap_dev").distribution == "cde-features"
     finally:
         reset_plugins(previous)
+
+
+WORKER_ONLY = '''
+import multiprocessing
+
+import pandas as pd
+from cde_core import hookimpl
+from cde_core.contracts.base import NoParams
+
+if multiprocessing.parent_process() is not None:  # a Dask worker of the LocalCluster, not the client
+    raise ImportError("libworker is not installed on this machine")
+
+
+class Factor:
+    name = "worker_factor"
+    group = "worker"
+    summary = "imports on the client only"
+    inputs = ("close",)
+    cross_sectional = False
+    Params = NoParams
+    def lookback(self, params): return 0
+    def columns(self, params): return ["worker_factor"]
+    def compute(self, bars, params): return pd.DataFrame({"worker_factor": bars["close"]}, index=bars.index)
+
+
+@hookimpl
+def register_factors(register):
+    register(Factor())
+'''
+
+
+def test_a_plugin_that_does_not_import_on_the_dask_workers_is_named(run_cde, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from cde_core.testing import write_bars_lake
+
+    write_bars_lake(tmp_path / "lake", "time-1h", ["AAAUSDT"], 48)
+    site = install_fake_distribution(tmp_path / "site", "cde-worker-only", "cde_worker_only", WORKER_ONLY, "worker")
+    result = run_cde("features", "compute", "--bars", "time-1h", "-f", "worker_factor", "-f", "ret_log",
+                     env={"PYTHONPATH": str(site), "CDE_EXECUTOR": "dask", "CDE_EXECUTOR__MAX_WORKERS": "1"})
+    assert result.returncode == 1  # before: "the Dask cluster has had no worker for 60 s", blaming the cluster
+    assert ("error: plugin worker (cde-worker-only) cannot be imported on the Dask worker on "
+            in result.stderr), result.stderr[-2000:]
+    assert "ImportError: libworker is not installed on this machine" in result.stderr
+    assert "CDE_DISABLE_PLUGINS=worker" in result.stderr and "no worker" not in result.stderr
