@@ -43,8 +43,14 @@ class Seven:
     inputs = ("close",)
     cross_sectional = False
     Params = NoParams
-    def lookback(self, params): return 0
-    def columns(self, params): return ["chatty_seven"]
+    def lookback(self, params):
+        print("chatty: lookback")
+        return 0
+
+    def columns(self, params):
+        print("chatty: columns")
+        return ["chatty_seven"]
+
     def compute(self, bars, params):
         print("chatty: computing")
         return pd.DataFrame({"chatty_seven": bars["close"] * 0 + 7.0}, index=bars.index)
@@ -129,7 +135,8 @@ def test_builtin_commands_survive_escaping_plugins(run_cde, escapes_site: Path) 
     env = {"PYTHONPATH": str(escapes_site)}
     listed = run_cde("--debug", "features", "list", "--json", env=env)
     assert listed.returncode == 0, listed.stderr[-1000:]
-    names = json.dumps(json.loads(listed.stdout))  # JSON, though a plugin printed while loading
+    names = json.dumps(json.loads(listed.stdout))  # JSON, though a plugin printed while loading and listing
+    assert "chatty: columns" in listed.stderr
     assert "vwap_dev" in names and "chatty_seven" in names
     hello = run_cde("chatty-hello", env=env)
     assert hello.returncode == 0 and hello.stdout.strip() == "chatty says hello", hello.stderr

@@ -107,9 +107,15 @@ def import_fault(exc: BaseException, where: str) -> PluginFault | None:
 
 def _third_party_roots(host: PluginHost) -> list[tuple[str, PluginInfo]]:
     """(file or package folder, plugin) of every loaded third-party plugin module."""
+    host.plugins()  # the registries are built: every plugin's module is imported
+    return third_party_roots(host)
+
+
+def third_party_roots(host: PluginHost) -> list[tuple[str, PluginInfo]]:
+    """(file or package folder, plugin) of every third-party plugin module loaded so far."""
     roots: list[tuple[str, PluginInfo]] = []
-    for info in host.plugins():
-        if info.builtin:
+    for info in host.loaded():
+        if info.builtin or host.info(info.name) is not info:  # (a second entry point of a taken name loads nothing)
             continue
         plugin = host.pm.get_plugin(info.name)
         module_name = getattr(plugin, "__name__", None)

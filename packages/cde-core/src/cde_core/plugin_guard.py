@@ -17,11 +17,12 @@ does from reaching the rest of the process:
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TextIO
 
 #: what plugin code may raise while loading; all of it means "this plugin is broken"
 PLUGIN_ESCAPES = (BaseException,)
@@ -69,4 +70,55 @@ def _restore(err_before: dict[str, str], env_before: dict[str, str], filters_bef
     return undone
 
 
-__all__ = ["PLUGIN_ESCAPES", "plugin_code"]
+class PluginPrintsToStderr(io.TextIOBase):
+    """``sys.stdout`` while a command prints JSON: what a third-party plugin's code prints (a debug
+    ``print`` in its ``columns`` or ``compute``) goes to stderr, so the JSON on stdout stays valid;
+    cde's own output passes through. A write is the plugin's when one of the calling frames runs a
+    file of a third-party plugin module (:func:`cde_core.plugin_faults.third_party_roots`)."""
+
+    def __init__(self, stdout: TextIO, stderr: TextIO) -> None:
+        self._stdout, self._stderr = stdout, stderr
+
+    def _target(self) -> TextIO:
+        from cde_core.plugin_faults import third_party_roots
+        from cde_core.plugins import get_plugins
+
+        roots = tuple(root for root, _info in third_party_roots(get_plugins()))
+        frame = sys._getframe(2)
+        while roots and frame is not None:
+            name = frame.f_code.co_filename
+            if any(name == root or name.startswith(root + os.sep) for root in roots):
+                return self._stderr
+            frame = frame.f_back  # type: ignore[assignment]
+        return self._stdout
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        self._stdout.flush()
+        self._stderr.flush()
+
+    def isatty(self) -> bool:
+        return self._stdout.isatty()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._stdout.encoding
+
+
+@contextlib.contextmanager
+def plugin_prints_to_stderr(enabled: bool = True) -> Iterator[None]:
+    """Install :class:`PluginPrintsToStderr` as ``sys.stdout`` for the duration (when ``enabled``)."""
+    if not enabled:
+        yield
+        return
+    previous = sys.stdout
+    sys.stdout = PluginPrintsToStderr(previous, sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout = previous
+
+
+__all__ = ["PLUGIN_ESCAPES", "PluginPrintsToStderr", "plugin_code", "plugin_prints_to_stderr"]

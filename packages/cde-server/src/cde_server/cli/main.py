@@ -36,11 +36,13 @@ def run(args: list[str], *, debug: bool) -> int:
     from pydantic import ValidationError
     from typer._click import exceptions as click_errors  # Typer vendors click; its errors live here
 
+    from cde_core.plugin_guard import plugin_prints_to_stderr
     from cde_server.cli.app import build_app
 
     try:
-        command = typer.main.get_command(build_app())
-        code = command.main(args=args, prog_name="cde", standalone_mode=False)
+        with plugin_prints_to_stderr("--json" in args):  # a plugin's print never breaks the JSON on stdout
+            command = typer.main.get_command(build_app())
+            code = command.main(args=args, prog_name="cde", standalone_mode=False)
     except click_errors.NoArgsIsHelpError as exc:
         typer.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
         return exc.exit_code
