@@ -583,3 +583,34 @@ def test_a_plugin_that_does_not_import_on_the_dask_workers_is_named(run_cde, tmp
             in result.stderr), result.stderr[-2000:]
     assert "ImportError: libworker is not installed on this machine" in result.stderr
     assert "CDE_DISABLE_PLUGINS=worker" in result.stderr and "no worker" not in result.stderr
+
+
+UNBUILDABLE = '''
+from __future__ import annotations
+
+import typer
+from cde_core import hookimpl
+
+sub = typer.Typer()
+
+
+@sub.command("go")
+def go(x: UndefinedThing) -> None:
+    print(x)
+
+
+@hookimpl
+def register_commands(app):
+    app.add_typer(sub, name="undef")
+'''
+
+
+def test_a_plugin_command_typer_cannot_build_breaks_only_its_plugin(run_cde, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    site = install_fake_distribution(tmp_path / "site", "cde-undef", "cde_undef", UNBUILDABLE, "undef")
+    env = {"PYTHONPATH": str(site)}
+    builtin = run_cde("config", "show", env=env)  # before: every command said "internal error: NameError"
+    assert builtin.returncode == 0, builtin.stderr
+    ours = run_cde("undef", "go", "1", env=env)
+    assert ours.returncode == 1
+    assert ("plugin undef (cde-undef) is broken: register_commands added the command 'undef', which cannot be "
+            "built: NameError: name 'UndefinedThing' is not defined") in ours.stderr

@@ -7,7 +7,8 @@ before: a command name or a ``METHOD path`` that is already taken is removed aga
 the plugin as refused, naming the owner; everything else it added is recorded in
 ``PluginInfo.added`` for ``cde plugins``. A hook that raises (anything, ``SystemExit`` included), or
 that changes what was there before — removes or replaces a command or route, replaces the root
-callback, adds middleware, exception, startup or shutdown handlers, or replaces an ``app.state`` entry — is
+callback, adds a command Typer cannot build (which would fail every ``cde`` command), adds middleware,
+exception, startup or shutdown handlers, or replaces an ``app.state`` entry — is
 rolled back and marks the plugin broken: a plugin may only add. Routes a plugin inserted in front
 of the existing ones move behind them, so a catch-all path cannot shadow a built-in route.
 """
@@ -65,6 +66,8 @@ def add_plugin_commands(app: typer.Typer, host: PluginHost) -> None:
         problem = _run_hook(info, impl, app)
         if problem is None:
             problem = _typer_changes(snapshot, _typer_state(app))
+        if problem is None and not info.builtin:  # (cde's own commands are built by its tests)
+            problem = _unbuildable(app, commands, groups)
         if problem is not None:  # roll back whatever it did
             app.registered_commands[:], app.registered_groups[:] = commands, groups
             app.registered_callback = snapshot["callback"]
@@ -181,6 +184,23 @@ def _typer_changes(before: dict[str, Any], after: dict[str, Any]) -> str | None:
     for item, name, target, shown in before["items"]:
         if id(item) not in now or now[id(item)][0] != name or now[id(item)][1] is not target:
             return f"removed or changed the existing command '{shown}'; a plugin may only add commands"
+    return None
+
+
+def _unbuildable(app: typer.Typer, commands: list[Any], groups: list[Any]) -> str | None:
+    """Typer turns every command into a click command when ``cde`` starts, whichever one is run: a
+    plugin command it cannot build (a type hint that does not resolve, an unsupported parameter type)
+    would make every ``cde`` command fail, so each new one is built here once, on its own."""
+    new = [(item, "commands", _command_name) for item in app.registered_commands
+           if not any(item is c for c in commands)]
+    new += [(item, "groups", _group_name) for item in app.registered_groups if not any(item is g for g in groups)]
+    for item, where, name_of in new:
+        probe = typer.Typer()
+        getattr(probe, f"registered_{where}").append(item)
+        try:
+            typer.main.get_command(probe)
+        except Exception as exc:
+            return f"added the command '{name_of(item)}', which cannot be built: {describe(exc)}"
     return None
 
 
