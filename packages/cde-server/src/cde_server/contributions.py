@@ -7,7 +7,8 @@ before: a command name or a ``METHOD path`` that is already taken is removed aga
 the plugin as refused, naming the owner; everything else it added is recorded in
 ``PluginInfo.added`` for ``cde plugins``. A hook that raises (anything, ``SystemExit`` included), or
 that changes what was there before — removes or replaces a command or route, replaces the root
-callback, adds a command Typer cannot build (which would fail every ``cde`` command), adds middleware,
+callback, adds a command Typer cannot build (which would fail every ``cde`` command) or a route OpenAPI
+cannot describe (which would fail ``GET /openapi.json``), adds middleware,
 exception, startup or shutdown handlers, or replaces an ``app.state`` entry — is
 rolled back and marks the plugin broken: a plugin may only add. Routes a plugin inserted in front
 of the existing ones move behind them, so a catch-all path cannot shadow a built-in route.
@@ -115,6 +116,8 @@ def add_plugin_routes(app: FastAPI, host: PluginHost) -> None:
         problem = _run_hook(info, impl, app)
         if problem is None:
             problem = _fastapi_changes(state, _fastapi_state(app))
+        if problem is None and not info.builtin:  # (cde's own routes are in its OpenAPI tests)
+            problem = _undocumentable([r for r in app.router.routes if not any(r is old for old in before)])
         if problem is not None:
             app.router.routes[:] = before
             _restore_fastapi(app, state)
@@ -201,6 +204,19 @@ def _unbuildable(app: typer.Typer, commands: list[Any], groups: list[Any]) -> st
             typer.main.get_command(probe)
         except Exception as exc:
             return f"added the command '{name_of(item)}', which cannot be built: {describe(exc)}"
+    return None
+
+
+def _undocumentable(routes: list[Any]) -> str | None:
+    """``GET /openapi.json`` describes every route at once: a plugin route whose models have no JSON
+    schema would make it fail for all, so the new routes are described here once, on their own."""
+    from fastapi.openapi.utils import get_openapi
+
+    try:
+        get_openapi(title="probe", version="0", routes=routes)
+    except Exception as exc:
+        keys = [key for route in routes for key in route_keys(route)]
+        return f"added route(s) {', '.join(keys[:3])} that OpenAPI cannot describe: {describe(exc)}"
     return None
 
 
