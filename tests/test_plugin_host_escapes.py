@@ -89,6 +89,10 @@ ESCAPES = {  # distribution → (module source, entry point name, the error `cde
                           "    app.callback()(lambda: None)\n", "root_callback",
                           "register_commands replaced the root callback of `cde` (its global options); a plugin "
                           "may only add commands"),
+    "cde-wrapper": ("from cde_core import hookimpl\n@hookimpl(hookwrapper=True)\ndef register_commands(app):\n"
+                    "    app.command('wrapped')(print)\n    yield\n", "wrapper",
+                    "register_commands returned a generator instead of adding to the app it is given (a hook "
+                    "implementation is a plain function, not a hookwrapper); nothing it returns is used"),
     "cde-aaa-twin": ("", "features", "entry point name 'features' is already used by cde-features 0.1.0 (plugin "
                      "features); rename it"),
     "cde-aaa-alias": ("", "aaa_alias", "its entry point names cde_features.plugin, which cde-features 0.1.0 "

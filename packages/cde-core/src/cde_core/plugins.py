@@ -318,9 +318,13 @@ class PluginHost:
         for info, impl in self.hookimpls(hook_name):
             try:
                 with plugin_code(third_party=not info.builtin, changes=info.undone):
-                    impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+                    result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
             except PLUGIN_ESCAPES as exc:
                 self.mark_broken(info.name, f"{hook_name} raised {describe(exc)}")
+                continue
+            if result is not None:  # e.g. a hookwrapper's generator: it did nothing
+                self.mark_broken(info.name, f"{hook_name} returned a {type(result).__name__}; nothing it returns "
+                                            "is used")
 
     def owner_of(self, obj: object) -> Registered | None:
         """The registry entry of a registered object (by identity), e.g. to name it in an error."""

@@ -163,12 +163,16 @@ def _contain(route: Any) -> None:
 
 
 def _run_hook(info: PluginInfo, impl: Any, app: Any) -> str | None:
-    """Call one plugin's hook on ``app``; the problem (``raised …``) when it failed."""
+    """Call one plugin's hook on ``app``; the problem (``raised …``) when it failed. A hook that returns
+    something (a generator: ``hookwrapper=True``, or the commands it meant to add) added nothing."""
     try:
         with plugin_code(third_party=not info.builtin, changes=info.undone):
-            impl.function(**{arg: app for arg in impl.argnames})
+            result = impl.function(**{arg: app for arg in impl.argnames})
     except PLUGIN_ESCAPES as exc:
         return f"raised {describe(exc)}"
+    if result is not None:
+        return (f"returned a {type(result).__name__} instead of adding to the app it is given (a hook "
+                "implementation is a plain function, not a hookwrapper); nothing it returns is used")
     return None
 
 
