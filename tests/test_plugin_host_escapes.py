@@ -627,3 +627,51 @@ def test_a_plugin_command_typer_cannot_build_breaks_only_its_plugin(run_cde, tmp
     assert ours.returncode == 1
     assert ("plugin undef (cde-undef) is broken: register_commands added the command 'undef', which cannot be "
             "built: NameError: name 'UndefinedThing' is not defined") in ours.stderr
+
+
+SPEC_IDS = '''
+from cde_core import hookimpl
+from cde_core.contracts.base import NoParams
+from cde_core.schemas import BARS_SCHEMA
+
+
+class Bars:
+    summary = "names its lake folder itself"
+    Params = NoParams
+
+    def __init__(self, name, spec):
+        self.name, self.spec = name, spec
+
+    def spec_id(self, params): return self.spec
+    def new_state(self, params): return {}
+    def update(self, state, trades): return BARS_SCHEMA.empty_table()
+    def flush(self, state): return BARS_SCHEMA.empty_table()
+
+
+@hookimpl
+def register_bar_builders(register):
+    register(Bars("climbing_bars", "../../escaped"))
+    register(Bars("none_bars", None))
+'''
+
+
+@pytest.mark.parametrize(("bar", "spec"), [("climbing_bars", "'../../escaped'"), ("none_bars", "None")])
+def test_a_bar_spec_id_that_cannot_name_a_folder_blames_the_builder(run_cde, tmp_path: Path, bar: str,  # type: ignore[no-untyped-def]
+                                                                    spec: str) -> None:
+    from datetime import date
+
+    from cde_core.lake import Lake, Provenance
+    from cde_core.testing import synthetic_trades
+
+    lake = Lake(tmp_path / "lake")
+    trades = synthetic_trades(200, start="2024-01-01", seconds=86_000)
+    lake.write_partition(lake.trades_dir("binance", "spot", "AAAUSDT", date(2024, 1, 1)), trades,
+                         Provenance(source="test", rows=trades.num_rows, first_trade_id=1,
+                                    last_trade_id=trades.num_rows))
+    site = install_fake_distribution(tmp_path / "site", "cde-spec-ids", "cde_spec_ids", SPEC_IDS, "spec_ids")
+    result = run_cde("aggregate", "--bar", bar, "--exchange", "binance", "--market", "spot", "--symbols", "AAAUSDT",
+                     "--start", "2024-01-01", "--end", "2024-01-01", env={"PYTHONPATH": str(site)})
+    assert result.returncode == 1  # before: "invalid bar spec '../../escaped'" as the user's mistake, or spec=None
+    assert (f"error: bar builder '{bar}' from cde-spec-ids 0.0.1 (plugin spec_ids) returned the spec id {spec} "
+            "from spec_id, which cannot name a lake folder") in result.stderr, result.stderr
+    assert not (tmp_path / "lake" / "bars").exists()
