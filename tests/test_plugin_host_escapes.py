@@ -675,3 +675,62 @@ def test_a_bar_spec_id_that_cannot_name_a_folder_blames_the_builder(run_cde, tmp
     assert (f"error: bar builder '{bar}' from cde-spec-ids 0.0.1 (plugin spec_ids) returned the spec id {spec} "
             "from spec_id, which cannot name a lake folder") in result.stderr, result.stderr
     assert not (tmp_path / "lake" / "bars").exists()
+
+
+STRATEGIES = '''
+import pandas as pd
+from cde_core import hookimpl
+from cde_core.contracts.base import NoParams
+
+
+class Ghost:
+    name = "ghost_engine"
+    summary = "runs on an engine nobody installed"
+    engine = "warp_drive"
+    Params = NoParams
+    def target_weights(self, panel, params): return panel["close"] * 0.0
+
+
+class Listed:
+    name = "listed_weights"
+    summary = "returns a list"
+    engine = "cross_sectional"
+    Params = NoParams
+    def target_weights(self, panel, params): return [0.5, 0.5]
+
+
+class Flat:
+    name = "flat_weights"
+    summary = "returns weights on a plain index"
+    engine = "cross_sectional"
+    Params = NoParams
+    def target_weights(self, panel, params): return pd.Series(0.0, index=range(len(panel)))
+
+
+@hookimpl
+def register_strategies(register):
+    register(Ghost())
+    register(Listed())
+    register(Flat())
+'''
+
+
+@pytest.mark.parametrize(("strategy", "problem"), [
+    ("ghost_engine", "names the engine 'warp_drive', which is not installed (installed engines: cross_sectional, "
+                     "time_series"),
+    ("listed_weights", "returned a list from target_weights; expected a float Series on the panel's (ts, symbol) "
+                       "index"),
+    ("flat_weights", "returned weights indexed by [None] from target_weights; expected the panel's (ts, symbol) "
+                     "index"),
+])
+def test_a_strategy_choosing_a_missing_engine_or_returning_a_wrong_shape_is_named(  # type: ignore[no-untyped-def]
+        run_cde, tmp_path: Path, strategy: str, problem: str) -> None:
+    from cde_core.testing import write_bars_lake
+
+    write_bars_lake(tmp_path / "lake", "time-1h", ["AAAUSDT", "BBBUSDT"], 24 * 5)
+    site = install_fake_distribution(tmp_path / "site", "cde-strategies", "cde_strategies", STRATEGIES, "strategies")
+    (tmp_path / "run.yaml").write_text(f"strategy: {strategy}\nbars: time-1h\n")
+    result = run_cde("backtest", "run", "--config", str(tmp_path / "run.yaml"), env={"PYTHONPATH": str(site)})
+    assert result.returncode == 1  # before: "no engines named 'warp_drive'" / "weights must be indexed by …"
+    assert f"error: strategy '{strategy}' from cde-strategies 0.0.1 (plugin strategies) {problem}" in result.stderr, \
+        result.stderr
