@@ -734,3 +734,49 @@ def test_a_strategy_choosing_a_missing_engine_or_returning_a_wrong_shape_is_name
     assert result.returncode == 1  # before: "no engines named 'warp_drive'" / "weights must be indexed by …"
     assert f"error: strategy '{strategy}' from cde-strategies 0.0.1 (plugin strategies) {problem}" in result.stderr, \
         result.stderr
+
+
+SIGNALS = '''
+import pandas as pd
+from cde_core import hookimpl
+from cde_core.contracts.base import NoParams
+
+
+class Listy:
+    name = "listy"
+    summary = "returns a list"
+    Params = NoParams
+    def generate(self, features, params): return [1.0]
+
+
+class Short:
+    name = "short_signal"
+    summary = "returns the first rows only"
+    Params = NoParams
+    def generate(self, features, params): return pd.Series(1.0, index=features.index[:3])
+
+
+@hookimpl
+def register_signals(register):
+    register(Listy())
+    register(Short())
+'''
+
+
+@pytest.mark.parametrize(("params", "problem"), [
+    ("  signal: listy\n", "signal generator 'listy' from cde-signals 0.0.1 (plugin signals) returned a list from "
+                          "generate; expected a float Series on the features' (ts, symbol) index"),
+    ("  signal: ensemble\n  params:\n    components:\n      - signal: short_signal\n",
+     "signal generator 'short_signal' from cde-signals 0.0.1 (plugin signals) returned 3 values on a different "
+     "index from generate; expected the features' 240 (ts, symbol) rows"),
+])
+def test_a_plugin_signal_with_a_wrong_output_is_named_not_the_builtin_calling_it(  # type: ignore[no-untyped-def]
+        run_cde, tmp_path: Path, params: str, problem: str) -> None:
+    from cde_core.testing import write_bars_lake
+
+    write_bars_lake(tmp_path / "lake", "time-1h", ["AAAUSDT", "BBBUSDT"], 24 * 5)
+    site = install_fake_distribution(tmp_path / "site", "cde-signals", "cde_signals", SIGNALS, "signals")
+    (tmp_path / "run.yaml").write_text(f"strategy: signal_xs\nbars: time-1h\nparams:\n{params}")
+    result = run_cde("backtest", "run", "--config", str(tmp_path / "run.yaml"), env={"PYTHONPATH": str(site)})
+    assert result.returncode == 1  # before: "'list' object has no attribute 'rename'", or a silently shorter signal
+    assert f"error: {problem}" in result.stderr, result.stderr
