@@ -780,3 +780,55 @@ def test_a_plugin_signal_with_a_wrong_output_is_named_not_the_builtin_calling_it
     result = run_cde("backtest", "run", "--config", str(tmp_path / "run.yaml"), env={"PYTHONPATH": str(site)})
     assert result.returncode == 1  # before: "'list' object has no attribute 'rename'", or a silently shorter signal
     assert f"error: {problem}" in result.stderr, result.stderr
+
+
+DECLARATIONS = '''
+import pandas as pd
+from cde_core import hookimpl
+from cde_core.contracts.base import NoParams
+
+
+class Declared:
+    group = "declared"
+    summary = "declares something odd"
+    cross_sectional = False
+    Params = NoParams
+
+    def __init__(self, name, inputs=("close",), columns=None, lookback=0):
+        self.name, self.inputs, self._lookback = name, inputs, lookback
+        self._columns = [name] if columns is None else columns
+
+    def lookback(self, params): return self._lookback
+    def columns(self, params): return self._columns
+
+    def compute(self, bars, params):
+        return pd.DataFrame({c: bars["close"] for c in self._columns}, index=bars.index)
+
+
+@hookimpl
+def register_factors(register):
+    register(Declared("needs_ghost", inputs=("close", "ghost_col")))
+    register(Declared("negative_lookback", lookback=-5))
+    register(Declared("fractional_lookback", lookback=2.5))
+    register(Declared("string_columns", columns="abc"))
+'''
+
+
+@pytest.mark.parametrize(("factor", "problem"), [
+    ("needs_ghost", "needs the input column(s) ghost_col, which the bars do not have"),
+    ("negative_lookback", "returned -5 from lookback; expected a whole number of bars (0 or more)"),
+    ("fractional_lookback", "returned 2.5 from lookback; expected a whole number of bars (0 or more)"),
+    ("string_columns", "returned 'abc' from columns; expected a list of distinct, non-empty column names"),
+])
+def test_a_factor_declaring_impossible_inputs_lookback_or_columns_is_named(  # type: ignore[no-untyped-def]
+        run_cde, tmp_path: Path, factor: str, problem: str) -> None:
+    from cde_core.testing import write_bars_lake
+
+    lake = write_bars_lake(tmp_path / "lake", "time-1h", ["AAAUSDT"], 48)
+    site = install_fake_distribution(tmp_path / "site", "cde-declared", "cde_declared", DECLARATIONS, "declared")
+    result = run_cde("features", "compute", "--bars", "time-1h", "-f", factor, env={"PYTHONPATH": str(site)})
+    # before: "the bars panel lacks column(s) ghost_col" (the bars blamed), or exit 0 with columns a, b, c
+    assert result.returncode == 1
+    assert f"error: factor '{factor}' from cde-declared 0.0.1 (plugin declared) {problem}" in result.stderr, \
+        result.stderr
+    assert not (lake / "features").exists()

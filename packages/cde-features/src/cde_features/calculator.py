@@ -153,6 +153,7 @@ class UnifiedFeatureCalculator:
         from cde_features.panel_checks import bar_interval_of, checked_panel
 
         step = bar_interval_of(panel, bar_interval)
+        self._check_plugin_inputs(panel)
         panel = checked_panel(panel, self.inputs)
         owned = None
         if executor is None:
@@ -165,6 +166,18 @@ class UnifiedFeatureCalculator:
             if owned is not None:
                 owned.close()
         return pd.DataFrame(out.T, index=panel.index, columns=pd.Index(self.columns), copy=False)
+
+    def _check_plugin_inputs(self, panel: pd.DataFrame) -> None:
+        """A third-party factor declaring an input column no bars have is its fault, named (the
+        panel check would say "the bars panel lacks column(s) …" as if the bars were wrong)."""
+        from cde_core.plugin_faults import fault_of_object, owner_entry
+
+        for r in self.factors:
+            missing = [c for c in getattr(r.factor, "inputs", ()) if c not in panel.columns]
+            entry = owner_entry("factors", r.factor) if missing else None
+            if entry is not None and not entry.builtin:
+                raise fault_of_object(entry, f"needs the input column(s) {', '.join(missing)}, which the bars do "
+                                             f"not have (they have {', '.join(map(str, panel.columns))})")
 
     def _compute(self, panel: pd.DataFrame, executor: Executor, report: ProgressCallback,
                  cancel: CancelToken | None, step: int | None = None) -> np.ndarray:

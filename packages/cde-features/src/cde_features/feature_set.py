@@ -12,6 +12,7 @@ import difflib
 import fnmatch
 import hashlib
 import json
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -157,15 +158,26 @@ def _resolve_one(host: PluginHost, spec: FactorSpec) -> ResolvedFactor:
         key, message = first_validation_problem(exc, root=spec.factor)
         raise ConfigError(f"bad params for factor '{spec.factor}': {message}", where=key,
                           hint=f"see `cde features list` for {spec.factor}'s parameters") from None
+    from cde_features.factor_calls import factor_problem
+
     try:
-        columns, lookback = tuple(str(c) for c in factor.columns(params)), int(factor.lookback(params))
+        raw_columns, raw_lookback = factor.columns(params), factor.lookback(params)
     except CdeError:
         raise
     except Exception as exc:  # a third-party factor's own code: name it, never "internal error"
         from cde_core.plugin_checks import describe
-        from cde_features.factor_calls import factor_problem
 
         raise factor_problem(factor, f"failed in columns/lookback: {describe(exc)}") from exc
+    # a string would silently become one column per character, a float lookback be cut
+    names = list(raw_columns) if isinstance(raw_columns, list | tuple) else None
+    if names is None or not names or not all(isinstance(c, str) and c for c in names) \
+            or len(set(names)) != len(names):
+        raise factor_problem(factor, f"returned {raw_columns!r} from columns; expected a list of distinct, "
+                                     "non-empty column names")
+    if isinstance(raw_lookback, bool) or not isinstance(raw_lookback, numbers.Integral) or raw_lookback < 0:
+        raise factor_problem(factor, f"returned {raw_lookback!r} from lookback; expected a whole number of bars "
+                                     "(0 or more)")
+    columns, lookback = tuple(names), int(raw_lookback)
     return ResolvedFactor(factor, params, columns, lookback, entry.plugin, entry.distribution, entry.version)
 
 
