@@ -832,3 +832,59 @@ def test_a_factor_declaring_impossible_inputs_lookback_or_columns_is_named(  # t
     assert f"error: factor '{factor}' from cde-declared 0.0.1 (plugin declared) {problem}" in result.stderr, \
         result.stderr
     assert not (lake / "features").exists()
+
+
+BUILDERS = '''
+import pyarrow as pa
+from cde_core import hookimpl
+from cde_core.contracts.base import NoParams
+
+
+class Builder:
+    summary = "returns bars of the wrong kind"
+    Params = NoParams
+
+    def __init__(self, name, output):
+        self.name, self.output = name, output
+
+    def spec_id(self, params): return self.name
+    def new_state(self, params): return {}
+
+    def update(self, state, trades):
+        if self.output == "list":
+            return [1, 2]
+        return pa.table({"ts": trades.column("ts"), "close": trades.column("price")})
+
+    def flush(self, state): return None
+
+
+@hookimpl
+def register_bar_builders(register):
+    register(Builder("listing_bars", "list"))
+    register(Builder("thin_bars", "thin"))
+'''
+
+
+@pytest.mark.parametrize(("bar", "problem"), [
+    ("listing_bars", "returned a list from update/flush; expected a pyarrow Table in cde_core.schemas.BARS_SCHEMA"),
+    ("thin_bars", "returned bars that do not fit cde_core.schemas.BARS_SCHEMA: missing column 'ts_close'"),
+])
+def test_a_bar_builder_returning_no_bars_table_is_named(run_cde, tmp_path: Path, bar: str,  # type: ignore[no-untyped-def]
+                                                        problem: str) -> None:
+    from datetime import date
+
+    from cde_core.lake import Lake, Provenance
+    from cde_core.testing import synthetic_trades
+
+    lake = Lake(tmp_path / "lake")
+    trades = synthetic_trades(200, start="2024-01-01", seconds=86_000)
+    lake.write_partition(lake.trades_dir("binance", "spot", "AAAUSDT", date(2024, 1, 1)), trades,
+                         Provenance(source="test", rows=trades.num_rows, first_trade_id=1,
+                                    last_trade_id=trades.num_rows))
+    site = install_fake_distribution(tmp_path / "site", "cde-builders", "cde_builders", BUILDERS, "builders")
+    result = run_cde("aggregate", "--bar", bar, "--exchange", "binance", "--market", "spot", "--symbols", "AAAUSDT",
+                     "--start", "2024-01-01", "--end", "2024-01-01", env={"PYTHONPATH": str(site)})
+    assert result.returncode == 1  # before: "'list' object has no attribute 'num_rows'" / "missing column 'ts_close'"
+    assert f"error: bar builder '{bar}' from cde-builders 0.0.1 (plugin builders) {problem}" in result.stderr, \
+        result.stderr
+    assert not (tmp_path / "lake" / "bars").exists()
