@@ -888,3 +888,61 @@ def test_a_bar_builder_returning_no_bars_table_is_named(run_cde, tmp_path: Path,
     assert f"error: bar builder '{bar}' from cde-builders 0.0.1 (plugin builders) {problem}" in result.stderr, \
         result.stderr
     assert not (tmp_path / "lake" / "bars").exists()
+
+
+SERVICES = '''
+import sys
+
+from pydantic import BaseModel
+from cde_core import hookimpl
+
+
+class Request(BaseModel):
+    pass
+
+
+class Failing:
+    summary = "fails in its own way"
+    Params = Request
+
+    def __init__(self, name, fail):
+        self.name, self.fail = name, fail
+
+    def run(self, request, lake, progress=None):
+        self.fail()
+
+
+def divide():
+    return 1 / 0
+
+
+def leave():
+    sys.exit(0)
+
+
+@hookimpl
+def register_services(register):
+    register(Failing("lake.divide", divide))
+    register(Failing("lake.leave", leave))
+'''
+
+
+@pytest.mark.parametrize(("service", "escaped"), [("lake.divide", "ZeroDivisionError: division by zero"),
+                                                  ("lake.leave", "SystemExit: 0")])
+def test_a_failing_plugin_service_called_from_a_notebook_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  service: str, escaped: str) -> None:
+    from cde import Lake
+
+    from cde_core.plugin_faults import PluginFault
+    from cde_core.plugins import PluginHost, reset_plugins
+
+    site = install_fake_distribution(tmp_path / "site", "cde-services", "cde_services", SERVICES, "services")
+    monkeypatch.syspath_prepend(str(site))
+    previous = reset_plugins(PluginHost())
+    try:
+        with pytest.raises(PluginFault) as caught:  # before: the bare ZeroDivisionError, or the script ended (exit 0)
+            Lake(tmp_path / "lake").call(service)
+    finally:
+        reset_plugins(previous)
+    assert str(caught.value).startswith(f"service '{service}' from cde-services 0.0.1 (plugin services) failed: "
+                                        f"{escaped}")

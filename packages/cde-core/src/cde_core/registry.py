@@ -12,7 +12,7 @@ from cde_core.suggest import did_you_mean
 #: how an object of each kind is called in a sentence
 KIND_NOUNS = {"exchanges": "exchange", "bar_builders": "bar builder", "factors": "factor",
               "signals": "signal generator", "strategies": "strategy", "engines": "engine",
-              "executors": "executor"}
+              "executors": "executor", "services": "service"}
 
 
 @dataclass(frozen=True)
