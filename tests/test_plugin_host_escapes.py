@@ -101,6 +101,9 @@ ESCAPES = {  # distribution → (module source, entry point name, the error `cde
                     "    app.command('wrapped')(print)\n    yield\n", "wrapper",
                     "register_commands returned a generator instead of adding to the app it is given (a hook "
                     "implementation is a plain function, not a hookwrapper); nothing it returns is used"),
+    "cde-early-host": ("from cde_core.plugins import get_plugins\nget_plugins()\n", "early_host",
+                       "import failed: RuntimeError: cde is still loading its plugins: a plugin module must not call "
+                       "get_plugins() while it is imported (call it in its objects' methods)"),  # before: hung
     "cde-aaa-twin": ("", "features", "entry point name 'features' is already used by cde-features 0.1.0 (plugin "
                      "features); rename it"),
     "cde-aaa-alias": ("", "aaa_alias", "its entry point names cde_features.plugin, which cde-features 0.1.0 "

@@ -379,15 +379,27 @@ class PluginHost:
 
 
 _host: PluginHost | None = None
-_host_lock = threading.Lock()
+_host_lock = threading.RLock()
+_creating = False
 
 
 def get_plugins() -> PluginHost:
-    """The process-wide plugin host, created (and entry points loaded) on first call."""
-    global _host
-    with _host_lock:
+    """The process-wide plugin host, created (and entry points loaded) on first call.
+
+    A plugin module that calls it while it is being imported (that is, while the host is being
+    created) gets an error, which makes that plugin broken; waiting for the host would hang every
+    ``cde`` command for ever."""
+    global _host, _creating
+    with _host_lock:  # (re-entrant: only the thread creating the host can get here while it does)
         if _host is None:
-            _host = PluginHost()
+            if _creating:
+                raise RuntimeError("cde is still loading its plugins: a plugin module must not call get_plugins() "
+                                   "while it is imported (call it in its objects' methods)")
+            _creating = True
+            try:
+                _host = PluginHost()
+            finally:
+                _creating = False
         return _host
 
 
