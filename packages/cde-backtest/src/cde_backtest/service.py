@@ -13,8 +13,9 @@ import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 from cde_backtest.models import BacktestRequest, RunResult
-from cde_core.errors import CancelledError, ConfigError, first_validation_problem
+from cde_core.errors import CancelledError, ConfigError, NotFoundError, first_validation_problem
 from cde_core.lake import Lake
+from cde_core.plugin_faults import fault_of_object
 from cde_core.plugins import get_plugins
 from cde_core.progress import CancelToken, ProgressCallback, no_progress
 from cde_core.suggest import did_you_mean
@@ -40,9 +41,30 @@ def resolve(request: BacktestRequest) -> tuple[Any, BaseModel, Any, BaseModel]:
     """Look up the strategy and its engine and validate both parameter sets (before reading data)."""
     plugins = get_plugins()
     strategy = plugins.strategies.get(request.strategy)
-    engine = plugins.engines.get(strategy.engine)
+    try:
+        engine = plugins.engines.get(strategy.engine)
+    except NotFoundError as exc:  # the strategy's own choice, not the user's: a plugin's is its fault
+        entry = plugins.strategies.entry(request.strategy)
+        if entry.builtin:
+            raise
+        raise fault_of_object(entry, f"names the engine {strategy.engine!r}, which is not installed "
+                                     f"({exc.hint})") from None
     return (strategy, _validate(strategy.Params, request.params, f"strategy {strategy.name}"),
             engine, _validate(engine.Params, request.engine, f"engine {engine.name}"))
+
+
+def _check_weights(name: str, weights: Any) -> None:
+    """A third-party strategy's ``target_weights`` returned a float Series on ``(ts, symbol)``; a wrong
+    shape is its fault, named, not the engine's "weights must be indexed by (ts, symbol)"."""
+    entry = get_plugins().strategies.entry(name)
+    if entry.builtin:
+        return
+    if not isinstance(weights, pd.Series):
+        raise fault_of_object(entry, f"returned a {type(weights).__name__} from target_weights; expected a float "
+                                     "Series on the panel's (ts, symbol) index")
+    if not isinstance(weights.index, pd.MultiIndex) or list(weights.index.names) != ["ts", "symbol"]:
+        raise fault_of_object(entry, f"returned weights indexed by {list(weights.index.names)} from "
+                                     "target_weights; expected the panel's (ts, symbol) index")
 
 
 def check_inputs(request: BacktestRequest, lake: Lake) -> None:
@@ -139,6 +161,7 @@ def run_on_panel(request: BacktestRequest, panel: pd.DataFrame, lake: Lake, *,
     panel = checked_bars(panel)  # the strategy sees the bars the engine trades: UTC, checked
     report(0.3, "strategy weights")
     weights = strategy.target_weights(panel, strategy_params)
+    _check_weights(request.strategy, weights)
     check("strategy")
     report(0.5, f"engine {engine.name}")
     result = engine.run(panel, weights, engine_params)

@@ -33,7 +33,20 @@ def resolve_spec(bar: str, params: dict[str, Any]) -> tuple[Any, BaseModel, str]
 
     builder = resolve_builder(bar)
     validated = validated_params(builder, params)
-    return builder, validated, str(builder.spec_id(validated))
+    spec = builder.spec_id(validated)
+    try:
+        if not isinstance(spec, str):
+            raise DataError(f"spec_id returned a {type(spec).__name__}, not a string")
+        safe_value(spec, what="bar spec")
+    except DataError as exc:  # a plugin's builder named a folder the lake cannot hold: blame the plugin
+        from cde_core.plugin_faults import fault_of_object, owner_entry
+
+        entry = owner_entry("bar_builders", builder)
+        if entry is None or entry.builtin:
+            raise
+        raise fault_of_object(entry, f"returned the spec id {spec!r} from spec_id, which cannot name a lake "
+                                     f"folder ({exc.args[0] if exc.args else exc})") from None
+    return builder, validated, spec
 
 
 class _SymbolFractions:

@@ -30,7 +30,7 @@ from cde_bars.requests import DEFAULT_BATCH_ROWS, SymbolReport
 from cde_bars.state import BarState
 from cde_bars.trade_checks import BadTradeError
 from cde_bars.trade_files import TradeFileOpener
-from cde_core.errors import DataError
+from cde_core.errors import CdeError, DataError
 from cde_core.lake import Lake, Provenance
 from cde_core.lake_location import LakePath
 from cde_core.object_store import store_outage
@@ -154,7 +154,20 @@ class SymbolAggregation:
                 f"file {self.files[index]}")
 
     # -- bars → months -------------------------------------------------------------------------
+    def _plugin_fault(self, problem: str) -> CdeError | None:
+        """The error naming a third-party builder for ``problem`` (None for cde's own builders)."""
+        from cde_core.plugin_faults import fault_of_object, owner_entry
+
+        entry = owner_entry("bar_builders", self.builder)
+        return None if entry is None or entry.builtin else fault_of_object(entry, problem)
+
     def _collect(self, bars: pa.Table, day_index: int, skip_through: str | None) -> None:
+        if not isinstance(bars, pa.Table):  # a plugin's update/flush returned something else
+            got = type(bars).__name__
+            fault = self._plugin_fault(f"returned a {got} from update/flush; expected a pyarrow Table in "
+                                       "cde_core.schemas.BARS_SCHEMA (empty when no bar closed)")
+            if fault is not None:
+                raise fault
         if bars.num_rows == 0:
             return
         for month, lo, hi in month_runs(bars):
@@ -193,7 +206,13 @@ class SymbolAggregation:
     def _write_month(self, month: str, *, complete: bool, resume: dict[str, Any] | None) -> None:
         table = pa.concat_tables(self.pending.pop(month))
         self.first_close.pop(month, None)
-        validate_table(table, BARS_SCHEMA, where=self.where, exact=False)
+        try:
+            validate_table(table, BARS_SCHEMA, where=self.where, exact=False)
+        except DataError as exc:
+            detail = f"{exc.what} ({exc.hint})" if exc.hint else exc.what
+            fault = self._plugin_fault(f"returned bars that do not fit cde_core.schemas.BARS_SCHEMA: "
+                                       f"{detail}")
+            raise fault or exc from None
         ids = table.column("first_trade_id"), table.column("last_trade_id")
         provenance = Provenance(
             source=f"cde-bars {self.builder.name} of trades {self.exchange}/{self.market}/{self.symbol}",

@@ -65,9 +65,12 @@ def check_hook_result(hook: str, result: Any) -> None:
                                "for each object; nothing it returns is used")
 
 
-def check_object(kind: str, protocol: type, obj: object) -> None:
+def check_object(kind: str, protocol: type, obj: object, *, third_party: bool = True) -> None:
     """``obj`` satisfies its kind's protocol: an instance with a non-empty string ``name``, a
-    ``summary``, a pydantic ``Params`` class and every method of the protocol."""
+    ``summary``, a pydantic ``Params`` class and every method of the protocol. A third party's
+    ``Params`` must also have a JSON schema: every listing (``cde plugins``, ``GET /features/factors``,
+    the OpenAPI document) shows it, and one that cannot be built would take the whole listing down
+    (cde's own are proved by their tests, and not rebuilt on every start)."""
     label = f"{kind} object {type(obj).__name__}"
     if isinstance(obj, type):
         raise PluginCheckError(f"registered the class {obj.__name__} as {kind} instead of an instance: "
@@ -75,6 +78,9 @@ def check_object(kind: str, protocol: type, obj: object) -> None:
     name = getattr(obj, "name", None)
     if not isinstance(name, str) or not name.strip():
         raise PluginCheckError(f"{label} has no name (a non-empty string `name` is required)")
+    odd = name_problem(name)
+    if odd:
+        raise PluginCheckError(f"{label} has the name {name!r}, which {odd}")
     label = f"{kind} '{name}' ({type(obj).__name__})"
     missing = [attr for attr in protocol_members(protocol) if not hasattr(obj, attr)]
     if missing:
@@ -82,12 +88,31 @@ def check_object(kind: str, protocol: type, obj: object) -> None:
     params = getattr(obj, "Params", None)
     if not (isinstance(params, type) and issubclass(params, BaseModel)):
         raise PluginCheckError(f"{label}: Params must be a pydantic BaseModel class, got {params!r}")
+    if third_party:
+        try:
+            params.model_json_schema()
+        except Exception as exc:
+            raise PluginCheckError(f"{label}: Params {params.__name__} has no JSON schema ({describe(exc)}); "
+                                   "use field types pydantic can describe") from exc
     not_callable = [m for m in protocol_methods(protocol) if not callable(getattr(obj, m))]
     if not_callable:
         raise PluginCheckError(f"{label}: {', '.join(not_callable)} must be method(s)")
     inputs = getattr(obj, "inputs", ())
     if kind == "factors" and (isinstance(inputs, str) or not all(isinstance(c, str) for c in inputs)):
         raise PluginCheckError(f"{label}: inputs must be a tuple of column names, got {inputs!r}")
+
+
+def name_problem(name: str) -> str | None:
+    """Why a registered name is unusable: names are typed on command lines, shown in listings and
+    become parts of lake paths and column names, so a name padded with spaces (" vwap_dev" next to
+    the built-in ``vwap_dev``), holding a control character or a path separator is refused."""
+    if name != name.strip():
+        return "starts or ends with whitespace"
+    if not name.isprintable():
+        return "holds a control character"
+    if any(sep in name for sep in ("/", "\\")) or name in (".", ".."):
+        return "holds a path separator"
+    return None
 
 
 def protocol_members(protocol: type) -> list[str]:
@@ -107,8 +132,21 @@ def protocol_methods(protocol: type) -> list[str]:
                    and not isinstance(v, type)})
 
 
+class EscapedError(RuntimeError):
+    """A ``BaseException`` that is no ``Exception`` (``SystemExit``, a plugin's own subclass) raised by
+    plugin code at run time, carried as an ``Exception`` so the error handlers of the API treat it as
+    any other failure of that plugin instead of letting it end the server. :func:`describe` shows the
+    original."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
 def describe(exc: BaseException) -> str:
     """``Type: first line`` of an exception (or the whole message when it is one line already)."""
+    if isinstance(exc, EscapedError):
+        exc = exc.original
     text = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     if not text:
         return type(exc).__name__

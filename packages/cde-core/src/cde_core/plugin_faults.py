@@ -84,11 +84,38 @@ def plugin_fault(exc: BaseException, host: PluginHost | None = None) -> PluginFa
     return None
 
 
+def import_fault(exc: BaseException, where: str) -> PluginFault | None:
+    """A :class:`PluginFault` when ``exc`` was raised by importing a third-party plugin's module (where
+    the plugin is not loaded, so its files are unknown: e.g. unpickling a job on a Dask worker). The
+    module comes from the error (``No module named 'x'``) or the frames it passed through."""
+    import importlib.metadata as md
+
+    from cde_core.plugins import BUILTIN_DISTRIBUTIONS, ENTRY_POINT_GROUP
+
+    tops = {exc.name.split(".")[0]} if isinstance(exc, ImportError) and exc.name else set()
+    for frame, _line in traceback.walk_tb(exc.__traceback__):
+        module = frame.f_globals.get("__name__")
+        if isinstance(module, str):
+            tops.add(module.split(".")[0])
+    for ep in md.entry_points(group=ENTRY_POINT_GROUP):
+        dist = ep.dist.name if ep.dist is not None else "<unknown>"
+        if dist not in BUILTIN_DISTRIBUTIONS and ep.module.split(".")[0] in tops:
+            return PluginFault(f"plugin {ep.name} ({dist}) cannot be imported {where}: {describe(exc)}",
+                               hint=f"install what it needs there, or disable it with CDE_DISABLE_PLUGINS={ep.name}")
+    return None
+
+
 def _third_party_roots(host: PluginHost) -> list[tuple[str, PluginInfo]]:
     """(file or package folder, plugin) of every loaded third-party plugin module."""
+    host.plugins()  # the registries are built: every plugin's module is imported
+    return third_party_roots(host)
+
+
+def third_party_roots(host: PluginHost) -> list[tuple[str, PluginInfo]]:
+    """(file or package folder, plugin) of every third-party plugin module loaded so far."""
     roots: list[tuple[str, PluginInfo]] = []
-    for info in host.plugins():
-        if info.builtin:
+    for info in host.loaded():
+        if info.builtin or host.info(info.name) is not info:  # (a second entry point of a taken name loads nothing)
             continue
         plugin = host.pm.get_plugin(info.name)
         module_name = getattr(plugin, "__name__", None)

@@ -28,6 +28,7 @@ from cde_core.contracts.signal import SignalGenerator
 from cde_core.contracts.strategy import Strategy
 from cde_core.markers import PROJECT
 from cde_core.plugin_checks import PluginCheckError, check_hook_result, check_object, describe, hook_problems
+from cde_core.plugin_guard import PLUGIN_ESCAPES, plugin_code
 from cde_core.registry import Registered, Registry, Withheld
 
 ENTRY_POINT_GROUP = "cde"
@@ -66,12 +67,14 @@ class PluginInfo:
     conflicts: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     added: dict[str, list[str]] = field(default_factory=dict)
+    undone: list[str] = field(default_factory=list)
 
     @property
     def rejected(self) -> list[str]:
         """Registered objects (``conflicts``, found on each registry build) and commands or routes
-        (``refused``, found when the CLI or API is built) that another plugin had first."""
-        return self.conflicts + self.refused
+        (``refused``, found when the CLI or API is built) that another plugin had first, and changes
+        to process-wide state the host undid (``undone``, see :mod:`cde_core.plugin_guard`)."""
+        return self.conflicts + self.refused + list(dict.fromkeys(self.undone))
 
     @property
     def status(self) -> str:
@@ -90,6 +93,17 @@ class PluginInfo:
 BUILTIN_DISTRIBUTIONS = frozenset(
     {"cde-core", "cde-exchanges", "cde-bars", "cde-features", "cde-backtest", "cde-server", "cde-dask"}
 )
+
+
+def _dist_name(ep: md.EntryPoint) -> str:
+    return ep.dist.name if ep.dist is not None else "<unknown>"
+
+
+def _load_order(ep: md.EntryPoint) -> tuple[bool, str, str]:
+    """Built-in distributions first, then third-party ones by name (as :meth:`PluginInfo.order_key`):
+    a third-party entry point can then never take a built-in's entry point name or module."""
+    dist = _dist_name(ep)
+    return (dist not in BUILTIN_DISTRIBUTIONS, dist, ep.name)
 
 
 def _names_from_env(var: str) -> set[str] | None:
@@ -114,6 +128,7 @@ class PluginHost:
         self._registries: dict[str, Registry] = {}
         self._owners: dict[int, Registered] = {}
         self._lock = threading.RLock()
+        self._building = False
         if load_entry_points:
             self._load_entry_points()
 
@@ -121,33 +136,48 @@ class PluginHost:
     def _load_entry_points(self) -> None:
         only = _names_from_env("CDE_LOAD_PLUGINS")
         disabled = _names_from_env("CDE_DISABLE_PLUGINS") or set()
-        for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            dist = ep.dist.name if ep.dist is not None else "<unknown>"
+        for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=_load_order):
+            dist = _dist_name(ep)
             version = ep.dist.version if ep.dist is not None else ""
             if only is not None and ep.name not in only and dist not in only:
                 continue
             if ep.name in disabled or dist in disabled:
                 continue
+            builtin = dist in BUILTIN_DISTRIBUTIONS
             if ep.name in self._info:  # two distributions claim one entry point name: keep the first
                 first = self._info[ep.name]
                 self._info[f"{ep.name}@{dist}"] = PluginInfo(
-                    ep.name, dist, version, builtin=dist in BUILTIN_DISTRIBUTIONS,
+                    ep.name, dist, version, builtin=builtin,
                     error=f"entry point name '{ep.name}' is already used by {first.owner}; rename it")
                 continue
+            info = PluginInfo(ep.name, dist, version, builtin=builtin)
             try:
-                module = ep.load()
-            except Exception as exc:  # any import failure must not take the other plugins down
-                self._info[ep.name] = PluginInfo(ep.name, dist, version, error=f"import failed: {describe(exc)}",
-                                                 builtin=dist in BUILTIN_DISTRIBUTIONS)
+                with plugin_code(third_party=not builtin, changes=info.undone):
+                    module = ep.load()
+            except PLUGIN_ESCAPES as exc:  # any import failure, even SystemExit, must not take the rest down
+                info.error = f"import failed: {describe(exc)}"
+                self._info[ep.name] = info
                 continue
-            self._register(module, ep.name, dist, version)
+            self._register(module, ep.name, dist, version, info=info)
 
-    def _register(self, plugin: object, name: str, distribution: str, version: str) -> None:
-        info = PluginInfo(name, distribution, version, builtin=distribution in BUILTIN_DISTRIBUTIONS)
+    def _register(self, plugin: object, name: str, distribution: str, version: str,
+                  info: PluginInfo | None = None) -> None:
+        info = info or PluginInfo(name, distribution, version, builtin=distribution in BUILTIN_DISTRIBUTIONS)
         self._info[name] = info
-        problems = hook_problems(self.pm, plugin)
+        try:
+            with plugin_code(third_party=not info.builtin, changes=info.undone):
+                problems = hook_problems(self.pm, plugin)  # reads the plugin's attributes
+        except PLUGIN_ESCAPES as exc:
+            problems = [f"its attributes cannot be read: {describe(exc)}"]
         if problems:
             info.error = "; ".join(problems)
+            return
+        holder = self.pm.get_name(plugin)
+        if holder is not None:  # its entry point names a module another plugin already loaded
+            other = self._info.get(holder)
+            by = other.owner if other is not None else f"plugin {holder}"
+            info.error = (f"its entry point names {getattr(plugin, '__name__', plugin)!s}, which {by} already "
+                          "loaded; point the entry point to the plugin's own module")
             return
         try:
             self.pm.register(plugin, name=name)
@@ -202,9 +232,23 @@ class PluginHost:
     # -- registries ----------------------------------------------------------------------------
     def registry(self, kind: str) -> Registry:
         with self._lock:
-            if not self._registries:
-                self._build_registries()
+            self._ensure_built()
             return self._registries[kind]
+
+    def _ensure_built(self) -> None:
+        """Build the registries on first use. A register hook that reads them while they are being built
+        (``get_plugins().factors`` inside ``register_factors``) gets an error, which makes that plugin
+        broken; letting it recurse would exhaust the stack in every plugin's hook."""
+        if self._registries:
+            return
+        if self._building:  # the same thread (the lock keeps others out): a hook is asking
+            raise RuntimeError("cde's registries are being built; a register hook must only call register(obj), "
+                               "not read the registries (get_plugins()…)")
+        self._building = True
+        try:
+            self._build_registries()
+        finally:
+            self._building = False
 
     def _build_registries(self) -> None:
         collected: dict[str, list[tuple[str, Any]]] = {}
@@ -225,7 +269,9 @@ class PluginHost:
                                    info.builtin)
                 holder = registries[kind].add(entry)
                 if holder is not None:
-                    info.conflicts.append(f"{kind} '{entry.name}' rejected: the name is "
+                    same = "the name is" if holder.name == entry.name else \
+                        f"the name differs only in case from '{holder.name}',"
+                    info.conflicts.append(f"{kind} '{entry.name}' rejected: {same} "
                                          f"already registered by {holder.owner}")
                 else:
                     self._owners[id(obj)] = entry
@@ -246,13 +292,14 @@ class PluginHost:
                     continue
                 got: list[Any] = []
                 try:
-                    check_hook_result(hook_name, impl.function(**{arg: got.append for arg in impl.argnames}))
-                    for obj in got:
-                        check_object(kind, protocol, obj)
+                    with plugin_code(third_party=not info.builtin, changes=info.undone):
+                        check_hook_result(hook_name, impl.function(**{arg: got.append for arg in impl.argnames}))
+                        for obj in got:
+                            check_object(kind, protocol, obj, third_party=not info.builtin)
                 except PluginCheckError as exc:
                     info.error = info.error or f"{hook_name}: {exc}"
                     continue
-                except Exception as exc:  # the plugin's own code raised
+                except PLUGIN_ESCAPES as exc:  # the plugin's own code raised (even SystemExit)
                     info.error = info.error or f"{hook_name} raised {describe(exc)}"
                     continue
                 objects += [(kind, obj) for obj in got]
@@ -270,15 +317,19 @@ class PluginHost:
         plugin in the stable order; a plugin that raises is marked broken and the others still run."""
         for info, impl in self.hookimpls(hook_name):
             try:
-                impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-            except Exception as exc:
+                with plugin_code(third_party=not info.builtin, changes=info.undone):
+                    result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            except PLUGIN_ESCAPES as exc:
                 self.mark_broken(info.name, f"{hook_name} raised {describe(exc)}")
+                continue
+            if result is not None:  # e.g. a hookwrapper's generator: it did nothing
+                self.mark_broken(info.name, f"{hook_name} returned a {type(result).__name__}; nothing it returns "
+                                            "is used")
 
     def owner_of(self, obj: object) -> Registered | None:
         """The registry entry of a registered object (by identity), e.g. to name it in an error."""
         with self._lock:
-            if not self._registries:
-                self._build_registries()
+            self._ensure_built()
             return self._owners.get(id(obj))
 
     @property
@@ -328,15 +379,27 @@ class PluginHost:
 
 
 _host: PluginHost | None = None
-_host_lock = threading.Lock()
+_host_lock = threading.RLock()
+_creating = False
 
 
 def get_plugins() -> PluginHost:
-    """The process-wide plugin host, created (and entry points loaded) on first call."""
-    global _host
-    with _host_lock:
+    """The process-wide plugin host, created (and entry points loaded) on first call.
+
+    A plugin module that calls it while it is being imported (that is, while the host is being
+    created) gets an error, which makes that plugin broken; waiting for the host would hang every
+    ``cde`` command for ever."""
+    global _host, _creating
+    with _host_lock:  # (re-entrant: only the thread creating the host can get here while it does)
         if _host is None:
-            _host = PluginHost()
+            if _creating:
+                raise RuntimeError("cde is still loading its plugins: a plugin module must not call get_plugins() "
+                                   "while it is imported (call it in its objects' methods)")
+            _creating = True
+            try:
+                _host = PluginHost()
+            finally:
+                _creating = False
         return _host
 
 

@@ -12,7 +12,7 @@ from cde_core.suggest import did_you_mean
 #: how an object of each kind is called in a sentence
 KIND_NOUNS = {"exchanges": "exchange", "bar_builders": "bar builder", "factors": "factor",
               "signals": "signal generator", "strategies": "strategy", "engines": "engine",
-              "executors": "executor"}
+              "executors": "executor", "services": "service"}
 
 
 @dataclass(frozen=True)
@@ -67,15 +67,18 @@ class Registry:
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, Registered] = {}
+        self._folded: dict[str, Registered] = {}  # casefolded name → entry
         self._withheld: dict[str, Withheld] = {}
         self.broken_note: str = ""  # "plugin X (dist) is broken: …" for plugins whose names are unknown
 
     def add(self, entry: Registered) -> Registered | None:
-        """Add an entry; returns the entry already holding the name (the new one is then rejected)."""
-        existing = self._entries.get(entry.name)
+        """Add an entry; returns the entry already holding the name, or a name that differs from it only
+        in case (``VWAP_DEV`` next to ``vwap_dev``): the new one is then rejected."""
+        existing = self._entries.get(entry.name) or self._folded.get(entry.name.casefold())
         if existing is not None:
             return existing
         self._entries[entry.name] = entry
+        self._folded[entry.name.casefold()] = entry
         return None
 
     def withhold(self, withheld: Withheld) -> None:

@@ -15,8 +15,9 @@ from cde_core.errors import RemoteError
 from cde_core.progress import CancelToken, ProgressCallback
 from cde_dask.cancel_watcher import CancelWatcher
 from cde_dask.cluster_connection import ClusterConnection, connect
+from cde_dask.job_payload import job_payload, run_payload
 from cde_dask.params import DaskExecutorParams
-from cde_dask.worker_environment import needs_of, run_on_worker
+from cde_dask.worker_environment import needs_of
 from cde_dask.worker_watchdog import WorkerWatchdog
 
 if TYPE_CHECKING:
@@ -141,9 +142,10 @@ class _SubmissionWindow:
                 if self.cancel is not None and self.cancel.cancelled:
                     return
                 job = self.jobs[self._next]
-                # the job and what its worker must offer to reach an object-store lake, bound into one
-                # callable: Dask would otherwise look into the arguments for tasks and futures
-                task = functools.partial(run_on_worker, job, needs_of(job))
+                # the job (as bytes, see job_payload) and what its worker must offer to reach an
+                # object-store lake, bound into one callable: Dask would otherwise look into the
+                # arguments for tasks and futures
+                task = functools.partial(run_payload, job_payload(job), needs_of(job), job.key)
                 # a unique key per run and job: Dask would otherwise reuse a result of the same key
                 future = self.client.submit(task, key=f"cde-{job.key}-{self._run_id}-{self._next}", pure=False,
                                             retries=self.retries)

@@ -152,6 +152,7 @@ class UnifiedFeatureCalculator:
         call (and closed before returning)."""
         from cde_features.panel_checks import bar_interval_of, checked_panel
 
+        self._check_plugin_inputs(panel)  # a plugin factor's inputs the bars lack name the plugin
         panel = checked_panel(panel, self.inputs)
         step = bar_interval_of(panel, bar_interval)
         owned = None
@@ -165,6 +166,20 @@ class UnifiedFeatureCalculator:
             if owned is not None:
                 owned.close()
         return pd.DataFrame(out.T, index=panel.index, columns=pd.Index(self.columns), copy=False)
+
+    def _check_plugin_inputs(self, panel: pd.DataFrame) -> None:
+        """A third-party factor declaring an input column no bars have is its fault, named (the
+        panel check would say "the bars panel lacks column(s) …" as if the bars were wrong)."""
+        from cde_core.plugin_faults import fault_of_object, owner_entry
+
+        if not isinstance(panel, pd.DataFrame):
+            return  # not a panel at all: checked_panel says so
+        for r in self.factors:
+            missing = [c for c in getattr(r.factor, "inputs", ()) if c not in panel.columns]
+            entry = owner_entry("factors", r.factor) if missing else None
+            if entry is not None and not entry.builtin:
+                raise fault_of_object(entry, f"needs the input column(s) {', '.join(missing)}, which the bars do "
+                                             f"not have (they have {', '.join(map(str, panel.columns))})")
 
     def _compute(self, panel: pd.DataFrame, executor: Executor, report: ProgressCallback,
                  cancel: CancelToken | None, step: int | None = None) -> np.ndarray:

@@ -12,6 +12,7 @@ import difflib
 import fnmatch
 import hashlib
 import json
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -157,15 +158,26 @@ def _resolve_one(host: PluginHost, spec: FactorSpec) -> ResolvedFactor:
         key, message = first_validation_problem(exc, root=spec.factor)
         raise ConfigError(f"bad params for factor '{spec.factor}': {message}", where=key,
                           hint=f"see `cde features list` for {spec.factor}'s parameters") from None
+    from cde_features.factor_calls import factor_problem
+
     try:
-        columns, lookback = tuple(str(c) for c in factor.columns(params)), int(factor.lookback(params))
+        raw_columns, raw_lookback = factor.columns(params), factor.lookback(params)
     except CdeError:
         raise
     except Exception as exc:  # a third-party factor's own code: name it, never "internal error"
         from cde_core.plugin_checks import describe
-        from cde_features.factor_calls import factor_problem
 
         raise factor_problem(factor, f"failed in columns/lookback: {describe(exc)}") from exc
+    # a string would silently become one column per character, a float lookback be cut
+    names = list(raw_columns) if isinstance(raw_columns, list | tuple) else None
+    if names is None or not names or not all(isinstance(c, str) and c for c in names) \
+            or len(set(names)) != len(names):
+        raise factor_problem(factor, f"returned {raw_columns!r} from columns; expected a list of distinct, "
+                                     "non-empty column names")
+    if isinstance(raw_lookback, bool) or not isinstance(raw_lookback, numbers.Integral) or raw_lookback < 0:
+        raise factor_problem(factor, f"returned {raw_lookback!r} from lookback; expected a whole number of bars "
+                                     "(0 or more)")
+    columns, lookback = tuple(names), int(raw_lookback)
     return ResolvedFactor(factor, params, columns, lookback, entry.plugin, entry.distribution, entry.version)
 
 
@@ -176,8 +188,11 @@ def resolve(feature_set: str | FeatureSet = "default", *, select: Sequence[str] 
 
     ``select`` items match a factor name, a group, or a glob over factor names and column names
     (``ret_*``, ``*_168``); a registered factor outside the set can be selected by name (default
-    params). ``params`` maps a factor name to parameter overrides for all its entries. Duplicate
-    columns are dropped (first wins); a cross-sectional transform whose source is missing is an error.
+    params). ``params`` maps a factor name to parameter overrides for all its entries. A factor listed
+    twice with the same params counts once; two different factors producing one column is an error
+    naming both (a plugin's factor never silently replaces or is replaced by a built-in's column), but
+    a column selector (``ret_log_1``) picks only the first factor producing the column, built-ins
+    first. A cross-sectional transform whose source is missing is an error.
     """
     host = host or get_plugins()
     fs = get_feature_set(feature_set)
@@ -189,7 +204,7 @@ def resolve(feature_set: str | FeatureSet = "default", *, select: Sequence[str] 
     if select:
         listed = {s.factor for s in fs.factors}
         named = set(select) | set(overrides)
-        for name in host.factors.names():
+        for name in [e.name for e in sorted(host.factors, key=lambda e: not e.builtin)]:  # built-ins first
             if name in listed:
                 continue
             try:  # a factor outside the set, with its default params; one that cannot be is skipped
@@ -211,8 +226,15 @@ def _apply_selection(resolved: list[ResolvedFactor], select: Sequence[str],
                      host: PluginHost) -> list[ResolvedFactor]:
     chosen: list[ResolvedFactor] = []
     for item in select:
-        hits = [r for r in resolved if r.name == item or r.group == item
-                or fnmatch.fnmatchcase(r.name, item) or any(fnmatch.fnmatchcase(c, item) for c in r.columns)]
+        hits = [r for r in resolved if r.name == item or r.group == item or fnmatch.fnmatchcase(r.name, item)]
+        producers: dict[str, ResolvedFactor] = {}  # a matching column's first producer (built-ins first)
+        for r in resolved:
+            for c in r.columns:
+                if fnmatch.fnmatchcase(c, item):
+                    producers.setdefault(c, r)
+        for r in producers.values():
+            if not any(r is h for h in hits):
+                hits.append(r)
         if not hits:
             withheld = host.factors.withheld(item)
             if withheld is not None:  # a factor of a broken plugin: say so, not "no factor matches"
@@ -231,14 +253,19 @@ def _apply_selection(resolved: list[ResolvedFactor], select: Sequence[str],
 def _dedupe(resolved: list[ResolvedFactor]) -> list[ResolvedFactor]:
     seen: set[str] = set()
     out: list[ResolvedFactor] = []
+    producer: dict[str, ResolvedFactor] = {}
     for r in resolved:
-        if all(c in seen for c in r.columns):
-            continue
         clash = [c for c in r.columns if c in seen]
-        if clash:
-            raise ConfigError(f"factor '{r.name}' would produce column(s) {', '.join(clash)} twice",
-                              hint="remove one of the clashing entries")
+        first = producer[clash[0]] if clash else None
+        if first is not None and len(clash) == len(r.columns) and first.spec() == r.spec():
+            continue  # the same factor with the same params, listed twice
+        if first is not None:
+            other = "" if first.name == r.name else f" (already produced by factor '{first.name}' from " \
+                f"{first.distribution})"
+            raise ConfigError(f"factor '{r.name}' from {r.distribution} would produce column(s) "
+                              f"{', '.join(clash)} twice{other}", hint="remove one of the clashing entries")
         seen.update(r.columns)
+        producer.update(dict.fromkeys(r.columns, r))
         out.append(r)
     produced: set[str] = set()
     for r in out:

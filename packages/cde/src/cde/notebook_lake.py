@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 from cde.runs import Run
-from cde_core.errors import ConfigError, NotFoundError, first_validation_problem
+from cde_core.errors import CdeError, ConfigError, NotFoundError, first_validation_problem
 from cde_core.lake import Lake as CoreLake
 from cde_core.lake_location import LakePath, arrow_target, lake_location
 from cde_core.lake_names import check_hive_path, check_trades_present, raise_if_absent
@@ -103,7 +103,18 @@ class Lake:
             key, message = first_validation_problem(exc, root="(request)")
             raise ConfigError(f"bad argument '{key}' for {name}: {message}", where=name,
                               hint=f"arguments: {', '.join(service.Params.model_fields)}") from None
-        return service.run(request, self.core)
+        entry = registry.entry(name)
+        if entry.builtin:
+            return service.run(request, self.core)
+        try:
+            return service.run(request, self.core)
+        except (CdeError, KeyboardInterrupt):
+            raise
+        except BaseException as exc:  # a plugin's service (sys.exit() too): name it, never end the script
+            from cde_core.plugin_checks import describe
+            from cde_core.plugin_faults import fault_of_object
+
+            raise fault_of_object(entry, f"failed: {describe(exc)}") from exc
 
     # -- your own data in ------------------------------------------------------------------------
     def import_trades(self, *files: str | Path, exchange: str, market: str, symbol: str,

@@ -9,7 +9,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from cde_backtest.cross_section import rank_scores
-from cde_core.plugins import get_plugins
+from cde_backtest.signals.calls import generate
 
 
 class EnsembleComponent(BaseModel):
@@ -36,12 +36,10 @@ class EnsembleSignal:
 
     def generate(self, features: pd.DataFrame, params: BaseModel) -> pd.Series:
         p = EnsembleSignalParams.model_validate(params.model_dump())
-        registry = get_plugins().signals
         total = np.zeros(len(features))
         weight_sum = np.zeros(len(features))
         for component in p.components:
-            generator = registry.get(component.signal)
-            values = generator.generate(features, generator.Params.model_validate(component.params))
+            values = generate(component.signal, features, component.params)
             x = values.reindex(features.index).to_numpy(dtype=np.float64)
             if p.method == "rank_mean":
                 wide = pd.Series(x, index=features.index).unstack("symbol")

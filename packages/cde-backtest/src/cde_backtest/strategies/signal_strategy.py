@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from cde_core.plugins import get_plugins
+from cde_backtest.signals.calls import generate
 
 
 class SignalStrategyParams(BaseModel):
@@ -32,8 +32,7 @@ class SignalStrategy:
 
     def target_weights(self, panel: pd.DataFrame, params: BaseModel) -> pd.Series:
         p = SignalStrategyParams.model_validate(params.model_dump())
-        generator = get_plugins().signals.get(p.signal)
-        return generator.generate(panel, generator.Params.model_validate(p.params)).rename(self.name)
+        return generate(p.signal, panel, p.params).rename(self.name)
 
 
 def signal_strategies() -> list[SignalStrategy]:

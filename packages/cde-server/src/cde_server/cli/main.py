@@ -36,11 +36,13 @@ def run(args: list[str], *, debug: bool) -> int:
     from pydantic import ValidationError
     from typer._click import exceptions as click_errors  # Typer vendors click; its errors live here
 
+    from cde_core.plugin_guard import plugin_prints_to_stderr
     from cde_server.cli.app import build_app
 
     try:
-        command = typer.main.get_command(build_app())
-        code = command.main(args=args, prog_name="cde", standalone_mode=False)
+        with plugin_prints_to_stderr("--json" in args):  # a plugin's print never breaks the JSON on stdout
+            command = typer.main.get_command(build_app())
+            code = command.main(args=args, prog_name="cde", standalone_mode=False)
     except click_errors.NoArgsIsHelpError as exc:
         typer.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
         return exc.exit_code
@@ -53,6 +55,10 @@ def run(args: list[str], *, debug: bool) -> int:
         _one_line("aborted")
         return 1
     except SystemExit as exc:
+        fault = _plugin_fault(exc)
+        if fault is not None:  # a plugin's object called sys.exit: the command did not finish, whatever the code
+            _err.print(f"[bold red]error:[/] {escape(str(fault))}")
+            return 1
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except CdeError as exc:
         if debug:
@@ -97,6 +103,14 @@ def run(args: list[str], *, debug: bool) -> int:
         _err.print(f"[bold red]internal error:[/] {escape(type(exc).__name__)}: {escape(first)} "
                    "(re-run with --debug for the traceback, and please report it)")
         return 2
+    except (KeyboardInterrupt, GeneratorExit):
+        raise
+    except BaseException as exc:  # neither Exception nor SystemExit: only a plugin's own class raises one
+        fault = _plugin_fault(exc)
+        if fault is None or debug:
+            raise
+        _err.print(f"[bold red]error:[/] {escape(str(fault))}")
+        return 1
     return code if isinstance(code, int) else 0
 
 
@@ -105,7 +119,7 @@ def _one_line(message: str) -> None:
     _err.print(f"[bold red]error:[/] {escape(' '.join(message.split()))}")
 
 
-def _plugin_fault(exc: Exception) -> CdeError | None:
+def _plugin_fault(exc: BaseException) -> CdeError | None:
     from cde_core.plugin_faults import plugin_fault
 
     try:

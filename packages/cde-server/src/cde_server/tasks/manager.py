@@ -255,7 +255,7 @@ class TaskManager:
             changes = {"result": self._public_result(_jsonable(result)), "progress": 1.0}
         except CancelledError as exc:
             status, changes = "cancelled", {"error": str(exc)}
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit from a plugin's object too: never a task "running" for ever
             if entry.token.cancelled and not entry.timed_out:
                 status, changes = "cancelled", {"error": f"cancelled ({_describe(exc)})"}
             else:
