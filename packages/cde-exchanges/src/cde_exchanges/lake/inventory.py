@@ -266,12 +266,6 @@ def _verify_one(lake: Lake, tree: TreeSpec, path: LakePath) -> PartitionCheck:
     bad_value = bad_value or values.repeated()
     if bad_value is not None:
         return PartitionCheck(path=str(path), ok=False, problem=f"{bad_value}; delete it and download the day again")
-    foreign = _provenance_elsewhere(tree, _hive_values(lake, tree, path), prov)
-    if foreign is not None:
-        return PartitionCheck(path=str(path), ok=False, problem=foreign)
-    bad_value = bad_value or values.repeated()
-    if bad_value is not None:
-        return PartitionCheck(path=str(path), ok=False, problem=f"{bad_value}; delete it and download the day again")
     if prov.extra.get("complete") is False:
         return PartitionCheck(path=str(path), ok=False, problem="incomplete: its provenance says complete: false; "
                                                                 "download the day again")
