@@ -1,4 +1,5 @@
-"""Cross-package test helpers: run the real `cde` CLI in a subprocess."""
+"""Cross-package test helpers: run the real `cde` CLI in a subprocess, or the real app in-process with
+throwaway plugins installed."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,3 +72,26 @@ def live_api(env: dict[str, str], cwd: Path) -> Iterator[str]:
 def start_api() -> Callable[..., contextlib.AbstractContextManager[str]]:
     """``with start_api(env, cwd) as url:`` — see :func:`live_api`."""
     return live_api
+
+
+@pytest.fixture
+def plugin_app(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path, Path], contextlib.AbstractContextManager[Any]]:
+    """``with plugin_app(site, lake) as client``: the real app on ``lake`` under a fresh plugin host that
+    also loads the throwaway distributions installed under ``site``; the previous host comes back after."""
+    from fastapi.testclient import TestClient
+
+    from cde_core.config import CdeConfig
+    from cde_core.plugins import PluginHost, reset_plugins
+    from cde_server.api.app import create_app
+
+    @contextlib.contextmanager
+    def start(site: Path, lake: Path) -> Iterator[Any]:
+        monkeypatch.syspath_prepend(str(site))
+        previous = reset_plugins(PluginHost())
+        try:
+            with TestClient(create_app(CdeConfig(data_root=lake)), raise_server_exceptions=False) as client:
+                yield client
+        finally:
+            reset_plugins(previous)
+
+    return start

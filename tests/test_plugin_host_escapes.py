@@ -226,14 +226,9 @@ ROUTE_MISCHIEF = {  # module → (register_routes body, how the error GET /plugi
 
 
 @pytest.fixture
-def mischief_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def mischief_api(tmp_path: Path, plugin_app: Any) -> Iterator[Any]:
     """The real app with every ROUTE_MISCHIEF plugin installed."""
-    from fastapi.testclient import TestClient
-
-    from cde_core.config import CdeConfig
-    from cde_core.plugins import PluginHost, reset_plugins
     from cde_core.testing import write_bars_lake
-    from cde_server.api.app import create_app
 
     site = tmp_path / "site"
     for module, (body, _error) in ROUTE_MISCHIEF.items():
@@ -241,14 +236,8 @@ def mischief_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[An
                   "from cde_core import hookimpl\nfrom cde_server.contributions import route_keys\n\n"
                   f"@hookimpl\ndef register_routes(app):\n{body}")
         install_fake_distribution(site, f"cde-{module.replace('_', '-')}", f"cde_routes_{module}", source, module)
-    lake = write_bars_lake(tmp_path / "lake", "time-1h", ["AAAUSDT"], 24)
-    monkeypatch.syspath_prepend(str(site))
-    previous = reset_plugins(PluginHost())
-    try:
-        with TestClient(create_app(CdeConfig(data_root=lake)), raise_server_exceptions=False) as client:
-            yield client
-    finally:
-        reset_plugins(previous)
+    with plugin_app(site, write_bars_lake(tmp_path / "lake", "time-1h", ["AAAUSDT"], 24)) as client:
+        yield client
 
 
 def test_a_plugin_cannot_remove_replace_or_shadow_builtin_routes(mischief_api: Any) -> None:

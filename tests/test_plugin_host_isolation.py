@@ -286,21 +286,10 @@ def test_a_failing_strategy_is_named_with_its_distribution(run_cde, site: Path, 
 
 
 @pytest.fixture
-def api_client(site: Path, bars_lake: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def api_client(site: Path, bars_lake: Path, plugin_app: Any) -> Iterator[Any]:
     """The real app (every installed plugin plus the throwaway ones) on the bars lake."""
-    from fastapi.testclient import TestClient
-
-    from cde_core.config import CdeConfig
-    from cde_core.plugins import PluginHost, reset_plugins
-    from cde_server.api.app import create_app
-
-    monkeypatch.syspath_prepend(str(site))
-    previous = reset_plugins(PluginHost())
-    try:
-        with TestClient(create_app(CdeConfig(data_root=bars_lake)), raise_server_exceptions=False) as client:
-            yield client
-    finally:
-        reset_plugins(previous)
+    with plugin_app(site, bars_lake) as client:
+        yield client
 
 
 def test_the_api_keeps_its_routes_and_serves_the_plugins(api_client: Any) -> None:

@@ -90,22 +90,11 @@ def test_a_factor_leaving_through_a_base_exception_fails_the_command_naming_it( 
 
 
 @pytest.fixture
-def escaping_api(runtime_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from fastapi.testclient import TestClient
-
-    from cde_core.config import CdeConfig
-    from cde_core.plugins import PluginHost, reset_plugins
+def escaping_api(runtime_site: Path, tmp_path: Path, plugin_app: Any) -> Iterator[Any]:
     from cde_core.testing import write_bars_lake
-    from cde_server.api.app import create_app
 
-    lake = write_bars_lake(tmp_path / "lake", "time-1h", ["AAAUSDT"], 48)
-    monkeypatch.syspath_prepend(str(runtime_site))
-    previous = reset_plugins(PluginHost())
-    try:
-        with TestClient(create_app(CdeConfig(data_root=lake)), raise_server_exceptions=False) as client:
-            yield client
-    finally:
-        reset_plugins(previous)
+    with plugin_app(runtime_site, write_bars_lake(tmp_path / "lake", "time-1h", ["AAAUSDT"], 48)) as client:
+        yield client
 
 
 def test_the_api_answers_a_base_exception_of_a_plugin_as_its_failure(escaping_api: Any) -> None:
