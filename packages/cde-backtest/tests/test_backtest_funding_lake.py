@@ -40,10 +40,10 @@ def write_bars(lake: Lake, symbol: str) -> None:
                          Provenance(source="test", rows=N_BARS))
 
 
-def write_funding(lake: Lake, symbol: str, month: str, events: list[tuple[str, float]]) -> None:
+def write_funding(lake: Lake, symbol: str, month: str, events: list[tuple[str, float]], interval: int = 8) -> None:
     table = pa.table({"calc_time": pa.array(pd.to_datetime([e[0] for e in events], utc=True),
                                             FUNDING_SCHEMA.field("calc_time").type),
-                      "funding_interval_hours": pa.array([8] * len(events), pa.int64()),
+                      "funding_interval_hours": pa.array([interval] * len(events), pa.int64()),
                       "funding_rate": [e[1] for e in events]}, schema=FUNDING_SCHEMA)
     lake.write_partition(lake.funding_dir("binance", "um", symbol, pd.Timestamp(month + "-01").date()), table,
                          Provenance(source="test", rows=len(events)))
@@ -90,3 +90,54 @@ def test_a_symbol_without_a_bar_in_the_period_pays_on_its_next_bar_never_earlier
     rates = pd.DataFrame({"symbol": ["A", "B"], "calc_time": calc, "funding_rate": [0.1, 0.2]})
     column = funding_column(index, rates)
     assert column[column != 0].to_dict() == {(hours[1], "A"): 0.1, (hours[3], "B"): 0.2}
+
+
+def funding_notice(notices: list[str]) -> list[str]:
+    return [n for n in notices if "funding" in n]
+
+
+def test_a_perpetual_run_without_any_funding_tree_says_it_pays_none(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    lake = Lake(tmp_path)
+    write_bars(lake, "BTCUSDT")
+    result = run_backtest(backtest_request(), lake)
+    assert result.metrics.total_funding == 0.0
+    [notice] = funding_notice(result.notices)
+    assert "no funding settlements" in notice and "BTCUSDT" in notice
+    assert "cde download --kind fundingRate --exchange binance --market um --symbols BTCUSDT" in notice
+
+
+def test_a_symbol_the_tree_lacks_and_a_missing_settlement_are_named_not_paid_as_zero(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    lake = Lake(tmp_path)
+    write_bars(lake, "BTCUSDT")
+    write_bars(lake, "ETHUSDT")
+    # BTC settles at 00:00 and 08:00 of its 12 hourly bars: complete; ETH has no settlement at all
+    write_funding(lake, "BTCUSDT", "2024-01", [("2024-01-01T00:00:00.001", 0.001), ("2024-01-01T08:00:00.002", 0.001)])
+    panel = load_panel(lake, bars="time-1h", features=None, exchange="binance", market="um")
+    [notice] = funding_notice(panel.attrs["coverage_notices"])
+    assert "1 of 2 symbols" in notice and "ETHUSDT 2024-01-01 00:00 … 2024-01-01 12:00" in notice
+    assert "BTCUSDT 2024" not in notice and "--symbols ETHUSDT " in notice
+
+
+@pytest.mark.parametrize(("interval", "times", "gap"), [
+    (8, ["00:00:00.001"], "BTCUSDT 2024-01-01 00:00 … 2024-01-01 12:00"),  # the 08:00 settlement is missing
+    (4, ["00:00:00.001", "08:00:00.001"], "BTCUSDT 2024-01-01 00:00 … 2024-01-01 08:00"),  # 4h: 04:00 missing
+    (4, ["04:00:00.001"], "BTCUSDT 2024-01-01 04:00 … 2024-01-01 12:00"),  # 4h: 08:00 missing, 12:00 not yet
+])
+def test_a_settlement_due_in_the_bars_but_missing_is_a_notice(tmp_path, interval, times, gap) -> None:  # type: ignore[no-untyped-def]
+    lake = Lake(tmp_path)
+    write_bars(lake, "BTCUSDT")
+    write_funding(lake, "BTCUSDT", "2024-01", [(f"2024-01-01T{t}", 0.001) for t in times], interval)
+    notices = funding_notice(load_panel(lake, bars="time-1h", features=None, exchange="binance",
+                                        market="um").attrs["coverage_notices"])
+    [notice] = notices
+    assert gap in notice and "pay no funding" in notice
+
+
+def test_settlements_every_interval_give_no_notice_at_4h_or_8h(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    lake = Lake(tmp_path)
+    write_bars(lake, "BTCUSDT")
+    write_bars(lake, "ETHUSDT")
+    write_funding(lake, "BTCUSDT", "2024-01", [(f"2024-01-01T{h:02d}:00:00.003", 0.001) for h in (4, 8)], 4)
+    write_funding(lake, "ETHUSDT", "2024-01", [("2024-01-01T08:00:00.003", 0.001)], 8)
+    panel = load_panel(lake, bars="time-1h", features=None, exchange="binance", market="um")
+    assert funding_notice(panel.attrs["coverage_notices"]) == []

@@ -18,7 +18,7 @@ from cde_backtest.service import run_backtest
 from cde_core.errors import ConfigError, NotFoundError
 from cde_core.lake import Lake, Provenance
 from cde_core.lake_location import lake_location
-from cde_core.schemas import BARS_SCHEMA
+from cde_core.schemas import BARS_SCHEMA, FUNDING_SCHEMA
 from cde_core.visual.plotly_asset import asset_name
 
 N_SYMBOLS = 6
@@ -49,6 +49,14 @@ def _write_lake(root, make_panel) -> tuple[Lake, pd.DataFrame]:
                           "ret_log_72": pa.array(np.log(frame["close"] / frame["close"].shift(72)), pa.float64())})
         lake.write_partition(lake.features_dir("fs1", "binance", "um", symbol), feats,
                              Provenance(source="test", rows=len(frame)))
+        # zero-rate settlements every 8 h: a complete funding tree (a perpetual run without one says so)
+        calc = pd.date_range(ts.min().floor("D"), ts.max() + pd.Timedelta(hours=8), freq="8h")
+        for month, stamps in pd.Series(calc).groupby(calc.strftime("%Y-%m")):
+            lake.write_partition(lake.funding_dir("binance", "um", symbol, pd.Timestamp(month + "-01").date()),
+                                 pa.table({"calc_time": pa.array(stamps, FUNDING_SCHEMA.field("calc_time").type),
+                                           "funding_interval_hours": pa.array(np.full(len(stamps), 8), pa.int64()),
+                                           "funding_rate": np.zeros(len(stamps))}, schema=FUNDING_SCHEMA),
+                                 Provenance(source="test", rows=len(stamps)))
     return lake, panel
 
 

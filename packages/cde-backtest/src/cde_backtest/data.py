@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from cde_backtest.coverage import coverage_notices
-from cde_backtest.funding import funding_column, read_funding
+from cde_backtest.funding import funding_column, funding_notices, read_funding
 from cde_core.errors import DataError, NotFoundError
 from cde_core.lake import Lake, safe_value
 from cde_core.lake_location import LakePath
@@ -75,7 +75,8 @@ def load_panel(lake: Lake, *, bars: str, features: str | None, exchange: str, ma
     (:func:`cde_core.schemas.bar_clock_column`). For um/cm perpetuals whose bars carry no ``funding_rate``,
     the column is filled from the lake's funding tree when it holds their settlements
     (:mod:`cde_backtest.funding`). ``panel.attrs[COVERAGE_ATTR]`` lists what of the request the lake
-    lacks (:func:`cde_backtest.coverage.coverage_notices`)."""
+    lacks (:func:`cde_backtest.coverage.coverage_notices`; perpetuals' missing settlements,
+    :func:`cde_backtest.funding.funding_notices`)."""
     panel = _read(lake, "bars", bars, "bars spec", exchange, market, symbols, start, end,
                   [*BAR_COLUMNS, "funding_rate"])
     check_found(panel, lake.root / "bars" / f"spec={bars}", exchange=exchange, market=market, symbols=symbols,
@@ -83,10 +84,12 @@ def load_panel(lake: Lake, *, bars: str, features: str | None, exchange: str, ma
     missing = [c for c in BAR_COLUMNS if c not in panel.columns]
     if missing:
         raise DataError(f"bars lack column(s) {', '.join(missing)}", where=f"bars/spec={bars}")
+    funding = []
     if "funding_rate" not in panel.columns:  # perpetuals: settlements from the funding tree, when downloaded
         rates = read_funding(lake, exchange, market, sorted(panel.index.get_level_values("symbol").unique()))
         if rates is not None:
             panel = panel.assign(funding_rate=funding_column(panel.index, rates))
+        funding = funding_notices(panel.index, rates, exchange, market)
     # cast before the join: a per-column astype of the joined frame would split its ~170 feature columns
     # into one block each, and every later column insert would raise pandas' PerformanceWarning
     panel = panel.astype({c: np.float64 for c in BAR_COLUMNS})
@@ -98,7 +101,7 @@ def load_panel(lake: Lake, *, bars: str, features: str | None, exchange: str, ma
                                None if end is None else _utc(end))
     if feats is not None:
         panel = panel.join(feats, how="left")
-    panel.attrs[COVERAGE_ATTR] = notices
+    panel.attrs[COVERAGE_ATTR] = notices + funding
     return panel
 
 
