@@ -251,3 +251,28 @@ def test_cli_pit_warns_when_windows_reach_past_the_lake(lake: Lake) -> None:
         "(2024-01-20); from 2024-01-28 they have no rows: download the later days, or end the range at 2024-01-21")
     inside = CliRunner().invoke(app, [*base, "--start", "2024-01-08", "--end", "2024-01-21"])
     assert inside.exit_code == 0 and inside.stderr == "", inside.output
+
+
+def test_cli_pit_warns_when_a_window_holds_days_the_lake_has_no_trades_of_on_any_symbol(lake: Lake) -> None:
+    """Days 10–12 deleted for every symbol (a download gap inside the lake): the universes whose window
+    holds them rank on fewer days, which reads as a full trailing volume unless said; one symbol's gap
+    (DDD, EEE) is that symbol not trading and says nothing."""
+    import typer
+
+    from cde_exchanges.universe.cli import register
+
+    base = lake.root / "trades" / f"exchange={EX}" / f"market={MKT}"
+    for day in ("2024-01-11", "2024-01-12", "2024-01-13"):
+        for folder in base.glob(f"symbol=*/date={day}"):
+            shutil.rmtree(folder)
+    app = typer.Typer()
+    register(app)
+    cli = ["universe", "pit", "--n", "2", "--data-root", str(lake.root), "--json", "--lookback-days", "3"]
+    hit = CliRunner().invoke(app, [*cli, "--start", "2024-01-10", "--end", "2024-01-20"])
+    assert hit.exit_code == 0, hit.output
+    assert hit.stderr.strip() == (
+        "warning: 5 as-of date(s) from 2024-01-12 rank on a trailing window with day(s) the lake holds no trades of "
+        "any symbol on (2024-01-11, 2024-01-12, 2024-01-13), counted as zero volume: download those days "
+        "(`cde download --exchange binance --market spot --start 2024-01-11 --end 2024-01-13`)")
+    clear = CliRunner().invoke(app, [*cli, "--start", "2024-01-17", "--end", "2024-01-20"])
+    assert clear.exit_code == 0 and clear.stderr == "", clear.output

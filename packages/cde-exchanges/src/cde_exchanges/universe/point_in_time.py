@@ -109,7 +109,8 @@ def point_in_time_universe(lake: Lake, exchange: str, market: str, n: int, start
     daily = daily_quote_volumes(lake, exchange, market, start - timedelta(days=lookback_days),
                                 end - timedelta(days=1))
     universe = rank_by_trailing_volume(daily, as_of, request.n, request.lookback_days)
-    universe.attrs[WINDOW_NOTICES] = partial_window_notices(daily, as_of, request.lookback_days)
+    universe.attrs[WINDOW_NOTICES] = partial_window_notices(daily, as_of, request.lookback_days,
+                                                               where=f"--exchange {exchange} --market {market}")
     return universe
 
 
@@ -117,9 +118,11 @@ def point_in_time_universe(lake: Lake, exchange: str, market: str, n: int, start
 WINDOW_NOTICES = "partial_windows"
 
 
-def partial_window_notices(daily: pd.DataFrame, as_of: list[date], lookback_days: int) -> list[str]:
-    """As-of dates whose trailing window reaches past the lake's first or last day of trades: ranked on
-    fewer days than ``lookback_days`` (or left out), which looks like a full universe unless said."""
+def partial_window_notices(daily: pd.DataFrame, as_of: list[date], lookback_days: int, *, where: str = "") -> list[str]:
+    """As-of dates whose trailing window reaches past the lake's first or last day of trades, or holds a day
+    between them on which no symbol has a partition (a download gap): ranked on fewer days than
+    ``lookback_days`` (or left out), which looks like a full universe unless said. ``where`` (the
+    ``--exchange``/``--market`` options) completes the download command a notice suggests."""
     if daily.empty:
         return []
     first, last = min(daily["date"]), max(daily["date"])
@@ -134,6 +137,15 @@ def partial_window_notices(daily: pd.DataFrame, as_of: list[date], lookback_days
     if early:
         notices.append(f"{len(early)} as-of date(s) up to {early[-1]} rank on fewer than {lookback_days} days: "
                        f"the lake's trades begin {first}")
+    held = set(daily["date"])
+    holes = [first + timedelta(days=i) for i in range((last - first).days) if first + timedelta(days=i) not in held]
+    if holes:  # no symbol has a partition that day: a download gap, not a day without trading
+        hit = [d for d in as_of if any(d - timedelta(days=lookback_days) <= h < d for h in holes)]
+        if hit:
+            shown = ", ".join(str(h) for h in holes[:5]) + (f" and {len(holes) - 5} more" if len(holes) > 5 else "")
+            notices.append(f"{len(hit)} as-of date(s) from {hit[0]} rank on a trailing window with day(s) the lake "
+                           f"holds no trades of any symbol on ({shown}), counted as zero volume: download "
+                           f"those days (`cde download {where} --start {holes[0]} --end {holes[-1]}`)")
     return notices
 
 
