@@ -276,3 +276,32 @@ def test_cli_pit_warns_when_a_window_holds_days_the_lake_has_no_trades_of_on_any
         "(`cde download --exchange binance --market spot --start 2024-01-11 --end 2024-01-13`)")
     clear = CliRunner().invoke(app, [*cli, "--start", "2024-01-17", "--end", "2024-01-20"])
     assert clear.exit_code == 0 and clear.stderr == "", clear.output
+
+
+def test_cli_pit_out_writes_the_format_its_suffix_names_and_refuses_others(lake: Lake, tmp_path: Path) -> None:
+    """--out pool.csv used to hold Parquet bytes (garbage to any CSV reader); each format now round-trips
+    to the same universe, and a suffix naming no format is refused before anything is written."""
+    import typer
+
+    from cde_core.errors import ConfigError
+    from cde_exchanges.universe.cli import register
+
+    app = typer.Typer()
+    register(app)
+    args = ["universe", "pit", "--start", "2024-01-08", "--end", "2024-01-20", "--n", "3", "--data-root",
+            str(lake.root)]
+    expected = point_in_time_universe(lake, EX, MKT, 3, date(2024, 1, 8), date(2024, 1, 20))
+    readers = {"u.parquet": lambda p: pd.read_parquet(p), "u.PQ": lambda p: pd.read_parquet(p),
+               "u.csv": lambda p: pd.read_csv(p), "u.json": lambda p: pd.DataFrame(json.loads(p.read_text()))}
+    for name, read in readers.items():
+        shown = CliRunner().invoke(app, [*args, "--out", str(tmp_path / name)])
+        assert shown.exit_code == 0, shown.output
+        got = read(tmp_path / name)
+        assert [str(d)[:10] for d in got["date"]] == [d.isoformat() for d in expected["date"]], name
+        assert got["symbol"].tolist() == expected["symbol"].tolist(), name
+        assert got["rank"].tolist() == expected["rank"].tolist(), name
+        assert got["trailing_quote_volume"].tolist() == expected["trailing_quote_volume"].tolist(), name
+    refused = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "u.txt")])
+    assert isinstance(refused.exception, ConfigError)
+    assert "suffix '.txt'" in str(refused.exception) and ".csv or .json" in refused.exception.hint
+    assert not (tmp_path / "u.txt").exists()

@@ -74,8 +74,8 @@ def pit_command(
     lookback_days: Annotated[int, typer.Option(min=1, help="trailing quote-volume window, days")] = 7,
     rebalance: Annotated[RebalanceChoice, typer.Option(help="as-of schedule")] = RebalanceChoice.daily,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON records")] = False,
-    out: Annotated[Path | None, typer.Option(help="also write the universe to this Parquet file",
-                                             dir_okay=False)] = None,
+    out: Annotated[Path | None, typer.Option(help="also write the universe to this file: .parquet (or .pq), "
+                                             ".csv or .json, by its suffix", dir_okay=False)] = None,
     # a str, not a Path: pathlib would fold s3://bucket/lake into the local folder s3:/bucket/lake
     data_root: Annotated[str | None, typer.Option(metavar="<path|url>", help="lake root, a folder or "
                                                   "s3://bucket/prefix (default: config data_root)")] = None,
@@ -95,6 +95,8 @@ def pit_command(
 
     request = PointInTimeRequest(exchange=exchange, market=market, n=n, start=start.date(), end=end.date(),
                                  lookback_days=lookback_days, rebalance=rebalance.value)
+    if out is not None:
+        _out_format(out)  # refuse an unknown suffix before the lake is read
     lake = Lake(data_root or get_config().data_root)
     universe = point_in_time_universe(lake, request.exchange, request.market, request.n, request.start,
                                       request.end, request.lookback_days, request.rebalance)
@@ -103,10 +105,9 @@ def pit_command(
     for notice in universe.attrs.get(WINDOW_NOTICES, []):  # stderr: --json stays one JSON document
         typer.echo(f"warning: {notice}", err=True)
     if out is not None:
-        _write_parquet(universe, out)
+        _write(universe, out)
     if as_json:
-        records = universe.assign(date=universe["date"].map(lambda d: d.isoformat()))
-        typer.echo(json.dumps(records.to_dict(orient="records"), indent=1))
+        typer.echo(_json_records(universe))
         return
     from rich.console import Console
     from rich.table import Table
@@ -123,12 +124,40 @@ def pit_command(
         Console(stderr=True).print(f"wrote {len(universe)} rows to {out}")
 
 
-def _write_parquet(universe: pd.DataFrame, path: Path) -> None:
+#: ``--out`` suffix → format; any other suffix is refused (a Parquet file named pool.csv reads as garbage)
+OUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".json": "json"}
+
+
+def _out_format(path: Path) -> str:
+    from cde_core.errors import ConfigError
+
+    found = OUT_FORMATS.get(path.suffix.lower())
+    if found is None:
+        raise ConfigError(f"--out {path}: the suffix '{path.suffix}' names no format the universe is written in",
+                          where="universe pit", hint="end the file name in .parquet (or .pq), .csv or .json")
+    return found
+
+
+def _json_records(universe: pd.DataFrame) -> str:
+    """One record per (date, symbol), dates as YYYY-MM-DD: what ``--json`` prints and ``--out x.json`` holds."""
+    records = universe.assign(date=universe["date"].map(lambda d: d.isoformat()))
+    return json.dumps(records.to_dict(orient="records"), indent=1)
+
+
+def _write(universe: pd.DataFrame, path: Path) -> None:
+    """Write the universe in the format its suffix names, atomically (no half-written file)."""
     import pyarrow as pa
 
+    from cde_core.atomic import atomic_write_bytes
     from cde_core.parquet_encoding import write_parquet
 
-    write_parquet(path, pa.Table.from_pandas(universe, preserve_index=False))
+    kind = _out_format(path)
+    if kind == "parquet":
+        write_parquet(path, pa.Table.from_pandas(universe, preserve_index=False))
+    elif kind == "csv":
+        atomic_write_bytes(path, universe.to_csv(index=False).encode())
+    else:
+        atomic_write_bytes(path, (_json_records(universe) + "\n").encode())
 
 
 def register(app: typer.Typer) -> None:
