@@ -122,6 +122,24 @@ def test_boundary_gap_against_an_earlier_run(archive_root: Path, server: Archive
     assert (item.days, item.rows, item.boundary_gaps, item.missing_days) == (2, 100, 1, [])
 
 
+
+def test_a_day_without_provenance_breaks_no_id_chain_and_is_said_to_be_uncounted(tmp_path: Path) -> None:
+    """Days 1–3 continue each other (ids 1–20, 21–40, 41–60); day 2 lost its provenance. ``lake ls`` used to
+    hold day 3 against day 1's last id and report a boundary gap that is not there, and to show the rows of
+    days 1 and 3 as the symbol's rows without saying day 2's are not in them."""
+    lake = Lake(tmp_path)
+    days = [date(2024, 1, 1), date(2024, 1, 2), date(2024, 1, 3)]
+    for i, day in enumerate(days):
+        table = random_trades(day, 20, first_id=1 + 20 * i)
+        lake.write_partition(lake.trades_dir("binance", "spot", "BTCUSDT", day), table,
+                             Provenance(source="x", rows=20, first_trade_id=1 + 20 * i, last_trade_id=20 + 20 * i))
+    bare = lake.trades_dir("binance", "spot", "BTCUSDT", days[1]) / "part-0.parquet"
+    pq.write_table(pq.read_table(bare).replace_schema_metadata(None), bare)
+    [item] = inventory(lake)
+    assert (item.days, item.rows, item.boundary_gaps, item.missing_days) == (3, 40, 0, [])
+    assert item.issues == ["2024-01-02: no provenance; its rows are not in the row count and its trade ids not "
+                           "in the gap counts"]
+
 def test_verify_catches_tampering(tmp_path: Path) -> None:
     lake = Lake(tmp_path)
     day = date(2024, 1, 2)

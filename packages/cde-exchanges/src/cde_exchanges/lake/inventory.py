@@ -40,7 +40,7 @@ class SymbolInventory(BaseModel):
     first_date: date
     last_date: date
     days: int = Field(description="partitions present (days; months in monthly trees)")
-    rows: int
+    rows: int = Field(description="rows of the partitions whose provenance could be read (the others are issues)")
     missing_days: list[date] = Field(default_factory=list, description="partitions absent in the range")
     id_gaps: int = Field(0, description="trade-id gaps found while downloading (provenance validation)")
     boundary_gaps: int = Field(0, description="consecutive days whose ids do not continue (first != last + 1)")
@@ -154,6 +154,10 @@ def _missing(keys: list[date], monthly: bool) -> list[date]:
     return missing
 
 
+#: said of a partition whose provenance cannot be read: ``rows`` and the id checks leave it out
+_UNCOUNTED = "; its rows are not in the row count and its trade ids not in the gap counts"
+
+
 def inventory(lake: Lake, *, exchange: str | None = None, market: str | None = None,
               symbol: str | None = None,
               read_provenance: Callable[[LakePath], Provenance | None] | None = None,
@@ -175,10 +179,12 @@ def inventory(lake: Lake, *, exchange: str | None = None, market: str | None = N
             except RemoteError:
                 raise  # the store is down: every day would look bad, so stop and say that instead
             except CdeError as exc:
-                issues.append(f"{day}: {exc}")
+                issues.append(f"{day}: {exc}{_UNCOUNTED}")
+                prev_last = None  # its ids are unknown: the next day cannot be said to continue it or not
                 continue
             if prov is None:
-                issues.append(f"{day}: no provenance")
+                issues.append(f"{day}: no provenance{_UNCOUNTED}")
+                prev_last = None
                 continue
             rows += prov.rows
             elsewhere = _provenance_elsewhere(series.tree, series.values, prov)
