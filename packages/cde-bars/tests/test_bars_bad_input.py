@@ -301,3 +301,26 @@ def test_build_bars_refuses_a_side_column_that_is_not_zero_one(codes: tuple[floa
     first = int(np.flatnonzero(~trades["is_buyer_maker"].to_numpy())[0])  # codes[1] is where it was False
     with pytest.raises(SchemaError, match=rf"'is_buyer_maker' holds {re.escape(shown)} at row {first};"):
         build_bars(coded, "time", interval="5m")
+
+
+def _float_params() -> list[tuple[str, str]]:
+    """(builder, parameter) for every number-valued parameter of every builder."""
+    out = []
+    for builder in BUILDER_TYPES:
+        for name, fld in builder.Params.model_fields.items():
+            if fld.annotation in (float, float | None):
+                out.append((builder.name, name))
+    return out
+
+
+@pytest.mark.parametrize(("bar", "name"), _float_params())
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_a_non_finite_parameter_is_refused_by_name_not_built(bar: str, name: str, value: float) -> None:
+    """An infinite threshold built no bar (build_bars: an empty frame; cde aggregate: 'internal
+    error: OverflowError' from the spec id); an infinite bars_per_day made every trade a bar."""
+    params = {**params_of(bar), name: value}
+    if name != "threshold" and bar in ("tick", "volume", "dollar"):
+        params.setdefault("threshold", 50.0)
+    with pytest.raises(ConfigError) as caught:
+        build_bars(frame(50), bar, **params)
+    assert f"bad parameter '{name}'" in str(caught.value) and "\n" not in str(caught.value)

@@ -34,7 +34,10 @@ def interval_label(seconds: int) -> str:
 
 
 class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Every builder parameter is a finite number: an infinite threshold (or ``bars_per_day``,
+    ``expected_ticks_max`` …) builds no bar, or one per trade, and cannot be named in a spec id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TimeBarParams(_Params):
