@@ -167,3 +167,17 @@ def test_cli_aggregate_refuses_an_infinite_threshold_in_one_line(
     assert cli.run(args, debug=False) == 1
     err = capsys.readouterr().err.strip()
     assert "internal error" not in err and "finite number" in err and len(err.splitlines()) == 1
+
+
+def test_cli_aggregate_refuses_a_threshold_day_given_as_a_local_midnight(
+        lake_config: Lake, capsys: pytest.CaptureFixture[str]) -> None:
+    """A key at a Tokyo midnight (15:00 UTC the day before) was read as the local day."""
+    cli = pytest.importorskip("cde_server.cli.main")
+    args = ["aggregate", "--bar", "tick", "--threshold", "50", "-p",
+            "thresholds={2024-01-02T00:00:00+09:00: 20}", "--exchange", "binance", "--market", "spot",
+            "--symbols", "BTCUSDT", "--start", "2024-01-01", "--end", "2024-01-02"]
+    capsys.readouterr()
+    assert cli.run(args, debug=False) == 1
+    err = capsys.readouterr().err.strip()
+    assert "2024-01-01 15:00 UTC" in err and "internal error" not in err and len(err.splitlines()) == 1
+    assert not (lake_config.root / "bars").exists()

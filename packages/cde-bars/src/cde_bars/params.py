@@ -4,7 +4,7 @@ REST JSON schema."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -31,6 +31,26 @@ def interval_label(seconds: int) -> str:
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def _utc_day(key: Any) -> Any:
+    """The UTC day of a datetime key (a string with a time part too), which must be 00:00 UTC;
+    other keys are left to pydantic's date parsing."""
+    shown = key
+    if isinstance(key, str):
+        text = key.strip()
+        try:
+            key = datetime.fromisoformat(text) if len(text) > 10 else date.fromisoformat(text)
+        except ValueError:
+            return key
+    if not isinstance(key, datetime):  # pandas.Timestamp is a datetime
+        return key
+    if key.tzinfo is not None:
+        key = key.astimezone(UTC)
+    if key.time() != time(0):
+        raise ValueError(f"thresholds key {shown} is {key:%Y-%m-%d %H:%M} UTC, not the start of a UTC "
+                         "day: key thresholds by date (or timestamps at 00:00 UTC)")
+    return key.date()
 
 
 class _Params(BaseModel):
@@ -80,14 +100,21 @@ class ThresholdBarParams(_Params):
     @field_validator("thresholds", mode="before")
     @classmethod
     def _days_of_series(cls, value: Any) -> Any:
-        """Accept a pandas Series / any mapping keyed by dates, datetimes or Timestamps (UTC days)."""
+        """Accept a pandas Series / any mapping keyed by dates, datetimes or Timestamps (UTC days).
+
+        A timestamp key must be a UTC midnight and each day given once: a Tokyo midnight is 15:00
+        UTC of the day before, and a noon key cannot start a threshold at noon — both were taken
+        silently as a whole UTC day (the first a day early), and a second key of the same day
+        silently replaced the first."""
         if value is None or not hasattr(value, "items"):
             return value
-        out = {}
+        out: dict[Any, Any] = {}
         for key, threshold in value.items():
-            if hasattr(key, "tzinfo") and key.tzinfo is not None:
-                key = key.astimezone(UTC)
-            out[key.date() if isinstance(key, datetime) else key] = threshold
+            day = _utc_day(key)
+            if day in out:
+                raise ValueError(f"thresholds give the UTC day {day} twice (key {key}): one threshold "
+                                 "per day")
+            out[day] = threshold
         return out
 
     @field_validator("thresholds")
