@@ -354,3 +354,16 @@ def test_a_non_finite_parameter_is_refused_by_name_not_built(bar: str, name: str
     with pytest.raises(ConfigError) as caught:
         build_bars(frame(50), bar, **params)
     assert f"bad parameter '{name}'" in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("bar", ["tick", "volume", "dollar"])
+@pytest.mark.parametrize("extra", [{}, {"thresholds": {"2024-03-04": 40.0}}])
+def test_window_days_without_bars_per_day_is_refused_not_ignored(bar: str, extra: dict) -> None:
+    """window_days=3 alone built fixed-threshold bars, silently, as if no dynamic threshold was asked."""
+    with pytest.raises(ConfigError) as caught:
+        build_bars(frame(50), bar, threshold=30.0, window_days=3, **extra)
+    assert "bad parameter 'window_days'" in str(caught.value) and "bars_per_day" in str(caught.value)
+    dynamic = build_bars(frame(50), bar, threshold=30.0, window_days=3, bars_per_day=5.0)
+    fixed = build_bars(frame(50), bar, threshold=30.0, window_days=7)  # the default, said out loud
+    pd.testing.assert_frame_equal(fixed, build_bars(frame(50), bar, threshold=30.0))
+    assert len(dynamic) == len(fixed)  # one day: the dynamic threshold has no history yet

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 if TYPE_CHECKING:  # numpy loads on first use: registering builders stays cheap
     import numpy as np
@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # numpy loads on first use: registering builders stays cheap
 _INTERVAL = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 DAY_SECONDS = 86_400
+WINDOW_DAYS_DEFAULT = 7
 
 
 def interval_seconds(text: str) -> int:
@@ -90,8 +91,8 @@ class ThresholdBarParams(_Params):
     bars_per_day: float | None = Field(None, gt=0, description="dynamic threshold: at each UTC day change, "
                                        "threshold = mean daily measure of the past window_days / "
                                        "bars_per_day")
-    window_days: int = Field(7, ge=1, le=366, description="trailing days of the dynamic threshold "
-                             "(days without trades count as zero)")
+    window_days: int = Field(WINDOW_DAYS_DEFAULT, ge=1, le=366, description="trailing days of the "
+                             "dynamic threshold (days without trades count as zero)")
     thresholds: dict[date, float] | None = Field(None, description="your own threshold per UTC day "
                                                  "(date -> value, e.g. a pandas Series): a day not listed "
                                                  "keeps the latest earlier listed value, days before the "
@@ -133,6 +134,16 @@ class ThresholdBarParams(_Params):
         if self.thresholds is not None and self.bars_per_day is not None:
             raise ValueError("give bars_per_day or thresholds, not both")
         return self
+
+    @field_validator("window_days")
+    @classmethod
+    def _window_needs_bars_per_day(cls, value: int, info: ValidationInfo) -> int:
+        """It shapes only the ``bars_per_day`` threshold: alone (or with ``thresholds``) it built
+        fixed-threshold bars silently, as if the user had asked for none."""
+        if value != WINDOW_DAYS_DEFAULT and info.data.get("bars_per_day") is None:
+            raise ValueError(f"window_days={value} needs bars_per_day (it sets the trailing days of the "
+                             "dynamic threshold): give bars_per_day too, or drop window_days")
+        return value
 
     def day_thresholds(self) -> tuple[np.ndarray, np.ndarray]:
         """(UTC day numbers, thresholds) of ``thresholds``, sorted by day."""
