@@ -15,7 +15,7 @@ from cde_core.schemas import TRADES_SCHEMA
 BASE_TS = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z in µs
 DELTAS = [0, 0, 1, 250_000, 59_000_000, 3_600_000_000, 2 * 86_400_000_000 + 7]
 PRICES = [99.5, 100.0, 100.5, 101.0, 102.25]
-QTYS = [0.25, 0.5, 1.0, 2.0, 3.0]
+QTYS = [0.0, 0.25, 0.5, 1.0, 2.0, 3.0]  # 0: trades of zero size are allowed (docs/bars.md)
 
 
 @st.composite

@@ -6,8 +6,9 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
-from cde_bars_lake import write_trades_lake
+from cde_bars_lake import random_day, write_trades_lake
 
 from cde_bars import AggregateRequest, aggregate_lake, build_bars, read_bars
 from cde_bars.bars_lake import MANIFEST
@@ -355,3 +356,49 @@ def test_a_threshold_that_closes_no_bar_is_an_error_not_zero_bars(lake: Lake, ba
             aggregate_lake(asked, lake=lake, executor=executor())
     flushed = aggregate_lake(asked.model_copy(update={"flush": True}), lake=lake, executor=executor())
     assert [s.bars for s in flushed.symbols] == [1, 1]
+
+
+@pytest.mark.parametrize(("bar", "params"), [*NEVER_CLOSING[:1], ("time", {"interval": "1h", "fill": True})])
+@pytest.mark.parametrize("flush", [False, True])
+def test_a_range_whose_day_files_hold_no_trades_says_so(lake: Lake, bar: str, params: dict,
+                                                        flush: bool) -> None:
+    """Empty day files (0 rows) were blamed on the threshold: 'no dollar bar closed … lower the
+    threshold … or pass --flush', even to a time builder and to a run with --flush."""
+    from cde_core.errors import DataError
+    from cde_core.lake import Provenance
+    from cde_core.schemas import TRADES_SCHEMA
+
+    write_trades_lake(lake, "ETHUSDT", DAYS[:2], seed=1)
+    for day in DAYS[:2]:
+        lake.write_partition(lake.trades_dir("binance", "spot", "BTCUSDT", day), TRADES_SCHEMA.empty_table(),
+                             Provenance(source="test: a day without trades", rows=0))
+    asked = request(bar, {**params, "threshold": 1.0} if bar != "time" else params, end=DAYS[1], flush=flush)
+    for _ in range(2):  # and on the re-run, which finds the (empty) bars up to date
+        with pytest.raises(DataError) as caught:
+            aggregate_lake(asked, lake=lake, executor=executor())
+        message = str(caught.value)
+        assert message.startswith("no trades of BTCUSDT from 2024-01-30 to 2024-01-31")
+        assert "ETHUSDT" not in message and "threshold" not in message and "--flush" not in message
+
+
+def test_time_bars_all_in_an_interval_ending_after_the_range_are_not_told_to_lower_a_threshold(
+        lake: Lake) -> None:
+    """7-minute intervals are epoch-aligned: 23:56 … 00:03 straddles midnight, so trades at 23:58 of
+    the range's last day make no complete bar; the advice is about the range or --flush."""
+    from cde_core.errors import DataError
+    from cde_core.lake import Provenance
+
+    day = random_day(date(2024, 1, 1), 50, seed=2, first_id=1)
+    late = pd.Timestamp("2024-01-01 23:58", tz="UTC").value // 1000
+    ts = pa.array([late + i for i in range(50)], pa.int64()).cast(day.schema.field("ts").type)
+    day = day.set_column(0, "ts", ts)
+    lake.write_partition(lake.trades_dir("binance", "spot", "BTCUSDT", date(2024, 1, 1)), day,
+                         Provenance(source="test", rows=50))
+    asked = AggregateRequest(bar="time", params={"interval": "7m"}, exchange="binance", market="spot",
+                             symbols=["BTCUSDT"], start=date(2024, 1, 1), end=date(2024, 1, 1))
+    with pytest.raises(DataError) as caught:
+        aggregate_lake(asked, lake=lake, executor=executor())
+    assert "no time bar closed for BTCUSDT (50 trades read)" in str(caught.value)
+    assert "threshold" not in str(caught.value) and "--flush" in str(caught.value)
+    flushed = aggregate_lake(asked.model_copy(update={"flush": True}), lake=lake, executor=executor())
+    assert [s.bars for s in flushed.symbols] == [1]

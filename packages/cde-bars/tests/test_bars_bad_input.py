@@ -241,6 +241,36 @@ def test_a_threshold_series_and_bars_per_day_exclude_each_other() -> None:
         build_bars(frame(50), "dollar", threshold=1e4, thresholds={"2024-03-04": -1.0})
 
 
+TOKYO_MIDNIGHT = pd.Timestamp("2024-03-05", tz="Asia/Tokyo")  # 2024-03-04 15:00 UTC
+
+
+@pytest.mark.parametrize("bar", ["tick", "volume", "dollar"])
+@pytest.mark.parametrize(("thresholds", "words"), [
+    (pd.Series([40.0], index=pd.DatetimeIndex([TOKYO_MIDNIGHT])), "2024-03-04 15:00 UTC"),
+    ({"2024-03-05T00:00:00+09:00": 40.0}, "2024-03-04 15:00 UTC"),
+    (pd.Series([40.0], index=pd.to_datetime(["2024-03-05 12:00"], utc=True)), "2024-03-05 12:00 UTC"),
+    ({pd.Timestamp("2024-03-05 06:30"): 40.0}, "2024-03-05 06:30 UTC"),
+    (pd.Series([40.0, 90.0], index=pd.to_datetime(["2024-03-05", "2024-03-05"], utc=True)), "twice"),
+    ({date(2024, 3, 5): 40.0, "2024-03-05T00:00Z": 90.0}, "twice"),
+])
+def test_a_threshold_series_key_that_is_no_utc_day_is_refused(bar: str, thresholds: object,
+                                                              words: str) -> None:
+    """A Tokyo-midnight key applied its threshold from the UTC day before, a noon key from midnight,
+    and a second key of the same day silently replaced the first; UTC midnights and dates are days."""
+    trades = pa.concat_tables([random_day(DAY, 300, seed=3, first_id=0),
+                               random_day(date(2024, 3, 5), 300, seed=4, first_id=300)])
+    with pytest.raises(ConfigError) as caught:
+        build_bars(trades, bar, threshold=30.0, thresholds=thresholds)
+    assert "thresholds" in str(caught.value) and words in str(caught.value)
+    assert "\n" not in str(caught.value)
+    as_days = [pd.Series([40.0], index=pd.to_datetime(["2024-03-05"], utc=True)),
+               {"2024-03-05T00:00:00Z": 40.0}, {pd.Timestamp("2024-03-05"): 40.0}, {"2024-03-05": 40.0}]
+    want = build_bars(trades, bar, threshold=30.0, thresholds={date(2024, 3, 5): 40.0})
+    assert len(want) != len(build_bars(trades, bar, threshold=30.0))  # the day's threshold matters
+    for same in as_days:
+        pd.testing.assert_frame_equal(build_bars(trades, bar, threshold=30.0, thresholds=same), want)
+
+
 def test_a_threshold_series_in_the_lake_resumes_and_matches_one_pass(tmp_path: Path) -> None:
     lake = Lake(tmp_path)
     days = [date(2024, 1, 30), date(2024, 1, 31), date(2024, 2, 1), date(2024, 2, 2)]
@@ -301,3 +331,39 @@ def test_build_bars_refuses_a_side_column_that_is_not_zero_one(codes: tuple[floa
     first = int(np.flatnonzero(~trades["is_buyer_maker"].to_numpy())[0])  # codes[1] is where it was False
     with pytest.raises(SchemaError, match=rf"'is_buyer_maker' holds {re.escape(shown)} at row {first};"):
         build_bars(coded, "time", interval="5m")
+
+
+def _float_params() -> list[tuple[str, str]]:
+    """(builder, parameter) for every number-valued parameter of every builder."""
+    out = []
+    for builder in BUILDER_TYPES:
+        for name, fld in builder.Params.model_fields.items():
+            if fld.annotation in (float, float | None):
+                out.append((builder.name, name))
+    return out
+
+
+@pytest.mark.parametrize(("bar", "name"), _float_params())
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_a_non_finite_parameter_is_refused_by_name_not_built(bar: str, name: str, value: float) -> None:
+    """An infinite threshold built no bar (build_bars: an empty frame; cde aggregate: 'internal
+    error: OverflowError' from the spec id); an infinite bars_per_day made every trade a bar."""
+    params = {**params_of(bar), name: value}
+    if name != "threshold" and bar in ("tick", "volume", "dollar"):
+        params.setdefault("threshold", 50.0)
+    with pytest.raises(ConfigError) as caught:
+        build_bars(frame(50), bar, **params)
+    assert f"bad parameter '{name}'" in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("bar", ["tick", "volume", "dollar"])
+@pytest.mark.parametrize("extra", [{}, {"thresholds": {"2024-03-04": 40.0}}])
+def test_window_days_without_bars_per_day_is_refused_not_ignored(bar: str, extra: dict) -> None:
+    """window_days=3 alone built fixed-threshold bars, silently, as if no dynamic threshold was asked."""
+    with pytest.raises(ConfigError) as caught:
+        build_bars(frame(50), bar, threshold=30.0, window_days=3, **extra)
+    assert "bad parameter 'window_days'" in str(caught.value) and "bars_per_day" in str(caught.value)
+    dynamic = build_bars(frame(50), bar, threshold=30.0, window_days=3, bars_per_day=5.0)
+    fixed = build_bars(frame(50), bar, threshold=30.0, window_days=7)  # the default, said out loud
+    pd.testing.assert_frame_equal(fixed, build_bars(frame(50), bar, threshold=30.0))
+    assert len(dynamic) == len(fixed)  # one day: the dynamic threshold has no history yet

@@ -153,3 +153,31 @@ def test_cli_aggregate_in_a_subprocess_writes_the_same_bars_to_a_bucket(
     got = read_bars(bucket, report.spec_id, "binance", "spot", "BTCUSDT")
     assert len(got) > 10
     pd.testing.assert_frame_equal(got, read_bars(disk, report.spec_id, "binance", "spot", "BTCUSDT"))
+
+
+@pytest.mark.parametrize("extra", [["--threshold", "inf"], ["--threshold", "1e4", "-p", "bars_per_day=inf"],
+                                   ["--threshold", "-inf"]])
+def test_cli_aggregate_refuses_an_infinite_threshold_in_one_line(
+        lake_config: Lake, capsys: pytest.CaptureFixture[str], extra: list[str]) -> None:
+    """It was 'internal error: OverflowError: cannot convert float infinity to integer', exit 2."""
+    cli = pytest.importorskip("cde_server.cli.main")
+    args = ["aggregate", "--bar", "dollar", *extra, "--exchange", "binance", "--market", "spot",
+            "--symbols", "BTCUSDT", "--start", "2024-01-01", "--end", "2024-01-02"]
+    capsys.readouterr()
+    assert cli.run(args, debug=False) == 1
+    err = capsys.readouterr().err.strip()
+    assert "internal error" not in err and "finite number" in err and len(err.splitlines()) == 1
+
+
+def test_cli_aggregate_refuses_a_threshold_day_given_as_a_local_midnight(
+        lake_config: Lake, capsys: pytest.CaptureFixture[str]) -> None:
+    """A key at a Tokyo midnight (15:00 UTC the day before) was read as the local day."""
+    cli = pytest.importorskip("cde_server.cli.main")
+    args = ["aggregate", "--bar", "tick", "--threshold", "50", "-p",
+            "thresholds={2024-01-02T00:00:00+09:00: 20}", "--exchange", "binance", "--market", "spot",
+            "--symbols", "BTCUSDT", "--start", "2024-01-01", "--end", "2024-01-02"]
+    capsys.readouterr()
+    assert cli.run(args, debug=False) == 1
+    err = capsys.readouterr().err.strip()
+    assert "2024-01-01 15:00 UTC" in err and "internal error" not in err and len(err.splitlines()) == 1
+    assert not (lake_config.root / "bars").exists()

@@ -161,3 +161,29 @@ def test_information_bars_neither_collapse_nor_stall_on_balanced_flow(seed: int,
     assert bars["n_trades"].max() <= 400
     if run or floor > 0:
         assert bars["n_trades"].median() > 1
+
+
+@pytest.mark.parametrize("name", ["volume_imbalance", "dollar_imbalance", "volume_run", "dollar_run"])
+@pytest.mark.parametrize("side", ["taker", "tick_rule"])
+@pytest.mark.parametrize("zeros", [7, 40])
+def test_trades_of_zero_size_never_close_an_information_bar_on_their_own(name: str, side: str,
+                                                                         zeros: int) -> None:
+    """Zero-size trades (allowed) gave a threshold of 0 that θ = 0 'reached': each was a one-trade bar,
+    below expected_ticks_min. A bar now closes on a positive θ, or at the expected_ticks_max cap;
+    the oracle agrees bar for bar."""
+    from cde_bars_oracle import Trade, information_bars
+
+    params = {"expected_ticks_init": 6, "expected_ticks_min": 4, "expected_ticks_max": 12, "side": side}
+    ts0 = 1_704_067_200_000_000
+    trades = [Trade(ts0 + i, i, 100.0 + (i % 3), 0.0 if i < zeros else 1.0 + (i % 2),
+                    0.0 if i < zeros else (100.0 + (i % 3)) * (1.0 + (i % 2)), i % 2 == 0)
+              for i in range(120)]
+    bars = build(name, params, [trades_table(trades)]).to_pylist()
+    assert all(b["volume"] > 0 or b["n_trades"] == 12 for b in bars)
+    measure = "volume" if name.startswith("volume") else "dollar"
+    imbalance = "imbalance" in name
+    closed, rest = information_bars(trades, measure, not imbalance, imbalance_floor=0.7 if imbalance else 0.1,
+                                    ewma_bars=100 if imbalance else 20, **params)
+    want = closed + ([rest] if rest else [])
+    assert [(b["first_trade_id"], b["last_trade_id"]) for b in bars] == \
+        [(b["first_trade_id"], b["last_trade_id"]) for b in want]

@@ -116,7 +116,11 @@ def aggregate_lake(request: AggregateRequest, lake: Lake | None = None, executor
 
 def refuse_symbols_without_bars(lake: Lake, report: AggregateReport, request: AggregateRequest) -> None:
     """A symbol whose trades closed not one bar (a threshold above the whole range's flow) is an
-    error, not a report of "0 bars" with exit 0 that every later stage would silently run without."""
+    error, not a report of "0 bars" with exit 0 that every later stage would silently run without.
+
+    A symbol whose day files in the range hold no trade at all (empty partitions: a listing paused,
+    a day without trades) is told so, not to lower a threshold or pass ``--flush`` (which cannot help,
+    and which the time builder has no use for)."""
     from cde_bars.bars_lake import month_partitions
 
     def folder(symbol: str) -> Any:
@@ -125,9 +129,30 @@ def refuse_symbols_without_bars(lake: Lake, report: AggregateReport, request: Ag
     empty = [s for s in report.symbols if s.status != "no-data" and not month_partitions(folder(s.symbol))]
     if not empty:
         return
+    tradeless = [s.symbol for s in empty if s.trades == 0 and _holds_no_trades(lake, request, s.symbol)]
+    if tradeless:
+        them = "their" if len(tradeless) > 1 else "its"
+        raise DataError(f"no trades of {', '.join(tradeless)} from {request.start} to {request.end}: {them} "
+                        "day files in the range hold no rows, so there are no bars to build",
+                        where=f"trades/exchange={request.exchange}/market={request.market}"
+                              + (f"/symbol={tradeless[0]}" if len(tradeless) == 1 else ""),
+                        hint="change --start/--end to days with trades (see `cde lake ls`)")
     names = ", ".join(f"{s.symbol} ({s.trades:,} trades read)" if s.trades else s.symbol for s in empty)
+    if report.bar == "time":  # trades were read, all in an interval that ends after the range
+        hint = "widen --end past the end of the last interval, or pass --flush to write the unfinished bar"
+    else:
+        hint = ("lower the threshold (or raise --bars-per-day), widen --start/--end, or pass --flush to "
+                "write the unfinished bar; see `cde bars builders` for the parameters")
     raise DataError(f"no {report.bar} bar closed for {names} from {request.start} to {request.end}: the "
                     f"bars spec {report.spec_id} holds nothing for {'them' if len(empty) > 1 else 'it'}",
-                    where=f"bars/spec={report.spec_id}",
-                    hint="lower the threshold (or raise --bars-per-day), widen --start/--end, or pass "
-                         "--flush to write the unfinished bar; see `cde bars builders` for the parameters")
+                    where=f"bars/spec={report.spec_id}", hint=hint)
+
+
+def _holds_no_trades(lake: Lake, request: AggregateRequest, symbol: str) -> bool:
+    """Whether every trades day file of ``symbol`` in the request's range has 0 rows (its provenance
+    says so; a re-run that found the bars up to date read no trade, so the count comes from here)."""
+    for path in lake.trades_files(request.exchange, request.market, symbol, request.start, request.end):
+        provenance = lake.read_provenance(path)
+        if provenance is None or provenance.rows:
+            return False
+    return True

@@ -4,10 +4,10 @@ REST JSON schema."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 if TYPE_CHECKING:  # numpy loads on first use: registering builders stays cheap
     import numpy as np
@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # numpy loads on first use: registering builders stays cheap
 _INTERVAL = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 DAY_SECONDS = 86_400
+WINDOW_DAYS_DEFAULT = 7
 
 
 def interval_seconds(text: str) -> int:
@@ -33,8 +34,31 @@ def interval_label(seconds: int) -> str:
     return f"{seconds}s"
 
 
+def _utc_day(key: Any) -> Any:
+    """The UTC day of a datetime key (a string with a time part too), which must be 00:00 UTC;
+    other keys are left to pydantic's date parsing."""
+    shown = key
+    if isinstance(key, str):
+        text = key.strip()
+        try:
+            key = datetime.fromisoformat(text) if len(text) > 10 else date.fromisoformat(text)
+        except ValueError:
+            return key
+    if not isinstance(key, datetime):  # pandas.Timestamp is a datetime
+        return key
+    if key.tzinfo is not None:
+        key = key.astimezone(UTC)
+    if key.time() != time(0):
+        raise ValueError(f"thresholds key {shown} is {key:%Y-%m-%d %H:%M} UTC, not the start of a UTC "
+                         "day: key thresholds by date (or timestamps at 00:00 UTC)")
+    return key.date()
+
+
 class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Every builder parameter is a finite number: an infinite threshold (or ``bars_per_day``,
+    ``expected_ticks_max`` …) builds no bar, or one per trade, and cannot be named in a spec id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TimeBarParams(_Params):
@@ -67,8 +91,8 @@ class ThresholdBarParams(_Params):
     bars_per_day: float | None = Field(None, gt=0, description="dynamic threshold: at each UTC day change, "
                                        "threshold = mean daily measure of the past window_days / "
                                        "bars_per_day")
-    window_days: int = Field(7, ge=1, le=366, description="trailing days of the dynamic threshold "
-                             "(days without trades count as zero)")
+    window_days: int = Field(WINDOW_DAYS_DEFAULT, ge=1, le=366, description="trailing days of the "
+                             "dynamic threshold (days without trades count as zero)")
     thresholds: dict[date, float] | None = Field(None, description="your own threshold per UTC day "
                                                  "(date -> value, e.g. a pandas Series): a day not listed "
                                                  "keeps the latest earlier listed value, days before the "
@@ -77,14 +101,21 @@ class ThresholdBarParams(_Params):
     @field_validator("thresholds", mode="before")
     @classmethod
     def _days_of_series(cls, value: Any) -> Any:
-        """Accept a pandas Series / any mapping keyed by dates, datetimes or Timestamps (UTC days)."""
+        """Accept a pandas Series / any mapping keyed by dates, datetimes or Timestamps (UTC days).
+
+        A timestamp key must be a UTC midnight and each day given once: a Tokyo midnight is 15:00
+        UTC of the day before, and a noon key cannot start a threshold at noon — both were taken
+        silently as a whole UTC day (the first a day early), and a second key of the same day
+        silently replaced the first."""
         if value is None or not hasattr(value, "items"):
             return value
-        out = {}
+        out: dict[Any, Any] = {}
         for key, threshold in value.items():
-            if hasattr(key, "tzinfo") and key.tzinfo is not None:
-                key = key.astimezone(UTC)
-            out[key.date() if isinstance(key, datetime) else key] = threshold
+            day = _utc_day(key)
+            if day in out:
+                raise ValueError(f"thresholds give the UTC day {day} twice (key {key}): one threshold "
+                                 "per day")
+            out[day] = threshold
         return out
 
     @field_validator("thresholds")
@@ -103,6 +134,16 @@ class ThresholdBarParams(_Params):
         if self.thresholds is not None and self.bars_per_day is not None:
             raise ValueError("give bars_per_day or thresholds, not both")
         return self
+
+    @field_validator("window_days")
+    @classmethod
+    def _window_needs_bars_per_day(cls, value: int, info: ValidationInfo) -> int:
+        """It shapes only the ``bars_per_day`` threshold: alone (or with ``thresholds``) it built
+        fixed-threshold bars silently, as if the user had asked for none."""
+        if value != WINDOW_DAYS_DEFAULT and info.data.get("bars_per_day") is None:
+            raise ValueError(f"window_days={value} needs bars_per_day (it sets the trailing days of the "
+                             "dynamic threshold): give bars_per_day too, or drop window_days")
+        return value
 
     def day_thresholds(self) -> tuple[np.ndarray, np.ndarray]:
         """(UTC day numbers, thresholds) of ``thresholds``, sorted by day."""

@@ -191,7 +191,9 @@ def _compile_information_kernel(measure: int, run: bool, tick_rule: bool) -> Any
                         pos += v * pos_weights[s_index]
                         neg += v * neg_weights[1 - s_index]
                     theta = max(pos, neg) if run else abs(pos - neg)
-                reached = theta_n >= theta_limit if counts_only else theta >= threshold
+                # θ > 0: trades of zero size (qty 0) give a threshold of 0 that θ = 0 'reached', so
+                # every such trade was a bar of its own, below expected_ticks_min
+                reached = theta_n >= theta_limit if counts_only else (theta >= threshold) & (theta > 0.0)
                 if reached or count >= count_max:
                     if counts_only:
                         pos = float(pos_n)
