@@ -194,6 +194,23 @@ def test_cancelled_run_leaves_complete_months_and_resumes(lake: Lake) -> None:
     pd.testing.assert_frame_equal(stored(lake, report.spec_id, "BTCUSDT")[want.columns], want)
 
 
+@pytest.mark.parametrize("kind", ["thread", "process"])
+def test_progress_never_goes_back_and_reaches_one_exactly_once(tmp_path: Path, kind: str) -> None:
+    """The jobs' own fractions (threads) and the executor's count of finished symbols both reported, then
+    a final "done": the bar went back (0.67 → 0.33) and reached 1.0 twice."""
+    lake = Lake(tmp_path)
+    symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    for seed, symbol in enumerate(symbols, start=20):
+        write_trades_lake(lake, symbol, DAYS, seed=seed)
+    calls: list[float] = []
+    aggregate_lake(AggregateRequest(bar="time", params={"interval": "1h"}, exchange="binance", market="spot",
+                                    symbols=symbols, start=DAYS[0], end=DAYS[-1], batch_rows=1024),
+                   lake=lake, executor=LocalExecutor(LocalExecutorParams(kind=kind, max_workers=2)),
+                   progress=lambda fraction, message: calls.append(fraction))
+    assert calls == sorted(calls), calls
+    assert calls.count(1.0) == 1 and calls[-1] == 1.0, calls
+
+
 def test_bars_lake_reads_as_one_hive_dataset(lake: Lake) -> None:
     import pyarrow.dataset as ds
 

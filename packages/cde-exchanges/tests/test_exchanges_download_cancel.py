@@ -126,3 +126,18 @@ def test_days_before_the_first_monthly_archive_are_not_probed_one_by_one(
         assert server.requests("[?]*") == ["?prefix=data/spot/monthly/trades/BTCUSDT/"]  # one page
     else:
         assert len(markers) == 28, len(markers)  # one per month Jan 2022 .. Apr 2024
+
+
+def test_download_progress_never_goes_back_and_reaches_one_exactly_once(archive_root: Path, server: ArchiveServer,
+                                                                        config: CdeConfig) -> None:
+    """The last extraction job reported 1.0, then the run reported "done" at 1.0 again."""
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        for offset in range(3):
+            day = DAY + timedelta(days=offset)
+            write_archive_file(archive_root, BinanceArchive().daily_file("spot", "trades", symbol, day),
+                               random_trades(day, 50), ArchiveVariant())
+    calls: list[float] = []
+    run_download(request(days=3, symbols=("BTCUSDT", "ETHUSDT")), adapter=BinanceArchive(), config=config,
+                 progress=lambda fraction, message: calls.append(fraction))
+    assert calls == sorted(calls), calls
+    assert calls.count(1.0) == 1 and calls[-1] == 1.0, calls

@@ -86,6 +86,33 @@ def test_server_progress_writes_are_throttled_and_the_last_one_lands(managers: l
     assert store.progress_writes <= elapsed / 0.1 + 2, (store.progress_writes, elapsed)
 
 
+class RecordingStore(MemoryTaskStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[float] = []
+
+    def set_progress(self, task_id: str, progress: float, message: str, *, lease: str | None = None) -> bool:
+        self.written.append(progress)
+        return super().set_progress(task_id, progress, message, lease=lease)
+
+
+def test_server_task_progress_never_goes_back_and_reaches_one_once(managers: list[TaskManager]) -> None:
+    """A stage reporting from two sources (jobs' fractions, the executor's count) then "done" made a
+    polled task go 70 % → 40 % and show 100 % twice."""
+    store = RecordingStore()
+    manager = TaskManager(store, progress_interval_s=0.0).start()
+    managers.append(manager)
+
+    def two_sources(ctx: TaskContext) -> str:
+        for fraction in (0.2, 0.7, 0.4, 1.0, 0.9, 1.0):
+            ctx.progress(fraction, f"{fraction}")
+        return "ok"
+
+    info = finished(manager, manager.submit("two-sources", {}, two_sources).id)
+    assert info.status == "succeeded" and info.progress == 1.0
+    assert store.written == sorted(store.written) and store.written.count(1.0) == 1, store.written
+
+
 def test_server_quiet_task_still_shows_its_latest_progress(managers: list[TaskManager]) -> None:
     manager = TaskManager(MemoryTaskStore(), progress_interval_s=0.5, tick_s=0.05).start()
     managers.append(manager)

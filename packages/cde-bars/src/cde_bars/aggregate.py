@@ -22,7 +22,7 @@ from cde_core.contracts.executor import Executor, Job
 from cde_core.errors import DataError
 from cde_core.lake import Lake, safe_value
 from cde_core.lake_names import check_trades_present
-from cde_core.progress import CancelToken, ProgressCallback
+from cde_core.progress import CancelToken, ProgressCallback, monotonic
 
 __all__ = ["AggregateReport", "AggregateRequest", "SymbolReport", "aggregate_lake", "resolve_spec"]
 
@@ -81,6 +81,8 @@ def aggregate_lake(request: AggregateRequest, lake: Lake | None = None, executor
     from cde_core.executors import create_executor
 
     started = time.perf_counter()
+    # the jobs' own fractions (threads) and the executor's count of finished symbols both report
+    progress = monotonic(progress) if progress is not None else None
     lake = lake or Lake(get_config().data_root)
     builder, params, spec = resolve_spec(request.bar, request.params)
     for symbol in request.symbols:

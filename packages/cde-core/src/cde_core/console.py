@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from cde_core.progress import ProgressCallback
+from cde_core.progress import ProgressCallback, monotonic
 
 console = Console(stderr=True)
 
@@ -38,4 +38,4 @@ def progress_bar(description: str, *, enabled: bool | None = None) -> Iterator[P
         def report(fraction: float, message: str) -> None:
             bar.update(task, completed=fraction, note=message[:60])
 
-        yield report
+        yield monotonic(report)  # whatever the stage reports, the bar never goes back

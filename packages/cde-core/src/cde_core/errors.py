@@ -98,6 +98,14 @@ class CancelledError(CdeError):
     http_status = 409
 
 
+class WorkerLostError(CdeError):
+    """A worker process died while running jobs (killed by the system, out of memory): not the job's own
+    error, and not the user's; finished partitions are kept, so a re-run resumes."""
+
+    title = "worker lost"
+    http_status = 500
+
+
 def first_validation_problem(exc: ValidationError, *, root: str = "") -> tuple[str, str]:
     """(dotted location, message) of the first error pydantic reports, for a one-line user error;
     ``root`` names the location when the error is about the whole input."""

@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 
 from cde_core.atomic import atomic_path
 from cde_core.errors import DataError, NotFoundError
-from cde_core.lake_location import LakePath, arrow_target, lake_location
+from cde_core.lake_location import LakePath, arrow_target, lake_root
 
 # re-exported: the guard lives in cde_core.lake_paths, callers know it as part of the lake
 from cde_core.lake_paths import SAFE_VALUE_PATTERN as SAFE_VALUE_PATTERN
@@ -104,7 +104,7 @@ class Lake:
     """
 
     def __init__(self, root: LakePath | str, *, trade_kind: str = "trades") -> None:
-        self.root: LakePath = lake_location(root)
+        self.root: LakePath = lake_root(root)
         self.trade_kind = trade_kind
         self.trade_tree = trade_tree(trade_kind)
 

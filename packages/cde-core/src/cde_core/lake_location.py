@@ -49,6 +49,15 @@ def lake_location(value: str | os.PathLike[str] | ObjectPath) -> LakePath:
 _MISSING_SLASH = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]+):(?!//)(?P<rest>.*)\Z", re.DOTALL)
 
 
+def lake_root(value: str | os.PathLike[str] | ObjectPath) -> LakePath:
+    """A lake root as :func:`lake_location` reads it, a local folder made absolute against the current
+    directory *here*. Jobs receive the root, not the data, and run elsewhere: in a process pool, or on a
+    Dask worker whose working directory is another folder (or another machine's) — a relative root
+    would make them read an empty lake there ("no data", exit 0) or write into the wrong folder."""
+    location = lake_location(value)
+    return location.absolute() if isinstance(location, Path) else location
+
+
 def is_object_path(path: LakePath) -> bool:
     return isinstance(path, ObjectPath)
 
@@ -81,12 +90,13 @@ def _user_cache_dir() -> str:
 def _validate_location(value: Any) -> LakePath:
     if isinstance(value, Path | ObjectPath | str):
         try:
-            return lake_location(value)
+            return lake_root(value)
         except CdeError as exc:  # pydantic reports ValueErrors with the field's name and origin
             raise ValueError(exc.one_line()) from None
     raise ValueError("expected a folder or an s3://bucket/prefix URL")
 
 
-#: a config or request field holding a lake root: a folder or ``s3://bucket/prefix``
+#: a config or request field holding a lake root: a folder (made absolute, see :func:`lake_root`) or
+#: ``s3://bucket/prefix``
 LakeRootField = Annotated[LakePath, PlainValidator(_validate_location), PlainSerializer(str, return_type=str),
                           WithJsonSchema({"type": "string", "description": "a folder or s3://bucket/prefix"})]

@@ -6,11 +6,13 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures import Executor as PoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from cde_core.contracts.executor import Job
+from cde_core.errors import WorkerLostError
 from cde_core.progress import CancelToken, ProgressCallback
 
 
@@ -56,8 +58,9 @@ class LocalExecutor:
                         in_flight[pool.submit(job.fn, *job.args, **job.kwargs)] = index
                     finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                     for future in finished:
-                        index = in_flight.pop(future)
-                        results[index] = future.result()
+                        index = in_flight[future]
+                        results[index] = _result_of(future, jobs[index], [jobs[i].key for i in in_flight.values()])
+                        del in_flight[future]
                         done_count += 1
                         if progress is not None:
                             progress(done_count / len(jobs), jobs[index].key)
@@ -73,13 +76,37 @@ class LocalExecutor:
         for index, job in enumerate(jobs):
             if cancel is not None:
                 cancel.raise_if_cancelled("executor")
-            results[index] = job()
+            try:
+                results[index] = job()
+            except BaseException as exc:
+                exc.add_note(f"raised by cde job '{job.key}' in the local executor")
+                raise
             if progress is not None:
                 progress((index + 1) / len(jobs), job.key)
         return results
 
     def close(self) -> None:
         """Pools live only for one ``run``; nothing to release."""
+
+
+def _result_of(future: Future[Any], job: Job, in_flight: list[str]) -> Any:
+    """The job's return value. A job's own exception is re-raised as is, noting which job raised it (as
+    the dask executor does); a worker process that died (SIGKILL, the kernel's out-of-memory killer)
+    breaks the whole pool and every job in it with a bare ``BrokenProcessPool`` ("internal error" on
+    screen, naming no job), so it becomes one line naming the jobs that were running."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        shown = ", ".join(f"'{key}'" for key in in_flight[:5]) + (f" … ({len(in_flight)} in all)"
+                                                                    if len(in_flight) > 5 else "")
+        raise WorkerLostError(f"a worker process of the local process pool died while running cde job(s) {shown}",
+                              where="executor (local, kind: process)",
+                              hint="it was killed from outside, most often by the system when memory ran out: "
+                                   "lower executor.max_workers or free memory, then re-run; finished partitions "
+                                   "are kept") from None
+    except BaseException as exc:
+        exc.add_note(f"raised by cde job '{job.key}' in the local executor")
+        raise
 
 
 class LocalExecutorType:

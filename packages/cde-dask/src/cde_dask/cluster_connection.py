@@ -7,7 +7,8 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cde_core.errors import RemoteError
+from cde_core.errors import ConfigError, RemoteError
+from cde_core.suggest import did_you_mean
 from cde_dask.params import DaskExecutorParams
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ def connect(params: DaskExecutorParams) -> ClusterConnection:
     from distributed import Client, LocalCluster
 
     if params.scheduler:
+        _check_address(params.scheduler)
         try:
             client = Client(params.scheduler, timeout=params.connect_timeout_s, set_as_default=False)
         except (OSError, TimeoutError) as exc:
@@ -67,3 +69,31 @@ def connect(params: DaskExecutorParams) -> ClusterConnection:
         cluster.close()
         raise
     return ClusterConnection(client, cluster)
+
+
+#: where a user sets the scheduler address, for error lines
+SCHEDULER_SETTING = "executor.dask_scheduler, CDE_DASK_SCHEDULER"
+
+
+def _check_address(address: str) -> None:
+    """Refuse a malformed scheduler address with one line naming it: ``Client`` raises a bare
+    ``ValueError`` (an "internal error" on screen) for an unknown scheme (``dsk://``, a pasted dashboard
+    ``http://`` URL), a missing or non-numeric port."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import backends
+
+    scheme, location = parse_address(address)
+    if scheme not in backends:
+        raise ConfigError(f"unknown scheme '{scheme}' in the Dask scheduler address '{address}'",
+                          where=SCHEDULER_SETTING,
+                          hint=f"{did_you_mean(scheme, backends, what='schemes')} — write tcp://host:port")
+    if scheme == "inproc":
+        return
+    try:
+        host, port = parse_host_port(location)
+    except ValueError as exc:
+        raise ConfigError(f"the Dask scheduler address '{address}' is malformed: {exc}", where=SCHEDULER_SETTING,
+                          hint="write tcp://host:port (the scheduler's port, 8786 by default)") from None
+    if not host or not 0 < port < 65536:
+        raise ConfigError(f"the Dask scheduler address '{address}' has no host or an invalid port",
+                          where=SCHEDULER_SETTING, hint="write tcp://host:port (the scheduler's port, 8786 by default)")

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from cde.runs import Run
 from cde_core.errors import CdeError, ConfigError, NotFoundError, first_validation_problem
 from cde_core.lake import Lake as CoreLake
-from cde_core.lake_location import LakePath, arrow_target, lake_location
+from cde_core.lake_location import LakePath, arrow_target, lake_root
 from cde_core.lake_names import check_hive_path, check_trades_present, raise_if_absent
 
 #: the distribution that ships each built-in service (named in the error when it is not installed)
@@ -73,7 +73,7 @@ class Lake:
     """
 
     def __init__(self, root: str | Path) -> None:
-        self.root: LakePath = lake_location(root)
+        self.root: LakePath = lake_root(root)
         self.core = CoreLake(self.root)
 
     def __repr__(self) -> str:

@@ -27,7 +27,7 @@ from cde_core.contracts.executor import Job
 from cde_core.errors import CdeError, DataError, NotFoundError
 from cde_core.executors import create_executor
 from cde_core.lake import PART_FILE, Lake
-from cde_core.progress import CancelToken, ProgressCallback, no_progress, scaled
+from cde_core.progress import CancelToken, ProgressCallback, monotonic, no_progress, scaled
 from cde_core.suggest import did_you_mean
 from cde_exchanges.download.cancel import CancelFlag, mirrored
 from cde_exchanges.download.locks import SymbolLocks
@@ -80,7 +80,7 @@ def run_download(request: DownloadRequest, *, adapter: ArchiveExchange, config: 
     """Run one download. ``notify`` receives the lines a user should see at once (waiting for another
     run); the CLI prints them, the API leaves them in the task's progress message."""
     config = config or get_config()
-    progress = progress or no_progress
+    progress = monotonic(progress or no_progress)  # the last job reports 1.0, then "done" again
     today = today or _today()
     check_request(request, adapter, config)
     params = adapter.params(request.params, list(request.symbols))

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from cde_core.errors import CancelledError, CdeError, NotFoundError
-from cde_core.progress import CancelToken
+from cde_core.progress import CancelToken, monotonic
 from cde_core.tasks import TaskContext, TaskFunction, TaskHandler, TaskInfo, TaskPool, TaskStatus
 from cde_server.tasks.liveness import announce_gone, announce_live, instance_is_dead
 from cde_server.tasks.outage import StoreOutage
@@ -329,7 +329,7 @@ class TaskManager:
             if time.monotonic() - entry.last_write >= self.progress_interval_s:
                 self._flush_progress(entry)
 
-        return progress
+        return monotonic(progress)  # a task's progress never goes back and reaches 1.0 once
 
     def _flush_progress(self, entry: _Local) -> None:
         """Write the latest progress; called by the work (throttled) and by the tick (catch-up), so a
