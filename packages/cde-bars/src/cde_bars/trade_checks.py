@@ -22,7 +22,7 @@ from numba import njit
 from cde_bars.trade_columns import TradeColumns
 from cde_core.errors import DataError
 
-NUMBA_CACHE_INPUTS = "790f245369c318b8"  # sha256 of the cde code it imports; tools/numba_cache_stamps.py
+NUMBA_CACHE_INPUTS = "2b264dfe49043f7d"  # sha256 of the cde code it imports; tools/numba_cache_stamps.py
 
 #: the first Bitcoin block was mined on 2009-01-03; no crypto trade is older
 EARLIEST_TS_US = int(datetime(2009, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
