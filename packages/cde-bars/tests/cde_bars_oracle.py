@@ -184,7 +184,9 @@ def information_bars(trades: list[Trade], measure: str, run: bool, *, expected_t
                 e = clipped(exp_ticks)
                 threshold = max(e * abs(pos - neg), imbalance_floor * math.sqrt(e) * (pos + neg)) / n
         theta = max(pos, neg) if run else abs(pos - neg)
-        if (theta >= threshold and theta > 0) or n >= expected_ticks_max:  # θ = 0 carries no information
+        # a volume or dollar θ of 0 (trades of zero size) carries no information; a tick count's θ is
+        # judged as it always was (the kernel compares counts to their limit alone)
+        if (theta >= threshold and (theta > 0 or measure == "tick")) or n >= expected_ticks_max:
             bars.append(bar.row())
             bar = None
             a, c = (pos / n, neg / n) if run else (pos - neg, pos + neg)
